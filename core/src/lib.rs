@@ -27,3 +27,8 @@ pub mod exec;
 pub use error::Error;
 pub mod detmath;
 pub mod rng;
+pub mod nn;
+pub mod unet;
+
+#[cfg(test)]
+mod test_util;
