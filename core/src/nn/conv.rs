@@ -61,7 +61,7 @@ pub struct Conv<'a> {
 /// Output channels per register tile.
 const TILE_CHANNELS: usize = 4;
 /// Vectors per register tile.
-const TILE_VECTORS: usize = 3;
+const TILE_VECTORS: usize = 2;
 /// Output channels per task.
 const GROUP_CHANNELS: usize = 16;
 /// Target number of flattened pixels per strip.
@@ -176,7 +176,9 @@ unsafe fn run_task(isa: Isa, plan: &Plan, out: &SharedMut<f32>, b: usize, strip:
     let c0 = group * GROUP_CHANNELS;
     let c1 = (c0 + GROUP_CHANNELS).min(plan.out_channels);
     // SAFETY: forwarded from the caller.
-    unsafe { dispatch!(isa, strip_kernel(plan, out, b, y0, y1, c0, c1)) };
+    unsafe {
+        dispatch!(isa, strip_kernel(plan: &Plan, out: &SharedMut<f32>, b: usize, y0: usize, y1: usize, c0: usize, c1: usize))
+    };
     for o in c0..c1 {
         // SAFETY: this task owns rows y0..y1 (and the ring rows next to them) of these
         // channels.

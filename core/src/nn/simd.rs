@@ -246,26 +246,25 @@ impl Isa {
 /// Calls a generic kernel with the lane type of `isa`, inside a function compiled for that
 /// instruction set.
 ///
-/// `dispatch!(isa, kernel::<_>(args...))` expands to a match on `isa`. The AVX arm calls an
-/// `#[target_feature(enable = "avx")]` trampoline so that the inlined kernel body is
-/// compiled with AVX instructions.
+/// `dispatch!(isa, kernel(arg: Type, ...))` expands to a match on `isa`. The AVX arm calls
+/// an `#[target_feature(enable = "avx")]` entry point whose body is the `#[inline(always)]`
+/// generic kernel, so the whole kernel is compiled with AVX instructions.
 macro_rules! dispatch {
-    ($isa:expr, $kernel:ident ( $($arg:expr),* $(,)? )) => {{
+    ($isa:expr, $kernel:ident ( $($arg:ident : $ty:ty),* $(,)? )) => {{
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx")]
+        unsafe fn avx_entry($($arg: $ty),*) {
+            // SAFETY: forwarded from the caller of `dispatch!`.
+            #[allow(unused_unsafe)]
+            unsafe { $kernel::<$crate::nn::simd::Avx>($($arg),*) }
+        }
         match $isa {
             $crate::nn::simd::Isa::Scalar => $kernel::<$crate::nn::simd::Scalar>($($arg),*),
             #[cfg(target_arch = "x86_64")]
             $crate::nn::simd::Isa::Sse2 => $kernel::<$crate::nn::simd::Sse2>($($arg),*),
+            // SAFETY: kernels validate `Isa::is_supported` on entry.
             #[cfg(target_arch = "x86_64")]
-            $crate::nn::simd::Isa::Avx => {
-                #[target_feature(enable = "avx")]
-                unsafe fn avx_trampoline<F: FnOnce() -> R, R>(f: F) -> R {
-                    f()
-                }
-                // SAFETY: an `Isa::Avx` value is only used after `Isa::is_supported`
-                // (kernels check it on entry, see `Isa::checked`).
-                #[allow(unused_unsafe)]
-                unsafe { avx_trampoline(|| $kernel::<$crate::nn::simd::Avx>($($arg),*)) }
-            }
+            $crate::nn::simd::Isa::Avx => avx_entry($($arg),*),
         }
     }};
 }

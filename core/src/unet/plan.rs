@@ -178,3 +178,24 @@ impl<'c> Plan<'c> {
         v
     }
 }
+
+/// Multiply and add operations (2 per multiply-accumulate) of the convolutions of one
+/// forward pass on an `height × width` image (the figure GFLOP/s rates are based on;
+/// normalisation, activation and resampling are not counted).
+pub fn conv_flops(config: &UNetConfig, height: usize, width: usize) -> u64 {
+    let mut total = 0u64;
+    let pixels = |level: usize| ((height >> level) * (width >> level)) as u64;
+    let mac = |cin: usize, cout: usize, k: usize, level: usize| 2 * (cin * cout * k * k) as u64 * pixels(level);
+    Plan::new(config).for_each(|block| match block {
+        Block::ConvIn { channels } => total += mac(config.in_channels, channels, 3, 0),
+        Block::Res(r) => {
+            total += mac(r.total_in(), r.out_channels, 3, r.level) + mac(r.out_channels, r.out_channels, 3, r.level);
+            if r.has_skip_conv() {
+                total += mac(r.total_in(), r.out_channels, 1, r.level);
+            }
+        }
+        Block::Out { channels } => total += mac(channels, config.out_channels, 3, 0),
+        Block::Down { .. } | Block::Up { .. } => {}
+    });
+    total
+}
