@@ -1,9 +1,12 @@
 //! The safetensors parser's error: a `Copy` value naming the tensor (or metadata key) concerned
 //! and what was wrong with it, with a `Display` that reads as one sentence.
 //!
-//! Names are kept in a fixed 64-byte buffer ([`ShortName`]) so that the error stays `Copy` and
-//! allocation-free; longer names are cut at a character boundary and end in `…`. Shapes are
-//! kept in [`Dims`], which stores up to [`MAX_DIMS`] extents plus the true rank.
+//! Names are kept in a fixed 56-byte buffer ([`ShortName`]) so that the error stays `Copy`,
+//! allocation-free and small (`size_of::<SafetensorsError>() == 112` on 64-bit targets, so
+//! `powerpost_core::Error` stays under clippy's 128-byte `result_large_err` bar); longer names
+//! are cut at a character boundary and end in `…`. Shapes are kept in [`Dims`], which stores
+//! up to [`MAX_DIMS`] extents as `u32` (larger extents saturate to `u32::MAX` and display as
+//! `4294967295+`) plus the true rank.
 
 use core::fmt;
 
@@ -11,7 +14,7 @@ use super::dtype::Dtype;
 use super::MAX_DIMS;
 
 /// Capacity in bytes of a [`ShortName`].
-pub const SHORT_NAME_CAPACITY: usize = 64;
+pub const SHORT_NAME_CAPACITY: usize = 56;
 
 /// A tensor or metadata-key name of at most [`SHORT_NAME_CAPACITY`] bytes, truncated with `…`.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -23,7 +26,10 @@ pub struct ShortName {
 impl ShortName {
     /// Copies `name`, cutting it at a character boundary and appending `…` if it does not fit.
     pub fn new(name: &str) -> Self {
-        let mut out = ShortName { bytes: [0; SHORT_NAME_CAPACITY], len: 0 };
+        let mut out = ShortName {
+            bytes: [0; SHORT_NAME_CAPACITY],
+            len: 0,
+        };
         if name.len() <= SHORT_NAME_CAPACITY {
             out.push_str(name);
         } else {
@@ -70,8 +76,8 @@ impl fmt::Display for ShortName {
 /// A tensor shape inside an error: the first [`MAX_DIMS`] extents and the true rank.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Dims {
-    extents: [usize; MAX_DIMS],
-    rank: usize,
+    extents: [u32; MAX_DIMS],
+    rank: u32,
 }
 
 impl Dims {
@@ -79,19 +85,23 @@ impl Dims {
     pub fn new(shape: &[usize]) -> Self {
         let mut extents = [0; MAX_DIMS];
         for (dst, &src) in extents.iter_mut().zip(shape) {
-            *dst = src;
+            *dst = u32::try_from(src).unwrap_or(u32::MAX);
         }
-        Dims { extents, rank: shape.len() }
+        Dims {
+            extents,
+            rank: u32::try_from(shape.len()).unwrap_or(u32::MAX),
+        }
     }
 
     /// The true number of dimensions of the recorded shape.
     pub fn rank(&self) -> usize {
-        self.rank
+        self.rank as usize
     }
 
-    /// The recorded extents (all of them when `rank() <= MAX_DIMS`, else the first `MAX_DIMS`).
-    pub fn extents(&self) -> &[usize] {
-        self.extents.get(..self.rank.min(MAX_DIMS)).unwrap_or(&[])
+    /// The recorded extents (all of them when `rank() <= MAX_DIMS`, else the first `MAX_DIMS`),
+    /// each saturated to `u32::MAX`.
+    pub fn extents(&self) -> &[u32] {
+        self.extents.get(..self.rank().min(MAX_DIMS)).unwrap_or(&[])
     }
 }
 
@@ -108,9 +118,13 @@ impl fmt::Display for Dims {
             if i > 0 {
                 f.write_str(", ")?;
             }
-            write!(f, "{extent}")?;
+            if *extent == u32::MAX {
+                write!(f, "{extent}+")?;
+            } else {
+                write!(f, "{extent}")?;
+            }
         }
-        if self.rank > MAX_DIMS {
+        if self.rank() > MAX_DIMS {
             write!(f, ", … ({} dims)", self.rank)?;
         }
         f.write_str("]")
@@ -235,7 +249,7 @@ pub enum SafetensorsErrorKind {
 pub struct SafetensorsError {
     /// What went wrong.
     pub kind: SafetensorsErrorKind,
-    /// The tensor (or metadata key) concerned, truncated to 64 bytes.
+    /// The tensor (or metadata key) concerned, truncated to [`SHORT_NAME_CAPACITY`] bytes.
     pub name: Option<ShortName>,
 }
 
@@ -247,7 +261,10 @@ impl SafetensorsError {
 
     /// An error about the tensor (or metadata key) `name`.
     pub fn named(kind: SafetensorsErrorKind, name: &str) -> Self {
-        SafetensorsError { kind, name: Some(ShortName::new(name)) }
+        SafetensorsError {
+            kind,
+            name: Some(ShortName::new(name)),
+        }
     }
 
     /// The name of the tensor (or metadata key) concerned, if any.

@@ -1,7 +1,7 @@
 //! A minimal, allocation-free JSON tokenizer for safetensors headers.
 //!
 //! The header is a fixed two-level shape (an object of objects, arrays of integers and
-//! strings), so instead of a general JSON parser this is a [`Cursor`] over the header text
+//! strings), so instead of a general JSON parser this is a `Cursor` over the header text
 //! with one method per token the header grammar needs: punctuation, strings and non-negative
 //! integers. Whitespace (space, tab, CR, LF) is skipped before every token.
 //!
@@ -48,7 +48,10 @@ impl<'a> Cursor<'a> {
 
     /// A JSON error at the current position.
     pub(crate) fn error(&self, expected: &'static str) -> SafetensorsError {
-        SafetensorsError::new(SafetensorsErrorKind::Json { offset: self.pos, expected })
+        SafetensorsError::new(SafetensorsErrorKind::Json {
+            offset: self.pos,
+            expected,
+        })
     }
 
     /// Skips JSON whitespace.
@@ -65,7 +68,11 @@ impl<'a> Cursor<'a> {
     }
 
     /// Consumes `byte` (after whitespace) or fails with `expected`.
-    pub(crate) fn expect_byte(&mut self, byte: u8, expected: &'static str) -> Result<(), SafetensorsError> {
+    pub(crate) fn expect_byte(
+        &mut self,
+        byte: u8,
+        expected: &'static str,
+    ) -> Result<(), SafetensorsError> {
         self.skip_whitespace();
         if self.peek() == Some(byte) {
             self.pos += 1;
@@ -103,7 +110,10 @@ impl<'a> Cursor<'a> {
 
     /// Reads a string token (after whitespace), validating it; fails with `expected` if the
     /// next token is not a string.
-    pub(crate) fn string(&mut self, expected: &'static str) -> Result<JsonStr<'a>, SafetensorsError> {
+    pub(crate) fn string(
+        &mut self,
+        expected: &'static str,
+    ) -> Result<JsonStr<'a>, SafetensorsError> {
         self.expect_byte(b'"', expected)?;
         let start = self.pos;
         let mut escaped = false;

@@ -95,22 +95,35 @@ impl<'a> SafeTensors<'a> {
         let prefix: [u8; PREFIX_LEN] = bytes
             .get(..PREFIX_LEN)
             .and_then(|p| p.try_into().ok())
-            .ok_or(Kind::TooShort { needed: PREFIX_LEN as u64, available: bytes.len() })?;
+            .ok_or(Kind::TooShort {
+                needed: PREFIX_LEN as u64,
+                available: bytes.len(),
+            })?;
         let header_len = u64::from_le_bytes(prefix);
         if header_len > MAX_HEADER_LEN {
             return Err(Kind::HeaderTooLarge { header_len }.into());
         }
-        let too_short = Kind::TooShort { needed: header_len + PREFIX_LEN as u64, available: bytes.len() };
+        let too_short = Kind::TooShort {
+            needed: header_len + PREFIX_LEN as u64,
+            available: bytes.len(),
+        };
         let header_end = usize::try_from(header_len)
             .ok()
             .and_then(|n| n.checked_add(PREFIX_LEN))
             .ok_or(too_short)?;
         let header = bytes.get(PREFIX_LEN..header_end).ok_or(too_short)?;
         let data = bytes.get(header_end..).ok_or(too_short)?;
-        let text = core::str::from_utf8(header)
-            .map_err(|e| SafetensorsError::new(Kind::InvalidUtf8 { offset: e.valid_up_to() }))?;
+        let text = core::str::from_utf8(header).map_err(|e| {
+            SafetensorsError::new(Kind::InvalidUtf8 {
+                offset: e.valid_up_to(),
+            })
+        })?;
 
-        let mut parsed = SafeTensors { tensors: heapless::Vec::new(), metadata: "", header_len: header.len() };
+        let mut parsed = SafeTensors {
+            tensors: heapless::Vec::new(),
+            metadata: "",
+            header_len: header.len(),
+        };
         parsed.parse_header(text)?;
         parsed.validate_layout(data)?;
         Ok(parsed)
@@ -139,8 +152,10 @@ impl<'a> SafeTensors<'a> {
             let Some(name) = key.as_str() else {
                 return Err(SafetensorsError::named(Kind::EscapedName, key.raw()));
             };
-            let tensor = parse_tensor_entry(&mut cursor, name)
-                .map_err(|e| SafetensorsError { name: e.name.or(Some(ShortName::new(name))), ..e })?;
+            let tensor = parse_tensor_entry(&mut cursor, name).map_err(|e| SafetensorsError {
+                name: e.name.or(Some(ShortName::new(name))),
+                ..e
+            })?;
             if self.tensors.iter().any(|t| t.name == name) {
                 return Err(SafetensorsError::named(Kind::DuplicateName, name));
             }
@@ -170,10 +185,16 @@ impl<'a> SafeTensors<'a> {
                 return Err(named(Kind::OffsetsReversed { begin, end }));
             };
             if found_bytes != bytes {
-                return Err(named(Kind::OffsetsMismatchShape { expected_bytes: bytes, found_bytes }));
+                return Err(named(Kind::OffsetsMismatchShape {
+                    expected_bytes: bytes,
+                    found_bytes,
+                }));
             }
             if end > data.len() {
-                return Err(named(Kind::OffsetsOutOfBounds { end, data_len: data.len() }));
+                return Err(named(Kind::OffsetsOutOfBounds {
+                    end,
+                    data_len: data.len(),
+                }));
             }
             // MAX_TENSORS fits u16 and the table never exceeds it, so neither step can fail.
             let index = u16::try_from(index).map_err(|_| named(Kind::TooManyTensors))?;
@@ -184,23 +205,37 @@ impl<'a> SafeTensors<'a> {
 
         let mut covered = 0;
         for i in &order {
-            let Some(tensor) = self.tensors.get(usize::from(*i)) else { continue };
+            let Some(tensor) = self.tensors.get(usize::from(*i)) else {
+                continue;
+            };
             let (begin, end) = tensor.data_offsets;
             if begin != covered {
                 return Err(SafetensorsError::named(
-                    Kind::OverlappingOrGappedData { expected_begin: covered, found_begin: begin },
+                    Kind::OverlappingOrGappedData {
+                        expected_begin: covered,
+                        found_begin: begin,
+                    },
                     tensor.name,
                 ));
             }
             covered = end;
         }
         if covered != data.len() {
-            return Err(Kind::UncoveredTrailingData { covered, data_len: data.len() }.into());
+            return Err(Kind::UncoveredTrailingData {
+                covered,
+                data_len: data.len(),
+            }
+            .into());
         }
         for tensor in self.tensors.iter_mut() {
             let (begin, end) = tensor.data_offsets;
-            let out_of_bounds = Kind::OffsetsOutOfBounds { end, data_len: data.len() };
-            tensor.data = data.get(begin..end).ok_or_else(|| SafetensorsError::named(out_of_bounds, tensor.name))?;
+            let out_of_bounds = Kind::OffsetsOutOfBounds {
+                end,
+                data_len: data.len(),
+            };
+            tensor.data = data
+                .get(begin..end)
+                .ok_or_else(|| SafetensorsError::named(out_of_bounds, tensor.name))?;
         }
         Ok(())
     }
@@ -243,14 +278,21 @@ impl<'a> SafeTensors<'a> {
 
     /// The raw value of `__metadata__` entry `key` (last one if repeated), escapes undecoded.
     pub fn metadata_entry(&self, key: &str) -> Option<JsonStr<'a>> {
-        self.metadata_entries().filter(|(k, _)| k.eq_str(key)).last().map(|(_, v)| v)
+        self.metadata_entries()
+            .filter(|(k, _)| k.eq_str(key))
+            .last()
+            .map(|(_, v)| v)
     }
 
     /// All `__metadata__` entries as raw `(key, value)` strings, in header order.
     pub fn metadata_entries(&self) -> MetadataEntries<'a> {
         let mut cursor = Cursor::new(self.metadata);
         let open = cursor.expect_byte(b'{', "`{`").is_ok();
-        MetadataEntries { cursor, first: true, done: !open }
+        MetadataEntries {
+            cursor,
+            first: true,
+            done: !open,
+        }
     }
 
     /// Validates a tensor the caller expects: it exists, has `dtype` and exactly `shape`, and
@@ -261,8 +303,15 @@ impl<'a> SafeTensors<'a> {
     /// [`WrongDtype`](SafetensorsErrorKind::WrongDtype),
     /// [`WrongShape`](SafetensorsErrorKind::WrongShape) or
     /// [`NonFinite`](SafetensorsErrorKind::NonFinite), naming the tensor.
-    pub fn expect(&self, name: &str, dtype: Dtype, shape: &[usize]) -> Result<&TensorView<'a>, SafetensorsError> {
-        let tensor = self.get(name).ok_or_else(|| SafetensorsError::named(Kind::NotFound, name))?;
+    pub fn expect(
+        &self,
+        name: &str,
+        dtype: Dtype,
+        shape: &[usize],
+    ) -> Result<&TensorView<'a>, SafetensorsError> {
+        let tensor = self
+            .get(name)
+            .ok_or_else(|| SafetensorsError::named(Kind::NotFound, name))?;
         tensor.check_dtype_shape(dtype, shape)?;
         tensor.check_finite()?;
         Ok(tensor)
@@ -306,7 +355,10 @@ fn parse_metadata<'a>(cursor: &mut Cursor<'a>) -> Result<&'a str, SafetensorsErr
     let start = cursor.pos();
     cursor
         .expect_byte(b'{', "an object of string values for `__metadata__`")
-        .map_err(|e| SafetensorsError { name: Some(ShortName::new(METADATA_KEY)), ..e })?;
+        .map_err(|e| SafetensorsError {
+            name: Some(ShortName::new(METADATA_KEY)),
+            ..e
+        })?;
     let mut first = true;
     while cursor.next_element(b'}', &mut first, "`,` or `}` in `__metadata__`")? {
         let key = cursor.string("a metadata key (a string) or `}`")?;
@@ -320,7 +372,10 @@ fn parse_metadata<'a>(cursor: &mut Cursor<'a>) -> Result<&'a str, SafetensorsErr
 
 /// Parses one tensor entry `{"dtype": .., "shape": [..], "data_offsets": [b, e]}`; data not
 /// attached yet.
-fn parse_tensor_entry<'a>(cursor: &mut Cursor<'a>, name: &'a str) -> Result<TensorView<'a>, SafetensorsError> {
+fn parse_tensor_entry<'a>(
+    cursor: &mut Cursor<'a>,
+    name: &'a str,
+) -> Result<TensorView<'a>, SafetensorsError> {
     const DTYPE: &str = "dtype";
     const SHAPE: &str = "shape";
     const OFFSETS: &str = "data_offsets";

@@ -65,7 +65,10 @@ impl<'a> TensorView<'a> {
     /// Checks dtype and output length for a reader.
     fn check_read(&self, dtype: Dtype, out_len: usize) -> Result<(), SafetensorsError> {
         if self.dtype != dtype {
-            return Err(self.error(SafetensorsErrorKind::WrongDtype { expected: dtype, found: self.dtype }));
+            return Err(self.error(SafetensorsErrorKind::WrongDtype {
+                expected: dtype,
+                found: self.dtype,
+            }));
         }
         if out_len != self.numel() {
             return Err(self.error(SafetensorsErrorKind::BufferLength {
@@ -133,7 +136,11 @@ impl<'a> TensorView<'a> {
         if !self.dtype.is_float() {
             return Ok(());
         }
-        match self.data.chunks_exact(size).position(|bytes| !finite(bytes)) {
+        match self
+            .data
+            .chunks_exact(size)
+            .position(|bytes| !finite(bytes))
+        {
             Some(index) => Err(self.error(SafetensorsErrorKind::NonFinite { index })),
             None => Ok(()),
         }
@@ -146,7 +153,10 @@ impl<'a> TensorView<'a> {
     /// [`WrongShape`](SafetensorsErrorKind::WrongShape).
     pub fn check_dtype_shape(&self, dtype: Dtype, shape: &[usize]) -> Result<(), SafetensorsError> {
         if self.dtype != dtype {
-            return Err(self.error(SafetensorsErrorKind::WrongDtype { expected: dtype, found: self.dtype }));
+            return Err(self.error(SafetensorsErrorKind::WrongDtype {
+                expected: dtype,
+                found: self.dtype,
+            }));
         }
         if self.shape() != shape {
             return Err(self.error(SafetensorsErrorKind::WrongShape {
