@@ -708,3 +708,67 @@ fn random_mutations_never_panic_and_agree_with_official_crate() {
         "the mutation mix should keep some files valid"
     );
 }
+
+/// The documented differences: files the official crate accepts and this parser rejects.
+#[test]
+fn documented_differences_with_official_crate() {
+    let ok = r#"{"dtype":"U8","shape":[1],"data_offsets":[0,1]}"#;
+    let cases: [(&str, String, &[u8], K); 7] = [
+        (
+            "escaped tensor name",
+            format!(r#"{{"a\nb":{ok}}}"#),
+            &[0],
+            K::EscapedName,
+        ),
+        (
+            "duplicate tensor name",
+            format!(r#"{{"a":{ok},"a":{ok}}}"#),
+            &[0],
+            K::DuplicateName,
+        ),
+        (
+            "five dimensions",
+            r#"{"a":{"dtype":"U8","shape":[1,1,1,1,1],"data_offsets":[0,1]}}"#.into(),
+            &[0],
+            K::TooManyDims,
+        ),
+        (
+            "unknown field",
+            r#"{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1],"note":"x"}}"#.into(),
+            &[0],
+            K::UnknownField,
+        ),
+        (
+            "C64 dtype",
+            r#"{"a":{"dtype":"C64","shape":[1],"data_offsets":[0,8]}}"#.into(),
+            &[0; 8],
+            K::UnknownDtype,
+        ),
+        (
+            "leading whitespace",
+            format!(" {{\"a\":{ok}}}"),
+            &[0],
+            K::Json {
+                offset: 0,
+                expected: "`{` as the header's first byte",
+            },
+        ),
+        (
+            "null metadata",
+            format!(r#"{{"__metadata__":null,"a":{ok}}}"#),
+            &[0],
+            K::Json {
+                offset: 16,
+                expected: "an object of string values for `__metadata__`",
+            },
+        ),
+    ];
+    for (what, header, data, kind) in cases {
+        let bytes = raw_file(&header, data);
+        assert!(
+            official::SafeTensors::deserialize(&bytes).is_ok(),
+            "{what}: official crate rejects it"
+        );
+        assert_eq!(SafeTensors::parse(&bytes).unwrap_err().kind, kind, "{what}");
+    }
+}
