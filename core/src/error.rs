@@ -2,6 +2,8 @@
 
 use core::fmt;
 
+use crate::safetensors::SafetensorsError;
+
 /// Everything that can go wrong in the core.
 ///
 /// Errors name the offending argument or buffer with a `&'static str` so that callers can
@@ -25,6 +27,8 @@ pub enum Error {
         /// What was expected of it.
         expected: &'static str,
     },
+    /// A safetensors weight file failed to parse or did not hold the expected tensors.
+    Weights(SafetensorsError),
 }
 
 impl fmt::Display for Error {
@@ -37,7 +41,14 @@ impl fmt::Display for Error {
             Error::InvalidArgument { name, expected } => {
                 write!(f, "invalid argument `{name}`: expected {expected}")
             }
+            Error::Weights(error) => write!(f, "weights: {error}"),
         }
+    }
+}
+
+impl From<SafetensorsError> for Error {
+    fn from(error: SafetensorsError) -> Self {
+        Error::Weights(error)
     }
 }
 

@@ -21,14 +21,15 @@
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod detmath;
 pub mod error;
 pub mod exec;
+pub mod nn;
+pub mod rng;
+pub mod safetensors;
+pub mod unet;
 
 pub use error::Error;
-pub mod detmath;
-pub mod rng;
-pub mod nn;
-pub mod unet;
 
 #[cfg(test)]
 mod test_util;
