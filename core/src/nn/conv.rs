@@ -20,9 +20,10 @@
 //! result does not depend on the lane count. Pixels are addressed in the flattened padded
 //! plane: a strip of rows is one contiguous run of indices (the border cells between rows
 //! are computed too and zeroed afterwards), which makes every load a plain unaligned vector
-//! load. A register tile holds 4 output channels × 3 vectors; the last tile of a strip is
-//! shifted back to end exactly at the strip's end (recomputing a few outputs, which gives
-//! the same bits), and strips shorter than one tile run with one lane.
+//! load. A register tile holds 4 output channels × 2 vectors; the pixels left over at the
+//! end of a strip run one lane at a time. Input channels are consumed in cache-sized
+//! chunks, the running sums waiting in the output buffer between chunks (same additions,
+//! same order).
 //!
 //! Work is split into independent tasks (batch item × strip of rows × group of output
 //! channels) for the caller's [`Executor`].
@@ -189,6 +190,12 @@ unsafe fn run_task(isa: Isa, plan: &Plan, out: &SharedMut<f32>, b: usize, strip:
 
 /// Runs the register tiles over one strip and channel range.
 ///
+/// Input channels are consumed in chunks of [`INPUT_CHUNK`]: for each chunk, every tile
+/// of every channel block resumes its accumulators from the output buffer (or the bias
+/// for the first chunk), adds the chunk's taps in order and stores them back. The
+/// sequence of additions per output is unchanged; only where the running sum waits
+/// between chunks differs. The chunk's inputs stay in cache across all output channels.
+///
 /// # Safety
 /// As [`run_task`]; `L` must be supported by the CPU.
 #[inline(always)]
@@ -204,13 +211,31 @@ unsafe fn strip_kernel<L: Lanes>(
     let g = plan.geometry;
     let p0 = g.index(y0, 0);
     let p1 = g.index(y1 - 1, g.width - 1) + 1;
-    if plan.kernel == 3 {
-        // SAFETY: forwarded.
-        unsafe { channels_k::<L, 3>(plan, out, b, c0, c1, p0, p1) };
-    } else {
-        // SAFETY: forwarded.
-        unsafe { channels_k::<L, 1>(plan, out, b, c0, c1, p0, p1) };
+    let mut i0 = 0;
+    while i0 < plan.in_channels {
+        let i1 = (i0 + INPUT_CHUNK).min(plan.in_channels);
+        let chunk = Chunk { i0, i1, first: i0 == 0, last: i1 == plan.in_channels };
+        if plan.kernel == 3 {
+            // SAFETY: forwarded.
+            unsafe { channels_k::<L, 3>(plan, out, b, c0, c1, p0, p1, chunk) };
+        } else {
+            // SAFETY: forwarded.
+            unsafe { channels_k::<L, 1>(plan, out, b, c0, c1, p0, p1, chunk) };
+        }
+        i0 = i1;
     }
+}
+
+/// Input channels per cache chunk.
+const INPUT_CHUNK: usize = 16;
+
+/// A range of input channels and whether it starts or ends the accumulation.
+#[derive(Clone, Copy)]
+struct Chunk {
+    i0: usize,
+    i1: usize,
+    first: bool,
+    last: bool,
 }
 
 /// Walks the output channels `c0..c1` in register-tile blocks for a `K × K` kernel.
@@ -218,6 +243,7 @@ unsafe fn strip_kernel<L: Lanes>(
 /// # Safety
 /// As [`run_task`].
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 unsafe fn channels_k<L: Lanes, const K: usize>(
     plan: &Plan,
     out: &SharedMut<f32>,
@@ -226,26 +252,29 @@ unsafe fn channels_k<L: Lanes, const K: usize>(
     c1: usize,
     p0: usize,
     p1: usize,
+    chunk: Chunk,
 ) {
     let mut o = c0;
     while o < c1 {
         if c1 - o >= TILE_CHANNELS {
             // SAFETY: forwarded.
-            unsafe { channel_block::<L, TILE_CHANNELS, K>(plan, out, b, o, p0, p1) };
+            unsafe { channel_block::<L, TILE_CHANNELS, K>(plan, out, b, o, p0, p1, chunk) };
             o += TILE_CHANNELS;
         } else {
             // SAFETY: forwarded.
-            unsafe { channel_block::<L, 1, K>(plan, out, b, o, p0, p1) };
+            unsafe { channel_block::<L, 1, K>(plan, out, b, o, p0, p1, chunk) };
             o += 1;
         }
     }
 }
 
-/// Runs `CO` output channels starting at `o` over flattened pixels `p0..p1`.
+/// Runs `CO` output channels starting at `o` over flattened pixels `p0..p1`: whole tiles,
+/// then the remaining pixels one lane at a time.
 ///
 /// # Safety
 /// As [`run_task`].
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 unsafe fn channel_block<L: Lanes, const CO: usize, const K: usize>(
     plan: &Plan,
     out: &SharedMut<f32>,
@@ -253,29 +282,24 @@ unsafe fn channel_block<L: Lanes, const CO: usize, const K: usize>(
     o: usize,
     p0: usize,
     p1: usize,
+    chunk: Chunk,
 ) {
     let span = TILE_VECTORS * L::LANES;
-    let len = p1 - p0;
-    if len >= span {
-        let mut p = p0;
-        loop {
-            let start = if p + span > p1 { p1 - span } else { p };
-            // SAFETY: forwarded; `start..start + span` lies inside the strip.
-            unsafe { tile::<L, CO, TILE_VECTORS, K>(plan, out, b, o, start) };
-            p += span;
-            if p >= p1 {
-                break;
-            }
-        }
-    } else {
-        for p in p0..p1 {
-            // SAFETY: forwarded; one pixel at a time.
-            unsafe { tile::<Scalar, CO, 1, K>(plan, out, b, o, p) };
-        }
+    let mut p = p0;
+    while p + span <= p1 {
+        // SAFETY: forwarded; `p..p + span` lies inside the strip.
+        unsafe { tile::<L, CO, TILE_VECTORS, K>(plan, out, b, o, p, chunk) };
+        p += span;
+    }
+    while p < p1 {
+        // SAFETY: forwarded; one pixel at a time.
+        unsafe { tile::<Scalar, CO, 1, K>(plan, out, b, o, p, chunk) };
+        p += 1;
     }
 }
 
-/// The register tile: `CO` output channels × `PX` vectors of `L::LANES` pixels from `p`.
+/// The register tile: `CO` output channels × `PX` vectors of `L::LANES` pixels from `p`,
+/// input channels `chunk.i0..chunk.i1`.
 ///
 /// # Safety
 /// As [`run_task`]; every pixel of the tile lies inside the interior rows' flattened range.
@@ -286,6 +310,7 @@ unsafe fn tile<L: Lanes, const CO: usize, const PX: usize, const K: usize>(
     b: usize,
     o: usize,
     p: usize,
+    chunk: Chunk,
 ) {
     let g = plan.geometry;
     let plane = g.plane_len();
@@ -294,29 +319,39 @@ unsafe fn tile<L: Lanes, const CO: usize, const PX: usize, const K: usize>(
     let r = (K / 2) as isize;
     let w_stride = plan.in_channels * k2;
     let mut acc = [[L::splat(0.0); PX]; CO];
-    for (c, row) in acc.iter_mut().enumerate() {
-        // SAFETY: bias has batch × out_channels values.
-        let bias = unsafe { *plan.bias.add(b * plan.out_channels + o + c) };
-        *row = [L::splat(bias); PX];
-    }
-    // SAFETY (whole loop): weights hold out × in × k² values; inputs hold
+    // SAFETY (whole block): weights hold out × in × k² values; inputs hold
     // batch × channels × plane values and every tap of an interior-row pixel stays inside
-    // its plane thanks to the zero ring.
+    // its plane thanks to the zero ring; the output region belongs to this task.
     unsafe {
-        let mut wbase = plan.weight.add(o * w_stride);
+        let dst = |c: usize| out.slice((b * plan.out_channels + o + c) * plane + p, PX * L::LANES).as_mut_ptr();
+        for (c, row) in acc.iter_mut().enumerate() {
+            if chunk.first {
+                *row = [L::splat(*plan.bias.add(b * plan.out_channels + o + c)); PX];
+            } else {
+                let d = dst(c);
+                for (j, a) in row.iter_mut().enumerate() {
+                    *a = L::load(d.add(j * L::LANES));
+                }
+            }
+        }
+        let mut first_channel = 0;
         for s in 0..plan.source_count {
             let (data, channels) = plan.sources[s];
-            let mut ibase = data.add(b * channels * plane + p);
-            for _ in 0..channels {
-                if K == 3 {
-                    for ky in 0..3isize {
-                        for kx in 0..3isize {
+            let lo = chunk.i0.max(first_channel);
+            let hi = chunk.i1.min(first_channel + channels);
+            if lo < hi {
+                let local = lo - first_channel;
+                let mut ibase = data.add((b * channels + local) * plane + p);
+                let mut wbase = plan.weight.add(o * w_stride + lo * k2);
+                for _ in lo..hi {
+                    for ky in 0..K as isize {
+                        for kx in 0..K as isize {
                             let tap = ibase.offset((ky - r) * stride + (kx - r));
                             let mut x = [L::splat(0.0); PX];
                             for (j, v) in x.iter_mut().enumerate() {
                                 *v = L::load(tap.add(j * L::LANES));
                             }
-                            let widx = (ky * 3 + kx) as usize;
+                            let widx = (ky as usize) * K + kx as usize;
                             for (c, row) in acc.iter_mut().enumerate() {
                                 let wv = L::splat(*wbase.add(c * w_stride + widx));
                                 for (a, xv) in row.iter_mut().zip(x.iter()) {
@@ -325,32 +360,22 @@ unsafe fn tile<L: Lanes, const CO: usize, const PX: usize, const K: usize>(
                             }
                         }
                     }
-                } else {
-                    let mut x = [L::splat(0.0); PX];
-                    for (j, v) in x.iter_mut().enumerate() {
-                        *v = L::load(ibase.add(j * L::LANES));
-                    }
-                    for (c, row) in acc.iter_mut().enumerate() {
-                        let wv = L::splat(*wbase.add(c * w_stride));
-                        for (a, xv) in row.iter_mut().zip(x.iter()) {
-                            *a = a.add(wv.mul(*xv));
-                        }
-                    }
+                    ibase = ibase.add(plane);
+                    wbase = wbase.add(k2);
                 }
-                ibase = ibase.add(plane);
-                wbase = wbase.add(k2);
             }
+            first_channel += channels;
         }
         let scale = L::splat(plan.residual_scale);
         for (c, row) in acc.iter().enumerate() {
-            let offset = (b * plan.out_channels + o + c) * plane + p;
-            let dst = out.slice(offset, PX * L::LANES).as_mut_ptr();
+            let d = dst(c);
             for (j, a) in row.iter().enumerate() {
                 let mut v = *a;
-                if plan.has_residual {
-                    v = v.add(L::load(plan.residual.add(offset + j * L::LANES))).mul(scale);
+                if chunk.last && plan.has_residual {
+                    let offset = (b * plan.out_channels + o + c) * plane + p + j * L::LANES;
+                    v = v.add(L::load(plan.residual.add(offset))).mul(scale);
                 }
-                v.store(dst.add(j * L::LANES));
+                v.store(d.add(j * L::LANES));
             }
         }
     }
