@@ -29,6 +29,10 @@ pub enum Error {
     },
     /// A safetensors weight file failed to parse or did not hold the expected tensors.
     Weights(SafetensorsError),
+    /// A weights file was made for another network architecture (its
+    /// `powerpost.architecture` metadata differs from the expected configuration's), or
+    /// holds a different number of tensors.
+    ArchitectureMismatch,
 }
 
 impl fmt::Display for Error {
@@ -42,6 +46,10 @@ impl fmt::Display for Error {
                 write!(f, "invalid argument `{name}`: expected {expected}")
             }
             Error::Weights(error) => write!(f, "weights: {error}"),
+            Error::ArchitectureMismatch => write!(
+                f,
+                "weights: made for another network architecture (metadata `powerpost.architecture` or tensor count differs)"
+            ),
         }
     }
 }

@@ -30,7 +30,9 @@ pub mod config;
 pub mod forward;
 pub mod params;
 pub mod plan;
+pub mod weights;
 
 pub use config::UNetConfig;
 pub use forward::{workspace_len, DenoiseInput, DenoiseOutput, Preconditioning, UNet};
 pub use params::{init_random, params_len};
+pub use weights::{load_params, ARCHITECTURE_KEY};
