@@ -25,6 +25,11 @@ pub enum Error {
         /// What was expected of it.
         expected: &'static str,
     },
+    /// A computed quantity became NaN or infinite (for example a sampler that diverged).
+    NonFinite {
+        /// What became non-finite (e.g. `"sample"`).
+        name: &'static str,
+    },
 }
 
 impl fmt::Display for Error {
@@ -36,6 +41,9 @@ impl fmt::Display for Error {
             ),
             Error::InvalidArgument { name, expected } => {
                 write!(f, "invalid argument `{name}`: expected {expected}")
+            }
+            Error::NonFinite { name } => {
+                write!(f, "`{name}` became non-finite (NaN or infinity)")
             }
         }
     }

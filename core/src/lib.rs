@@ -27,3 +27,6 @@ pub mod exec;
 pub use error::Error;
 pub mod detmath;
 pub mod rng;
+pub mod power;
+pub mod reduce;
+pub mod sampler;
