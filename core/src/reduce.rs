@@ -24,7 +24,7 @@ fn combine(p: [f32; LANES]) -> f32 {
     ((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7]))
 }
 
-/// Σ v[i] in the documented order (module docs).
+/// Σ `v[i]` in the documented order (module docs).
 pub fn sum(values: &[f32]) -> f32 {
     let mut partial = [0.0f32; LANES];
     let mut chunks = values.chunks_exact(LANES);
@@ -39,7 +39,7 @@ pub fn sum(values: &[f32]) -> f32 {
     combine(partial)
 }
 
-/// Σ v[i]² (the squared Euclidean norm) in the documented order (module docs); each square
+/// Σ `v[i]²` (the squared Euclidean norm) in the documented order (module docs); each square
 /// is rounded to f32 before it is added.
 pub fn sum_squares(values: &[f32]) -> f32 {
     let mut partial = [0.0f32; LANES];

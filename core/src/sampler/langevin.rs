@@ -18,7 +18,10 @@
 //! norms are over the whole image). If `ss` is 0 or not finite the step leaves `x` unchanged
 //! (the network evaluation still counts). For a Gaussian target with precision P the chain
 //! is stationary at variance `1/(P·(1 − εP/2))`; with ε ≈ 2·snr²/P that is a relative
-//! variance bias of about snr² (2.6 % at the default snr 0.16).
+//! variance bias of about snr² (2.6 % at the default snr 0.16). Because ε depends on the
+//! state through ‖s‖, the chain also favours states with a larger score: in the
+//! small-step limit its stationary density is ∝ p(x)·‖s(x)‖², which for a Gaussian inflates
+//! the variance of pixel j by `1 + 2P_j/ΣP ≈ 1 + 2/d` (d = pixels; negligible for images).
 
 use super::{Denoiser, Draws};
 use crate::detmath;
