@@ -33,6 +33,11 @@ pub enum Error {
     /// `powerpost.architecture` metadata differs from the expected configuration's), or
     /// holds a different number of tensors.
     ArchitectureMismatch,
+    /// A computed quantity became NaN or infinite (for example a sampler that diverged).
+    NonFinite {
+        /// What became non-finite (e.g. `"sample"`).
+        name: &'static str,
+    },
 }
 
 impl fmt::Display for Error {
@@ -50,6 +55,9 @@ impl fmt::Display for Error {
                 f,
                 "weights: made for another network architecture (metadata `powerpost.architecture` or tensor count differs)"
             ),
+            Error::NonFinite { name } => {
+                write!(f, "`{name}` became non-finite (NaN or infinity)")
+            }
         }
     }
 }

@@ -25,8 +25,11 @@ pub mod detmath;
 pub mod error;
 pub mod exec;
 pub mod nn;
+pub mod power;
+pub mod reduce;
 pub mod rng;
 pub mod safetensors;
+pub mod sampler;
 pub mod unet;
 
 pub use error::Error;
