@@ -95,6 +95,27 @@ pub fn exp(x: f32) -> f32 {
     scale(exp_kernel(r), k as i32)
 }
 
+/// `exp(a)` for `a ≤ 0` (or NaN) without branches, bit-identical to [`exp`] there: the
+/// same reduction, kernel and scaling, with the special cases as selects so that a loop
+/// over it vectorises. Used by [`super::silu`].
+#[inline(always)]
+pub(crate) fn exp_nonpositive(a: f32) -> f32 {
+    // Clamp so that the scaling below stays in range; the selects restore exp's results.
+    let clamped = if a < EXP_UNDERFLOW { EXP_UNDERFLOW } else { a };
+    let k = round_even(clamped * LOG2_E);
+    let r = (clamped - k * LN2_HI) - k * LN2_LO;
+    let p = exp_kernel(r);
+    let ki = k as i32;
+    let flushed = ki < -126 || (ki == -126 && p < 1.0) || a < EXP_UNDERFLOW;
+    let value = p * pow2(ki.max(-126));
+    let value = if flushed { 0.0 } else { value };
+    if is_nan(a) {
+        a
+    } else {
+        value
+    }
+}
+
 /// `2^x`, max error 1.0 ulp; overflow → `+∞`, results below `2^−126` → `+0`.
 #[inline]
 pub fn exp2(x: f32) -> f32 {

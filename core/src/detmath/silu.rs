@@ -17,38 +17,96 @@
 //! Max **3.5 ulp** (see the constant asserted in the tests).
 
 use super::bits::{is_nan, two_sum};
-use super::exp::exp;
-use super::recip::recip;
+use super::exp::exp_nonpositive;
+use super::recip::recip_mantissa;
 
 /// Below this, `silu(x)` returns `−0` without evaluating `exp` (which flushes to zero
 /// already below `≈ −87.3365`).
 const FLUSH_BELOW: f32 = -87.5;
 
 /// SiLU `x / (1 + e^−x)`, max error 3.5 ulp for `x ≥ −87.33`; `−0` below `≈ −87.3365`.
-#[inline]
+///
+/// Written without branches (special cases are selects) so that loops over it vectorise;
+/// bit-identical to the straightforward branchy formulation kept in the tests.
+#[inline(always)]
 pub fn silu(x: f32) -> f32 {
-    if is_nan(x) {
-        return x;
-    }
-    if x < FLUSH_BELOW {
-        return -0.0;
-    }
-    let negative = x < 0.0;
-    let e = exp(if negative { x } else { -x });
-    // 1 + e = d + d_err exactly; 1/(d + d_err) ≈ s − s·d_err·s.
+    // e = exp(−|x|): the sign bit set gives −|x| exactly (also for ±0).
+    let e = exp_nonpositive(f32::from_bits(x.to_bits() | 0x8000_0000));
+    // 1 + e = d + d_err exactly; 1/(d + d_err) ≈ s − s·d_err·s. d ∈ [1, 2].
     let (d, d_err) = two_sum(1.0, e);
-    let s = recip(d);
+    let s = recip_one_to_two(d);
     let s = s - (s * d_err) * s;
-    if negative {
-        x * (e * s)
+    let value = if x < 0.0 { x * (e * s) } else { x * s };
+    let value = if x < FLUSH_BELOW { -0.0 } else { value };
+    if is_nan(x) {
+        x
     } else {
-        x * s
+        value
     }
+}
+
+/// `recip(d)` for `d ∈ [1, 2]` without branches, bit-identical to [`recip`] there.
+#[inline(always)]
+fn recip_one_to_two(d: f32) -> f32 {
+    let two = d >= 2.0;
+    let m = if two { 1.0 } else { d };
+    let y = recip_mantissa(m.to_bits());
+    y * if two { 0.5 } else { 1.0 }
 }
 
 #[cfg(test)]
 mod tests {
     extern crate std;
+
+    /// The straightforward branchy formulation (the original implementation); the
+    /// branch-free [`silu`] must equal it bit for bit.
+    fn silu_branchy(x: f32) -> f32 {
+        use super::super::exp::exp;
+        use super::super::recip::recip;
+        if is_nan(x) {
+            return x;
+        }
+        if x < FLUSH_BELOW {
+            return -0.0;
+        }
+        let negative = x < 0.0;
+        let e = exp(if negative { x } else { -x });
+        let (d, d_err) = two_sum(1.0, e);
+        let s = recip(d);
+        let s = s - (s * d_err) * s;
+        if negative {
+            x * (e * s)
+        } else {
+            x * s
+        }
+    }
+
+    #[test]
+    fn branch_free_equals_branchy() {
+        let mut bits = 0u32;
+        loop {
+            let x = f32::from_bits(bits);
+            let (a, b) = (silu(x), silu_branchy(x));
+            assert!(a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()), "{x:e}: {a:e} vs {b:e}");
+            match bits.checked_add(4099) {
+                Some(n) => bits = n,
+                None => break,
+            }
+        }
+        for x in [0.0f32, -0.0, 1.0, -1.0, 87.5, -87.5, -87.4, 88.0, -88.0, f32::INFINITY, f32::NEG_INFINITY, f32::MAX, f32::MIN, 1e-40, -1e-40] {
+            assert_eq!(silu(x).to_bits(), silu_branchy(x).to_bits(), "{x:e}");
+        }
+    }
+
+    #[test]
+    #[ignore = "exhaustive over all 2^32 inputs; run with --ignored"]
+    fn branch_free_equals_branchy_exhaustive() {
+        for bits in 0..=u32::MAX {
+            let x = f32::from_bits(bits);
+            let (a, b) = (silu(x), silu_branchy(x));
+            assert!(a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()), "{x:e}: {a:e} vs {b:e}");
+        }
+    }
     use super::super::ulp::{exhaustive, strided};
     use super::*;
 

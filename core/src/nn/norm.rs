@@ -24,7 +24,7 @@
 
 use super::conv::Source;
 use super::geometry::Geometry;
-use super::simd::Isa;
+use super::simd::{dispatch, Isa, Lanes};
 use crate::detmath;
 use crate::error::{check_len, Error};
 use crate::exec::{Executor, SharedMut};
@@ -127,7 +127,7 @@ impl Sum8 {
 /// for more than two sources; [`Error::BufferLength`] for mis-sized buffers.
 pub fn group_norm(
     exec: &dyn Executor,
-    _isa: Isa,
+    isa: Isa,
     geometry: Geometry,
     batch: usize,
     sources: &[Source<'_>],
@@ -148,53 +148,98 @@ pub fn group_norm(
     check_len("group-norm gamma", norm.gamma.len(), channels)?;
     check_len("group-norm beta", norm.beta.len(), channels)?;
     check_len("group-norm output", out.len(), batch * channels * plane)?;
-    let cpg = channels / norm.groups;
-    let shared = SharedMut::new(out);
-    let inv_n = detmath::recip((cpg * geometry.pixels()) as f32);
-    exec.for_each(batch * norm.groups, &|task| {
-        let b = task / norm.groups;
-        let g = task % norm.groups;
-        // The interior row `y` of concatenated channel `c` of batch item `b`.
-        let row = |c: usize, y: usize| -> &[f32] {
-            let (source, local) = if c < sources[0].channels {
-                (&sources[0], c)
+    if !isa.is_supported() {
+        return Err(Error::InvalidArgument { name: "isa", expected: "an instruction set this CPU supports" });
+    }
+    let task = GroupTask {
+        geometry,
+        sources,
+        norm,
+        channels,
+        cpg: channels / norm.groups,
+        inv_n: detmath::recip(((channels / norm.groups) * geometry.pixels()) as f32),
+        out: SharedMut::new(out),
+    };
+    exec.for_each(batch * norm.groups, &|index| {
+        let (b, g) = (index / norm.groups, index % norm.groups);
+        let task = &task;
+        // SAFETY: `isa` was checked; each task writes the planes of its own group and
+        // batch item.
+        unsafe { dispatch!(isa, group_task(task: &GroupTask<'_, '_>, b: usize, g: usize)) };
+    });
+    Ok(())
+}
+
+/// Everything one group-normalisation task needs.
+struct GroupTask<'a, 'b> {
+    geometry: Geometry,
+    sources: &'a [Source<'b>],
+    norm: &'a GroupNorm<'b>,
+    channels: usize,
+    cpg: usize,
+    inv_n: f32,
+    out: SharedMut<f32>,
+}
+
+// SAFETY: `out` is only written through disjoint per-task regions (see `group_task`).
+unsafe impl Sync for GroupTask<'_, '_> {}
+
+impl GroupTask<'_, '_> {
+    /// Interior row `y` of concatenated channel `c` of batch item `b`.
+    #[inline(always)]
+    fn row(&self, b: usize, c: usize, y: usize) -> &[f32] {
+        let first = &self.sources[0];
+        let (source, local) = if c < first.channels { (first, c) } else { (&self.sources[1], c - first.channels) };
+        let start = (b * source.channels + local) * self.geometry.plane_len() + self.geometry.index(y, 0);
+        &source.data[start..start + self.geometry.width]
+    }
+}
+
+/// Normalises group `g` of batch item `b`. Generic over the lane type only so that it is
+/// compiled for the instruction set (the loops are plain element loops that the compiler
+/// vectorises lane-wise; the arithmetic per element is the contract's).
+///
+/// # Safety
+/// The CPU must support `L`; no other task may write this group's planes.
+#[inline(always)]
+unsafe fn group_task<L: Lanes>(task: &GroupTask<'_, '_>, b: usize, g: usize) {
+    let geometry = task.geometry;
+    let plane = geometry.plane_len();
+    let channels_of_group = g * task.cpg..(g + 1) * task.cpg;
+    let mut sum = Sum8::new();
+    for c in channels_of_group.clone() {
+        for y in 0..geometry.height {
+            sum.extend(task.row(b, c, y));
+        }
+    }
+    let mean = sum.total() * task.inv_n;
+    let mut sq = Sum8::new();
+    for c in channels_of_group.clone() {
+        for y in 0..geometry.height {
+            sq.extend_squared_deviation(task.row(b, c, y), mean);
+        }
+    }
+    let var = sq.total() * task.inv_n;
+    let inv_std = detmath::rsqrt(var + task.norm.eps);
+    for c in channels_of_group {
+        let scale = task.norm.gamma[c] * inv_std;
+        let shift = task.norm.beta[c] - mean * scale;
+        // SAFETY: forwarded from the caller.
+        let dst = unsafe { task.out.slice((b * task.channels + c) * plane, plane) };
+        dst.fill(0.0);
+        for y in 0..geometry.height {
+            let start = geometry.index(y, 0);
+            let d = &mut dst[start..start + geometry.width];
+            let src = task.row(b, c, y);
+            if task.norm.silu {
+                for (o, &e) in d.iter_mut().zip(src) {
+                    *o = detmath::silu(e * scale + shift);
+                }
             } else {
-                (&sources[1], c - sources[0].channels)
-            };
-            let start = (b * source.channels + local) * plane + geometry.index(y, 0);
-            &source.data[start..start + geometry.width]
-        };
-        let channels_of_group = g * cpg..(g + 1) * cpg;
-        let mut sum = Sum8::new();
-        for c in channels_of_group.clone() {
-            for y in 0..geometry.height {
-                sum.extend(row(c, y));
-            }
-        }
-        let mean = sum.total() * inv_n;
-        let mut sq = Sum8::new();
-        for c in channels_of_group.clone() {
-            for y in 0..geometry.height {
-                sq.extend_squared_deviation(row(c, y), mean);
-            }
-        }
-        let var = sq.total() * inv_n;
-        let inv_std = detmath::rsqrt(var + norm.eps);
-        for c in channels_of_group {
-            let scale = norm.gamma[c] * inv_std;
-            let shift = norm.beta[c] - mean * scale;
-            // SAFETY: each task writes the planes of its own group and batch item.
-            let dst = unsafe { shared.slice((b * channels + c) * plane, plane) };
-            dst.fill(0.0);
-            for y in 0..geometry.height {
-                let start = geometry.index(y, 0);
-                let d = &mut dst[start..start + geometry.width];
-                for (o, &e) in d.iter_mut().zip(row(c, y)) {
-                    let v = e * scale + shift;
-                    *o = if norm.silu { detmath::silu(v) } else { v };
+                for (o, &e) in d.iter_mut().zip(src) {
+                    *o = e * scale + shift;
                 }
             }
         }
-    });
-    Ok(())
+    }
 }

@@ -1,7 +1,7 @@
 //! A minimal SIMD abstraction for the fast kernels.
 //!
 //! Kernels are written once, generic over [`Lanes`], and instantiated for each instruction
-//! set: [`Scalar`] (1 lane, any CPU), [`Sse2`] (4 lanes, every x86-64) and [`Avx`] (8 lanes).
+//! set: [`Scalar`] (1 lane, any CPU), [`Sse2`] (4 lanes, every x86-64) and [`Avx2`] (8 lanes).
 //! Only lane-wise `+`, `−`, `×`, loads, stores and broadcasts exist here: each lane computes
 //! one output with exactly the operations, in exactly the order, of the scalar code, so the
 //! result bits do not depend on the lane count. There is deliberately no fused
@@ -112,22 +112,22 @@ mod x86 {
         }
     }
 
-    /// Eight lanes of AVX. Only used inside functions compiled with
-    /// `#[target_feature(enable = "avx")]` after a runtime check (see [`super::Isa`]).
+    /// Eight lanes of AVX2. Only used inside functions compiled with
+    /// `#[target_feature(enable = "avx,avx2")]` after a runtime check (see [`super::Isa`]).
     #[derive(Debug, Clone, Copy)]
-    pub struct Avx(pub __m256);
+    pub struct Avx2(pub __m256);
 
-    impl Lanes for Avx {
+    impl Lanes for Avx2 {
         const LANES: usize = 8;
         #[inline(always)]
         fn splat(v: f32) -> Self {
             // SAFETY: only reached from AVX-enabled code paths after detection.
-            Avx(unsafe { _mm256_set1_ps(v) })
+            Avx2(unsafe { _mm256_set1_ps(v) })
         }
         #[inline(always)]
         unsafe fn load(ptr: *const f32) -> Self {
             // SAFETY: guaranteed by the caller.
-            Avx(unsafe { _mm256_loadu_ps(ptr) })
+            Avx2(unsafe { _mm256_loadu_ps(ptr) })
         }
         #[inline(always)]
         unsafe fn store(self, ptr: *mut f32) {
@@ -137,28 +137,34 @@ mod x86 {
         #[inline(always)]
         fn add(self, o: Self) -> Self {
             // SAFETY: only reached from AVX-enabled code paths after detection.
-            Avx(unsafe { _mm256_add_ps(self.0, o.0) })
+            Avx2(unsafe { _mm256_add_ps(self.0, o.0) })
         }
         #[inline(always)]
         fn sub(self, o: Self) -> Self {
             // SAFETY: as above.
-            Avx(unsafe { _mm256_sub_ps(self.0, o.0) })
+            Avx2(unsafe { _mm256_sub_ps(self.0, o.0) })
         }
         #[inline(always)]
         fn mul(self, o: Self) -> Self {
             // SAFETY: as above.
-            Avx(unsafe { _mm256_mul_ps(self.0, o.0) })
+            Avx2(unsafe { _mm256_mul_ps(self.0, o.0) })
         }
     }
 
-    /// Whether the CPU and the operating system support AVX (CPUID + XGETBV).
-    pub fn has_avx() -> bool {
+    /// Whether the CPU and the operating system support AVX and AVX2 (CPUID + XGETBV).
+    pub fn has_avx2() -> bool {
         // SAFETY: CPUID leaf 1 exists on every x86-64 CPU.
         #[allow(unused_unsafe)]
         let leaf1 = unsafe { __cpuid(1) };
         let osxsave = leaf1.ecx & (1 << 27) != 0;
         let avx = leaf1.ecx & (1 << 28) != 0;
         if !(osxsave && avx) {
+            return false;
+        }
+        // SAFETY: CPUID leaf 7 exists when leaf 0 reports it; every AVX CPU has it.
+        #[allow(unused_unsafe)]
+        let leaf7 = unsafe { __cpuid_count(7, 0) };
+        if leaf7.ebx & (1 << 5) == 0 {
             return false;
         }
         // SAFETY: OSXSAVE is set, so XGETBV is available.
@@ -175,7 +181,7 @@ mod x86 {
 }
 
 #[cfg(target_arch = "x86_64")]
-pub use x86::{Avx, Sse2};
+pub use x86::{Avx2, Sse2};
 
 /// The instruction set a kernel runs with. Every choice gives the same output bits; only
 /// the speed differs.
@@ -186,9 +192,9 @@ pub enum Isa {
     /// x86-64 SSE2, 4 lanes.
     #[cfg(target_arch = "x86_64")]
     Sse2,
-    /// x86-64 AVX, 8 lanes.
+    /// x86-64 AVX2, 8 lanes.
     #[cfg(target_arch = "x86_64")]
-    Avx,
+    Avx2,
 }
 
 impl Isa {
@@ -196,8 +202,8 @@ impl Isa {
     pub fn detect() -> Isa {
         #[cfg(target_arch = "x86_64")]
         {
-            if x86::has_avx() {
-                return Isa::Avx;
+            if x86::has_avx2() {
+                return Isa::Avx2;
             }
             Isa::Sse2
         }
@@ -214,7 +220,7 @@ impl Isa {
             #[cfg(target_arch = "x86_64")]
             Isa::Sse2 => true,
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx => x86::has_avx(),
+            Isa::Avx2 => x86::has_avx2(),
         }
     }
 
@@ -225,7 +231,7 @@ impl Isa {
             #[cfg(target_arch = "x86_64")]
             Isa::Sse2,
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx,
+            Isa::Avx2,
         ]
         .into_iter()
         .filter(|isa| isa.is_supported())
@@ -238,7 +244,7 @@ impl Isa {
             #[cfg(target_arch = "x86_64")]
             Isa::Sse2 => "sse2",
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx => "avx",
+            Isa::Avx2 => "avx2",
         }
     }
 }
@@ -247,16 +253,16 @@ impl Isa {
 /// instruction set.
 ///
 /// `dispatch!(isa, kernel(arg: Type, ...))` expands to a match on `isa`. The AVX arm calls
-/// an `#[target_feature(enable = "avx")]` entry point whose body is the `#[inline(always)]`
+/// an `#[target_feature(enable = "avx,avx2")]` entry point whose body is the `#[inline(always)]`
 /// generic kernel, so the whole kernel is compiled with AVX instructions.
 macro_rules! dispatch {
     ($isa:expr, $kernel:ident ( $($arg:ident : $ty:ty),* $(,)? )) => {{
         #[cfg(target_arch = "x86_64")]
-        #[target_feature(enable = "avx")]
+        #[target_feature(enable = "avx,avx2")]
         unsafe fn avx_entry($($arg: $ty),*) {
             // SAFETY: forwarded from the caller of `dispatch!`.
             #[allow(unused_unsafe)]
-            unsafe { $kernel::<$crate::nn::simd::Avx>($($arg),*) }
+            unsafe { $kernel::<$crate::nn::simd::Avx2>($($arg),*) }
         }
         match $isa {
             $crate::nn::simd::Isa::Scalar => $kernel::<$crate::nn::simd::Scalar>($($arg),*),
@@ -264,7 +270,7 @@ macro_rules! dispatch {
             $crate::nn::simd::Isa::Sse2 => $kernel::<$crate::nn::simd::Sse2>($($arg),*),
             // SAFETY: kernels validate `Isa::is_supported` on entry.
             #[cfg(target_arch = "x86_64")]
-            $crate::nn::simd::Isa::Avx => avx_entry($($arg),*),
+            $crate::nn::simd::Isa::Avx2 => avx_entry($($arg),*),
         }
     }};
 }
