@@ -25,6 +25,7 @@ pub mod detmath;
 pub mod error;
 pub mod exec;
 pub mod nn;
+pub mod posterior;
 pub mod power;
 pub mod reduce;
 pub mod rng;

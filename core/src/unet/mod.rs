@@ -27,6 +27,7 @@
 //!   [`crate::nn::resample`]).
 
 pub mod config;
+pub mod denoiser;
 pub mod forward;
 pub mod params;
 pub mod plan;
