@@ -5,7 +5,8 @@
 //!   bottom. The older package's beds are arched over and beside it: they are lifted by
 //!   `0.35 · height · e^(−(x − x_c)²/(2w)²)`.
 //! - **Sill** (saucer-shaped volcanic intrusion): a lens around the centre line
-//!   `z = z_c − rise · s²`, half as thick as `thickness · (1 − s²)` on either side, for
+//!   `z = z_c − rise · s²`, `thickness · (1 − s²)` thick (`thickness` = a tenth of the drawn height, at
+//!   least 2.5 cells), for
 //!   `s = (x − x_c)/w` within (−1, 1).
 //!
 //! Both have one constant velocity (salt and basalt are nearly homogeneous) that overrides
@@ -65,7 +66,7 @@ impl Body {
             }
             Shape::Sill => {
                 let z = draws.between(base + 3, top + 0.2 * (depth - top), 0.92 * depth);
-                let thickness = 0.25 * tall;
+                let thickness = super::params::max_f32(0.1 * tall, 2.5 * params.dx);
                 let rise = draws.between(base + 7, 0.0, 0.8 * tall);
                 // Sills are wider than domes.
                 (z, thickness, rise, detmath::recip(2.0 * half_width))

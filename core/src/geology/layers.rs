@@ -2,7 +2,8 @@
 //!
 //! A package is a sequence of beds in depositional depth `u` (metres, increasing downward).
 //! Bed `i` spans `[top_i, top_{i+1})` with thickness drawn from the parameters; it carries a
-//! velocity offset from the compaction trend (Gaussian, σ = `layer_contrast`; 8 % of beds
+//! velocity offset from the compaction trend (which the caller evaluates mostly at the
+//! bed's middle, so that beds look blocky) (Gaussian, σ = `layer_contrast`; 8 % of beds
 //! are "hard streaks" — limestone or cemented sandstone — with an extra +2σ..+4σ) and a
 //! gentle lateral gradient (±σ/2 across the model). Points above the first top belong to
 //! bed 0; below the last top to the last bed. Lookup is a binary search over the tops.
@@ -15,6 +16,8 @@ use super::params::{GeologyParams, MAX_LAYERS};
 pub(crate) struct LayerTable {
     /// Top of each bed in depositional depth (m), strictly increasing.
     tops: [f32; MAX_LAYERS],
+    /// Middle of each bed in depositional depth (m).
+    mids: [f32; MAX_LAYERS],
     /// Velocity offset of each bed from the trend (km/s).
     offset: [f32; MAX_LAYERS],
     /// Velocity change of each bed across the model's width (km/s).
@@ -40,7 +43,7 @@ impl LayerTable {
             Package::Lower => (draws::LOWER_LAYERS, draws::LOWER_GAUSS),
         };
         let sigma = params.layer_contrast;
-        let mut table = Self { tops: [0.0; MAX_LAYERS], offset: [0.0; MAX_LAYERS], lateral: [0.0; MAX_LAYERS], len: 0 };
+        let mut table = Self { tops: [0.0; MAX_LAYERS], mids: [0.0; MAX_LAYERS], offset: [0.0; MAX_LAYERS], lateral: [0.0; MAX_LAYERS], len: 0 };
         let mut top = start;
         for i in 0..MAX_LAYERS {
             let u = uniform + draws::LAYER_STRIDE * i as u64;
@@ -52,7 +55,9 @@ impl LayerTable {
             table.offset[i] = offset;
             table.lateral[i] = sigma * draws.between(u + 3, -0.5, 0.5);
             table.len = i + 1;
-            top += draws.within(u, params.layer_thickness);
+            let thickness = draws.within(u, params.layer_thickness);
+            table.mids[i] = top + 0.5 * thickness;
+            top += thickness;
             if top > end {
                 break;
             }
@@ -81,6 +86,12 @@ impl LayerTable {
             }
         }
         lo
+    }
+
+    /// Middle of bed `bed` in depositional depth (m).
+    #[inline]
+    pub(crate) fn mid(&self, bed: usize) -> f32 {
+        self.mids.get(bed).copied().unwrap_or(0.0)
     }
 
     /// Velocity offset of bed `bed` at horizontal fraction `xf` (0 left edge, 1 right edge).

@@ -16,7 +16,7 @@
 //! 5. **High-velocity bodies**: salt domes and saucer-shaped volcanic sills.
 //!
 //! Sediment velocity is a compaction trend in depth below the seabed (about 1.6 km/s at
-//! the seabed to 3.6–4.2 km/s at the bottom, for any grid size) plus per-bed offsets.
+//! the seabed to 3.4–4.0 km/s at the bottom, for any grid size) plus per-bed offsets.
 //! Every velocity is clamped to `[v_min, v_max]`.
 //!
 //! ## How a point gets its velocity
@@ -52,6 +52,10 @@ use layers::{LayerTable, Package};
 use params::abs_f32;
 use surfaces::{Seabed, Unconformity};
 use trend::Trend;
+
+/// How much of the compaction trend acts within a bed (the rest is evaluated at the bed's
+/// middle, so beds are nearly uniform, like lithological units).
+const INTRA_BED_TREND: f32 = 0.3;
 
 /// Fraction of the throw with which late (reactivated) faults offset the younger package.
 const LATE_THROW: f32 = 0.3;
@@ -211,7 +215,8 @@ impl Geology {
                 };
                 let u = below_seabed - drape - self.upper_tilt * (xr - self.fold.pivot);
                 let bed = self.upper.bed_at(u);
-                self.trend.at(t) + self.upper.offset(bed, xr * self.inv_width)
+                let t_bed = self.upper.mid(bed) * self.inv_sediment_depth;
+                self.bed_velocity(t, t_bed) + self.upper.offset(bed, xr * self.inv_width)
             }
             _ => {
                 let (mut xr, mut zr) = (x, z);
@@ -223,9 +228,17 @@ impl Geology {
                 }
                 let u = self.fold.restore(xr, zr);
                 let bed = self.lower.bed_at(u);
-                self.trend.at(t) + self.jump + self.lower.offset(bed, xr * self.inv_width)
+                let t_bed = (self.lower.mid(bed) - self.seabed.mean_depth) * self.inv_sediment_depth;
+                self.bed_velocity(t, t_bed) + self.jump + self.lower.offset(bed, xr * self.inv_width)
             }
         }
+    }
+
+    /// Trend velocity of a point at depth fraction `t` in a bed whose middle is at `t_bed`.
+    #[inline]
+    fn bed_velocity(&self, t: f32, t_bed: f32) -> f32 {
+        let at_bed = self.trend.at(t_bed);
+        at_bed + INTRA_BED_TREND * (self.trend.at(t) - at_bed)
     }
 
     /// Writes the model on its grid into `out` (`nz × nx`, row-major, depth = row); grid

@@ -109,15 +109,15 @@ impl GeologyParams {
     /// North Sea-like defaults for an `nz × nx` grid of `dx`-metre cells.
     ///
     /// With depth `D = nz·dx` and width `W = nx·dx`: water 100–250 m (at most 10–20 % of
-    /// `D`), layers `D/40`–`D/12` thick (at least 2 cells), folds up to `0.05·D` high and
-    /// `0.7·W`–`2.5·W` long, 1–4 faults with `0.02·D`–`0.07·D` throw, unconformity in
-    /// 85 % of models, up to two bodies (35 % each) `0.06·W`–`0.16·W` half-wide.
+    /// `D`), layers `D/60`–`D/16` thick (at least 2 cells), folds up to `0.08·D` high and
+    /// `0.7·W`–`2.5·W` long, 1–4 faults with `0.03·D`–`0.1·D` throw, dips up to 10°, unconformity in
+    /// 85 % of models, up to two bodies (25 % each) `0.04·W`–`0.1·W` half-wide.
     pub fn new(nz: usize, nx: usize, dx: f32) -> Self {
         let depth = nz as f32 * dx;
         let width = nx as f32 * dx;
         let two_cells = 2.0 * dx;
-        let thin = max_f32(depth * (1.0 / 40.0), two_cells);
-        let thick = max_f32(depth * (1.0 / 12.0), thin);
+        let thin = max_f32(depth * (1.0 / 60.0), two_cells);
+        let thick = max_f32(depth * (1.0 / 16.0), thin);
         Self {
             nz,
             nx,
@@ -127,24 +127,24 @@ impl GeologyParams {
             v_water: 1.5,
             water_depth: Interval::new(min_f32(100.0, depth * 0.1), min_f32(250.0, depth * 0.2)),
             v_seabed: Interval::new(1.6, 1.9),
-            v_base: Interval::new(3.6, 4.2),
+            v_base: Interval::new(3.4, 4.0),
             layer_thickness: Interval::new(thin, thick),
-            layer_contrast: 0.12,
-            max_dip_degrees: 6.0,
-            fold_amplitude: Interval::new(0.0, depth * 0.05),
+            layer_contrast: 0.18,
+            max_dip_degrees: 10.0,
+            fold_amplitude: Interval::new(0.0, depth * 0.08),
             fold_wavelength: Interval::new(width * 0.7, width * 2.5),
             fault_count_min: 1,
             fault_count_max: 4,
-            fault_throw: Interval::new(depth * 0.02, depth * 0.07),
+            fault_throw: Interval::new(depth * 0.03, depth * 0.1),
             fault_dip_degrees: Interval::new(55.0, 75.0),
             unconformity_probability: 0.85,
             unconformity_depth: Interval::new(0.25, 0.55),
-            erosion_relief: Interval::new(0.0, depth * 0.03),
+            erosion_relief: Interval::new(depth * 0.01, depth * 0.05),
             unconformity_jump: Interval::new(0.15, 0.45),
             body_count_max: 2,
-            body_probability: 0.35,
+            body_probability: 0.25,
             v_body: Interval::new(4.0, 4.5),
-            body_half_width: Interval::new(width * 0.06, width * 0.16),
+            body_half_width: Interval::new(width * 0.04, width * 0.1),
             body_height: Interval::new(depth * 0.1, depth * 0.3),
         }
     }

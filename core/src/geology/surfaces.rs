@@ -67,7 +67,7 @@ pub(crate) struct Unconformity {
     pub mean_depth: f32,
     /// Main relief.
     pub relief: Wave,
-    /// Shorter relief, half the amplitude.
+    /// Shorter relief, a fifth of the amplitude.
     pub ripple: Wave,
     /// Channel centre (m).
     pub channel_x: f32,
@@ -90,7 +90,7 @@ impl Unconformity {
         let amplitude = draws.within(g + 2, params.erosion_relief);
         let wavelength = draws.between(g + 3, 0.3 * width, 1.0 * width);
         let relief = Wave::new(amplitude, wavelength, draws.unit(g + 4));
-        let ripple = Wave::new(0.5 * amplitude, wavelength * 0.37, draws.unit(g + 5));
+        let ripple = Wave::new(0.2 * amplitude, wavelength * 0.37, draws.unit(g + 5));
         let c = draws::G_CHANNEL;
         let (channel_x, channel_half_width, channel_depth) = if draws.chance(c, 0.4) {
             let relief_max = params.erosion_relief.max;
