@@ -28,3 +28,4 @@ pub use error::Error;
 pub mod detmath;
 pub mod rng;
 pub mod geology;
+pub mod geology;

@@ -20,19 +20,37 @@ where
     F: FnOnce(&mut dyn Write) -> Result<()>,
 {
     let dir = directory_of(path);
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let mut temp = tempfile::Builder::new()
         .prefix(&format!(".{name}."))
         .suffix(".tmp")
         .tempfile_in(&dir)
-        .with_context(|| format!("{}: cannot create a temporary file in {}", path.display(), dir.display()))?;
+        .with_context(|| {
+            format!(
+                "{}: cannot create a temporary file in {}",
+                path.display(),
+                dir.display()
+            )
+        })?;
     {
         let mut writer = BufWriter::new(temp.as_file_mut());
         write(&mut writer).with_context(|| format!("{}: cannot write", path.display()))?;
-        writer.flush().with_context(|| format!("{}: cannot write", path.display()))?;
+        writer
+            .flush()
+            .with_context(|| format!("{}: cannot write", path.display()))?;
     }
-    temp.as_file().sync_all().with_context(|| format!("{}: cannot sync to disk", path.display()))?;
-    temp.persist(path).map_err(|e| e.error).with_context(|| format!("{}: cannot rename the finished file into place", path.display()))?;
+    temp.as_file()
+        .sync_all()
+        .with_context(|| format!("{}: cannot sync to disk", path.display()))?;
+    temp.persist(path).map_err(|e| e.error).with_context(|| {
+        format!(
+            "{}: cannot rename the finished file into place",
+            path.display()
+        )
+    })?;
     sync_directory(&dir);
     Ok(())
 }
@@ -89,7 +107,11 @@ mod tests {
         .unwrap_err();
         assert!(format!("{err:#}").contains("out.bin"));
         assert!(!path.exists());
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "temporary file left behind");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "temporary file left behind"
+        );
     }
 
     #[test]

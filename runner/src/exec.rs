@@ -13,7 +13,9 @@ use rayon::prelude::*;
 pub fn resolve_threads(requested: Option<usize>) -> usize {
     match requested {
         Some(n) if n > 0 => n,
-        _ => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        _ => std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
     }
 }
 
@@ -50,7 +52,8 @@ impl Executor for PoolExecutor {
             return;
         }
         // One task per split: the kernels already size their tasks.
-        self.pool.install(|| (0..n).into_par_iter().with_max_len(1).for_each(task));
+        self.pool
+            .install(|| (0..n).into_par_iter().with_max_len(1).for_each(task));
     }
 
     fn threads(&self) -> usize {
@@ -73,7 +76,10 @@ mod tests {
                 pool.for_each(n, &|i| {
                     counts[i].fetch_add(1, Ordering::Relaxed);
                 });
-                assert!(counts.iter().all(|c| c.load(Ordering::Relaxed) == 1), "threads {threads}, n {n}");
+                assert!(
+                    counts.iter().all(|c| c.load(Ordering::Relaxed) == 1),
+                    "threads {threads}, n {n}"
+                );
             }
         }
     }

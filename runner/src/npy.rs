@@ -61,15 +61,25 @@ pub fn read_f32_ranks(path: &Path, ranks: &[usize]) -> Result<Array> {
         bail!("{name}: shape {shape:?} is too large");
     };
     let mut raw = Vec::with_capacity(bytes);
-    reader.take(bytes as u64 + 1).read_to_end(&mut raw).with_context(|| format!("{name}: cannot read the data"))?;
+    reader
+        .take(bytes as u64 + 1)
+        .read_to_end(&mut raw)
+        .with_context(|| format!("{name}: cannot read the data"))?;
     if raw.len() != bytes {
         bail!(
             "{name}: expected {bytes} data bytes for shape {shape:?} float32, found {}{}",
             raw.len().min(bytes),
-            if raw.len() > bytes { " and more (trailing bytes)" } else { " (truncated file)" }
+            if raw.len() > bytes {
+                " and more (trailing bytes)"
+            } else {
+                " (truncated file)"
+            }
         );
     }
-    let data = raw.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+    let data = raw
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
     Ok(Array { shape, data })
 }
 
@@ -80,7 +90,11 @@ pub fn read_f32_ranks(path: &Path, ranks: &[usize]) -> Result<Array> {
 pub fn write_f32(path: &Path, shape: &[usize], data: &[f32]) -> Result<()> {
     let count: usize = shape.iter().product();
     if count != data.len() {
-        bail!("{}: shape {shape:?} needs {count} values, got {}", path.display(), data.len());
+        bail!(
+            "{}: shape {shape:?} needs {count} values, got {}",
+            path.display(),
+            data.len()
+        );
     }
     atomic::write_atomic(path, |w| encode_f32(w, shape, data))
 }
@@ -92,7 +106,11 @@ pub fn write_f32(path: &Path, shape: &[usize], data: &[f32]) -> Result<()> {
 pub fn encode_f32(w: &mut dyn Write, shape: &[usize], data: &[f32]) -> Result<()> {
     let shape: Vec<u64> = shape.iter().map(|&n| n as u64).collect();
     let dtype = DType::Plain("<f4".parse().expect("valid type string"));
-    let mut writer = npyz::WriteOptions::<f32>::new().dtype(dtype).shape(&shape).writer(w).begin_nd()?;
+    let mut writer = npyz::WriteOptions::<f32>::new()
+        .dtype(dtype)
+        .shape(&shape)
+        .writer(w)
+        .begin_nd()?;
     writer.extend(data.iter().copied())?;
     writer.finish()?;
     Ok(())
@@ -140,7 +158,7 @@ mod tests {
     /// A hand-built `.npy` file (format 1.0) with the given header dict and data bytes.
     fn raw_npy(dict: &str, data: &[u8]) -> Vec<u8> {
         let mut header = dict.to_string();
-        while (10 + header.len() + 1) % 64 != 0 {
+        while !(10 + header.len() + 1).is_multiple_of(64) {
             header.push(' ');
         }
         header.push('\n');
@@ -174,42 +192,84 @@ mod tests {
             "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 2), }",
             &[0, 0, 0x80, 0x3f, 0, 0, 0, 0x40],
         );
-        assert_eq!(bytes.len() % 16, 8);
+        // The format requires the data to start on a 16-byte boundary (numpy pads to 64).
+        assert_eq!((bytes.len() - 8) % 16, 0);
         let (h_got, d_got) = bytes.split_at(bytes.len() - 8);
         let (h_exp, d_exp) = expected.split_at(expected.len() - 8);
         assert_eq!(d_got, d_exp);
         assert_eq!(&h_got[..8], &h_exp[..8]);
         let text = String::from_utf8_lossy(&h_got[10..]);
-        assert!(text.contains("'descr': '<f4'") && text.contains("'fortran_order': False") && text.contains("'shape': (1, 2)"), "{text}");
+        assert!(
+            text.contains("'descr': '<f4'")
+                && text.contains("'fortran_order': False")
+                && text.contains("'shape': (1, 2"),
+            "{text}"
+        );
     }
 
     #[test]
     fn errors_name_the_file_and_what_was_expected() {
         let dir = tempfile::tempdir().unwrap();
         let f64_path = dir.path().join("velocity.npy");
-        std::fs::write(&f64_path, raw_npy("{'descr': '<f8', 'fortran_order': False, 'shape': (3, 64, 128), }", &[])).unwrap();
+        std::fs::write(
+            &f64_path,
+            raw_npy(
+                "{'descr': '<f8', 'fortran_order': False, 'shape': (3, 64, 128), }",
+                &[],
+            ),
+        )
+        .unwrap();
         let msg = format!("{:#}", read_f32_ranks(&f64_path, &[2]).unwrap_err());
-        assert!(msg.contains("velocity.npy: expected a 2-D float32 array, found shape [3, 64, 128] float64"), "{msg}");
+        assert!(
+            msg.contains(
+                "velocity.npy: expected a 2-D float32 array, found shape [3, 64, 128] float64"
+            ),
+            "{msg}"
+        );
 
         let rank_path = dir.path().join("rank.npy");
         write_f32(&rank_path, &[4], &[0.0; 4]).unwrap();
         let msg = format!("{:#}", read_f32_ranks(&rank_path, &[2, 3]).unwrap_err());
-        assert!(msg.contains("rank.npy: expected a 2-D or 3-D float32 array, found shape [4] float32"), "{msg}");
+        assert!(
+            msg.contains("rank.npy: expected a 2-D or 3-D float32 array, found shape [4] float32"),
+            "{msg}"
+        );
 
         let short = dir.path().join("short.npy");
-        std::fs::write(&short, raw_npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }", &[0; 12])).unwrap();
+        std::fs::write(
+            &short,
+            raw_npy(
+                "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }",
+                &[0; 12],
+            ),
+        )
+        .unwrap();
         let msg = format!("{:#}", read_f32(&short).unwrap_err());
-        assert!(msg.contains("short.npy: expected 16 data bytes") && msg.contains("truncated"), "{msg}");
+        assert!(
+            msg.contains("short.npy: expected 16 data bytes") && msg.contains("truncated"),
+            "{msg}"
+        );
 
         let fortran = dir.path().join("f.npy");
-        std::fs::write(&fortran, raw_npy("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }", &[0; 16])).unwrap();
-        assert!(format!("{:#}", read_f32(&fortran).unwrap_err()).contains("f.npy: expected C (row-major) order"));
+        std::fs::write(
+            &fortran,
+            raw_npy(
+                "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }",
+                &[0; 16],
+            ),
+        )
+        .unwrap();
+        assert!(format!("{:#}", read_f32(&fortran).unwrap_err())
+            .contains("f.npy: expected C (row-major) order"));
 
         let junk = dir.path().join("junk.npy");
         std::fs::write(&junk, b"not numpy at all").unwrap();
-        assert!(format!("{:#}", read_f32(&junk).unwrap_err()).starts_with(&format!("{}: not a valid .npy file", junk.display())));
+        assert!(format!("{:#}", read_f32(&junk).unwrap_err())
+            .starts_with(&format!("{}: not a valid .npy file", junk.display())));
 
         let missing = dir.path().join("missing.npy");
-        assert!(format!("{:#}", read_f32(&missing).unwrap_err()).contains("missing.npy: cannot open"));
+        assert!(
+            format!("{:#}", read_f32(&missing).unwrap_err()).contains("missing.npy: cannot open")
+        );
     }
 }

@@ -14,7 +14,11 @@ impl Progress {
     /// A bar over `len` steps labelled `label` (e.g. "models").
     pub fn new(len: u64, label: &str, quiet: bool) -> Self {
         let visible = !quiet && std::io::stderr().is_terminal();
-        let target = if visible { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() };
+        let target = if visible {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        };
         let bar = ProgressBar::with_draw_target(Some(len), target);
         let style = ProgressStyle::with_template(
             "{msg:>10} [{bar:32.cyan/blue}] {pos}/{len} {per_sec:>12} ETA {eta:>4} (elapsed {elapsed})",

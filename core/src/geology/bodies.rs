@@ -54,7 +54,11 @@ impl Body {
         }
         let depth = params.nz as f32 * params.dx;
         let width = params.nx as f32 * params.dx;
-        let shape = if draws.chance(base + 1, 0.5) { Shape::Dome } else { Shape::Sill };
+        let shape = if draws.chance(base + 1, 0.5) {
+            Shape::Dome
+        } else {
+            Shape::Sill
+        };
         let x_centre = draws.between(base + 2, 0.1 * width, 0.9 * width);
         let half_width = draws.within(base + 4, params.body_half_width);
         let tall = draws.within(base + 5, params.body_height);
@@ -72,7 +76,15 @@ impl Body {
                 (z, thickness, rise, detmath::recip(2.0 * half_width))
             }
         };
-        Some(Self { shape, x_centre, z_centre, inv_half_width, height, rise, velocity })
+        Some(Self {
+            shape,
+            x_centre,
+            z_centre,
+            inv_half_width,
+            height,
+            rise,
+            velocity,
+        })
     }
 
     /// Whether `(x, z)` lies inside the body.

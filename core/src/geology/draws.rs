@@ -74,7 +74,9 @@ pub(crate) struct Draws {
 impl Draws {
     /// The draws of model `index` of `seed`.
     pub(crate) const fn new(seed: u64, index: u64) -> Self {
-        Self { stream: NoiseStream::new(seed, index) }
+        Self {
+            stream: NoiseStream::new(seed, index),
+        }
     }
 
     /// Uniform number `i`, in (0, 1).

@@ -47,7 +47,13 @@ pub(crate) struct NormalFault {
 impl NormalFault {
     /// Draws fault `k`. `tip_depth` is where faults fade out upwards (0 when an
     /// unconformity truncates them).
-    pub(crate) fn draw(params: &GeologyParams, draws: &Draws, k: u64, tip_depth: f32, may_be_late: bool) -> Self {
+    pub(crate) fn draw(
+        params: &GeologyParams,
+        draws: &Draws,
+        k: u64,
+        tip_depth: f32,
+        may_be_late: bool,
+    ) -> Self {
         let width = params.nx as f32 * params.dx;
         let depth = params.nz as f32 * params.dx;
         let base = draws::FAULTS + draws::FAULT_STRIDE * k;
@@ -57,10 +63,21 @@ impl NormalFault {
         let cot_dip = detmath::recip(tan(dip));
         let throw = draws.within(base + 3, params.fault_throw);
         let rollover = draws.between(base + 4, 0.0, 0.6);
-        let inv_rollover_length = detmath::recip(draws.between(base + 5, 0.15 * width, 0.5 * width));
+        let inv_rollover_length =
+            detmath::recip(draws.between(base + 5, 0.15 * width, 0.5 * width));
         let late = may_be_late && draws.chance(base + 6, 0.25);
         let inv_taper = detmath::recip(0.15 * depth);
-        Self { x_top, direction, cot_dip, throw, rollover, inv_rollover_length, tip_depth, inv_taper, late }
+        Self {
+            x_top,
+            direction,
+            cot_dip,
+            throw,
+            rollover,
+            inv_rollover_length,
+            tip_depth,
+            inv_taper,
+            late,
+        }
     }
 
     /// Signed horizontal distance of `(x, z)` from the plane, positive in the hanging wall.
@@ -135,7 +152,10 @@ mod tests {
                     continue;
                 }
                 let (xr, zr) = fault.restore(x1, z1, 1.0);
-                assert!((xr - x0).abs() < 1e-3 && (zr - z0).abs() < 1e-3, "{direction} {x0} {z0} -> {xr} {zr}");
+                assert!(
+                    (xr - x0).abs() < 1e-3 && (zr - z0).abs() < 1e-3,
+                    "{direction} {x0} {z0} -> {xr} {zr}"
+                );
             }
         }
     }

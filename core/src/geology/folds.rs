@@ -43,9 +43,18 @@ impl Fold {
             wavelength * draws.between(g + 4, 0.25, 0.5),
             draws.unit(g + 5),
         );
-        let dip = draws.between(draws::G_DIP, -params.max_dip_degrees, params.max_dip_degrees);
+        let dip = draws.between(
+            draws::G_DIP,
+            -params.max_dip_degrees,
+            params.max_dip_degrees,
+        );
         let pivot = 0.5 * params.nx as f32 * params.dx;
-        Self { main, harmonic, tan_dip: tan(dip * DEGREE), pivot }
+        Self {
+            main,
+            harmonic,
+            tan_dip: tan(dip * DEGREE),
+            pivot,
+        }
     }
 
     /// The fold's vertical displacement at `x` (positive = deeper).
@@ -62,7 +71,8 @@ impl Fold {
 
     /// Largest |displacement| anywhere in a model of width `2·pivot`.
     pub(crate) fn max_displacement(&self) -> f32 {
-        let amplitudes = super::params::abs_f32(self.main.amplitude) + super::params::abs_f32(self.harmonic.amplitude);
+        let amplitudes = super::params::abs_f32(self.main.amplitude)
+            + super::params::abs_f32(self.harmonic.amplitude);
         amplitudes + super::params::abs_f32(self.tan_dip) * self.pivot
     }
 }

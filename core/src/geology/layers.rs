@@ -37,13 +37,25 @@ pub(crate) enum Package {
 
 impl LayerTable {
     /// Draws beds from `start` down past `end` (or until [`MAX_LAYERS`]).
-    pub(crate) fn draw(params: &GeologyParams, draws: &Draws, package: Package, start: f32, end: f32) -> Self {
+    pub(crate) fn draw(
+        params: &GeologyParams,
+        draws: &Draws,
+        package: Package,
+        start: f32,
+        end: f32,
+    ) -> Self {
         let (uniform, gauss) = match package {
             Package::Upper => (draws::UPPER_LAYERS, draws::UPPER_GAUSS),
             Package::Lower => (draws::LOWER_LAYERS, draws::LOWER_GAUSS),
         };
         let sigma = params.layer_contrast;
-        let mut table = Self { tops: [0.0; MAX_LAYERS], mids: [0.0; MAX_LAYERS], offset: [0.0; MAX_LAYERS], lateral: [0.0; MAX_LAYERS], len: 0 };
+        let mut table = Self {
+            tops: [0.0; MAX_LAYERS],
+            mids: [0.0; MAX_LAYERS],
+            offset: [0.0; MAX_LAYERS],
+            lateral: [0.0; MAX_LAYERS],
+            len: 0,
+        };
         let mut top = start;
         for i in 0..MAX_LAYERS {
             let u = uniform + draws::LAYER_STRIDE * i as u64;
@@ -115,7 +127,10 @@ mod tests {
         assert!(table.len() > 10 && table.len() < MAX_LAYERS);
         for k in 0..5000 {
             let u = -500.0 + k as f32 * 0.57;
-            let naive = (0..table.len).rev().find(|&i| table.tops[i] <= u).unwrap_or(0);
+            let naive = (0..table.len)
+                .rev()
+                .find(|&i| table.tops[i] <= u)
+                .unwrap_or(0);
             assert_eq!(table.bed_at(u), naive, "u = {u}");
         }
     }
@@ -128,7 +143,10 @@ mod tests {
         assert_eq!(table.tops[0], -50.0);
         for i in 1..n {
             let thickness = table.tops[i] - table.tops[i - 1];
-            assert!(thickness >= params.layer_thickness.min * 0.999 && thickness <= params.layer_thickness.max * 1.001);
+            assert!(
+                thickness >= params.layer_thickness.min * 0.999
+                    && thickness <= params.layer_thickness.max * 1.001
+            );
         }
         // The last bed starts within one maximum thickness of the end.
         assert!(table.tops[n - 1] + params.layer_thickness.max >= 3000.0);

@@ -16,7 +16,8 @@
 //! 5. **High-velocity bodies**: salt domes and saucer-shaped volcanic sills.
 //!
 //! Sediment velocity is a compaction trend in depth below the seabed (about 1.6 km/s at
-//! the seabed to 3.4–4.0 km/s at the bottom, for any grid size) plus per-bed offsets.
+//! the seabed to 3.4–4.0 km/s at the bottom, for any grid size) plus per-bed offsets, never
+//! below `v_seabed.min`.
 //! Every velocity is clamped to `[v_min, v_max]`.
 //!
 //! ## How a point gets its velocity
@@ -70,7 +71,12 @@ pub fn model_len(params: &GeologyParams) -> usize {
 /// # Errors
 /// [`Error::InvalidArgument`] if a parameter is invalid (see [`GeologyParams::validate`]);
 /// [`Error::BufferLength`] (`"velocity"`) if `out.len() != model_len(params)`.
-pub fn generate(params: &GeologyParams, seed: u64, index: u64, out: &mut [f32]) -> Result<(), Error> {
+pub fn generate(
+    params: &GeologyParams,
+    seed: u64,
+    index: u64,
+    out: &mut [f32],
+) -> Result<(), Error> {
     Geology::new(params, seed, index)?.render(out)
 }
 
@@ -125,13 +131,20 @@ impl Geology {
         // Faults: truncated by the unconformity, or fading out 10–40 % into the sediments.
         let tip_depth = match unconformity {
             Some(_) => 0.0,
-            None => seabed.mean_depth + draws.between(draws::G_FAULT_COUNT + 1, 0.1, 0.4) * sediment,
+            None => {
+                seabed.mean_depth + draws.between(draws::G_FAULT_COUNT + 1, 0.1, 0.4) * sediment
+            }
         };
-        let fault_count = draws.count(draws::G_FAULT_COUNT, params.fault_count_min, params.fault_count_max);
+        let fault_count = draws.count(
+            draws::G_FAULT_COUNT,
+            params.fault_count_min,
+            params.fault_count_max,
+        );
         let mut faults = [None; MAX_FAULTS];
         let mut throw_sum = 0.0;
         for (k, slot) in faults.iter_mut().enumerate().take(fault_count) {
-            let fault = NormalFault::draw(params, &draws, k as u64, tip_depth, unconformity.is_some());
+            let fault =
+                NormalFault::draw(params, &draws, k as u64, tip_depth, unconformity.is_some());
             throw_sum += fault.throw;
             *slot = Some(fault);
         }
@@ -196,7 +209,7 @@ impl Geology {
             }
         }
         let t = (z - seabed) * self.inv_sediment_depth;
-        match self.unconformity {
+        let sediment = match self.unconformity {
             Some(unconformity) if z < unconformity.depth(x) => {
                 // Younger package: only late faults offset it.
                 let (mut xr, mut zr) = (x, z);
@@ -228,10 +241,15 @@ impl Geology {
                 }
                 let u = self.fold.restore(xr, zr);
                 let bed = self.lower.bed_at(u);
-                let t_bed = (self.lower.mid(bed) - self.seabed.mean_depth) * self.inv_sediment_depth;
-                self.bed_velocity(t, t_bed) + self.jump + self.lower.offset(bed, xr * self.inv_width)
+                let t_bed =
+                    (self.lower.mid(bed) - self.seabed.mean_depth) * self.inv_sediment_depth;
+                self.bed_velocity(t, t_bed)
+                    + self.jump
+                    + self.lower.offset(bed, xr * self.inv_width)
             }
-        }
+        };
+        // Sediments are never slower than the slowest seabed sediment (no bed hides the seabed).
+        sediment.max(self.params.v_seabed.min)
     }
 
     /// Trend velocity of a point at depth fraction `t` in a bed whose middle is at `t_bed`.

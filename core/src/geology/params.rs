@@ -32,7 +32,10 @@ impl Interval {
 
     /// Checks that both ends are finite, `min ≤ max` and `min ≥ lowest`.
     fn check(self, name: &'static str, lowest: f32, expected: &'static str) -> Result<(), Error> {
-        let ok = self.min.is_finite() && self.max.is_finite() && self.min <= self.max && self.min >= lowest;
+        let ok = self.min.is_finite()
+            && self.max.is_finite()
+            && self.min <= self.max
+            && self.min >= lowest;
         if ok {
             Ok(())
         } else {
@@ -167,50 +170,84 @@ impl GeologyParams {
         if !(self.dx.is_finite() && self.dx > 0.0) {
             return bad("dx", "a finite cell size > 0 m");
         }
-        if !(self.v_min.is_finite() && self.v_max.is_finite() && self.v_min > 0.0 && self.v_min < self.v_max) {
+        if !(self.v_min.is_finite()
+            && self.v_max.is_finite()
+            && self.v_min > 0.0
+            && self.v_min < self.v_max)
+        {
             return bad("v_min, v_max", "finite with 0 < v_min < v_max");
         }
         if !(self.v_water.is_finite() && self.v_water > 0.0) {
             return bad("v_water", "a finite velocity > 0");
         }
         let depth = self.nz as f32 * self.dx;
-        self.water_depth.check("water_depth", 0.0, "finite, 0 ≤ min ≤ max")?;
+        self.water_depth
+            .check("water_depth", 0.0, "finite, 0 ≤ min ≤ max")?;
         if self.water_depth.max >= depth {
             return bad("water_depth", "max below the model's depth nz·dx");
         }
-        self.v_seabed.check("v_seabed", 0.0, "finite, 0 ≤ min ≤ max")?;
+        self.v_seabed
+            .check("v_seabed", 0.0, "finite, 0 ≤ min ≤ max")?;
         self.v_base.check("v_base", 0.0, "finite, 0 ≤ min ≤ max")?;
-        self.layer_thickness.check("layer_thickness", f32::MIN_POSITIVE, "finite, 0 < min ≤ max")?;
+        self.layer_thickness.check(
+            "layer_thickness",
+            f32::MIN_POSITIVE,
+            "finite, 0 < min ≤ max",
+        )?;
         if !(self.layer_contrast.is_finite() && self.layer_contrast >= 0.0) {
             return bad("layer_contrast", "a finite value ≥ 0");
         }
         if !(self.max_dip_degrees.is_finite() && (0.0..=45.0).contains(&self.max_dip_degrees)) {
             return bad("max_dip_degrees", "within 0..=45");
         }
-        self.fold_amplitude.check("fold_amplitude", 0.0, "finite, 0 ≤ min ≤ max")?;
-        self.fold_wavelength.check("fold_wavelength", f32::MIN_POSITIVE, "finite, 0 < min ≤ max")?;
+        self.fold_amplitude
+            .check("fold_amplitude", 0.0, "finite, 0 ≤ min ≤ max")?;
+        self.fold_wavelength.check(
+            "fold_wavelength",
+            f32::MIN_POSITIVE,
+            "finite, 0 < min ≤ max",
+        )?;
         if self.fault_count_min > self.fault_count_max || self.fault_count_max > MAX_FAULTS {
-            return bad("fault_count_min, fault_count_max", "min ≤ max ≤ MAX_FAULTS (8)");
+            return bad(
+                "fault_count_min, fault_count_max",
+                "min ≤ max ≤ MAX_FAULTS (8)",
+            );
         }
-        self.fault_throw.check("fault_throw", 0.0, "finite, 0 ≤ min ≤ max")?;
-        self.fault_dip_degrees.check("fault_dip_degrees", 10.0, "finite, 10 ≤ min ≤ max ≤ 89")?;
+        self.fault_throw
+            .check("fault_throw", 0.0, "finite, 0 ≤ min ≤ max")?;
+        self.fault_dip_degrees
+            .check("fault_dip_degrees", 10.0, "finite, 10 ≤ min ≤ max ≤ 89")?;
         if self.fault_dip_degrees.max > 89.0 {
             return bad("fault_dip_degrees", "finite, 10 ≤ min ≤ max ≤ 89");
         }
         check_probability("unconformity_probability", self.unconformity_probability)?;
-        self.unconformity_depth.check("unconformity_depth", 0.0, "fractions with 0 ≤ min ≤ max ≤ 1")?;
+        self.unconformity_depth.check(
+            "unconformity_depth",
+            0.0,
+            "fractions with 0 ≤ min ≤ max ≤ 1",
+        )?;
         if self.unconformity_depth.max > 1.0 {
             return bad("unconformity_depth", "fractions with 0 ≤ min ≤ max ≤ 1");
         }
-        self.erosion_relief.check("erosion_relief", 0.0, "finite, 0 ≤ min ≤ max")?;
-        self.unconformity_jump.check("unconformity_jump", f32::NEG_INFINITY, "finite, min ≤ max")?;
+        self.erosion_relief
+            .check("erosion_relief", 0.0, "finite, 0 ≤ min ≤ max")?;
+        self.unconformity_jump.check(
+            "unconformity_jump",
+            f32::NEG_INFINITY,
+            "finite, min ≤ max",
+        )?;
         if self.body_count_max > MAX_BODIES {
             return bad("body_count_max", "at most MAX_BODIES (4)");
         }
         check_probability("body_probability", self.body_probability)?;
         self.v_body.check("v_body", 0.0, "finite, 0 ≤ min ≤ max")?;
-        self.body_half_width.check("body_half_width", f32::MIN_POSITIVE, "finite, 0 < min ≤ max")?;
-        self.body_height.check("body_height", f32::MIN_POSITIVE, "finite, 0 < min ≤ max")?;
+        self.body_half_width.check(
+            "body_half_width",
+            f32::MIN_POSITIVE,
+            "finite, 0 < min ≤ max",
+        )?;
+        self.body_height
+            .check("body_height", f32::MIN_POSITIVE, "finite, 0 < min ≤ max")?;
         Ok(())
     }
 }
@@ -220,7 +257,10 @@ fn check_probability(name: &'static str, p: f32) -> Result<(), Error> {
     if (0.0..=1.0).contains(&p) {
         Ok(())
     } else {
-        Err(Error::InvalidArgument { name, expected: "a probability within 0..=1" })
+        Err(Error::InvalidArgument {
+            name,
+            expected: "a probability within 0..=1",
+        })
     }
 }
 

@@ -23,7 +23,11 @@ pub(crate) struct Wave {
 impl Wave {
     /// The wave of `amplitude` and `wavelength` metres with phase `unit_phase · 2π`.
     pub(crate) fn new(amplitude: f32, wavelength: f32, unit_phase: f32) -> Self {
-        Self { amplitude, wavenumber: TAU * detmath::recip(wavelength), phase: TAU * unit_phase }
+        Self {
+            amplitude,
+            wavenumber: TAU * detmath::recip(wavelength),
+            phase: TAU * unit_phase,
+        }
     }
 
     /// Its value at `x`.
@@ -102,9 +106,20 @@ impl Unconformity {
         } else {
             (0.0, 0.0, 0.0)
         };
-        let channel_inv_half_width =
-            if channel_half_width > 0.0 { detmath::recip(channel_half_width) } else { 0.0 };
-        Self { mean_depth, relief, ripple, channel_x, channel_half_width, channel_inv_half_width, channel_depth }
+        let channel_inv_half_width = if channel_half_width > 0.0 {
+            detmath::recip(channel_half_width)
+        } else {
+            0.0
+        };
+        Self {
+            mean_depth,
+            relief,
+            ripple,
+            channel_x,
+            channel_half_width,
+            channel_inv_half_width,
+            channel_depth,
+        }
     }
 
     /// Depth of the unconformity at `x`.

@@ -31,7 +31,12 @@ impl Trend {
         let v_base = draws.within(draws::G_TREND + 1, params.v_base);
         let curvature = draws.between(draws::G_TREND + 2, 0.5, 2.0);
         let scale = detmath::div(v_base - v_top, 1.0 - detmath::exp(-curvature));
-        Self { v_top, v_base, curvature, scale }
+        Self {
+            v_top,
+            v_base,
+            curvature,
+            scale,
+        }
     }
 
     /// Velocity at depth fraction `t`.

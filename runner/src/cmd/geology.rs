@@ -70,8 +70,16 @@ pub fn run(args: &GeologyArgs) -> Result<()> {
         .validate()
         .map_err(|e| anyhow!("geology parameters (--nz, --nx, --dx, --v-min, --v-max): {e}"))?;
     let model_len = geology::model_len(&params);
-    let Some(total) = model_len.checked_mul(args.n).filter(|&t| t <= isize::MAX as usize / 4) else {
-        bail!("--n {} models of {} × {} do not fit in memory", args.n, args.nz, args.nx);
+    let Some(total) = model_len
+        .checked_mul(args.n)
+        .filter(|&t| t <= isize::MAX as usize / 4)
+    else {
+        bail!(
+            "--n {} models of {} × {} do not fit in memory",
+            args.n,
+            args.nz,
+            args.nx
+        );
     };
     let mut models = vec![0.0f32; total];
     generate_all(&params, args.seed, args.first, &mut models, &args.run)?;
@@ -85,10 +93,20 @@ pub fn run(args: &GeologyArgs) -> Result<()> {
             .chunks_exact(model_len)
             .take(shown)
             .enumerate()
-            .map(|(k, m)| Ok(Panel { image: Image::new(m, args.nz, args.nx)?, title: format!("model {}", args.first + k as u64) }))
+            .map(|(k, m)| {
+                Ok(Panel {
+                    image: Image::new(m, args.nz, args.nx)?,
+                    title: format!("model {}", args.first + k as u64),
+                })
+            })
             .collect::<Result<Vec<_>>>()?;
         let cols = args.gallery_cols.min(shown);
-        let mut figure = GridFigure::new(shown.div_ceil(cols), cols, panels, ColorScale::velocity(args.v_min, args.v_max));
+        let mut figure = GridFigure::new(
+            shown.div_ceil(cols),
+            cols,
+            panels,
+            ColorScale::velocity(args.v_min, args.v_max),
+        );
         figure.title = format!(
             "Synthetic geology, seed {}: {} × {} cells of {} m ({:.1} × {:.1} km)",
             args.seed,
@@ -104,7 +122,13 @@ pub fn run(args: &GeologyArgs) -> Result<()> {
 }
 
 /// Fills `models` (a multiple of one model's length) with models `first, first + 1, ...`.
-pub fn generate_all(params: &GeologyParams, seed: u64, first: u64, models: &mut [f32], run: &RunArgs) -> Result<()> {
+pub fn generate_all(
+    params: &GeologyParams,
+    seed: u64,
+    first: u64,
+    models: &mut [f32],
+    run: &RunArgs,
+) -> Result<()> {
     let model_len = geology::model_len(params);
     let n = models.len() / model_len.max(1);
     let executor = PoolExecutor::new(resolve_threads(run.threads))?;
@@ -115,7 +139,10 @@ pub fn generate_all(params: &GeologyParams, seed: u64, first: u64, models: &mut 
         // SAFETY: task k alone writes model k's disjoint range, inside the buffer.
         let out = unsafe { shared.slice(k * model_len, model_len) };
         if let Err(err) = geology::generate(params, seed, first + k as u64, out) {
-            failure.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(err);
+            failure
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get_or_insert(err);
         }
         progress.inc(1);
     });

@@ -51,7 +51,10 @@ pub fn run(args: &PlotArgs) -> Result<()> {
         bail!("--cols: expected at least 1");
     }
     if !(0.0..=100.0).contains(&args.clip) {
-        bail!("--clip: expected a percentile within 0..=100, got {}", args.clip);
+        bail!(
+            "--clip: expected a percentile within 0..=100, got {}",
+            args.clip
+        );
     }
     let array = npy::read_f32_ranks(&args.input, &[2, 3])?;
     let (n, nz, nx) = match array.shape[..] {
@@ -60,7 +63,11 @@ pub fn run(args: &PlotArgs) -> Result<()> {
         _ => unreachable!("rank checked by read_f32_ranks"),
     };
     if n == 0 || nz == 0 || nx == 0 {
-        bail!("{}: expected a non-empty array, found shape {:?}", args.input.display(), array.shape);
+        bail!(
+            "{}: expected a non-empty array, found shape {:?}",
+            args.input.display(),
+            array.shape
+        );
     }
     let shown = n.min(MAX_GALLERY_PANELS);
     let panels = array
@@ -68,11 +75,22 @@ pub fn run(args: &PlotArgs) -> Result<()> {
         .chunks_exact(nz * nx)
         .take(shown)
         .enumerate()
-        .map(|(k, m)| Ok(Panel { image: Image::new(m, nz, nx)?, title: if n > 1 { format!("#{k}") } else { String::new() } }))
+        .map(|(k, m)| {
+            Ok(Panel {
+                image: Image::new(m, nz, nx)?,
+                title: if n > 1 {
+                    format!("#{k}")
+                } else {
+                    String::new()
+                },
+            })
+        })
         .collect::<Result<Vec<_>>>()?;
     let scale = match args.kind {
         Kind::Velocity => ColorScale::velocity(args.v_min, args.v_max),
-        Kind::Seismic => ColorScale::symmetric_percentile(&array.data, args.clip, Colormap::Seismic, "amplitude"),
+        Kind::Seismic => {
+            ColorScale::symmetric_percentile(&array.data, args.clip, Colormap::Seismic, "amplitude")
+        }
     };
     let cols = args.cols.min(shown);
     let mut figure = GridFigure::new(shown.div_ceil(cols), cols, panels, scale);

@@ -20,7 +20,11 @@ impl Canvas {
         for _ in 0..width * height {
             pixels.extend_from_slice(&background);
         }
-        Self { width, height, pixels }
+        Self {
+            width,
+            height,
+            pixels,
+        }
     }
 
     /// Width in pixels.
@@ -87,7 +91,9 @@ impl Canvas {
         encoder.set_color(png::ColorType::Rgb);
         encoder.set_depth(png::BitDepth::Eight);
         let mut writer = encoder.write_header().context("cannot start the PNG")?;
-        writer.write_image_data(&self.pixels).context("cannot encode the PNG")?;
+        writer
+            .write_image_data(&self.pixels)
+            .context("cannot encode the PNG")?;
         writer.finish().context("cannot finish the PNG")?;
         Ok(())
     }

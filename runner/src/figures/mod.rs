@@ -48,7 +48,11 @@ impl<'a> Image<'a> {
     /// If `data.len() != rows · cols` or the image is empty.
     pub fn new(data: &'a [f32], rows: usize, cols: usize) -> Result<Self> {
         if rows == 0 || cols == 0 || rows.checked_mul(cols) != Some(data.len()) {
-            bail!("image of {rows} × {cols} needs {} values, got {}", rows.saturating_mul(cols), data.len());
+            bail!(
+                "image of {rows} × {cols} needs {} values, got {}",
+                rows.saturating_mul(cols),
+                data.len()
+            );
         }
         Ok(Self { data, rows, cols })
     }
@@ -79,14 +83,29 @@ pub struct ColorScale {
 impl ColorScale {
     /// Velocities in km/s with viridis between `min` and `max`.
     pub fn velocity(min: f32, max: f32) -> Self {
-        Self { colormap: Colormap::Viridis, min, max, unit: "km/s".to_string() }
+        Self {
+            colormap: Colormap::Viridis,
+            min,
+            max,
+            unit: "km/s".to_string(),
+        }
     }
 
     /// A symmetric scale `[−c, c]` where `c` is the `percentile` (0–100) of `|value|` over
     /// the finite values, so that a few strong events do not wash out the rest.
-    pub fn symmetric_percentile(data: &[f32], percentile: f32, colormap: Colormap, unit: &str) -> Self {
+    pub fn symmetric_percentile(
+        data: &[f32],
+        percentile: f32,
+        colormap: Colormap,
+        unit: &str,
+    ) -> Self {
         let clip = abs_percentile(data, percentile);
-        Self { colormap, min: -clip, max: clip, unit: unit.to_string() }
+        Self {
+            colormap,
+            min: -clip,
+            max: clip,
+            unit: unit.to_string(),
+        }
     }
 
     /// The colour of `value`.
@@ -95,7 +114,11 @@ impl ColorScale {
             return colormap::INVALID;
         }
         let span = self.max - self.min;
-        let t = if span > 0.0 { (value - self.min) / span } else { 0.5 };
+        let t = if span > 0.0 {
+            (value - self.min) / span
+        } else {
+            0.5
+        };
         self.colormap.rgb(t)
     }
 }
@@ -103,7 +126,11 @@ impl ColorScale {
 /// The `percentile` (0–100) of `|x|` over finite values (nearest rank); 1 if there are none
 /// or the result is 0.
 pub fn abs_percentile(data: &[f32], percentile: f32) -> f32 {
-    let mut magnitudes: Vec<f32> = data.iter().filter(|v| v.is_finite()).map(|v| v.abs()).collect();
+    let mut magnitudes: Vec<f32> = data
+        .iter()
+        .filter(|v| v.is_finite())
+        .map(|v| v.abs())
+        .collect();
     if magnitudes.is_empty() {
         return 1.0;
     }
@@ -141,7 +168,16 @@ pub struct GridFigure<'a> {
 impl<'a> GridFigure<'a> {
     /// A grid with no labels, automatic cell size.
     pub fn new(rows: usize, cols: usize, panels: Vec<Panel<'a>>, scale: ColorScale) -> Self {
-        Self { title: String::new(), rows, cols, panels, row_labels: Vec::new(), col_labels: Vec::new(), scale, cell_pixels: 0 }
+        Self {
+            title: String::new(),
+            rows,
+            cols,
+            panels,
+            row_labels: Vec::new(),
+            col_labels: Vec::new(),
+            scale,
+            cell_pixels: 0,
+        }
     }
 
     /// Draws the figure.
@@ -150,37 +186,86 @@ impl<'a> GridFigure<'a> {
     /// If there are no panels, more panels than cells, panels of different sizes, or a
     /// label list of the wrong length.
     pub fn render(&self) -> Result<Canvas> {
-        let Some(first) = self.panels.first() else { bail!("a figure needs at least one panel") };
+        let Some(first) = self.panels.first() else {
+            bail!("a figure needs at least one panel")
+        };
         if self.rows == 0 || self.cols == 0 || self.panels.len() > self.rows * self.cols {
-            bail!("{} panels do not fit a {} × {} grid", self.panels.len(), self.rows, self.cols);
+            bail!(
+                "{} panels do not fit a {} × {} grid",
+                self.panels.len(),
+                self.rows,
+                self.cols
+            );
         }
         let (data_rows, data_cols) = (first.image.rows, first.image.cols);
-        if let Some(p) = self.panels.iter().find(|p| (p.image.rows, p.image.cols) != (data_rows, data_cols)) {
-            bail!("panel '{}' is {} × {}, the first is {data_rows} × {data_cols}", p.title, p.image.rows, p.image.cols);
+        if let Some(p) = self
+            .panels
+            .iter()
+            .find(|p| (p.image.rows, p.image.cols) != (data_rows, data_cols))
+        {
+            bail!(
+                "panel '{}' is {} × {}, the first is {data_rows} × {data_cols}",
+                p.title,
+                p.image.rows,
+                p.image.cols
+            );
         }
         if !self.row_labels.is_empty() && self.row_labels.len() != self.rows {
-            bail!("{} row labels for {} rows", self.row_labels.len(), self.rows);
+            bail!(
+                "{} row labels for {} rows",
+                self.row_labels.len(),
+                self.rows
+            );
         }
         if !self.col_labels.is_empty() && self.col_labels.len() != self.cols {
-            bail!("{} column labels for {} columns", self.col_labels.len(), self.cols);
+            bail!(
+                "{} column labels for {} columns",
+                self.col_labels.len(),
+                self.cols
+            );
         }
-        let cell = if self.cell_pixels > 0 { self.cell_pixels } else { 256usize.div_ceil(data_cols).max(1) };
+        let cell = if self.cell_pixels > 0 {
+            self.cell_pixels
+        } else {
+            256usize.div_ceil(data_cols).max(1)
+        };
         let (panel_w, panel_h) = (data_cols * cell, data_rows * cell);
         let line = text_height(TEXT);
 
         // Vertical layout.
         let title_h = if self.title.is_empty() { 0 } else { line + 10 };
         let header_h = line + 8; // column labels and the unit over the colour bar
-        let panel_title_h = if self.panels.iter().any(|p| !p.title.is_empty()) { line + 4 } else { 0 };
+        let panel_title_h = if self.panels.iter().any(|p| !p.title.is_empty()) {
+            line + 4
+        } else {
+            0
+        };
         let cell_h = panel_title_h + panel_h;
         let grid_h = self.rows * cell_h + (self.rows - 1) * GAP;
         let height = MARGIN + title_h + header_h + grid_h + MARGIN;
 
         // Horizontal layout.
-        let row_label_w = self.row_labels.iter().map(|l| text_width(l, TEXT)).max().map_or(0, |w| w + 10);
-        let ticks = [self.scale.max, 0.5 * (self.scale.min + self.scale.max), self.scale.min];
-        let tick_text: Vec<String> = ticks.iter().map(|&v| format_tick(v, self.scale.max - self.scale.min)).collect();
-        let tick_w = tick_text.iter().map(|t| text_width(t, TEXT)).max().unwrap_or(0).max(text_width(&self.scale.unit, TEXT));
+        let row_label_w = self
+            .row_labels
+            .iter()
+            .map(|l| text_width(l, TEXT))
+            .max()
+            .map_or(0, |w| w + 10);
+        let ticks = [
+            self.scale.max,
+            0.5 * (self.scale.min + self.scale.max),
+            self.scale.min,
+        ];
+        let tick_text: Vec<String> = ticks
+            .iter()
+            .map(|&v| format_tick(v, self.scale.max - self.scale.min))
+            .collect();
+        let tick_w = tick_text
+            .iter()
+            .map(|t| text_width(t, TEXT))
+            .max()
+            .unwrap_or(0)
+            .max(text_width(&self.scale.unit, TEXT));
         let grid_w = self.cols * panel_w + (self.cols - 1) * GAP;
         let grid_x = MARGIN + row_label_w;
         let bar_x = grid_x + grid_w + 2 * GAP;
@@ -211,10 +296,22 @@ impl<'a> GridFigure<'a> {
             let py = y0 + panel_title_h;
             for (i, row) in panel.image.data.chunks_exact(data_cols).enumerate() {
                 for (j, &v) in row.iter().enumerate() {
-                    canvas.fill_rect(x0 + j * cell, py + i * cell, cell, cell, self.scale.color(v));
+                    canvas.fill_rect(
+                        x0 + j * cell,
+                        py + i * cell,
+                        cell,
+                        cell,
+                        self.scale.color(v),
+                    );
                 }
             }
-            canvas.outline(x0.saturating_sub(1), py.saturating_sub(1), panel_w + 2, panel_h + 2, INK);
+            canvas.outline(
+                x0.saturating_sub(1),
+                py.saturating_sub(1),
+                panel_w + 2,
+                panel_h + 2,
+                INK,
+            );
         }
 
         // Colour bar beside the whole grid, max at the top.
@@ -225,9 +322,20 @@ impl<'a> GridFigure<'a> {
             canvas.fill_rect(bar_x, bar_top + y, BAR_WIDTH, 1, self.scale.colormap.rgb(t));
         }
         canvas.outline(bar_x - 1, bar_top - 1, BAR_WIDTH + 2, bar_h + 2, INK);
-        draw_text(&mut canvas, bar_x, grid_y - header_h + 2, &self.scale.unit, TEXT, INK);
+        draw_text(
+            &mut canvas,
+            bar_x,
+            grid_y - header_h + 2,
+            &self.scale.unit,
+            TEXT,
+            INK,
+        );
         let tick_x = bar_x + BAR_WIDTH + 6;
-        let tick_ys = [bar_top, bar_top + bar_h / 2 - line / 2, bar_top + bar_h - line];
+        let tick_ys = [
+            bar_top,
+            bar_top + bar_h / 2 - line / 2,
+            bar_top + bar_h - line,
+        ];
         for (text, y) in tick_text.iter().zip(tick_ys) {
             draw_text(&mut canvas, tick_x, y, text, TEXT, INK);
             canvas.fill_rect(bar_x + BAR_WIDTH, y + line / 2, 4, 1, INK);
@@ -241,7 +349,10 @@ impl<'a> GridFigure<'a> {
 /// # Errors
 /// See [`GridFigure::render`].
 pub fn velocity_figure(image: Image<'_>, title: &str, v_min: f32, v_max: f32) -> Result<Canvas> {
-    let panel = Panel { image, title: title.to_string() };
+    let panel = Panel {
+        image,
+        title: title.to_string(),
+    };
     GridFigure::new(1, 1, vec![panel], ColorScale::velocity(v_min, v_max)).render()
 }
 
@@ -250,9 +361,18 @@ pub fn velocity_figure(image: Image<'_>, title: &str, v_min: f32, v_max: f32) ->
 ///
 /// # Errors
 /// See [`GridFigure::render`].
-pub fn seismic_figure(image: Image<'_>, title: &str, clip_percentile: f32, colormap: Colormap) -> Result<Canvas> {
-    let scale = ColorScale::symmetric_percentile(image.data, clip_percentile, colormap, "amplitude");
-    let panel = Panel { image, title: title.to_string() };
+pub fn seismic_figure(
+    image: Image<'_>,
+    title: &str,
+    clip_percentile: f32,
+    colormap: Colormap,
+) -> Result<Canvas> {
+    let scale =
+        ColorScale::symmetric_percentile(image.data, clip_percentile, colormap, "amplitude");
+    let panel = Panel {
+        image,
+        title: title.to_string(),
+    };
     GridFigure::new(1, 1, vec![panel], scale).render()
 }
 
@@ -276,7 +396,9 @@ mod tests {
 
     #[test]
     fn percentile_matches_a_sorted_reference() {
-        let data: Vec<f32> = (0..1001).map(|i| if i % 2 == 0 { i as f32 } else { -(i as f32) }).collect();
+        let data: Vec<f32> = (0..1001)
+            .map(|i| if i % 2 == 0 { i as f32 } else { -(i as f32) })
+            .collect();
         assert_eq!(abs_percentile(&data, 100.0), 1000.0);
         assert_eq!(abs_percentile(&data, 50.0), 500.0);
         assert_eq!(abs_percentile(&data, 98.0), 980.0);
@@ -288,8 +410,14 @@ mod tests {
         let a = vec![1.5f32; 4 * 8];
         let b = vec![4.5f32; 4 * 8];
         let panels = vec![
-            Panel { image: Image::new(&a, 4, 8).unwrap(), title: "slow".into() },
-            Panel { image: Image::new(&b, 4, 8).unwrap(), title: "fast".into() },
+            Panel {
+                image: Image::new(&a, 4, 8).unwrap(),
+                title: "slow".into(),
+            },
+            Panel {
+                image: Image::new(&b, 4, 8).unwrap(),
+                title: "fast".into(),
+            },
         ];
         let mut fig = GridFigure::new(1, 2, panels, ColorScale::velocity(1.5, 4.5));
         fig.cell_pixels = 10;
@@ -298,8 +426,14 @@ mod tests {
         // Sample the middle of each panel: the min and max colours of viridis.
         let grid_x = MARGIN + text_width("λ = 1", TEXT) + 10;
         let grid_y = MARGIN + (text_height(TEXT) + 8) + (text_height(TEXT) + 4);
-        assert_eq!(canvas.pixel(grid_x + 40, grid_y + 20), Colormap::Viridis.rgb(0.0));
-        assert_eq!(canvas.pixel(grid_x + 80 + GAP + 40, grid_y + 20), Colormap::Viridis.rgb(1.0));
+        assert_eq!(
+            canvas.pixel(grid_x + 40, grid_y + 20),
+            Colormap::Viridis.rgb(0.0)
+        );
+        assert_eq!(
+            canvas.pixel(grid_x + 80 + GAP + 40, grid_y + 20),
+            Colormap::Viridis.rgb(1.0)
+        );
         assert!(canvas.width() > grid_x + 160 + GAP + 2 * GAP + BAR_WIDTH);
     }
 
@@ -308,10 +442,20 @@ mod tests {
         let a = vec![0.0f32; 6];
         let b = vec![0.0f32; 8];
         let panels = vec![
-            Panel { image: Image::new(&a, 2, 3).unwrap(), title: String::new() },
-            Panel { image: Image::new(&b, 2, 4).unwrap(), title: String::new() },
+            Panel {
+                image: Image::new(&a, 2, 3).unwrap(),
+                title: String::new(),
+            },
+            Panel {
+                image: Image::new(&b, 2, 4).unwrap(),
+                title: String::new(),
+            },
         ];
-        assert!(GridFigure::new(1, 2, panels, ColorScale::velocity(0.0, 1.0)).render().is_err());
+        assert!(
+            GridFigure::new(1, 2, panels, ColorScale::velocity(0.0, 1.0))
+                .render()
+                .is_err()
+        );
         assert!(Image::new(&a, 4, 2).is_err());
     }
 

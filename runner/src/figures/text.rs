@@ -30,7 +30,14 @@ pub fn text_height(scale: usize) -> usize {
 }
 
 /// Draws `text` with its top-left corner at `(x, y)`.
-pub fn draw_text(canvas: &mut Canvas, x: usize, y: usize, text: &str, scale: usize, color: [u8; 3]) {
+pub fn draw_text(
+    canvas: &mut Canvas,
+    x: usize,
+    y: usize,
+    text: &str,
+    scale: usize,
+    color: [u8; 3],
+) {
     for (k, c) in text.chars().enumerate() {
         let bitmap = glyph(c);
         let x0 = x + k * GLYPH * scale;
@@ -45,7 +52,14 @@ pub fn draw_text(canvas: &mut Canvas, x: usize, y: usize, text: &str, scale: usi
 }
 
 /// Draws `text` horizontally centred on `centre_x`.
-pub fn draw_text_centred(canvas: &mut Canvas, centre_x: usize, y: usize, text: &str, scale: usize, color: [u8; 3]) {
+pub fn draw_text_centred(
+    canvas: &mut Canvas,
+    centre_x: usize,
+    y: usize,
+    text: &str,
+    scale: usize,
+    color: [u8; 3],
+) {
     let x = centre_x.saturating_sub(text_width(text, scale) / 2);
     draw_text(canvas, x, y, text, scale, color);
 }
