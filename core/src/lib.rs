@@ -28,4 +28,3 @@ pub use error::Error;
 pub mod detmath;
 pub mod rng;
 pub mod geology;
-pub mod geology;
