@@ -95,4 +95,30 @@ mod tests {
         });
         assert_eq!(total.load(Ordering::Relaxed), 20);
     }
+
+    /// Prints the median cost of one `for_each` call with trivial tasks (not a timing
+    /// assert: run with `cargo test --release -p powerpost call_overhead -- --ignored --nocapture`).
+    #[test]
+    #[ignore = "measurement"]
+    fn call_overhead() {
+        for threads in [1, 2] {
+            let pool = PoolExecutor::new(threads).unwrap();
+            let sink = AtomicUsize::new(0);
+            let mut samples = Vec::new();
+            for _ in 0..21 {
+                let start = std::time::Instant::now();
+                for _ in 0..1000 {
+                    pool.for_each(8, &|i| {
+                        sink.fetch_add(i, Ordering::Relaxed);
+                    });
+                }
+                samples.push(start.elapsed().as_secs_f64() / 1000.0 * 1e6);
+            }
+            samples.sort_by(f64::total_cmp);
+            println!(
+                "threads {threads}: median {:.2} µs per for_each(8 tasks)",
+                samples[10]
+            );
+        }
+    }
 }
