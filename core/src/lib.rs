@@ -24,6 +24,7 @@
 pub mod detmath;
 pub mod error;
 pub mod exec;
+pub mod geology;
 pub mod nn;
 pub mod posterior;
 pub mod power;

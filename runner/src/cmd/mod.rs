@@ -1,0 +1,20 @@
+//! The subcommands, one module each, and the options they share.
+
+pub mod geology;
+pub mod plot;
+
+use clap::Args;
+
+/// Options every long-running command takes.
+#[derive(Args, Debug, Clone)]
+pub struct RunArgs {
+    /// Worker threads (default: every core). Results are the same bits for any count.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// No progress bars.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// The most panels a gallery PNG shows.
+pub const MAX_GALLERY_PANELS: usize = 64;

@@ -1,0 +1,268 @@
+//! The `powerpost` binary on bad input: exit code 2, a message naming the file and what was
+//! expected, no output file, no panic. Plus the geology command's happy path.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// Runs the binary with `args`.
+fn powerpost(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_powerpost"))
+        .args(args)
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .unwrap()
+}
+
+/// Asserts a clean user error: exit 2, one `error:` message containing every `needle`.
+fn assert_user_error(out: &Output, needles: &[&str]) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");
+    assert!(stderr.starts_with("error: "), "stderr: {stderr}");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("stack backtrace"),
+        "stderr: {stderr}"
+    );
+    for needle in needles {
+        assert!(stderr.contains(needle), "missing {needle:?} in: {stderr}");
+    }
+}
+
+/// A `.npy` file (format 1.0) with the given header dict and data.
+fn raw_npy(path: &Path, dict: &str, data: &[u8]) {
+    let mut header = dict.to_string();
+    while !(10 + header.len() + 1).is_multiple_of(64) {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(header.as_bytes());
+    bytes.extend_from_slice(data);
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// Shape and data of an `f32` `.npy` written by powerpost (version 1.0 header).
+fn read_npy(path: &Path) -> (String, Vec<f32>) {
+    let bytes = std::fs::read(path).unwrap();
+    assert_eq!(&bytes[..8], b"\x93NUMPY\x01\x00");
+    let len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+    let header = String::from_utf8(bytes[10..10 + len].to_vec()).unwrap();
+    assert!(
+        header.contains("'descr': '<f4'") && header.contains("'fortran_order': False"),
+        "{header}"
+    );
+    let shape = header
+        .split("'shape': (")
+        .nth(1)
+        .unwrap()
+        .split(')')
+        .next()
+        .unwrap();
+    let shape = shape.trim_end_matches([',', ' ']).to_string();
+    let data = bytes[10 + len..]
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+        .collect();
+    (shape, data)
+}
+
+/// A fresh directory and a path in it as a string.
+fn scratch() -> (tempfile::TempDir, impl Fn(&str) -> PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_path_buf();
+    (dir, move |name: &str| root.join(name))
+}
+
+#[test]
+fn missing_input_file() {
+    let (_dir, p) = scratch();
+    let (input, png) = (p("velocity.npy"), p("out.png"));
+    let out = powerpost(&[
+        "plot",
+        "--input",
+        input.to_str().unwrap(),
+        "--png",
+        png.to_str().unwrap(),
+    ]);
+    assert_user_error(&out, &["velocity.npy", "cannot open"]);
+    assert!(!png.exists());
+}
+
+#[test]
+fn wrong_dtype() {
+    let (_dir, p) = scratch();
+    let (input, png) = (p("velocity.npy"), p("out.png"));
+    raw_npy(
+        &input,
+        "{'descr': '<f8', 'fortran_order': False, 'shape': (3, 4, 5), }",
+        &[0; 3 * 4 * 5 * 8],
+    );
+    let out = powerpost(&[
+        "plot",
+        "--input",
+        input.to_str().unwrap(),
+        "--png",
+        png.to_str().unwrap(),
+    ]);
+    assert_user_error(
+        &out,
+        &["velocity.npy: expected a 2-D or 3-D float32 array, found shape [3, 4, 5] float64"],
+    );
+    assert!(!png.exists());
+}
+
+#[test]
+fn wrong_rank() {
+    let (_dir, p) = scratch();
+    let (input, png) = (p("trace.npy"), p("out.png"));
+    raw_npy(
+        &input,
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (6,), }",
+        &[0; 24],
+    );
+    let out = powerpost(&[
+        "plot",
+        "--input",
+        input.to_str().unwrap(),
+        "--png",
+        png.to_str().unwrap(),
+    ]);
+    assert_user_error(
+        &out,
+        &["trace.npy: expected a 2-D or 3-D float32 array, found shape [6] float32"],
+    );
+    assert!(!png.exists());
+}
+
+#[test]
+fn truncated_and_corrupt_files() {
+    let (_dir, p) = scratch();
+    let png = p("out.png");
+    let short = p("short.npy");
+    raw_npy(
+        &short,
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (4, 4), }",
+        &[0; 40],
+    );
+    let out = powerpost(&[
+        "plot",
+        "--input",
+        short.to_str().unwrap(),
+        "--png",
+        png.to_str().unwrap(),
+    ]);
+    assert_user_error(&out, &["short.npy", "truncated"]);
+    let junk = p("junk.npy");
+    std::fs::write(&junk, b"hello").unwrap();
+    let out = powerpost(&[
+        "plot",
+        "--input",
+        junk.to_str().unwrap(),
+        "--png",
+        png.to_str().unwrap(),
+    ]);
+    assert_user_error(&out, &["junk.npy: not a valid .npy file"]);
+    assert!(!png.exists());
+}
+
+#[test]
+fn bad_geology_arguments_write_nothing() {
+    let (dir, p) = scratch();
+    let npy = p("models.npy");
+    let out = powerpost(&["geology", "--nz", "0", "--out", npy.to_str().unwrap()]);
+    assert_user_error(&out, &["nz", "at least 1 row"]);
+    let out = powerpost(&["geology", "--v-min", "5", "--out", npy.to_str().unwrap()]);
+    assert_user_error(&out, &["v_min, v_max"]);
+    let out = powerpost(&["geology"]);
+    assert_user_error(&out, &["nothing to do"]);
+    let nowhere = p("no/such/dir/models.npy");
+    let out = powerpost(&["geology", "--n", "1", "--out", nowhere.to_str().unwrap()]);
+    assert_user_error(&out, &["no/such/dir/models.npy"]);
+    // Unknown flags are clap's usage errors: exit 2 too.
+    assert_eq!(powerpost(&["geology", "--bogus"]).status.code(), Some(2));
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "no output or temporary file may remain"
+    );
+}
+
+#[test]
+fn geology_models_are_the_same_for_any_threads_and_first_index() {
+    let (_dir, p) = scratch();
+    let (all, one, png) = (p("all.npy"), p("one.npy"), p("gallery.png"));
+    let out = powerpost(&[
+        "geology",
+        "--n",
+        "5",
+        "--seed",
+        "9",
+        "--nz",
+        "32",
+        "--nx",
+        "48",
+        "--dx",
+        "20",
+        "--threads",
+        "2",
+        "--out",
+        all.to_str().unwrap(),
+        "--png",
+        png.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = powerpost(&[
+        "geology",
+        "--n",
+        "1",
+        "--first",
+        "3",
+        "--seed",
+        "9",
+        "--nz",
+        "32",
+        "--nx",
+        "48",
+        "--dx",
+        "20",
+        "--threads",
+        "1",
+        "--out",
+        one.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (shape_all, data_all) = read_npy(&all);
+    let (shape_one, data_one) = read_npy(&one);
+    assert_eq!(shape_all, "5, 32, 48");
+    assert_eq!(shape_one, "1, 32, 48");
+    let model3 = &data_all[3 * 32 * 48..4 * 32 * 48];
+    assert!(model3
+        .iter()
+        .zip(&data_one)
+        .all(|(a, b)| a.to_bits() == b.to_bits()));
+    assert!(data_all.iter().all(|v| (1.5..=4.5).contains(v)));
+    assert_eq!(&std::fs::read(&png).unwrap()[..8], b"\x89PNG\r\n\x1a\n");
+    // The .npy the command wrote plots back.
+    let replot = p("replot.png");
+    let out = powerpost(&[
+        "plot",
+        "--input",
+        all.to_str().unwrap(),
+        "--png",
+        replot.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(replot.exists());
+}
