@@ -27,3 +27,4 @@ pub mod exec;
 pub use error::Error;
 pub mod detmath;
 pub mod rng;
+pub mod wave;

@@ -1,0 +1,19 @@
+//! 2D constant-density acoustic wave modelling: finite differences with C-PML absorbing
+//! layers, Born modelling and reverse-time migration as its exact adjoint, acquisition
+//! presets, coloured noise, smoothing and data residuals.
+//!
+//! Everything works on caller-owned buffers sized by the `*_len()` functions, and splits
+//! each time step into row ranges for the caller's [`crate::exec::Executor`]; outputs are
+//! bit-identical for any thread count.
+//!
+//! Model convention: velocity in m/s, row-major `nz × nx` (row = depth). Positions are
+//! `[z, x]` in metres from the first grid point. Shots are time-major `nt × nrec`.
+
+pub mod config;
+pub mod propagate;
+pub mod ricker;
+pub mod stencil;
+
+pub use config::{medium_len, prepare_medium, Grid, WaveConfig, HALO};
+pub use propagate::{bilinear, forward_shot, state_len, Propagator};
+pub use ricker::{ricker, ricker_wavelet};
