@@ -17,3 +17,6 @@ pub mod stencil;
 pub use config::{medium_len, prepare_medium, Grid, WaveConfig, HALO};
 pub use propagate::{bilinear, forward_shot, state_len, Propagator};
 pub use ricker::{ricker, ricker_wavelet};
+
+pub mod born;
+pub use born::{born_shot, born_state_len, checkpoint_interval, rtm_scratch_len, rtm_shot, sum_images};

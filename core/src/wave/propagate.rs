@@ -192,7 +192,7 @@ fn row_wlap<const R: usize>(o: &mut [f32], f: &[f32], w: &[f32], s: usize, strid
 }
 
 /// Runs `f(row)` for every row of the given ranges, split into contiguous tasks.
-fn par_rows(exec: &dyn Executor, ranges: &[(usize, usize)], f: &(dyn Fn(usize) + Sync)) {
+pub(crate) fn par_rows(exec: &dyn Executor, ranges: &[(usize, usize)], f: &(dyn Fn(usize) + Sync)) {
     let total: usize = ranges.iter().map(|&(a, b)| b.saturating_sub(a)).sum();
     if total == 0 {
         return;
