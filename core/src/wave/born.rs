@@ -326,7 +326,7 @@ pub fn rtm_shot(
 /// [`Error::BufferLength`] if `images.len()` is not a multiple of `out.len()`.
 pub fn sum_images(images: &[f32], out: &mut [f32]) -> Result<(), Error> {
     let n = out.len();
-    if n == 0 || images.len() % n != 0 {
+    if n == 0 || images.len() / n * n != images.len() {
         return Err(Error::BufferLength { buffer: "images", expected: n, actual: images.len() });
     }
     out.fill(0.0);
