@@ -2,6 +2,8 @@
 
 use core::fmt;
 
+use crate::safetensors::SafetensorsError;
+
 /// Everything that can go wrong in the core.
 ///
 /// Errors name the offending argument or buffer with a `&'static str` so that callers can
@@ -39,6 +41,8 @@ pub enum Error {
         /// The required minimum, × 100.
         required_x100: u32,
     },
+    /// A safetensors weight file failed to parse or did not hold the expected tensors.
+    Weights(SafetensorsError),
 }
 
 impl fmt::Display for Error {
@@ -63,7 +67,14 @@ impl fmt::Display for Error {
                 required_x100 / 100,
                 required_x100 % 100
             ),
+            Error::Weights(error) => write!(f, "weights: {error}"),
         }
+    }
+}
+
+impl From<SafetensorsError> for Error {
+    fn from(error: SafetensorsError) -> Self {
+        Error::Weights(error)
     }
 }
 

@@ -21,10 +21,16 @@
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod detmath;
 pub mod error;
 pub mod exec;
+pub mod nn;
+pub mod rng;
+pub mod safetensors;
+pub mod unet;
 
 pub use error::Error;
-pub mod detmath;
-pub mod rng;
 pub mod wave;
+
+#[cfg(test)]
+mod test_util;

@@ -1,0 +1,357 @@
+//! 2-D convolution (3×3 "same" with zero padding, and 1×1) on padded planar tensors.
+//!
+//! ## Arithmetic (the contract every backend repeats)
+//! For output channel `o` of batch item `b` at pixel `p`:
+//!
+//! ```text
+//! acc = bias[b][o]
+//! for i in 0..in_channels          // concatenated sources, first source first
+//!     for ky in 0..k, kx in 0..k   // row-major taps
+//!         acc = acc + weight[o][i][ky][kx] × input[b][i][p + (ky − r)·stride + (kx − r)]
+//! out = acc                         // or (acc + residual[b][o][p]) × residual_scale
+//! ```
+//!
+//! with `r = k / 2`; products and sums are separate IEEE f32 operations (no fused
+//! multiply-add). `bias` is per batch item so that the noise-embedding projection of a
+//! residual block can be folded into it.
+//!
+//! ## Fast path
+//! Each SIMD lane computes one output pixel with exactly the scalar sequence above, so the
+//! result does not depend on the lane count. Pixels are addressed in the flattened padded
+//! plane: a strip of rows is one contiguous run of indices (the border cells between rows
+//! are computed too and zeroed afterwards), which makes every load a plain unaligned vector
+//! load. A register tile holds 4 output channels × 3 vectors; the last tile of a strip is
+//! shifted back to end exactly at the strip's end (recomputing a few outputs, which gives
+//! the same bits), and strips shorter than one tile run with one lane.
+//!
+//! Work is split into independent tasks (batch item × strip of rows × group of output
+//! channels) for the caller's [`Executor`].
+
+use super::geometry::{zero_ring_rows, Geometry};
+use super::simd::{dispatch, Isa, Lanes, Scalar};
+use crate::error::Error;
+use crate::exec::{Executor, SharedMut};
+
+/// One input of a convolution: a batch of padded tensors with `channels` channels each.
+#[derive(Debug, Clone, Copy)]
+pub struct Source<'a> {
+    /// `batch × channels × plane_len` values.
+    pub data: &'a [f32],
+    /// Channels per batch item.
+    pub channels: usize,
+}
+
+/// The parameters of one convolution.
+#[derive(Debug, Clone, Copy)]
+pub struct Conv<'a> {
+    /// Kernel size: 1 or 3.
+    pub kernel: usize,
+    /// Output channels.
+    pub out_channels: usize,
+    /// `out × in × kernel × kernel` weights (`in` = sum of the sources' channels).
+    pub weight: &'a [f32],
+    /// `batch × out` biases (per batch item).
+    pub bias: &'a [f32],
+    /// Optional residual: `out = (acc + residual) × residual_scale`, same shape as the output.
+    pub residual: Option<&'a [f32]>,
+    /// Scale applied after adding the residual (ignored without one).
+    pub residual_scale: f32,
+}
+
+/// Output channels per register tile.
+const TILE_CHANNELS: usize = 4;
+/// Vectors per register tile.
+const TILE_VECTORS: usize = 2;
+/// Output channels per task.
+const GROUP_CHANNELS: usize = 16;
+/// Target number of flattened pixels per strip.
+const STRIP_PIXELS: usize = 640;
+
+/// Raw, validated view of a convolution for the tile kernels.
+#[derive(Clone, Copy)]
+struct Plan {
+    geometry: Geometry,
+    kernel: usize,
+    sources: [(*const f32, usize); 2],
+    source_count: usize,
+    in_channels: usize,
+    out_channels: usize,
+    weight: *const f32,
+    bias: *const f32,
+    residual: *const f32,
+    has_residual: bool,
+    residual_scale: f32,
+    rows_per_strip: usize,
+}
+
+// SAFETY: the raw pointers only read from buffers that outlive the call and are not
+// written during it.
+unsafe impl Sync for Plan {}
+// SAFETY: as above.
+unsafe impl Send for Plan {}
+
+/// Convolves `sources` (concatenated along channels) into `out`.
+///
+/// `out` holds `batch × out_channels × plane_len` values; its zero ring is written too.
+///
+/// # Errors
+/// [`Error::InvalidArgument`] for a kernel other than 1 or 3, no sources, more than two
+/// sources, or an unsupported `isa`; [`Error::BufferLength`] when a buffer does not match
+/// the geometry, batch and channel counts.
+pub fn conv2d(
+    exec: &dyn Executor,
+    isa: Isa,
+    geometry: Geometry,
+    batch: usize,
+    sources: &[Source<'_>],
+    conv: &Conv<'_>,
+    out: &mut [f32],
+) -> Result<(), Error> {
+    if conv.kernel != 1 && conv.kernel != 3 {
+        return Err(Error::InvalidArgument { name: "kernel", expected: "1 or 3" });
+    }
+    if sources.is_empty() || sources.len() > 2 {
+        return Err(Error::InvalidArgument { name: "sources", expected: "one or two inputs" });
+    }
+    if !isa.is_supported() {
+        return Err(Error::InvalidArgument { name: "isa", expected: "an instruction set this CPU supports" });
+    }
+    if geometry.height == 0 || geometry.width == 0 || batch == 0 {
+        return Err(Error::InvalidArgument { name: "geometry", expected: "non-empty feature maps" });
+    }
+    let plane = geometry.plane_len();
+    let mut in_channels = 0;
+    let mut raw = [(core::ptr::null(), 0usize); 2];
+    for (slot, source) in raw.iter_mut().zip(sources) {
+        crate::error::check_len("conv input", source.data.len(), batch * source.channels * plane)?;
+        *slot = (source.data.as_ptr(), source.channels);
+        in_channels += source.channels;
+    }
+    let k2 = conv.kernel * conv.kernel;
+    crate::error::check_len("conv weight", conv.weight.len(), conv.out_channels * in_channels * k2)?;
+    crate::error::check_len("conv bias", conv.bias.len(), batch * conv.out_channels)?;
+    crate::error::check_len("conv output", out.len(), batch * conv.out_channels * plane)?;
+    if let Some(residual) = conv.residual {
+        crate::error::check_len("conv residual", residual.len(), out.len())?;
+    }
+    let rows_per_strip = (STRIP_PIXELS / geometry.stride()).clamp(1, geometry.height);
+    let strips = geometry.height.div_ceil(rows_per_strip);
+    let groups = conv.out_channels.div_ceil(GROUP_CHANNELS);
+    let plan = Plan {
+        geometry,
+        kernel: conv.kernel,
+        sources: raw,
+        source_count: sources.len(),
+        in_channels,
+        out_channels: conv.out_channels,
+        weight: conv.weight.as_ptr(),
+        bias: conv.bias.as_ptr(),
+        residual: conv.residual.map_or(core::ptr::null(), |r| r.as_ptr()),
+        has_residual: conv.residual.is_some(),
+        residual_scale: conv.residual_scale,
+        rows_per_strip,
+    };
+    let shared = SharedMut::new(out);
+    let tasks = batch * strips * groups;
+    exec.for_each(tasks, &|task| {
+        let group = task % groups;
+        let strip = (task / groups) % strips;
+        let b = task / (groups * strips);
+        // SAFETY: tasks write disjoint (batch, channel group, row strip) regions; the
+        // plan's pointers were validated above and outlive `for_each`.
+        unsafe { run_task(isa, &plan, &shared, b, strip, group) };
+    });
+    Ok(())
+}
+
+/// Computes one task: batch item `b`, rows of `strip`, output channels of `group`.
+///
+/// # Safety
+/// `plan` must be validated by [`conv2d`]; no other task may write the same region.
+unsafe fn run_task(isa: Isa, plan: &Plan, out: &SharedMut<f32>, b: usize, strip: usize, group: usize) {
+    let g = plan.geometry;
+    let plane = g.plane_len();
+    let y0 = strip * plan.rows_per_strip;
+    let y1 = (y0 + plan.rows_per_strip).min(g.height);
+    let c0 = group * GROUP_CHANNELS;
+    let c1 = (c0 + GROUP_CHANNELS).min(plan.out_channels);
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        dispatch!(isa, strip_kernel(plan: &Plan, out: &SharedMut<f32>, b: usize, y0: usize, y1: usize, c0: usize, c1: usize))
+    };
+    for o in c0..c1 {
+        // SAFETY: this task owns rows y0..y1 (and the ring rows next to them) of these
+        // channels.
+        let plane_slice = unsafe { out.slice((b * plan.out_channels + o) * plane, plane) };
+        zero_ring_rows(g, plane_slice, y0, y1);
+    }
+}
+
+/// Runs the register tiles over one strip and channel range.
+///
+/// # Safety
+/// As [`run_task`]; `L` must be supported by the CPU.
+#[inline(always)]
+unsafe fn strip_kernel<L: Lanes>(
+    plan: &Plan,
+    out: &SharedMut<f32>,
+    b: usize,
+    y0: usize,
+    y1: usize,
+    c0: usize,
+    c1: usize,
+) {
+    let g = plan.geometry;
+    let p0 = g.index(y0, 0);
+    let p1 = g.index(y1 - 1, g.width - 1) + 1;
+    if plan.kernel == 3 {
+        // SAFETY: forwarded.
+        unsafe { channels_k::<L, 3>(plan, out, b, c0, c1, p0, p1) };
+    } else {
+        // SAFETY: forwarded.
+        unsafe { channels_k::<L, 1>(plan, out, b, c0, c1, p0, p1) };
+    }
+}
+
+/// Walks the output channels `c0..c1` in register-tile blocks for a `K × K` kernel.
+///
+/// # Safety
+/// As [`run_task`].
+#[inline(always)]
+unsafe fn channels_k<L: Lanes, const K: usize>(
+    plan: &Plan,
+    out: &SharedMut<f32>,
+    b: usize,
+    c0: usize,
+    c1: usize,
+    p0: usize,
+    p1: usize,
+) {
+    let mut o = c0;
+    while o < c1 {
+        if c1 - o >= TILE_CHANNELS {
+            // SAFETY: forwarded.
+            unsafe { channel_block::<L, TILE_CHANNELS, K>(plan, out, b, o, p0, p1) };
+            o += TILE_CHANNELS;
+        } else {
+            // SAFETY: forwarded.
+            unsafe { channel_block::<L, 1, K>(plan, out, b, o, p0, p1) };
+            o += 1;
+        }
+    }
+}
+
+/// Runs `CO` output channels starting at `o` over flattened pixels `p0..p1`.
+///
+/// # Safety
+/// As [`run_task`].
+#[inline(always)]
+unsafe fn channel_block<L: Lanes, const CO: usize, const K: usize>(
+    plan: &Plan,
+    out: &SharedMut<f32>,
+    b: usize,
+    o: usize,
+    p0: usize,
+    p1: usize,
+) {
+    let span = TILE_VECTORS * L::LANES;
+    let len = p1 - p0;
+    if len >= span {
+        let mut p = p0;
+        loop {
+            let start = if p + span > p1 { p1 - span } else { p };
+            // SAFETY: forwarded; `start..start + span` lies inside the strip.
+            unsafe { tile::<L, CO, TILE_VECTORS, K>(plan, out, b, o, start) };
+            p += span;
+            if p >= p1 {
+                break;
+            }
+        }
+    } else {
+        for p in p0..p1 {
+            // SAFETY: forwarded; one pixel at a time.
+            unsafe { tile::<Scalar, CO, 1, K>(plan, out, b, o, p) };
+        }
+    }
+}
+
+/// The register tile: `CO` output channels × `PX` vectors of `L::LANES` pixels from `p`.
+///
+/// # Safety
+/// As [`run_task`]; every pixel of the tile lies inside the interior rows' flattened range.
+#[inline(always)]
+unsafe fn tile<L: Lanes, const CO: usize, const PX: usize, const K: usize>(
+    plan: &Plan,
+    out: &SharedMut<f32>,
+    b: usize,
+    o: usize,
+    p: usize,
+) {
+    let g = plan.geometry;
+    let plane = g.plane_len();
+    let k2 = K * K;
+    let stride = g.stride() as isize;
+    let r = (K / 2) as isize;
+    let w_stride = plan.in_channels * k2;
+    let mut acc = [[L::splat(0.0); PX]; CO];
+    for (c, row) in acc.iter_mut().enumerate() {
+        // SAFETY: bias has batch × out_channels values.
+        let bias = unsafe { *plan.bias.add(b * plan.out_channels + o + c) };
+        *row = [L::splat(bias); PX];
+    }
+    // SAFETY (whole loop): weights hold out × in × k² values; inputs hold
+    // batch × channels × plane values and every tap of an interior-row pixel stays inside
+    // its plane thanks to the zero ring.
+    unsafe {
+        let mut wbase = plan.weight.add(o * w_stride);
+        for s in 0..plan.source_count {
+            let (data, channels) = plan.sources[s];
+            let mut ibase = data.add(b * channels * plane + p);
+            for _ in 0..channels {
+                if K == 3 {
+                    for ky in 0..3isize {
+                        for kx in 0..3isize {
+                            let tap = ibase.offset((ky - r) * stride + (kx - r));
+                            let mut x = [L::splat(0.0); PX];
+                            for (j, v) in x.iter_mut().enumerate() {
+                                *v = L::load(tap.add(j * L::LANES));
+                            }
+                            let widx = (ky * 3 + kx) as usize;
+                            for (c, row) in acc.iter_mut().enumerate() {
+                                let wv = L::splat(*wbase.add(c * w_stride + widx));
+                                for (a, xv) in row.iter_mut().zip(x.iter()) {
+                                    *a = a.add(wv.mul(*xv));
+                                }
+                            }
+                        }
+                    }
+                } else {
+                    let mut x = [L::splat(0.0); PX];
+                    for (j, v) in x.iter_mut().enumerate() {
+                        *v = L::load(ibase.add(j * L::LANES));
+                    }
+                    for (c, row) in acc.iter_mut().enumerate() {
+                        let wv = L::splat(*wbase.add(c * w_stride));
+                        for (a, xv) in row.iter_mut().zip(x.iter()) {
+                            *a = a.add(wv.mul(*xv));
+                        }
+                    }
+                }
+                ibase = ibase.add(plane);
+                wbase = wbase.add(k2);
+            }
+        }
+        let scale = L::splat(plan.residual_scale);
+        for (c, row) in acc.iter().enumerate() {
+            let offset = (b * plan.out_channels + o + c) * plane + p;
+            let dst = out.slice(offset, PX * L::LANES).as_mut_ptr();
+            for (j, a) in row.iter().enumerate() {
+                let mut v = *a;
+                if plan.has_residual {
+                    v = v.add(L::load(plan.residual.add(offset + j * L::LANES))).mul(scale);
+                }
+                v.store(dst.add(j * L::LANES));
+            }
+        }
+    }
+}

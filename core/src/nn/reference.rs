@@ -1,0 +1,92 @@
+//! Plain reference versions of every layer, on unpadded `channels × height × width`
+//! tensors of one batch item: straightforward loops with bounds checks, written from the
+//! arithmetic contracts in [`super::conv`], [`super::norm`] and [`super::resample`] and
+//! independent of the fast kernels' padded layout, SIMD and tiling. Tests compare the fast
+//! path against these bit for bit.
+
+use crate::detmath;
+
+/// Reference convolution (`kernel` 1 or 3, zero padding) of a `cin × h × w` input into a
+/// `cout × h × w` output; padding taps contribute `weight × 0`, like the fast path.
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d(input: &[f32], cin: usize, h: usize, w: usize, weight: &[f32], bias: &[f32], kernel: usize, out: &mut [f32]) {
+    let cout = bias.len();
+    let r = (kernel / 2) as isize;
+    for o in 0..cout {
+        for y in 0..h {
+            for x in 0..w {
+                let mut acc = bias[o];
+                for i in 0..cin {
+                    for ky in 0..kernel {
+                        for kx in 0..kernel {
+                            let yy = y as isize + ky as isize - r;
+                            let xx = x as isize + kx as isize - r;
+                            let inside = yy >= 0 && xx >= 0 && (yy as usize) < h && (xx as usize) < w;
+                            let value = if inside { input[(i * h + yy as usize) * w + xx as usize] } else { 0.0 };
+                            acc += weight[((o * cin + i) * kernel + ky) * kernel + kx] * value;
+                        }
+                    }
+                }
+                out[(o * h + y) * w + x] = acc;
+            }
+        }
+    }
+}
+
+/// Reference group normalisation (+ optional SiLU) of a `c × h × w` tensor.
+#[allow(clippy::too_many_arguments)]
+pub fn group_norm(input: &[f32], c: usize, h: usize, w: usize, groups: usize, gamma: &[f32], beta: &[f32], eps: f32, silu: bool, out: &mut [f32]) {
+    let cpg = c / groups;
+    let n = cpg * h * w;
+    let inv_n = detmath::recip(n as f32);
+    for g in 0..groups {
+        let values = &input[g * n..(g + 1) * n];
+        let mut partial = [0.0f32; 8];
+        for (k, &v) in values.iter().enumerate() {
+            partial[k % 8] += v;
+        }
+        let combine = |s: [f32; 8]| ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+        let mean = combine(partial) * inv_n;
+        let mut partial = [0.0f32; 8];
+        for (k, &v) in values.iter().enumerate() {
+            partial[k % 8] += (v - mean) * (v - mean);
+        }
+        let var = combine(partial) * inv_n;
+        let inv_std = detmath::rsqrt(var + eps);
+        for ch in g * cpg..(g + 1) * cpg {
+            let scale = gamma[ch] * inv_std;
+            let shift = beta[ch] - mean * scale;
+            for i in ch * h * w..(ch + 1) * h * w {
+                let y = input[i] * scale + shift;
+                out[i] = if silu { detmath::silu(y) } else { y };
+            }
+        }
+    }
+}
+
+/// Reference 2×2 average pooling of `planes` planes of `h × w`.
+pub fn avg_pool2(input: &[f32], planes: usize, h: usize, w: usize, out: &mut [f32]) {
+    let (oh, ow) = (h / 2, w / 2);
+    for p in 0..planes {
+        for y in 0..oh {
+            for x in 0..ow {
+                let at = |yy: usize, xx: usize| input[(p * h + yy) * w + xx];
+                let (a, b) = (at(2 * y, 2 * x), at(2 * y, 2 * x + 1));
+                let (c, d) = (at(2 * y + 1, 2 * x), at(2 * y + 1, 2 * x + 1));
+                out[(p * oh + y) * ow + x] = ((a + b) + (c + d)) * 0.25;
+            }
+        }
+    }
+}
+
+/// Reference nearest up-sampling by 2 of `planes` planes of `h × w`.
+pub fn upsample_nearest2(input: &[f32], planes: usize, h: usize, w: usize, out: &mut [f32]) {
+    let (oh, ow) = (2 * h, 2 * w);
+    for p in 0..planes {
+        for y in 0..oh {
+            for x in 0..ow {
+                out[(p * oh + y) * ow + x] = input[(p * h + y / 2) * w + x / 2];
+            }
+        }
+    }
+}

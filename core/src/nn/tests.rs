@@ -1,0 +1,200 @@
+//! The fast kernels against the plain reference layers, bit for bit, for every
+//! instruction set and several thread counts.
+
+extern crate std;
+use std::vec;
+use std::vec::Vec;
+
+use super::conv::{conv2d, Conv, Source};
+use super::geometry::{pad_into, unpad_from, Geometry};
+use super::norm::{group_norm, GroupNorm};
+use super::resample::{avg_pool2, upsample_nearest2};
+use super::reference;
+use super::simd::Isa;
+use crate::exec::Serial;
+use crate::test_util::{gaussian, Threads};
+
+fn pad_tensor(g: Geometry, channels: usize, data: &[f32]) -> Vec<f32> {
+    let mut out = vec![0.0; g.tensor_len(channels)];
+    for c in 0..channels {
+        pad_into(g, &data[c * g.pixels()..(c + 1) * g.pixels()], &mut out[c * g.plane_len()..(c + 1) * g.plane_len()]);
+    }
+    out
+}
+
+fn unpad_tensor(g: Geometry, channels: usize, data: &[f32]) -> Vec<f32> {
+    let mut out = vec![0.0; channels * g.pixels()];
+    for c in 0..channels {
+        unpad_from(g, &data[c * g.plane_len()..(c + 1) * g.plane_len()], &mut out[c * g.pixels()..(c + 1) * g.pixels()]);
+    }
+    out
+}
+
+fn assert_ring_zero(g: Geometry, channels: usize, data: &[f32]) {
+    for c in 0..channels {
+        let plane = &data[c * g.plane_len()..(c + 1) * g.plane_len()];
+        for y in 0..g.height + 2 {
+            for x in 0..g.width + 2 {
+                if y == 0 || x == 0 || y == g.height + 1 || x == g.width + 1 {
+                    assert_eq!(plane[y * g.stride() + x].to_bits(), 0, "ring not zero at c{c} ({y},{x})");
+                }
+            }
+        }
+    }
+}
+
+fn bits(v: &[f32]) -> Vec<u32> {
+    v.iter().map(|x| x.to_bits()).collect()
+}
+
+#[test]
+fn conv_matches_reference_bit_for_bit() {
+    // (h, w, channels of source 0, channels of source 1, out channels, kernel, residual)
+    let cases = [
+        (8, 16, 5, 0, 9, 3, false),
+        (6, 10, 3, 4, 6, 3, true),
+        (1, 3, 2, 0, 5, 3, false),
+        (5, 7, 6, 2, 4, 1, false),
+        (16, 24, 8, 8, 16, 3, true),
+        (2, 2, 1, 0, 1, 3, false),
+    ];
+    for (case, &(h, w, c0, c1, cout, k, residual)) in cases.iter().enumerate() {
+        let g = Geometry::new(h, w);
+        let batch = 2;
+        let cin = c0 + c1;
+        let x0 = gaussian(10 + case as u64, batch * c0 * g.pixels());
+        let x1 = gaussian(20 + case as u64, batch * c1 * g.pixels());
+        let weight = gaussian(30 + case as u64, cout * cin * k * k);
+        let bias = gaussian(40 + case as u64, batch * cout);
+        let res = gaussian(50 + case as u64, batch * cout * g.pixels());
+        let scale = 0.7071;
+        // Reference: per batch item on unpadded, concatenated input.
+        let mut expected = Vec::new();
+        for b in 0..batch {
+            let mut input = x0[b * c0 * g.pixels()..(b + 1) * c0 * g.pixels()].to_vec();
+            input.extend_from_slice(&x1[b * c1 * g.pixels()..(b + 1) * c1 * g.pixels()]);
+            let mut out = vec![0.0; cout * g.pixels()];
+            reference::conv2d(&input, cin, h, w, &weight, &bias[b * cout..(b + 1) * cout], k, &mut out);
+            if residual {
+                for (o, r) in out.iter_mut().zip(&res[b * cout * g.pixels()..(b + 1) * cout * g.pixels()]) {
+                    *o = (*o + r) * scale;
+                }
+            }
+            expected.extend(out);
+        }
+        let p0: Vec<f32> = (0..batch).flat_map(|b| pad_tensor(g, c0, &x0[b * c0 * g.pixels()..(b + 1) * c0 * g.pixels()])).collect();
+        let p1: Vec<f32> = (0..batch).flat_map(|b| pad_tensor(g, c1, &x1[b * c1 * g.pixels()..(b + 1) * c1 * g.pixels()])).collect();
+        let pres: Vec<f32> = (0..batch).flat_map(|b| pad_tensor(g, cout, &res[b * cout * g.pixels()..(b + 1) * cout * g.pixels()])).collect();
+        let mut sources = vec![Source { data: &p0, channels: c0 }];
+        if c1 > 0 {
+            sources.push(Source { data: &p1, channels: c1 });
+        }
+        for isa in Isa::all_supported() {
+            for threads in [1, 2, 3] {
+                let mut out = vec![f32::NAN; batch * g.tensor_len(cout)];
+                let conv = Conv { kernel: k, out_channels: cout, weight: &weight, bias: &bias, residual: residual.then_some(&pres[..]), residual_scale: scale };
+                conv2d(&Threads(threads), isa, g, batch, &sources, &conv, &mut out).unwrap();
+                assert_ring_zero(g, batch * cout, &out);
+                let got: Vec<f32> = (0..batch).flat_map(|b| unpad_tensor(g, cout, &out[b * g.tensor_len(cout)..(b + 1) * g.tensor_len(cout)])).collect();
+                assert_eq!(bits(&got), bits(&expected), "case {case} isa {isa:?} threads {threads}");
+            }
+        }
+    }
+}
+
+#[test]
+fn group_norm_matches_reference_bit_for_bit() {
+    let cases = [(8, 16, 8, 0, 2), (5, 7, 6, 6, 3), (16, 24, 12, 4, 4), (1, 1, 4, 0, 4)];
+    for (case, &(h, w, c0, c1, groups)) in cases.iter().enumerate() {
+        let g = Geometry::new(h, w);
+        let batch = 2;
+        let c = c0 + c1;
+        let x0: Vec<f32> = gaussian(60 + case as u64, batch * c0 * g.pixels()).iter().map(|v| v * 3.0 + 1.5).collect();
+        let x1 = gaussian(70 + case as u64, batch * c1 * g.pixels());
+        let gamma = gaussian(80, c);
+        let beta = gaussian(90, c);
+        let p0: Vec<f32> = (0..batch).flat_map(|b| pad_tensor(g, c0, &x0[b * c0 * g.pixels()..(b + 1) * c0 * g.pixels()])).collect();
+        let p1: Vec<f32> = (0..batch).flat_map(|b| pad_tensor(g, c1, &x1[b * c1 * g.pixels()..(b + 1) * c1 * g.pixels()])).collect();
+        for silu in [false, true] {
+            let mut expected = Vec::new();
+            for b in 0..batch {
+                let mut input = x0[b * c0 * g.pixels()..(b + 1) * c0 * g.pixels()].to_vec();
+                input.extend_from_slice(&x1[b * c1 * g.pixels()..(b + 1) * c1 * g.pixels()]);
+                let mut out = vec![0.0; c * g.pixels()];
+                reference::group_norm(&input, c, h, w, groups, &gamma, &beta, 1e-5, silu, &mut out);
+                expected.extend(out);
+            }
+            let mut sources = vec![Source { data: &p0, channels: c0 }];
+            if c1 > 0 {
+                sources.push(Source { data: &p1, channels: c1 });
+            }
+            for isa in Isa::all_supported() {
+                for threads in [1, 3] {
+                    let mut out = vec![f32::NAN; batch * g.tensor_len(c)];
+                    let norm = GroupNorm { groups, gamma: &gamma, beta: &beta, eps: 1e-5, silu };
+                    group_norm(&Threads(threads), isa, g, batch, &sources, &norm, &mut out).unwrap();
+                    assert_ring_zero(g, batch * c, &out);
+                    let got: Vec<f32> = (0..batch).flat_map(|b| unpad_tensor(g, c, &out[b * g.tensor_len(c)..(b + 1) * g.tensor_len(c)])).collect();
+                    assert_eq!(bits(&got), bits(&expected), "case {case} silu {silu} isa {isa:?}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn group_norm_normalises() {
+    // Independent property: with gamma = 1, beta = 0 each group has mean ≈ 0, variance ≈ 1.
+    let g = Geometry::new(9, 13);
+    let c = 6;
+    let x: Vec<f32> = gaussian(5, c * g.pixels()).iter().map(|v| v * 4.0 + 7.0).collect();
+    let p = pad_tensor(g, c, &x);
+    let mut out = vec![0.0; g.tensor_len(c)];
+    let (gamma, beta) = (vec![1.0; c], vec![0.0; c]);
+    let norm = GroupNorm { groups: 3, gamma: &gamma, beta: &beta, eps: 1e-5, silu: false };
+    group_norm(&Serial, Isa::detect(), g, 1, &[Source { data: &p, channels: c }], &norm, &mut out).unwrap();
+    let y = unpad_tensor(g, c, &out);
+    for grp in y.chunks(2 * g.pixels()) {
+        let n = grp.len() as f64;
+        let mean = grp.iter().map(|&v| v as f64).sum::<f64>() / n;
+        let var = grp.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n;
+        assert!(mean.abs() < 1e-5, "mean {mean}");
+        assert!((var - 1.0).abs() < 1e-4, "var {var}");
+    }
+}
+
+#[test]
+fn resampling_matches_reference() {
+    let g = Geometry::new(6, 10);
+    let planes = 3;
+    let x = gaussian(7, planes * g.pixels());
+    let p = pad_tensor(g, planes, &x);
+    let mut pooled = vec![f32::NAN; g.half().tensor_len(planes)];
+    avg_pool2(&Threads(2), g, planes, &p, &mut pooled).unwrap();
+    assert_ring_zero(g.half(), planes, &pooled);
+    let mut expected = vec![0.0; planes * g.half().pixels()];
+    reference::avg_pool2(&x, planes, g.height, g.width, &mut expected);
+    assert_eq!(bits(&unpad_tensor(g.half(), planes, &pooled)), bits(&expected));
+
+    let mut up = vec![f32::NAN; g.double().tensor_len(planes)];
+    upsample_nearest2(&Threads(2), g, planes, &p, &mut up).unwrap();
+    assert_ring_zero(g.double(), planes, &up);
+    let mut expected = vec![0.0; planes * g.double().pixels()];
+    reference::upsample_nearest2(&x, planes, g.height, g.width, &mut expected);
+    assert_eq!(bits(&unpad_tensor(g.double(), planes, &up)), bits(&expected));
+}
+
+#[test]
+fn conv_rejects_bad_buffers() {
+    let g = Geometry::new(4, 4);
+    let x = vec![0.0; g.tensor_len(2)];
+    let w = vec![0.0; 3 * 2 * 9];
+    let b = vec![0.0; 3];
+    let mut out = vec![0.0; g.tensor_len(3) - 1];
+    let conv = Conv { kernel: 3, out_channels: 3, weight: &w, bias: &b, residual: None, residual_scale: 1.0 };
+    let err = conv2d(&Serial, Isa::Scalar, g, 1, &[Source { data: &x, channels: 2 }], &conv, &mut out).unwrap_err();
+    assert!(matches!(err, crate::Error::BufferLength { buffer: "conv output", .. }));
+    let conv5 = Conv { kernel: 5, ..conv };
+    let mut out = vec![0.0; g.tensor_len(3)];
+    assert!(conv2d(&Serial, Isa::Scalar, g, 1, &[Source { data: &x, channels: 2 }], &conv5, &mut out).is_err());
+}
