@@ -35,7 +35,7 @@ use crate::error::{check_len, Error};
 use crate::exec::{Executor, SharedMut};
 
 use super::config::{Grid, WaveConfig};
-use super::propagate::{bilinear, check_receivers, par_rows, take, Aux, Propagator};
+use super::propagate::{bilinear, check_receivers, flush, par_rows, take, Aux, Propagator};
 
 /// Fields of extended size in a Born state (see [`born_state_len`]).
 const BORN_FIELDS: usize = 13;
@@ -169,7 +169,7 @@ pub fn born_shot(
                 for ix in 0..g.nx {
                     let p = s + ix;
                     let d2 = (bn[p] + bp[p]) - 2.0 * bc[p];
-                    o[ix] = o[ix] + w[p] * ((-dmr[ix] * d2) * inv_dt2);
+                    o[ix] = flush(o[ix] + w[p] * ((-dmr[ix] * d2) * inv_dt2));
                 }
             });
         }

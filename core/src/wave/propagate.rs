@@ -94,45 +94,60 @@ impl Coeffs {
         let cz0 = a[0] * idz2;
         Self { r: cfg.space_order / 2, c0: cx0 + cz0, cx, cz, cx0, cz0, bx, bz }
     }
+}
 
-    /// `∂x f` at storage index `p`.
-    #[inline(always)]
-    fn d1x(&self, f: &[f32], p: usize) -> f32 {
-        let mut s = 0.0f32;
-        for k in 0..self.r {
-            s = s + self.bx[k] * (f[p + k + 1] - f[p - k - 1]);
+/// Chunk length (columns) of the C-PML loops; derivatives go to stack arrays this long.
+const CH: usize = 64;
+
+/// `out[i] = Σ_{k<R} c[k]·(f[s+i+(k+1)·step] − f[s+i−(k+1)·step])`, summed in increasing `k`.
+#[inline(always)]
+fn deriv1<const R: usize>(f: &[f32], s: usize, step: usize, c: &[f32; 4], out: &mut [f32]) {
+    let n = out.len();
+    out.fill(0.0);
+    for k in 0..R {
+        let a = &f[s + (k + 1) * step..][..n];
+        let b = &f[s - (k + 1) * step..][..n];
+        let ck = c[k];
+        for i in 0..n {
+            out[i] = out[i] + ck * (a[i] - b[i]);
         }
-        s
     }
+}
 
-    /// `∂z f` at storage index `p`.
-    #[inline(always)]
-    fn d1z(&self, f: &[f32], p: usize, stride: usize) -> f32 {
-        let mut s = 0.0f32;
-        for k in 0..self.r {
-            s = s + self.bz[k] * (f[p + (k + 1) * stride] - f[p - (k + 1) * stride]);
-        }
-        s
+/// `out[i] = c0·f[s+i] + Σ_{k<R} c[k]·(f[s+i+(k+1)·step] + f[s+i−(k+1)·step])`, summed in
+/// increasing `k`.
+#[inline(always)]
+fn deriv2<const R: usize>(f: &[f32], s: usize, step: usize, c0: f32, c: &[f32; 4], out: &mut [f32]) {
+    let n = out.len();
+    let fc = &f[s..][..n];
+    for i in 0..n {
+        out[i] = c0 * fc[i];
     }
-
-    /// `∂xx f` at storage index `p`.
-    #[inline(always)]
-    fn d2x(&self, f: &[f32], p: usize) -> f32 {
-        let mut s = self.cx0 * f[p];
-        for k in 0..self.r {
-            s = s + self.cx[k] * (f[p + k + 1] + f[p - k - 1]);
+    for k in 0..R {
+        let a = &f[s + (k + 1) * step..][..n];
+        let b = &f[s - (k + 1) * step..][..n];
+        let ck = c[k];
+        for i in 0..n {
+            out[i] = out[i] + ck * (a[i] + b[i]);
         }
-        s
     }
+}
 
-    /// `∂zz f` at storage index `p`.
-    #[inline(always)]
-    fn d2z(&self, f: &[f32], p: usize, stride: usize) -> f32 {
-        let mut s = self.cz0 * f[p];
-        for k in 0..self.r {
-            s = s + self.cz[k] * (f[p + (k + 1) * stride] + f[p - (k + 1) * stride]);
-        }
-        s
+/// Magnitudes below this are flushed to zero in every stored field.
+///
+/// Decaying fields (behind the wavefront, and above all the C-PML memory variables, which
+/// decay geometrically) would otherwise drift into subnormal numbers, which are 10–100×
+/// slower on x86 and handled differently by GPUs. The flush is a comparison and a select,
+/// so it is exact and portable; at `1e-30` it is irrelevant next to physical amplitudes.
+pub const FLUSH_BELOW: f32 = 1.0e-30;
+
+/// `v`, or zero if `|v| <` [`FLUSH_BELOW`].
+#[inline(always)]
+pub(crate) fn flush(v: f32) -> f32 {
+    if v.abs() < FLUSH_BELOW {
+        0.0
+    } else {
+        v
     }
 }
 
@@ -164,9 +179,9 @@ fn row_update<const R: usize, const FOURTH: bool>(
             lap = lap + cx[j] * (left[j][i] + right[j][i]) + cz[j] * (up[j][i] + down[j][i]);
         }
         if FOURTH {
-            o[i] = ((2.0 * uc[i] - o[i]) + fc[i]) + wc[i] * lap;
+            o[i] = flush(((2.0 * uc[i] - o[i]) + fc[i]) + wc[i] * lap);
         } else {
-            o[i] = (2.0 * uc[i] - o[i]) + wc[i] * lap;
+            o[i] = flush((2.0 * uc[i] - o[i]) + wc[i] * lap);
         }
     }
 }
@@ -187,7 +202,7 @@ fn row_wlap<const R: usize>(o: &mut [f32], f: &[f32], w: &[f32], s: usize, strid
         for j in 0..R {
             lap = lap + cx[j] * (left[j][i] + right[j][i]) + cz[j] * (up[j][i] + down[j][i]);
         }
-        o[i] = wc[i] * lap;
+        o[i] = flush(wc[i] * lap);
     }
 }
 
@@ -315,6 +330,14 @@ impl<'a> Propagator<'a> {
     /// One forward step: `out` holds `uⁿ⁻¹` on entry and `uⁿ⁺¹` on exit (no source, no
     /// halo mirroring); `y` is scratch for the fourth-order scheme.
     pub(crate) fn step(&self, u: &[f32], out: &mut [f32], aux: &mut Aux<'_>, y: &mut [f32], exec: &dyn Executor) {
+        if self.k.r == 2 {
+            self.step_impl::<2>(u, out, aux, y, exec)
+        } else {
+            self.step_impl::<4>(u, out, aux, y, exec)
+        }
+    }
+
+    fn step_impl<const R: usize>(&self, u: &[f32], out: &mut [f32], aux: &mut Aux<'_>, y: &mut [f32], exec: &dyn Executor) {
         let g = self.grid;
         let k = self.k;
         let m = self.medium;
@@ -328,8 +351,15 @@ impl<'a> Propagator<'a> {
                 // SAFETY: each task owns its rows; row `iz` occupies `s..s + nxp`.
                 let ps = unsafe { sh.slice(s, nxp) };
                 let (a, b) = (m.az[iz], m.bz[iz]);
-                for (ix, p) in ps.iter_mut().enumerate() {
-                    *p = b * *p + a * k.d1z(u, s + ix, stride);
+                let mut d = [0.0f32; CH];
+                for c in (0..nxp).step_by(CH) {
+                    let n = CH.min(nxp - c);
+                    let d = &mut d[..n];
+                    deriv1::<R>(u, s + c, stride, &k.bz, d);
+                    let p = &mut ps[c..c + n];
+                    for i in 0..n {
+                        p[i] = flush(b * p[i] + a * d[i]);
+                    }
                 }
             });
         }
@@ -340,11 +370,7 @@ impl<'a> Propagator<'a> {
                 let s = g.index(iz, 0);
                 // SAFETY: disjoint rows.
                 let o = unsafe { sh.slice(s, nxp) };
-                if k.r == 2 {
-                    row_wlap::<2>(o, u, m.w, s, stride, &k);
-                } else {
-                    row_wlap::<4>(o, u, m.w, s, stride, &k);
-                }
+                row_wlap::<R>(o, u, m.w, s, stride, &k);
             });
             if self.cfg.free_surface {
                 mirror_top(&g, y);
@@ -358,38 +384,58 @@ impl<'a> Propagator<'a> {
         let zxsh = SharedMut::new(&mut *aux.zetax);
         let zzsh = SharedMut::new(&mut *aux.zetaz);
         let free = self.cfg.free_surface;
+        let strips = [(0, g.width), (g.width + g.nx, nxp)];
         par_rows(exec, &[(0, g.nzp)], &|iz| {
             let s = g.index(iz, 0);
             // SAFETY: disjoint rows (the ψx view adds this row's own halo columns).
             let o = unsafe { osh.slice(s, nxp) };
-            match (k.r, fourth) {
-                (2, false) => row_update::<2, false>(o, u, u, m.w, s, stride, &k),
-                (2, true) => row_update::<2, true>(o, y, u, m.w12, s, stride, &k),
-                (_, false) => row_update::<4, false>(o, u, u, m.w, s, stride, &k),
-                (_, true) => row_update::<4, true>(o, y, u, m.w12, s, stride, &k),
+            if fourth {
+                row_update::<R, true>(o, y, u, m.w12, s, stride, &k);
+            } else {
+                row_update::<R, false>(o, u, u, m.w, s, stride, &k);
             }
             if g.width > 0 {
                 // SAFETY: as above.
                 let px = unsafe { pxsh.slice(s - HALO, nxp + 2 * HALO) };
                 let zx = unsafe { zxsh.slice(s, nxp) };
-                let strip = (0..g.width).chain(g.width + g.nx..nxp);
-                for ix in strip.clone() {
-                    px[ix + HALO] = m.bx[ix] * px[ix + HALO] + m.ax[ix] * k.d1x(u, s + ix);
+                let mut d1 = [0.0f32; CH];
+                let mut d2 = [0.0f32; CH];
+                for (c0, c1) in strips {
+                    for c in (c0..c1).step_by(CH) {
+                        let n = CH.min(c1 - c);
+                        deriv1::<R>(u, s + c, 1, &k.bx, &mut d1[..n]);
+                        for i in 0..n {
+                            let ix = c + i;
+                            px[ix + HALO] = flush(m.bx[ix] * px[ix + HALO] + m.ax[ix] * d1[i]);
+                        }
+                    }
                 }
-                for ix in strip {
-                    let d = k.d1x(px, ix + HALO);
-                    zx[ix] = m.bx[ix] * zx[ix] + m.ax[ix] * (k.d2x(u, s + ix) + d);
-                    o[ix] = o[ix] + m.w[s + ix] * (d + zx[ix]);
+                for (c0, c1) in strips {
+                    for c in (c0..c1).step_by(CH) {
+                        let n = CH.min(c1 - c);
+                        deriv1::<R>(px, c + HALO, 1, &k.bx, &mut d1[..n]);
+                        deriv2::<R>(u, s + c, 1, k.cx0, &k.cx, &mut d2[..n]);
+                        for i in 0..n {
+                            let ix = c + i;
+                            zx[ix] = flush(m.bx[ix] * zx[ix] + m.ax[ix] * (d2[i] + d1[i]));
+                            o[ix] = flush(o[ix] + m.w[s + ix] * (d1[i] + zx[ix]));
+                        }
+                    }
                 }
                 if g.is_pml_row(iz) {
                     // SAFETY: as above.
                     let zz = unsafe { zzsh.slice(s, nxp) };
                     let (a, b) = (m.az[iz], m.bz[iz]);
-                    for ix in 0..nxp {
-                        let p = s + ix;
-                        let d = k.d1z(psiz, p, stride);
-                        zz[ix] = b * zz[ix] + a * (k.d2z(u, p, stride) + d);
-                        o[ix] = o[ix] + m.w[p] * (d + zz[ix]);
+                    let wr = &m.w[s..s + nxp];
+                    for c in (0..nxp).step_by(CH) {
+                        let n = CH.min(nxp - c);
+                        deriv1::<R>(psiz, s + c, stride, &k.bz, &mut d1[..n]);
+                        deriv2::<R>(u, s + c, stride, k.cz0, &k.cz, &mut d2[..n]);
+                        let (zz, o, w) = (&mut zz[c..c + n], &mut o[c..c + n], &wr[c..c + n]);
+                        for i in 0..n {
+                            zz[i] = flush(b * zz[i] + a * (d2[i] + d1[i]));
+                            o[i] = flush(o[i] + w[i] * (d1[i] + zz[i]));
+                        }
                     }
                 }
             }
@@ -403,6 +449,14 @@ impl<'a> Propagator<'a> {
     /// entry and `rⁿ` on exit; `aux` holds the adjoint memory variables (ψ slots: α,
     /// ζ slots: β); `tmp` is six fields of scratch that must be zero outside the layers.
     pub(crate) fn adjoint_step(&self, r: &[f32], out: &mut [f32], aux: &mut Aux<'_>, tmp: &mut [f32], exec: &dyn Executor) {
+        if self.k.r == 2 {
+            self.adjoint_impl::<2>(r, out, aux, tmp, exec)
+        } else {
+            self.adjoint_impl::<4>(r, out, aux, tmp, exec)
+        }
+    }
+
+    fn adjoint_impl<const R: usize>(&self, r: &[f32], out: &mut [f32], aux: &mut Aux<'_>, tmp: &mut [f32], exec: &dyn Executor) {
         let g = self.grid;
         let k = self.k;
         let m = self.medium;
@@ -423,12 +477,13 @@ impl<'a> Propagator<'a> {
                 let s = g.index(iz, 0);
                 // SAFETY: disjoint rows.
                 let (bz, e, f) = unsafe { (bsh.slice(s, nxp), esh.slice(s, nxp), fsh.slice(s, nxp)) };
+                let rr = &r[s..s + nxp];
                 let (a, b) = (m.az[iz], m.bz[iz]);
                 for ix in 0..nxp {
-                    let beta = bz[ix] + r[s + ix];
-                    e[ix] = a * beta;
-                    f[ix] = r[s + ix] + e[ix];
-                    bz[ix] = b * beta;
+                    let beta = bz[ix] + rr[ix];
+                    e[ix] = flush(a * beta);
+                    f[ix] = flush(rr[ix] + e[ix]);
+                    bz[ix] = flush(b * beta);
                 }
             });
         }
@@ -444,15 +499,13 @@ impl<'a> Propagator<'a> {
             let fxsh = SharedMut::new(&mut *fx);
             let yxsh = SharedMut::new(&mut *yx);
             let yzsh = SharedMut::new(&mut *yz);
+            let strips = [(0, g.width), (g.width + g.nx, nxp)];
+            let reach = [(0, (g.width + HALO).min(nxp)), ((g.width + g.nx).saturating_sub(HALO), nxp)];
             par_rows(exec, &[(0, g.nzp)], &|iz| {
                 let s = g.index(iz, 0);
                 // SAFETY: disjoint rows (the temporaries' views add this row's halo columns).
                 let o = unsafe { osh.slice(s, nxp) };
-                if k.r == 2 {
-                    row_update::<2, false>(o, r, r, m.w, s, stride, &k);
-                } else {
-                    row_update::<4, false>(o, r, r, m.w, s, stride, &k);
-                }
+                row_update::<R, false>(o, r, r, m.w, s, stride, &k);
                 if g.width == 0 {
                     return;
                 }
@@ -465,31 +518,52 @@ impl<'a> Propagator<'a> {
                         yxsh.slice(s - HALO, nxp + 2 * HALO),
                     )
                 };
-                let strip = (0..g.width).chain(g.width + g.nx..nxp);
-                for ix in strip.clone() {
-                    let b = beta[ix] + r[s + ix];
-                    e[ix + HALO] = m.ax[ix] * b;
-                    f[ix + HALO] = r[s + ix] + e[ix + HALO];
-                    beta[ix] = m.bx[ix] * b;
+                let mut d1 = [0.0f32; CH];
+                let mut d2 = [0.0f32; CH];
+                for (c0, c1) in strips {
+                    for ix in c0..c1 {
+                        let b = beta[ix] + r[s + ix];
+                        e[ix + HALO] = flush(m.ax[ix] * b);
+                        f[ix + HALO] = flush(r[s + ix] + e[ix + HALO]);
+                        beta[ix] = flush(m.bx[ix] * b);
+                    }
                 }
-                for ix in strip {
-                    let at = alpha[ix] - k.d1x(f, ix + HALO);
-                    yv[ix + HALO] = m.ax[ix] * at;
-                    alpha[ix] = m.bx[ix] * at;
+                for (c0, c1) in strips {
+                    for c in (c0..c1).step_by(CH) {
+                        let n = CH.min(c1 - c);
+                        deriv1::<R>(f, c + HALO, 1, &k.bx, &mut d1[..n]);
+                        for i in 0..n {
+                            let ix = c + i;
+                            let at = alpha[ix] - d1[i];
+                            yv[ix + HALO] = flush(m.ax[ix] * at);
+                            alpha[ix] = flush(m.bx[ix] * at);
+                        }
+                    }
                 }
-                let reach = (0..(g.width + HALO).min(nxp)).chain((g.width + g.nx).saturating_sub(HALO)..nxp);
-                for ix in reach {
-                    let v = k.d2x(e, ix + HALO) - k.d1x(yv, ix + HALO);
-                    o[ix] = o[ix] + m.w[s + ix] * v;
+                for (c0, c1) in reach {
+                    for c in (c0..c1).step_by(CH) {
+                        let n = CH.min(c1 - c);
+                        deriv2::<R>(e, c + HALO, 1, k.cx0, &k.cx, &mut d2[..n]);
+                        deriv1::<R>(yv, c + HALO, 1, &k.bx, &mut d1[..n]);
+                        for i in 0..n {
+                            let ix = c + i;
+                            o[ix] = flush(o[ix] + m.w[s + ix] * (d2[i] - d1[i]));
+                        }
+                    }
                 }
                 if g.is_pml_row(iz) {
                     // SAFETY: as above.
                     let (alz, y2) = unsafe { (azsh.slice(s, nxp), yzsh.slice(s, nxp)) };
                     let (a, b) = (m.az[iz], m.bz[iz]);
-                    for ix in 0..nxp {
-                        let at = alz[ix] - k.d1z(fz, s + ix, stride);
-                        y2[ix] = a * at;
-                        alz[ix] = b * at;
+                    for c in (0..nxp).step_by(CH) {
+                        let n = CH.min(nxp - c);
+                        deriv1::<R>(fz, s + c, stride, &k.bz, &mut d1[..n]);
+                        let (alz, y2) = (&mut alz[c..c + n], &mut y2[c..c + n]);
+                        for i in 0..n {
+                            let at = alz[i] - d1[i];
+                            y2[i] = flush(a * at);
+                            alz[i] = flush(b * at);
+                        }
                     }
                 }
             });
@@ -504,14 +578,20 @@ impl<'a> Propagator<'a> {
                 let s = g.index(iz, 0);
                 // SAFETY: disjoint rows.
                 let o = unsafe { osh.slice(s, nxp) };
-                for ix in 0..nxp {
-                    let p = s + ix;
-                    let v = k.d2z(ez, p, stride) - k.d1z(yz, p, stride);
-                    o[ix] = o[ix] + m.w[p] * v;
+                let wr = &m.w[s..s + nxp];
+                let mut d1 = [0.0f32; CH];
+                let mut d2 = [0.0f32; CH];
+                for c in (0..nxp).step_by(CH) {
+                    let n = CH.min(nxp - c);
+                    deriv2::<R>(ez, s + c, stride, k.cz0, &k.cz, &mut d2[..n]);
+                    deriv1::<R>(yz, s + c, stride, &k.bz, &mut d1[..n]);
+                    let (o, w) = (&mut o[c..c + n], &wr[c..c + n]);
+                    for i in 0..n {
+                        o[i] = flush(o[i] + w[i] * (d2[i] - d1[i]));
+                    }
                 }
             });
         }
-        let _ = fl;
     }
 
     /// Adds `scale·W·value` at the bilinear points `b` of `field` (skipping row 0 with a
@@ -523,7 +603,7 @@ impl<'a> Propagator<'a> {
                 continue;
             }
             let p = b.index[q];
-            field[p] = field[p] + self.medium.w[p] * (b.weight[q] * value);
+            field[p] = flush(field[p] + self.medium.w[p] * (b.weight[q] * value));
         }
     }
 

@@ -1,0 +1,4 @@
+//! Subcommand implementations.
+
+pub mod wave;
+pub mod wave_util;
