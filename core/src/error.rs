@@ -27,6 +27,20 @@ pub enum Error {
         /// What was expected of it.
         expected: &'static str,
     },
+    /// The time step violates the finite-difference stability (CFL) limit.
+    UnstableTimeStep {
+        /// The requested time step in nanoseconds.
+        dt_ns: u64,
+        /// The largest stable time step in nanoseconds.
+        max_dt_ns: u64,
+    },
+    /// The grid is too coarse for the source wavelet: numerical dispersion would be large.
+    TooDispersive {
+        /// Grid points per wavelength at the peak frequency and lowest velocity, × 100.
+        points_per_wavelength_x100: u32,
+        /// The required minimum, × 100.
+        required_x100: u32,
+    },
     /// A safetensors weight file failed to parse or did not hold the expected tensors.
     Weights(SafetensorsError),
     /// A weights file was made for another network architecture (its
@@ -50,6 +64,18 @@ impl fmt::Display for Error {
             Error::InvalidArgument { name, expected } => {
                 write!(f, "invalid argument `{name}`: expected {expected}")
             }
+            Error::UnstableTimeStep { dt_ns, max_dt_ns } => write!(
+                f,
+                "time step {dt_ns} ns exceeds the stable limit {max_dt_ns} ns for this grid and velocity"
+            ),
+            Error::TooDispersive { points_per_wavelength_x100, required_x100 } => write!(
+                f,
+                "grid too coarse: {}.{:02} points per wavelength at the peak frequency and lowest velocity, at least {}.{:02} required",
+                points_per_wavelength_x100 / 100,
+                points_per_wavelength_x100 % 100,
+                required_x100 / 100,
+                required_x100 % 100
+            ),
             Error::Weights(error) => write!(f, "weights: {error}"),
             Error::ArchitectureMismatch => write!(
                 f,

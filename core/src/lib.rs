@@ -35,6 +35,7 @@ pub mod sampler;
 pub mod unet;
 
 pub use error::Error;
+pub mod wave;
 
 #[cfg(test)]
 mod test_util;

@@ -17,6 +17,7 @@ mod progress;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
+
 /// Power-scaled Bayesian velocity-model building with a score-based generative model.
 #[derive(Parser, Debug)]
 #[command(name = "powerpost", version, about)]
@@ -33,6 +34,14 @@ enum Command {
     Geology(cmd::geology::GeologyArgs),
     /// Draw velocity models or seismic images from a .npy file as a PNG.
     Plot(cmd::plot::PlotArgs),
+    /// Forward-model shots for a velocity model (.npy → shots .npy [shots, nt, receivers]).
+    Simulate(cmd::wave::SimulateArgs),
+    /// Reverse-time migrate shots with a smooth background (→ RTM image .npy).
+    Migrate(cmd::wave::MigrateArgs),
+    /// Relative shot-data residual ‖F(model) − d_obs‖ / ‖d_obs‖ (JSON on stdout).
+    Residual(cmd::wave::ResidualArgs),
+    /// Time acoustic forward modelling and one RTM shot (for bench/devito_bench.py).
+    BenchWave(cmd::wave::BenchArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -54,5 +63,9 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Geology(args) => cmd::geology::run(&args),
         Command::Plot(args) => cmd::plot::run(&args),
+        Command::Simulate(a) => cmd::wave::simulate(a),
+        Command::Migrate(a) => cmd::wave::migrate(a),
+        Command::Residual(a) => cmd::wave::residual(a),
+        Command::BenchWave(a) => cmd::wave::bench(a),
     }
 }

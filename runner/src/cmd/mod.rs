@@ -2,6 +2,8 @@
 
 pub mod geology;
 pub mod plot;
+pub mod wave;
+pub mod wave_util;
 
 use clap::Args;
 

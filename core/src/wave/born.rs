@@ -1,0 +1,339 @@
+//! Born (linearised) modelling and reverse-time migration as its exact adjoint.
+//!
+//! ## Linearisation
+//! The model parameter is the squared slowness `m = 1/c²`; the perturbation `δm` lives
+//! on the physical `nz × nx` grid (s²/m²). Differentiating the discrete leapfrog step
+//! `uⁿ⁺¹ = 2uⁿ − uⁿ⁻¹ + (Δt²/m)(L uⁿ + Cⁿ + sⁿ)` with respect to `m` gives exactly
+//! `δuⁿ⁺¹ = [same step on δu] + W·(−δm · Δ²u₀ⁿ / Δt²)`, with `Δ²u₀ⁿ = (u₀ⁿ⁺¹ + u₀ⁿ⁻¹) − 2u₀ⁿ`
+//! the background's second time difference: Born modelling is the derivative of the
+//! discrete forward map (second order in time; the fourth-order scheme is not supported
+//! here). Receivers record `δuⁿ` with the same bilinear weights as [`super::forward_shot`].
+//!
+//! ## Adjoint (RTM)
+//! The adjoint runs the transposed step backwards in the scaled variable `r = W p`
+//! (see [`super::propagate`]), injecting `W Rᵀ dⁿ`, and accumulates the imaging condition
+//! `image += −Δ²u₀ⁿ ⊙ rⁿ⁺¹` (then × `1/Δt²`): the result is `Jᵀ d` to rounding.
+//!
+//! ## Background wavefield: checkpointing
+//! The adjoint needs `u₀ⁿ⁻¹, u₀ⁿ, u₀ⁿ⁺¹` in reverse time order. A first forward run saves
+//! the full propagation state (two wavefields and four C-PML fields) every `K` steps
+//! ([`checkpoint_interval`]); during the adjoint sweep each segment of `K` steps is
+//! recomputed from its checkpoint and its `K + 2` physical-grid snapshots are kept.
+//! Memory: `⌈(nt−1)/K⌉ · 6` extended fields plus `(K + 2) · nz · nx` floats, with
+//! `K ≈ √(6 F (nt−1) / P)` (`F` extended field size, `P = nz·nx`) minimising the sum; cost:
+//! two forward propagations and one adjoint. Recomputation repeats the same operations,
+//! so the image equals the one from a fully stored wavefield bit for bit.
+//!
+//! ## Order of reductions
+//! Each image point sums its imaging terms over time steps in decreasing `n` (segments
+//! from last to first, steps within a segment from last to first). The optional source
+//! illumination `Σₙ (u₀ⁿ)²` sums over segments from last to first and within a segment
+//! in increasing `n`. Shots are imaged separately; sum them in shot order
+//! ([`sum_images`]).
+
+use crate::error::{check_len, Error};
+use crate::exec::{Executor, SharedMut};
+
+use super::config::{Grid, WaveConfig};
+use super::propagate::{bilinear, check_receivers, flush, par_rows, take, Aux, Propagator};
+
+/// Fields of extended size in a Born state (see [`born_state_len`]).
+const BORN_FIELDS: usize = 13;
+
+/// Checks that the configuration supports Born/RTM (second order in time).
+fn check_order(cfg: &WaveConfig) -> Result<(), Error> {
+    if cfg.time_order != 2 {
+        return Err(Error::InvalidArgument { name: "time_order", expected: "2 for Born modelling and RTM" });
+    }
+    Ok(())
+}
+
+/// Floats of scratch needed by [`born_shot`].
+///
+/// # Errors
+/// As [`WaveConfig::validate`]; [`Error::InvalidArgument`] if `time_order ≠ 2`.
+pub fn born_state_len(cfg: &WaveConfig) -> Result<usize, Error> {
+    cfg.validate()?;
+    check_order(cfg)?;
+    Ok(Grid::new(cfg)?.field_len() * BORN_FIELDS)
+}
+
+/// Steps between checkpoints of the RTM background wavefield.
+///
+/// # Errors
+/// As [`WaveConfig::validate`].
+pub fn checkpoint_interval(cfg: &WaveConfig) -> Result<usize, Error> {
+    cfg.validate()?;
+    let g = Grid::new(cfg)?;
+    let steps = cfg.nt - 1;
+    let ratio = 6.0 * g.field_len() as f64 * steps as f64 / (g.nz * g.nx) as f64;
+    let k = libm::round(libm::sqrt(ratio)) as usize;
+    Ok(k.clamp(1, steps.max(1)))
+}
+
+/// Floats of scratch needed by [`rtm_shot`] (see the module docs for the layout).
+///
+/// # Errors
+/// As [`WaveConfig::validate`]; [`Error::InvalidArgument`] if `time_order ≠ 2`.
+pub fn rtm_scratch_len(cfg: &WaveConfig) -> Result<usize, Error> {
+    cfg.validate()?;
+    check_order(cfg)?;
+    let g = Grid::new(cfg)?;
+    let k = checkpoint_interval(cfg)?;
+    let ncp = (cfg.nt - 1).div_ceil(k);
+    let fields = 6 + 12 + 6 * ncp;
+    fields
+        .checked_mul(g.field_len())
+        .and_then(|a| a.checked_add((k + 2) * g.nz * g.nx))
+        .ok_or(Error::InvalidArgument { name: "grid", expected: "a problem small enough to address" })
+}
+
+/// Copies the physical part of an extended field into `out` (`nz·nx`).
+fn physical(g: &Grid, field: &[f32], out: &mut [f32]) {
+    for iz in 0..g.nz {
+        let s = g.physical_index(iz, 0);
+        out[iz * g.nx..(iz + 1) * g.nx].copy_from_slice(&field[s..s + g.nx]);
+    }
+}
+
+/// Born-models one shot: `shot = J δm` for squared-slowness perturbation `dm` (`nz·nx`)
+/// around the background whose medium is `medium`. Other arguments as
+/// [`super::forward_shot`]; `state` has [`born_state_len`] floats.
+///
+/// # Errors
+/// [`Error::BufferLength`] for wrong sizes, [`Error::InvalidArgument`] for bad positions,
+/// `time_order ≠ 2` or non-finite `dm`.
+#[allow(clippy::too_many_arguments)]
+pub fn born_shot(
+    cfg: &WaveConfig,
+    medium: &[f32],
+    source: [f32; 2],
+    receivers: &[[f32; 2]],
+    wavelet: &[f32],
+    dm: &[f32],
+    state: &mut [f32],
+    shot: &mut [f32],
+    exec: &dyn Executor,
+) -> Result<(), Error> {
+    check_order(cfg)?;
+    let prop = Propagator::new(cfg, medium)?;
+    let g = prop.grid;
+    let nrec = check_receivers(cfg, receivers)?;
+    check_len("wavelet", wavelet.len(), cfg.nt)?;
+    check_len("dm", dm.len(), g.nz * g.nx)?;
+    if dm.iter().any(|v| !v.is_finite()) {
+        return Err(Error::InvalidArgument { name: "dm", expected: "finite values" });
+    }
+    check_len("shot", shot.len(), cfg.nt * nrec)?;
+    check_len("state", state.len(), born_state_len(cfg)?)?;
+    let src = bilinear(cfg, source, "source")?;
+    state.fill(0.0);
+    let fl = g.field_len();
+    let mut rest = &mut *state;
+    let mut b_prev = take(&mut rest, fl);
+    let mut b_cur = take(&mut rest, fl);
+    let mut b_next = take(&mut rest, fl);
+    let mut baux = Aux { psix: take(&mut rest, fl), psiz: take(&mut rest, fl), zetax: take(&mut rest, fl), zetaz: take(&mut rest, fl) };
+    let mut d_cur = take(&mut rest, fl);
+    let mut d_nxt = take(&mut rest, fl);
+    let mut daux = Aux { psix: take(&mut rest, fl), psiz: take(&mut rest, fl), zetax: take(&mut rest, fl), zetaz: take(&mut rest, fl) };
+    let inv_dt2 = crate::detmath::recip(cfg.dt * cfg.dt);
+    let free = cfg.free_surface;
+    for n in 0..cfg.nt {
+        let row = &mut shot[n * nrec..(n + 1) * nrec];
+        for (o, &rp) in row.iter_mut().zip(receivers) {
+            *o = Propagator::sample(d_cur, &bilinear(cfg, rp, "receivers")?);
+        }
+        if n + 1 == cfg.nt {
+            break;
+        }
+        // Background: b_next = u₀ⁿ⁺¹ (b_prev keeps u₀ⁿ⁻¹).
+        b_next.copy_from_slice(b_prev);
+        prop.step(b_cur, b_next, &mut baux, &mut [], exec);
+        prop.inject(b_next, &src, wavelet[n]);
+        prop.finish_step(b_next);
+        // Scattered field with the Born source W·(−δm Δ²u₀ⁿ/Δt²).
+        prop.step(d_cur, d_nxt, &mut daux, &mut [], exec);
+        {
+            let (bp, bc, bn): (&[f32], &[f32], &[f32]) = (b_prev, b_cur, b_next);
+            let w = prop.medium.w;
+            let sh = SharedMut::new(&mut *d_nxt);
+            par_rows(exec, &[(0, g.nz)], &|iz| {
+                if free && iz + g.top == 0 {
+                    return;
+                }
+                let s = g.physical_index(iz, 0);
+                // SAFETY: disjoint rows.
+                let o = unsafe { sh.slice(s, g.nx) };
+                let dmr = &dm[iz * g.nx..(iz + 1) * g.nx];
+                for ix in 0..g.nx {
+                    let p = s + ix;
+                    let d2 = (bn[p] + bp[p]) - 2.0 * bc[p];
+                    o[ix] = flush(o[ix] + w[p] * ((-dmr[ix] * d2) * inv_dt2));
+                }
+            });
+        }
+        prop.finish_step(d_nxt);
+        core::mem::swap(&mut d_cur, &mut d_nxt);
+        // Rotate background buffers: (prev, cur, next) ← (cur, next, prev).
+        let tmp = b_prev;
+        b_prev = b_cur;
+        b_cur = b_next;
+        b_next = tmp;
+    }
+    Ok(())
+}
+
+/// Reverse-time migration of one shot: `image = Jᵀ shot_data` (exact adjoint of
+/// [`born_shot`]), written to `image` (`nz·nx`, squared-slowness units). If
+/// `illumination` is given (`nz·nx`), it receives the source illumination `Σₙ (u₀ⁿ)²`.
+/// `scratch` has [`rtm_scratch_len`] floats.
+///
+/// # Errors
+/// [`Error::BufferLength`] for wrong sizes, [`Error::InvalidArgument`] for bad positions,
+/// non-finite data or `time_order ≠ 2`.
+#[allow(clippy::too_many_arguments)]
+pub fn rtm_shot(
+    cfg: &WaveConfig,
+    medium: &[f32],
+    source: [f32; 2],
+    receivers: &[[f32; 2]],
+    wavelet: &[f32],
+    shot_data: &[f32],
+    scratch: &mut [f32],
+    image: &mut [f32],
+    mut illumination: Option<&mut [f32]>,
+    exec: &dyn Executor,
+) -> Result<(), Error> {
+    check_order(cfg)?;
+    let prop = Propagator::new(cfg, medium)?;
+    let g = prop.grid;
+    let nrec = check_receivers(cfg, receivers)?;
+    let nt = cfg.nt;
+    check_len("wavelet", wavelet.len(), nt)?;
+    check_len("shot", shot_data.len(), nt * nrec)?;
+    if shot_data.iter().any(|v| !v.is_finite()) {
+        return Err(Error::InvalidArgument { name: "shot", expected: "finite values" });
+    }
+    check_len("scratch", scratch.len(), rtm_scratch_len(cfg)?)?;
+    check_len("image", image.len(), g.nz * g.nx)?;
+    if let Some(il) = illumination.as_deref_mut() {
+        check_len("illumination", il.len(), g.nz * g.nx)?;
+        il.fill(0.0);
+    }
+    let src = bilinear(cfg, source, "source")?;
+    let k = checkpoint_interval(cfg)?;
+    let ncp = (nt - 1).div_ceil(k);
+    let fl = g.field_len();
+    let np = g.nz * g.nx;
+    scratch.fill(0.0);
+    image.fill(0.0);
+    let mut rest = &mut *scratch;
+    let mut cur = take(&mut rest, fl);
+    let mut nxt = take(&mut rest, fl);
+    let mut baux = Aux { psix: take(&mut rest, fl), psiz: take(&mut rest, fl), zetax: take(&mut rest, fl), zetaz: take(&mut rest, fl) };
+    let mut r_cur = take(&mut rest, fl);
+    let mut r_nxt = take(&mut rest, fl);
+    let mut raux = Aux { psix: take(&mut rest, fl), psiz: take(&mut rest, fl), zetax: take(&mut rest, fl), zetaz: take(&mut rest, fl) };
+    let tmp = take(&mut rest, 6 * fl);
+    let checkpoints = take(&mut rest, 6 * ncp * fl);
+    let snaps = take(&mut rest, (k + 2) * np);
+
+    // Forward sweep with checkpoints: checkpoint c = state at step c·K.
+    for n in 0..nt - 1 {
+        if n % k == 0 {
+            let cp = &mut checkpoints[(n / k) * 6 * fl..(n / k + 1) * 6 * fl];
+            for (i, f) in [&*cur, &*nxt, &*baux.psix, &*baux.psiz, &*baux.zetax, &*baux.zetaz].into_iter().enumerate() {
+                cp[i * fl..(i + 1) * fl].copy_from_slice(f);
+            }
+        }
+        prop.step(cur, nxt, &mut baux, &mut [], exec);
+        prop.inject(nxt, &src, wavelet[n]);
+        prop.finish_step(nxt);
+        core::mem::swap(&mut cur, &mut nxt);
+    }
+
+    // Adjoint initial state: r^{nt−1} = W Rᵀ d^{nt−1}.
+    let inject_data = |field: &mut [f32], n: usize| -> Result<(), Error> {
+        for (j, &rp) in receivers.iter().enumerate() {
+            prop.inject(field, &bilinear(cfg, rp, "receivers")?, shot_data[n * nrec + j]);
+        }
+        prop.finish_step(field);
+        Ok(())
+    };
+    inject_data(r_cur, nt - 1)?;
+
+    for c in (0..ncp).rev() {
+        let start = c * k;
+        let end = ((c + 1) * k).min(nt - 1);
+        // Restore checkpoint c and recompute the segment's snapshots u₀^{start−1..=end}.
+        let cp = &checkpoints[c * 6 * fl..(c + 1) * 6 * fl];
+        for (i, f) in [&mut *cur, &mut *nxt, &mut *baux.psix, &mut *baux.psiz, &mut *baux.zetax, &mut *baux.zetaz]
+            .into_iter()
+            .enumerate()
+        {
+            f.copy_from_slice(&cp[i * fl..(i + 1) * fl]);
+        }
+        physical(&g, nxt, &mut snaps[..np]);
+        physical(&g, cur, &mut snaps[np..2 * np]);
+        for n in start..end {
+            if let Some(il) = illumination.as_deref_mut() {
+                let sn = &snaps[(n - start + 1) * np..(n - start + 2) * np];
+                for (a, &u) in il.iter_mut().zip(sn) {
+                    *a = *a + u * u;
+                }
+            }
+            prop.step(cur, nxt, &mut baux, &mut [], exec);
+            prop.inject(nxt, &src, wavelet[n]);
+            prop.finish_step(nxt);
+            core::mem::swap(&mut cur, &mut nxt);
+            physical(&g, cur, &mut snaps[(n - start + 2) * np..(n - start + 3) * np]);
+        }
+        // Adjoint sweep over the segment.
+        for n in (start..end).rev() {
+            let j = n - start + 1;
+            {
+                let (sp, sc, sn) = (&snaps[(j - 1) * np..j * np], &snaps[j * np..(j + 1) * np], &snaps[(j + 1) * np..(j + 2) * np]);
+                let r: &[f32] = r_cur;
+                let sh = SharedMut::new(&mut *image);
+                par_rows(exec, &[(0, g.nz)], &|iz| {
+                    // SAFETY: disjoint rows of the image.
+                    let im = unsafe { sh.slice(iz * g.nx, g.nx) };
+                    let s = g.physical_index(iz, 0);
+                    let q = iz * g.nx;
+                    for ix in 0..g.nx {
+                        let d2 = (sn[q + ix] + sp[q + ix]) - 2.0 * sc[q + ix];
+                        im[ix] = im[ix] + (-d2) * r[s + ix];
+                    }
+                });
+            }
+            prop.adjoint_step(r_cur, r_nxt, &mut raux, tmp, exec);
+            inject_data(r_nxt, n)?;
+            core::mem::swap(&mut r_cur, &mut r_nxt);
+        }
+    }
+    let inv_dt2 = crate::detmath::recip(cfg.dt * cfg.dt);
+    for v in image.iter_mut() {
+        *v = *v * inv_dt2;
+    }
+    Ok(())
+}
+
+/// Sums per-shot images in shot order: `out = ((images[0] + images[1]) + images[2]) + …`,
+/// with `images` holding `n_shots` consecutive images of `out.len()` floats.
+///
+/// # Errors
+/// [`Error::BufferLength`] if `images.len()` is not a multiple of `out.len()`.
+pub fn sum_images(images: &[f32], out: &mut [f32]) -> Result<(), Error> {
+    let n = out.len();
+    if n == 0 || images.len() / n * n != images.len() {
+        return Err(Error::BufferLength { buffer: "images", expected: n, actual: images.len() });
+    }
+    out.fill(0.0);
+    for img in images.chunks_exact(n) {
+        for (o, &v) in out.iter_mut().zip(img) {
+            *o = *o + v;
+        }
+    }
+    Ok(())
+}

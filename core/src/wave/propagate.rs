@@ -1,0 +1,702 @@
+//! Time stepping: the forward leapfrog step (second or fourth order in time), its exact
+//! transpose (for Born/RTM), bilinear source injection / receiver interpolation, and the
+//! forward modelling of one shot.
+//!
+//! ## Scheme
+//! With `W = Δt² c²` and `L` the 2D Laplacian of space order 4 or 8:
+//! - order 2: `uⁿ⁺¹ = 2uⁿ − uⁿ⁻¹ + W (L uⁿ + Cⁿ) + W sⁿ`
+//! - order 4: `y = W L uⁿ`, `uⁿ⁺¹ = 2uⁿ − uⁿ⁻¹ + y + (W L y)/12 + W Cⁿ + W sⁿ`
+//!   (Lax–Wendroff / modified-equation correction of the leapfrog time error; it costs a
+//!   second stencil pass). The correction is tapered to zero across the absorbing layers
+//!   (see [`super::config::FOURTH_ORDER_DT_GAIN`]), so the leapfrog stability limit holds.
+//!
+//! `Cⁿ` is the C-PML correction `∂x ψx + ζx + ∂z ψz + ζz` (see [`super::config`]), applied
+//! only inside the absorbing layers.
+//! `sⁿ` is the source injected with bilinear weights; receivers read `uⁿ` with the same
+//! bilinear weights. A free surface zeroes row 0 after every step and mirrors the field
+//! oddly into the halo (`u(−j) = −u(j)`), which keeps `L` symmetric.
+//!
+//! ## Transpose
+//! The adjoint step is the exact transpose of the forward step (order 2 only), written in
+//! the scaled variable `r = W p` (`p` the adjoint wavefield): its interior part is the
+//! forward kernel itself, `rⁿ = 2rⁿ⁺¹ − rⁿ⁺² + W L rⁿ⁺¹`, and the C-PML memory variables get
+//! transposed updates (three phases, see the code).
+//!
+//! ## Parallelism and exactness
+//! Each phase of a step is split into row ranges handed to the [`Executor`]; every point
+//! is computed by the same expression, with the same order of additions, whoever computes
+//! it, so the output bits do not depend on the thread count. Inner loops run over slices
+//! of one row (the compiler vectorises them; no fused multiply-add is ever formed).
+
+use crate::error::{check_len, Error};
+use crate::exec::{Executor, SharedMut};
+
+use super::config::{check_stability, Grid, Medium, WaveConfig, HALO};
+use super::stencil;
+
+/// Stored fields in a forward-modelling state (see [`state_len`]).
+pub const STATE_FIELDS: usize = 12;
+
+/// Floats in the state buffer of [`forward_shot`] (and of one [`Propagator`] stepping).
+///
+/// # Errors
+/// As [`WaveConfig::validate`].
+pub fn state_len(cfg: &WaveConfig) -> Result<usize, Error> {
+    cfg.validate()?;
+    let g = Grid::new(cfg)?;
+    g.field_len().checked_mul(STATE_FIELDS).ok_or(Error::InvalidArgument {
+        name: "grid",
+        expected: "a grid small enough to address",
+    })
+}
+
+/// Stencil coefficients with the grid spacings folded in.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Coeffs {
+    /// Stencil radius (2 or 4).
+    pub r: usize,
+    /// Centre coefficient of the 2D Laplacian.
+    pub c0: f32,
+    /// `aₖ/dx²`.
+    pub cx: [f32; 4],
+    /// `aₖ/dz²`.
+    pub cz: [f32; 4],
+    /// `a₀/dx²`.
+    pub cx0: f32,
+    /// `a₀/dz²`.
+    pub cz0: f32,
+    /// `bₖ/dx`.
+    pub bx: [f32; 4],
+    /// `bₖ/dz`.
+    pub bz: [f32; 4],
+}
+
+impl Coeffs {
+    /// Coefficients for `cfg`.
+    pub fn new(cfg: &WaveConfig) -> Self {
+        let a = stencil::second(cfg.space_order);
+        let b = stencil::first(cfg.space_order);
+        let idx2 = crate::detmath::recip(cfg.dx * cfg.dx);
+        let idz2 = crate::detmath::recip(cfg.dz * cfg.dz);
+        let idx = crate::detmath::recip(cfg.dx);
+        let idz = crate::detmath::recip(cfg.dz);
+        let mut cx = [0.0; 4];
+        let mut cz = [0.0; 4];
+        let mut bx = [0.0; 4];
+        let mut bz = [0.0; 4];
+        for k in 0..4 {
+            cx[k] = a[k + 1] * idx2;
+            cz[k] = a[k + 1] * idz2;
+            bx[k] = b[k] * idx;
+            bz[k] = b[k] * idz;
+        }
+        let cx0 = a[0] * idx2;
+        let cz0 = a[0] * idz2;
+        Self { r: cfg.space_order / 2, c0: cx0 + cz0, cx, cz, cx0, cz0, bx, bz }
+    }
+}
+
+/// Chunk length (columns) of the C-PML loops; derivatives go to stack arrays this long.
+const CH: usize = 64;
+
+/// `out[i] = Σ_{k<R} c[k]·(f[s+i+(k+1)·step] − f[s+i−(k+1)·step])`, summed in increasing `k`.
+#[inline(always)]
+fn deriv1<const R: usize>(f: &[f32], s: usize, step: usize, c: &[f32; 4], out: &mut [f32]) {
+    let n = out.len();
+    out.fill(0.0);
+    for k in 0..R {
+        let a = &f[s + (k + 1) * step..][..n];
+        let b = &f[s - (k + 1) * step..][..n];
+        let ck = c[k];
+        for i in 0..n {
+            out[i] = out[i] + ck * (a[i] - b[i]);
+        }
+    }
+}
+
+/// `out[i] = c0·f[s+i] + Σ_{k<R} c[k]·(f[s+i+(k+1)·step] + f[s+i−(k+1)·step])`, summed in
+/// increasing `k`.
+#[inline(always)]
+fn deriv2<const R: usize>(f: &[f32], s: usize, step: usize, c0: f32, c: &[f32; 4], out: &mut [f32]) {
+    let n = out.len();
+    let fc = &f[s..][..n];
+    for i in 0..n {
+        out[i] = c0 * fc[i];
+    }
+    for k in 0..R {
+        let a = &f[s + (k + 1) * step..][..n];
+        let b = &f[s - (k + 1) * step..][..n];
+        let ck = c[k];
+        for i in 0..n {
+            out[i] = out[i] + ck * (a[i] + b[i]);
+        }
+    }
+}
+
+/// Magnitudes below this are flushed to zero in every stored field.
+///
+/// Decaying fields (behind the wavefront, and above all the C-PML memory variables, which
+/// decay geometrically) would otherwise drift into subnormal numbers, which are 10–100×
+/// slower on x86 and handled differently by GPUs. The flush is a comparison and a select,
+/// so it is exact and portable; at `1e-30` it is irrelevant next to physical amplitudes.
+pub const FLUSH_BELOW: f32 = 1.0e-30;
+
+/// `v`, or zero if `|v| <` [`FLUSH_BELOW`].
+#[inline(always)]
+pub(crate) fn flush(v: f32) -> f32 {
+    if v.abs() < FLUSH_BELOW {
+        0.0
+    } else {
+        v
+    }
+}
+
+/// The row kernel: for the `n = o.len()` points starting at storage index `s`,
+/// order 2 (`FOURTH = false`, `f = u`): `o = (2u − o) + W·L f`;
+/// order 4 (`FOURTH = true`, `f = y`, `w = W₁₂`): `o = ((2u − o) + y) + W₁₂·L y`.
+#[inline(always)]
+fn row_update<const R: usize, const FOURTH: bool>(
+    o: &mut [f32],
+    f: &[f32],
+    u: &[f32],
+    w: &[f32],
+    s: usize,
+    stride: usize,
+    k: &Coeffs,
+) {
+    let n = o.len();
+    let fc = &f[s..s + n];
+    let uc = &u[s..s + n];
+    let wc = &w[s..s + n];
+    let left: [&[f32]; R] = core::array::from_fn(|j| &f[s - 1 - j..s - 1 - j + n]);
+    let right: [&[f32]; R] = core::array::from_fn(|j| &f[s + 1 + j..s + 1 + j + n]);
+    let up: [&[f32]; R] = core::array::from_fn(|j| &f[s - (j + 1) * stride..s - (j + 1) * stride + n]);
+    let down: [&[f32]; R] = core::array::from_fn(|j| &f[s + (j + 1) * stride..s + (j + 1) * stride + n]);
+    let (c0, cx, cz) = (k.c0, k.cx, k.cz);
+    for i in 0..n {
+        let mut lap = c0 * fc[i];
+        for j in 0..R {
+            lap = lap + cx[j] * (left[j][i] + right[j][i]) + cz[j] * (up[j][i] + down[j][i]);
+        }
+        if FOURTH {
+            o[i] = flush(((2.0 * uc[i] - o[i]) + fc[i]) + wc[i] * lap);
+        } else {
+            o[i] = flush((2.0 * uc[i] - o[i]) + wc[i] * lap);
+        }
+    }
+}
+
+/// `o = W·L f` for the `o.len()` points starting at storage index `s`.
+#[inline(always)]
+fn row_wlap<const R: usize>(o: &mut [f32], f: &[f32], w: &[f32], s: usize, stride: usize, k: &Coeffs) {
+    let n = o.len();
+    let fc = &f[s..s + n];
+    let wc = &w[s..s + n];
+    let left: [&[f32]; R] = core::array::from_fn(|j| &f[s - 1 - j..s - 1 - j + n]);
+    let right: [&[f32]; R] = core::array::from_fn(|j| &f[s + 1 + j..s + 1 + j + n]);
+    let up: [&[f32]; R] = core::array::from_fn(|j| &f[s - (j + 1) * stride..s - (j + 1) * stride + n]);
+    let down: [&[f32]; R] = core::array::from_fn(|j| &f[s + (j + 1) * stride..s + (j + 1) * stride + n]);
+    let (c0, cx, cz) = (k.c0, k.cx, k.cz);
+    for i in 0..n {
+        let mut lap = c0 * fc[i];
+        for j in 0..R {
+            lap = lap + cx[j] * (left[j][i] + right[j][i]) + cz[j] * (up[j][i] + down[j][i]);
+        }
+        o[i] = flush(wc[i] * lap);
+    }
+}
+
+/// Runs `f(row)` for every row of the given ranges, split into contiguous tasks.
+pub(crate) fn par_rows(exec: &dyn Executor, ranges: &[(usize, usize)], f: &(dyn Fn(usize) + Sync)) {
+    let total: usize = ranges.iter().map(|&(a, b)| b.saturating_sub(a)).sum();
+    if total == 0 {
+        return;
+    }
+    let tasks = exec.threads().clamp(1, total);
+    exec.for_each(tasks, &|t| {
+        let first = t * total / tasks;
+        let last = (t + 1) * total / tasks;
+        for q in first..last {
+            let mut q = q;
+            for &(a, b) in ranges {
+                let len = b.saturating_sub(a);
+                if q < len {
+                    f(a + q);
+                    break;
+                }
+                q -= len;
+            }
+        }
+    });
+}
+
+/// Bilinear interpolation weights of a position: four storage indices and weights.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bilinear {
+    /// Storage indices of the four surrounding points.
+    pub index: [usize; 4],
+    /// Their weights (sum 1).
+    pub weight: [f32; 4],
+    /// Extended rows of the four points (for the free-surface mask).
+    pub row: [usize; 4],
+}
+
+/// Bilinear weights of physical position `[z, x]` (metres from the first grid point).
+///
+/// # Errors
+/// [`Error::InvalidArgument`] (`name`) if the position is not finite or lies outside
+/// the physical grid.
+pub fn bilinear(cfg: &WaveConfig, pos: [f32; 2], name: &'static str) -> Result<Bilinear, Error> {
+    let g = Grid::new(cfg)?;
+    let fz = crate::detmath::div(pos[0], cfg.dz);
+    let fx = crate::detmath::div(pos[1], cfg.dx);
+    let inside = |f: f32, n: usize| f.is_finite() && f >= 0.0 && f <= (n - 1) as f32;
+    if !inside(fz, g.nz) || !inside(fx, g.nx) {
+        return Err(Error::InvalidArgument { name, expected: "positions [z, x] in metres inside the model" });
+    }
+    let split = |f: f32, n: usize| {
+        let i = (libm::floorf(f) as usize).min(n - 2);
+        (i, f - i as f32)
+    };
+    let (iz, wz) = split(fz, g.nz);
+    let (ix, wx) = split(fx, g.nx);
+    Ok(Bilinear {
+        index: [
+            g.physical_index(iz, ix),
+            g.physical_index(iz, ix + 1),
+            g.physical_index(iz + 1, ix),
+            g.physical_index(iz + 1, ix + 1),
+        ],
+        weight: [(1.0 - wz) * (1.0 - wx), (1.0 - wz) * wx, wz * (1.0 - wx), wz * wx],
+        row: [iz + g.top, iz + g.top, iz + 1 + g.top, iz + 1 + g.top],
+    })
+}
+
+/// Odd mirror of row 0 into the top halo (`u(−j) = −u(j)`) for the free surface.
+pub(crate) fn mirror_top(g: &Grid, f: &mut [f32]) {
+    for j in 1..=HALO {
+        for ix in 0..g.nxp {
+            let p = g.index(0, ix);
+            f[p - j * g.stride] = -f[p + j * g.stride];
+        }
+    }
+}
+
+/// A prepared propagator: configuration, grid, coefficients and medium.
+#[derive(Debug, Clone, Copy)]
+pub struct Propagator<'a> {
+    /// The configuration.
+    pub cfg: WaveConfig,
+    /// Its extended grid.
+    pub grid: Grid,
+    pub(crate) k: Coeffs,
+    /// The prepared medium.
+    pub medium: Medium<'a>,
+}
+
+/// The C-PML memory fields of one wavefield (or their adjoints).
+pub(crate) struct Aux<'s> {
+    pub psix: &'s mut [f32],
+    pub psiz: &'s mut [f32],
+    pub zetax: &'s mut [f32],
+    pub zetaz: &'s mut [f32],
+}
+
+/// Takes the next `len` floats off the front of `buf`.
+pub(crate) fn take<'a>(buf: &mut &'a mut [f32], len: usize) -> &'a mut [f32] {
+    let b = core::mem::take(buf);
+    let (a, rest) = b.split_at_mut(len.min(b.len()));
+    *buf = rest;
+    a
+}
+
+impl<'a> Propagator<'a> {
+    /// Wraps a medium prepared by [`super::config::prepare_medium`] for `cfg`.
+    ///
+    /// # Errors
+    /// [`Error::BufferLength`] if `medium` has the wrong length.
+    pub fn new(cfg: &WaveConfig, medium: &'a [f32]) -> Result<Self, Error> {
+        cfg.validate()?;
+        let medium = Medium::view(cfg, medium)?;
+        Ok(Self { cfg: *cfg, grid: Grid::new(cfg)?, k: Coeffs::new(cfg), medium })
+    }
+
+    /// Rows of the absorbing layers at top and bottom.
+    fn z_strips(&self) -> [(usize, usize); 2] {
+        let g = &self.grid;
+        [(0, g.top), (g.top + g.nz, g.nzp)]
+    }
+
+    /// One forward step: `out` holds `uⁿ⁻¹` on entry and `uⁿ⁺¹` on exit (no source, no
+    /// halo mirroring); `y` is scratch for the fourth-order scheme.
+    pub(crate) fn step(&self, u: &[f32], out: &mut [f32], aux: &mut Aux<'_>, y: &mut [f32], exec: &dyn Executor) {
+        if self.k.r == 2 {
+            self.step_impl::<2>(u, out, aux, y, exec)
+        } else {
+            self.step_impl::<4>(u, out, aux, y, exec)
+        }
+    }
+
+    fn step_impl<const R: usize>(&self, u: &[f32], out: &mut [f32], aux: &mut Aux<'_>, y: &mut [f32], exec: &dyn Executor) {
+        let g = self.grid;
+        let k = self.k;
+        let m = self.medium;
+        let (nxp, stride) = (g.nxp, g.stride);
+        let fourth = self.cfg.time_order == 4;
+        // Phase A: ψz in the top and bottom layers (needs its row neighbours in phase B).
+        if g.width > 0 {
+            let sh = SharedMut::new(&mut *aux.psiz);
+            par_rows(exec, &self.z_strips(), &|iz| {
+                let s = g.index(iz, 0);
+                // SAFETY: each task owns its rows; row `iz` occupies `s..s + nxp`.
+                let ps = unsafe { sh.slice(s, nxp) };
+                let (a, b) = (m.az[iz], m.bz[iz]);
+                let mut d = [0.0f32; CH];
+                for c in (0..nxp).step_by(CH) {
+                    let n = CH.min(nxp - c);
+                    let d = &mut d[..n];
+                    deriv1::<R>(u, s + c, stride, &k.bz, d);
+                    let p = &mut ps[c..c + n];
+                    for i in 0..n {
+                        p[i] = flush(b * p[i] + a * d[i]);
+                    }
+                }
+            });
+        }
+        // Phase A2 (order 4): y = W L u.
+        if fourth {
+            let sh = SharedMut::new(&mut *y);
+            par_rows(exec, &[(0, g.nzp)], &|iz| {
+                let s = g.index(iz, 0);
+                // SAFETY: disjoint rows.
+                let o = unsafe { sh.slice(s, nxp) };
+                row_wlap::<R>(o, u, m.w, s, stride, &k);
+            });
+            if self.cfg.free_surface {
+                mirror_top(&g, y);
+            }
+        }
+        // Phase B: interior update plus C-PML corrections, row by row.
+        let y: &[f32] = y;
+        let psiz: &[f32] = aux.psiz;
+        let osh = SharedMut::new(out);
+        let pxsh = SharedMut::new(&mut *aux.psix);
+        let zxsh = SharedMut::new(&mut *aux.zetax);
+        let zzsh = SharedMut::new(&mut *aux.zetaz);
+        let free = self.cfg.free_surface;
+        let strips = [(0, g.width), (g.width + g.nx, nxp)];
+        par_rows(exec, &[(0, g.nzp)], &|iz| {
+            let s = g.index(iz, 0);
+            // SAFETY: disjoint rows (the ψx view adds this row's own halo columns).
+            let o = unsafe { osh.slice(s, nxp) };
+            if fourth {
+                row_update::<R, true>(o, y, u, m.w12, s, stride, &k);
+            } else {
+                row_update::<R, false>(o, u, u, m.w, s, stride, &k);
+            }
+            if g.width > 0 {
+                // SAFETY: as above.
+                let px = unsafe { pxsh.slice(s - HALO, nxp + 2 * HALO) };
+                let zx = unsafe { zxsh.slice(s, nxp) };
+                let mut d1 = [0.0f32; CH];
+                let mut d2 = [0.0f32; CH];
+                for (c0, c1) in strips {
+                    for c in (c0..c1).step_by(CH) {
+                        let n = CH.min(c1 - c);
+                        deriv1::<R>(u, s + c, 1, &k.bx, &mut d1[..n]);
+                        for i in 0..n {
+                            let ix = c + i;
+                            px[ix + HALO] = flush(m.bx[ix] * px[ix + HALO] + m.ax[ix] * d1[i]);
+                        }
+                    }
+                }
+                for (c0, c1) in strips {
+                    for c in (c0..c1).step_by(CH) {
+                        let n = CH.min(c1 - c);
+                        deriv1::<R>(px, c + HALO, 1, &k.bx, &mut d1[..n]);
+                        deriv2::<R>(u, s + c, 1, k.cx0, &k.cx, &mut d2[..n]);
+                        for i in 0..n {
+                            let ix = c + i;
+                            zx[ix] = flush(m.bx[ix] * zx[ix] + m.ax[ix] * (d2[i] + d1[i]));
+                            o[ix] = flush(o[ix] + m.w[s + ix] * (d1[i] + zx[ix]));
+                        }
+                    }
+                }
+                if g.is_pml_row(iz) {
+                    // SAFETY: as above.
+                    let zz = unsafe { zzsh.slice(s, nxp) };
+                    let (a, b) = (m.az[iz], m.bz[iz]);
+                    let wr = &m.w[s..s + nxp];
+                    for c in (0..nxp).step_by(CH) {
+                        let n = CH.min(nxp - c);
+                        deriv1::<R>(psiz, s + c, stride, &k.bz, &mut d1[..n]);
+                        deriv2::<R>(u, s + c, stride, k.cz0, &k.cz, &mut d2[..n]);
+                        let (zz, o, w) = (&mut zz[c..c + n], &mut o[c..c + n], &wr[c..c + n]);
+                        for i in 0..n {
+                            zz[i] = flush(b * zz[i] + a * (d2[i] + d1[i]));
+                            o[i] = flush(o[i] + w[i] * (d1[i] + zz[i]));
+                        }
+                    }
+                }
+            }
+            if free && iz == 0 {
+                o.fill(0.0);
+            }
+        });
+    }
+
+    /// One transposed step (order 2) in the scaled adjoint variable: `out` holds `rⁿ⁺²` on
+    /// entry and `rⁿ` on exit; `aux` holds the adjoint memory variables (ψ slots: α,
+    /// ζ slots: β); `tmp` is six fields of scratch that must be zero outside the layers.
+    pub(crate) fn adjoint_step(&self, r: &[f32], out: &mut [f32], aux: &mut Aux<'_>, tmp: &mut [f32], exec: &dyn Executor) {
+        if self.k.r == 2 {
+            self.adjoint_impl::<2>(r, out, aux, tmp, exec)
+        } else {
+            self.adjoint_impl::<4>(r, out, aux, tmp, exec)
+        }
+    }
+
+    fn adjoint_impl<const R: usize>(&self, r: &[f32], out: &mut [f32], aux: &mut Aux<'_>, tmp: &mut [f32], exec: &dyn Executor) {
+        let g = self.grid;
+        let k = self.k;
+        let m = self.medium;
+        let (nxp, stride, fl) = (g.nxp, g.stride, g.field_len());
+        let mut rest = tmp;
+        let ex = take(&mut rest, fl);
+        let fx = take(&mut rest, fl);
+        let yx = take(&mut rest, fl);
+        let ez = take(&mut rest, fl);
+        let fz = take(&mut rest, fl);
+        let yz = take(&mut rest, fl);
+        // Phase A (z layers): βz += r; Ez = az βz; Fz = r + Ez; βz ← bz βz.
+        if g.width > 0 {
+            let bsh = SharedMut::new(&mut *aux.zetaz);
+            let esh = SharedMut::new(&mut *ez);
+            let fsh = SharedMut::new(&mut *fz);
+            par_rows(exec, &self.z_strips(), &|iz| {
+                let s = g.index(iz, 0);
+                // SAFETY: disjoint rows.
+                let (bz, e, f) = unsafe { (bsh.slice(s, nxp), esh.slice(s, nxp), fsh.slice(s, nxp)) };
+                let rr = &r[s..s + nxp];
+                let (a, b) = (m.az[iz], m.bz[iz]);
+                for ix in 0..nxp {
+                    let beta = bz[ix] + rr[ix];
+                    e[ix] = flush(a * beta);
+                    f[ix] = flush(rr[ix] + e[ix]);
+                    bz[ix] = flush(b * beta);
+                }
+            });
+        }
+        let ez: &[f32] = ez;
+        let fz: &[f32] = fz;
+        // Phase B: interior (the forward kernel on r), x layers, αz.
+        {
+            let osh = SharedMut::new(&mut *out);
+            let axsh = SharedMut::new(&mut *aux.psix);
+            let bxsh = SharedMut::new(&mut *aux.zetax);
+            let azsh = SharedMut::new(&mut *aux.psiz);
+            let exsh = SharedMut::new(&mut *ex);
+            let fxsh = SharedMut::new(&mut *fx);
+            let yxsh = SharedMut::new(&mut *yx);
+            let yzsh = SharedMut::new(&mut *yz);
+            let strips = [(0, g.width), (g.width + g.nx, nxp)];
+            let reach = [(0, (g.width + HALO).min(nxp)), ((g.width + g.nx).saturating_sub(HALO), nxp)];
+            par_rows(exec, &[(0, g.nzp)], &|iz| {
+                let s = g.index(iz, 0);
+                // SAFETY: disjoint rows (the temporaries' views add this row's halo columns).
+                let o = unsafe { osh.slice(s, nxp) };
+                row_update::<R, false>(o, r, r, m.w, s, stride, &k);
+                if g.width == 0 {
+                    return;
+                }
+                // SAFETY: as above.
+                let (alpha, beta) = unsafe { (axsh.slice(s, nxp), bxsh.slice(s, nxp)) };
+                let (e, f, yv) = unsafe {
+                    (
+                        exsh.slice(s - HALO, nxp + 2 * HALO),
+                        fxsh.slice(s - HALO, nxp + 2 * HALO),
+                        yxsh.slice(s - HALO, nxp + 2 * HALO),
+                    )
+                };
+                let mut d1 = [0.0f32; CH];
+                let mut d2 = [0.0f32; CH];
+                for (c0, c1) in strips {
+                    for ix in c0..c1 {
+                        let b = beta[ix] + r[s + ix];
+                        e[ix + HALO] = flush(m.ax[ix] * b);
+                        f[ix + HALO] = flush(r[s + ix] + e[ix + HALO]);
+                        beta[ix] = flush(m.bx[ix] * b);
+                    }
+                }
+                for (c0, c1) in strips {
+                    for c in (c0..c1).step_by(CH) {
+                        let n = CH.min(c1 - c);
+                        deriv1::<R>(f, c + HALO, 1, &k.bx, &mut d1[..n]);
+                        for i in 0..n {
+                            let ix = c + i;
+                            let at = alpha[ix] - d1[i];
+                            yv[ix + HALO] = flush(m.ax[ix] * at);
+                            alpha[ix] = flush(m.bx[ix] * at);
+                        }
+                    }
+                }
+                for (c0, c1) in reach {
+                    for c in (c0..c1).step_by(CH) {
+                        let n = CH.min(c1 - c);
+                        deriv2::<R>(e, c + HALO, 1, k.cx0, &k.cx, &mut d2[..n]);
+                        deriv1::<R>(yv, c + HALO, 1, &k.bx, &mut d1[..n]);
+                        for i in 0..n {
+                            let ix = c + i;
+                            o[ix] = flush(o[ix] + m.w[s + ix] * (d2[i] - d1[i]));
+                        }
+                    }
+                }
+                if g.is_pml_row(iz) {
+                    // SAFETY: as above.
+                    let (alz, y2) = unsafe { (azsh.slice(s, nxp), yzsh.slice(s, nxp)) };
+                    let (a, b) = (m.az[iz], m.bz[iz]);
+                    for c in (0..nxp).step_by(CH) {
+                        let n = CH.min(nxp - c);
+                        deriv1::<R>(fz, s + c, stride, &k.bz, &mut d1[..n]);
+                        let (alz, y2) = (&mut alz[c..c + n], &mut y2[c..c + n]);
+                        for i in 0..n {
+                            let at = alz[i] - d1[i];
+                            y2[i] = flush(a * at);
+                            alz[i] = flush(b * at);
+                        }
+                    }
+                }
+            });
+        }
+        // Phase C: z-layer contributions, layer rows plus HALO rows of reach.
+        if g.width > 0 {
+            let yz: &[f32] = yz;
+            let osh = SharedMut::new(&mut *out);
+            let top_reach = if g.top > 0 { (g.top + HALO).min(g.nzp) } else { 0 };
+            let ranges = [(0, top_reach), ((g.top + g.nz).saturating_sub(HALO).max(top_reach), g.nzp)];
+            par_rows(exec, &ranges, &|iz| {
+                let s = g.index(iz, 0);
+                // SAFETY: disjoint rows.
+                let o = unsafe { osh.slice(s, nxp) };
+                let wr = &m.w[s..s + nxp];
+                let mut d1 = [0.0f32; CH];
+                let mut d2 = [0.0f32; CH];
+                for c in (0..nxp).step_by(CH) {
+                    let n = CH.min(nxp - c);
+                    deriv2::<R>(ez, s + c, stride, k.cz0, &k.cz, &mut d2[..n]);
+                    deriv1::<R>(yz, s + c, stride, &k.bz, &mut d1[..n]);
+                    let (o, w) = (&mut o[c..c + n], &wr[c..c + n]);
+                    for i in 0..n {
+                        o[i] = flush(o[i] + w[i] * (d2[i] - d1[i]));
+                    }
+                }
+            });
+        }
+    }
+
+    /// Adds `scale·W·value` at the bilinear points `b` of `field` (skipping row 0 with a
+    /// free surface).
+    #[inline]
+    pub(crate) fn inject(&self, field: &mut [f32], b: &Bilinear, value: f32) {
+        for q in 0..4 {
+            if self.cfg.free_surface && b.row[q] == 0 {
+                continue;
+            }
+            let p = b.index[q];
+            field[p] = flush(field[p] + self.medium.w[p] * (b.weight[q] * value));
+        }
+    }
+
+    /// Bilinear interpolation of `field` at `b`.
+    #[inline]
+    pub(crate) fn sample(field: &[f32], b: &Bilinear) -> f32 {
+        ((b.weight[0] * field[b.index[0]] + b.weight[1] * field[b.index[1]]) + b.weight[2] * field[b.index[2]])
+            + b.weight[3] * field[b.index[3]]
+    }
+
+    /// Free-surface bookkeeping after a step: zero row 0 and mirror into the halo.
+    pub(crate) fn finish_step(&self, field: &mut [f32]) {
+        if self.cfg.free_surface {
+            let g = self.grid;
+            let s = g.index(0, 0);
+            field[s..s + g.nxp].fill(0.0);
+            mirror_top(&g, field);
+        }
+    }
+}
+
+/// Checks receiver positions and the shot buffer; returns the receiver count.
+pub(crate) fn check_receivers(cfg: &WaveConfig, receivers: &[[f32; 2]]) -> Result<usize, Error> {
+    if receivers.is_empty() {
+        return Err(Error::InvalidArgument { name: "receivers", expected: "at least one receiver" });
+    }
+    for &r in receivers {
+        bilinear(cfg, r, "receivers")?;
+    }
+    Ok(receivers.len())
+}
+
+/// Forward-models one shot: a Ricker-like `wavelet` (`nt` samples, injected as
+/// `W·wavelet[n]` into `uⁿ⁺¹`) at `source` (`[z, x]` metres), recorded at `receivers` into
+/// `shot` (`nt × receivers.len()`, time-major: `shot[n·nrec + j] = uⁿ(receiver j)`).
+///
+/// `state` is scratch of [`state_len`] floats. The medium must come from
+/// [`super::config::prepare_medium`] with the same `cfg`.
+///
+/// # Errors
+/// [`Error::BufferLength`] for wrong buffer sizes, [`Error::InvalidArgument`] for
+/// positions outside the model.
+#[allow(clippy::too_many_arguments)]
+pub fn forward_shot(
+    cfg: &WaveConfig,
+    medium: &[f32],
+    source: [f32; 2],
+    receivers: &[[f32; 2]],
+    wavelet: &[f32],
+    state: &mut [f32],
+    shot: &mut [f32],
+    exec: &dyn Executor,
+) -> Result<(), Error> {
+    let prop = Propagator::new(cfg, medium)?;
+    let g = prop.grid;
+    let nrec = check_receivers(cfg, receivers)?;
+    check_len("wavelet", wavelet.len(), cfg.nt)?;
+    check_len("shot", shot.len(), cfg.nt * nrec)?;
+    check_len("state", state.len(), state_len(cfg)?)?;
+    let src = bilinear(cfg, source, "source")?;
+    state.fill(0.0);
+    let fl = g.field_len();
+    let mut rest = &mut *state;
+    let mut cur = take(&mut rest, fl);
+    let mut nxt = take(&mut rest, fl);
+    let mut aux = Aux {
+        psix: take(&mut rest, fl),
+        psiz: take(&mut rest, fl),
+        zetax: take(&mut rest, fl),
+        zetaz: take(&mut rest, fl),
+    };
+    let y = take(&mut rest, fl);
+    for n in 0..cfg.nt {
+        let row = &mut shot[n * nrec..(n + 1) * nrec];
+        for (o, &rp) in row.iter_mut().zip(receivers) {
+            *o = Propagator::sample(cur, &bilinear(cfg, rp, "receivers")?);
+        }
+        if n + 1 == cfg.nt {
+            break;
+        }
+        prop.step(cur, nxt, &mut aux, y, exec);
+        prop.inject(nxt, &src, wavelet[n]);
+        prop.finish_step(nxt);
+        core::mem::swap(&mut cur, &mut nxt);
+    }
+    Ok(())
+}
+
+/// Checks that `velocity` gives a stable, non-dispersive set-up for `cfg`.
+///
+/// # Errors
+/// As [`check_stability`].
+pub fn check_model(cfg: &WaveConfig, velocity: &[f32]) -> Result<(), Error> {
+    let (lo, hi) = super::config::velocity_range(velocity)?;
+    check_stability(cfg, lo, hi)
+}

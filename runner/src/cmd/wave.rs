@@ -1,0 +1,417 @@
+//! `powerpost simulate | migrate | residual | bench-wave`: acoustic modelling, RTM and
+//! data residuals with the acquisition presets (`paper`, `edge`).
+//!
+//! Shots are processed in parallel (one shot per task, each shot computed serially, so
+//! results do not depend on the thread count); images are summed in shot order.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use powerpost_core::exec::{Executor, Serial};
+use powerpost_core::wave::{self, Acquisition, WaveConfig};
+
+use super::wave_util::{read_npy, write_atomic, write_npy, Pool, Progress};
+
+/// Options shared by the wave commands.
+#[derive(Args, Debug, Clone)]
+pub struct PresetArgs {
+    /// Acquisition preset: `paper` (256×256 at 12.5 m) or `edge` (64×128 at 25 m,
+    /// modelled on a 2× finer grid).
+    #[arg(long, default_value = "paper")]
+    pub preset: String,
+    /// Worker threads (shots run in parallel).
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+    /// Time scheme order for forward modelling (2 or 4; RTM always uses 2).
+    #[arg(long, default_value_t = 2)]
+    pub time_order: usize,
+}
+
+/// `powerpost simulate`.
+#[derive(Args, Debug)]
+pub struct SimulateArgs {
+    /// Velocity model `.npy` (m/s), shape [nz, nx] of the preset's model grid.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Output shots `.npy`, shape [shots, nt, receivers].
+    #[arg(long)]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub preset: PresetArgs,
+    /// Signal-to-noise ratio of the added coloured noise in dB.
+    #[arg(long, default_value_t = 10.0)]
+    pub snr_db: f32,
+    /// Do not add noise.
+    #[arg(long)]
+    pub clean: bool,
+    /// Noise seed.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+/// `powerpost migrate`.
+#[derive(Args, Debug)]
+pub struct MigrateArgs {
+    /// Shots `.npy`, shape [shots, nt, receivers].
+    #[arg(long)]
+    pub shots: PathBuf,
+    /// Migration velocity `.npy` (used as is).
+    #[arg(long, conflicts_with = "model")]
+    pub background: Option<PathBuf>,
+    /// Velocity model `.npy` to smooth into the background (see `--sigma`).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Gaussian smoothing σ in model grid points (with `--model`).
+    #[arg(long, default_value_t = 10.0)]
+    pub sigma: f32,
+    /// Output RTM image `.npy`, shape [nz, nx] of the model grid.
+    #[arg(long)]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub preset: PresetArgs,
+    /// Mute the image where the velocity is at most this (the water layer), m/s.
+    #[arg(long, default_value_t = 1510.0)]
+    pub water_velocity: f32,
+    /// Divide by the source illumination with this stabilising fraction (e.g. 0.01).
+    #[arg(long)]
+    pub illumination_eps: Option<f32>,
+    /// Apply the Laplacian filter to the image.
+    #[arg(long)]
+    pub laplacian: bool,
+}
+
+/// `powerpost residual`.
+#[derive(Args, Debug)]
+pub struct ResidualArgs {
+    /// Velocity model `.npy` whose predicted shots are compared.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Observed shots `.npy`, shape [shots, nt, receivers].
+    #[arg(long)]
+    pub shots: PathBuf,
+    #[command(flatten)]
+    pub preset: PresetArgs,
+    /// Also write the JSON result to this file.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// `powerpost bench-wave`: time forward modelling and one RTM shot.
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Velocity model `.npy` [nz, nx] (m/s).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Grid spacing (m).
+    #[arg(long, default_value_t = 12.5)]
+    pub spacing: f32,
+    /// Time step (s).
+    #[arg(long)]
+    pub dt: f32,
+    /// Time samples.
+    #[arg(long)]
+    pub nt: usize,
+    /// Ricker peak frequency (Hz).
+    #[arg(long, default_value_t = 15.0)]
+    pub f0: f32,
+    /// Ricker delay (s).
+    #[arg(long)]
+    pub delay: f32,
+    /// Absorbing layer width (points).
+    #[arg(long, default_value_t = 40)]
+    pub pml: usize,
+    /// Space order.
+    #[arg(long, default_value_t = 8)]
+    pub space_order: usize,
+    /// Time order.
+    #[arg(long, default_value_t = 2)]
+    pub time_order: usize,
+    /// Source position z, x (m).
+    #[arg(long, num_args = 2)]
+    pub source: Vec<f32>,
+    /// Receiver depth (m); receivers at every grid column.
+    #[arg(long)]
+    pub receiver_depth: f32,
+    /// Thread counts to time.
+    #[arg(long, value_delimiter = ',', default_value = "1,2")]
+    pub threads: Vec<usize>,
+    /// Repeats per measurement (the median is reported).
+    #[arg(long, default_value_t = 5)]
+    pub repeats: usize,
+    /// Also time one RTM shot.
+    #[arg(long)]
+    pub rtm: bool,
+    /// Write the shot record [nt, receivers] here.
+    #[arg(long)]
+    pub out_shot: Option<PathBuf>,
+}
+
+fn preset(args: &PresetArgs) -> Result<Acquisition> {
+    let mut a = Acquisition::by_name(&args.preset).map_err(|e| anyhow::anyhow!("--preset: {e}"))?;
+    if args.time_order != 2 && args.time_order != 4 {
+        bail!("--time-order: expected 2 or 4, got {}", args.time_order);
+    }
+    a.cfg.time_order = args.time_order;
+    if args.threads == 0 {
+        bail!("--threads: expected at least 1");
+    }
+    Ok(a)
+}
+
+/// Reads a model-grid velocity `.npy` and checks its shape.
+fn read_model(path: &Path, a: &Acquisition) -> Result<Vec<f32>> {
+    let m = read_npy(path)?;
+    if m.shape != [a.model_nz, a.model_nx] {
+        bail!("{}: shape {:?}, expected [{}, {}] for this preset", path.display(), m.shape, a.model_nz, a.model_nx);
+    }
+    if let Some(v) = m.data.iter().find(|v| !(v.is_finite() && **v > 0.0)) {
+        bail!("{}: velocity {v} is not a finite positive value (m/s)", path.display());
+    }
+    Ok(m.data)
+}
+
+/// Reads shots and checks their shape against the preset.
+fn read_shots(path: &Path, a: &Acquisition) -> Result<Vec<f32>> {
+    let s = read_npy(path)?;
+    let want = [a.n_sources, a.cfg.nt, a.n_receivers];
+    if s.shape != want {
+        bail!("{}: shape {:?}, expected {:?} ([shots, nt, receivers]) for this preset", path.display(), s.shape, want);
+    }
+    if s.data.iter().any(|v| !v.is_finite()) {
+        bail!("{}: shots contain non-finite values", path.display());
+    }
+    Ok(s.data)
+}
+
+fn core_err(what: &str) -> impl Fn(powerpost_core::Error) -> anyhow::Error + '_ {
+    move |e| anyhow::anyhow!("{what}: {e}")
+}
+
+fn receivers(a: &Acquisition) -> Result<Vec<[f32; 2]>> {
+    (0..a.n_receivers).map(|j| a.receiver_position(j).map_err(core_err("receivers"))).collect()
+}
+
+fn wavelet(cfg: &WaveConfig) -> Result<Vec<f32>> {
+    let mut w = vec![0.0; cfg.nt];
+    wave::ricker_wavelet(cfg.peak_frequency, cfg.source_delay, cfg.dt, &mut w).map_err(core_err("wavelet"))?;
+    Ok(w)
+}
+
+/// Forward-models all shots of the preset for a refined velocity model.
+fn model_all_shots(a: &Acquisition, fine_velocity: &[f32], threads: usize, label: &str) -> Result<Vec<f32>> {
+    let cfg = a.cfg;
+    let mut medium = vec![0.0; wave::medium_len(&cfg).map_err(core_err("config"))?];
+    wave::prepare_medium(&cfg, fine_velocity, &mut medium).map_err(core_err("velocity model"))?;
+    let recs = receivers(a)?;
+    let w = wavelet(&cfg)?;
+    let per = cfg.nt * a.n_receivers;
+    let out: Vec<Mutex<Vec<f32>>> = (0..a.n_sources).map(|_| Mutex::new(Vec::new())).collect();
+    let errors: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let progress = Progress::new(label, a.n_sources);
+    let pool = Pool::new(threads);
+    pool.for_each(a.n_sources, &|s| {
+        let run = || -> std::result::Result<Vec<f32>, powerpost_core::Error> {
+            let mut state = vec![0.0; wave::state_len(&cfg)?];
+            let mut shot = vec![0.0; per];
+            wave::forward_shot(&cfg, &medium, a.source_position(s)?, &recs, &w, &mut state, &mut shot, &Serial)?;
+            Ok(shot)
+        };
+        match run() {
+            Ok(v) => *out[s].lock().unwrap_or_else(|p| p.into_inner()) = v,
+            Err(e) => errors.lock().unwrap_or_else(|p| p.into_inner()).push(format!("shot {s}: {e}")),
+        }
+        progress.inc();
+    });
+    if let Some(e) = errors.into_inner().unwrap_or_default().first() {
+        bail!("{e}");
+    }
+    Ok(out.into_iter().flat_map(|m| m.into_inner().unwrap_or_default()).collect())
+}
+
+fn refine(a: &Acquisition, model: &[f32]) -> Result<Vec<f32>> {
+    let mut fine = vec![0.0; a.cfg.nz * a.cfg.nx];
+    a.refine_model(model, &mut fine).map_err(core_err("model"))?;
+    Ok(fine)
+}
+
+/// Runs `powerpost simulate`.
+pub fn simulate(args: SimulateArgs) -> Result<()> {
+    let a = preset(&args.preset)?;
+    let model = read_model(&args.model, &a)?;
+    let fine = refine(&a, &model)?;
+    let mut shots = model_all_shots(&a, &fine, args.preset.threads, "simulate")?;
+    if !args.clean {
+        let cfg = a.cfg;
+        let filter_len = ((2.0 * cfg.source_delay / cfg.dt).ceil() as usize + 1).min(cfg.nt);
+        let w = wavelet(&cfg)?;
+        let filter = &w[..filter_len];
+        let per = cfg.nt * a.n_receivers;
+        let mut scratch = vec![0.0; wave::colored_noise_scratch_len(cfg.nt, a.n_receivers, filter_len)];
+        for (s, shot) in shots.chunks_exact_mut(per).enumerate() {
+            wave::add_colored_noise(shot, cfg.nt, a.n_receivers, filter, args.snr_db, args.seed, s as u64, &mut scratch)
+                .map_err(core_err(&format!("noise for shot {s}")))?;
+        }
+    }
+    write_npy(&args.out, &[a.n_sources, a.cfg.nt, a.n_receivers], &shots)
+}
+
+/// Runs `powerpost migrate`.
+pub fn migrate(args: MigrateArgs) -> Result<()> {
+    let mut a = preset(&args.preset)?;
+    a.cfg.time_order = 2;
+    let shots = read_shots(&args.shots, &a)?;
+    let (background, mute_velocity) = match (&args.background, &args.model) {
+        (Some(b), None) => {
+            let bg = read_model(b, &a)?;
+            (bg.clone(), bg)
+        }
+        (None, Some(m)) => {
+            let model = read_model(m, &a)?;
+            let (nz, nx) = (a.model_nz, a.model_nx);
+            let mut scratch = vec![0.0; wave::smooth_scratch_len(nz, nx, args.sigma).map_err(core_err("--sigma"))?];
+            let mut bg = vec![0.0; nz * nx];
+            wave::gaussian_smooth(&model, nz, nx, args.sigma, &mut scratch, &mut bg).map_err(core_err("smoothing"))?;
+            (bg, model)
+        }
+        _ => bail!("give exactly one of --background or --model"),
+    };
+    let fine_bg = refine(&a, &background)?;
+    let cfg = a.cfg;
+    let mut medium = vec![0.0; wave::medium_len(&cfg).map_err(core_err("config"))?];
+    wave::prepare_medium(&cfg, &fine_bg, &mut medium).map_err(core_err("background model"))?;
+    let recs = receivers(&a)?;
+    let w = wavelet(&cfg)?;
+    let per = cfg.nt * a.n_receivers;
+    let np = cfg.nz * cfg.nx;
+    let want_illum = args.illumination_eps.is_some();
+    let images: Vec<Mutex<(Vec<f32>, Vec<f32>)>> = (0..a.n_sources).map(|_| Mutex::new((Vec::new(), Vec::new()))).collect();
+    let errors: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let progress = Progress::new("migrate", a.n_sources);
+    let pool = Pool::new(args.preset.threads);
+    pool.for_each(a.n_sources, &|s| {
+        let run = || -> std::result::Result<(Vec<f32>, Vec<f32>), powerpost_core::Error> {
+            let mut scratch = vec![0.0; wave::rtm_scratch_len(&cfg)?];
+            let mut image = vec![0.0; np];
+            let mut illum = if want_illum { vec![0.0; np] } else { Vec::new() };
+            let il = if want_illum { Some(&mut illum[..]) } else { None };
+            wave::rtm_shot(&cfg, &medium, a.source_position(s)?, &recs, &w, &shots[s * per..(s + 1) * per], &mut scratch, &mut image, il, &Serial)?;
+            Ok((image, illum))
+        };
+        match run() {
+            Ok(v) => *images[s].lock().unwrap_or_else(|p| p.into_inner()) = v,
+            Err(e) => errors.lock().unwrap_or_else(|p| p.into_inner()).push(format!("shot {s}: {e}")),
+        }
+        progress.inc();
+    });
+    if let Some(e) = errors.into_inner().unwrap_or_default().first() {
+        bail!("{e}");
+    }
+    let parts: Vec<(Vec<f32>, Vec<f32>)> = images.into_iter().map(|m| m.into_inner().unwrap_or_default()).collect();
+    let all: Vec<f32> = parts.iter().flat_map(|p| p.0.iter().copied()).collect();
+    let mut image = vec![0.0; np];
+    wave::sum_images(&all, &mut image).map_err(core_err("image sum"))?;
+    if let Some(eps) = args.illumination_eps {
+        let all: Vec<f32> = parts.iter().flat_map(|p| p.1.iter().copied()).collect();
+        let mut illum = vec![0.0; np];
+        wave::sum_images(&all, &mut illum).map_err(core_err("illumination sum"))?;
+        wave::compensate_illumination(&mut image, &illum, eps).map_err(core_err("--illumination-eps"))?;
+    }
+    let mut coarse = vec![0.0; a.model_nz * a.model_nx];
+    a.coarsen(&image, &mut coarse).map_err(core_err("image"))?;
+    if args.laplacian {
+        let mut f = vec![0.0; coarse.len()];
+        wave::laplacian_filter(&coarse, a.model_nz, a.model_nx, &mut f).map_err(core_err("laplacian"))?;
+        coarse = f;
+    }
+    wave::mute_water(&mut coarse, &mute_velocity, a.model_nz, a.model_nx, args.water_velocity, 0).map_err(core_err("mute"))?;
+    write_npy(&args.out, &[a.model_nz, a.model_nx], &coarse)
+}
+
+/// Runs `powerpost residual`.
+pub fn residual(args: ResidualArgs) -> Result<()> {
+    let a = preset(&args.preset)?;
+    let observed = read_shots(&args.shots, &a)?;
+    let model = read_model(&args.model, &a)?;
+    let fine = refine(&a, &model)?;
+    let predicted = model_all_shots(&a, &fine, args.preset.threads, "residual")?;
+    let r = wave::relative_residual(&predicted, &observed).map_err(core_err(&args.shots.display().to_string()))?;
+    let json = format!(
+        "{{\"relative_residual\": {r:.9e}, \"preset\": \"{}\", \"shots\": {}, \"nt\": {}, \"receivers\": {}}}",
+        args.preset.preset, a.n_sources, a.cfg.nt, a.n_receivers
+    );
+    println!("{json}");
+    if let Some(out) = &args.out {
+        write_atomic(out, format!("{json}\n").as_bytes())?;
+    }
+    Ok(())
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Runs `powerpost bench-wave`.
+pub fn bench(args: BenchArgs) -> Result<()> {
+    let m = read_npy(&args.model)?;
+    if m.shape.len() != 2 {
+        bail!("{}: shape {:?}, expected [nz, nx]", args.model.display(), m.shape);
+    }
+    let (nz, nx) = (m.shape[0], m.shape[1]);
+    let mut cfg = WaveConfig::new(nz, nx, args.spacing, args.dt, args.nt, args.f0);
+    cfg.source_delay = args.delay;
+    cfg.pml_width = args.pml;
+    cfg.space_order = args.space_order;
+    cfg.time_order = args.time_order;
+    cfg.min_points_per_wavelength = 0.0;
+    let mut medium = vec![0.0; wave::medium_len(&cfg).map_err(core_err("config"))?];
+    wave::prepare_medium(&cfg, &m.data, &mut medium).map_err(core_err("model"))?;
+    if args.source.len() != 2 {
+        bail!("--source: expected z and x in metres");
+    }
+    let src = [args.source[0], args.source[1]];
+    let recs: Vec<[f32; 2]> = (0..nx).map(|j| [args.receiver_depth, j as f32 * args.spacing]).collect();
+    let w = wavelet(&cfg)?;
+    let g = cfg.grid().map_err(core_err("config"))?;
+    let points = (g.nzp * g.nxp) as f64 * (cfg.nt - 1) as f64;
+    let mut state = vec![0.0; wave::state_len(&cfg).map_err(core_err("config"))?];
+    let mut shot = vec![0.0; cfg.nt * nx];
+    let mut results = Vec::new();
+    for &t in &args.threads {
+        let pool = Pool::new(t);
+        let mut times = Vec::new();
+        for _ in 0..args.repeats.max(1) {
+            let t0 = std::time::Instant::now();
+            wave::forward_shot(&cfg, &medium, src, &recs, &w, &mut state, &mut shot, &pool).map_err(core_err("forward"))?;
+            times.push(t0.elapsed().as_secs_f64());
+        }
+        let fwd = median(times);
+        let mut rtm_s = None;
+        if args.rtm && cfg.time_order == 2 {
+            let mut scratch = vec![0.0; wave::rtm_scratch_len(&cfg).map_err(core_err("config"))?];
+            let mut image = vec![0.0; nz * nx];
+            let mut times = Vec::new();
+            for _ in 0..args.repeats.max(1) {
+                let t0 = std::time::Instant::now();
+                wave::rtm_shot(&cfg, &medium, src, &recs, &w, &shot, &mut scratch, &mut image, None, &pool).map_err(core_err("rtm"))?;
+                times.push(t0.elapsed().as_secs_f64());
+            }
+            rtm_s = Some(median(times));
+        }
+        results.push(format!(
+            "{{\"threads\": {t}, \"forward_s\": {fwd:.6}, \"gpts\": {:.4}, \"rtm_s\": {}, \"grid\": [{}, {}], \"steps\": {}}}",
+            points / fwd * 1e-9,
+            rtm_s.map_or("null".to_string(), |v| format!("{v:.6}")),
+            g.nzp,
+            g.nxp,
+            cfg.nt - 1
+        ));
+    }
+    if let Some(p) = &args.out_shot {
+        write_npy(p, &[cfg.nt, nx], &shot).with_context(|| format!("writing {}", p.display()))?;
+    }
+    println!("[{}]", results.join(", "));
+    Ok(())
+}
