@@ -206,6 +206,137 @@ fn row_wlap<const R: usize>(o: &mut [f32], f: &[f32], w: &[f32], s: usize, strid
     }
 }
 
+/// Read-only inputs of one row of the fused forward update (see [`Propagator::step`]).
+struct RowStep<'r> {
+    k: &'r Coeffs,
+    /// `uⁿ`.
+    u: &'r [f32],
+    /// `y = W L uⁿ` (order 4 only).
+    y: &'r [f32],
+    w: &'r [f32],
+    w12: &'r [f32],
+    ax: &'r [f32],
+    bx: &'r [f32],
+    /// ψz, already updated for this step (phase A).
+    psiz: &'r [f32],
+    /// This row's ψx with its halo columns (column `ix` at `ix + HALO`), already updated.
+    px: &'r [f32],
+    /// Storage index of the row's first extended point.
+    s: usize,
+    stride: usize,
+    az: f32,
+    bz: f32,
+}
+
+impl RowStep<'_> {
+    /// Updates columns `c0..c1` of the row (`o`, `zx`, `zz` are the row's slices):
+    /// - order 2: `o = (2u − o) + W·((Lₓₓu + L_zz u) + Cx + Cz)`;
+    /// - order 4: `o = (((2u − o) + y) + W₁₂·(Lₓₓy + L_zz y)) + W·(Cx + Cz)`;
+    ///
+    /// with `Cx = ∂xψx + ζx` where `XP` (x layer) and `Cz = ∂zψz + ζz` where `ZP` (z layer),
+    /// `ζ ← b ζ + a (∂²u + ∂ψ)` updated in place. Second derivatives are summed centre
+    /// first, then in increasing distance; first derivatives in increasing distance.
+    #[inline(always)]
+    fn segment<const R: usize, const FOURTH: bool, const XP: bool, const ZP: bool>(
+        &self,
+        c0: usize,
+        c1: usize,
+        o: &mut [f32],
+        zx: &mut [f32],
+        zz: &mut [f32],
+    ) {
+        let n = c1.saturating_sub(c0);
+        if n == 0 {
+            return;
+        }
+        let k = self.k;
+        let (base, st) = (self.s + c0, self.stride);
+        let f = if FOURTH { self.y } else { self.u };
+        let fc = &f[base..][..n];
+        let fl: [&[f32]; R] = core::array::from_fn(|j| &f[base - 1 - j..][..n]);
+        let fr: [&[f32]; R] = core::array::from_fn(|j| &f[base + 1 + j..][..n]);
+        let fu: [&[f32]; R] = core::array::from_fn(|j| &f[base - (j + 1) * st..][..n]);
+        let fd: [&[f32]; R] = core::array::from_fn(|j| &f[base + (j + 1) * st..][..n]);
+        let u = self.u;
+        let uc = &u[base..][..n];
+        let ul: [&[f32]; R] = core::array::from_fn(|j| &u[base - 1 - j..][..n]);
+        let ur: [&[f32]; R] = core::array::from_fn(|j| &u[base + 1 + j..][..n]);
+        let uu: [&[f32]; R] = core::array::from_fn(|j| &u[base - (j + 1) * st..][..n]);
+        let ud: [&[f32]; R] = core::array::from_fn(|j| &u[base + (j + 1) * st..][..n]);
+        let wc = &self.w[base..][..n];
+        let w12c = &self.w12[base..][..n];
+        let pl: [&[f32]; R] = core::array::from_fn(|j| &self.px[c0 + HALO - 1 - j..][..n]);
+        let pr: [&[f32]; R] = core::array::from_fn(|j| &self.px[c0 + HALO + 1 + j..][..n]);
+        let zu: [&[f32]; R] = core::array::from_fn(|j| &self.psiz[base - (j + 1) * st..][..n]);
+        let zd: [&[f32]; R] = core::array::from_fn(|j| &self.psiz[base + (j + 1) * st..][..n]);
+        let (axc, bxc) = (&self.ax[c0..c1], &self.bx[c0..c1]);
+        let o = &mut o[c0..c1];
+        let zx = &mut zx[c0..c1];
+        let zz = &mut zz[c0..c1];
+        let (cx0, cz0, cx, cz, bxk, bzk) = (k.cx0, k.cz0, k.cx, k.cz, k.bx, k.bz);
+        let (az, bz) = (self.az, self.bz);
+        for i in 0..n {
+            let mut dxx = cx0 * fc[i];
+            let mut dzz = cz0 * fc[i];
+            for j in 0..R {
+                dxx = dxx + cx[j] * (fl[j][i] + fr[j][i]);
+                dzz = dzz + cz[j] * (fu[j][i] + fd[j][i]);
+            }
+            let lap = dxx + dzz;
+            let mut corr = 0.0f32;
+            if XP {
+                let uxx = if FOURTH {
+                    let mut d = cx0 * uc[i];
+                    for j in 0..R {
+                        d = d + cx[j] * (ul[j][i] + ur[j][i]);
+                    }
+                    d
+                } else {
+                    dxx
+                };
+                let mut p1 = bxk[0] * (pr[0][i] - pl[0][i]);
+                for j in 1..R {
+                    p1 = p1 + bxk[j] * (pr[j][i] - pl[j][i]);
+                }
+                let z = flush(bxc[i] * zx[i] + axc[i] * (uxx + p1));
+                zx[i] = z;
+                corr = p1 + z;
+            }
+            if ZP {
+                let uzz = if FOURTH {
+                    let mut d = cz0 * uc[i];
+                    for j in 0..R {
+                        d = d + cz[j] * (uu[j][i] + ud[j][i]);
+                    }
+                    d
+                } else {
+                    dzz
+                };
+                let mut p1 = bzk[0] * (zd[0][i] - zu[0][i]);
+                for j in 1..R {
+                    p1 = p1 + bzk[j] * (zd[j][i] - zu[j][i]);
+                }
+                let z = flush(bz * zz[i] + az * (uzz + p1));
+                zz[i] = z;
+                corr = if XP { corr + (p1 + z) } else { p1 + z };
+            }
+            let lead = 2.0 * uc[i] - o[i];
+            o[i] = flush(if FOURTH {
+                let v = (lead + fc[i]) + w12c[i] * lap;
+                if XP || ZP {
+                    v + wc[i] * corr
+                } else {
+                    v
+                }
+            } else if XP || ZP {
+                lead + wc[i] * (lap + corr)
+            } else {
+                lead + wc[i] * lap
+            });
+        }
+    }
+}
+
 /// Runs `f(row)` for every row of the given ranges, split into contiguous tasks.
 pub(crate) fn par_rows(exec: &dyn Executor, ranges: &[(usize, usize)], f: &(dyn Fn(usize) + Sync)) {
     let total: usize = ranges.iter().map(|&(a, b)| b.saturating_sub(a)).sum();
@@ -343,7 +474,7 @@ impl<'a> Propagator<'a> {
         let m = self.medium;
         let (nxp, stride) = (g.nxp, g.stride);
         let fourth = self.cfg.time_order == 4;
-        // Phase A: ψz in the top and bottom layers (needs its row neighbours in phase B).
+        // Phase A: ψz in the top and bottom layers (phase B reads its row neighbours).
         if g.width > 0 {
             let sh = SharedMut::new(&mut *aux.psiz);
             par_rows(exec, &self.z_strips(), &|iz| {
@@ -351,15 +482,14 @@ impl<'a> Propagator<'a> {
                 // SAFETY: each task owns its rows; row `iz` occupies `s..s + nxp`.
                 let ps = unsafe { sh.slice(s, nxp) };
                 let (a, b) = (m.az[iz], m.bz[iz]);
-                let mut d = [0.0f32; CH];
-                for c in (0..nxp).step_by(CH) {
-                    let n = CH.min(nxp - c);
-                    let d = &mut d[..n];
-                    deriv1::<R>(u, s + c, stride, &k.bz, d);
-                    let p = &mut ps[c..c + n];
-                    for i in 0..n {
-                        p[i] = flush(b * p[i] + a * d[i]);
+                let up: [&[f32]; R] = core::array::from_fn(|j| &u[s - (j + 1) * stride..][..nxp]);
+                let down: [&[f32]; R] = core::array::from_fn(|j| &u[s + (j + 1) * stride..][..nxp]);
+                for i in 0..nxp {
+                    let mut d = k.bz[0] * (down[0][i] - up[0][i]);
+                    for j in 1..R {
+                        d = d + k.bz[j] * (down[j][i] - up[j][i]);
                     }
+                    ps[i] = flush(b * ps[i] + a * d);
                 }
             });
         }
@@ -376,7 +506,8 @@ impl<'a> Propagator<'a> {
                 mirror_top(&g, y);
             }
         }
-        // Phase B: interior update plus C-PML corrections, row by row.
+        // Phase B: one fused pass per row: ψx in the row's x strips, then the update with
+        // the C-PML corrections added where the point lies in a layer.
         let y: &[f32] = y;
         let psiz: &[f32] = aux.psiz;
         let osh = SharedMut::new(out);
@@ -387,57 +518,50 @@ impl<'a> Propagator<'a> {
         let strips = [(0, g.width), (g.width + g.nx, nxp)];
         par_rows(exec, &[(0, g.nzp)], &|iz| {
             let s = g.index(iz, 0);
-            // SAFETY: disjoint rows (the ψx view adds this row's own halo columns).
+            // SAFETY: disjoint rows: task rows never overlap, and a stored row (with its
+            // halo columns) is `s − HALO .. s − HALO + stride`.
             let o = unsafe { osh.slice(s, nxp) };
-            if fourth {
-                row_update::<R, true>(o, y, u, m.w12, s, stride, &k);
-            } else {
-                row_update::<R, false>(o, u, u, m.w, s, stride, &k);
-            }
+            let px = unsafe { pxsh.slice(s - HALO, stride) };
+            let zx = unsafe { zxsh.slice(s, nxp) };
+            let zz = unsafe { zzsh.slice(s, nxp) };
             if g.width > 0 {
-                // SAFETY: as above.
-                let px = unsafe { pxsh.slice(s - HALO, nxp + 2 * HALO) };
-                let zx = unsafe { zxsh.slice(s, nxp) };
-                let mut d1 = [0.0f32; CH];
-                let mut d2 = [0.0f32; CH];
                 for (c0, c1) in strips {
-                    for c in (c0..c1).step_by(CH) {
-                        let n = CH.min(c1 - c);
-                        deriv1::<R>(u, s + c, 1, &k.bx, &mut d1[..n]);
-                        for i in 0..n {
-                            let ix = c + i;
-                            px[ix + HALO] = flush(m.bx[ix] * px[ix + HALO] + m.ax[ix] * d1[i]);
+                    let n = c1 - c0;
+                    let left: [&[f32]; R] = core::array::from_fn(|j| &u[s + c0 - 1 - j..][..n]);
+                    let right: [&[f32]; R] = core::array::from_fn(|j| &u[s + c0 + 1 + j..][..n]);
+                    let (a, b) = (&m.ax[c0..c1], &m.bx[c0..c1]);
+                    let p = &mut px[c0 + HALO..c1 + HALO];
+                    for i in 0..n {
+                        let mut d = k.bx[0] * (right[0][i] - left[0][i]);
+                        for j in 1..R {
+                            d = d + k.bx[j] * (right[j][i] - left[j][i]);
                         }
+                        p[i] = flush(b[i] * p[i] + a[i] * d);
                     }
                 }
-                for (c0, c1) in strips {
-                    for c in (c0..c1).step_by(CH) {
-                        let n = CH.min(c1 - c);
-                        deriv1::<R>(px, c + HALO, 1, &k.bx, &mut d1[..n]);
-                        deriv2::<R>(u, s + c, 1, k.cx0, &k.cx, &mut d2[..n]);
-                        for i in 0..n {
-                            let ix = c + i;
-                            zx[ix] = flush(m.bx[ix] * zx[ix] + m.ax[ix] * (d2[i] + d1[i]));
-                            o[ix] = flush(o[ix] + m.w[s + ix] * (d1[i] + zx[ix]));
-                        }
+            }
+            let px: &[f32] = px;
+            let (w0, w1) = (g.width, g.width + g.nx);
+            let zrow = g.width > 0 && g.is_pml_row(iz);
+            let (az, bz) = (m.az[iz], m.bz[iz]);
+            let rs = RowStep { k: &k, u, y, w: m.w, w12: m.w12, ax: m.ax, bx: m.bx, psiz, px, s, stride, az, bz };
+            macro_rules! segments {
+                ($fourth:expr) => {
+                    if zrow {
+                        rs.segment::<R, $fourth, true, true>(0, w0, o, zx, zz);
+                        rs.segment::<R, $fourth, false, true>(w0, w1, o, zx, zz);
+                        rs.segment::<R, $fourth, true, true>(w1, nxp, o, zx, zz);
+                    } else {
+                        rs.segment::<R, $fourth, true, false>(0, w0, o, zx, zz);
+                        rs.segment::<R, $fourth, false, false>(w0, w1, o, zx, zz);
+                        rs.segment::<R, $fourth, true, false>(w1, nxp, o, zx, zz);
                     }
-                }
-                if g.is_pml_row(iz) {
-                    // SAFETY: as above.
-                    let zz = unsafe { zzsh.slice(s, nxp) };
-                    let (a, b) = (m.az[iz], m.bz[iz]);
-                    let wr = &m.w[s..s + nxp];
-                    for c in (0..nxp).step_by(CH) {
-                        let n = CH.min(nxp - c);
-                        deriv1::<R>(psiz, s + c, stride, &k.bz, &mut d1[..n]);
-                        deriv2::<R>(u, s + c, stride, k.cz0, &k.cz, &mut d2[..n]);
-                        let (zz, o, w) = (&mut zz[c..c + n], &mut o[c..c + n], &wr[c..c + n]);
-                        for i in 0..n {
-                            zz[i] = flush(b * zz[i] + a * (d2[i] + d1[i]));
-                            o[i] = flush(o[i] + w[i] * (d1[i] + zz[i]));
-                        }
-                    }
-                }
+                };
+            }
+            if fourth {
+                segments!(true);
+            } else {
+                segments!(false);
             }
             if free && iz == 0 {
                 o.fill(0.0);
