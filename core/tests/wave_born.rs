@@ -141,3 +141,39 @@ fn shots_and_images_are_bit_identical_across_threads() {
         assert!(shot1.iter().any(|&v| v != 0.0) && img1.iter().any(|&v| v != 0.0));
     }
 }
+
+/// RTM with the whole background wavefield stored (one propagation fewer) must give the
+/// checkpointed image and illumination bit for bit; any other scratch length is refused.
+#[test]
+fn stored_wavefield_rtm_equals_checkpointed_rtm() {
+    for free_surface in [false, true] {
+        let s = setup(free_surface);
+        let k = wave::checkpoint_interval(&s.cfg).unwrap();
+        assert!(k < s.cfg.nt - 1, "the set-up must have several checkpoint segments");
+        let m = medium(&s.cfg, &s.vel);
+        let d = gaussian(5, s.cfg.nt * s.recs.len());
+        let np = s.cfg.nz * s.cfg.nx;
+        let run = |len: usize, exec: &dyn Executor| {
+            let mut scratch = vec![0.0; len];
+            let (mut image, mut illum) = (vec![0.0; np], vec![0.0; np]);
+            wave::rtm_shot(&s.cfg, &m, s.src, &s.recs, &s.wavelet, &d, &mut scratch, &mut image, Some(&mut illum), exec)
+                .unwrap();
+            (image, illum)
+        };
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        let stored_len = wave::rtm_scratch_len_stored(&s.cfg).unwrap();
+        let cp_len = wave::rtm_scratch_len(&s.cfg).unwrap();
+        assert!(stored_len > cp_len);
+        let (img_cp, il_cp) = run(cp_len, &Threads(1));
+        for t in [1, 2] {
+            let (img, il) = run(stored_len, &Threads(t));
+            assert_eq!(bits(&img), bits(&img_cp), "image, {t} threads");
+            assert_eq!(bits(&il), bits(&il_cp), "illumination, {t} threads");
+        }
+        assert!(img_cp.iter().any(|&v| v != 0.0));
+        let mut scratch = vec![0.0; cp_len + 1];
+        let mut image = vec![0.0; np];
+        let err = wave::rtm_shot(&s.cfg, &m, s.src, &s.recs, &s.wavelet, &d, &mut scratch, &mut image, None, &Threads(1));
+        assert!(matches!(err, Err(powerpost_core::Error::BufferLength { buffer: "scratch", .. })), "{err:?}");
+    }
+}

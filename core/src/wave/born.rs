@@ -21,14 +21,23 @@
 //! recomputed from its checkpoint and its `K + 2` physical-grid snapshots are kept.
 //! Memory: `⌈(nt−1)/K⌉ · 6` extended fields plus `(K + 2) · nz · nx` floats, with
 //! `K ≈ √(6 F (nt−1) / P)` (`F` extended field size, `P = nz·nx`) minimising the sum; cost:
-//! two forward propagations and one adjoint. Recomputation repeats the same operations,
-//! so the image equals the one from a fully stored wavefield bit for bit.
+//! up to two forward propagations (the first sweep stops at the last checkpoint) and one
+//! adjoint. Recomputation repeats the same operations, so the image equals the one from a
+//! fully stored wavefield bit for bit.
+//!
+//! ## Background wavefield: full storage (caller's choice)
+//! A caller with memory to spare passes a scratch buffer of [`rtm_scratch_len_stored`]
+//! floats instead of [`rtm_scratch_len`]: that is the same scheme with one segment
+//! (`K = nt − 1`), i.e. the physical part of every time step is kept (`(nt + 1)·nz·nx`
+//! floats) and the first sweep is skipped, so an RTM shot costs one forward and one
+//! adjoint propagation. Nothing is decimated or compressed (the adjoint stays exact) and
+//! the image is bit-identical to the checkpointed one. [`rtm_shot`] picks the scheme from
+//! the scratch length.
 //!
 //! ## Order of reductions
 //! Each image point sums its imaging terms over time steps in decreasing `n` (segments
 //! from last to first, steps within a segment from last to first). The optional source
-//! illumination `Σₙ (u₀ⁿ)²` sums over segments from last to first and within a segment
-//! in increasing `n`. Shots are imaged separately; sum them in shot order
+//! illumination `Σₙ (u₀ⁿ)²` sums in decreasing `n` too, so neither depends on `K`. Shots are imaged separately; sum them in shot order
 //! ([`sum_images`]).
 
 use crate::error::{check_len, Error};
@@ -71,20 +80,36 @@ pub fn checkpoint_interval(cfg: &WaveConfig) -> Result<usize, Error> {
     Ok(k.clamp(1, steps.max(1)))
 }
 
-/// Floats of scratch needed by [`rtm_shot`] (see the module docs for the layout).
+/// Floats of scratch needed by [`rtm_shot`] with checkpointing (see the module docs for
+/// the layout); the memory-saving choice.
 ///
 /// # Errors
 /// As [`WaveConfig::validate`]; [`Error::InvalidArgument`] if `time_order ≠ 2`.
 pub fn rtm_scratch_len(cfg: &WaveConfig) -> Result<usize, Error> {
+    scratch_len_for(cfg, checkpoint_interval(cfg)?)
+}
+
+/// Floats of scratch needed by [`rtm_shot`] to store the whole background wavefield
+/// (physical part, every time step): about `(nt + 1)·nz·nx`, and one propagation fewer
+/// than with [`rtm_scratch_len`] (see the module docs).
+///
+/// # Errors
+/// As [`rtm_scratch_len`].
+pub fn rtm_scratch_len_stored(cfg: &WaveConfig) -> Result<usize, Error> {
+    cfg.validate()?;
+    scratch_len_for(cfg, cfg.nt - 1)
+}
+
+/// Scratch floats for checkpoint interval `k`.
+fn scratch_len_for(cfg: &WaveConfig, k: usize) -> Result<usize, Error> {
     cfg.validate()?;
     check_order(cfg)?;
     let g = Grid::new(cfg)?;
-    let k = checkpoint_interval(cfg)?;
     let ncp = (cfg.nt - 1).div_ceil(k);
     let fields = 6 + 12 + 6 * ncp;
     fields
         .checked_mul(g.field_len())
-        .and_then(|a| a.checked_add((k + 2) * g.nz * g.nx))
+        .and_then(|a| a.checked_add((k + 2).checked_mul(g.nz * g.nx)?))
         .ok_or(Error::InvalidArgument { name: "grid", expected: "a problem small enough to address" })
 }
 
@@ -187,7 +212,8 @@ pub fn born_shot(
 /// Reverse-time migration of one shot: `image = Jᵀ shot_data` (exact adjoint of
 /// [`born_shot`]), written to `image` (`nz·nx`, squared-slowness units). If
 /// `illumination` is given (`nz·nx`), it receives the source illumination `Σₙ (u₀ⁿ)²`.
-/// `scratch` has [`rtm_scratch_len`] floats.
+/// `scratch` has [`rtm_scratch_len`] floats (checkpointing) or [`rtm_scratch_len_stored`]
+/// floats (whole background wavefield kept: faster, same image bits).
 ///
 /// # Errors
 /// [`Error::BufferLength`] for wrong sizes, [`Error::InvalidArgument`] for bad positions,
@@ -215,14 +241,19 @@ pub fn rtm_shot(
     if shot_data.iter().any(|v| !v.is_finite()) {
         return Err(Error::InvalidArgument { name: "shot", expected: "finite values" });
     }
-    check_len("scratch", scratch.len(), rtm_scratch_len(cfg)?)?;
+    // The scratch length selects the scheme: checkpoints or the whole wavefield stored.
+    let k = if scratch.len() == rtm_scratch_len_stored(cfg)? {
+        nt - 1
+    } else {
+        check_len("scratch", scratch.len(), rtm_scratch_len(cfg)?)?;
+        checkpoint_interval(cfg)?
+    };
     check_len("image", image.len(), g.nz * g.nx)?;
     if let Some(il) = illumination.as_deref_mut() {
         check_len("illumination", il.len(), g.nz * g.nx)?;
         il.fill(0.0);
     }
     let src = bilinear(cfg, source, "source")?;
-    let k = checkpoint_interval(cfg)?;
     let ncp = (nt - 1).div_ceil(k);
     let fl = g.field_len();
     let np = g.nz * g.nx;
@@ -239,13 +270,19 @@ pub fn rtm_shot(
     let checkpoints = take(&mut rest, 6 * ncp * fl);
     let snaps = take(&mut rest, (k + 2) * np);
 
-    // Forward sweep with checkpoints: checkpoint c = state at step c·K.
-    for n in 0..nt - 1 {
+    // Forward sweep with checkpoints: checkpoint c = state at step c·K. It stops at the
+    // last checkpoint (the last segment is recomputed anyway); with one segment
+    // (full storage) it only saves the zero initial state.
+    let last = (ncp - 1) * k;
+    for n in 0..=last {
         if n % k == 0 {
             let cp = &mut checkpoints[(n / k) * 6 * fl..(n / k + 1) * 6 * fl];
             for (i, f) in [&*cur, &*nxt, &*baux.psix, &*baux.psiz, &*baux.zetax, &*baux.zetaz].into_iter().enumerate() {
                 cp[i * fl..(i + 1) * fl].copy_from_slice(f);
             }
+        }
+        if n == last {
+            break;
         }
         prop.step(cur, nxt, &mut baux, &mut [], exec);
         prop.inject(nxt, &src, wavelet[n]);
@@ -277,12 +314,6 @@ pub fn rtm_shot(
         physical(&g, nxt, &mut snaps[..np]);
         physical(&g, cur, &mut snaps[np..2 * np]);
         for n in start..end {
-            if let Some(il) = illumination.as_deref_mut() {
-                let sn = &snaps[(n - start + 1) * np..(n - start + 2) * np];
-                for (a, &u) in il.iter_mut().zip(sn) {
-                    *a = *a + u * u;
-                }
-            }
             prop.step(cur, nxt, &mut baux, &mut [], exec);
             prop.inject(nxt, &src, wavelet[n]);
             prop.finish_step(nxt);
@@ -292,6 +323,11 @@ pub fn rtm_shot(
         // Adjoint sweep over the segment.
         for n in (start..end).rev() {
             let j = n - start + 1;
+            if let Some(il) = illumination.as_deref_mut() {
+                for (a, &u) in il.iter_mut().zip(&snaps[j * np..(j + 1) * np]) {
+                    *a = *a + u * u;
+                }
+            }
             {
                 let (sp, sc, sn) = (&snaps[(j - 1) * np..j * np], &snaps[j * np..(j + 1) * np], &snaps[(j + 1) * np..(j + 2) * np]);
                 let r: &[f32] = r_cur;

@@ -23,7 +23,7 @@ pub use propagate::{bilinear, forward_shot, state_len, Propagator};
 pub use ricker::{ricker, ricker_wavelet};
 
 pub mod born;
-pub use born::{born_shot, born_state_len, checkpoint_interval, rtm_scratch_len, rtm_shot, sum_images};
+pub use born::{born_shot, born_state_len, checkpoint_interval, rtm_scratch_len, rtm_scratch_len_stored, rtm_shot, sum_images};
 
 pub mod image;
 pub mod noise;
