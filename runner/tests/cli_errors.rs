@@ -266,3 +266,74 @@ fn geology_models_are_the_same_for_any_threads_and_first_index() {
     );
     assert!(replot.exists());
 }
+
+/// A little-endian f32 `.npy` of the given shape filled with `value`.
+fn f32_npy(path: &Path, shape: &[usize], value: f32) {
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    let tuple = if dims.len() == 1 { format!("({},)", dims[0]) } else { format!("({})", dims.join(", ")) };
+    let n: usize = shape.iter().product();
+    let data: Vec<u8> = (0..n).flat_map(|_| value.to_le_bytes()).collect();
+    raw_npy(path, &format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {tuple}, }}"), &data);
+}
+
+/// Asserts the directory holds exactly the given input files (no output, no temporary).
+fn assert_only_inputs(dir: &Path, inputs: usize) {
+    assert_eq!(std::fs::read_dir(dir).unwrap().count(), inputs, "no output or temporary file may remain");
+}
+
+#[test]
+fn wave_commands_reject_missing_files_and_wrong_ranks() {
+    let (dir, p) = scratch();
+    let (missing, shots_out) = (p("velocity.npy"), p("shots.npy"));
+    let out = powerpost(&["simulate", "--preset", "edge", "--quiet", "--model", missing.to_str().unwrap(), "--out", shots_out.to_str().unwrap()]);
+    assert_user_error(&out, &["velocity.npy", "cannot open"]);
+    let flat = p("flat.npy");
+    f32_npy(&flat, &[64 * 128], 2000.0);
+    let out = powerpost(&["simulate", "--preset", "edge", "--model", flat.to_str().unwrap(), "--out", shots_out.to_str().unwrap()]);
+    assert_user_error(&out, &["flat.npy: expected a 2-D float32 array, found shape [8192] float32"]);
+    let out = powerpost(&["residual", "--preset", "edge", "--model", flat.to_str().unwrap(), "--shots", flat.to_str().unwrap()]);
+    assert_user_error(&out, &["flat.npy: expected a 3-D float32 array"]);
+    let out = powerpost(&[
+        "bench-wave", "--model", flat.to_str().unwrap(), "--dt", "0.001", "--nt", "10", "--delay", "0.1",
+        "--source", "100", "100", "--receiver-depth", "50",
+    ]);
+    assert_user_error(&out, &["flat.npy: expected a 2-D float32 array"]);
+    assert_only_inputs(dir.path(), 1);
+}
+
+#[test]
+fn wave_commands_reject_wrong_model_shape_and_values() {
+    let (dir, p) = scratch();
+    let (model, shots_out) = (p("small.npy"), p("shots.npy"));
+    f32_npy(&model, &[32, 128], 2000.0);
+    let out = powerpost(&["simulate", "--preset", "edge", "--model", model.to_str().unwrap(), "--out", shots_out.to_str().unwrap()]);
+    assert_user_error(&out, &["small.npy: shape [32, 128], expected [64, 128] ([nz, nx])"]);
+    let negative = p("negative.npy");
+    f32_npy(&negative, &[64, 128], -1.0);
+    let out = powerpost(&["simulate", "--preset", "edge", "--model", negative.to_str().unwrap(), "--out", shots_out.to_str().unwrap()]);
+    assert_user_error(&out, &["negative.npy: velocity -1 is not a finite positive value"]);
+    assert_only_inputs(dir.path(), 2);
+}
+
+#[test]
+fn migrate_and_residual_reject_mismatched_shot_geometry() {
+    let (dir, p) = scratch();
+    let (shots, model, image) = (p("shots.npy"), p("model.npy"), p("image.npy"));
+    // Right rank, wrong geometry for the edge preset (too few samples and receivers).
+    f32_npy(&shots, &[2, 10, 5], 0.0);
+    f32_npy(&model, &[64, 128], 2000.0);
+    let out = powerpost(&[
+        "migrate", "--preset", "edge", "--shots", shots.to_str().unwrap(), "--background", model.to_str().unwrap(),
+        "--out", image.to_str().unwrap(),
+    ]);
+    assert_user_error(&out, &["shots.npy: shape [2, 10, 5], expected", "([shots, nt, receivers]) for this preset"]);
+    let json = p("residual.json");
+    let out = powerpost(&[
+        "residual", "--preset", "edge", "--model", model.to_str().unwrap(), "--shots", shots.to_str().unwrap(),
+        "--out", json.to_str().unwrap(),
+    ]);
+    assert_user_error(&out, &["shots.npy: shape [2, 10, 5], expected"]);
+    let out = powerpost(&["migrate", "--preset", "nowhere", "--shots", shots.to_str().unwrap(), "--model", model.to_str().unwrap(), "--out", image.to_str().unwrap()]);
+    assert_user_error(&out, &["--preset"]);
+    assert_only_inputs(dir.path(), 2);
+}

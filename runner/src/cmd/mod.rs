@@ -3,7 +3,6 @@
 pub mod geology;
 pub mod plot;
 pub mod wave;
-pub mod wave_util;
 
 use clap::Args;
 

@@ -3,16 +3,28 @@
 //!
 //! Shots are processed in parallel (one shot per task, each shot computed serially, so
 //! results do not depend on the thread count); images are summed in shot order.
+//!
+//! RTM keeps each shot's whole background wavefield in memory (one propagation fewer, see
+//! `powerpost_core::wave::born`) when all concurrent shots fit in [`RTM_STORED_BUDGET`]
+//! bytes, and checkpoints otherwise; the image bits are the same either way.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use clap::Args;
 use powerpost_core::exec::{Executor, Serial};
 use powerpost_core::wave::{self, Acquisition, WaveConfig};
 
-use super::wave_util::{read_npy, write_atomic, write_npy, Pool, Progress};
+use super::RunArgs;
+use crate::atomic::write_bytes;
+use crate::exec::{resolve_threads, PoolExecutor};
+use crate::npy::{read_f32_ranks, write_f32};
+use crate::progress::Progress;
+
+/// Memory (bytes) that `migrate` may spend on stored background wavefields, all
+/// concurrent shots together; above it, shots use checkpointing.
+pub const RTM_STORED_BUDGET: usize = 4 << 30;
 
 /// Options shared by the wave commands.
 #[derive(Args, Debug, Clone)]
@@ -21,9 +33,8 @@ pub struct PresetArgs {
     /// modelled on a 2× finer grid).
     #[arg(long, default_value = "paper")]
     pub preset: String,
-    /// Worker threads (shots run in parallel).
-    #[arg(long, default_value_t = 1)]
-    pub threads: usize,
+    #[command(flatten)]
+    pub run: RunArgs,
     /// Time scheme order for forward modelling (2 or 4; RTM always uses 2).
     #[arg(long, default_value_t = 2)]
     pub time_order: usize,
@@ -154,17 +165,14 @@ fn preset(args: &PresetArgs) -> Result<Acquisition> {
         bail!("--time-order: expected 2 or 4, got {}", args.time_order);
     }
     a.cfg.time_order = args.time_order;
-    if args.threads == 0 {
-        bail!("--threads: expected at least 1");
-    }
     Ok(a)
 }
 
 /// Reads a model-grid velocity `.npy` and checks its shape.
 fn read_model(path: &Path, a: &Acquisition) -> Result<Vec<f32>> {
-    let m = read_npy(path)?;
+    let m = read_f32_ranks(path, &[2])?;
     if m.shape != [a.model_nz, a.model_nx] {
-        bail!("{}: shape {:?}, expected [{}, {}] for this preset", path.display(), m.shape, a.model_nz, a.model_nx);
+        bail!("{}: shape {:?}, expected [{}, {}] ([nz, nx]) for this preset", path.display(), m.shape, a.model_nz, a.model_nx);
     }
     if let Some(v) = m.data.iter().find(|v| !(v.is_finite() && **v > 0.0)) {
         bail!("{}: velocity {v} is not a finite positive value (m/s)", path.display());
@@ -174,7 +182,7 @@ fn read_model(path: &Path, a: &Acquisition) -> Result<Vec<f32>> {
 
 /// Reads shots and checks their shape against the preset.
 fn read_shots(path: &Path, a: &Acquisition) -> Result<Vec<f32>> {
-    let s = read_npy(path)?;
+    let s = read_f32_ranks(path, &[3])?;
     let want = [a.n_sources, a.cfg.nt, a.n_receivers];
     if s.shape != want {
         bail!("{}: shape {:?}, expected {:?} ([shots, nt, receivers]) for this preset", path.display(), s.shape, want);
@@ -200,7 +208,7 @@ fn wavelet(cfg: &WaveConfig) -> Result<Vec<f32>> {
 }
 
 /// Forward-models all shots of the preset for a refined velocity model.
-fn model_all_shots(a: &Acquisition, fine_velocity: &[f32], threads: usize, label: &str) -> Result<Vec<f32>> {
+fn model_all_shots(a: &Acquisition, fine_velocity: &[f32], run: &RunArgs, label: &str) -> Result<Vec<f32>> {
     let cfg = a.cfg;
     let mut medium = vec![0.0; wave::medium_len(&cfg).map_err(core_err("config"))?];
     wave::prepare_medium(&cfg, fine_velocity, &mut medium).map_err(core_err("velocity model"))?;
@@ -209,8 +217,8 @@ fn model_all_shots(a: &Acquisition, fine_velocity: &[f32], threads: usize, label
     let per = cfg.nt * a.n_receivers;
     let out: Vec<Mutex<Vec<f32>>> = (0..a.n_sources).map(|_| Mutex::new(Vec::new())).collect();
     let errors: Mutex<Vec<String>> = Mutex::new(Vec::new());
-    let progress = Progress::new(label, a.n_sources);
-    let pool = Pool::new(threads);
+    let progress = Progress::new(a.n_sources as u64, label, run.quiet);
+    let pool = PoolExecutor::new(resolve_threads(run.threads))?;
     pool.for_each(a.n_sources, &|s| {
         let run = || -> std::result::Result<Vec<f32>, powerpost_core::Error> {
             let mut state = vec![0.0; wave::state_len(&cfg)?];
@@ -222,8 +230,9 @@ fn model_all_shots(a: &Acquisition, fine_velocity: &[f32], threads: usize, label
             Ok(v) => *out[s].lock().unwrap_or_else(|p| p.into_inner()) = v,
             Err(e) => errors.lock().unwrap_or_else(|p| p.into_inner()).push(format!("shot {s}: {e}")),
         }
-        progress.inc();
+        progress.inc(1);
     });
+    progress.finish();
     if let Some(e) = errors.into_inner().unwrap_or_default().first() {
         bail!("{e}");
     }
@@ -241,7 +250,7 @@ pub fn simulate(args: SimulateArgs) -> Result<()> {
     let a = preset(&args.preset)?;
     let model = read_model(&args.model, &a)?;
     let fine = refine(&a, &model)?;
-    let mut shots = model_all_shots(&a, &fine, args.preset.threads, "simulate")?;
+    let mut shots = model_all_shots(&a, &fine, &args.preset.run, "simulate")?;
     if !args.clean {
         let cfg = a.cfg;
         let filter_len = ((2.0 * cfg.source_delay / cfg.dt).ceil() as usize + 1).min(cfg.nt);
@@ -254,7 +263,7 @@ pub fn simulate(args: SimulateArgs) -> Result<()> {
                 .map_err(core_err(&format!("noise for shot {s}")))?;
         }
     }
-    write_npy(&args.out, &[a.n_sources, a.cfg.nt, a.n_receivers], &shots)
+    write_f32(&args.out, &[a.n_sources, a.cfg.nt, a.n_receivers], &shots)
 }
 
 /// Runs `powerpost migrate`.
@@ -288,11 +297,19 @@ pub fn migrate(args: MigrateArgs) -> Result<()> {
     let want_illum = args.illumination_eps.is_some();
     let images: Vec<Mutex<(Vec<f32>, Vec<f32>)>> = (0..a.n_sources).map(|_| Mutex::new((Vec::new(), Vec::new()))).collect();
     let errors: Mutex<Vec<String>> = Mutex::new(Vec::new());
-    let progress = Progress::new("migrate", a.n_sources);
-    let pool = Pool::new(args.preset.threads);
+    let threads = resolve_threads(args.preset.run.threads);
+    let stored_len = wave::rtm_scratch_len_stored(&cfg).map_err(core_err("config"))?;
+    let concurrent = threads.min(a.n_sources);
+    let scratch_len = if stored_len.saturating_mul(4 * concurrent) <= RTM_STORED_BUDGET {
+        stored_len
+    } else {
+        wave::rtm_scratch_len(&cfg).map_err(core_err("config"))?
+    };
+    let progress = Progress::new(a.n_sources as u64, "migrate", args.preset.run.quiet);
+    let pool = PoolExecutor::new(threads)?;
     pool.for_each(a.n_sources, &|s| {
         let run = || -> std::result::Result<(Vec<f32>, Vec<f32>), powerpost_core::Error> {
-            let mut scratch = vec![0.0; wave::rtm_scratch_len(&cfg)?];
+            let mut scratch = vec![0.0; scratch_len];
             let mut image = vec![0.0; np];
             let mut illum = if want_illum { vec![0.0; np] } else { Vec::new() };
             let il = if want_illum { Some(&mut illum[..]) } else { None };
@@ -303,8 +320,9 @@ pub fn migrate(args: MigrateArgs) -> Result<()> {
             Ok(v) => *images[s].lock().unwrap_or_else(|p| p.into_inner()) = v,
             Err(e) => errors.lock().unwrap_or_else(|p| p.into_inner()).push(format!("shot {s}: {e}")),
         }
-        progress.inc();
+        progress.inc(1);
     });
+    progress.finish();
     if let Some(e) = errors.into_inner().unwrap_or_default().first() {
         bail!("{e}");
     }
@@ -326,7 +344,7 @@ pub fn migrate(args: MigrateArgs) -> Result<()> {
         coarse = f;
     }
     wave::mute_water(&mut coarse, &mute_velocity, a.model_nz, a.model_nx, args.water_velocity, 0).map_err(core_err("mute"))?;
-    write_npy(&args.out, &[a.model_nz, a.model_nx], &coarse)
+    write_f32(&args.out, &[a.model_nz, a.model_nx], &coarse)
 }
 
 /// Runs `powerpost residual`.
@@ -335,7 +353,7 @@ pub fn residual(args: ResidualArgs) -> Result<()> {
     let observed = read_shots(&args.shots, &a)?;
     let model = read_model(&args.model, &a)?;
     let fine = refine(&a, &model)?;
-    let predicted = model_all_shots(&a, &fine, args.preset.threads, "residual")?;
+    let predicted = model_all_shots(&a, &fine, &args.preset.run, "residual")?;
     let r = wave::relative_residual(&predicted, &observed).map_err(core_err(&args.shots.display().to_string()))?;
     let json = format!(
         "{{\"relative_residual\": {r:.9e}, \"preset\": \"{}\", \"shots\": {}, \"nt\": {}, \"receivers\": {}}}",
@@ -343,7 +361,7 @@ pub fn residual(args: ResidualArgs) -> Result<()> {
     );
     println!("{json}");
     if let Some(out) = &args.out {
-        write_atomic(out, format!("{json}\n").as_bytes())?;
+        write_bytes(out, format!("{json}\n").as_bytes())?;
     }
     Ok(())
 }
@@ -353,12 +371,41 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// CPU seconds used by this process so far, all threads (Linux `/proc/self/stat`, 10 ms
+/// ticks; `None` elsewhere). The machine may be shared, so the bench reports it next to
+/// the wall-clock time.
+fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
+/// Median wall seconds and mean CPU seconds of `repeats` runs of `f`.
+fn time_runs(repeats: usize, mut f: impl FnMut() -> Result<()>) -> Result<(f64, Option<f64>)> {
+    let mut wall = Vec::new();
+    let cpu0 = process_cpu_seconds();
+    for _ in 0..repeats.max(1) {
+        let t0 = std::time::Instant::now();
+        f()?;
+        wall.push(t0.elapsed().as_secs_f64());
+    }
+    let cpu = match (cpu0, process_cpu_seconds()) {
+        (Some(a), Some(b)) => Some((b - a) / repeats.max(1) as f64),
+        _ => None,
+    };
+    Ok((median(wall), cpu))
+}
+
+fn json_opt(v: Option<f64>) -> String {
+    v.map_or("null".to_string(), |v| format!("{v:.6}"))
+}
+
 /// Runs `powerpost bench-wave`.
 pub fn bench(args: BenchArgs) -> Result<()> {
-    let m = read_npy(&args.model)?;
-    if m.shape.len() != 2 {
-        bail!("{}: shape {:?}, expected [nz, nx]", args.model.display(), m.shape);
-    }
+    let m = read_f32_ranks(&args.model, &[2])?;
     let (nz, nx) = (m.shape[0], m.shape[1]);
     let mut cfg = WaveConfig::new(nz, nx, args.spacing, args.dt, args.nt, args.f0);
     cfg.source_delay = args.delay;
@@ -367,7 +414,7 @@ pub fn bench(args: BenchArgs) -> Result<()> {
     cfg.time_order = args.time_order;
     cfg.min_points_per_wavelength = 0.0;
     let mut medium = vec![0.0; wave::medium_len(&cfg).map_err(core_err("config"))?];
-    wave::prepare_medium(&cfg, &m.data, &mut medium).map_err(core_err("model"))?;
+    wave::prepare_medium(&cfg, &m.data, &mut medium).map_err(core_err(&args.model.display().to_string()))?;
     if args.source.len() != 2 {
         bail!("--source: expected z and x in metres");
     }
@@ -380,37 +427,43 @@ pub fn bench(args: BenchArgs) -> Result<()> {
     let mut shot = vec![0.0; cfg.nt * nx];
     let mut results = Vec::new();
     for &t in &args.threads {
-        let pool = Pool::new(t);
-        let mut times = Vec::new();
-        for _ in 0..args.repeats.max(1) {
-            let t0 = std::time::Instant::now();
-            wave::forward_shot(&cfg, &medium, src, &recs, &w, &mut state, &mut shot, &pool).map_err(core_err("forward"))?;
-            times.push(t0.elapsed().as_secs_f64());
-        }
-        let fwd = median(times);
-        let mut rtm_s = None;
+        let pool = PoolExecutor::new(t)?;
+        let (fwd, fwd_cpu) = time_runs(args.repeats, || {
+            wave::forward_shot(&cfg, &medium, src, &recs, &w, &mut state, &mut shot, &pool).map_err(core_err("forward"))
+        })?;
+        let mut rtm = [(None, None), (None, None)];
         if args.rtm && cfg.time_order == 2 {
-            let mut scratch = vec![0.0; wave::rtm_scratch_len(&cfg).map_err(core_err("config"))?];
-            let mut image = vec![0.0; nz * nx];
-            let mut times = Vec::new();
-            for _ in 0..args.repeats.max(1) {
-                let t0 = std::time::Instant::now();
-                wave::rtm_shot(&cfg, &medium, src, &recs, &w, &shot, &mut scratch, &mut image, None, &pool).map_err(core_err("rtm"))?;
-                times.push(t0.elapsed().as_secs_f64());
+            let lens = [
+                wave::rtm_scratch_len_stored(&cfg).map_err(core_err("config"))?,
+                wave::rtm_scratch_len(&cfg).map_err(core_err("config"))?,
+            ];
+            for (slot, len) in rtm.iter_mut().zip(lens) {
+                let mut scratch = vec![0.0; len];
+                let mut image = vec![0.0; nz * nx];
+                let (s, c) = time_runs(args.repeats, || {
+                    wave::rtm_shot(&cfg, &medium, src, &recs, &w, &shot, &mut scratch, &mut image, None, &pool)
+                        .map_err(core_err("rtm"))
+                })?;
+                *slot = (Some(s), c);
             }
-            rtm_s = Some(median(times));
         }
         results.push(format!(
-            "{{\"threads\": {t}, \"forward_s\": {fwd:.6}, \"gpts\": {:.4}, \"rtm_s\": {}, \"grid\": [{}, {}], \"steps\": {}}}",
+            "{{\"threads\": {t}, \"forward_s\": {fwd:.6}, \"forward_cpu_s\": {}, \"gpts\": {:.4}, \"gpts_per_cpu_s\": {}, \
+             \"rtm_s\": {}, \"rtm_cpu_s\": {}, \"rtm_checkpoint_s\": {}, \"rtm_checkpoint_cpu_s\": {}, \"grid\": [{}, {}], \"steps\": {}}}",
+            json_opt(fwd_cpu),
             points / fwd * 1e-9,
-            rtm_s.map_or("null".to_string(), |v| format!("{v:.6}")),
+            json_opt(fwd_cpu.map(|c| points / c * 1e-9)),
+            json_opt(rtm[0].0),
+            json_opt(rtm[0].1),
+            json_opt(rtm[1].0),
+            json_opt(rtm[1].1),
             g.nzp,
             g.nxp,
             cfg.nt - 1
         ));
     }
     if let Some(p) = &args.out_shot {
-        write_npy(p, &[cfg.nt, nx], &shot).with_context(|| format!("writing {}", p.display()))?;
+        write_f32(p, &[cfg.nt, nx], &shot)?;
     }
     println!("[{}]", results.join(", "));
     Ok(())
