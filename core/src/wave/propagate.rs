@@ -96,43 +96,6 @@ impl Coeffs {
     }
 }
 
-/// Chunk length (columns) of the C-PML loops; derivatives go to stack arrays this long.
-const CH: usize = 64;
-
-/// `out[i] = Σ_{k<R} c[k]·(f[s+i+(k+1)·step] − f[s+i−(k+1)·step])`, summed in increasing `k`.
-#[inline(always)]
-fn deriv1<const R: usize>(f: &[f32], s: usize, step: usize, c: &[f32; 4], out: &mut [f32]) {
-    let n = out.len();
-    out.fill(0.0);
-    for k in 0..R {
-        let a = &f[s + (k + 1) * step..][..n];
-        let b = &f[s - (k + 1) * step..][..n];
-        let ck = c[k];
-        for i in 0..n {
-            out[i] = out[i] + ck * (a[i] - b[i]);
-        }
-    }
-}
-
-/// `out[i] = c0·f[s+i] + Σ_{k<R} c[k]·(f[s+i+(k+1)·step] + f[s+i−(k+1)·step])`, summed in
-/// increasing `k`.
-#[inline(always)]
-fn deriv2<const R: usize>(f: &[f32], s: usize, step: usize, c0: f32, c: &[f32; 4], out: &mut [f32]) {
-    let n = out.len();
-    let fc = &f[s..][..n];
-    for i in 0..n {
-        out[i] = c0 * fc[i];
-    }
-    for k in 0..R {
-        let a = &f[s + (k + 1) * step..][..n];
-        let b = &f[s - (k + 1) * step..][..n];
-        let ck = c[k];
-        for i in 0..n {
-            out[i] = out[i] + ck * (a[i] + b[i]);
-        }
-    }
-}
-
 /// Magnitudes below this are flushed to zero in every stored field.
 ///
 /// Decaying fields (behind the wavefront, and above all the C-PML memory variables, which
@@ -148,41 +111,6 @@ pub(crate) fn flush(v: f32) -> f32 {
         0.0
     } else {
         v
-    }
-}
-
-/// The row kernel: for the `n = o.len()` points starting at storage index `s`,
-/// order 2 (`FOURTH = false`, `f = u`): `o = (2u − o) + W·L f`;
-/// order 4 (`FOURTH = true`, `f = y`, `w = W₁₂`): `o = ((2u − o) + y) + W₁₂·L y`.
-#[inline(always)]
-fn row_update<const R: usize, const FOURTH: bool>(
-    o: &mut [f32],
-    f: &[f32],
-    u: &[f32],
-    w: &[f32],
-    s: usize,
-    stride: usize,
-    k: &Coeffs,
-) {
-    let n = o.len();
-    let fc = &f[s..s + n];
-    let uc = &u[s..s + n];
-    let wc = &w[s..s + n];
-    let left: [&[f32]; R] = core::array::from_fn(|j| &f[s - 1 - j..s - 1 - j + n]);
-    let right: [&[f32]; R] = core::array::from_fn(|j| &f[s + 1 + j..s + 1 + j + n]);
-    let up: [&[f32]; R] = core::array::from_fn(|j| &f[s - (j + 1) * stride..s - (j + 1) * stride + n]);
-    let down: [&[f32]; R] = core::array::from_fn(|j| &f[s + (j + 1) * stride..s + (j + 1) * stride + n]);
-    let (c0, cx, cz) = (k.c0, k.cx, k.cz);
-    for i in 0..n {
-        let mut lap = c0 * fc[i];
-        for j in 0..R {
-            lap = lap + cx[j] * (left[j][i] + right[j][i]) + cz[j] * (up[j][i] + down[j][i]);
-        }
-        if FOURTH {
-            o[i] = flush(((2.0 * uc[i] - o[i]) + fc[i]) + wc[i] * lap);
-        } else {
-            o[i] = flush((2.0 * uc[i] - o[i]) + wc[i] * lap);
-        }
     }
 }
 
@@ -333,6 +261,86 @@ impl RowStep<'_> {
             } else {
                 lead + wc[i] * lap
             });
+        }
+    }
+}
+
+/// Read-only inputs of one row of the fused adjoint update (see [`Propagator::adjoint_step`]).
+struct AdjointRow<'r> {
+    k: &'r Coeffs,
+    /// `rⁿ⁺¹`.
+    r: &'r [f32],
+    w: &'r [f32],
+    /// This row's x-layer temporaries `Ex`, `Yx` with halo columns (column `ix` at `ix + HALO`).
+    ex: &'r [f32],
+    yx: &'r [f32],
+    /// The z-layer temporaries `Ez`, `Yz` (whole fields, zero outside the z layers).
+    ez: &'r [f32],
+    yz: &'r [f32],
+    s: usize,
+    stride: usize,
+}
+
+impl AdjointRow<'_> {
+    /// Updates columns `c0..c1` of the row:
+    /// `o = (2r − o) + W·((Lₓₓr + L_zz r) + Cx + Cz)` with `Cx = ∂xx Ex − ∂x Yx` where `XP`
+    /// and `Cz = ∂zz Ez − ∂z Yz` where `ZP`, derivatives summed as in [`RowStep::segment`].
+    #[inline(always)]
+    fn segment<const R: usize, const XP: bool, const ZP: bool>(&self, c0: usize, c1: usize, o: &mut [f32]) {
+        let n = c1.saturating_sub(c0);
+        if n == 0 {
+            return;
+        }
+        let k = self.k;
+        let (base, st) = (self.s + c0, self.stride);
+        let f = self.r;
+        let fc = &f[base..][..n];
+        let fl: [&[f32]; R] = core::array::from_fn(|j| &f[base - 1 - j..][..n]);
+        let fr: [&[f32]; R] = core::array::from_fn(|j| &f[base + 1 + j..][..n]);
+        let fu: [&[f32]; R] = core::array::from_fn(|j| &f[base - (j + 1) * st..][..n]);
+        let fd: [&[f32]; R] = core::array::from_fn(|j| &f[base + (j + 1) * st..][..n]);
+        let wc = &self.w[base..][..n];
+        let exc = &self.ex[c0 + HALO..][..n];
+        let el: [&[f32]; R] = core::array::from_fn(|j| &self.ex[c0 + HALO - 1 - j..][..n]);
+        let er: [&[f32]; R] = core::array::from_fn(|j| &self.ex[c0 + HALO + 1 + j..][..n]);
+        let yl: [&[f32]; R] = core::array::from_fn(|j| &self.yx[c0 + HALO - 1 - j..][..n]);
+        let yr: [&[f32]; R] = core::array::from_fn(|j| &self.yx[c0 + HALO + 1 + j..][..n]);
+        let ezc = &self.ez[base..][..n];
+        let eu: [&[f32]; R] = core::array::from_fn(|j| &self.ez[base - (j + 1) * st..][..n]);
+        let ed: [&[f32]; R] = core::array::from_fn(|j| &self.ez[base + (j + 1) * st..][..n]);
+        let yu: [&[f32]; R] = core::array::from_fn(|j| &self.yz[base - (j + 1) * st..][..n]);
+        let yd: [&[f32]; R] = core::array::from_fn(|j| &self.yz[base + (j + 1) * st..][..n]);
+        let o = &mut o[c0..c1];
+        let (cx0, cz0, cx, cz, bx, bz) = (k.cx0, k.cz0, k.cx, k.cz, k.bx, k.bz);
+        for i in 0..n {
+            let mut dxx = cx0 * fc[i];
+            let mut dzz = cz0 * fc[i];
+            for j in 0..R {
+                dxx = dxx + cx[j] * (fl[j][i] + fr[j][i]);
+                dzz = dzz + cz[j] * (fu[j][i] + fd[j][i]);
+            }
+            let mut acc = dxx + dzz;
+            if XP {
+                let mut d2 = cx0 * exc[i];
+                let mut d1 = bx[0] * (yr[0][i] - yl[0][i]);
+                d2 = d2 + cx[0] * (el[0][i] + er[0][i]);
+                for j in 1..R {
+                    d2 = d2 + cx[j] * (el[j][i] + er[j][i]);
+                    d1 = d1 + bx[j] * (yr[j][i] - yl[j][i]);
+                }
+                acc = acc + (d2 - d1);
+            }
+            if ZP {
+                let mut d2 = cz0 * ezc[i];
+                let mut d1 = bz[0] * (yd[0][i] - yu[0][i]);
+                d2 = d2 + cz[0] * (eu[0][i] + ed[0][i]);
+                for j in 1..R {
+                    d2 = d2 + cz[j] * (eu[j][i] + ed[j][i]);
+                    d1 = d1 + bz[j] * (yd[j][i] - yu[j][i]);
+                }
+                acc = acc + (d2 - d1);
+            }
+            o[i] = flush((2.0 * fc[i] - o[i]) + wc[i] * acc);
         }
     }
 }
@@ -592,8 +600,8 @@ impl<'a> Propagator<'a> {
         let ez = take(&mut rest, fl);
         let fz = take(&mut rest, fl);
         let yz = take(&mut rest, fl);
-        // Phase A (z layers): βz += r; Ez = az βz; Fz = r + Ez; βz ← bz βz.
         if g.width > 0 {
+            // Phase A (z layers): βz += r; Ez = az βz; Fz = r + Ez; βz ← bz βz.
             let bsh = SharedMut::new(&mut *aux.zetaz);
             let esh = SharedMut::new(&mut *ez);
             let fsh = SharedMut::new(&mut *fz);
@@ -610,40 +618,58 @@ impl<'a> Propagator<'a> {
                     bz[ix] = flush(b * beta);
                 }
             });
-        }
-        let ez: &[f32] = ez;
-        let fz: &[f32] = fz;
-        // Phase B: interior (the forward kernel on r), x layers, αz.
-        {
-            let osh = SharedMut::new(&mut *out);
-            let axsh = SharedMut::new(&mut *aux.psix);
-            let bxsh = SharedMut::new(&mut *aux.zetax);
-            let azsh = SharedMut::new(&mut *aux.psiz);
-            let exsh = SharedMut::new(&mut *ex);
-            let fxsh = SharedMut::new(&mut *fx);
-            let yxsh = SharedMut::new(&mut *yx);
-            let yzsh = SharedMut::new(&mut *yz);
-            let strips = [(0, g.width), (g.width + g.nx, nxp)];
-            let reach = [(0, (g.width + HALO).min(nxp)), ((g.width + g.nx).saturating_sub(HALO), nxp)];
-            par_rows(exec, &[(0, g.nzp)], &|iz| {
+            // Phase A' (z layers): αz −= ∂z Fz; Yz = az αz; αz ← bz αz.
+            let fz: &[f32] = fz;
+            let ash = SharedMut::new(&mut *aux.psiz);
+            let ysh = SharedMut::new(&mut *yz);
+            par_rows(exec, &self.z_strips(), &|iz| {
                 let s = g.index(iz, 0);
-                // SAFETY: disjoint rows (the temporaries' views add this row's halo columns).
-                let o = unsafe { osh.slice(s, nxp) };
-                row_update::<R, false>(o, r, r, m.w, s, stride, &k);
-                if g.width == 0 {
-                    return;
+                // SAFETY: disjoint rows.
+                let (alz, y2) = unsafe { (ash.slice(s, nxp), ysh.slice(s, nxp)) };
+                let up: [&[f32]; R] = core::array::from_fn(|j| &fz[s - (j + 1) * stride..][..nxp]);
+                let down: [&[f32]; R] = core::array::from_fn(|j| &fz[s + (j + 1) * stride..][..nxp]);
+                let (a, b) = (m.az[iz], m.bz[iz]);
+                for i in 0..nxp {
+                    let mut d = k.bz[0] * (down[0][i] - up[0][i]);
+                    for j in 1..R {
+                        d = d + k.bz[j] * (down[j][i] - up[j][i]);
+                    }
+                    let at = alz[i] - d;
+                    y2[i] = flush(a * at);
+                    alz[i] = flush(b * at);
                 }
+            });
+        }
+        // Phase B: per row, the x-layer temporaries (row-local), then one fused pass:
+        // o = (2r − o) + W·(L r + (∂xx Ex − ∂x Yx) + (∂zz Ez − ∂z Yz)), the layer terms
+        // where they reach (layers plus HALO points; the temporaries are zero elsewhere).
+        let ez: &[f32] = ez;
+        let yz: &[f32] = yz;
+        let osh = SharedMut::new(&mut *out);
+        let axsh = SharedMut::new(&mut *aux.psix);
+        let bxsh = SharedMut::new(&mut *aux.zetax);
+        let exsh = SharedMut::new(&mut *ex);
+        let fxsh = SharedMut::new(&mut *fx);
+        let yxsh = SharedMut::new(&mut *yx);
+        let strips = [(0, g.width), (g.width + g.nx, nxp)];
+        let top_reach = if g.top > 0 { (g.top + HALO).min(g.nzp) } else { 0 };
+        let bottom_reach = (g.top + g.nz).saturating_sub(HALO).max(top_reach);
+        let (xr0, xr1) = if g.width > 0 {
+            let a = (g.width + HALO).min(nxp);
+            (a, (g.width + g.nx).saturating_sub(HALO).max(a))
+        } else {
+            (0, nxp)
+        };
+        par_rows(exec, &[(0, g.nzp)], &|iz| {
+            let s = g.index(iz, 0);
+            // SAFETY: disjoint rows (the temporaries' views add this row's halo columns).
+            let o = unsafe { osh.slice(s, nxp) };
+            let (e, f, yv) = unsafe {
+                (exsh.slice(s - HALO, stride), fxsh.slice(s - HALO, stride), yxsh.slice(s - HALO, stride))
+            };
+            if g.width > 0 {
                 // SAFETY: as above.
                 let (alpha, beta) = unsafe { (axsh.slice(s, nxp), bxsh.slice(s, nxp)) };
-                let (e, f, yv) = unsafe {
-                    (
-                        exsh.slice(s - HALO, nxp + 2 * HALO),
-                        fxsh.slice(s - HALO, nxp + 2 * HALO),
-                        yxsh.slice(s - HALO, nxp + 2 * HALO),
-                    )
-                };
-                let mut d1 = [0.0f32; CH];
-                let mut d2 = [0.0f32; CH];
                 for (c0, c1) in strips {
                     for ix in c0..c1 {
                         let b = beta[ix] + r[s + ix];
@@ -653,69 +679,33 @@ impl<'a> Propagator<'a> {
                     }
                 }
                 for (c0, c1) in strips {
-                    for c in (c0..c1).step_by(CH) {
-                        let n = CH.min(c1 - c);
-                        deriv1::<R>(f, c + HALO, 1, &k.bx, &mut d1[..n]);
-                        for i in 0..n {
-                            let ix = c + i;
-                            let at = alpha[ix] - d1[i];
-                            yv[ix + HALO] = flush(m.ax[ix] * at);
-                            alpha[ix] = flush(m.bx[ix] * at);
-                        }
-                    }
-                }
-                for (c0, c1) in reach {
-                    for c in (c0..c1).step_by(CH) {
-                        let n = CH.min(c1 - c);
-                        deriv2::<R>(e, c + HALO, 1, k.cx0, &k.cx, &mut d2[..n]);
-                        deriv1::<R>(yv, c + HALO, 1, &k.bx, &mut d1[..n]);
-                        for i in 0..n {
-                            let ix = c + i;
-                            o[ix] = flush(o[ix] + m.w[s + ix] * (d2[i] - d1[i]));
-                        }
-                    }
-                }
-                if g.is_pml_row(iz) {
-                    // SAFETY: as above.
-                    let (alz, y2) = unsafe { (azsh.slice(s, nxp), yzsh.slice(s, nxp)) };
-                    let (a, b) = (m.az[iz], m.bz[iz]);
-                    for c in (0..nxp).step_by(CH) {
-                        let n = CH.min(nxp - c);
-                        deriv1::<R>(fz, s + c, stride, &k.bz, &mut d1[..n]);
-                        let (alz, y2) = (&mut alz[c..c + n], &mut y2[c..c + n]);
-                        for i in 0..n {
-                            let at = alz[i] - d1[i];
-                            y2[i] = flush(a * at);
-                            alz[i] = flush(b * at);
-                        }
-                    }
-                }
-            });
-        }
-        // Phase C: z-layer contributions, layer rows plus HALO rows of reach.
-        if g.width > 0 {
-            let yz: &[f32] = yz;
-            let osh = SharedMut::new(&mut *out);
-            let top_reach = if g.top > 0 { (g.top + HALO).min(g.nzp) } else { 0 };
-            let ranges = [(0, top_reach), ((g.top + g.nz).saturating_sub(HALO).max(top_reach), g.nzp)];
-            par_rows(exec, &ranges, &|iz| {
-                let s = g.index(iz, 0);
-                // SAFETY: disjoint rows.
-                let o = unsafe { osh.slice(s, nxp) };
-                let wr = &m.w[s..s + nxp];
-                let mut d1 = [0.0f32; CH];
-                let mut d2 = [0.0f32; CH];
-                for c in (0..nxp).step_by(CH) {
-                    let n = CH.min(nxp - c);
-                    deriv2::<R>(ez, s + c, stride, k.cz0, &k.cz, &mut d2[..n]);
-                    deriv1::<R>(yz, s + c, stride, &k.bz, &mut d1[..n]);
-                    let (o, w) = (&mut o[c..c + n], &wr[c..c + n]);
+                    let n = c1 - c0;
+                    let left: [&[f32]; R] = core::array::from_fn(|j| &f[c0 + HALO - 1 - j..][..n]);
+                    let right: [&[f32]; R] = core::array::from_fn(|j| &f[c0 + HALO + 1 + j..][..n]);
+                    let (a, b) = (&m.ax[c0..c1], &m.bx[c0..c1]);
+                    let (al, y) = (&mut alpha[c0..c1], &mut yv[c0 + HALO..c1 + HALO]);
                     for i in 0..n {
-                        o[i] = flush(o[i] + w[i] * (d2[i] - d1[i]));
+                        let mut d = k.bx[0] * (right[0][i] - left[0][i]);
+                        for j in 1..R {
+                            d = d + k.bx[j] * (right[j][i] - left[j][i]);
+                        }
+                        let at = al[i] - d;
+                        y[i] = flush(a[i] * at);
+                        al[i] = flush(b[i] * at);
                     }
                 }
-            });
-        }
+            }
+            let rs = AdjointRow { k: &k, r, w: m.w, ex: e, yx: yv, ez, yz, s, stride };
+            if g.width > 0 && (iz < top_reach || iz >= bottom_reach) {
+                rs.segment::<R, true, true>(0, xr0, o);
+                rs.segment::<R, false, true>(xr0, xr1, o);
+                rs.segment::<R, true, true>(xr1, nxp, o);
+            } else {
+                rs.segment::<R, true, false>(0, xr0, o);
+                rs.segment::<R, false, false>(xr0, xr1, o);
+                rs.segment::<R, true, false>(xr1, nxp, o);
+            }
+        });
     }
 
     /// Adds `scale·W·value` at the bilinear points `b` of `field` (skipping row 0 with a
