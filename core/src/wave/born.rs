@@ -44,7 +44,7 @@ use crate::error::{check_len, Error};
 use crate::exec::{Executor, SharedMut};
 
 use super::config::{Grid, WaveConfig};
-use super::propagate::{bilinear, check_receivers, flush, par_rows, take, Aux, Propagator};
+use super::propagate::{bilinear, bilinear_on, check_receivers, inverse_spacing, flush, par_rows, take, Aux, Propagator};
 
 /// Fields of extended size in a Born state (see [`born_state_len`]).
 const BORN_FIELDS: usize = 13;
@@ -152,6 +152,7 @@ pub fn born_shot(
     check_len("shot", shot.len(), cfg.nt * nrec)?;
     check_len("state", state.len(), born_state_len(cfg)?)?;
     let src = bilinear(cfg, source, "source")?;
+    let inv = inverse_spacing(cfg);
     state.fill(0.0);
     let fl = g.field_len();
     let mut rest = &mut *state;
@@ -167,7 +168,7 @@ pub fn born_shot(
     for n in 0..cfg.nt {
         let row = &mut shot[n * nrec..(n + 1) * nrec];
         for (o, &rp) in row.iter_mut().zip(receivers) {
-            *o = Propagator::sample(d_cur, &bilinear(cfg, rp, "receivers")?);
+            *o = Propagator::sample(d_cur, &bilinear_on(&g, inv, rp, "receivers")?);
         }
         if n + 1 == cfg.nt {
             break;
@@ -254,6 +255,7 @@ pub fn rtm_shot(
         il.fill(0.0);
     }
     let src = bilinear(cfg, source, "source")?;
+    let inv = inverse_spacing(cfg);
     let ncp = (nt - 1).div_ceil(k);
     let fl = g.field_len();
     let np = g.nz * g.nx;
@@ -293,7 +295,7 @@ pub fn rtm_shot(
     // Adjoint initial state: r^{nt−1} = W Rᵀ d^{nt−1}.
     let inject_data = |field: &mut [f32], n: usize| -> Result<(), Error> {
         for (j, &rp) in receivers.iter().enumerate() {
-            prop.inject(field, &bilinear(cfg, rp, "receivers")?, shot_data[n * nrec + j]);
+            prop.inject(field, &bilinear_on(&g, inv, rp, "receivers")?, shot_data[n * nrec + j]);
         }
         prop.finish_step(field);
         Ok(())

@@ -185,22 +185,27 @@ impl RowStep<'_> {
         let fr: [&[f32]; R] = core::array::from_fn(|j| &f[base + 1 + j..][..n]);
         let fu: [&[f32]; R] = core::array::from_fn(|j| &f[base - (j + 1) * st..][..n]);
         let fd: [&[f32]; R] = core::array::from_fn(|j| &f[base + (j + 1) * st..][..n]);
+        // Views a variant does not use are stand-ins (`fc`, empty), so that their bounds
+        // checks, per row and segment, are not paid for nothing.
         let u = self.u;
-        let uc = &u[base..][..n];
-        let ul: [&[f32]; R] = core::array::from_fn(|j| &u[base - 1 - j..][..n]);
-        let ur: [&[f32]; R] = core::array::from_fn(|j| &u[base + 1 + j..][..n]);
-        let uu: [&[f32]; R] = core::array::from_fn(|j| &u[base - (j + 1) * st..][..n]);
-        let ud: [&[f32]; R] = core::array::from_fn(|j| &u[base + (j + 1) * st..][..n]);
+        let uc = if FOURTH { &u[base..][..n] } else { fc };
+        let uview = |on: bool, at: usize| if on { &u[at..][..n] } else { fc };
+        let ul: [&[f32]; R] = core::array::from_fn(|j| uview(FOURTH && XP, base - 1 - j));
+        let ur: [&[f32]; R] = core::array::from_fn(|j| uview(FOURTH && XP, base + 1 + j));
+        let uu: [&[f32]; R] = core::array::from_fn(|j| uview(FOURTH && ZP, base - (j + 1) * st));
+        let ud: [&[f32]; R] = core::array::from_fn(|j| uview(FOURTH && ZP, base + (j + 1) * st));
         let wc = &self.w[base..][..n];
-        let w12c = &self.w12[base..][..n];
-        let pl: [&[f32]; R] = core::array::from_fn(|j| &self.px[c0 + HALO - 1 - j..][..n]);
-        let pr: [&[f32]; R] = core::array::from_fn(|j| &self.px[c0 + HALO + 1 + j..][..n]);
-        let zu: [&[f32]; R] = core::array::from_fn(|j| &self.psiz[base - (j + 1) * st..][..n]);
-        let zd: [&[f32]; R] = core::array::from_fn(|j| &self.psiz[base + (j + 1) * st..][..n]);
-        let (axc, bxc) = (&self.ax[c0..c1], &self.bx[c0..c1]);
+        let w12c = if FOURTH { &self.w12[base..][..n] } else { fc };
+        let pview = |at: usize| if XP { &self.px[at..][..n] } else { fc };
+        let pl: [&[f32]; R] = core::array::from_fn(|j| pview(c0 + HALO - 1 - j));
+        let pr: [&[f32]; R] = core::array::from_fn(|j| pview(c0 + HALO + 1 + j));
+        let zview = |at: usize| if ZP { &self.psiz[at..][..n] } else { fc };
+        let zu: [&[f32]; R] = core::array::from_fn(|j| zview(base - (j + 1) * st));
+        let zd: [&[f32]; R] = core::array::from_fn(|j| zview(base + (j + 1) * st));
+        let (axc, bxc) = if XP { (&self.ax[c0..c1], &self.bx[c0..c1]) } else { (fc, fc) };
         let o = &mut o[c0..c1];
-        let zx = &mut zx[c0..c1];
-        let zz = &mut zz[c0..c1];
+        let zx: &mut [f32] = if XP { &mut zx[c0..c1] } else { &mut [] };
+        let zz: &mut [f32] = if ZP { &mut zz[c0..c1] } else { &mut [] };
         let (cx0, cz0, cx, cz, bxk, bzk) = (k.cx0, k.cz0, k.cx, k.cz, k.bx, k.bz);
         let (az, bz) = (self.az, self.bz);
         for i in 0..n {
@@ -265,6 +270,16 @@ impl RowStep<'_> {
     }
 }
 
+/// `f[at..at + n]` if `on`, else `stand_in` (no bounds check paid for an unused view).
+#[inline(always)]
+fn view<'a>(on: bool, f: &'a [f32], at: usize, n: usize, stand_in: &'a [f32]) -> &'a [f32] {
+    if on {
+        &f[at..][..n]
+    } else {
+        stand_in
+    }
+}
+
 /// Read-only inputs of one row of the fused adjoint update (see [`Propagator::adjoint_step`]).
 struct AdjointRow<'r> {
     k: &'r Coeffs,
@@ -300,16 +315,20 @@ impl AdjointRow<'_> {
         let fu: [&[f32]; R] = core::array::from_fn(|j| &f[base - (j + 1) * st..][..n]);
         let fd: [&[f32]; R] = core::array::from_fn(|j| &f[base + (j + 1) * st..][..n]);
         let wc = &self.w[base..][..n];
-        let exc = &self.ex[c0 + HALO..][..n];
-        let el: [&[f32]; R] = core::array::from_fn(|j| &self.ex[c0 + HALO - 1 - j..][..n]);
-        let er: [&[f32]; R] = core::array::from_fn(|j| &self.ex[c0 + HALO + 1 + j..][..n]);
-        let yl: [&[f32]; R] = core::array::from_fn(|j| &self.yx[c0 + HALO - 1 - j..][..n]);
-        let yr: [&[f32]; R] = core::array::from_fn(|j| &self.yx[c0 + HALO + 1 + j..][..n]);
-        let ezc = &self.ez[base..][..n];
-        let eu: [&[f32]; R] = core::array::from_fn(|j| &self.ez[base - (j + 1) * st..][..n]);
-        let ed: [&[f32]; R] = core::array::from_fn(|j| &self.ez[base + (j + 1) * st..][..n]);
-        let yu: [&[f32]; R] = core::array::from_fn(|j| &self.yz[base - (j + 1) * st..][..n]);
-        let yd: [&[f32]; R] = core::array::from_fn(|j| &self.yz[base + (j + 1) * st..][..n]);
+        // Unused views are stand-ins (see `RowStep::segment`).
+        let xv = |f, at| view(XP, f, at, n, fc);
+        let zv = |f, at| view(ZP, f, at, n, fc);
+        let (ex, yx, ez, yz) = (self.ex, self.yx, self.ez, self.yz);
+        let exc = if XP { &ex[c0 + HALO..][..n] } else { fc };
+        let el: [&[f32]; R] = core::array::from_fn(|j| xv(ex, c0 + HALO - 1 - j));
+        let er: [&[f32]; R] = core::array::from_fn(|j| xv(ex, c0 + HALO + 1 + j));
+        let yl: [&[f32]; R] = core::array::from_fn(|j| xv(yx, c0 + HALO - 1 - j));
+        let yr: [&[f32]; R] = core::array::from_fn(|j| xv(yx, c0 + HALO + 1 + j));
+        let ezc = if ZP { &ez[base..][..n] } else { fc };
+        let eu: [&[f32]; R] = core::array::from_fn(|j| zv(ez, base - (j + 1) * st));
+        let ed: [&[f32]; R] = core::array::from_fn(|j| zv(ez, base + (j + 1) * st));
+        let yu: [&[f32]; R] = core::array::from_fn(|j| zv(yz, base - (j + 1) * st));
+        let yd: [&[f32]; R] = core::array::from_fn(|j| zv(yz, base + (j + 1) * st));
         let o = &mut o[c0..c1];
         let (cx0, cz0, cx, cz, bx, bz) = (k.cx0, k.cz0, k.cx, k.cz, k.bx, k.bz);
         for i in 0..n {
@@ -386,9 +405,21 @@ pub struct Bilinear {
 /// [`Error::InvalidArgument`] (`name`) if the position is not finite or lies outside
 /// the physical grid.
 pub fn bilinear(cfg: &WaveConfig, pos: [f32; 2], name: &'static str) -> Result<Bilinear, Error> {
-    let g = Grid::new(cfg)?;
-    let fz = crate::detmath::div(pos[0], cfg.dz);
-    let fx = crate::detmath::div(pos[1], cfg.dx);
+    bilinear_on(&Grid::new(cfg)?, inverse_spacing(cfg), pos, name)
+}
+
+/// `[1/dz, 1/dx]` as [`crate::detmath::recip`] gives them (`detmath::div(a, b)` is
+/// `a · recip(b)`, so positions scaled by these are bit-identical to divided ones).
+pub(crate) fn inverse_spacing(cfg: &WaveConfig) -> [f32; 2] {
+    [crate::detmath::recip(cfg.dz), crate::detmath::recip(cfg.dx)]
+}
+
+/// [`bilinear`] with the grid and [`inverse_spacing`] of `cfg` already computed (the time
+/// loops sample every receiver at every step).
+#[inline]
+pub(crate) fn bilinear_on(g: &Grid, inverse: [f32; 2], pos: [f32; 2], name: &'static str) -> Result<Bilinear, Error> {
+    let fz = pos[0] * inverse[0];
+    let fx = pos[1] * inverse[1];
     let inside = |f: f32, n: usize| f.is_finite() && f >= 0.0 && f <= (n - 1) as f32;
     if !inside(fz, g.nz) || !inside(fx, g.nx) {
         return Err(Error::InvalidArgument { name, expected: "positions [z, x] in metres inside the model" });
@@ -778,6 +809,7 @@ pub fn forward_shot(
     check_len("shot", shot.len(), cfg.nt * nrec)?;
     check_len("state", state.len(), state_len(cfg)?)?;
     let src = bilinear(cfg, source, "source")?;
+    let inv = inverse_spacing(cfg);
     state.fill(0.0);
     let fl = g.field_len();
     let mut rest = &mut *state;
@@ -793,7 +825,7 @@ pub fn forward_shot(
     for n in 0..cfg.nt {
         let row = &mut shot[n * nrec..(n + 1) * nrec];
         for (o, &rp) in row.iter_mut().zip(receivers) {
-            *o = Propagator::sample(cur, &bilinear(cfg, rp, "receivers")?);
+            *o = Propagator::sample(cur, &bilinear_on(&g, inv, rp, "receivers")?);
         }
         if n + 1 == cfg.nt {
             break;
