@@ -30,6 +30,8 @@ struct Cli {
 enum Command {
     /// Print the version, the network architecture and the machine's capabilities.
     Info,
+    /// Time the score network (CFG pair) and a posterior sample on this machine.
+    Bench(cmd::bench::BenchArgs),
     /// Generate seeded synthetic North Sea-like velocity models (.npy and/or a PNG gallery).
     Geology(cmd::geology::GeologyArgs),
     /// Draw velocity models or seismic images from a .npy file as a PNG.
@@ -57,10 +59,8 @@ fn main() -> std::process::ExitCode {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Info => {
-            println!("powerpost {}", env!("CARGO_PKG_VERSION"));
-            Ok(())
-        }
+        Command::Info => cmd::info::run(),
+        Command::Bench(args) => cmd::bench::run(&args),
         Command::Geology(args) => cmd::geology::run(&args),
         Command::Plot(args) => cmd::plot::run(&args),
         Command::Simulate(a) => cmd::wave::simulate(a),

@@ -1,6 +1,8 @@
 //! The subcommands, one module each, and the options they share.
 
+pub mod bench;
 pub mod geology;
+pub mod info;
 pub mod plot;
 pub mod wave;
 pub mod wave_util;
