@@ -12,7 +12,7 @@
 //!   Vulkan requires of SPIR-V `OpFAdd/OpFSub/OpFMul`. The GLSL ports must declare every
 //!   intermediate `precise` so the compiler neither contracts `a*b+c` into an `fma` nor
 //!   reassociates (in particular the shifter `(v + 1.5·2^23) − 1.5·2^23` of
-//!   [`round_even`], or use GLSL `roundEven`, which is equivalent).
+//!   `round_even` in `bits.rs`, or use GLSL `roundEven`, which is equivalent).
 //! - **Subnormals.** No floating-point operation here ever sees a subnormal operand or
 //!   produces a subnormal result on a path whose result matters, so a GPU that flushes
 //!   subnormals gives the same bits:
@@ -62,7 +62,7 @@ mod trig;
 #[cfg(test)]
 mod ulp;
 
-pub use bits::{floor, round_even};
+pub use bits::floor;
 pub use exp::{exp, exp2};
 pub use log::{ln, log2};
 pub use recip::{div, recip};
