@@ -34,7 +34,7 @@
 //! |---|---|---|---|
 //! | [`exp`] | Cody–Waite `ln 2`, degree-7 minimax | 1.0 ulp | all f32 (flushed range excluded) |
 //! | [`exp2`] | `k = roundEven(x)`, exp kernel | 1.0 ulp | all f32 (flushed range excluded) |
-//! | [`ln`] | mantissa in `[√½, √2]`, degree-10 minimax | 1.0 ulp | all f32 |
+//! | [`ln`] | mantissa in `[√½, √2]`, degree-11 minimax | 1.0 ulp | all f32 |
 //! | [`log2`] | as `ln`, times `log2 e`, plus `e` | 1.5 ulp | all f32 |
 //! | [`sin`], [`cos`], [`sin_cos`] | 5-part Cody–Waite `π/2`, Taylor degree 9/10 | 1.5 ulp | `|x| ≤ 2^17` |
 //! | [`recip`] | bit trick + 3 Newton + exact-residual Newton | 0.5 ulp | all f32 (`|x| > 2^126` flushed) |
