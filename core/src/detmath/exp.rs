@@ -110,7 +110,10 @@ pub(crate) fn exp_at_most_87_5(a: f32) -> f32 {
     let k = round_even(clamped * LOG2_E);
     let r = (clamped - k * LN2_HI) - k * LN2_LO;
     let p = exp_kernel(r);
-    let ki = k as i32;
+    // k is an integer-valued float with |k| < 2^22: its value sits in the low mantissa
+    // bits of k + 1.5·2^23 (exactly `k as i32`, without a float-to-int conversion that
+    // would not vectorise).
+    let ki = (k + 12_582_912.0).to_bits() as i32 - 0x4B40_0000;
     let flushed = ki < -126 || (ki == -126 && p < 1.0) || a < EXP_UNDERFLOW;
     let value = p * pow2(ki.max(-126));
     let value = if flushed { 0.0 } else { value };

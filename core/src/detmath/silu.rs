@@ -33,11 +33,53 @@ const FLUSH_BELOW: f32 = -87.5;
 /// bit-identical to the straightforward branchy formulation kept in the tests.
 #[inline(always)]
 pub fn silu(x: f32) -> f32 {
-    // e = exp(−x) for x ≥ −87.5 (never overflows); flushed cases are selected away below.
-    let e = exp_at_most_87_5(-x);
-    // 1 + e = d + d_err exactly; 1/(d + d_err) ≈ s − s·d_err·s. d ≥ 1.
+    let e = silu_exp(x);
     let (d, d_err) = two_sum(1.0, e);
-    let s = recip_at_least_one(d);
+    silu_finish(x, recip_at_least_one(d), d_err)
+}
+
+/// Applies [`silu`] to every value in place, with exactly [`silu`]'s operations per value.
+///
+/// Values are processed in blocks of 32, one stage of the computation at a time, so that
+/// vectorised code has several independent vectors in flight (each value's computation is
+/// one long dependency chain).
+#[inline(always)]
+pub fn silu_in_place(values: &mut [f32]) {
+    let mut blocks = values.chunks_exact_mut(32);
+    for block in &mut blocks {
+        let mut e = [0.0f32; 32];
+        for (ei, &x) in e.iter_mut().zip(block.iter()) {
+            *ei = silu_exp(x);
+        }
+        let mut d = [0.0f32; 32];
+        let mut d_err = [0.0f32; 32];
+        for ((di, ri), &ei) in d.iter_mut().zip(d_err.iter_mut()).zip(e.iter()) {
+            (*di, *ri) = two_sum(1.0, ei);
+        }
+        let mut s = [0.0f32; 32];
+        for (si, &di) in s.iter_mut().zip(d.iter()) {
+            *si = recip_at_least_one(di);
+        }
+        for ((x, &si), &ri) in block.iter_mut().zip(s.iter()).zip(d_err.iter()) {
+            *x = silu_finish(*x, si, ri);
+        }
+    }
+    for x in blocks.into_remainder() {
+        *x = silu(*x);
+    }
+}
+
+/// First stage of [`silu`]: `e = exp(−x)` for `x ≥ −87.5` (never overflows); the flushed
+/// cases are selected away in [`silu_finish`].
+#[inline(always)]
+fn silu_exp(x: f32) -> f32 {
+    exp_at_most_87_5(-x)
+}
+
+/// Last stage of [`silu`]: with `1 + e = d + d_err` exactly and `s = recip(d)`,
+/// `x · (s − (s·d_err)·s)`, then the special cases.
+#[inline(always)]
+fn silu_finish(x: f32, s: f32, d_err: f32) -> f32 {
     let value = x * (s - (s * d_err) * s);
     let value = if x < FLUSH_BELOW { -0.0 } else { value };
     if is_nan(x) {
@@ -82,6 +124,17 @@ mod tests {
         let (d, d_err) = two_sum(1.0, e);
         let s = recip(d);
         x * (s - (s * d_err) * s)
+    }
+
+    #[test]
+    fn in_place_equals_silu() {
+        let mut values: std::vec::Vec<f32> = (0..1000u32).map(|i| f32::from_bits(i.wrapping_mul(2_654_435_761))).collect();
+        values.extend([0.0, -0.0, -87.5, -87.6, 87.6, f32::NAN, f32::INFINITY, f32::NEG_INFINITY]);
+        let expected: std::vec::Vec<f32> = values.iter().map(|&x| silu(x)).collect();
+        silu_in_place(&mut values);
+        for (a, b) in values.iter().zip(&expected) {
+            assert!(a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()));
+        }
     }
 
     #[test]
