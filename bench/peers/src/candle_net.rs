@@ -16,7 +16,7 @@
 //! `Parallelism::Rayon(N)` (`Parallelism::None` for N = 1). Its spin-barrier pool
 //! (`CANDLE_NUM_THREADS`) serves only quantized kernels, unused here.
 
-use crate::files::{median, read_npy, read_sigma, rel_l2};
+use crate::files::{json, median, read_npy, read_sigma, rel_l2};
 use anyhow::{bail, ensure, Context, Result};
 use candle_core::{DType, Device, Tensor, D};
 use powerpost_core::nn::linear::FREQUENCIES;
@@ -191,14 +191,13 @@ pub fn run(dir: &Path, threads: usize, repeats: usize) -> Result<()> {
     }
     let out: Vec<f32> = result.flatten_all()?.to_vec1()?;
     let n = h * w;
-    let line = serde_json::json!({
-        "peer": "candle",
-        "threads": threads,
-        "median_ms": median(&runs_ms),
-        "runs_ms": runs_ms,
-        "rel_l2_cond": rel_l2(&out[..n], &core_cond),
-        "rel_l2_uncond": rel_l2(&out[n..], &core_uncond),
-    });
+    let line = format!(
+        r#"{{"peer":"candle","threads":{threads},"median_ms":{},"runs_ms":{},"rel_l2_cond":{},"rel_l2_uncond":{}}}"#,
+        json(median(&runs_ms)),
+        serde_json::to_string(&runs_ms)?,
+        json(rel_l2(&out[..n], &core_cond)),
+        json(rel_l2(&out[n..], &core_uncond)),
+    );
     println!("{line}");
     Ok(())
 }

@@ -15,6 +15,7 @@ use powerpost_core::exec::Serial;
 use powerpost_core::rng::NoiseStream;
 use powerpost_core::unet::params::for_each_tensor;
 use powerpost_core::unet::{init_random, params_len, workspace_len, DenoiseInput, DenoiseOutput, UNet, UNetConfig, ARCHITECTURE_KEY};
+use npyz::WriterBuilder;
 use safetensors::tensor::{serialize, Dtype, TensorView};
 use std::collections::HashMap;
 use std::path::Path;
@@ -65,6 +66,12 @@ pub fn rel_l2(a: &[f32], b: &[f32]) -> f64 {
         den += (y as f64).powi(2);
     }
     (num / den).sqrt()
+}
+
+/// A number as JSON (`null` if not finite); the JSON lines are formatted by hand to keep
+/// their keys in the documented order.
+pub fn json(value: f64) -> String {
+    serde_json::to_string(&value).unwrap_or_else(|_| "null".into())
 }
 
 /// Median of a non-empty list.
