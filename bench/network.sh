@@ -30,7 +30,7 @@ mkdir -p "$OUT"
 RESULTS="$OUT/network.jsonl"
 : > "$RESULTS.tmp"
 for n in $THREADS; do
-    # >>> powerpost side (added by the lead): one JSON line per thread count, e.g.
+    # >>> PLACEHOLDER — powerpost side (the lead adds it): one JSON line per thread count, e.g.
     # >>> cargo run --release -p powerpost -- bench --dir "$OUT" --threads "$n" --repeats "$REPEATS" >> "$RESULTS.tmp"
     "$PEERS" candle --dir "$OUT" --threads "$n" --repeats "$REPEATS" | tee -a "$RESULTS.tmp"
     "$PYTHON" bench/onnx_peer.py --dir "$OUT" --threads "$n" --repeats "$REPEATS" | tee -a "$RESULTS.tmp"
