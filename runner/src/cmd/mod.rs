@@ -2,6 +2,8 @@
 
 pub mod geology;
 pub mod plot;
+pub mod posterior_io;
+pub mod sample;
 pub mod wave;
 pub mod wave_util;
 
