@@ -1,9 +1,11 @@
 //! The subcommands, one module each, and the options they share.
 
 pub mod geology;
+pub mod metrics;
 pub mod plot;
 pub mod posterior_io;
 pub mod sample;
+pub mod sweep;
 pub mod wave;
 pub mod wave_util;
 

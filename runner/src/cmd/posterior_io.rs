@@ -87,6 +87,11 @@ pub mod exact_f32 {
     }
 }
 
+/// An `f32` that serialises exactly (see [`exact_f32`]), for lists.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ExactF32(#[serde(with = "exact_f32")] pub f32);
+
 /// Every field of a [`SamplerConfig`], by name.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -470,11 +475,6 @@ impl SampleProgress {
     pub fn sample_done(&mut self) {
         self.samples_done += 1;
         self.update_message();
-    }
-
-    /// Samples finished so far.
-    pub fn samples_done(&self) -> u64 {
-        self.samples_done
     }
 
     /// Leaves the final state on screen.

@@ -231,7 +231,7 @@ pub fn run(args: &SampleArgs) -> Result<()> {
         outputs.insert(name.to_string(), sha256_file(&temp.join(name))?);
     }
     let title = format!(
-        "{} lambda={lambda} alpha={alpha} seed={seed}: samples {first}..{} ({} {} steps)",
+        "{} λ={lambda} α={alpha} seed {seed}: samples {first}..{} ({}, {} steps)",
         if rtm.is_some() { "Posterior" } else { "Prior" },
         first + n as u64 - 1,
         sampler.kind.name(),
@@ -346,7 +346,7 @@ pub fn samples_figure(samples: &[f32], mean: &[f32], std: &[f32], height: usize,
     let top = top.render()?;
     let std_max = std.iter().copied().filter(|v| v.is_finite()).fold(0.0f32, f32::max);
     let scale = ColorScale { colormap: Colormap::Viridis, min: 0.0, max: if std_max > 0.0 { std_max } else { 1.0 }, unit: "km/s".into() };
-    let mut bottom = GridFigure::new(1, 1, vec![Panel { image: Image::new(std, height, width)?, title: "standard deviation".into() }], scale);
+    let mut bottom = GridFigure::new(1, 1, vec![Panel { image: Image::new(std, height, width)?, title: "std".into() }], scale);
     bottom.cell_pixels = top_cell_pixels(width);
     Ok(stack(&[top, bottom.render()?]))
 }
