@@ -314,6 +314,7 @@ fn sweep_shards_merge_and_resume_give_the_unsharded_bits() {
     // Other parameters in the same directory are refused.
     let other = sweep(&p("r"), "0,1", &["--seed", "9"]);
     assert_user_error(&other, &["cell.json", "seed"]);
+    assert!(std::fs::read_to_string(p("r/sweep.json")).unwrap().contains("\"seed\": 0"), "a refused run must not rewrite the plan");
 
     // Each cell is the same bits as `powerpost sample` with its λ and α.
     ok(&["sample", "--rtm", s(&rtm), "--weights", "random:7", "--steps", "2", "--n", "2", "--lambda", "1", "--alpha", "0.5", "--out", s(&p("single")), "-q"]);

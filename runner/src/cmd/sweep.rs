@@ -475,9 +475,6 @@ pub fn run(args: &SweepArgs) -> Result<()> {
         ssim_data_range: 2.0 * weights.normalization.velocity_half_range_km_s as f64,
     };
 
-    std::fs::create_dir_all(args.out.join("cells")).with_context(|| format!("--out {}: cannot create the directory", args.out.display()))?;
-    atomic::write_bytes(&args.out.join("sweep.json"), (serde_json::to_string_pretty(&plan)? + "\n").as_bytes())?;
-
     let mine: Vec<usize> = (0..plan.cells()).filter(|c| shard.map_or(true, |s| c % s.count == s.index - 1)).collect();
     // Decide what to do for each cell first, so that bad directories fail before any work.
     let mut todo = Vec::new();
@@ -504,6 +501,8 @@ pub fn run(args: &SweepArgs) -> Result<()> {
             CellState::Missing => todo.push((c, false)),
         }
     }
+    std::fs::create_dir_all(args.out.join("cells")).with_context(|| format!("--out {}: cannot create the directory", args.out.display()))?;
+    atomic::write_bytes(&args.out.join("sweep.json"), (serde_json::to_string_pretty(&plan)? + "\n").as_bytes())?;
     if skipped > 0 && !args.run.quiet {
         eprintln!("resuming: {skipped} of {} cells already complete", mine.len());
     }
