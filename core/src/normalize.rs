@@ -60,7 +60,7 @@ impl Normalization {
         }
         let h = self.velocity_half_range_km_s;
         // recip flushes |h| > 2^126 to 0 and h below 2^-126 would overflow it.
-        if !(h.is_finite() && h >= f32::MIN_POSITIVE && h < 1.0e30) {
+        if !(f32::MIN_POSITIVE..1.0e30).contains(&h) {
             return Err(Error::InvalidArgument { name: VELOCITY_HALF_RANGE_KEY, expected: "a positive finite half-range in km/s" });
         }
         if !(self.rtm_scale.is_finite() && self.rtm_scale != 0.0) {
