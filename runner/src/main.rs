@@ -42,6 +42,12 @@ enum Command {
     Migrate(cmd::wave::MigrateArgs),
     /// Relative shot-data residual ‖F(model) − d_obs‖ / ‖d_obs‖ (JSON on stdout).
     Residual(cmd::wave::ResidualArgs),
+    /// Draw velocity models from the power-scaled posterior p(y|x)^λ·p(x)^α (or prior).
+    Sample(Box<cmd::sample::SampleArgs>),
+    /// Sample a λ × α grid (the paper's Fig. 4) with per-cell statistics; sharding, resume.
+    Sweep(Box<cmd::sweep::SweepArgs>),
+    /// Merge the shard directories of a sweep into one (CSV and figure).
+    SweepMerge(cmd::sweep::MergeArgs),
     /// Time acoustic forward modelling and one RTM shot (for bench/devito_bench.py).
     BenchWave(cmd::wave::BenchArgs),
 }
@@ -67,5 +73,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Migrate(a) => cmd::wave::migrate(a),
         Command::Residual(a) => cmd::wave::residual(a),
         Command::BenchWave(a) => cmd::wave::bench(a),
+        Command::Sample(a) => cmd::sample::run(&a),
+        Command::Sweep(a) => cmd::sweep::run(&a),
+        Command::SweepMerge(a) => cmd::sweep::merge(&a),
     }
 }

@@ -3,7 +3,11 @@
 pub mod bench;
 pub mod geology;
 pub mod info;
+pub mod metrics;
 pub mod plot;
+pub mod posterior_io;
+pub mod sample;
+pub mod sweep;
 pub mod wave;
 pub mod wave_util;
 
