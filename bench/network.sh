@@ -24,17 +24,20 @@ if [ ! -x "$PYTHON" ]; then
 fi
 
 cargo build --release --manifest-path bench/peers/Cargo.toml
+cargo build --release -p powerpost
 mkdir -p "$OUT"
 "$PEERS" export --out "$OUT" --seed "$SEED" --height "$HEIGHT" --width "$WIDTH"
 
 RESULTS="$OUT/network.jsonl"
 : > "$RESULTS.tmp"
 for n in $THREADS; do
-    # >>> PLACEHOLDER — powerpost side (the lead adds it): one JSON line per thread count, e.g.
-    # >>> cargo run --release -p powerpost -- bench --dir "$OUT" --threads "$n" --repeats "$REPEATS" >> "$RESULTS.tmp"
+    # powerpost: the same weights, portable build (runtime ISA dispatch).
+    target/release/powerpost bench --weights "$OUT/weights.safetensors" --height "$HEIGHT" --width "$WIDTH" \
+        --threads "$n" --repeats "$REPEATS" --json "$RESULTS.tmp"
     "$PEERS" candle --dir "$OUT" --threads "$n" --repeats "$REPEATS" | tee -a "$RESULTS.tmp"
     "$PYTHON" bench/onnx_peer.py --dir "$OUT" --threads "$n" --repeats "$REPEATS" | tee -a "$RESULTS.tmp"
     "$PEERS" peak --threads "$n" | tee -a "$RESULTS.tmp"
 done
 mv "$RESULTS.tmp" "$RESULTS"
 echo "network.sh: results in $RESULTS" >&2
+python3 bench/summarize_network.py "$RESULTS"

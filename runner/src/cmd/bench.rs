@@ -8,7 +8,8 @@ use powerpost_core::exec::Executor;
 use powerpost_core::posterior::{draw_sample, posterior_scratch_len, PosteriorRequest};
 use powerpost_core::sampler::{network_evaluations, SamplerConfig};
 use powerpost_core::unet::plan::conv_flops;
-use powerpost_core::unet::{init_random, load_params, params_len, workspace_len, DenoiseInput, DenoiseOutput, UNet, UNetConfig};
+use super::posterior_io::load_weights;
+use powerpost_core::unet::{workspace_len, DenoiseInput, DenoiseOutput, UNet};
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -39,19 +40,6 @@ pub struct BenchArgs {
     pub json: Option<PathBuf>,
 }
 
-/// Loads `spec` (`random:SEED` or a file path) into a flat parameter buffer.
-fn load(config: &UNetConfig, spec: &str) -> Result<Vec<f32>> {
-    let mut params = vec![0.0; params_len(config)];
-    if let Some(seed) = spec.strip_prefix("random:") {
-        let seed: u64 = seed.parse().with_context(|| format!("--weights {spec}: expected random:SEED with an integer SEED"))?;
-        init_random(config, seed, &mut params)?;
-    } else {
-        let bytes = std::fs::read(spec).with_context(|| format!("cannot read weights file {spec}"))?;
-        load_params(config, &bytes, &mut params).with_context(|| format!("{spec}: not usable weights"))?;
-    }
-    Ok(params)
-}
-
 /// Median of a list of durations in milliseconds.
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
@@ -65,7 +53,8 @@ fn median(values: &mut [f64]) -> f64 {
 
 /// Runs `powerpost bench`.
 pub fn run(args: &BenchArgs) -> Result<()> {
-    let config = UNetConfig::DEFAULT;
+    let weights = load_weights(Some(&args.weights))?;
+    let (config, params) = (weights.config, weights.params);
     let (h, w) = (args.height, args.width);
     let m = config.size_multiple();
     if h == 0 || w == 0 || h % m != 0 || w % m != 0 {
@@ -74,7 +63,6 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     if args.repeats == 0 || args.threads.is_empty() || args.threads.contains(&0) {
         bail!("--repeats and every --threads value must be at least 1");
     }
-    let params = load(&config, &args.weights)?;
     let net = UNet::new(config, &params)?;
     let flops = 2.0 * conv_flops(&config, h, w) as f64;
     let build = if cfg!(target_feature = "avx2") { "built for the native CPU (AVX2 in the baseline)" } else { "portable x86-64 build, runtime ISA dispatch" };
