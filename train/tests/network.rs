@@ -82,25 +82,31 @@ fn whole_network_gradient_matches_finite_differences() {
         let dir = seeded_image(11, index, t.len, 1.0);
         index += 1;
         let rms = (params[t.offset..t.offset + t.len].iter().map(|v| (*v as f64).powi(2)).sum::<f64>() / t.len as f64).sqrt();
-        let step = 2e-3 * rms.max(0.05);
         let analytic: f64 = grads[t.offset..t.offset + t.len].iter().zip(&dir).map(|(&g, &d)| g as f64 * d as f64).sum();
-        let shifted = |sign: f64| {
-            let mut p = params.clone();
-            for (v, &d) in p[t.offset..t.offset + t.len].iter_mut().zip(&dir) {
-                *v = (*v as f64 + sign * step * d as f64) as f32;
-            }
-            // Use the actually representable perturbation.
-            let realised: f64 = p[t.offset..t.offset + t.len].iter().zip(&params[t.offset..t.offset + t.len]).zip(&dir).map(|((a, b), &d)| (*a as f64 - *b as f64) * d as f64).sum::<f64>();
-            (loss_at(&p), realised)
-        };
-        let (lp, rp) = shifted(1.0);
-        let (lm, rm) = shifted(-1.0);
         let dir_norm2: f64 = dir.iter().map(|&d| d as f64 * d as f64).sum();
-        // realised ≈ ±step·|d|²: scale the difference to the unit-step directional derivative.
-        let numeric = (lp - lm) / ((rp - rm) / dir_norm2);
-        let err = (numeric - analytic).abs() / analytic.abs().max(1e-2);
+        // f32 forward passes: the difference quotient carries rounding noise (small steps)
+        // and curvature (large steps); the better of two steps must agree.
+        let err = [2e-2, 5e-3]
+            .iter()
+            .map(|&rel| {
+                let step = rel * rms.max(0.1);
+                let shifted = |sign: f64| {
+                    let mut p = params.clone();
+                    for (v, &d) in p[t.offset..t.offset + t.len].iter_mut().zip(&dir) {
+                        *v = (*v as f64 + sign * step * d as f64) as f32;
+                    }
+                    // The realised (representable) perturbation projected on d.
+                    let realised: f64 = p[t.offset..t.offset + t.len].iter().zip(&params[t.offset..t.offset + t.len]).zip(&dir).map(|((a, b), &d)| (*a as f64 - *b as f64) * d as f64).sum();
+                    (loss_at(&p), realised)
+                };
+                let (lp, rp) = shifted(1.0);
+                let (lm, rm) = shifted(-1.0);
+                let numeric = (lp - lm) / ((rp - rm) / dir_norm2);
+                (numeric - analytic).abs() / analytic.abs().max(1e-2)
+            })
+            .fold(f64::INFINITY, f64::min);
+        assert!(err < 1e-2, "{}: analytic {analytic:.6e}, relative error {err:.2e}", t.name);
         worst = worst.max(err);
-        assert!(err < 2e-2, "{}: analytic {analytic:.6e}, numeric {numeric:.6e}, relative error {err:.2e}", t.name);
     });
     println!("worst relative error over tensors: {worst:.2e}");
 }
