@@ -17,3 +17,11 @@
 pub mod exec;
 pub mod kernels;
 pub mod network;
+pub mod checkpoint;
+pub mod dataset;
+pub mod export;
+pub mod files;
+pub mod loss;
+pub mod optim;
+pub mod plot;
+pub mod trainer;
