@@ -42,6 +42,10 @@ enum Command {
     Residual(cmd::wave::ResidualArgs),
     /// Time acoustic forward modelling and one RTM shot (for bench/devito_bench.py).
     BenchWave(cmd::wave::BenchArgs),
+    /// Build (velocity, RTM) training pairs as sharded .npy files with a manifest.
+    Dataset(cmd::train::DatasetArgs),
+    /// Train the score network (checkpoints, exact resume, CSV log, f16 safetensors export).
+    Train(cmd::train::TrainArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -67,5 +71,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Migrate(a) => cmd::wave::migrate(a),
         Command::Residual(a) => cmd::wave::residual(a),
         Command::BenchWave(a) => cmd::wave::bench(a),
+        Command::Dataset(a) => cmd::train::dataset(&a),
+        Command::Train(a) => cmd::train::run_train(&a),
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod geology;
 pub mod plot;
+pub mod train;
 pub mod wave;
 pub mod wave_util;
 

@@ -28,7 +28,7 @@ pub fn combine8(s: &[f32; 8]) -> f32 {
 /// Derivative of SiLU at `y`: `s · (1 + y · (1 − s))` with the logistic `s = σ(y)`,
 /// evaluated as `1 / (1 + e)` for `y ≥ 0` and `e / (1 + e)` otherwise, `e = exp(−|y|)`
 /// (through [`powerpost_core::detmath`], never overflowing).
-#[inline]
+#[inline(always)]
 pub fn silu_grad(y: f32) -> f32 {
     let e = powerpost_core::detmath::exp(-y.abs());
     let r = powerpost_core::detmath::recip(1.0 + e);

@@ -11,7 +11,10 @@
 //! d_e    = inv_std · (γ_c·g − A/n − x̂·B/n)
 //! ```
 //!
-//! The group sums run in f64 in order channel, row, column. One task per (batch item,
+//! Per element the arithmetic is f32 (`g` first, then `d_e`); the sums of `g` and `g·x̂`
+//! run per row in eight f32 lane partials (element `j` of a row into lane `j mod 8`,
+//! combined by [`super::combine8`]) and are added row by row, then channel by channel, in
+//! f64. One task per (batch item,
 //! group); the per-item `dγ, dβ` are added in batch order afterwards.
 
 use super::silu_grad;
@@ -100,21 +103,23 @@ pub fn group_norm_backward(
         }
         let var = sq.total() * inv_n;
         let inv_std = detmath::rsqrt(var + norm.eps);
-        // Per-channel sums of g and g·x̂.
+        // Pass 1 (per channel): g = d_out · silu'(y) into the gradient plane, and the
+        // channel sums of g and g·x̂.
         let mut dbeta = vec![0.0f64; cpg];
         let mut dgamma = vec![0.0f64; cpg];
         for (k, c) in chans.clone().enumerate() {
             let scale = norm.gamma[c] * inv_std;
             let shift = norm.beta[c] - mean * scale;
+            // SAFETY: this task owns plane (b, c) of the input gradient.
+            let dst = unsafe { gi.slice((b * channels + c) * plane, plane) };
+            dst.fill(0.0);
             for y in 0..geometry.height {
-                let start = (b * channels + c) * plane + geometry.index(y, 0);
-                let go = &grad_out[start..start + geometry.width];
-                for (&e, &d) in row(b, c, y).iter().zip(go) {
-                    let gv = if norm.silu { d * silu_grad(e * scale + shift) } else { d };
-                    let xhat = (e - mean) * inv_std;
-                    dbeta[k] += gv as f64;
-                    dgamma[k] += gv as f64 * xhat as f64;
-                }
+                let start = geometry.index(y, 0);
+                let go = &grad_out[(b * channels + c) * plane + start..(b * channels + c) * plane + start + geometry.width];
+                let d = &mut dst[start..start + geometry.width];
+                let (sb, sg) = pass_one(norm.silu, row(b, c, y), go, d, scale, shift, mean, inv_std);
+                dbeta[k] += sb;
+                dgamma[k] += sg;
             }
         }
         let (mut a, mut bsum) = (0.0f64, 0.0f64);
@@ -122,21 +127,17 @@ pub fn group_norm_backward(
             a += norm.gamma[c] as f64 * dbeta[k];
             bsum += norm.gamma[c] as f64 * dgamma[k];
         }
-        let (a_n, b_n) = (a / n as f64, bsum / n as f64);
+        let (a_n, b_n) = ((a / n as f64) as f32, (bsum / n as f64) as f32);
+        // Pass 2: d_e = inv_std · (γ_c·g − A/n − x̂·B/n).
         for (k, c) in chans.enumerate() {
-            let scale = norm.gamma[c] * inv_std;
-            let shift = norm.beta[c] - mean * scale;
-            // SAFETY: this task owns plane (b, c) of the input gradient and entries
-            // (b, c) of the parts.
+            // SAFETY: as above; entries (b, c) of the parts belong to this task too.
             let dst = unsafe { gi.slice((b * channels + c) * plane, plane) };
-            dst.fill(0.0);
+            let gamma = norm.gamma[c];
             for y in 0..geometry.height {
                 let start = geometry.index(y, 0);
-                let go = &grad_out[(b * channels + c) * plane + start..(b * channels + c) * plane + start + geometry.width];
-                for ((o, &e), &d) in dst[start..start + geometry.width].iter_mut().zip(row(b, c, y)).zip(go) {
-                    let gv = if norm.silu { d * silu_grad(e * scale + shift) } else { d };
-                    let xhat = ((e - mean) * inv_std) as f64;
-                    *o = (inv_std as f64 * (norm.gamma[c] as f64 * gv as f64 - a_n - xhat * b_n)) as f32;
+                for (o, &e) in dst[start..start + geometry.width].iter_mut().zip(row(b, c, y)) {
+                    let xhat = (e - mean) * inv_std;
+                    *o = inv_std * ((gamma * *o - a_n) - xhat * b_n);
                 }
             }
             // SAFETY: see above.
@@ -155,4 +156,57 @@ pub fn group_norm_backward(
         }
     }
     Ok(())
+}
+
+/// One row of pass 1: writes `g = d_out · silu'(e·scale + shift)` (or `d_out`) into `dst`
+/// and returns the row's `(Σ g, Σ g·x̂)`; the AVX2-compiled copy when available (same
+/// operations, so the same bits).
+#[allow(clippy::too_many_arguments)]
+fn pass_one(silu: bool, e: &[f32], d_out: &[f32], dst: &mut [f32], scale: f32, shift: f32, mean: f32, inv_std: f32) -> (f64, f64) {
+    #[cfg(target_arch = "x86_64")]
+    if super::has_avx2() {
+        // SAFETY: AVX2 is available.
+        return unsafe { pass_one_avx2(silu, e, d_out, dst, scale, shift, mean, inv_std) };
+    }
+    pass_one_generic(silu, e, d_out, dst, scale, shift, mean, inv_std)
+}
+
+/// AVX2-compiled copy of [`pass_one_generic`].
+///
+/// # Safety
+/// AVX2 must be available.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn pass_one_avx2(silu: bool, e: &[f32], d_out: &[f32], dst: &mut [f32], scale: f32, shift: f32, mean: f32, inv_std: f32) -> (f64, f64) {
+    pass_one_generic(silu, e, d_out, dst, scale, shift, mean, inv_std)
+}
+
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn pass_one_generic(silu: bool, e: &[f32], d_out: &[f32], dst: &mut [f32], scale: f32, shift: f32, mean: f32, inv_std: f32) -> (f64, f64) {
+    let (mut sb, mut sg) = ([0.0f32; 8], [0.0f32; 8]);
+    let n = dst.len().min(e.len()).min(d_out.len());
+    let mut j = 0;
+    while j + 8 <= n {
+        for l in 0..8 {
+            let (ev, dv) = (e[j + l], d_out[j + l]);
+            let g = if silu { dv * silu_grad(ev * scale + shift) } else { dv };
+            dst[j + l] = g;
+            sb[l] += g;
+            sg[l] += g * ((ev - mean) * inv_std);
+        }
+        j += 8;
+    }
+    let mut l = 0;
+    while j < n {
+        let (ev, dv) = (e[j], d_out[j]);
+        let g = if silu { dv * silu_grad(ev * scale + shift) } else { dv };
+        dst[j] = g;
+        sb[l] += g;
+        sg[l] += g * ((ev - mean) * inv_std);
+        j += 1;
+        l += 1;
+    }
+    (super::combine8(&sb) as f64, super::combine8(&sg) as f64)
 }
