@@ -202,6 +202,19 @@ fn verified_shard(dir: &Path, k: usize) -> Option<ShardRecord> {
 /// Bad options, an unreadable models file, physics or I/O failures.
 pub fn build(opts: &BuildOptions, progress: &(dyn Fn(usize) + Sync)) -> Result<BuildReport> {
     let acq = Acquisition::edge();
+    build_with(opts, progress, &|v, i| rtm_image(&acq, v, opts.seed, i, opts.snr_db, opts.smooth_sigma))
+}
+
+/// Per-pair image function: `(velocity in km/s, pair index) → RTM image`.
+pub type PairImage<'a> = dyn Fn(&[f32], usize) -> Result<Vec<f32>> + Sync + 'a;
+
+/// [`build`] with another image function (the shard, resume and manifest logic alone;
+/// tests use a cheap stand-in for the physics).
+///
+/// # Errors
+/// As [`build`].
+pub fn build_with(opts: &BuildOptions, progress: &(dyn Fn(usize) + Sync), image: &PairImage<'_>) -> Result<BuildReport> {
+    let acq = Acquisition::edge();
     let (nz, nx) = (acq.model_nz, acq.model_nx);
     let (part, parts) = opts.part;
     if parts == 0 || part >= parts {
@@ -267,7 +280,7 @@ pub fn build(opts: &BuildOptions, progress: &(dyn Fn(usize) + Sync)) -> Result<B
                 .with_max_len(1)
                 .map(|i| {
                     let v = velocity_of(i)?;
-                    let y = rtm_image(&acq, &v, opts.seed, i, opts.snr_db, opts.smooth_sigma)?;
+                    let y = image(&v, i)?;
                     progress(1);
                     Ok((v, y))
                 })
