@@ -15,6 +15,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let mut temp = tempfile::Builder::new().prefix(".powerpost.").suffix(".tmp").tempfile_in(dir).with_context(|| format!("{}: cannot create a temporary file", path.display()))?;
     temp.write_all(bytes).with_context(|| format!("{}: cannot write", path.display()))?;
     temp.as_file().sync_all().with_context(|| format!("{}: cannot sync", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // tempfile creates 0600 files; outputs are ordinary 0644 files.
+        let _ = temp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644));
+    }
     temp.persist(path).map_err(|e| e.error).with_context(|| format!("{}: cannot rename into place", path.display()))?;
     Ok(())
 }

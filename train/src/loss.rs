@@ -156,8 +156,8 @@ pub fn edm_loss(denoised: &[f32], clean: &[f32], sigma: &[f32], sigma_data: f32)
     let mut loss = 0.0f64;
     let mut grad = vec![0.0f32; denoised.len()];
     let scale = 1.0 / (nb * n) as f64;
-    for b in 0..nb {
-        let lambda = edm_weight(sigma[b], sigma_data) as f64;
+    for (b, &s) in sigma.iter().enumerate() {
+        let lambda = edm_weight(s, sigma_data) as f64;
         let mut item = 0.0f64;
         for p in b * n..(b + 1) * n {
             let d = denoised[p] as f64 - clean[p] as f64;

@@ -75,6 +75,7 @@ pub fn conv_input_grad(
 /// # Errors
 /// [`Error::BufferLength`] / [`Error::InvalidArgument`] for mis-sized buffers or a kernel
 /// other than 1 or 3.
+#[allow(clippy::too_many_arguments)]
 pub fn conv_weight_grad(
     exec: &dyn Executor,
     geometry: Geometry,
