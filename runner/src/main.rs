@@ -50,6 +50,10 @@ enum Command {
     SweepMerge(cmd::sweep::MergeArgs),
     /// Time acoustic forward modelling and one RTM shot (for bench/devito_bench.py).
     BenchWave(cmd::wave::BenchArgs),
+    /// Build (velocity, RTM) training pairs as sharded .npy files with a manifest.
+    Dataset(cmd::train::DatasetArgs),
+    /// Train the score network (checkpoints, exact resume, CSV log, f16 safetensors export).
+    Train(cmd::train::TrainArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -76,5 +80,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Sample(a) => cmd::sample::run(&a),
         Command::Sweep(a) => cmd::sweep::run(&a),
         Command::SweepMerge(a) => cmd::sweep::merge(&a),
+        Command::Dataset(a) => cmd::train::dataset(&a),
+        Command::Train(a) => cmd::train::run_train(&a),
     }
 }

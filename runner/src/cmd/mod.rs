@@ -8,6 +8,7 @@ pub mod plot;
 pub mod posterior_io;
 pub mod sample;
 pub mod sweep;
+pub mod train;
 pub mod wave;
 pub mod wave_util;
 
