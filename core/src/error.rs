@@ -103,3 +103,5 @@ pub fn check_len(buffer: &'static str, actual: usize, expected: usize) -> Result
         Err(Error::BufferLength { buffer, expected, actual })
     }
 }
+
+impl core::error::Error for Error {}

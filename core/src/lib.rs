@@ -26,6 +26,7 @@ pub mod error;
 pub mod exec;
 pub mod geology;
 pub mod nn;
+pub mod normalize;
 pub mod posterior;
 pub mod power;
 pub mod reduce;

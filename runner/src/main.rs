@@ -30,6 +30,8 @@ struct Cli {
 enum Command {
     /// Print the version, the network architecture and the machine's capabilities.
     Info,
+    /// Time the score network (CFG pair) and a posterior sample on this machine.
+    Bench(cmd::bench::BenchArgs),
     /// Generate seeded synthetic North Sea-like velocity models (.npy and/or a PNG gallery).
     Geology(cmd::geology::GeologyArgs),
     /// Draw velocity models or seismic images from a .npy file as a PNG.
@@ -40,8 +42,18 @@ enum Command {
     Migrate(cmd::wave::MigrateArgs),
     /// Relative shot-data residual ‖F(model) − d_obs‖ / ‖d_obs‖ (JSON on stdout).
     Residual(cmd::wave::ResidualArgs),
+    /// Draw velocity models from the power-scaled posterior p(y|x)^λ·p(x)^α (or prior).
+    Sample(Box<cmd::sample::SampleArgs>),
+    /// Sample a λ × α grid (the paper's Fig. 4) with per-cell statistics; sharding, resume.
+    Sweep(Box<cmd::sweep::SweepArgs>),
+    /// Merge the shard directories of a sweep into one (CSV and figure).
+    SweepMerge(cmd::sweep::MergeArgs),
     /// Time acoustic forward modelling and one RTM shot (for bench/devito_bench.py).
     BenchWave(cmd::wave::BenchArgs),
+    /// Build (velocity, RTM) training pairs as sharded .npy files with a manifest.
+    Dataset(cmd::train::DatasetArgs),
+    /// Train the score network (checkpoints, exact resume, CSV log, f16 safetensors export).
+    Train(cmd::train::TrainArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -57,15 +69,18 @@ fn main() -> std::process::ExitCode {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Info => {
-            println!("powerpost {}", env!("CARGO_PKG_VERSION"));
-            Ok(())
-        }
+        Command::Info => cmd::info::run(),
+        Command::Bench(args) => cmd::bench::run(&args),
         Command::Geology(args) => cmd::geology::run(&args),
         Command::Plot(args) => cmd::plot::run(&args),
         Command::Simulate(a) => cmd::wave::simulate(a),
         Command::Migrate(a) => cmd::wave::migrate(a),
         Command::Residual(a) => cmd::wave::residual(a),
         Command::BenchWave(a) => cmd::wave::bench(a),
+        Command::Sample(a) => cmd::sample::run(&a),
+        Command::Sweep(a) => cmd::sweep::run(&a),
+        Command::SweepMerge(a) => cmd::sweep::merge(&a),
+        Command::Dataset(a) => cmd::train::dataset(&a),
+        Command::Train(a) => cmd::train::run_train(&a),
     }
 }

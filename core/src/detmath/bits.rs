@@ -9,7 +9,7 @@
 //!   count (GLSL: `31 - findMSB(mantissa)`), so no floating-point operation ever touches a
 //!   subnormal value.
 //! - [`pow2`] builds `2^k` for `k ∈ [−126, 127]` by writing the exponent field.
-//! - [`round_even`] rounds to the nearest integer, ties to even, with the "shifter"
+//! - `round_even` rounds to the nearest integer, ties to even, with the "shifter"
 //!   `(v + 1.5·2^23) − 1.5·2^23`; exact for `|v| < 2^22` (GLSL: `roundEven`, or the same two
 //!   `precise` additions).
 //! - [`floor`] is the exact IEEE floor, done on the bit pattern (GLSL: `floor`).
@@ -63,7 +63,7 @@ const SHIFTER: f32 = 12_582_912.0;
 
 /// Rounds `v` to the nearest integer, ties to even; exact for `|v| < 2^22`.
 #[inline(always)]
-pub fn round_even(v: f32) -> f32 {
+pub(crate) fn round_even(v: f32) -> f32 {
     (v + SHIFTER) - SHIFTER
 }
 

@@ -17,12 +17,15 @@
 //!    to `±∞` as IEEE division would.
 //!
 //! ## Accuracy (measured against f64 `1/x`)
-//! `recip`: max error **0.500 ulp** (`≤ 0.5 + 2^−20`) over all 2^32 inputs, exhaustively
+//! `recip`: max error **0.50000005 ulp** over all 2^32 inputs, exhaustively
 //! (`cargo test -p powerpost-core --release -- --ignored exhaustive_recip`), flushed range
-//! `|x| > 2^126` excepted (returns `±0`).
+//! `|x| > 2^126` excepted (returns `±0`); i.e. correctly rounded except for rare inputs
+//! within `5·10^−8` ulp of a rounding tie.
 //!
-//! `div(a, b)`: ≤ 1.5 ulp (one rounding from `recip`, one from the product), checked on
-//! random pairs with normal quotient and `2^−128 ≤ |b| ≤ 2^126`. Outside that range
+//! `div(a, b)`: `< 1.5 ulp + 2^−19` — `recip(b)` is off by at most `0.5·ulp(y)` (relative
+//! `2^−24/m_y` for mantissa `m_y`), the product adds `0.5·ulp(q)`, and
+//! `m_q/m_y < 2`; measured **1.48 ulp** on 2·10^6 random pairs with normal quotient and
+//! `2^−128 ≤ |b| ≤ 2^126`. Outside that range
 //! `div` inherits `recip`'s special values: for `|b| > 2^126`, `recip(b)` is flushed to
 //! zero, so `div(a, b)` returns `±0` (or NaN for `a = ±∞`); for `|b| < 2^−128`,
 //! `recip(b) = ±∞`, so `div(a, b)` is `±∞` (or NaN for `a = 0`).
@@ -50,7 +53,7 @@ pub(crate) fn recip_mantissa(m_bits: u32) -> f32 {
     y + y * residual
 }
 
-/// `1/x`, error ≤ 0.5 ulp + 2^−20 ulp; `recip(±0) = ±∞`, `recip(±∞) = ±0`, NaN → NaN,
+/// `1/x`, max error 0.50000005 ulp (measured exhaustively); `recip(±0) = ±∞`, `recip(±∞) = ±0`, NaN → NaN,
 /// `|x| > 2^126` → `±0` (flushed).
 #[inline]
 pub fn recip(x: f32) -> f32 {
@@ -172,7 +175,8 @@ mod tests {
                 worst = e;
             }
         }
-        assert!(worst <= 1.5, "div worst {worst}");
+        std::println!("div random pairs: worst {worst} ulp");
+        assert!(worst <= 1.5 + 2e-6, "div worst {worst}");
         assert_eq!(div(1.0, 0.0), f32::INFINITY);
         assert!(div(0.0, 0.0).is_nan());
         assert_eq!(div(6.0, 3.0), 2.0);

@@ -14,15 +14,28 @@ extern crate std;
 use std::thread;
 use std::vec::Vec;
 
+/// Largest exact value that a flushed (zero) result may stand for: `2^−126·(1 + 2^−22)`.
+const FLUSH_TOLERANCE: f64 = 1.175_494_631_081_980_4e-38;
+
+/// ulp of a real with magnitude `magnitude ≥ 2^−126`: `2^(⌊log2 magnitude⌋ − 23)`, from the
+/// f64 exponent field.
+fn ulp_of(magnitude: f64) -> f64 {
+    let exponent = ((magnitude.to_bits() >> 52) & 0x7FF) as i64 - 1023;
+    f64::from_bits(((exponent - 23 + 1023) as u64) << 52)
+}
+
 /// Error of `got` against the exact value `want`, in ulps of `want`.
 pub(crate) fn ulp_error(got: f32, want: f64) -> f64 {
+    let mut got64 = got as f64;
+    if got64 == want {
+        return 0.0;
+    }
     if want.is_nan() {
         return if got.is_nan() { 0.0 } else { f64::INFINITY };
     }
     if got.is_nan() {
         return f64::INFINITY;
     }
-    let mut got64 = got as f64;
     if got.is_infinite() {
         if want as f32 == got {
             return 0.0;
@@ -32,12 +45,11 @@ pub(crate) fn ulp_error(got: f32, want: f64) -> f64 {
     if want.is_infinite() {
         return if got64 == want { 0.0 } else { f64::INFINITY };
     }
-    if got == 0.0 && want.abs() < f32::MIN_POSITIVE as f64 * (1.0 + 2f64.powi(-22)) {
+    if got == 0.0 && want.abs() < FLUSH_TOLERANCE {
         return 0.0;
     }
     let magnitude = want.abs().max(f32::MIN_POSITIVE as f64);
-    let ulp = 2f64.powi(magnitude.log2().floor() as i32 - 23);
-    (got64 - want).abs() / ulp
+    (got64 - want).abs() / ulp_of(magnitude)
 }
 
 /// Worst case found by a sweep: the error in ulps and the input where it occurs.
@@ -121,4 +133,24 @@ pub(crate) fn exhaustive(
 /// Keeps every input.
 pub(crate) fn all(_: f32) -> bool {
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ulp_error_conventions() {
+        assert_eq!(ulp_error(1.0, 1.0), 0.0);
+        assert_eq!(ulp_error(1.0, 1.0 + 2f64.powi(-23)), 1.0);
+        assert_eq!(ulp_error(1.0, 1.0 - 2f64.powi(-24)), 1.0);
+        assert_eq!(ulp_error(0.0, 1e-39), 0.0);
+        assert_eq!(ulp_error(f32::INFINITY, 1e300), 0.0);
+        assert!(ulp_error(f32::INFINITY, 1.0) > 1e30);
+        assert_eq!(ulp_error(0.0, f32::MIN_POSITIVE as f64 * 1.01), 2f64.powi(23) * 1.01);
+        assert_eq!(ulp_error(f32::NAN, 1.0), f64::INFINITY);
+        assert_eq!(ulp_error(1.0, f64::NAN), f64::INFINITY);
+        assert_eq!(ulp_error(f32::NAN, f64::NAN), 0.0);
+        assert_eq!(ulp_error(1.5 * 2f32.powi(-100), 1.5 * 2f64.powi(-100) + 2f64.powi(-124)), 0.5);
+    }
 }

@@ -20,8 +20,9 @@
 //! result does not depend on the lane count. Pixels are addressed in the flattened padded
 //! plane: a strip of rows is one contiguous run of indices (the border cells between rows
 //! are computed too and zeroed afterwards), which makes every load a plain unaligned vector
-//! load. A register tile holds 4 output channels × 2 vectors; the pixels left over at the
-//! end of a strip run one lane at a time. Input channels are consumed in cache-sized
+//! load. A register tile holds 4 output channels × 2 vectors; the last tile of a strip is
+//! shifted back to end at the strip's end and keeps only the lanes no earlier tile computed
+//! (strips shorter than one tile run one lane at a time). Input channels are consumed in cache-sized
 //! chunks, the running sums waiting in the output buffer between chunks (same additions,
 //! same order).
 //!
@@ -288,18 +289,30 @@ unsafe fn channel_block<L: Lanes, const CO: usize, const K: usize>(
     let mut p = p0;
     while p + span <= p1 {
         // SAFETY: forwarded; `p..p + span` lies inside the strip.
-        unsafe { tile::<L, CO, TILE_VECTORS, K>(plan, out, b, o, p, chunk) };
+        unsafe { tile::<L, CO, TILE_VECTORS, K>(plan, out, b, o, p, chunk, 0) };
         p += span;
     }
-    while p < p1 {
-        // SAFETY: forwarded; one pixel at a time.
-        unsafe { tile::<Scalar, CO, 1, K>(plan, out, b, o, p, chunk) };
-        p += 1;
+    if p < p1 {
+        if p1 - p0 >= span {
+            // The last tile is shifted back to end at `p1` and keeps only its last lanes,
+            // the ones no earlier tile computed (their running sums load and store as
+            // usual; the recomputed lanes are discarded).
+            let start = p1 - span;
+            // SAFETY: forwarded; `start..p1` lies inside the strip.
+            unsafe { tile::<L, CO, TILE_VECTORS, K>(plan, out, b, o, start, chunk, p - start) };
+        } else {
+            while p < p1 {
+                // SAFETY: forwarded; one pixel at a time.
+                unsafe { tile::<Scalar, CO, 1, K>(plan, out, b, o, p, chunk, 0) };
+                p += 1;
+            }
+        }
     }
 }
 
 /// The register tile: `CO` output channels × `PX` vectors of `L::LANES` pixels from `p`,
-/// input channels `chunk.i0..chunk.i1`.
+/// input channels `chunk.i0..chunk.i1`. Only pixels `p + keep_from ..` are loaded from and
+/// stored to the output (`keep_from = 0`: all of them).
 ///
 /// # Safety
 /// As [`run_task`]; every pixel of the tile lies inside the interior rows' flattened range.
@@ -311,6 +324,7 @@ unsafe fn tile<L: Lanes, const CO: usize, const PX: usize, const K: usize>(
     o: usize,
     p: usize,
     chunk: Chunk,
+    keep_from: usize,
 ) {
     let g = plan.geometry;
     let plane = g.plane_len();
@@ -327,10 +341,19 @@ unsafe fn tile<L: Lanes, const CO: usize, const PX: usize, const K: usize>(
         for (c, row) in acc.iter_mut().enumerate() {
             if chunk.first {
                 *row = [L::splat(*plan.bias.add(b * plan.out_channels + o + c)); PX];
-            } else {
+            } else if keep_from == 0 {
                 let d = dst(c);
                 for (j, a) in row.iter_mut().enumerate() {
                     *a = L::load(d.add(j * L::LANES));
+                }
+            } else {
+                // Kept lanes resume their running sums; the others are recomputed and
+                // discarded, so their starting value does not matter.
+                let mut tmp = [0.0f32; 64];
+                let d = dst(c);
+                core::ptr::copy_nonoverlapping(d.add(keep_from), tmp.as_mut_ptr().add(keep_from), PX * L::LANES - keep_from);
+                for (j, a) in row.iter_mut().enumerate() {
+                    *a = L::load(tmp.as_ptr().add(j * L::LANES));
                 }
             }
         }
@@ -369,13 +392,21 @@ unsafe fn tile<L: Lanes, const CO: usize, const PX: usize, const K: usize>(
         let scale = L::splat(plan.residual_scale);
         for (c, row) in acc.iter().enumerate() {
             let d = dst(c);
+            let mut tmp = [0.0f32; 64];
             for (j, a) in row.iter().enumerate() {
                 let mut v = *a;
                 if chunk.last && plan.has_residual {
                     let offset = (b * plan.out_channels + o + c) * plane + p + j * L::LANES;
                     v = v.add(L::load(plan.residual.add(offset))).mul(scale);
                 }
-                v.store(d.add(j * L::LANES));
+                if keep_from == 0 {
+                    v.store(d.add(j * L::LANES));
+                } else {
+                    v.store(tmp.as_mut_ptr().add(j * L::LANES));
+                }
+            }
+            if keep_from != 0 {
+                core::ptr::copy_nonoverlapping(tmp.as_ptr().add(keep_from), d.add(keep_from), PX * L::LANES - keep_from);
             }
         }
     }

@@ -231,14 +231,11 @@ unsafe fn group_task<L: Lanes>(task: &GroupTask<'_, '_>, b: usize, g: usize) {
             let start = geometry.index(y, 0);
             let d = &mut dst[start..start + geometry.width];
             let src = task.row(b, c, y);
+            for (o, &e) in d.iter_mut().zip(src) {
+                *o = e * scale + shift;
+            }
             if task.norm.silu {
-                for (o, &e) in d.iter_mut().zip(src) {
-                    *o = detmath::silu(e * scale + shift);
-                }
-            } else {
-                for (o, &e) in d.iter_mut().zip(src) {
-                    *o = e * scale + shift;
-                }
+                detmath::silu_in_place(d);
             }
         }
     }

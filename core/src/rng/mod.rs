@@ -101,7 +101,7 @@ impl NoiseStream {
         let mut words = self.block(offset / 4);
         for (i, o) in out.iter_mut().enumerate() {
             let index = offset.wrapping_add(i as u64);
-            if i > 0 && index % 4 == 0 {
+            if i > 0 && index & 3 == 0 {
                 words = self.block(index / 4);
             }
             *o = u32_to_open01(words[(index % 4) as usize]);
@@ -114,7 +114,7 @@ impl NoiseStream {
         let mut g = gaussian4(self.block(offset / 4));
         for (i, o) in out.iter_mut().enumerate() {
             let index = offset.wrapping_add(i as u64);
-            if i > 0 && index % 4 == 0 {
+            if i > 0 && index & 3 == 0 {
                 g = gaussian4(self.block(index / 4));
             }
             *o = g[(index % 4) as usize];

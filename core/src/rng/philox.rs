@@ -58,8 +58,11 @@ pub fn philox4x32_10(counter: [u32; 4], key: [u32; 2]) -> [u32; 4] {
 mod tests {
     use super::*;
 
+    /// One known-answer line: rounds, counter, key, expected output.
+    type KnownAnswer = (u32, [u32; 4], [u32; 2], [u32; 4]);
+
     /// Random123 `kat_vectors`, lines `philox4x32 R ctr[4] key[2] → out[4]`.
-    const KAT: [(u32, [u32; 4], [u32; 2], [u32; 4]); 6] = [
+    const KAT: [KnownAnswer; 6] = [
         (7, [0, 0, 0, 0], [0, 0], [0x5f6fb709, 0x0d893f64, 0x4f121f81, 0x4f730a48]),
         (7, [u32::MAX; 4], [u32::MAX; 2], [0x5207ddc2, 0x45165e59, 0x4d8ee751, 0x8c52f662]),
         (

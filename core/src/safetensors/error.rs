@@ -349,3 +349,5 @@ impl fmt::Display for SafetensorsError {
         }
     }
 }
+
+impl core::error::Error for SafetensorsError {}

@@ -1,7 +1,14 @@
 //! The subcommands, one module each, and the options they share.
 
+pub mod bench;
 pub mod geology;
+pub mod info;
+pub mod metrics;
 pub mod plot;
+pub mod posterior_io;
+pub mod sample;
+pub mod sweep;
+pub mod train;
 pub mod wave;
 
 use clap::Args;

@@ -1,0 +1,641 @@
+//! What `sample` and `sweep` share: weights, RTM input, the sampling loop with its progress
+//! bar, pointwise statistics, digests and the JSON records of every parameter.
+//!
+//! ## Exact floats in JSON
+//! `f32` parameters are written with the shortest decimal that reads back to the same
+//! `f32` (serde_json's `f32` formatter) and read back by parsing that decimal directly as
+//! `f32` ([`exact_f32`]): the JSON number is parsed as the nearest `f64` (serde_json with
+//! `float_roundtrip`), whose shortest decimal is the written one (at most 9 significant
+//! digits, so no other such decimal lies within half an `f64` ulp), and that decimal is
+//! parsed as `f32`. No double rounding. Non-finite values are written as `"inf"`/`"-inf"`.
+
+use crate::exec::{resolve_threads, PoolExecutor};
+use crate::npy;
+use anyhow::{anyhow, bail, Context, Result};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use powerpost_core::normalize::Normalization;
+use powerpost_core::posterior::{draw_sample, posterior_scratch_len, PosteriorRequest};
+use powerpost_core::safetensors::SafeTensors;
+use powerpost_core::sampler::{network_evaluations, Predictor, SamplerConfig, SamplerKind};
+use powerpost_core::unet::{init_random, load_params, params_len, UNet, UNetConfig, ARCHITECTURE_KEY};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// File name of the default weights, under `weights/` of the repository.
+pub const DEFAULT_WEIGHTS: &str = "weights/powerpost-edge.safetensors";
+
+/// Architectures this build can load, matched by their `powerpost.architecture` string.
+pub const KNOWN_ARCHITECTURES: [(&str, UNetConfig); 2] = [("default", UNetConfig::DEFAULT), ("tiny", UNetConfig::TINY)];
+
+/// Lowercase hexadecimal SHA-256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// SHA-256 of a file's bytes.
+///
+/// # Errors
+/// If the file cannot be read.
+pub fn sha256_file(path: &Path) -> Result<String> {
+    let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    Ok(sha256_hex(&bytes))
+}
+
+/// An absolute form of `path` for the records (as given if it cannot be resolved).
+pub fn absolute(path: &Path) -> String {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()).display().to_string()
+}
+
+/// Serde helpers for exact `f32` round trips (see the module docs).
+pub mod exact_f32 {
+    use serde::{de, Deserialize, Deserializer, Serializer};
+
+    /// Writes a finite value as a JSON number, ±∞ as `"inf"`/`"-inf"`, NaN as `"nan"`.
+    pub fn serialize<S: Serializer>(value: &f32, s: S) -> Result<S::Ok, S::Error> {
+        if value.is_finite() {
+            s.serialize_f32(*value)
+        } else if value.is_nan() {
+            s.serialize_str("nan")
+        } else if *value > 0.0 {
+            s.serialize_str("inf")
+        } else {
+            s.serialize_str("-inf")
+        }
+    }
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Number(f64),
+        Text(String),
+    }
+
+    /// Reads what [`serialize`] wrote, without double rounding.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f32, D::Error> {
+        match Raw::deserialize(d)? {
+            Raw::Number(v) => format!("{v}").parse::<f32>().map_err(de::Error::custom),
+            Raw::Text(t) => match t.as_str() {
+                "inf" => Ok(f32::INFINITY),
+                "-inf" => Ok(f32::NEG_INFINITY),
+                "nan" => Ok(f32::NAN),
+                other => Err(de::Error::custom(format!("expected a number, \"inf\" or \"-inf\", found \"{other}\""))),
+            },
+        }
+    }
+}
+
+/// An `f32` that serialises exactly (see [`exact_f32`]), for lists.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ExactF32(#[serde(with = "exact_f32")] pub f32);
+
+/// Every field of a [`SamplerConfig`], by name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SamplerRecord {
+    /// Sampler name (`heun`, `euler`, `edm-stochastic`, `dpmpp-2m`, `euler-maruyama`, `pc`,
+    /// `exact-power`).
+    pub kind: String,
+    /// Noise levels N.
+    pub steps: usize,
+    /// σ_min.
+    #[serde(with = "exact_f32")]
+    pub sigma_min: f32,
+    /// σ_max.
+    #[serde(with = "exact_f32")]
+    pub sigma_max: f32,
+    /// Karras ρ.
+    #[serde(with = "exact_f32")]
+    pub rho: f32,
+    /// S_churn.
+    #[serde(with = "exact_f32")]
+    pub s_churn: f32,
+    /// S_tmin.
+    #[serde(with = "exact_f32")]
+    pub s_tmin: f32,
+    /// S_tmax.
+    #[serde(with = "exact_f32")]
+    pub s_tmax: f32,
+    /// S_noise.
+    #[serde(with = "exact_f32")]
+    pub s_noise: f32,
+    /// Predictor of `pc`: `reverse-diffusion` or `euler-maruyama`.
+    pub predictor: String,
+    /// Langevin snr.
+    #[serde(with = "exact_f32")]
+    pub snr: f32,
+    /// Langevin corrector steps per level.
+    pub corrector_steps: usize,
+}
+
+impl SamplerRecord {
+    /// The record of `c`.
+    pub fn of(c: &SamplerConfig) -> Self {
+        Self {
+            kind: c.kind.name().to_string(),
+            steps: c.steps,
+            sigma_min: c.sigma_min,
+            sigma_max: c.sigma_max,
+            rho: c.rho,
+            s_churn: c.s_churn,
+            s_tmin: c.s_tmin,
+            s_tmax: c.s_tmax,
+            s_noise: c.s_noise,
+            predictor: match c.predictor {
+                Predictor::ReverseDiffusion => "reverse-diffusion",
+                Predictor::EulerMaruyama => "euler-maruyama",
+            }
+            .to_string(),
+            snr: c.snr,
+            corrector_steps: c.corrector_steps,
+        }
+    }
+
+    /// The configuration, validated.
+    ///
+    /// # Errors
+    /// Unknown names or invalid values, naming the field.
+    pub fn config(&self) -> Result<SamplerConfig> {
+        let kind = sampler_kind(&self.kind).context("sampler.kind")?;
+        let predictor = match self.predictor.as_str() {
+            "reverse-diffusion" => Predictor::ReverseDiffusion,
+            "euler-maruyama" => Predictor::EulerMaruyama,
+            other => bail!("sampler.predictor: expected `reverse-diffusion` or `euler-maruyama`, found `{other}`"),
+        };
+        let c = SamplerConfig {
+            kind,
+            steps: self.steps,
+            sigma_min: self.sigma_min,
+            sigma_max: self.sigma_max,
+            rho: self.rho,
+            s_churn: self.s_churn,
+            s_tmin: self.s_tmin,
+            s_tmax: self.s_tmax,
+            s_noise: self.s_noise,
+            predictor,
+            snr: self.snr,
+            corrector_steps: self.corrector_steps,
+        };
+        c.validate().map_err(|e| anyhow!("sampler: {e}"))?;
+        Ok(c)
+    }
+}
+
+/// The sampler kind named `name`, or an error listing the names.
+///
+/// # Errors
+/// For unknown names.
+pub fn sampler_kind(name: &str) -> Result<SamplerKind> {
+    SamplerKind::from_name(name).ok_or_else(|| {
+        let names: Vec<&str> = SamplerKind::ALL.iter().map(|k| k.name()).collect();
+        anyhow!("unknown sampler `{name}`: expected one of {}", names.join(", "))
+    })
+}
+
+/// The sampler configuration from the command-line options `--sampler`, `--steps` and
+/// `--exact-power N` (defaults: heun, 18 steps).
+///
+/// # Errors
+/// Unknown sampler, `--exact-power` with another sampler, invalid steps.
+pub fn sampler_from_options(sampler: Option<&str>, steps: Option<usize>, exact_power: Option<usize>) -> Result<SamplerConfig> {
+    let kind = match (sampler, exact_power) {
+        (Some(name), _) => sampler_kind(name).context("--sampler")?,
+        (None, Some(_)) => SamplerKind::ExactPower,
+        (None, None) => SamplerKind::Heun,
+    };
+    if exact_power.is_some() && kind != SamplerKind::ExactPower {
+        bail!("--exact-power N selects the `exact-power` sampler; it cannot be combined with --sampler {}", kind.name());
+    }
+    let mut config = SamplerConfig::with_kind(kind);
+    if let Some(steps) = steps {
+        config.steps = steps;
+    }
+    if let Some(m) = exact_power {
+        config.corrector_steps = m;
+    }
+    config.validate().map_err(|e| {
+        let option = match e {
+            powerpost_core::Error::InvalidArgument { name: "steps", .. } => "--steps",
+            powerpost_core::Error::InvalidArgument { name: "corrector_steps", .. } => "--exact-power",
+            _ => "sampler",
+        };
+        anyhow!("{option}: {e}")
+    })?;
+    Ok(config)
+}
+
+/// The normalisation, field by field.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NormalizationRecord {
+    /// Velocity centre (km/s).
+    #[serde(with = "exact_f32")]
+    pub velocity_center_km_s: f32,
+    /// Velocity half-range (km/s).
+    #[serde(with = "exact_f32")]
+    pub velocity_half_range_km_s: f32,
+    /// RTM scale.
+    #[serde(with = "exact_f32")]
+    pub rtm_scale: f32,
+}
+
+impl From<Normalization> for NormalizationRecord {
+    fn from(n: Normalization) -> Self {
+        Self { velocity_center_km_s: n.velocity_center_km_s, velocity_half_range_km_s: n.velocity_half_range_km_s, rtm_scale: n.rtm_scale }
+    }
+}
+
+/// Which weights were used.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WeightsRecord {
+    /// Absolute path of the safetensors file, or `random:SEED`.
+    pub path: String,
+    /// SHA-256 of the file's bytes; for `random:SEED`, of the parameters as little-endian
+    /// f32 (so a change of the initialiser is detected).
+    pub sha256: String,
+    /// The architecture description ([`UNetConfig::describe`]).
+    pub architecture: String,
+    /// The normalisation the weights carry (defaults for random weights).
+    pub normalization: NormalizationRecord,
+}
+
+/// An input file: absolute path and digest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileRecord {
+    /// Absolute path when recorded.
+    pub path: String,
+    /// SHA-256 of its bytes.
+    pub sha256: String,
+}
+
+/// Loaded network weights.
+pub struct Weights {
+    /// The architecture.
+    pub config: UNetConfig,
+    /// Flat parameters.
+    pub params: Vec<f32>,
+    /// The normalisation the network expects.
+    pub normalization: Normalization,
+    /// What to record.
+    pub record: WeightsRecord,
+}
+
+/// Where the default weights would be: `weights/powerpost-edge.safetensors` under the
+/// directories above the binary, then under the source tree the binary was built from.
+pub fn default_weights_candidates() -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(exe) = std::env::current_exe() {
+        for dir in exe.ancestors().skip(1) {
+            out.push(dir.join(DEFAULT_WEIGHTS));
+        }
+    }
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    out.push(repo.join(DEFAULT_WEIGHTS));
+    out
+}
+
+/// Loads `--weights SPEC`: a safetensors file, `random:SEED`, or (`None`) the default file.
+///
+/// # Errors
+/// Missing default weights (explaining the `random:SEED` form), an unreadable or
+/// malformed file, an unknown architecture, bad normalisation metadata.
+pub fn load_weights(spec: Option<&str>) -> Result<Weights> {
+    let path = match spec {
+        Some(s) if s.starts_with("random:") => {
+            let seed_text = &s["random:".len()..];
+            let seed: u64 = seed_text.parse().map_err(|_| anyhow!("--weights {s}: expected random:SEED with SEED a non-negative integer"))?;
+            return random_weights(seed);
+        }
+        Some(s) => PathBuf::from(s),
+        None => match default_weights_candidates().into_iter().find(|p| p.is_file()) {
+            Some(p) => p,
+            None => bail!(
+                "--weights: no trained weights are shipped yet ({DEFAULT_WEIGHTS} not found next to the binary or in the source tree); \
+                 give --weights FILE.safetensors, or --weights random:SEED for seeded random weights (for testing only: the samples are noise)"
+            ),
+        },
+    };
+    let name = path.display().to_string();
+    let bytes = std::fs::read(&path).with_context(|| format!("--weights {name}: cannot read the weights file"))?;
+    let file = SafeTensors::parse(&bytes).map_err(|e| anyhow!("{name}: not a valid safetensors weights file: {e}"))?;
+    let arch = file.metadata(ARCHITECTURE_KEY).ok_or_else(|| anyhow!("{name}: metadata `{ARCHITECTURE_KEY}` is missing; expected the architecture description written by the trainer"))?;
+    let Some((_, config)) = KNOWN_ARCHITECTURES.iter().find(|(_, c)| c.describe().as_str() == arch) else {
+        let known: Vec<String> = KNOWN_ARCHITECTURES.iter().map(|(n, c)| format!("{n}: `{}`", c.describe())).collect();
+        bail!("{name}: metadata `{ARCHITECTURE_KEY}` is `{arch}`, which this build cannot run; expected one of {}", known.join("; "));
+    };
+    let normalization = Normalization::from_safetensors(&file).map_err(|e| anyhow!("{name}: metadata: {e}"))?;
+    let mut params = vec![0.0f32; params_len(config)];
+    load_params(config, &bytes, &mut params).map_err(|e| anyhow!("{name}: {e}"))?;
+    Ok(Weights {
+        config: *config,
+        params,
+        normalization,
+        record: WeightsRecord {
+            path: absolute(&path),
+            sha256: sha256_hex(&bytes),
+            architecture: arch.to_string(),
+            normalization: normalization.into(),
+        },
+    })
+}
+
+/// Seeded random weights of the default architecture with the default normalisation.
+fn random_weights(seed: u64) -> Result<Weights> {
+    let config = UNetConfig::DEFAULT;
+    let mut params = vec![0.0f32; params_len(&config)];
+    init_random(&config, seed, &mut params).map_err(|e| anyhow!("random weights: {e}"))?;
+    let bytes: Vec<u8> = params.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let normalization = Normalization::default();
+    Ok(Weights {
+        config,
+        params,
+        normalization,
+        record: WeightsRecord {
+            path: format!("random:{seed}"),
+            sha256: sha256_hex(&bytes),
+            architecture: config.describe().to_string(),
+            normalization: normalization.into(),
+        },
+    })
+}
+
+/// Checks that freshly loaded weights are the recorded ones.
+///
+/// # Errors
+/// If the digest differs.
+pub fn check_weights(weights: &Weights, recorded: &WeightsRecord, source: &Path) -> Result<()> {
+    if weights.record.sha256 != recorded.sha256 {
+        bail!(
+            "{}: field `weights.sha256` is {}, but {} has SHA-256 {}: not the weights this run was made with",
+            source.display(),
+            recorded.sha256,
+            weights.record.path,
+            weights.record.sha256
+        );
+    }
+    Ok(())
+}
+
+/// An RTM image read from `.npy`.
+pub struct RtmInput {
+    /// Rows.
+    pub height: usize,
+    /// Columns.
+    pub width: usize,
+    /// Raw values (the file's units).
+    pub raw: Vec<f32>,
+    /// Path and digest.
+    pub record: FileRecord,
+}
+
+/// Reads a 2-D RTM image and checks it for the network (`multiple` = the architecture's
+/// `size_multiple()`).
+///
+/// # Errors
+/// Wrong rank or dtype, sides that are not positive multiples of `multiple`, NaN or
+/// infinite values (naming the first one's row and column).
+pub fn read_rtm(path: &Path, multiple: usize) -> Result<RtmInput> {
+    let name = path.display();
+    let array = npy::read_f32_ranks(path, &[2]).context("--rtm")?;
+    let (height, width) = (array.shape[0], array.shape[1]);
+    check_size(&name.to_string(), height, width, multiple)?;
+    if let Some(k) = array.data.iter().position(|v| !v.is_finite()) {
+        bail!("{name}: value at row {}, column {} is {}; expected finite RTM amplitudes", k / width, k % width, array.data[k]);
+    }
+    Ok(RtmInput { height, width, raw: array.data, record: FileRecord { path: absolute(path), sha256: sha256_file(path)? } })
+}
+
+/// Checks an image size for the network.
+///
+/// # Errors
+/// Zero sides or sides not multiples of `multiple`.
+pub fn check_size(what: &str, height: usize, width: usize, multiple: usize) -> Result<()> {
+    if height == 0 || width == 0 || height % multiple != 0 || width % multiple != 0 {
+        bail!("{what}: image is {height} × {width}; expected height and width to be positive multiples of {multiple} (the network's size multiple)");
+    }
+    if height.checked_mul(width).map_or(true, |n| n > (1 << 26)) {
+        bail!("{what}: image of {height} × {width} is too large");
+    }
+    Ok(())
+}
+
+/// Checks λ and α.
+///
+/// # Errors
+/// λ < 0, α ≤ 0 or non-finite values, naming the option.
+pub fn check_power(lambda: f32, alpha: f32) -> Result<()> {
+    if !(lambda.is_finite() && lambda >= 0.0) {
+        bail!("--lambda: expected a finite number >= 0, got {lambda}");
+    }
+    if !(alpha.is_finite() && alpha > 0.0) {
+        bail!("--alpha: expected a finite number > 0, got {alpha}");
+    }
+    Ok(())
+}
+
+/// A progress bar over sampler steps that also shows samples/s.
+pub struct SampleProgress {
+    bar: ProgressBar,
+    start: Instant,
+    samples_done: u64,
+    samples_total: u64,
+}
+
+impl SampleProgress {
+    /// A bar over `samples × steps_per_sample` steps.
+    pub fn new(samples: u64, steps_per_sample: u64, quiet: bool) -> Self {
+        let target = if !quiet && std::io::stderr().is_terminal() { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() };
+        let bar = ProgressBar::with_draw_target(Some(samples.saturating_mul(steps_per_sample)), target);
+        let style = ProgressStyle::with_template("{msg} [{bar:32.cyan/blue}] ETA {eta} (elapsed {elapsed})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
+        bar.set_style(style);
+        let mut p = Self { bar, start: Instant::now(), samples_done: 0, samples_total: samples };
+        p.update_message();
+        p
+    }
+
+    fn update_message(&mut self) {
+        let secs = self.start.elapsed().as_secs_f64();
+        let rate = if self.samples_done > 0 && secs > 0.0 { format!("{:.2} samples/s", self.samples_done as f64 / secs) } else { "– samples/s".to_string() };
+        self.bar.set_message(format!("sample {}/{} {rate}", self.samples_done, self.samples_total));
+    }
+
+    /// One sampler step done.
+    pub fn step(&self) {
+        self.bar.inc(1);
+    }
+
+    /// One sample done.
+    pub fn sample_done(&mut self) {
+        self.samples_done += 1;
+        self.update_message();
+    }
+
+    /// Leaves the final state on screen.
+    pub fn finish(&self) {
+        self.bar.finish();
+    }
+}
+
+/// Everything that defines the samples of one (λ, α) setting, besides the indices.
+pub struct Sampling<'a> {
+    /// The network.
+    pub weights: &'a Weights,
+    /// Image rows.
+    pub height: usize,
+    /// Image columns.
+    pub width: usize,
+    /// The raw RTM image (`None`: prior).
+    pub rtm: Option<&'a [f32]>,
+    /// λ.
+    pub lambda: f32,
+    /// α.
+    pub alpha: f32,
+    /// Sampler.
+    pub sampler: SamplerConfig,
+    /// Run seed.
+    pub seed: u64,
+}
+
+/// A thread pool and the network, ready to draw samples.
+pub struct Engine {
+    executor: PoolExecutor,
+}
+
+impl Engine {
+    /// A pool of `threads` workers (`None`: every core).
+    ///
+    /// # Errors
+    /// If the threads cannot be started.
+    pub fn new(threads: Option<usize>) -> Result<Self> {
+        Ok(Self { executor: PoolExecutor::new(resolve_threads(threads))? })
+    }
+
+    /// The executor.
+    pub fn executor(&self) -> &PoolExecutor {
+        &self.executor
+    }
+
+    /// Draws samples `first .. first + n` one after another; returns them in km/s
+    /// (`n × height × width`).
+    ///
+    /// # Errors
+    /// Errors of the core (e.g. a diverged sample), naming the sample index.
+    pub fn draw(&self, s: &Sampling<'_>, first: u64, n: usize, progress: &mut SampleProgress) -> Result<Vec<f32>> {
+        let w = s.weights;
+        let net = UNet::new(w.config, &w.params).map_err(|e| anyhow!("network: {e}"))?;
+        let len = s.height * s.width;
+        let condition = match s.rtm {
+            Some(raw) => {
+                let mut c = vec![0.0f32; len];
+                w.normalization.rtm_to_network(raw, &mut c).map_err(|e| anyhow!("RTM normalisation: {e}"))?;
+                Some(c)
+            }
+            None => None,
+        };
+        let mut scratch = vec![0.0f32; posterior_scratch_len(&net, s.height, s.width, &s.sampler)];
+        let mut x = vec![0.0f32; len];
+        let mut out = vec![0.0f32; len * n];
+        for (k, velocity) in out.chunks_exact_mut(len.max(1)).enumerate() {
+            let index = first + k as u64;
+            let request = PosteriorRequest {
+                height: s.height,
+                width: s.width,
+                rtm_image: condition.as_deref(),
+                lambda: s.lambda,
+                alpha: s.alpha,
+                sampler: s.sampler,
+                seed: s.seed,
+                sample_index: index,
+            };
+            draw_sample(&net, &self.executor, &request, &mut x, &mut scratch, &mut |_, _| progress.step()).map_err(|e| anyhow!("sample {index}: {e}"))?;
+            w.normalization.network_to_velocity(&x, velocity).map_err(|e| anyhow!("sample {index}: {e}"))?;
+            progress.sample_done();
+        }
+        Ok(out)
+    }
+}
+
+/// Network evaluations per sample of `config` (for the records).
+pub fn evaluations(config: &SamplerConfig) -> usize {
+    network_evaluations(config)
+}
+
+/// Pointwise mean and standard deviation (population, divide by N) of `n` images of `len`
+/// values, in f64, summing in sample-index order (two passes), rounded to f32 at the end.
+pub fn mean_and_std(samples: &[f32], len: usize) -> (Vec<f32>, Vec<f32>) {
+    let n = if len == 0 { 0 } else { samples.len() / len };
+    let mut sum = vec![0.0f64; len];
+    for image in samples.chunks_exact(len.max(1)) {
+        for (s, &v) in sum.iter_mut().zip(image) {
+            *s += v as f64;
+        }
+    }
+    let mean: Vec<f64> = sum.iter().map(|s| s / n as f64).collect();
+    let mut sq = vec![0.0f64; len];
+    for image in samples.chunks_exact(len.max(1)) {
+        for ((q, &v), &m) in sq.iter_mut().zip(image).zip(&mean) {
+            let d = v as f64 - m;
+            *q += d * d;
+        }
+    }
+    let std = sq.iter().map(|q| (q / n as f64).sqrt() as f32).collect();
+    (mean.iter().map(|&m| m as f32).collect(), std)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn f32_round_trips_exactly_through_json() {
+        #[derive(Serialize, Deserialize)]
+        struct W {
+            #[serde(with = "exact_f32")]
+            v: f32,
+        }
+        // A deterministic spread of bit patterns over the whole finite range, plus edge cases.
+        let mut values: Vec<f32> = (0..200_000u32).map(|k| f32::from_bits(k.wrapping_mul(2_654_435_761) & 0x7f7f_ffff)).collect();
+        values.extend([0.0, -0.0, 0.1, 0.002, 80.0, 1.003, f32::MIN_POSITIVE, f32::MAX, 1e-45, f32::INFINITY, f32::NEG_INFINITY]);
+        for (k, &v) in values.iter().enumerate() {
+            let v = if k % 2 == 1 { -v } else { v };
+            let text = serde_json::to_string(&W { v }).unwrap();
+            let back: W = serde_json::from_str(&text).unwrap();
+            assert_eq!(back.v.to_bits(), v.to_bits(), "{text}");
+        }
+        assert_eq!(serde_json::to_string(&W { v: 0.1 }).unwrap(), r#"{"v":0.1}"#);
+    }
+
+    #[test]
+    fn mean_and_std_match_a_direct_computation() {
+        // Three 2-pixel images.
+        let samples = [1.0f32, 10.0, 2.0, 10.0, 4.0, 10.0];
+        let (mean, std) = mean_and_std(&samples, 2);
+        assert_eq!(mean, [7.0 / 3.0, 10.0]);
+        let m = 7.0f64 / 3.0;
+        let var = ((1.0 - m).powi(2) + (2.0 - m).powi(2) + (4.0 - m).powi(2)) / 3.0;
+        assert_eq!(std, [var.sqrt() as f32, 0.0]);
+    }
+
+    #[test]
+    fn sampler_options() {
+        assert_eq!(sampler_from_options(None, None, None).unwrap(), SamplerConfig::default());
+        let c = sampler_from_options(None, Some(5), Some(3)).unwrap();
+        assert_eq!((c.kind, c.steps, c.corrector_steps), (SamplerKind::ExactPower, 5, 3));
+        assert!(sampler_from_options(Some("euler"), None, Some(2)).is_err());
+        let e = sampler_from_options(Some("rk4"), None, None).unwrap_err();
+        assert!(format!("{e:#}").contains("heun, euler"), "{e:#}");
+        let e = sampler_from_options(None, Some(0), None).unwrap_err();
+        assert!(format!("{e:#}").contains("--steps"), "{e:#}");
+        for kind in SamplerKind::ALL {
+            let c = SamplerConfig { corrector_steps: 4, ..SamplerConfig::with_kind(kind) };
+            assert_eq!(SamplerRecord::of(&c).config().unwrap(), c);
+        }
+    }
+}

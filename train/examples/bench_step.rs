@@ -1,0 +1,77 @@
+//! Times one training step of the DEFAULT network at 64×128 (forward, backward, and the
+//! main backward kernels alone), median of a few repeats, and prints peak memory (VmHWM).
+//!
+//! `cargo run --release -p powerpost-train --example bench_step -- [batch] [threads] [repeats]`
+
+use powerpost_core::nn::conv::Source;
+use powerpost_core::nn::geometry::Geometry;
+use powerpost_core::nn::simd::Isa;
+use powerpost_core::unet::{init_random, params_len, UNetConfig};
+use powerpost_train::exec::Pool;
+use powerpost_train::kernels::conv::{conv_input_grad, conv_weight_grad};
+use powerpost_train::kernels::norm::{group_norm_backward, NormSpec};
+use powerpost_train::network::{Network, Tape, TrainBatch};
+use std::time::Instant;
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn main() {
+    let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let batch = *args.first().unwrap_or(&16);
+    let threads = *args.get(1).unwrap_or(&2);
+    let repeats = *args.get(2).unwrap_or(&3);
+    let exec = Pool::new(threads).unwrap();
+    let config = UNetConfig::DEFAULT;
+    let (h, w) = (64, 128);
+    let n = h * w;
+    let mut params = vec![0.0; params_len(&config)];
+    init_random(&config, 1, &mut params).unwrap();
+    let noisy: Vec<f32> = (0..batch * n).map(|i| ((i * 7919) % 1000) as f32 * 1e-3 - 0.5).collect();
+    let cond = noisy.clone();
+    let sigma: Vec<f32> = (0..batch).map(|b| 0.1 + b as f32 * 0.2).collect();
+    let conditional: Vec<bool> = (0..batch).map(|b| b % 5 != 0).collect();
+    let net = Network::new(config).unwrap();
+    let tb = TrainBatch { height: h, width: w, noisy: &noisy, sigma: &sigma, condition: &cond, conditional: &conditional };
+    let mut tape = Tape::new();
+    let mut grads = vec![0.0; params.len()];
+    let (mut fwd, mut bwd) = (Vec::new(), Vec::new());
+    for _ in 0..repeats {
+        let t = Instant::now();
+        net.forward(&exec, &params, &tb, &mut tape).unwrap();
+        fwd.push(t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        net.backward(&exec, &params, &tape, &noisy, &mut grads).unwrap();
+        bwd.push(t.elapsed().as_secs_f64());
+    }
+    // Kernels alone at level 0 (32 → 32 channels, 3×3).
+    let g = Geometry::new(h, w);
+    let c = 32;
+    let x = vec![0.5f32; batch * g.tensor_len(c)];
+    let weight = vec![0.01f32; c * c * 9];
+    let (mut wg, mut bg) = (vec![0.0; c * c * 9], vec![0.0; batch * c]);
+    let mut dx = vec![0.0; batch * g.tensor_len(c)];
+    let (mut t_wg, mut t_ig, mut t_gn) = (Vec::new(), Vec::new(), Vec::new());
+    let gamma = vec![1.0; c];
+    let beta = vec![0.0; c];
+    let (mut dg, mut db) = (vec![0.0; c], vec![0.0; c]);
+    for _ in 0..repeats {
+        let t = Instant::now();
+        conv_weight_grad(&exec, g, batch, &[Source { data: &x, channels: c }], 3, &x, &mut wg, &mut bg).unwrap();
+        t_wg.push(t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        conv_input_grad(&exec, Isa::detect(), g, batch, 3, &weight, c, c, &x, &mut dx).unwrap();
+        t_ig.push(t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        group_norm_backward(&exec, g, batch, &[Source { data: &x, channels: c }], &NormSpec { groups: 8, gamma: &gamma, beta: &beta, eps: 1e-5, silu: true }, &x, &mut dx, &mut dg, &mut db).unwrap();
+        t_gn.push(t.elapsed().as_secs_f64());
+    }
+    let flops = 2.0 * (batch * n * c * c * 9) as f64;
+    let hwm = std::fs::read_to_string("/proc/self/status").ok().and_then(|s| s.lines().find(|l| l.starts_with("VmHWM")).map(|l| l.to_string())).unwrap_or_default();
+    println!("batch {batch}, threads {threads}: forward {:.3} s, backward {:.3} s, step (fwd+bwd) {:.3} s", median(fwd.clone()), median(bwd.clone()), median(fwd) + median(bwd));
+    let (a, b, cc) = (median(t_wg), median(t_ig), median(t_gn));
+    println!("level-0 32→32 3×3: weight grad {a:.3} s ({:.1} GFLOP/s), input grad {b:.3} s ({:.1} GFLOP/s); group-norm backward {cc:.3} s", flops / a * 1e-9, flops / b * 1e-9);
+    println!("{hwm}; stored activations {:.0} MiB", tape.stored_floats() as f64 * 4.0 / 1048576.0);
+}

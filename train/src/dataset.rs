@@ -1,0 +1,410 @@
+//! Training pairs (velocity x, RTM image y): the builder and the reader.
+//!
+//! ## Pairs
+//! Pair `i` of seed `s`: the velocity model is `geology::generate(64 × 128 at 25 m, s, i)`
+//! (km/s) — or model `i` of a user's `.npy` stack — and its RTM image comes from the `edge`
+//! acquisition: 16 shots forward-modelled in the true model, coloured noise at `snr_db`
+//! (10 dB) added to each shot (`add_colored_noise(seed = s, shot index = 16·i + shot)`),
+//! migrated shot by shot in the Gaussian-smoothed (σ = 10 grid points) true model, the
+//! shot images summed in shot order, taken back to the model grid and muted in the water
+//! (velocity ≤ 1510 m/s). Every pair is a pure function of `(seed, i)`.
+//!
+//! ## Files
+//! `x_KKKK.npy` / `y_KKKK.npy` (`[count, 64, 128]` f32: velocity in km/s, raw RTM image) per
+//! shard of `shard_size` pairs, `shard_KKKK.json` (written last: its presence marks the
+//! shard complete; it holds the SHA-256 of both arrays), and `manifest.json` once every
+//! shard is there: seed, preset, counts, digests, held-out split (the last pairs) and
+//! the normalisation constants `velocity_center` (3.0), `velocity_half_range` (1.5) and
+//! `rtm_scale` = 1 / standard deviation of the RTM values of shard 0.
+//! Normalised data: `x = (v − center) / half_range`, `y = rtm · rtm_scale`.
+//!
+//! A rerun skips shards whose digests verify; `--shard k/n` builds shards `j ≡ k (mod n)`.
+
+use crate::files::{npy_bytes, read_npy, sha256_hex, write_atomic};
+use anyhow::{bail, Context, Result};
+use powerpost_core::exec::Serial;
+use powerpost_core::geology::{self, GeologyParams};
+use powerpost_core::wave::{self, Acquisition};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Velocity normalisation centre (km/s).
+pub const VELOCITY_CENTER: f32 = 3.0;
+/// Velocity normalisation half-range (km/s).
+pub const VELOCITY_HALF_RANGE: f32 = 1.5;
+/// Water-mute threshold (m/s).
+pub const WATER_VELOCITY: f32 = 1510.0;
+
+/// Options of [`build`].
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    /// Output directory.
+    pub out: PathBuf,
+    /// Number of pairs.
+    pub pairs: usize,
+    /// Seed of the geology and the noise.
+    pub seed: u64,
+    /// Pairs per shard.
+    pub shard_size: usize,
+    /// Held-out pairs (the last ones); default 2 % (at least 1).
+    pub held_out: Option<usize>,
+    /// This machine's part: shards `j` with `j % of == index`.
+    pub part: (usize, usize),
+    /// A user's velocity models `[N, 64, 128]` (km/s, or m/s if above 100) instead of the
+    /// geology generator.
+    pub models: Option<PathBuf>,
+    /// Signal-to-noise ratio of the shot noise (dB).
+    pub snr_db: f32,
+    /// Background smoothing σ (model grid points).
+    pub smooth_sigma: f32,
+    /// Worker threads (pairs run in parallel, each pair serially).
+    pub threads: usize,
+}
+
+/// Record of one complete shard.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShardRecord {
+    /// Shard number.
+    pub shard: usize,
+    /// First pair index.
+    pub first: usize,
+    /// Number of pairs.
+    pub count: usize,
+    /// Velocity file name.
+    pub x_file: String,
+    /// RTM file name.
+    pub y_file: String,
+    /// SHA-256 of the velocity file.
+    pub x_sha256: String,
+    /// SHA-256 of the RTM file.
+    pub y_sha256: String,
+}
+
+/// The dataset manifest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Format tag.
+    pub format: String,
+    /// Seed.
+    pub seed: u64,
+    /// Acquisition preset.
+    pub preset: String,
+    /// Prior source: `"geology"` or the user's models file name.
+    pub prior: String,
+    /// Image rows.
+    pub height: usize,
+    /// Image columns.
+    pub width: usize,
+    /// Total pairs.
+    pub pairs: usize,
+    /// Training pairs (the first ones).
+    pub train_pairs: usize,
+    /// Held-out pairs (the last ones).
+    pub held_out_pairs: usize,
+    /// Shot noise SNR (dB).
+    pub snr_db: f32,
+    /// Background smoothing σ (grid points).
+    pub smooth_sigma: f32,
+    /// Velocity normalisation centre (km/s).
+    pub velocity_center: f32,
+    /// Velocity normalisation half-range (km/s).
+    pub velocity_half_range: f32,
+    /// RTM normalisation factor.
+    pub rtm_scale: f32,
+    /// Shards.
+    pub shards: Vec<ShardRecord>,
+}
+
+/// What [`build`] did.
+#[derive(Debug, Clone)]
+pub struct BuildReport {
+    /// Shards computed now.
+    pub built: usize,
+    /// Shards found complete and verified.
+    pub skipped: usize,
+    /// Pairs computed now.
+    pub pairs_built: usize,
+    /// Wall seconds spent computing pairs.
+    pub seconds: f64,
+    /// Whether the manifest was written (all shards present).
+    pub manifest_written: bool,
+}
+
+fn core_err(what: String) -> impl Fn(powerpost_core::Error) -> anyhow::Error {
+    move |e| anyhow::anyhow!("{what}: {e}")
+}
+
+/// The RTM image (model grid, raw units) of velocity model `velocity_kms` as pair `index`.
+///
+/// # Errors
+/// Physics errors (e.g. an unstable velocity), naming the pair.
+pub fn rtm_image(acq: &Acquisition, velocity_kms: &[f32], seed: u64, index: usize, snr_db: f32, smooth_sigma: f32) -> Result<Vec<f32>> {
+    let what = || format!("pair {index}");
+    let (nz, nx) = (acq.model_nz, acq.model_nx);
+    let cfg = acq.cfg;
+    let velocity: Vec<f32> = velocity_kms.iter().map(|v| v * 1000.0).collect();
+    let refine = |m: &[f32]| -> Result<Vec<f32>> {
+        let mut fine = vec![0.0; cfg.nz * cfg.nx];
+        acq.refine_model(m, &mut fine).map_err(core_err(what()))?;
+        Ok(fine)
+    };
+    let medium_of = |m: &[f32]| -> Result<Vec<f32>> {
+        let mut medium = vec![0.0; wave::medium_len(&cfg).map_err(core_err(what()))?];
+        wave::prepare_medium(&cfg, &refine(m)?, &mut medium).map_err(core_err(what()))?;
+        Ok(medium)
+    };
+    let receivers: Vec<[f32; 2]> = (0..acq.n_receivers).map(|j| acq.receiver_position(j)).collect::<Result<_, _>>().map_err(core_err(what()))?;
+    let mut wavelet = vec![0.0; cfg.nt];
+    wave::ricker_wavelet(cfg.peak_frequency, cfg.source_delay, cfg.dt, &mut wavelet).map_err(core_err(what()))?;
+    let filter_len = ((2.0 * cfg.source_delay / cfg.dt).ceil() as usize + 1).min(cfg.nt);
+    let true_medium = medium_of(&velocity)?;
+    let mut smooth_scratch = vec![0.0; wave::smooth_scratch_len(nz, nx, smooth_sigma).map_err(core_err(what()))?];
+    let mut background = vec![0.0; nz * nx];
+    wave::gaussian_smooth(&velocity, nz, nx, smooth_sigma, &mut smooth_scratch, &mut background).map_err(core_err(what()))?;
+    let bg_medium = medium_of(&background)?;
+    let per = cfg.nt * acq.n_receivers;
+    let np = cfg.nz * cfg.nx;
+    let mut state = vec![0.0; wave::state_len(&cfg).map_err(core_err(what()))?];
+    let mut rtm_scratch = vec![0.0; wave::rtm_scratch_len(&cfg).map_err(core_err(what()))?];
+    let mut noise_scratch = vec![0.0; wave::colored_noise_scratch_len(cfg.nt, acq.n_receivers, filter_len)];
+    let mut images = vec![0.0; acq.n_sources * np];
+    let mut shot = vec![0.0; per];
+    for s in 0..acq.n_sources {
+        let src = acq.source_position(s).map_err(core_err(what()))?;
+        wave::forward_shot(&cfg, &true_medium, src, &receivers, &wavelet, &mut state, &mut shot, &Serial).map_err(core_err(what()))?;
+        wave::add_colored_noise(&mut shot, cfg.nt, acq.n_receivers, &wavelet[..filter_len], snr_db, seed, (index * acq.n_sources + s) as u64, &mut noise_scratch).map_err(core_err(what()))?;
+        wave::rtm_shot(&cfg, &bg_medium, src, &receivers, &wavelet, &shot, &mut rtm_scratch, &mut images[s * np..(s + 1) * np], None, &Serial).map_err(core_err(what()))?;
+    }
+    let mut image = vec![0.0; np];
+    wave::sum_images(&images, &mut image).map_err(core_err(what()))?;
+    let mut coarse = vec![0.0; nz * nx];
+    acq.coarsen(&image, &mut coarse).map_err(core_err(what()))?;
+    wave::mute_water(&mut coarse, &velocity, nz, nx, WATER_VELOCITY, 0).map_err(core_err(what()))?;
+    Ok(coarse)
+}
+
+fn shard_names(k: usize) -> (String, String, String) {
+    (format!("x_{k:04}.npy"), format!("y_{k:04}.npy"), format!("shard_{k:04}.json"))
+}
+
+/// Reads and verifies a complete shard's record, if there is one.
+fn verified_shard(dir: &Path, k: usize) -> Option<ShardRecord> {
+    let (_, _, rec) = shard_names(k);
+    let record: ShardRecord = serde_json::from_slice(&std::fs::read(dir.join(rec)).ok()?).ok()?;
+    let ok = |f: &str, digest: &str| std::fs::read(dir.join(f)).map(|b| sha256_hex(&b) == digest).unwrap_or(false);
+    (ok(&record.x_file, &record.x_sha256) && ok(&record.y_file, &record.y_sha256)).then_some(record)
+}
+
+/// Builds (or continues) a dataset; see the module docs.
+///
+/// # Errors
+/// Bad options, an unreadable models file, physics or I/O failures.
+pub fn build(opts: &BuildOptions, progress: &(dyn Fn(usize) + Sync)) -> Result<BuildReport> {
+    let acq = Acquisition::edge();
+    build_with(opts, progress, &|v, i| rtm_image(&acq, v, opts.seed, i, opts.snr_db, opts.smooth_sigma))
+}
+
+/// Per-pair image function: `(velocity in km/s, pair index) → RTM image`.
+pub type PairImage<'a> = dyn Fn(&[f32], usize) -> Result<Vec<f32>> + Sync + 'a;
+
+/// [`build`] with another image function (the shard, resume and manifest logic alone;
+/// tests use a cheap stand-in for the physics).
+///
+/// # Errors
+/// As [`build`].
+pub fn build_with(opts: &BuildOptions, progress: &(dyn Fn(usize) + Sync), image: &PairImage<'_>) -> Result<BuildReport> {
+    let acq = Acquisition::edge();
+    let (nz, nx) = (acq.model_nz, acq.model_nx);
+    let (part, parts) = opts.part;
+    if parts == 0 || part >= parts {
+        bail!("--shard: expected k/n with k < n, got {part}/{parts}");
+    }
+    if opts.shard_size == 0 {
+        bail!("--shard-size: expected at least 1");
+    }
+    let models = match &opts.models {
+        Some(path) => {
+            let (shape, data) = read_npy(path)?;
+            if shape.len() != 3 || shape[1] != nz || shape[2] != nx {
+                bail!("{}: shape {shape:?}, expected [N, {nz}, {nx}] (velocity models on the edge grid)", path.display());
+            }
+            if let Some(v) = data.iter().find(|v| !(v.is_finite() && **v > 0.0)) {
+                bail!("{}: velocity {v} is not a finite positive value", path.display());
+            }
+            let to_kms = if data.iter().cloned().fold(0.0f32, f32::max) > 100.0 { 1e-3 } else { 1.0 };
+            Some((shape[0], data.iter().map(|v| v * to_kms).collect::<Vec<f32>>()))
+        }
+        None => None,
+    };
+    let pairs = match &models {
+        Some((n, _)) if opts.pairs == 0 || opts.pairs > *n => *n,
+        _ => opts.pairs,
+    };
+    if pairs < 2 {
+        bail!("--pairs: expected at least 2 pairs");
+    }
+    let held_out = opts.held_out.unwrap_or((pairs / 50).max(1));
+    if held_out >= pairs {
+        bail!("--held-out: {held_out} leaves no training pairs out of {pairs}");
+    }
+    std::fs::create_dir_all(&opts.out).with_context(|| format!("{}: cannot create directory", opts.out.display()))?;
+    let params = GeologyParams::new(nz, nx, acq.model_spacing);
+    let velocity_of = |i: usize| -> Result<Vec<f32>> {
+        match &models {
+            Some((_, data)) => Ok(data[i * nz * nx..(i + 1) * nz * nx].to_vec()),
+            None => {
+                let mut v = vec![0.0; nz * nx];
+                geology::generate(&params, opts.seed, i as u64, &mut v).map_err(core_err(format!("geology model {i}")))?;
+                Ok(v)
+            }
+        }
+    };
+    let shards = pairs.div_ceil(opts.shard_size);
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(opts.threads.max(1)).build()?;
+    let mut report = BuildReport { built: 0, skipped: 0, pairs_built: 0, seconds: 0.0, manifest_written: false };
+    for k in (0..shards).filter(|k| k % parts == part) {
+        let first = k * opts.shard_size;
+        let count = opts.shard_size.min(pairs - first);
+        if let Some(r) = verified_shard(&opts.out, k) {
+            if r.first == first && r.count == count {
+                report.skipped += 1;
+                progress(count);
+                continue;
+            }
+        }
+        let t0 = std::time::Instant::now();
+        let results: Vec<Result<(Vec<f32>, Vec<f32>)>> = pool.install(|| {
+            (first..first + count)
+                .into_par_iter()
+                .with_max_len(1)
+                .map(|i| {
+                    let v = velocity_of(i)?;
+                    let y = image(&v, i)?;
+                    progress(1);
+                    Ok((v, y))
+                })
+                .collect()
+        });
+        report.seconds += t0.elapsed().as_secs_f64();
+        let mut xs = Vec::with_capacity(count * nz * nx);
+        let mut ys = Vec::with_capacity(count * nz * nx);
+        for r in results {
+            let (v, y) = r?;
+            xs.extend(v);
+            ys.extend(y);
+        }
+        let (xf, yf, rf) = shard_names(k);
+        let (xb, yb) = (npy_bytes(&[count, nz, nx], &xs), npy_bytes(&[count, nz, nx], &ys));
+        write_atomic(&opts.out.join(&xf), &xb)?;
+        write_atomic(&opts.out.join(&yf), &yb)?;
+        let record = ShardRecord { shard: k, first, count, x_file: xf, y_file: yf, x_sha256: sha256_hex(&xb), y_sha256: sha256_hex(&yb) };
+        write_atomic(&opts.out.join(rf), &serde_json::to_vec_pretty(&record)?)?;
+        report.built += 1;
+        report.pairs_built += count;
+    }
+    // The manifest, once every shard is complete.
+    let records: Vec<Option<ShardRecord>> = (0..shards).map(|k| verified_shard(&opts.out, k)).collect();
+    if records.iter().all(Option::is_some) {
+        let records: Vec<ShardRecord> = records.into_iter().flatten().collect();
+        let (_, y0) = read_npy(&opts.out.join(&records[0].y_file))?;
+        let n = y0.len() as f64;
+        let mean = y0.iter().map(|&v| v as f64).sum::<f64>() / n;
+        let var = y0.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n;
+        if !(var > 0.0 && var.is_finite()) {
+            bail!("shard 0: RTM images have zero or non-finite variance; cannot normalise");
+        }
+        let manifest = Manifest {
+            format: "powerpost-dataset-v1".into(),
+            seed: opts.seed,
+            preset: "edge".into(),
+            prior: opts.models.as_ref().map_or("geology".into(), |p| p.file_name().map_or(String::new(), |n| n.to_string_lossy().into_owned())),
+            height: nz,
+            width: nx,
+            pairs,
+            train_pairs: pairs - held_out,
+            held_out_pairs: held_out,
+            snr_db: opts.snr_db,
+            smooth_sigma: opts.smooth_sigma,
+            velocity_center: VELOCITY_CENTER,
+            velocity_half_range: VELOCITY_HALF_RANGE,
+            rtm_scale: (1.0 / var.sqrt()) as f32,
+            shards: records,
+        };
+        write_atomic(&opts.out.join("manifest.json"), &serde_json::to_vec_pretty(&manifest)?)?;
+        report.manifest_written = true;
+    }
+    Ok(report)
+}
+
+/// A loaded, normalised dataset.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    /// Image rows.
+    pub height: usize,
+    /// Image columns.
+    pub width: usize,
+    /// Normalised velocities, `pairs × height × width`.
+    pub velocity: Vec<f32>,
+    /// Normalised RTM images, `pairs × height × width`.
+    pub rtm: Vec<f32>,
+    /// Training pairs (the first ones).
+    pub train_pairs: usize,
+    /// The manifest (constants for export).
+    pub manifest: Manifest,
+    /// SHA-256 of the manifest file (identifies the dataset in checkpoints).
+    pub digest: String,
+}
+
+impl Dataset {
+    /// Normalised pair `i`: (velocity, RTM).
+    pub fn pair(&self, i: usize) -> (&[f32], &[f32]) {
+        let n = self.height * self.width;
+        (&self.velocity[i * n..(i + 1) * n], &self.rtm[i * n..(i + 1) * n])
+    }
+
+    /// A dataset from raw arrays (velocity in km/s, raw RTM), normalised with `manifest`.
+    pub fn from_raw(manifest: Manifest, velocity_kms: &[f32], rtm: &[f32]) -> Self {
+        let inv = 1.0 / manifest.velocity_half_range;
+        Self {
+            height: manifest.height,
+            width: manifest.width,
+            velocity: velocity_kms.iter().map(|v| (v - manifest.velocity_center) * inv).collect(),
+            rtm: rtm.iter().map(|v| v * manifest.rtm_scale).collect(),
+            train_pairs: manifest.train_pairs,
+            digest: sha256_hex(&serde_json::to_vec(&manifest).unwrap_or_default()),
+            manifest,
+        }
+    }
+
+    /// Loads `dir/manifest.json` and its shards, verifying every digest.
+    ///
+    /// # Errors
+    /// Missing or corrupt files, named.
+    pub fn load(dir: &Path) -> Result<Self> {
+        let path = dir.join("manifest.json");
+        let bytes = std::fs::read(&path).with_context(|| format!("{}: cannot read (build the dataset first: powerpost dataset)", path.display()))?;
+        let manifest: Manifest = serde_json::from_slice(&bytes).with_context(|| format!("{}: malformed manifest", path.display()))?;
+        let (mut xs, mut ys) = (Vec::new(), Vec::new());
+        for r in &manifest.shards {
+            for (file, digest, dst) in [(&r.x_file, &r.x_sha256, &mut xs), (&r.y_file, &r.y_sha256, &mut ys)] {
+                let p = dir.join(file);
+                let b = std::fs::read(&p).with_context(|| format!("{}: cannot read", p.display()))?;
+                if &sha256_hex(&b) != digest {
+                    bail!("{}: SHA-256 differs from the manifest (corrupt or replaced shard)", p.display());
+                }
+                let (shape, data) = crate::files::parse_npy(&b, &p.display().to_string())?;
+                if shape != [r.count, manifest.height, manifest.width] {
+                    bail!("{}: shape {shape:?}, expected [{}, {}, {}]", p.display(), r.count, manifest.height, manifest.width);
+                }
+                dst.extend(data);
+            }
+        }
+        if xs.len() != manifest.pairs * manifest.height * manifest.width {
+            bail!("{}: shards hold {} pairs, manifest says {}", path.display(), xs.len() / (manifest.height * manifest.width), manifest.pairs);
+        }
+        let mut d = Self::from_raw(manifest, &xs, &ys);
+        d.digest = sha256_hex(&bytes);
+        Ok(d)
+    }
+}

@@ -1,0 +1,49 @@
+//! Backward kernels for every layer of the core's U-Net, on the core's padded planar
+//! layout ([`powerpost_core::nn::geometry`]).
+//!
+//! ## Determinism
+//! Every kernel splits its work into tasks that each own a disjoint part of the output
+//! (an output channel, a batch item × group, a plane) and performs every sum in one
+//! documented order inside its task. Sums over the batch are formed per batch item and
+//! then added in batch order. So the result bits never depend on the executor's thread
+//! count or scheduling. There is no fused multiply-add; vectorised loops keep the scalar
+//! order lane by lane (eight interleaved partial sums, combined as
+//! `((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))`, the order of
+//! [`powerpost_core::nn::norm::Sum8`]).
+//!
+//! Gradient tensors keep the layout's zero ring zero (the convolution backward passes rely
+//! on it).
+
+pub mod conv;
+pub mod linear;
+pub mod norm;
+pub mod resample;
+
+/// Combines eight lane partial sums in the fixed tree order.
+#[inline(always)]
+pub fn combine8(s: &[f32; 8]) -> f32 {
+    ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]))
+}
+
+/// Derivative of SiLU at `y`: `s · (1 + y · (1 − s))` with the logistic `s = σ(y)`,
+/// evaluated as `1 / (1 + e)` for `y ≥ 0` and `e / (1 + e)` otherwise, `e = exp(−|y|)`
+/// (through [`powerpost_core::detmath`], never overflowing).
+#[inline(always)]
+pub fn silu_grad(y: f32) -> f32 {
+    let e = powerpost_core::detmath::exp(-y.abs());
+    let r = powerpost_core::detmath::recip(1.0 + e);
+    let s = if y >= 0.0 { r } else { e * r };
+    s * (1.0 + y * (1.0 - s))
+}
+
+/// Whether the CPU runs AVX2 (the vectorised loops are compiled for it; same bits).
+pub(crate) fn has_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}

@@ -1,0 +1,212 @@
+//! Backward pass of the core's group normalisation + SiLU ([`powerpost_core::nn::norm`]).
+//!
+//! For one group of `n` values `e` with the forward's `mean`, `inv_std` (recomputed here
+//! with exactly the forward's operations), `y = e·scale_c + shift_c`, `out = silu(y)`:
+//!
+//! ```text
+//! g      = d_out · silu'(y)                     (d_out itself without the activation)
+//! x̂      = (e − mean) · inv_std
+//! dβ_c   = Σ g          dγ_c = Σ g · x̂           (over the channel's pixels)
+//! A      = Σ_c γ_c dβ_c    B = Σ_c γ_c dγ_c     (over the group)
+//! d_e    = inv_std · (γ_c·g − A/n − x̂·B/n)
+//! ```
+//!
+//! Per element the arithmetic is f32 (`g` first, then `d_e`); the sums of `g` and `g·x̂`
+//! run per row in eight f32 lane partials (element `j` of a row into lane `j mod 8`,
+//! combined by [`super::combine8`]) and are added row by row, then channel by channel, in
+//! f64. One task per (batch item,
+//! group); the per-item `dγ, dβ` are added in batch order afterwards.
+
+use super::silu_grad;
+use powerpost_core::detmath;
+use powerpost_core::exec::{Executor, SharedMut};
+use powerpost_core::nn::conv::Source;
+use powerpost_core::nn::geometry::Geometry;
+use powerpost_core::nn::norm::Sum8;
+use powerpost_core::Error;
+
+/// The forward's normalisation parameters.
+#[derive(Debug, Clone, Copy)]
+pub struct NormSpec<'a> {
+    /// Number of groups.
+    pub groups: usize,
+    /// Per-channel scale γ.
+    pub gamma: &'a [f32],
+    /// Per-channel shift β.
+    pub beta: &'a [f32],
+    /// Variance epsilon.
+    pub eps: f32,
+    /// Whether SiLU followed.
+    pub silu: bool,
+}
+
+/// Gradients of group normalisation (+ SiLU) of `sources` (concatenated along channels):
+/// `grad_in` (`batch × channels × plane`, written, zero ring), `gamma_grad` and
+/// `beta_grad` (`channels`, written, summed over the batch).
+///
+/// # Errors
+/// [`Error::BufferLength`] / [`Error::InvalidArgument`] for mis-sized buffers or groups
+/// that do not divide the channels.
+#[allow(clippy::too_many_arguments)]
+pub fn group_norm_backward(
+    exec: &dyn Executor,
+    geometry: Geometry,
+    batch: usize,
+    sources: &[Source<'_>],
+    norm: &NormSpec<'_>,
+    grad_out: &[f32],
+    grad_in: &mut [f32],
+    gamma_grad: &mut [f32],
+    beta_grad: &mut [f32],
+) -> Result<(), Error> {
+    let channels: usize = sources.iter().map(|s| s.channels).sum();
+    if sources.is_empty() || sources.len() > 2 || norm.groups == 0 || channels % norm.groups != 0 {
+        return Err(Error::InvalidArgument { name: "groups", expected: "a divisor of the channel count" });
+    }
+    let plane = geometry.plane_len();
+    for s in sources {
+        powerpost_core::error::check_len("norm-grad input", s.data.len(), batch * s.channels * plane)?;
+    }
+    powerpost_core::error::check_len("norm-grad output gradient", grad_out.len(), batch * channels * plane)?;
+    powerpost_core::error::check_len("norm-grad input gradient", grad_in.len(), batch * channels * plane)?;
+    powerpost_core::error::check_len("norm gamma", norm.gamma.len(), channels)?;
+    powerpost_core::error::check_len("norm gamma gradient", gamma_grad.len(), channels)?;
+    powerpost_core::error::check_len("norm beta gradient", beta_grad.len(), channels)?;
+    let cpg = channels / norm.groups;
+    let n = cpg * geometry.pixels();
+    let inv_n = detmath::recip(n as f32);
+    let mut parts = vec![0.0f32; 2 * batch * channels];
+    let parts_shared = SharedMut::new(&mut parts);
+    let gi = SharedMut::new(grad_in);
+    let row = |b: usize, c: usize, y: usize| -> &[f32] {
+        let first = &sources[0];
+        let (s, local) = if c < first.channels { (first, c) } else { (&sources[1], c - first.channels) };
+        let start = (b * s.channels + local) * plane + geometry.index(y, 0);
+        &s.data[start..start + geometry.width]
+    };
+    exec.for_each(batch * norm.groups, &|task| {
+        let (b, g) = (task / norm.groups, task % norm.groups);
+        let chans = g * cpg..(g + 1) * cpg;
+        // Forward statistics, exactly as the core computes them.
+        let mut sum = Sum8::new();
+        for c in chans.clone() {
+            for y in 0..geometry.height {
+                sum.extend(row(b, c, y));
+            }
+        }
+        let mean = sum.total() * inv_n;
+        let mut sq = Sum8::new();
+        for c in chans.clone() {
+            for y in 0..geometry.height {
+                sq.extend_squared_deviation(row(b, c, y), mean);
+            }
+        }
+        let var = sq.total() * inv_n;
+        let inv_std = detmath::rsqrt(var + norm.eps);
+        // Pass 1 (per channel): g = d_out · silu'(y) into the gradient plane, and the
+        // channel sums of g and g·x̂.
+        let mut dbeta = vec![0.0f64; cpg];
+        let mut dgamma = vec![0.0f64; cpg];
+        for (k, c) in chans.clone().enumerate() {
+            let scale = norm.gamma[c] * inv_std;
+            let shift = norm.beta[c] - mean * scale;
+            // SAFETY: this task owns plane (b, c) of the input gradient.
+            let dst = unsafe { gi.slice((b * channels + c) * plane, plane) };
+            dst.fill(0.0);
+            for y in 0..geometry.height {
+                let start = geometry.index(y, 0);
+                let go = &grad_out[(b * channels + c) * plane + start..(b * channels + c) * plane + start + geometry.width];
+                let d = &mut dst[start..start + geometry.width];
+                let (sb, sg) = pass_one(norm.silu, row(b, c, y), go, d, scale, shift, mean, inv_std);
+                dbeta[k] += sb;
+                dgamma[k] += sg;
+            }
+        }
+        let (mut a, mut bsum) = (0.0f64, 0.0f64);
+        for (k, c) in chans.clone().enumerate() {
+            a += norm.gamma[c] as f64 * dbeta[k];
+            bsum += norm.gamma[c] as f64 * dgamma[k];
+        }
+        let (a_n, b_n) = ((a / n as f64) as f32, (bsum / n as f64) as f32);
+        // Pass 2: d_e = inv_std · (γ_c·g − A/n − x̂·B/n).
+        for (k, c) in chans.enumerate() {
+            // SAFETY: as above; entries (b, c) of the parts belong to this task too.
+            let dst = unsafe { gi.slice((b * channels + c) * plane, plane) };
+            let gamma = norm.gamma[c];
+            for y in 0..geometry.height {
+                let start = geometry.index(y, 0);
+                for (o, &e) in dst[start..start + geometry.width].iter_mut().zip(row(b, c, y)) {
+                    let xhat = (e - mean) * inv_std;
+                    *o = inv_std * ((gamma * *o - a_n) - xhat * b_n);
+                }
+            }
+            // SAFETY: see above.
+            unsafe {
+                parts_shared.slice(b * channels + c, 1)[0] = dgamma[k] as f32;
+                parts_shared.slice((batch + b) * channels + c, 1)[0] = dbeta[k] as f32;
+            }
+        }
+    });
+    gamma_grad.fill(0.0);
+    beta_grad.fill(0.0);
+    for b in 0..batch {
+        for c in 0..channels {
+            gamma_grad[c] += parts[b * channels + c];
+            beta_grad[c] += parts[(batch + b) * channels + c];
+        }
+    }
+    Ok(())
+}
+
+/// One row of pass 1: writes `g = d_out · silu'(e·scale + shift)` (or `d_out`) into `dst`
+/// and returns the row's `(Σ g, Σ g·x̂)`; the AVX2-compiled copy when available (same
+/// operations, so the same bits).
+#[allow(clippy::too_many_arguments)]
+fn pass_one(silu: bool, e: &[f32], d_out: &[f32], dst: &mut [f32], scale: f32, shift: f32, mean: f32, inv_std: f32) -> (f64, f64) {
+    #[cfg(target_arch = "x86_64")]
+    if super::has_avx2() {
+        // SAFETY: AVX2 is available.
+        return unsafe { pass_one_avx2(silu, e, d_out, dst, scale, shift, mean, inv_std) };
+    }
+    pass_one_generic(silu, e, d_out, dst, scale, shift, mean, inv_std)
+}
+
+/// AVX2-compiled copy of [`pass_one_generic`].
+///
+/// # Safety
+/// AVX2 must be available.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn pass_one_avx2(silu: bool, e: &[f32], d_out: &[f32], dst: &mut [f32], scale: f32, shift: f32, mean: f32, inv_std: f32) -> (f64, f64) {
+    pass_one_generic(silu, e, d_out, dst, scale, shift, mean, inv_std)
+}
+
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn pass_one_generic(silu: bool, e: &[f32], d_out: &[f32], dst: &mut [f32], scale: f32, shift: f32, mean: f32, inv_std: f32) -> (f64, f64) {
+    let (mut sb, mut sg) = ([0.0f32; 8], [0.0f32; 8]);
+    let n = dst.len().min(e.len()).min(d_out.len());
+    let mut j = 0;
+    while j + 8 <= n {
+        for l in 0..8 {
+            let (ev, dv) = (e[j + l], d_out[j + l]);
+            let g = if silu { dv * silu_grad(ev * scale + shift) } else { dv };
+            dst[j + l] = g;
+            sb[l] += g;
+            sg[l] += g * ((ev - mean) * inv_std);
+        }
+        j += 8;
+    }
+    let mut l = 0;
+    while j < n {
+        let (ev, dv) = (e[j], d_out[j]);
+        let g = if silu { dv * silu_grad(ev * scale + shift) } else { dv };
+        dst[j] = g;
+        sb[l] += g;
+        sg[l] += g * ((ev - mean) * inv_std);
+        j += 1;
+        l += 1;
+    }
+    (super::combine8(&sb) as f64, super::combine8(&sg) as f64)
+}

@@ -1,0 +1,30 @@
+//! `powerpost-train`: trains exactly the network that `powerpost-core` runs.
+//!
+//! - [`network`]: the core's U-Net forward pass with stored activations (bit-identical to
+//!   [`powerpost_core::unet::UNet::denoise`]) and its backward pass, both walking the
+//!   core's block plan; backward kernels in [`kernels`].
+//! - [`loss`]: the EDM loss with classifier-free guidance and flip augmentation, every
+//!   random draw a pure function of `(seed, stream, index)`.
+//! - [`optim`]: AdamW, warm-up, gradient clipping, EMA.
+//! - [`checkpoint`], [`trainer`]: the training loop with atomic checkpoints and exact
+//!   resume, CSV log and loss-curve PNG.
+//! - [`export`]: EMA weights as f16 safetensors the core loads.
+//! - [`dataset`]: the (velocity, RTM) pair builder and reader.
+//!
+//! Everything is deterministic: the same inputs and seed give the same bits for any
+//! thread count.
+
+// `x % n == 0` is kept over `is_multiple_of` (workspace MSRV 1.80).
+#![allow(clippy::manual_is_multiple_of)]
+
+pub mod exec;
+pub mod kernels;
+pub mod network;
+pub mod checkpoint;
+pub mod dataset;
+pub mod export;
+pub mod files;
+pub mod loss;
+pub mod optim;
+pub mod plot;
+pub mod trainer;

@@ -1,0 +1,138 @@
+//! The training network against the core: the forward pass bit for bit, the backward
+//! pass against finite differences of the whole network (TINY configuration).
+
+use powerpost_core::exec::Serial;
+use powerpost_core::unet::{init_random, params_len, workspace_len, DenoiseInput, DenoiseOutput, UNet, UNetConfig};
+use powerpost_tests::{seeded_image, Threads};
+use powerpost_train::network::{Network, Tape, TrainBatch};
+
+/// Forward of a batch mixing branches and noise levels equals the core's denoiser per item.
+fn check_forward(config: UNetConfig, h: usize, w: usize) {
+    let mut params = vec![0.0; params_len(&config)];
+    init_random(&config, 7, &mut params).unwrap();
+    let n = h * w;
+    let sigmas = [0.3f32, 0.3, 2.5, 0.01];
+    let conditional = [true, false, true, false];
+    let mut noisy = seeded_image(1, 0, 4 * n, 1.0);
+    noisy.copy_within(0..n, n); // items 0 and 1: same x (the core's batch of 2)
+    let condition = seeded_image(1, 1, 4 * n, 0.5);
+    let net = Network::new(config).unwrap();
+    let mut tape = Tape::new();
+    let batch = TrainBatch { height: h, width: w, noisy: &noisy, sigma: &sigmas, condition: &condition, conditional: &conditional };
+    net.forward(&Threads(3), &params, &batch, &mut tape).unwrap();
+    let unet = UNet::new(config, &params).unwrap();
+    for b in 0..4 {
+        let mut ws = vec![0.0; workspace_len(&config, h, w, 1)];
+        let mut out = vec![0.0; n];
+        let input = DenoiseInput { height: h, width: w, x: &noisy[b * n..(b + 1) * n], sigma: sigmas[b], condition: &condition[b * n..(b + 1) * n] };
+        let output = if conditional[b] { DenoiseOutput { conditional: Some(&mut out), unconditional: None } } else { DenoiseOutput { conditional: None, unconditional: Some(&mut out) } };
+        unet.denoise(&Serial, input, output, &mut ws).unwrap();
+        let got = &tape.denoised[b * n..(b + 1) * n];
+        assert!(got.iter().zip(&out).all(|(a, b)| a.to_bits() == b.to_bits()), "item {b} differs from UNet::denoise");
+    }
+    // The core's batch-of-two call (conditional + unconditional of the same x).
+    let mut ws = vec![0.0; workspace_len(&config, h, w, 2)];
+    let (mut oc, mut ou) = (vec![0.0; n], vec![0.0; n]);
+    let input = DenoiseInput { height: h, width: w, x: &noisy[..n], sigma: sigmas[0], condition: &condition[..n] };
+    unet.denoise(&Serial, input, DenoiseOutput { conditional: Some(&mut oc), unconditional: Some(&mut ou) }, &mut ws).unwrap();
+    assert_eq!(oc.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), tape.denoised[..n].iter().map(|v| v.to_bits()).collect::<Vec<_>>());
+    assert_eq!(ou.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), tape.denoised[n..2 * n].iter().map(|v| v.to_bits()).collect::<Vec<_>>());
+}
+
+#[test]
+fn forward_matches_core_bit_for_bit() {
+    check_forward(UNetConfig::TINY, 8, 12);
+    check_forward(UNetConfig::DEFAULT, 8, 16);
+}
+
+/// `L = Σ r · D` in f64.
+fn weighted_sum(d: &[f32], r: &[f32]) -> f64 {
+    d.iter().zip(r).map(|(&a, &b)| a as f64 * b as f64).sum()
+}
+
+#[test]
+fn whole_network_gradient_matches_finite_differences() {
+    let config = UNetConfig::TINY;
+    let (h, w) = (8, 8);
+    let n = h * w;
+    let mut params = vec![0.0; params_len(&config)];
+    init_random(&config, 3, &mut params).unwrap();
+    let sigmas = [0.4f32, 1.3, 0.08];
+    let conditional = [true, false, true];
+    let noisy = seeded_image(5, 0, 3 * n, 1.0);
+    let condition = seeded_image(5, 1, 3 * n, 0.7);
+    let r = seeded_image(5, 2, 3 * n, 1.0);
+    let net = Network::new(config).unwrap();
+    let batch = TrainBatch { height: h, width: w, noisy: &noisy, sigma: &sigmas, condition: &condition, conditional: &conditional };
+    let mut tape = Tape::new();
+    let exec = Threads(2);
+    net.forward(&exec, &params, &batch, &mut tape).unwrap();
+    let mut grads = vec![0.0; params.len()];
+    net.backward(&exec, &params, &tape, &r, &mut grads).unwrap();
+    let loss_at = |p: &[f32]| {
+        let mut t = Tape::new();
+        net.forward(&Serial, p, &batch, &mut t).unwrap();
+        weighted_sum(&t.denoised, &r)
+    };
+    // One random direction per tensor: the directional derivative g·d against the
+    // central difference (L(θ + h d) − L(θ − h d)) / 2h.
+    let mut worst = 0.0f64;
+    let mut index = 0;
+    powerpost_core::unet::params::for_each_tensor(&config, |t| {
+        let dir = seeded_image(11, index, t.len, 1.0);
+        index += 1;
+        let rms = (params[t.offset..t.offset + t.len].iter().map(|v| (*v as f64).powi(2)).sum::<f64>() / t.len as f64).sqrt();
+        let analytic: f64 = grads[t.offset..t.offset + t.len].iter().zip(&dir).map(|(&g, &d)| g as f64 * d as f64).sum();
+        let dir_norm2: f64 = dir.iter().map(|&d| d as f64 * d as f64).sum();
+        // f32 forward passes: the difference quotient carries rounding noise (small steps)
+        // and curvature (large steps); the better of two steps must agree.
+        let err = [2e-2, 5e-3]
+            .iter()
+            .map(|&rel| {
+                let step = rel * rms.max(0.1);
+                let shifted = |sign: f64| {
+                    let mut p = params.clone();
+                    for (v, &d) in p[t.offset..t.offset + t.len].iter_mut().zip(&dir) {
+                        *v = (*v as f64 + sign * step * d as f64) as f32;
+                    }
+                    // The realised (representable) perturbation projected on d.
+                    let realised: f64 = p[t.offset..t.offset + t.len].iter().zip(&params[t.offset..t.offset + t.len]).zip(&dir).map(|((a, b), &d)| (*a as f64 - *b as f64) * d as f64).sum();
+                    (loss_at(&p), realised)
+                };
+                let (lp, rp) = shifted(1.0);
+                let (lm, rm) = shifted(-1.0);
+                let numeric = (lp - lm) / ((rp - rm) / dir_norm2);
+                (numeric - analytic).abs() / analytic.abs().max(1e-2)
+            })
+            .fold(f64::INFINITY, f64::min);
+        assert!(err < 1e-2, "{}: analytic {analytic:.6e}, relative error {err:.2e}", t.name);
+        worst = worst.max(err);
+    });
+    println!("worst relative error over tensors: {worst:.2e}");
+}
+
+#[test]
+fn gradient_is_bit_identical_for_any_thread_count() {
+    let config = UNetConfig::TINY;
+    let (h, w) = (8, 16);
+    let n = h * w;
+    let mut params = vec![0.0; params_len(&config)];
+    init_random(&config, 9, &mut params).unwrap();
+    let sigmas = [0.4f32, 1.3];
+    let conditional = [true, false];
+    let noisy = seeded_image(6, 0, 2 * n, 1.0);
+    let condition = seeded_image(6, 1, 2 * n, 0.7);
+    let r = seeded_image(6, 2, 2 * n, 1.0);
+    let net = Network::new(config).unwrap();
+    let batch = TrainBatch { height: h, width: w, noisy: &noisy, sigma: &sigmas, condition: &condition, conditional: &conditional };
+    let run = |exec: &dyn powerpost_core::exec::Executor| {
+        let mut tape = Tape::new();
+        net.forward(exec, &params, &batch, &mut tape).unwrap();
+        let mut grads = vec![0.0; params.len()];
+        net.backward(exec, &params, &tape, &r, &mut grads).unwrap();
+        grads.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+    };
+    let serial = run(&Serial);
+    assert_eq!(serial, run(&Threads(2)));
+    assert_eq!(serial, run(&Threads(5)));
+}

@@ -1,0 +1,152 @@
+//! Loss, optimiser, checkpoint/resume and export.
+
+use powerpost_core::unet::{load_params, params_len, UNetConfig};
+use powerpost_tests::seeded_image;
+use powerpost_train::dataset::{Dataset, Manifest};
+use powerpost_train::exec::Pool;
+use powerpost_train::loss::{edm_loss, edm_weight, epoch_permutation, sample_draw, LossConfig};
+use powerpost_train::optim::AdamWConfig;
+use powerpost_train::trainer::{train, TrainOptions};
+
+fn tiny_dataset(pairs: usize, h: usize, w: usize) -> Dataset {
+    let manifest = Manifest {
+        format: "test".into(),
+        seed: 0,
+        preset: "none".into(),
+        prior: "noise".into(),
+        height: h,
+        width: w,
+        pairs,
+        train_pairs: pairs - 1,
+        held_out_pairs: 1,
+        snr_db: 10.0,
+        smooth_sigma: 10.0,
+        velocity_center: 3.0,
+        velocity_half_range: 1.5,
+        rtm_scale: 2.0,
+        shards: Vec::new(),
+    };
+    // Layered "velocities" with a gradient plus noise, and an RTM-like derivative image.
+    let n = h * w;
+    let mut v = vec![0.0; pairs * n];
+    let noise = seeded_image(42, 0, pairs * n, 0.1);
+    for p in 0..pairs {
+        for y in 0..h {
+            for x in 0..w {
+                v[p * n + y * w + x] = 1.5 + 2.5 * y as f32 / h as f32 + 0.3 * ((p + x / 4) % 3) as f32 + noise[p * n + y * w + x];
+            }
+        }
+    }
+    let rtm: Vec<f32> = (0..pairs * n).map(|i| if i % n >= w { v[i] - v[i - w] } else { 0.0 }).collect();
+    Dataset::from_raw(manifest, &v, &rtm)
+}
+
+fn options(out: std::path::PathBuf, steps: u64) -> TrainOptions {
+    TrainOptions {
+        out,
+        steps,
+        batch: 3,
+        seed: 5,
+        init_seed: 1,
+        config: UNetConfig::TINY,
+        optimizer: AdamWConfig { lr: 1e-3, warmup_steps: 3, ..AdamWConfig::default() },
+        loss: LossConfig::default(),
+        checkpoint_every_secs: 0.0,
+        resume: true,
+    }
+}
+
+fn bits(v: &[f32]) -> Vec<u32> {
+    v.iter().map(|x| x.to_bits()).collect()
+}
+
+#[test]
+fn resumed_run_matches_uninterrupted_run_bit_for_bit() {
+    let data = tiny_dataset(5, 8, 16);
+    let dir = tempfile::tempdir().unwrap();
+    let straight = train(&data, &options(dir.path().join("a"), 7), &Pool::new(1).unwrap(), &mut |_| {}).unwrap();
+    // Interrupted after 3 steps, resumed to 7, on another thread count.
+    let two = Pool::new(2).unwrap();
+    train(&data, &options(dir.path().join("b"), 3), &two, &mut |_| {}).unwrap();
+    let resumed = train(&data, &options(dir.path().join("b"), 7), &two, &mut |_| {}).unwrap();
+    assert_eq!(resumed.steps_run, 4);
+    assert_eq!(bits(&straight.params), bits(&resumed.params));
+    assert_eq!(bits(&straight.state.ema), bits(&resumed.state.ema));
+    assert_eq!(bits(&straight.state.m), bits(&resumed.state.m));
+    assert_eq!(bits(&straight.state.v), bits(&resumed.state.v));
+    // The log holds each step once.
+    let log = std::fs::read_to_string(dir.path().join("b/log.csv")).unwrap();
+    let steps: Vec<u64> = log.lines().skip(1).map(|l| l.split(',').next().unwrap().parse().unwrap()).collect();
+    assert_eq!(steps, (1..=7).collect::<Vec<_>>());
+    // The exported EMA weights load in the core and are the f16 rounding of the EMA.
+    let bytes = std::fs::read(dir.path().join("b/weights.safetensors")).unwrap();
+    let mut loaded = vec![0.0; params_len(&UNetConfig::TINY)];
+    load_params(&UNetConfig::TINY, &bytes, &mut loaded).unwrap();
+    let rounded: Vec<f32> = resumed.state.ema.iter().map(|&v| half::f16::from_f32(v).to_f32()).collect();
+    assert_eq!(bits(&loaded), bits(&rounded));
+    let file = powerpost_core::safetensors::SafeTensors::parse(&bytes).unwrap();
+    assert_eq!(file.metadata("powerpost.velocity_center"), Some("3"));
+    assert_eq!(file.metadata("powerpost.velocity_half_range"), Some("1.5"));
+    assert_eq!(file.metadata("powerpost.rtm_scale").map(|s| s.parse::<f32>().unwrap()), Some(2.0));
+    assert!(dir.path().join("b/loss.png").exists());
+}
+
+#[test]
+fn training_lowers_the_loss() {
+    let data = tiny_dataset(9, 8, 16);
+    let dir = tempfile::tempdir().unwrap();
+    let mut losses = Vec::new();
+    let mut opts = options(dir.path().join("c"), 120);
+    opts.batch = 8;
+    opts.optimizer.lr = 3e-3;
+    opts.optimizer.warmup_steps = 10;
+    train(&data, &opts, &Pool::new(2).unwrap(), &mut |s| losses.push(s.loss)).unwrap();
+    let first: f64 = losses[..20].iter().sum::<f64>() / 20.0;
+    let last: f64 = losses[losses.len() - 20..].iter().sum::<f64>() / 20.0;
+    assert!(last < 0.7 * first, "mean loss {first} → {last}");
+}
+
+#[test]
+fn noise_level_drop_and_flip_draws_follow_their_distributions() {
+    let cfg = LossConfig::default();
+    let n = 20000;
+    let draws: Vec<_> = (0..n).map(|k| sample_draw(3, k, &cfg)).collect();
+    let ln: Vec<f64> = draws.iter().map(|d| (d.sigma as f64).ln()).collect();
+    let mean = ln.iter().sum::<f64>() / n as f64;
+    let std = (ln.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n as f64).sqrt();
+    // Standard errors: 1.2/√n ≈ 0.0085 for the mean; ≈ 0.006 for the std.
+    assert!((mean + 1.2).abs() < 0.04 && (std - 1.2).abs() < 0.03, "ln σ mean {mean}, std {std}");
+    let dropped = draws.iter().filter(|d| !d.conditional).count() as f64 / n as f64;
+    let flipped = draws.iter().filter(|d| d.flip).count() as f64 / n as f64;
+    assert!((dropped - 0.2).abs() < 0.015 && (flipped - 0.5).abs() < 0.02, "dropped {dropped}, flipped {flipped}");
+    // Drop and flip are independent of σ's draw and of each other (different Philox blocks).
+    let both = draws.iter().filter(|d| !d.conditional && d.flip).count() as f64 / n as f64;
+    assert!((both - dropped * flipped).abs() < 0.015);
+    let mut perm = epoch_permutation(3, 7, 1000);
+    assert_ne!(perm, (0..1000).collect::<Vec<u32>>());
+    perm.sort_unstable();
+    assert_eq!(perm, (0..1000).collect::<Vec<u32>>());
+}
+
+#[test]
+fn edm_loss_weight_and_gradient() {
+    // λ(σ)·c_out(σ)² = 1: the loss is unit-weighted in the network's output F.
+    for sigma in [0.002f32, 0.1, 0.5, 3.0, 80.0] {
+        let pre = powerpost_core::unet::Preconditioning::new(sigma, 0.5);
+        let product = edm_weight(sigma, 0.5) as f64 * (pre.c_out as f64).powi(2);
+        assert!((product - 1.0).abs() < 1e-5, "σ {sigma}: λ·c_out² = {product}");
+    }
+    let d = seeded_image(8, 0, 12, 1.0);
+    let c = seeded_image(8, 1, 12, 1.0);
+    let sigma = [0.3f32, 2.0];
+    let (loss, grad) = edm_loss(&d, &c, &sigma, 0.5);
+    for i in 0..12 {
+        let h = 1e-3f32;
+        let (mut p, mut m) = (d.clone(), d.clone());
+        p[i] += h;
+        m[i] -= h;
+        let numeric = (edm_loss(&p, &c, &sigma, 0.5).0 - edm_loss(&m, &c, &sigma, 0.5).0) / (p[i] as f64 - m[i] as f64);
+        assert!((numeric - grad[i] as f64).abs() <= 1e-3 * numeric.abs().max(1e-3), "{i}: {numeric} vs {}", grad[i]);
+    }
+    assert!(loss > 0.0);
+}
