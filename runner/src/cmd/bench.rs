@@ -109,19 +109,23 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         let threads = *args.threads.iter().max().unwrap_or(&1);
         let exec = PoolExecutor::new(threads)?;
         let sampler = SamplerConfig::default();
-        let request = PosteriorRequest { height: h, width: w, rtm_image: Some(&y), lambda: 1.0, alpha: 1.0, sampler, seed: 0, sample_index: 0 };
         let mut out = vec![0.0; h * w];
         let mut scratch = vec![0.0; posterior_scratch_len(&net, h, w, &sampler)];
-        let start = Instant::now();
-        draw_sample(&net, &exec as &dyn Executor, &request, &mut out, &mut scratch, &mut |_, _| {})?;
-        let secs = start.elapsed().as_secs_f64();
-        println!(
-            "posterior sample: {} sampler, {} steps, {} network evaluations (CFG pairs), {threads} threads: {secs:.3} s",
-            sampler.kind.name(),
-            sampler.steps,
-            network_evaluations(&sampler)
-        );
-        json_lines.push(serde_json::json!({"peer": "powerpost-sample", "threads": threads, "seconds": secs, "evaluations": network_evaluations(&sampler)}));
+        // λ = α = 1 needs only the conditional branch; any other λ ≠ α needs the CFG pair.
+        for (lambda, alpha) in [(1.0f32, 1.0f32), (2.0, 1.0)] {
+            let request = PosteriorRequest { height: h, width: w, rtm_image: Some(&y), lambda, alpha, sampler, seed: 0, sample_index: 0 };
+            let start = Instant::now();
+            draw_sample(&net, &exec as &dyn Executor, &request, &mut out, &mut scratch, &mut |_, _| {})?;
+            let secs = start.elapsed().as_secs_f64();
+            println!(
+                "posterior sample λ = {lambda}, α = {alpha}: {} sampler, {} steps, {} network evaluations ({}), {threads} threads: {secs:.3} s",
+                sampler.kind.name(),
+                sampler.steps,
+                network_evaluations(&sampler),
+                if lambda == alpha { "conditional branch only" } else { "CFG pairs" }
+            );
+            json_lines.push(serde_json::json!({"peer": "powerpost-sample", "threads": threads, "lambda": lambda, "alpha": alpha, "seconds": secs, "evaluations": network_evaluations(&sampler)}));
+        }
     }
     if let Some(path) = &args.json {
         let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path).with_context(|| format!("cannot open {}", path.display()))?;
