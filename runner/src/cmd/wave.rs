@@ -43,7 +43,7 @@ pub struct PresetArgs {
 /// `powerpost simulate`.
 #[derive(Args, Debug)]
 pub struct SimulateArgs {
-    /// Velocity model `.npy` (m/s), shape [nz, nx] of the preset's model grid.
+    /// Velocity model `.npy` in m/s or km/s, shape [nz, nx] (or [1, nz, nx]) of the preset's model grid.
     #[arg(long)]
     pub model: PathBuf,
     /// Output shots `.npy`, shape [shots, nt, receivers].
@@ -112,7 +112,7 @@ pub struct ResidualArgs {
 /// `powerpost bench-wave`: time forward modelling and one RTM shot.
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// Velocity model `.npy` [nz, nx] (m/s).
+    /// Velocity model `.npy` [nz, nx] or [1, nz, nx], m/s or km/s.
     #[arg(long)]
     pub model: PathBuf,
     /// Grid spacing (m).
@@ -169,15 +169,28 @@ fn preset(args: &PresetArgs) -> Result<Acquisition> {
 }
 
 /// Reads a model-grid velocity `.npy` and checks its shape.
+///
+/// Accepts `[nz, nx]` or a stack of one model `[1, nz, nx]` (what `powerpost geology` and
+/// `powerpost sample --n 1` write), in m/s or km/s: a model whose largest value is below
+/// 100 cannot be in m/s and is read as km/s (× 1000, exact for the stored f32 values'
+/// purposes; a note says so).
 fn read_model(path: &Path, a: &Acquisition) -> Result<Vec<f32>> {
-    let m = read_f32_ranks(path, &[2])?;
-    if m.shape != [a.model_nz, a.model_nx] {
-        bail!("{}: shape {:?}, expected [{}, {}] ([nz, nx]) for this preset", path.display(), m.shape, a.model_nz, a.model_nx);
+    let m = read_f32_ranks(path, &[2, 3])?;
+    let shape: Vec<usize> = if m.shape.len() == 3 && m.shape[0] == 1 { m.shape[1..].to_vec() } else { m.shape.clone() };
+    if shape != [a.model_nz, a.model_nx] {
+        bail!("{}: shape {:?}, expected [{}, {}] ([nz, nx]) or [1, {}, {}] for this preset", path.display(), m.shape, a.model_nz, a.model_nx, a.model_nz, a.model_nx);
     }
     if let Some(v) = m.data.iter().find(|v| !(v.is_finite() && **v > 0.0)) {
-        bail!("{}: velocity {v} is not a finite positive value (m/s)", path.display());
+        bail!("{}: velocity {v} is not a finite positive value", path.display());
     }
-    Ok(m.data)
+    let mut data = m.data;
+    if data.iter().cloned().fold(0.0f32, f32::max) < 100.0 {
+        eprintln!("note: {}: velocities below 100, read as km/s", path.display());
+        for v in &mut data {
+            *v *= 1000.0;
+        }
+    }
+    Ok(data)
 }
 
 /// Reads shots and checks their shape against the preset.
