@@ -290,7 +290,7 @@ fn wave_commands_reject_missing_files_and_wrong_ranks() {
     let flat = p("flat.npy");
     f32_npy(&flat, &[64 * 128], 2000.0);
     let out = powerpost(&["simulate", "--preset", "edge", "--model", flat.to_str().unwrap(), "--out", shots_out.to_str().unwrap()]);
-    assert_user_error(&out, &["flat.npy: expected a 2-D float32 array, found shape [8192] float32"]);
+    assert_user_error(&out, &["flat.npy: expected a 2-D or 3-D float32 array, found shape [8192] float32"]);
     let out = powerpost(&["residual", "--preset", "edge", "--model", flat.to_str().unwrap(), "--shots", flat.to_str().unwrap()]);
     assert_user_error(&out, &["flat.npy: expected a 3-D float32 array"]);
     let out = powerpost(&[
@@ -307,12 +307,16 @@ fn wave_commands_reject_wrong_model_shape_and_values() {
     let (model, shots_out) = (p("small.npy"), p("shots.npy"));
     f32_npy(&model, &[32, 128], 2000.0);
     let out = powerpost(&["simulate", "--preset", "edge", "--model", model.to_str().unwrap(), "--out", shots_out.to_str().unwrap()]);
-    assert_user_error(&out, &["small.npy: shape [32, 128], expected [64, 128] ([nz, nx])"]);
+    assert_user_error(&out, &["small.npy: shape [32, 128], expected [64, 128] ([nz, nx]) or [1, 64, 128]"]);
+    let stack = p("stack.npy");
+    f32_npy(&stack, &[2, 64, 128], 2.0);
+    let out = powerpost(&["simulate", "--preset", "edge", "--model", stack.to_str().unwrap(), "--out", shots_out.to_str().unwrap()]);
+    assert_user_error(&out, &["stack.npy: shape [2, 64, 128], expected [64, 128] ([nz, nx]) or [1, 64, 128]"]);
     let negative = p("negative.npy");
     f32_npy(&negative, &[64, 128], -1.0);
     let out = powerpost(&["simulate", "--preset", "edge", "--model", negative.to_str().unwrap(), "--out", shots_out.to_str().unwrap()]);
     assert_user_error(&out, &["negative.npy: velocity -1 is not a finite positive value"]);
-    assert_only_inputs(dir.path(), 2);
+    assert_only_inputs(dir.path(), 3);
 }
 
 #[test]
@@ -336,4 +340,20 @@ fn migrate_and_residual_reject_mismatched_shot_geometry() {
     let out = powerpost(&["migrate", "--preset", "nowhere", "--shots", shots.to_str().unwrap(), "--model", model.to_str().unwrap(), "--out", image.to_str().unwrap()]);
     assert_user_error(&out, &["--preset"]);
     assert_only_inputs(dir.path(), 2);
+}
+
+#[test]
+fn wave_commands_accept_km_per_s_stacks_like_m_per_s_grids() {
+    // What `geology` and `sample --n 1` write ([1, nz, nx] in km/s) models the same shots as
+    // the [nz, nx] model in m/s.
+    let (_dir, p) = scratch();
+    let (ms, kms, shots_ms, shots_kms) = (p("ms.npy"), p("kms.npy"), p("shots_ms.npy"), p("shots_kms.npy"));
+    f32_npy(&ms, &[64, 128], 2000.0);
+    f32_npy(&kms, &[1, 64, 128], 2.0);
+    for (model, shots) in [(&ms, &shots_ms), (&kms, &shots_kms)] {
+        let out = powerpost(&["simulate", "--preset", "edge", "--clean", "--quiet", "--model", model.to_str().unwrap(), "--out", shots.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(String::from_utf8_lossy(&out.stderr).contains("read as km/s"), model == &kms);
+    }
+    assert_eq!(std::fs::read(&shots_ms).unwrap(), std::fs::read(&shots_kms).unwrap());
 }
