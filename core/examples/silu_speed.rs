@@ -8,9 +8,32 @@ fn cpu_time() -> f64 {
 unsafe fn run_avx2(v: &mut [f32]) {
     powerpost_core::detmath::silu_in_place(v);
 }
+#[target_feature(enable = "avx,avx2")]
+unsafe fn run_exp(v: &mut [f32]) {
+    for x in v.iter_mut() {
+        *x = powerpost_core::detmath::exp(-(x.abs()));
+    }
+}
+#[target_feature(enable = "avx,avx2")]
+unsafe fn run_recip(v: &mut [f32]) {
+    for x in v.iter_mut() {
+        *x = powerpost_core::detmath::recip(*x);
+    }
+}
 fn main() {
     let n = 1 << 20;
     let base: Vec<f32> = (0..n).map(|i| ((i * 7919) % 1000) as f32 / 250.0 - 2.0).collect();
+    for (name, f) in [("exp", run_exp as unsafe fn(&mut [f32])), ("recip", run_recip)] {
+        let mut best = f64::INFINITY;
+        for _ in 0..5 {
+            let mut v = base.clone();
+            let t = cpu_time();
+            unsafe { f(&mut v) };
+            best = best.min(cpu_time() - t);
+            std::hint::black_box(&v);
+        }
+        println!("{name} avx2 loop: {:.2} ns/element", best * 1e9 / n as f64);
+    }
     for avx in [false, true] {
         let mut best = f64::INFINITY;
         for _ in 0..5 {
