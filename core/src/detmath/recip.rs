@@ -42,12 +42,27 @@ const RECIP_MAGIC: u32 = 0x7EF3_11C3;
 /// `1/m` for `m ∈ [1, 2)` given as its bit pattern; result in `[0.5, 1]`.
 #[inline(always)]
 pub(crate) fn recip_mantissa(m_bits: u32) -> f32 {
-    let m = f32::from_bits(m_bits);
-    let mut y = f32::from_bits(RECIP_MAGIC - m_bits);
-    for _ in 0..3 {
-        let residual = 1.0 - m * y;
-        y = y + y * residual;
-    }
+    let (m, y) = recip_initial(m_bits);
+    let y = recip_newton(m, recip_newton(m, recip_newton(m, y)));
+    recip_final(m, y)
+}
+
+/// Stage 1 of [`recip_mantissa`]: `m` and the bit-trick guess `y₀`.
+#[inline(always)]
+pub(crate) fn recip_initial(m_bits: u32) -> (f32, f32) {
+    (f32::from_bits(m_bits), f32::from_bits(RECIP_MAGIC - m_bits))
+}
+
+/// Stage 2 of [`recip_mantissa`] (applied three times): `y + y·(1 − m·y)`.
+#[inline(always)]
+pub(crate) fn recip_newton(m: f32, y: f32) -> f32 {
+    let residual = 1.0 - m * y;
+    y + y * residual
+}
+
+/// Stage 3 of [`recip_mantissa`]: the Newton step with an exact residual (Dekker).
+#[inline(always)]
+pub(crate) fn recip_final(m: f32, y: f32) -> f32 {
     let (p, p_err) = two_prod(m, y);
     let residual = (1.0 - p) - p_err;
     y + y * residual

@@ -21,7 +21,7 @@
 use super::bits::{is_nan, two_sum};
 use super::bits::pow2;
 use super::exp::exp_at_most_87_5;
-use super::recip::recip_mantissa;
+use super::recip::{recip_final, recip_initial, recip_mantissa, recip_newton};
 
 /// Below this, `silu(x)` returns `−0` without evaluating `exp` (which flushes to zero
 /// already below `≈ −87.3365`).
@@ -56,9 +56,23 @@ pub fn silu_in_place(values: &mut [f32]) {
         for ((di, ri), &ei) in d.iter_mut().zip(d_err.iter_mut()).zip(e.iter()) {
             (*di, *ri) = two_sum(1.0, ei);
         }
+        // recip(d) stage by stage across the block (each stage is one short dependency
+        // chain per vector, so independent vectors overlap).
+        let mut m = [0.0f32; 32];
         let mut s = [0.0f32; 32];
-        for (si, &di) in s.iter_mut().zip(d.iter()) {
-            *si = recip_at_least_one(di);
+        let mut ex = [0i32; 32];
+        for (((mi, si), ei), &di) in m.iter_mut().zip(s.iter_mut()).zip(ex.iter_mut()).zip(d.iter()) {
+            let (m_bits, e) = recip_split(di);
+            (*mi, *si) = recip_initial(m_bits);
+            *ei = e;
+        }
+        for _ in 0..3 {
+            for (si, &mi) in s.iter_mut().zip(m.iter()) {
+                *si = recip_newton(mi, *si);
+            }
+        }
+        for ((si, &mi), &ei) in s.iter_mut().zip(m.iter()).zip(ex.iter()) {
+            *si = recip_scale(recip_final(mi, *si), ei);
         }
         for ((x, &si), &ri) in block.iter_mut().zip(s.iter()).zip(d_err.iter()) {
             *x = silu_finish(*x, si, ri);
@@ -93,9 +107,20 @@ fn silu_finish(x: f32, s: f32, d_err: f32) -> f32 {
 /// there.
 #[inline(always)]
 fn recip_at_least_one(d: f32) -> f32 {
+    let (m_bits, e) = recip_split(d);
+    recip_scale(recip_mantissa(m_bits), e)
+}
+
+/// Mantissa bits (with exponent of 1.0) and exponent of `d ≥ 1`.
+#[inline(always)]
+fn recip_split(d: f32) -> (u32, i32) {
     let bits = d.to_bits();
-    let e = ((bits >> 23) as i32) - 127;
-    let y = recip_mantissa((bits & 0x007F_FFFF) | 0x3F80_0000);
+    ((bits & 0x007F_FFFF) | 0x3F80_0000, ((bits >> 23) as i32) - 127)
+}
+
+/// `y · 2^−e`, flushed to 0 below `2^−126`, as [`super::recip`] does.
+#[inline(always)]
+fn recip_scale(y: f32, e: i32) -> f32 {
     let flushed = e > 126 || (e == 126 && y < 1.0);
     let value = y * pow2(-(if e > 126 { 126 } else { e }));
     if flushed {
@@ -201,5 +226,69 @@ mod tests {
         assert_eq!(silu(-100.0).to_bits(), (-0.0f32).to_bits());
         assert_eq!(silu(100.0), 100.0);
         assert!(silu(-87.0) < 0.0);
+    }
+}
+
+#[cfg(test)]
+mod speed {
+    extern crate std;
+    use super::*;
+    use std::time::Instant;
+
+    #[target_feature(enable = "avx,avx2")]
+    unsafe fn stage_exp(v: &mut [f32]) {
+        for x in v.iter_mut() {
+            *x = exp_at_most_87_5(-*x);
+        }
+    }
+    #[target_feature(enable = "avx,avx2")]
+    unsafe fn stage_recip(v: &mut [f32]) {
+        for x in v.iter_mut() {
+            *x = recip_at_least_one(*x);
+        }
+    }
+    #[target_feature(enable = "avx,avx2")]
+    unsafe fn stage_newton(v: &mut [f32]) {
+        for x in v.iter_mut() {
+            *x = recip_newton(1.5, recip_newton(1.5, recip_newton(1.5, *x)));
+        }
+    }
+    #[target_feature(enable = "avx,avx2")]
+    unsafe fn stage_final(v: &mut [f32]) {
+        for x in v.iter_mut() {
+            *x = recip_final(1.5, *x);
+        }
+    }
+    #[target_feature(enable = "avx,avx2")]
+    unsafe fn stage_split_scale(v: &mut [f32]) {
+        for x in v.iter_mut() {
+            let (m, e) = recip_split(*x);
+            *x = recip_scale(f32::from_bits(m), e);
+        }
+    }
+    #[target_feature(enable = "avx,avx2")]
+    unsafe fn stage_sum(v: &mut [f32]) {
+        for x in v.iter_mut() {
+            let (d, e) = two_sum(1.0, *x);
+            *x = d + e * 0.5;
+        }
+    }
+
+    #[test]
+    #[ignore = "timing probe"]
+    fn stage_timings() {
+        let n = 1 << 20;
+        let base: std::vec::Vec<f32> = (0..n).map(|i| ((i * 7919) % 1000) as f32 / 250.0 - 2.0).collect();
+        for (name, f) in [("exp", stage_exp as unsafe fn(&mut [f32])), ("recip", stage_recip), ("two_sum", stage_sum), ("newton3", stage_newton), ("final", stage_final), ("split_scale", stage_split_scale)] {
+            let mut best = f64::INFINITY;
+            for _ in 0..5 {
+                let mut v: std::vec::Vec<f32> = base.iter().map(|x| x.abs() + 1.0).collect();
+                let t = Instant::now();
+                unsafe { f(&mut v) };
+                best = best.min(t.elapsed().as_secs_f64());
+                std::hint::black_box(&v);
+            }
+            std::println!("{name}: {:.2} ns/element", best * 1e9 / n as f64);
+        }
     }
 }
