@@ -10,6 +10,23 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+/// A temporary-file (or directory, `dir = true`) builder whose result gets the usual
+/// permissions of a new output — `0666` (`0777` for directories) minus the umask, like
+/// `File::create` — rather than tempfile's private `0600`, so that the renamed output is
+/// readable like any other file.
+pub fn temp_builder<'a, 'b>(prefix: &'a str, suffix: &'b str, dir: bool) -> tempfile::Builder<'a, 'b> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(prefix).suffix(suffix);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(if dir { 0o777 } else { 0o666 }));
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    builder
+}
+
 /// Writes `path` atomically with whatever `write` puts into the writer it is given.
 ///
 /// # Errors
@@ -24,9 +41,8 @@ where
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let mut temp = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".tmp")
+    let prefix = format!(".{name}.");
+    let mut temp = temp_builder(&prefix, ".tmp", false)
         .tempfile_in(&dir)
         .with_context(|| {
             format!(
@@ -79,6 +95,28 @@ fn sync_directory(dir: &Path) {
     }
     #[cfg(not(unix))]
     let _ = (dir, File::open);
+}
+
+#[cfg(test)]
+mod permission_tests {
+    #[cfg(unix)]
+    #[test]
+    fn outputs_get_ordinary_permissions() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        // What a plain `File::create` gets under this process's umask.
+        let plain = dir.path().join("plain");
+        std::fs::File::create(&plain).unwrap();
+        let expected = std::fs::metadata(&plain).unwrap().permissions().mode() & 0o777;
+        let out = dir.path().join("out.bin");
+        super::write_bytes(&out, b"x").unwrap();
+        assert_eq!(std::fs::metadata(&out).unwrap().permissions().mode() & 0o777, expected);
+        let made = super::temp_builder(".d.", ".tmp", true).tempdir_in(dir.path()).unwrap();
+        let plain_dir = dir.path().join("plain_dir");
+        std::fs::create_dir(&plain_dir).unwrap();
+        let expected_dir = std::fs::metadata(&plain_dir).unwrap().permissions().mode() & 0o777;
+        assert_eq!(std::fs::metadata(made.path()).unwrap().permissions().mode() & 0o777, expected_dir);
+    }
 }
 
 #[cfg(test)]

@@ -294,9 +294,8 @@ pub fn prepare_output(dest: &Path) -> Result<OutputDir> {
     };
     std::fs::create_dir_all(&parent).with_context(|| format!("--out {}: cannot create {}", dest.display(), parent.display()))?;
     let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
-    let temp = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".tmp")
+    let prefix = format!(".{name}.");
+    let temp = crate::atomic::temp_builder(&prefix, ".tmp", true)
         .tempdir_in(&parent)
         .with_context(|| format!("--out {}: cannot create a temporary directory in {}", dest.display(), parent.display()))?;
     Ok(OutputDir { temp, dest: dest.to_path_buf() })

@@ -573,7 +573,8 @@ fn compute_cell(engine: &Engine, s: &Sampling<'_>, plan: &SweepPlan, c: usize, m
     let metrics = metric_data.compute(&mean, &std, s.height, s.width, engine.executor())?;
     let parent = dir.parent().unwrap_or(Path::new("."));
     let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let temp = tempfile::Builder::new().prefix(&format!(".{name}.")).suffix(".tmp").tempdir_in(parent).with_context(|| format!("cannot create a temporary directory in {}", parent.display()))?;
+    let prefix = format!(".{name}.");
+    let temp = crate::atomic::temp_builder(&prefix, ".tmp", true).tempdir_in(parent).with_context(|| format!("cannot create a temporary directory in {}", parent.display()))?;
     npy::write_f32(&temp.path().join("samples.npy"), &[plan.n, s.height, s.width], &samples)?;
     npy::write_f32(&temp.path().join("mean.npy"), &[s.height, s.width], &mean)?;
     npy::write_f32(&temp.path().join("std.npy"), &[s.height, s.width], &std)?;
@@ -712,7 +713,7 @@ pub fn merge(args: &MergeArgs) -> Result<()> {
         if same || matches!(inspect_cell(&dest), CellState::Complete(r) if r.params == first.cell_params(c) && r.metric_inputs == first.metric_inputs() && inspect_cell(src).same_outputs(&r)) {
             continue;
         }
-        let temp = tempfile::Builder::new().prefix(".merge.").suffix(".tmp").tempdir_in(&cells_out).with_context(|| format!("cannot create a temporary directory in {}", cells_out.display()))?;
+        let temp = crate::atomic::temp_builder(".merge.", ".tmp", true).tempdir_in(&cells_out).with_context(|| format!("cannot create a temporary directory in {}", cells_out.display()))?;
         for name in CELL_FILES.iter().chain(["cell.json"].iter()) {
             std::fs::copy(src.join(name), temp.path().join(name)).with_context(|| format!("cannot copy {}", src.join(name).display()))?;
         }
