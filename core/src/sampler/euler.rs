@@ -10,7 +10,7 @@
 //!
 //! Network evaluations: N. Scratch: one image. No random numbers besides draw 0.
 
-use super::{denoise_into_x, Denoiser, KarrasSchedule};
+use super::{denoise_into_x, Denoiser};
 use crate::detmath;
 use crate::error::Error;
 
@@ -32,28 +32,6 @@ pub(crate) fn step<D: Denoiser + ?Sized>(
     let h = sigma_next - sigma;
     for (xk, &dk) in x.iter_mut().zip(denoised.iter()) {
         *xk += h * ((*xk - dk) * inv_sigma);
-    }
-    Ok(())
-}
-
-/// Runs all N Euler steps on `x` (which holds x_T on entry).
-pub(crate) fn run<D: Denoiser + ?Sized>(
-    denoiser: &mut D,
-    schedule: &KarrasSchedule,
-    x: &mut [f32],
-    scratch: &mut [f32],
-    progress: &mut dyn FnMut(usize, usize),
-) -> Result<(), Error> {
-    let steps = schedule.steps();
-    for i in 0..steps {
-        step(
-            denoiser,
-            schedule.sigma(i),
-            schedule.sigma(i + 1),
-            x,
-            scratch,
-        )?;
-        progress(i + 1, steps);
     }
     Ok(())
 }

@@ -17,7 +17,7 @@
 //!
 //! Network evaluations: 2N − 1. Scratch: three images. No random numbers besides draw 0.
 
-use super::{denoise_into_x, Denoiser, KarrasSchedule};
+use super::{denoise_into_x, Denoiser};
 use crate::detmath;
 use crate::error::Error;
 
@@ -54,28 +54,6 @@ pub(crate) fn step<D: Denoiser + ?Sized>(
     {
         let d_next = (xn - dn) * inv_sigma_next;
         *xk += h * ((0.5 * d) + (0.5 * d_next));
-    }
-    Ok(())
-}
-
-/// Runs all N Heun steps on `x` (which holds x_T on entry).
-pub(crate) fn run<D: Denoiser + ?Sized>(
-    denoiser: &mut D,
-    schedule: &KarrasSchedule,
-    x: &mut [f32],
-    scratch: &mut [f32],
-    progress: &mut dyn FnMut(usize, usize),
-) -> Result<(), Error> {
-    let steps = schedule.steps();
-    for i in 0..steps {
-        step(
-            denoiser,
-            schedule.sigma(i),
-            schedule.sigma(i + 1),
-            x,
-            scratch,
-        )?;
-        progress(i + 1, steps);
     }
     Ok(())
 }

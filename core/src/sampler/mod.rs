@@ -325,8 +325,8 @@ pub fn sample_with_progress<D: Denoiser + ?Sized>(
     }
 
     match config.kind {
-        SamplerKind::Heun => heun::run(denoiser, &schedule, x, scratch, progress)?,
-        SamplerKind::Euler => euler::run(denoiser, &schedule, x, scratch, progress)?,
+        SamplerKind::Heun => run_one_step_method(denoiser, &schedule, x, scratch, progress, heun::step)?,
+        SamplerKind::Euler => run_one_step_method(denoiser, &schedule, x, scratch, progress, euler::step)?,
         SamplerKind::EdmStochastic => {
             edm_stochastic::run(denoiser, config, &schedule, draws, x, scratch, progress)?
         }
@@ -503,4 +503,22 @@ mod tests {
         .validate()
         .unwrap();
     }
+}
+
+/// Walks the schedule with a one-step method `step(denoiser, σ_i, σ_{i+1}, x, scratch)`
+/// (Euler, Heun), reporting progress after each step.
+fn run_one_step_method<D: Denoiser + ?Sized>(
+    denoiser: &mut D,
+    schedule: &KarrasSchedule,
+    x: &mut [f32],
+    scratch: &mut [f32],
+    progress: &mut dyn FnMut(usize, usize),
+    step: fn(&mut D, f32, f32, &mut [f32], &mut [f32]) -> Result<(), Error>,
+) -> Result<(), Error> {
+    let steps = schedule.steps();
+    for i in 0..steps {
+        step(denoiser, schedule.sigma(i), schedule.sigma(i + 1), x, scratch)?;
+        progress(i + 1, steps);
+    }
+    Ok(())
 }
