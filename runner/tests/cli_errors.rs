@@ -357,3 +357,15 @@ fn wave_commands_accept_km_per_s_stacks_like_m_per_s_grids() {
     }
     assert_eq!(std::fs::read(&shots_ms).unwrap(), std::fs::read(&shots_kms).unwrap());
 }
+
+/// `dataset --shard` is 1-based like `sweep --shard`; a bad part writes nothing.
+#[test]
+fn dataset_rejects_bad_shard_parts() {
+    let (dir, p) = scratch();
+    for bad in ["0/4", "5/4", "1/0", "x/2", "2"] {
+        let out = powerpost(&["dataset", "--out", p("d").to_str().unwrap(), "--pairs", "4", "--shard", bad]);
+        assert_user_error(&out, &["--shard", bad, "1 <= k <= n"]);
+        assert!(!p("d").exists(), "--shard {bad} created the output directory");
+    }
+    drop(dir);
+}

@@ -221,7 +221,7 @@ pub fn build_with(opts: &BuildOptions, progress: &(dyn Fn(usize) + Sync), image:
     let (nz, nx) = (acq.model_nz, acq.model_nx);
     let (part, parts) = opts.part;
     if parts == 0 || part >= parts {
-        bail!("--shard: expected k/n with k < n, got {part}/{parts}");
+        bail!("shard part {part} of {parts}: expected a part index below the part count");
     }
     if opts.shard_size == 0 {
         bail!("--shard-size: expected at least 1");

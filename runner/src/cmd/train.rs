@@ -32,9 +32,10 @@ pub struct DatasetArgs {
     /// Held-out pairs (the last ones; default 2 %).
     #[arg(long)]
     pub held_out: Option<usize>,
-    /// Build only this machine's part, `k/n`: shards j with j mod n = k.
-    #[arg(long, default_value = "0/1")]
-    pub shard: String,
+    /// Build only this machine's part, `k/n` with 1 ≤ k ≤ n (as in `sweep --shard`):
+    /// shard files j (0-based) with j mod n = k − 1, e.g. 2/4.
+    #[arg(long)]
+    pub shard: Option<String>,
     /// Use these velocity models `[N, 64, 128]` (.npy, km/s or m/s) as the prior source.
     #[arg(long)]
     pub models: Option<PathBuf>,
@@ -102,7 +103,14 @@ pub struct TrainArgs {
 
 /// Runs `powerpost dataset`.
 pub fn dataset(args: &DatasetArgs) -> Result<()> {
-    let (k, n) = args.shard.split_once('/').and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?))).context("--shard: expected k/n, e.g. 0/4")?;
+    let (k, n) = match &args.shard {
+        None => (1, 1),
+        Some(text) => text
+            .split_once('/')
+            .and_then(|(a, b)| Some((a.trim().parse::<usize>().ok()?, b.trim().parse::<usize>().ok()?)))
+            .filter(|&(k, n)| k >= 1 && k <= n)
+            .with_context(|| format!("--shard {text}: expected k/n with 1 <= k <= n, e.g. 2/4"))?,
+    };
     let threads = crate::exec::resolve_threads(args.run.threads);
     let opts = BuildOptions {
         out: args.out.clone(),
@@ -110,7 +118,7 @@ pub fn dataset(args: &DatasetArgs) -> Result<()> {
         seed: args.seed,
         shard_size: args.shard_size,
         held_out: args.held_out,
-        part: (k, n),
+        part: (k - 1, n),
         models: args.models.clone(),
         snr_db: args.snr_db,
         smooth_sigma: args.smooth_sigma,
