@@ -54,6 +54,8 @@ enum Command {
     Dataset(cmd::train::DatasetArgs),
     /// Train the score network (checkpoints, exact resume, CSV log, f16 safetensors export).
     Train(cmd::train::TrainArgs),
+    /// Held-out quality of trained weights (SSIM/RMSE vs the background), prior samples vs the training set, sampler steps trade-off.
+    Evaluate(Box<cmd::evaluate::EvaluateArgs>),
 }
 
 fn main() -> std::process::ExitCode {
@@ -82,5 +84,6 @@ fn run(cli: Cli) -> Result<()> {
         Command::SweepMerge(a) => cmd::sweep::merge(&a),
         Command::Dataset(a) => cmd::train::dataset(&a),
         Command::Train(a) => cmd::train::run_train(&a),
+        Command::Evaluate(a) => cmd::evaluate::run(&a),
     }
 }

@@ -385,6 +385,32 @@ impl Dataset {
     /// # Errors
     /// Missing or corrupt files, named.
     pub fn load(dir: &Path) -> Result<Self> {
+        let raw = RawDataset::load(dir)?;
+        let mut d = Self::from_raw(raw.manifest, &raw.velocity_kms, &raw.rtm);
+        d.digest = raw.digest;
+        Ok(d)
+    }
+}
+
+/// A dataset as stored: velocities in km/s and raw RTM images, before normalisation.
+#[derive(Debug, Clone)]
+pub struct RawDataset {
+    /// The manifest.
+    pub manifest: Manifest,
+    /// Velocities (km/s), `pairs × height × width`.
+    pub velocity_kms: Vec<f32>,
+    /// Raw RTM images, `pairs × height × width`.
+    pub rtm: Vec<f32>,
+    /// SHA-256 of the manifest file.
+    pub digest: String,
+}
+
+impl RawDataset {
+    /// Loads `dir/manifest.json` and its shards, verifying every digest.
+    ///
+    /// # Errors
+    /// Missing or corrupt files, named.
+    pub fn load(dir: &Path) -> Result<Self> {
         let path = dir.join("manifest.json");
         let bytes = std::fs::read(&path).with_context(|| format!("{}: cannot read (build the dataset first: powerpost dataset)", path.display()))?;
         let manifest: Manifest = serde_json::from_slice(&bytes).with_context(|| format!("{}: malformed manifest", path.display()))?;
@@ -406,8 +432,12 @@ impl Dataset {
         if xs.len() != manifest.pairs * manifest.height * manifest.width {
             bail!("{}: shards hold {} pairs, manifest says {}", path.display(), xs.len() / (manifest.height * manifest.width), manifest.pairs);
         }
-        let mut d = Self::from_raw(manifest, &xs, &ys);
-        d.digest = sha256_hex(&bytes);
-        Ok(d)
+        Ok(Self { manifest, velocity_kms: xs, rtm: ys, digest: sha256_hex(&bytes) })
+    }
+
+    /// Pair `i`: (velocity in km/s, raw RTM image).
+    pub fn pair(&self, i: usize) -> (&[f32], &[f32]) {
+        let n = self.manifest.height * self.manifest.width;
+        (&self.velocity_kms[i * n..(i + 1) * n], &self.rtm[i * n..(i + 1) * n])
     }
 }

@@ -1,6 +1,7 @@
 //! The subcommands, one module each, and the options they share.
 
 pub mod bench;
+pub mod evaluate;
 pub mod geology;
 pub mod info;
 pub mod metrics;

@@ -1,0 +1,540 @@
+//! `powerpost evaluate`: the quality of trained weights on a dataset's held-out pairs
+//! (the model card's figures), prior samples against the training set, and the
+//! sampler-steps trade-off.
+//!
+//! ## Held-out posterior quality
+//! For each held-out pair `i` (the manifest's last pairs; `--pairs N` takes the first `N`
+//! of them) it draws `--samples` posterior samples at λ = α = 1 from the pair's raw RTM
+//! image, with sample indices `0..n` of `--seed` (exactly what `powerpost sample --rtm
+//! y_i.npy --n 16 --seed S` draws), and takes their pointwise mean. The reference is the
+//! background model the RTM image was migrated in: the true model smoothed with the
+//! manifest's Gaussian σ. Both are compared with the true model by SSIM (data range =
+//! twice the normalisation half-range, see [`super::metrics`]) and RMSE (km/s). A pair
+//! *beats the background* when the posterior mean has the higher SSIM **and** the lower
+//! RMSE.
+//!
+//! ## Prior samples and memorisation
+//! `--prior-samples K` draws K prior samples (λ = 0). For each it reports the RMSE to its
+//! nearest training model, searching the training models and their horizontal mirrors
+//! (training augments with flips). For scale the same distance is given for every
+//! held-out true model, i.e. for fresh draws from the generator: a network that copied
+//! its training set would give prior samples much closer to a training model than fresh
+//! models are.
+//!
+//! ## Sampler steps (`--steps-study 6,10,18`)
+//! On the first `--study-pairs` held-out pairs, `--study-samples` posterior samples are
+//! drawn with a `--reference-steps` (256) schedule and with each listed number of steps
+//! (same sampler, seed and sample indices). Reported per step count: network evaluations
+//! and seconds per sample, the RMSE between its posterior mean and the reference's, and
+//! the mean RMSE between same-index samples (for the deterministic ODE samplers the same
+//! index starts from the same noise, so this is the discretisation error itself).
+//!
+//! ## Output (`--out DIR`, written atomically as a whole directory)
+//! `evaluate.json` (everything, including the weights' digest and the command's options),
+//! `heldout.csv` (one row per pair), `heldout.png` (true model, background, posterior mean
+//! and standard deviation of up to 6 pairs), `prior.png` (prior samples over their nearest
+//! training models), `steps.csv` with `--steps-study`. A summary goes to stdout.
+
+use super::metrics::{rmse, ssim};
+use super::posterior_io::{load_weights, mean_and_std, sampler_from_options, Engine, SampleProgress, SamplerRecord, Sampling, Weights, WeightsRecord};
+use super::sample::{prepare_output, stack};
+use super::RunArgs;
+use crate::atomic;
+use crate::figures::{ColorScale, Colormap, GridFigure, Image, Panel};
+use anyhow::{anyhow, bail, Result};
+use clap::Args;
+use powerpost_core::exec::Executor;
+use powerpost_core::sampler::SamplerConfig;
+use powerpost_core::wave;
+use powerpost_train::dataset::RawDataset;
+use serde::Serialize;
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// Pairs shown in `heldout.png`.
+const SHOWN_PAIRS: usize = 6;
+/// Prior samples shown in `prior.png`.
+const SHOWN_PRIOR: usize = 6;
+
+/// `powerpost evaluate`.
+#[derive(Args, Debug)]
+pub struct EvaluateArgs {
+    /// Dataset directory (from `powerpost dataset`); its held-out pairs are evaluated.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Weights (default: the shipped ones; `random:SEED` for seeded random weights).
+    #[arg(long)]
+    pub weights: Option<String>,
+    /// Output directory (evaluate.json, heldout.csv, heldout.png, prior.png, steps.csv).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Evaluate only the first N held-out pairs (default: all).
+    #[arg(long)]
+    pub pairs: Option<usize>,
+    /// Posterior samples per held-out pair (λ = α = 1).
+    #[arg(long, default_value_t = 16)]
+    pub samples: usize,
+    /// Prior samples (λ = 0) checked against the training models.
+    #[arg(long, default_value_t = 16)]
+    pub prior_samples: usize,
+    /// Sampler (default heun).
+    #[arg(long)]
+    pub sampler: Option<String>,
+    /// Sampler steps (default: the sampler's default).
+    #[arg(long)]
+    pub steps: Option<usize>,
+    /// Seed of the samples.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Step counts to compare with the reference schedule, e.g. 6,10,18 (empty: no study).
+    #[arg(long, value_delimiter = ',')]
+    pub steps_study: Vec<usize>,
+    /// Steps of the reference schedule of the study.
+    #[arg(long, default_value_t = 256)]
+    pub reference_steps: usize,
+    /// Held-out pairs used by the study.
+    #[arg(long, default_value_t = 2)]
+    pub study_pairs: usize,
+    /// Samples per pair in the study.
+    #[arg(long, default_value_t = 4)]
+    pub study_samples: usize,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// One held-out pair's figures.
+#[derive(Debug, Clone, Serialize)]
+pub struct PairResult {
+    /// Pair index in the dataset.
+    pub pair: usize,
+    /// SSIM of the posterior mean against the true model.
+    pub ssim_mean: f64,
+    /// SSIM of the smoothed background against the true model.
+    pub ssim_background: f64,
+    /// RMSE (km/s) of the posterior mean.
+    pub rmse_mean: f64,
+    /// RMSE (km/s) of the background.
+    pub rmse_background: f64,
+    /// Mean pointwise posterior standard deviation (km/s).
+    pub mean_std: f64,
+    /// Whether the mean beats the background on both SSIM and RMSE.
+    pub beats_background: bool,
+}
+
+/// Summary of the held-out pairs.
+#[derive(Debug, Clone, Serialize)]
+pub struct HeldOutSummary {
+    /// Pairs evaluated.
+    pub pairs: usize,
+    /// Samples per pair.
+    pub samples: usize,
+    /// Mean SSIM of the posterior means.
+    pub mean_ssim: f64,
+    /// Mean SSIM of the backgrounds.
+    pub mean_ssim_background: f64,
+    /// Mean RMSE of the posterior means (km/s).
+    pub mean_rmse: f64,
+    /// Mean RMSE of the backgrounds (km/s).
+    pub mean_rmse_background: f64,
+    /// Pairs whose mean beats the background on both metrics.
+    pub pairs_beating_background: usize,
+    /// Seconds per posterior sample (wall clock).
+    pub seconds_per_sample: f64,
+}
+
+/// Nearest-training-model distances.
+#[derive(Debug, Clone, Serialize)]
+pub struct PriorSummary {
+    /// Prior samples drawn.
+    pub samples: usize,
+    /// RMSE (km/s) of each prior sample to its nearest training model (or mirror).
+    pub nearest_rmse: Vec<f64>,
+    /// Training model index (negative-free; `mirrored` says if the mirror was nearest).
+    pub nearest_index: Vec<usize>,
+    /// Whether the nearest was the mirrored training model.
+    pub nearest_mirrored: Vec<bool>,
+    /// The same distance for each evaluated held-out true model (fresh generator draws).
+    pub held_out_nearest_rmse: Vec<f64>,
+    /// Smallest prior-sample distance.
+    pub min_nearest_rmse: f64,
+    /// Median of the prior samples' distances.
+    pub median_nearest_rmse: f64,
+    /// Median of the held-out models' distances.
+    pub median_held_out_nearest_rmse: f64,
+}
+
+/// One row of the steps study.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepsRow {
+    /// Sampler steps.
+    pub steps: usize,
+    /// Network evaluations per sample.
+    pub evaluations: usize,
+    /// Seconds per sample (wall clock).
+    pub seconds_per_sample: f64,
+    /// RMSE (km/s) between this posterior mean and the reference's, averaged over pairs.
+    pub mean_rmse_to_reference: f64,
+    /// RMSE (km/s) between same-index samples, averaged over samples and pairs.
+    pub sample_rmse_to_reference: f64,
+}
+
+/// `evaluate.json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// powerpost version.
+    pub powerpost_version: String,
+    /// The weights.
+    pub weights: WeightsRecord,
+    /// Dataset directory and manifest digest.
+    pub data: String,
+    /// SHA-256 of the dataset manifest.
+    pub data_manifest_sha256: String,
+    /// Sampler of the held-out and prior samples.
+    pub sampler: SamplerRecord,
+    /// Seed.
+    pub seed: u64,
+    /// Threads used.
+    pub threads: usize,
+    /// Held-out summary.
+    pub held_out: HeldOutSummary,
+    /// Per pair.
+    pub pairs: Vec<PairResult>,
+    /// Prior samples (absent with `--prior-samples 0`).
+    pub prior: Option<PriorSummary>,
+    /// Steps study (empty without `--steps-study`).
+    pub steps_study: Vec<StepsRow>,
+    /// Reference steps of the study.
+    pub reference_steps: usize,
+}
+
+/// Runs `powerpost evaluate`.
+pub fn run(args: &EvaluateArgs) -> Result<()> {
+    let weights = load_weights(args.weights.as_deref())?;
+    let data = RawDataset::load(&args.data)?;
+    let m = &data.manifest;
+    let (height, width) = (m.height, m.width);
+    let len = height * width;
+    let multiple = weights.config.size_multiple();
+    if height % multiple != 0 || width % multiple != 0 {
+        bail!("{}: images are {height} × {width}; the network needs multiples of {multiple}", args.data.display());
+    }
+    let held: Vec<usize> = (m.train_pairs..m.pairs).take(args.pairs.unwrap_or(usize::MAX)).collect();
+    if held.is_empty() {
+        bail!("--pairs: expected at least 1 held-out pair ({} has {})", args.data.display(), m.pairs - m.train_pairs);
+    }
+    if args.samples == 0 {
+        bail!("--samples: expected at least 1");
+    }
+    let sampler = sampler_from_options(args.sampler.as_deref(), args.steps, None)?;
+    if !args.steps_study.is_empty() {
+        if args.steps_study.contains(&0) || args.reference_steps == 0 {
+            bail!("--steps-study/--reference-steps: expected positive step counts");
+        }
+        if args.study_pairs == 0 || args.study_samples == 0 {
+            bail!("--study-pairs/--study-samples: expected at least 1");
+        }
+    }
+    let out_dir = prepare_output(&args.out)?;
+    let engine = Engine::new(args.run.threads)?;
+    let threads = engine.executor().threads();
+    let range = 2.0 * weights.normalization.velocity_half_range_km_s as f64;
+
+    // Held-out posterior means.
+    let mut results = Vec::new();
+    let mut shown = Vec::new();
+    let mut sample_seconds = 0.0;
+    let mut progress = SampleProgress::new((held.len() * args.samples) as u64, sampler.steps as u64, args.run.quiet);
+    for &i in &held {
+        let (truth, rtm) = data.pair(i);
+        let s = Sampling { weights: &weights, height, width, rtm: Some(rtm), lambda: 1.0, alpha: 1.0, sampler, seed: args.seed };
+        let t = Instant::now();
+        let samples = engine.draw(&s, 0, args.samples, &mut progress)?;
+        sample_seconds += t.elapsed().as_secs_f64();
+        let (mean, std) = mean_and_std(&samples, len);
+        let background = smoothed(truth, height, width, m.smooth_sigma)?;
+        let r = PairResult {
+            pair: i,
+            ssim_mean: ssim(&mean, truth, height, width, range)?,
+            ssim_background: ssim(&background, truth, height, width, range)?,
+            rmse_mean: rmse(&mean, truth)?,
+            rmse_background: rmse(&background, truth)?,
+            mean_std: std.iter().map(|&v| v as f64).sum::<f64>() / len as f64,
+            beats_background: false,
+        };
+        let r = PairResult { beats_background: r.ssim_mean > r.ssim_background && r.rmse_mean < r.rmse_background, ..r };
+        if shown.len() < SHOWN_PAIRS {
+            shown.push((i, truth.to_vec(), background, mean, std));
+        }
+        results.push(r);
+    }
+    progress.finish();
+    let count = results.len() as f64;
+    let avg = |f: &dyn Fn(&PairResult) -> f64| results.iter().map(f).sum::<f64>() / count;
+    let held_out = HeldOutSummary {
+        pairs: results.len(),
+        samples: args.samples,
+        mean_ssim: avg(&|r| r.ssim_mean),
+        mean_ssim_background: avg(&|r| r.ssim_background),
+        mean_rmse: avg(&|r| r.rmse_mean),
+        mean_rmse_background: avg(&|r| r.rmse_background),
+        pairs_beating_background: results.iter().filter(|r| r.beats_background).count(),
+        seconds_per_sample: sample_seconds / (results.len() * args.samples) as f64,
+    };
+
+    // Prior samples against the training set.
+    let mut prior_figure_data = Vec::new();
+    let prior = if args.prior_samples > 0 {
+        let s = Sampling { weights: &weights, height, width, rtm: None, lambda: 0.0, alpha: 1.0, sampler, seed: args.seed };
+        let mut progress = SampleProgress::new(args.prior_samples as u64, sampler.steps as u64, args.run.quiet);
+        let samples = engine.draw(&s, 0, args.prior_samples, &mut progress)?;
+        progress.finish();
+        let train = &data.velocity_kms[..m.train_pairs * len];
+        let mut nearest_rmse = Vec::new();
+        let mut nearest_index = Vec::new();
+        let mut nearest_mirrored = Vec::new();
+        for sample in samples.chunks_exact(len) {
+            let (d, k, mirrored) = nearest(sample, train, height, width);
+            nearest_rmse.push(d);
+            nearest_index.push(k);
+            nearest_mirrored.push(mirrored);
+            if prior_figure_data.len() < SHOWN_PRIOR {
+                let model = &train[k * len..(k + 1) * len];
+                let model = if mirrored { mirror(model, height, width) } else { model.to_vec() };
+                prior_figure_data.push((sample.to_vec(), model, k, d));
+            }
+        }
+        let held_out_nearest_rmse: Vec<f64> = held.iter().map(|&i| nearest(data.pair(i).0, train, height, width).0).collect();
+        Some(PriorSummary {
+            samples: args.prior_samples,
+            min_nearest_rmse: nearest_rmse.iter().copied().fold(f64::INFINITY, f64::min),
+            median_nearest_rmse: median(&nearest_rmse),
+            median_held_out_nearest_rmse: median(&held_out_nearest_rmse),
+            nearest_rmse,
+            nearest_index,
+            nearest_mirrored,
+            held_out_nearest_rmse,
+        })
+    } else {
+        None
+    };
+
+    // Steps study.
+    let mut steps_study = Vec::new();
+    if !args.steps_study.is_empty() {
+        let study: Vec<usize> = held.iter().copied().take(args.study_pairs).collect();
+        let n = args.study_samples;
+        let run_with = |steps: usize| -> Result<(Vec<Vec<f32>>, f64, usize)> {
+            let config = SamplerConfig { steps, ..sampler };
+            let mut progress = SampleProgress::new((study.len() * n) as u64, steps as u64, args.run.quiet);
+            let t = Instant::now();
+            let mut all = Vec::new();
+            for &i in &study {
+                let s = Sampling { weights: &weights, height, width, rtm: Some(data.pair(i).1), lambda: 1.0, alpha: 1.0, sampler: config, seed: args.seed };
+                all.push(engine.draw(&s, 0, n, &mut progress)?);
+            }
+            progress.finish();
+            Ok((all, t.elapsed().as_secs_f64() / (study.len() * n) as f64, super::posterior_io::evaluations(&config)))
+        };
+        let (reference, ref_seconds, ref_evals) = run_with(args.reference_steps)?;
+        let ref_means: Vec<Vec<f32>> = reference.iter().map(|s| mean_and_std(s, len).0).collect();
+        steps_study.push(StepsRow { steps: args.reference_steps, evaluations: ref_evals, seconds_per_sample: ref_seconds, mean_rmse_to_reference: 0.0, sample_rmse_to_reference: 0.0 });
+        for &steps in &args.steps_study {
+            let (samples, seconds, evals) = run_with(steps)?;
+            let (mut mean_err, mut sample_err) = (0.0, 0.0);
+            for (p, s) in samples.iter().enumerate() {
+                mean_err += rmse(&mean_and_std(s, len).0, &ref_means[p])?;
+                for (a, b) in s.chunks_exact(len).zip(reference[p].chunks_exact(len)) {
+                    sample_err += rmse(a, b)?;
+                }
+            }
+            steps_study.push(StepsRow {
+                steps,
+                evaluations: evals,
+                seconds_per_sample: seconds,
+                mean_rmse_to_reference: mean_err / samples.len() as f64,
+                sample_rmse_to_reference: sample_err / (samples.len() * n) as f64,
+            });
+        }
+    }
+
+    let report = Report {
+        powerpost_version: env!("CARGO_PKG_VERSION").to_string(),
+        weights: weights.record.clone(),
+        data: super::posterior_io::absolute(&args.data),
+        data_manifest_sha256: data.digest.clone(),
+        sampler: SamplerRecord::of(&sampler),
+        seed: args.seed,
+        threads,
+        held_out,
+        pairs: results,
+        prior,
+        steps_study,
+        reference_steps: args.reference_steps,
+    };
+
+    // Files.
+    let temp = out_dir.temp.path();
+    let mut files = vec!["evaluate.json", "heldout.csv", "heldout.png"];
+    atomic::write_bytes(&temp.join("evaluate.json"), (serde_json::to_string_pretty(&report)? + "\n").as_bytes())?;
+    let mut csv = String::from("pair,ssim_mean,ssim_background,rmse_mean_km_s,rmse_background_km_s,mean_std_km_s,beats_background\n");
+    for r in &report.pairs {
+        csv += &format!("{},{:.6},{:.6},{:.6},{:.6},{:.6},{}\n", r.pair, r.ssim_mean, r.ssim_background, r.rmse_mean, r.rmse_background, r.mean_std, r.beats_background);
+    }
+    atomic::write_bytes(&temp.join("heldout.csv"), csv.as_bytes())?;
+    heldout_figure(&shown, height, width, &weights)?.save_png(&temp.join("heldout.png"))?;
+    if !prior_figure_data.is_empty() {
+        prior_figure(&prior_figure_data, height, width, &weights)?.save_png(&temp.join("prior.png"))?;
+        files.push("prior.png");
+    }
+    if !report.steps_study.is_empty() {
+        let mut csv = String::from("steps,evaluations,seconds_per_sample,mean_rmse_to_reference_km_s,sample_rmse_to_reference_km_s\n");
+        for r in &report.steps_study {
+            csv += &format!("{},{},{:.4},{:.6},{:.6}\n", r.steps, r.evaluations, r.seconds_per_sample, r.mean_rmse_to_reference, r.sample_rmse_to_reference);
+        }
+        atomic::write_bytes(&temp.join("steps.csv"), csv.as_bytes())?;
+        files.push("steps.csv");
+    }
+    out_dir.finish(&files)?;
+    print_summary(&report);
+    Ok(())
+}
+
+/// The true model smoothed with the dataset's background σ (km/s).
+fn smoothed(truth: &[f32], height: usize, width: usize, sigma: f32) -> Result<Vec<f32>> {
+    let mut scratch = vec![0.0; wave::smooth_scratch_len(height, width, sigma).map_err(|e| anyhow!("background smoothing: {e}"))?];
+    let mut out = vec![0.0; height * width];
+    wave::gaussian_smooth(truth, height, width, sigma, &mut scratch, &mut out).map_err(|e| anyhow!("background smoothing: {e}"))?;
+    Ok(out)
+}
+
+/// `model` mirrored left–right.
+fn mirror(model: &[f32], height: usize, width: usize) -> Vec<f32> {
+    let mut out = vec![0.0; height * width];
+    for z in 0..height {
+        for x in 0..width {
+            out[z * width + x] = model[z * width + width - 1 - x];
+        }
+    }
+    out
+}
+
+/// RMSE to the nearest of `models` (and their mirrors): (distance, index, mirrored).
+fn nearest(image: &[f32], models: &[f32], height: usize, width: usize) -> (f64, usize, bool) {
+    let len = height * width;
+    let mirrored_image = mirror(image, height, width);
+    let mut best = (f64::INFINITY, 0, false);
+    for (k, model) in models.chunks_exact(len).enumerate() {
+        for (flag, candidate) in [(false, image), (true, mirrored_image.as_slice())] {
+            let d: f64 = candidate.iter().zip(model).map(|(&a, &b)| (a as f64 - b as f64).powi(2)).sum::<f64>();
+            let d = (d / len as f64).sqrt();
+            if d < best.0 {
+                best = (d, k, flag);
+            }
+        }
+    }
+    best
+}
+
+/// Median of a non-empty list (mean of the middle two for even lengths).
+fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n == 0 {
+        f64::NAN
+    } else if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// Velocity scale of the weights' normalisation.
+fn velocity_scale(weights: &Weights) -> ColorScale {
+    let n = &weights.normalization;
+    ColorScale::velocity(n.velocity_center_km_s - n.velocity_half_range_km_s, n.velocity_center_km_s + n.velocity_half_range_km_s)
+}
+
+type Shown = (usize, Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>);
+
+/// Rows of (true model, background, posterior mean) on the velocity scale, and the
+/// posterior standard deviations below on their own scale.
+fn heldout_figure(shown: &[Shown], height: usize, width: usize, weights: &Weights) -> Result<crate::figures::Canvas> {
+    let mut panels = Vec::new();
+    for (i, truth, background, mean, _) in shown {
+        panels.push(Panel { image: Image::new(truth, height, width)?, title: format!("pair {i}: true") });
+        panels.push(Panel { image: Image::new(background, height, width)?, title: "background".into() });
+        panels.push(Panel { image: Image::new(mean, height, width)?, title: "posterior mean".into() });
+    }
+    let mut top = GridFigure::new(shown.len(), 3, panels, velocity_scale(weights));
+    top.title = "Held-out pairs (λ = α = 1)".into();
+    let std_max = shown.iter().flat_map(|s| s.4.iter().copied()).filter(|v| v.is_finite()).fold(0.0f32, f32::max);
+    let scale = ColorScale { colormap: Colormap::Viridis, min: 0.0, max: if std_max > 0.0 { std_max } else { 1.0 }, unit: "km/s".into() };
+    let std_panels = shown.iter().map(|s| Ok(Panel { image: Image::new(&s.4, height, width)?, title: format!("pair {}: std", s.0) })).collect::<Result<Vec<_>>>()?;
+    let cols = std_panels.len().min(3);
+    let bottom = GridFigure::new(std_panels.len().div_ceil(cols), cols, std_panels, scale);
+    Ok(stack(&[top.render()?, bottom.render()?]))
+}
+
+/// Prior samples (top row) over their nearest training models (bottom row).
+fn prior_figure(data: &[(Vec<f32>, Vec<f32>, usize, f64)], height: usize, width: usize, weights: &Weights) -> Result<crate::figures::Canvas> {
+    let mut panels = Vec::new();
+    for (k, (sample, _, _, _)) in data.iter().enumerate() {
+        panels.push(Panel { image: Image::new(sample, height, width)?, title: format!("prior sample {k}") });
+    }
+    for (_, model, index, d) in data {
+        panels.push(Panel { image: Image::new(model, height, width)?, title: format!("nearest: #{index} ({d:.3})") });
+    }
+    let mut fig = GridFigure::new(2, data.len(), panels, velocity_scale(weights));
+    fig.title = "Prior samples (λ = 0) and their nearest training models (RMSE km/s)".into();
+    fig.render()
+}
+
+/// The summary on stdout.
+fn print_summary(r: &Report) {
+    let h = &r.held_out;
+    println!(
+        "held-out pairs: {} ({} samples each, {:.2} s/sample on {} threads)",
+        h.pairs, h.samples, h.seconds_per_sample, r.threads
+    );
+    println!("  posterior mean: SSIM {:.4}  RMSE {:.4} km/s", h.mean_ssim, h.mean_rmse);
+    println!("  background:     SSIM {:.4}  RMSE {:.4} km/s", h.mean_ssim_background, h.mean_rmse_background);
+    println!("  mean beats background (SSIM and RMSE) on {}/{} pairs", h.pairs_beating_background, h.pairs);
+    if let Some(p) = &r.prior {
+        println!(
+            "prior samples: {}; nearest training model RMSE median {:.4} (min {:.4}) km/s; held-out models: median {:.4} km/s",
+            p.samples, p.median_nearest_rmse, p.min_nearest_rmse, p.median_held_out_nearest_rmse
+        );
+    }
+    for row in &r.steps_study {
+        println!(
+            "steps {:>4} ({:>4} evaluations): {:.2} s/sample, mean RMSE to {}-step reference {:.5}, per-sample {:.5} km/s",
+            row.steps, row.evaluations, row.seconds_per_sample, r.reference_steps, row.mean_rmse_to_reference, row.sample_rmse_to_reference
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_finds_mirrored_copies_and_exact_distances() {
+        let (h, w) = (2, 3);
+        let a = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0];
+        let models = [[0.0f32; 6], [3.0, 2.0, 1.0, 6.0, 5.0, 4.0], [1.0, 2.0, 3.0, 4.0, 5.0, 8.0]].concat();
+        let (d, k, mirrored) = nearest(&a, &models, h, w);
+        assert_eq!((d, k, mirrored), (0.0, 1, true));
+        // Without the mirror the nearest is model 2, one value off by 2: RMSE √(4/6).
+        let (d, k, mirrored) = nearest(&a, &models[12..], h, w);
+        assert_eq!((k, mirrored), (0, false));
+        assert!((d - (4.0f64 / 6.0).sqrt()).abs() < 1e-15);
+        assert_eq!(mirror(&mirror(&a, h, w), h, w), a);
+    }
+
+    #[test]
+    fn median_of_odd_and_even_lists() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), 2.5);
+    }
+}
