@@ -153,9 +153,13 @@ fn sample_i_is_the_same_whatever_n_first_and_threads() {
     let two = run("two", "2", "1", "2");
     assert_eq!(two, all[H * W..]);
     assert_ne!(all[..H * W], all[H * W..2 * H * W], "different samples must differ");
+    // 3 threads: one concurrent round; 2 threads: a round of two, then one sample alone.
     run("all3", "3", "0", "3");
-    for f in ["samples.npy", "mean.npy", "std.npy", "samples.png"] {
-        assert_eq!(std::fs::read(dir.path().join("all1").join(f)).unwrap(), std::fs::read(dir.path().join("all3").join(f)).unwrap(), "{f}: 1 vs 3 threads");
+    run("all2", "3", "0", "2");
+    for other in ["all3", "all2"] {
+        for f in ["samples.npy", "mean.npy", "std.npy", "samples.png"] {
+            assert_eq!(std::fs::read(dir.path().join("all1").join(f)).unwrap(), std::fs::read(dir.path().join(other).join(f)).unwrap(), "{f}: 1 thread vs {other}");
+        }
     }
 }
 

@@ -13,6 +13,7 @@ use crate::exec::{resolve_threads, PoolExecutor};
 use crate::npy;
 use anyhow::{anyhow, bail, Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use powerpost_core::exec::{Executor, Serial};
 use powerpost_core::normalize::Normalization;
 use powerpost_core::posterior::{draw_sample, posterior_scratch_len, PosteriorRequest};
 use powerpost_core::safetensors::SafeTensors;
@@ -22,6 +23,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::Instant;
 
 /// File name of the default weights, under `weights/` of the repository.
@@ -442,7 +445,7 @@ pub fn check_power(lambda: f32, alpha: f32) -> Result<()> {
 pub struct SampleProgress {
     bar: ProgressBar,
     start: Instant,
-    samples_done: u64,
+    samples_done: AtomicU64,
     samples_total: u64,
 }
 
@@ -455,15 +458,15 @@ impl SampleProgress {
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> ");
         bar.set_style(style);
-        let mut p = Self { bar, start: Instant::now(), samples_done: 0, samples_total: samples };
-        p.update_message();
+        let p = Self { bar, start: Instant::now(), samples_done: AtomicU64::new(0), samples_total: samples };
+        p.update_message(0);
         p
     }
 
-    fn update_message(&mut self) {
+    fn update_message(&self, done: u64) {
         let secs = self.start.elapsed().as_secs_f64();
-        let rate = if self.samples_done > 0 && secs > 0.0 { format!("{:.2} samples/s", self.samples_done as f64 / secs) } else { "– samples/s".to_string() };
-        self.bar.set_message(format!("sample {}/{} {rate}", self.samples_done, self.samples_total));
+        let rate = if done > 0 && secs > 0.0 { format!("{:.2} samples/s", done as f64 / secs) } else { "– samples/s".to_string() };
+        self.bar.set_message(format!("sample {done}/{} {rate}", self.samples_total));
     }
 
     /// One sampler step done.
@@ -471,10 +474,10 @@ impl SampleProgress {
         self.bar.inc(1);
     }
 
-    /// One sample done.
-    pub fn sample_done(&mut self) {
-        self.samples_done += 1;
-        self.update_message();
+    /// One sample done (callable from several threads).
+    pub fn sample_done(&self) {
+        let done = self.samples_done.fetch_add(1, Ordering::Relaxed) + 1;
+        self.update_message(done);
     }
 
     /// Leaves the final state on screen.
@@ -522,12 +525,18 @@ impl Engine {
         &self.executor
     }
 
-    /// Draws samples `first .. first + n` one after another; returns them in km/s
-    /// (`n × height × width`).
+    /// Draws samples `first .. first + n`; returns them in km/s (`n × height × width`).
+    ///
+    /// With several threads and at least as many samples, whole rounds of `threads`
+    /// samples run concurrently, one sample per thread (each on a serial executor); the
+    /// remaining samples run one after another with every thread inside each network
+    /// evaluation. A sample's bits depend only on its index (the core's forward pass is
+    /// bit-exact for any executor), so the split changes the speed, never the output.
     ///
     /// # Errors
-    /// Errors of the core (e.g. a diverged sample), naming the sample index.
-    pub fn draw(&self, s: &Sampling<'_>, first: u64, n: usize, progress: &mut SampleProgress) -> Result<Vec<f32>> {
+    /// Errors of the core (e.g. a diverged sample), naming the sample index (the lowest
+    /// failing index when several fail).
+    pub fn draw(&self, s: &Sampling<'_>, first: u64, n: usize, progress: &SampleProgress) -> Result<Vec<f32>> {
         let w = s.weights;
         let net = UNet::new(w.config, &w.params).map_err(|e| anyhow!("network: {e}"))?;
         let len = s.height * s.width;
@@ -539,11 +548,8 @@ impl Engine {
             }
             None => None,
         };
-        let mut scratch = vec![0.0f32; posterior_scratch_len(&net, s.height, s.width, &s.sampler)];
-        let mut x = vec![0.0f32; len];
-        let mut out = vec![0.0f32; len * n];
-        for (k, velocity) in out.chunks_exact_mut(len.max(1)).enumerate() {
-            let index = first + k as u64;
+        let scratch_len = posterior_scratch_len(&net, s.height, s.width, &s.sampler);
+        let one = |index: u64, exec: &dyn Executor, velocity: &mut [f32], scratch: &mut [f32], x: &mut [f32]| -> Result<()> {
             let request = PosteriorRequest {
                 height: s.height,
                 width: s.width,
@@ -554,9 +560,41 @@ impl Engine {
                 seed: s.seed,
                 sample_index: index,
             };
-            draw_sample(&net, &self.executor, &request, &mut x, &mut scratch, &mut |_, _| progress.step()).map_err(|e| anyhow!("sample {index}: {e}"))?;
-            w.normalization.network_to_velocity(&x, velocity).map_err(|e| anyhow!("sample {index}: {e}"))?;
+            draw_sample(&net, exec, &request, x, scratch, &mut |_, _| progress.step()).map_err(|e| anyhow!("sample {index}: {e}"))?;
+            w.normalization.network_to_velocity(x, velocity).map_err(|e| anyhow!("sample {index}: {e}"))?;
             progress.sample_done();
+            Ok(())
+        };
+        let mut out = vec![0.0f32; len * n];
+        let threads = self.executor.threads().max(1);
+        let concurrent = if threads > 1 && len > 0 { n / threads * threads } else { 0 };
+        let (together, alone) = out.split_at_mut(concurrent * len);
+        if concurrent > 0 {
+            // Task t draws samples t, t + threads, … of the concurrent part.
+            let slots: Vec<Mutex<&mut [f32]>> = together.chunks_exact_mut(len).map(Mutex::new).collect();
+            let errors: Mutex<Vec<(u64, anyhow::Error)>> = Mutex::new(Vec::new());
+            self.executor.for_each(threads, &|t| {
+                let mut scratch = vec![0.0f32; scratch_len];
+                let mut x = vec![0.0f32; len];
+                for k in (t..concurrent).step_by(threads) {
+                    let index = first + k as u64;
+                    let mut slot = slots[k].lock().unwrap_or_else(|e| e.into_inner());
+                    if let Err(e) = one(index, &Serial, &mut slot, &mut scratch, &mut x) {
+                        errors.lock().unwrap_or_else(|e| e.into_inner()).push((index, e));
+                        return;
+                    }
+                }
+            });
+            let mut errors = errors.into_inner().unwrap_or_else(|e| e.into_inner());
+            errors.sort_by_key(|(index, _)| *index);
+            if let Some((_, e)) = errors.into_iter().next() {
+                return Err(e);
+            }
+        }
+        let mut scratch = vec![0.0f32; scratch_len];
+        let mut x = vec![0.0f32; len];
+        for (k, velocity) in alone.chunks_exact_mut(len.max(1)).enumerate() {
+            one(first + (concurrent + k) as u64, &self.executor, velocity, &mut scratch, &mut x)?;
         }
         Ok(out)
     }
