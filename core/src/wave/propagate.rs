@@ -25,8 +25,11 @@
 //! ## Parallelism and exactness
 //! Each phase of a step is split into row ranges handed to the [`Executor`]; every point
 //! is computed by the same expression, with the same order of additions, whoever computes
-//! it, so the output bits do not depend on the thread count. Inner loops run over slices
-//! of one row (the compiler vectorises them; no fused multiply-add is ever formed).
+//! it, so the output bits do not depend on the thread count. Inner loops are the row
+//! kernels of the private `kernel` module: written once over the SIMD lane type and run
+//! with the instruction set detected at run time (or forced with
+//! [`Propagator::with_isa`]); every lane repeats the scalar expression, so the bits do not
+//! depend on the instruction set either (no fused multiply-add is ever formed).
 
 use crate::error::{check_len, Error};
 use crate::exec::{Executor, SharedMut};
