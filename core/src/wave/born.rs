@@ -44,6 +44,7 @@ use crate::error::{check_len, Error};
 use crate::exec::{Executor, SharedMut};
 
 use super::config::{Grid, WaveConfig};
+use super::kernel::{self, ld, sp, window, window_mut, Lane, RowKernel};
 use super::propagate::{bilinear, bilinear_on, check_receivers, inverse_spacing, flush, par_rows, take, Aux, Propagator};
 
 /// Fields of extended size in a Born state (see [`born_state_len`]).
@@ -113,6 +114,33 @@ fn scratch_len_for(cfg: &WaveConfig, k: usize) -> Result<usize, Error> {
         .ok_or(Error::InvalidArgument { name: "grid", expected: "a problem small enough to address" })
 }
 
+/// One row of the imaging condition `image += (−Δ²u₀ⁿ) ⊙ rⁿ⁺¹` with
+/// `Δ²u₀ⁿ = (u₀ⁿ⁺¹ + u₀ⁿ⁻¹) − 2u₀ⁿ`, computed as `image − Δ²u₀ⁿ·r` (the same bits:
+/// `(−a)·b = −(a·b)` exactly and IEEE 754 defines `x − y` as `x + (−y)`).
+struct Imaging {
+    n: usize,
+    prev: *const f32,
+    cur: *const f32,
+    next: *const f32,
+    r: *const f32,
+    image: *mut f32,
+}
+
+impl RowKernel for Imaging {
+    fn len(&self) -> usize {
+        self.n
+    }
+    #[inline(always)]
+    unsafe fn at<L: Lane>(&self, i: usize) {
+        // SAFETY: views checked where the kernel is built; `i + LANES <= n`.
+        unsafe {
+            let d2 = ld::<L>(self.next, i).add(ld::<L>(self.prev, i)).sub(sp::<L>(2.0).mul(ld::<L>(self.cur, i)));
+            let p = self.image.add(i);
+            L::load(p).sub(d2.mul(ld::<L>(self.r, i))).store(p);
+        }
+    }
+}
+
 /// Copies the physical part of an extended field into `out` (`nz·nx`).
 fn physical(g: &Grid, field: &[f32], out: &mut [f32]) {
     for iz in 0..g.nz {
@@ -140,74 +168,95 @@ pub fn born_shot(
     shot: &mut [f32],
     exec: &dyn Executor,
 ) -> Result<(), Error> {
-    check_order(cfg)?;
-    let prop = Propagator::new(cfg, medium)?;
-    let g = prop.grid;
-    let nrec = check_receivers(cfg, receivers)?;
-    check_len("wavelet", wavelet.len(), cfg.nt)?;
-    check_len("dm", dm.len(), g.nz * g.nx)?;
-    if dm.iter().any(|v| !v.is_finite()) {
-        return Err(Error::InvalidArgument { name: "dm", expected: "finite values" });
+    Propagator::new(cfg, medium)?.born_shot(source, receivers, wavelet, dm, state, shot, exec)
+}
+
+impl Propagator<'_> {
+    /// [`born_shot`] with this propagator's configuration, medium and instruction set.
+    ///
+    /// # Errors
+    /// As [`born_shot`].
+    #[allow(clippy::too_many_arguments)]
+    pub fn born_shot(
+        &self,
+        source: [f32; 2],
+        receivers: &[[f32; 2]],
+        wavelet: &[f32],
+        dm: &[f32],
+        state: &mut [f32],
+        shot: &mut [f32],
+        exec: &dyn Executor,
+    ) -> Result<(), Error> {
+        let prop = self;
+        let cfg = &self.cfg;
+        check_order(cfg)?;
+        let g = prop.grid;
+        let nrec = check_receivers(cfg, receivers)?;
+        check_len("wavelet", wavelet.len(), cfg.nt)?;
+        check_len("dm", dm.len(), g.nz * g.nx)?;
+        if dm.iter().any(|v| !v.is_finite()) {
+            return Err(Error::InvalidArgument { name: "dm", expected: "finite values" });
+        }
+        check_len("shot", shot.len(), cfg.nt * nrec)?;
+        check_len("state", state.len(), born_state_len(cfg)?)?;
+        let src = bilinear(cfg, source, "source")?;
+        let inv = inverse_spacing(cfg);
+        state.fill(0.0);
+        let fl = g.field_len();
+        let mut rest = &mut *state;
+        let mut b_prev = take(&mut rest, fl);
+        let mut b_cur = take(&mut rest, fl);
+        let mut b_next = take(&mut rest, fl);
+        let mut baux = Aux { psix: take(&mut rest, fl), psiz: take(&mut rest, fl), zetax: take(&mut rest, fl), zetaz: take(&mut rest, fl) };
+        let mut d_cur = take(&mut rest, fl);
+        let mut d_nxt = take(&mut rest, fl);
+        let mut daux = Aux { psix: take(&mut rest, fl), psiz: take(&mut rest, fl), zetax: take(&mut rest, fl), zetaz: take(&mut rest, fl) };
+        let inv_dt2 = crate::detmath::recip(cfg.dt * cfg.dt);
+        let free = cfg.free_surface;
+        for n in 0..cfg.nt {
+            let row = &mut shot[n * nrec..(n + 1) * nrec];
+            for (o, &rp) in row.iter_mut().zip(receivers) {
+                *o = Propagator::sample(d_cur, &bilinear_on(&g, inv, rp, "receivers")?);
+            }
+            if n + 1 == cfg.nt {
+                break;
+            }
+            // Background: b_next = u₀ⁿ⁺¹ (b_prev keeps u₀ⁿ⁻¹).
+            b_next.copy_from_slice(b_prev);
+            prop.step(b_cur, b_next, &mut baux, &mut [], exec);
+            prop.inject(b_next, &src, wavelet[n]);
+            prop.finish_step(b_next);
+            // Scattered field with the Born source W·(−δm Δ²u₀ⁿ/Δt²).
+            prop.step(d_cur, d_nxt, &mut daux, &mut [], exec);
+            {
+                let (bp, bc, bn): (&[f32], &[f32], &[f32]) = (b_prev, b_cur, b_next);
+                let w = prop.medium.w;
+                let sh = SharedMut::new(&mut *d_nxt);
+                par_rows(exec, &[(0, g.nz)], &|iz| {
+                    if free && iz + g.top == 0 {
+                        return;
+                    }
+                    let s = g.physical_index(iz, 0);
+                    // SAFETY: disjoint rows.
+                    let o = unsafe { sh.slice(s, g.nx) };
+                    let dmr = &dm[iz * g.nx..(iz + 1) * g.nx];
+                    for ix in 0..g.nx {
+                        let p = s + ix;
+                        let d2 = (bn[p] + bp[p]) - 2.0 * bc[p];
+                        o[ix] = flush(o[ix] + w[p] * ((-dmr[ix] * d2) * inv_dt2));
+                    }
+                });
+            }
+            prop.finish_step(d_nxt);
+            core::mem::swap(&mut d_cur, &mut d_nxt);
+            // Rotate background buffers: (prev, cur, next) ← (cur, next, prev).
+            let tmp = b_prev;
+            b_prev = b_cur;
+            b_cur = b_next;
+            b_next = tmp;
+        }
+        Ok(())
     }
-    check_len("shot", shot.len(), cfg.nt * nrec)?;
-    check_len("state", state.len(), born_state_len(cfg)?)?;
-    let src = bilinear(cfg, source, "source")?;
-    let inv = inverse_spacing(cfg);
-    state.fill(0.0);
-    let fl = g.field_len();
-    let mut rest = &mut *state;
-    let mut b_prev = take(&mut rest, fl);
-    let mut b_cur = take(&mut rest, fl);
-    let mut b_next = take(&mut rest, fl);
-    let mut baux = Aux { psix: take(&mut rest, fl), psiz: take(&mut rest, fl), zetax: take(&mut rest, fl), zetaz: take(&mut rest, fl) };
-    let mut d_cur = take(&mut rest, fl);
-    let mut d_nxt = take(&mut rest, fl);
-    let mut daux = Aux { psix: take(&mut rest, fl), psiz: take(&mut rest, fl), zetax: take(&mut rest, fl), zetaz: take(&mut rest, fl) };
-    let inv_dt2 = crate::detmath::recip(cfg.dt * cfg.dt);
-    let free = cfg.free_surface;
-    for n in 0..cfg.nt {
-        let row = &mut shot[n * nrec..(n + 1) * nrec];
-        for (o, &rp) in row.iter_mut().zip(receivers) {
-            *o = Propagator::sample(d_cur, &bilinear_on(&g, inv, rp, "receivers")?);
-        }
-        if n + 1 == cfg.nt {
-            break;
-        }
-        // Background: b_next = u₀ⁿ⁺¹ (b_prev keeps u₀ⁿ⁻¹).
-        b_next.copy_from_slice(b_prev);
-        prop.step(b_cur, b_next, &mut baux, &mut [], exec);
-        prop.inject(b_next, &src, wavelet[n]);
-        prop.finish_step(b_next);
-        // Scattered field with the Born source W·(−δm Δ²u₀ⁿ/Δt²).
-        prop.step(d_cur, d_nxt, &mut daux, &mut [], exec);
-        {
-            let (bp, bc, bn): (&[f32], &[f32], &[f32]) = (b_prev, b_cur, b_next);
-            let w = prop.medium.w;
-            let sh = SharedMut::new(&mut *d_nxt);
-            par_rows(exec, &[(0, g.nz)], &|iz| {
-                if free && iz + g.top == 0 {
-                    return;
-                }
-                let s = g.physical_index(iz, 0);
-                // SAFETY: disjoint rows.
-                let o = unsafe { sh.slice(s, g.nx) };
-                let dmr = &dm[iz * g.nx..(iz + 1) * g.nx];
-                for ix in 0..g.nx {
-                    let p = s + ix;
-                    let d2 = (bn[p] + bp[p]) - 2.0 * bc[p];
-                    o[ix] = flush(o[ix] + w[p] * ((-dmr[ix] * d2) * inv_dt2));
-                }
-            });
-        }
-        prop.finish_step(d_nxt);
-        core::mem::swap(&mut d_cur, &mut d_nxt);
-        // Rotate background buffers: (prev, cur, next) ← (cur, next, prev).
-        let tmp = b_prev;
-        b_prev = b_cur;
-        b_cur = b_next;
-        b_next = tmp;
-    }
-    Ok(())
 }
 
 /// Reverse-time migration of one shot: `image = Jᵀ shot_data` (exact adjoint of
@@ -229,132 +278,159 @@ pub fn rtm_shot(
     shot_data: &[f32],
     scratch: &mut [f32],
     image: &mut [f32],
-    mut illumination: Option<&mut [f32]>,
+    illumination: Option<&mut [f32]>,
     exec: &dyn Executor,
 ) -> Result<(), Error> {
-    check_order(cfg)?;
-    let prop = Propagator::new(cfg, medium)?;
-    let g = prop.grid;
-    let nrec = check_receivers(cfg, receivers)?;
-    let nt = cfg.nt;
-    check_len("wavelet", wavelet.len(), nt)?;
-    check_len("shot", shot_data.len(), nt * nrec)?;
-    if shot_data.iter().any(|v| !v.is_finite()) {
-        return Err(Error::InvalidArgument { name: "shot", expected: "finite values" });
-    }
-    // The scratch length selects the scheme: checkpoints or the whole wavefield stored.
-    let k = if scratch.len() == rtm_scratch_len_stored(cfg)? {
-        nt - 1
-    } else {
-        check_len("scratch", scratch.len(), rtm_scratch_len(cfg)?)?;
-        checkpoint_interval(cfg)?
-    };
-    check_len("image", image.len(), g.nz * g.nx)?;
-    if let Some(il) = illumination.as_deref_mut() {
-        check_len("illumination", il.len(), g.nz * g.nx)?;
-        il.fill(0.0);
-    }
-    let src = bilinear(cfg, source, "source")?;
-    let inv = inverse_spacing(cfg);
-    let ncp = (nt - 1).div_ceil(k);
-    let fl = g.field_len();
-    let np = g.nz * g.nx;
-    scratch.fill(0.0);
-    image.fill(0.0);
-    let mut rest = &mut *scratch;
-    let mut cur = take(&mut rest, fl);
-    let mut nxt = take(&mut rest, fl);
-    let mut baux = Aux { psix: take(&mut rest, fl), psiz: take(&mut rest, fl), zetax: take(&mut rest, fl), zetaz: take(&mut rest, fl) };
-    let mut r_cur = take(&mut rest, fl);
-    let mut r_nxt = take(&mut rest, fl);
-    let mut raux = Aux { psix: take(&mut rest, fl), psiz: take(&mut rest, fl), zetax: take(&mut rest, fl), zetaz: take(&mut rest, fl) };
-    let tmp = take(&mut rest, 6 * fl);
-    let checkpoints = take(&mut rest, 6 * ncp * fl);
-    let snaps = take(&mut rest, (k + 2) * np);
+    Propagator::new(cfg, medium)?.rtm_shot(source, receivers, wavelet, shot_data, scratch, image, illumination, exec)
+}
 
-    // Forward sweep with checkpoints: checkpoint c = state at step c·K. It stops at the
-    // last checkpoint (the last segment is recomputed anyway); with one segment
-    // (full storage) it only saves the zero initial state.
-    let last = (ncp - 1) * k;
-    for n in 0..=last {
-        if n % k == 0 {
-            let cp = &mut checkpoints[(n / k) * 6 * fl..(n / k + 1) * 6 * fl];
-            for (i, f) in [&*cur, &*nxt, &*baux.psix, &*baux.psiz, &*baux.zetax, &*baux.zetaz].into_iter().enumerate() {
-                cp[i * fl..(i + 1) * fl].copy_from_slice(f);
+impl Propagator<'_> {
+    /// [`rtm_shot`] with this propagator's configuration, medium and instruction set.
+    ///
+    /// # Errors
+    /// As [`rtm_shot`].
+    #[allow(clippy::too_many_arguments)]
+    pub fn rtm_shot(
+        &self,
+        source: [f32; 2],
+        receivers: &[[f32; 2]],
+        wavelet: &[f32],
+        shot_data: &[f32],
+        scratch: &mut [f32],
+        image: &mut [f32],
+        mut illumination: Option<&mut [f32]>,
+        exec: &dyn Executor,
+    ) -> Result<(), Error> {
+        let prop = self;
+        let cfg = &self.cfg;
+        check_order(cfg)?;
+        let g = prop.grid;
+        let nrec = check_receivers(cfg, receivers)?;
+        let nt = cfg.nt;
+        check_len("wavelet", wavelet.len(), nt)?;
+        check_len("shot", shot_data.len(), nt * nrec)?;
+        if shot_data.iter().any(|v| !v.is_finite()) {
+            return Err(Error::InvalidArgument { name: "shot", expected: "finite values" });
+        }
+        // The scratch length selects the scheme: checkpoints or the whole wavefield stored.
+        let k = if scratch.len() == rtm_scratch_len_stored(cfg)? {
+            nt - 1
+        } else {
+            check_len("scratch", scratch.len(), rtm_scratch_len(cfg)?)?;
+            checkpoint_interval(cfg)?
+        };
+        check_len("image", image.len(), g.nz * g.nx)?;
+        if let Some(il) = illumination.as_deref_mut() {
+            check_len("illumination", il.len(), g.nz * g.nx)?;
+            il.fill(0.0);
+        }
+        let src = bilinear(cfg, source, "source")?;
+        let inv = inverse_spacing(cfg);
+        let ncp = (nt - 1).div_ceil(k);
+        let fl = g.field_len();
+        let np = g.nz * g.nx;
+        scratch.fill(0.0);
+        image.fill(0.0);
+        let mut rest = &mut *scratch;
+        let mut cur = take(&mut rest, fl);
+        let mut nxt = take(&mut rest, fl);
+        let mut baux = Aux { psix: take(&mut rest, fl), psiz: take(&mut rest, fl), zetax: take(&mut rest, fl), zetaz: take(&mut rest, fl) };
+        let mut r_cur = take(&mut rest, fl);
+        let mut r_nxt = take(&mut rest, fl);
+        let mut raux = Aux { psix: take(&mut rest, fl), psiz: take(&mut rest, fl), zetax: take(&mut rest, fl), zetaz: take(&mut rest, fl) };
+        let tmp = take(&mut rest, 6 * fl);
+        let checkpoints = take(&mut rest, 6 * ncp * fl);
+        let snaps = take(&mut rest, (k + 2) * np);
+
+        // Forward sweep with checkpoints: checkpoint c = state at step c·K. It stops at the
+        // last checkpoint (the last segment is recomputed anyway); with one segment
+        // (full storage) it only saves the zero initial state.
+        let last = (ncp - 1) * k;
+        for n in 0..=last {
+            if n % k == 0 {
+                let cp = &mut checkpoints[(n / k) * 6 * fl..(n / k + 1) * 6 * fl];
+                for (i, f) in [&*cur, &*nxt, &*baux.psix, &*baux.psiz, &*baux.zetax, &*baux.zetaz].into_iter().enumerate() {
+                    cp[i * fl..(i + 1) * fl].copy_from_slice(f);
+                }
             }
-        }
-        if n == last {
-            break;
-        }
-        prop.step(cur, nxt, &mut baux, &mut [], exec);
-        prop.inject(nxt, &src, wavelet[n]);
-        prop.finish_step(nxt);
-        core::mem::swap(&mut cur, &mut nxt);
-    }
-
-    // Adjoint initial state: r^{nt−1} = W Rᵀ d^{nt−1}.
-    let inject_data = |field: &mut [f32], n: usize| -> Result<(), Error> {
-        for (j, &rp) in receivers.iter().enumerate() {
-            prop.inject(field, &bilinear_on(&g, inv, rp, "receivers")?, shot_data[n * nrec + j]);
-        }
-        prop.finish_step(field);
-        Ok(())
-    };
-    inject_data(r_cur, nt - 1)?;
-
-    for c in (0..ncp).rev() {
-        let start = c * k;
-        let end = ((c + 1) * k).min(nt - 1);
-        // Restore checkpoint c and recompute the segment's snapshots u₀^{start−1..=end}.
-        let cp = &checkpoints[c * 6 * fl..(c + 1) * 6 * fl];
-        for (i, f) in [&mut *cur, &mut *nxt, &mut *baux.psix, &mut *baux.psiz, &mut *baux.zetax, &mut *baux.zetaz]
-            .into_iter()
-            .enumerate()
-        {
-            f.copy_from_slice(&cp[i * fl..(i + 1) * fl]);
-        }
-        physical(&g, nxt, &mut snaps[..np]);
-        physical(&g, cur, &mut snaps[np..2 * np]);
-        for n in start..end {
+            if n == last {
+                break;
+            }
             prop.step(cur, nxt, &mut baux, &mut [], exec);
             prop.inject(nxt, &src, wavelet[n]);
             prop.finish_step(nxt);
             core::mem::swap(&mut cur, &mut nxt);
-            physical(&g, cur, &mut snaps[(n - start + 2) * np..(n - start + 3) * np]);
         }
-        // Adjoint sweep over the segment.
-        for n in (start..end).rev() {
-            let j = n - start + 1;
-            if let Some(il) = illumination.as_deref_mut() {
-                for (a, &u) in il.iter_mut().zip(&snaps[j * np..(j + 1) * np]) {
-                    *a = *a + u * u;
-                }
+
+        // Adjoint initial state: r^{nt−1} = W Rᵀ d^{nt−1}.
+        let inject_data = |field: &mut [f32], n: usize| -> Result<(), Error> {
+            for (j, &rp) in receivers.iter().enumerate() {
+                prop.inject(field, &bilinear_on(&g, inv, rp, "receivers")?, shot_data[n * nrec + j]);
             }
+            prop.finish_step(field);
+            Ok(())
+        };
+        inject_data(r_cur, nt - 1)?;
+
+        for c in (0..ncp).rev() {
+            let start = c * k;
+            let end = ((c + 1) * k).min(nt - 1);
+            // Restore checkpoint c and recompute the segment's snapshots u₀^{start−1..=end}.
+            let cp = &checkpoints[c * 6 * fl..(c + 1) * 6 * fl];
+            for (i, f) in [&mut *cur, &mut *nxt, &mut *baux.psix, &mut *baux.psiz, &mut *baux.zetax, &mut *baux.zetaz]
+                .into_iter()
+                .enumerate()
             {
-                let (sp, sc, sn) = (&snaps[(j - 1) * np..j * np], &snaps[j * np..(j + 1) * np], &snaps[(j + 1) * np..(j + 2) * np]);
-                let r: &[f32] = r_cur;
-                let sh = SharedMut::new(&mut *image);
-                par_rows(exec, &[(0, g.nz)], &|iz| {
-                    // SAFETY: disjoint rows of the image.
-                    let im = unsafe { sh.slice(iz * g.nx, g.nx) };
-                    let s = g.physical_index(iz, 0);
-                    let q = iz * g.nx;
-                    for ix in 0..g.nx {
-                        let d2 = (sn[q + ix] + sp[q + ix]) - 2.0 * sc[q + ix];
-                        im[ix] = im[ix] + (-d2) * r[s + ix];
-                    }
-                });
+                f.copy_from_slice(&cp[i * fl..(i + 1) * fl]);
             }
-            prop.adjoint_step(r_cur, r_nxt, &mut raux, tmp, exec);
-            inject_data(r_nxt, n)?;
-            core::mem::swap(&mut r_cur, &mut r_nxt);
+            physical(&g, nxt, &mut snaps[..np]);
+            physical(&g, cur, &mut snaps[np..2 * np]);
+            for n in start..end {
+                prop.step(cur, nxt, &mut baux, &mut [], exec);
+                prop.inject(nxt, &src, wavelet[n]);
+                prop.finish_step(nxt);
+                core::mem::swap(&mut cur, &mut nxt);
+                physical(&g, cur, &mut snaps[(n - start + 2) * np..(n - start + 3) * np]);
+            }
+            // Adjoint sweep over the segment.
+            for n in (start..end).rev() {
+                let j = n - start + 1;
+                if let Some(il) = illumination.as_deref_mut() {
+                    for (a, &u) in il.iter_mut().zip(&snaps[j * np..(j + 1) * np]) {
+                        *a = *a + u * u;
+                    }
+                }
+                {
+                    let (sp, sc, sn) = (&snaps[(j - 1) * np..j * np], &snaps[j * np..(j + 1) * np], &snaps[(j + 1) * np..(j + 2) * np]);
+                    let r: &[f32] = r_cur;
+                    let sh = SharedMut::new(&mut *image);
+                    let isa = prop.isa();
+                    par_rows(exec, &[(0, g.nz)], &|iz| {
+                        // SAFETY: disjoint rows of the image.
+                        let im = unsafe { sh.slice(iz * g.nx, g.nx) };
+                        let (s, q, n) = (g.physical_index(iz, 0), iz * g.nx, g.nx);
+                        let kern = Imaging {
+                            n,
+                            prev: window(sp, q, n, 0, 0),
+                            cur: window(sc, q, n, 0, 0),
+                            next: window(sn, q, n, 0, 0),
+                            r: window(r, s, n, 0, 0),
+                            image: window_mut(im, 0, n),
+                        };
+                        kernel::run(isa, &kern);
+                    });
+                }
+                prop.adjoint_step(r_cur, r_nxt, &mut raux, tmp, exec);
+                inject_data(r_nxt, n)?;
+                core::mem::swap(&mut r_cur, &mut r_nxt);
+            }
         }
+        let inv_dt2 = crate::detmath::recip(cfg.dt * cfg.dt);
+        for v in image.iter_mut() {
+            *v = *v * inv_dt2;
+        }
+        Ok(())
     }
-    let inv_dt2 = crate::detmath::recip(cfg.dt * cfg.dt);
-    for v in image.iter_mut() {
-        *v = *v * inv_dt2;
-    }
-    Ok(())
 }
 
 /// Sums per-shot images in shot order: `out = ((images[0] + images[1]) + images[2]) + …`,

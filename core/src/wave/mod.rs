@@ -14,6 +14,7 @@
 #![allow(clippy::assign_op_pattern, clippy::neg_cmp_op_on_partial_ord, clippy::needless_range_loop)]
 
 pub mod config;
+mod kernel;
 pub mod propagate;
 pub mod ricker;
 pub mod stencil;

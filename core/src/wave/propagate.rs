@@ -25,13 +25,19 @@
 //! ## Parallelism and exactness
 //! Each phase of a step is split into row ranges handed to the [`Executor`]; every point
 //! is computed by the same expression, with the same order of additions, whoever computes
-//! it, so the output bits do not depend on the thread count. Inner loops run over slices
-//! of one row (the compiler vectorises them; no fused multiply-add is ever formed).
+//! it, so the output bits do not depend on the thread count. Inner loops are the row
+//! kernels of the private `kernel` module: written once over the SIMD lane type and run
+//! with the instruction set detected at run time (or forced with
+//! [`Propagator::with_isa`]); every lane repeats the scalar expression, so the bits do not
+//! depend on the instruction set either (no fused multiply-add is ever formed).
 
 use crate::error::{check_len, Error};
 use crate::exec::{Executor, SharedMut};
 
+use crate::nn::simd::Isa;
+
 use super::config::{check_stability, Grid, Medium, WaveConfig, HALO};
+use super::kernel::{self, first, ld, second_x, second_z, sp, window, window_mut, Lane, RowKernel};
 use super::stencil;
 
 /// Stored fields in a forward-modelling state (see [`state_len`]).
@@ -114,29 +120,138 @@ pub(crate) fn flush(v: f32) -> f32 {
     }
 }
 
-/// `o = W·L f` for the `o.len()` points starting at storage index `s`.
-#[inline(always)]
-fn row_wlap<const R: usize>(o: &mut [f32], f: &[f32], w: &[f32], s: usize, stride: usize, k: &Coeffs) {
-    let n = o.len();
-    let fc = &f[s..s + n];
-    let wc = &w[s..s + n];
-    let left: [&[f32]; R] = core::array::from_fn(|j| &f[s - 1 - j..s - 1 - j + n]);
-    let right: [&[f32]; R] = core::array::from_fn(|j| &f[s + 1 + j..s + 1 + j + n]);
-    let up: [&[f32]; R] = core::array::from_fn(|j| &f[s - (j + 1) * stride..s - (j + 1) * stride + n]);
-    let down: [&[f32]; R] = core::array::from_fn(|j| &f[s + (j + 1) * stride..s + (j + 1) * stride + n]);
-    let (c0, cx, cz) = (k.c0, k.cx, k.cz);
-    for i in 0..n {
-        let mut lap = c0 * fc[i];
-        for j in 0..R {
-            lap = lap + cx[j] * (left[j][i] + right[j][i]) + cz[j] * (up[j][i] + down[j][i]);
+/// `o = flush(W·L f)` along one row (fourth-order scheme's first pass); `L f` summed
+/// centre first, then per distance `j` the x pair and then the z pair:
+/// `((c₀f + cxⱼ(f₋ⱼ + f₊ⱼ)) + czⱼ(f₋ⱼₛ + f₊ⱼₛ)) …`.
+struct WLapRow<const R: usize> {
+    n: usize,
+    st: usize,
+    k: Coeffs,
+    f: *const f32,
+    w: *const f32,
+    o: *mut f32,
+}
+
+impl<const R: usize> RowKernel for WLapRow<R> {
+    fn len(&self) -> usize {
+        self.n
+    }
+    #[inline(always)]
+    unsafe fn at<L: Lane>(&self, i: usize) {
+        let (k, st) = (&self.k, self.st);
+        // SAFETY: views checked in `Propagator::wlap_row`; `i + LANES <= n`.
+        unsafe {
+            let q = self.f.add(i);
+            let mut lap = sp::<L>(k.c0).mul(L::load(q));
+            for j in 0..R {
+                lap = lap
+                    .add(sp::<L>(k.cx[j]).mul(L::load(q.sub(1 + j)).add(L::load(q.add(1 + j)))))
+                    .add(sp::<L>(k.cz[j]).mul(L::load(q.sub((j + 1) * st)).add(L::load(q.add((j + 1) * st)))));
+            }
+            ld::<L>(self.w, i).mul(lap).flush().store(self.o.add(i));
         }
-        o[i] = flush(wc[i] * lap);
+    }
+}
+
+/// C-PML memory update `ψ ← flush(b ψ + a ∂f)` with `∂f` the first difference of `f`
+/// along `step` (1: x, stride: z); `a`, `b` per point if `PER_POINT`, else the scalars.
+struct PsiUpdate<const R: usize, const PER_POINT: bool> {
+    n: usize,
+    step: usize,
+    coef: [f32; 4],
+    f: *const f32,
+    a: *const f32,
+    b: *const f32,
+    a1: f32,
+    b1: f32,
+    psi: *mut f32,
+}
+
+impl<const R: usize, const PER_POINT: bool> RowKernel for PsiUpdate<R, PER_POINT> {
+    fn len(&self) -> usize {
+        self.n
+    }
+    #[inline(always)]
+    unsafe fn at<L: Lane>(&self, i: usize) {
+        // SAFETY: views checked by the builders; `i + LANES <= n`.
+        unsafe {
+            let d = first::<L, R>(self.f, i, self.step, &self.coef);
+            let (a, b) = if PER_POINT { (ld::<L>(self.a, i), ld::<L>(self.b, i)) } else { (sp(self.a1), sp(self.b1)) };
+            let p = self.psi.add(i);
+            b.mul(L::load(p)).add(a.mul(d)).flush().store(p);
+        }
+    }
+}
+
+/// Adjoint C-PML first phase for one run of points: `β' = β + r`, `E = flush(a β')`,
+/// `F = flush(r + E)`, `β ← flush(b β')`; `a`, `b` per point if `PER_POINT`.
+struct AdjointBeta<const PER_POINT: bool> {
+    n: usize,
+    r: *const f32,
+    a: *const f32,
+    b: *const f32,
+    a1: f32,
+    b1: f32,
+    beta: *mut f32,
+    e: *mut f32,
+    f: *mut f32,
+}
+
+impl<const PER_POINT: bool> RowKernel for AdjointBeta<PER_POINT> {
+    fn len(&self) -> usize {
+        self.n
+    }
+    #[inline(always)]
+    unsafe fn at<L: Lane>(&self, i: usize) {
+        // SAFETY: views checked by the builder; `i + LANES <= n`.
+        unsafe {
+            let (a, b) = if PER_POINT { (ld::<L>(self.a, i), ld::<L>(self.b, i)) } else { (sp(self.a1), sp(self.b1)) };
+            let r = ld::<L>(self.r, i);
+            let beta = ld::<L>(self.beta, i).add(r);
+            let e = a.mul(beta).flush();
+            e.store(self.e.add(i));
+            r.add(e).flush().store(self.f.add(i));
+            b.mul(beta).flush().store(self.beta.add(i));
+        }
+    }
+}
+
+/// Adjoint C-PML second phase: `α' = α − ∂F` (first difference along `step`),
+/// `Y = flush(a α')`, `α ← flush(b α')`; `a`, `b` per point if `PER_POINT`.
+struct AdjointAlpha<const R: usize, const PER_POINT: bool> {
+    n: usize,
+    step: usize,
+    coef: [f32; 4],
+    f: *const f32,
+    a: *const f32,
+    b: *const f32,
+    a1: f32,
+    b1: f32,
+    alpha: *mut f32,
+    y: *mut f32,
+}
+
+impl<const R: usize, const PER_POINT: bool> RowKernel for AdjointAlpha<R, PER_POINT> {
+    fn len(&self) -> usize {
+        self.n
+    }
+    #[inline(always)]
+    unsafe fn at<L: Lane>(&self, i: usize) {
+        // SAFETY: views checked by the builder; `i + LANES <= n`.
+        unsafe {
+            let d = first::<L, R>(self.f, i, self.step, &self.coef);
+            let (a, b) = if PER_POINT { (ld::<L>(self.a, i), ld::<L>(self.b, i)) } else { (sp(self.a1), sp(self.b1)) };
+            let at = ld::<L>(self.alpha, i).sub(d);
+            a.mul(at).flush().store(self.y.add(i));
+            b.mul(at).flush().store(self.alpha.add(i));
+        }
     }
 }
 
 /// Read-only inputs of one row of the fused forward update (see [`Propagator::step`]).
 struct RowStep<'r> {
     k: &'r Coeffs,
+    isa: Isa,
     /// `uⁿ`.
     u: &'r [f32],
     /// `y = W L uⁿ` (order 4 only).
@@ -154,6 +269,78 @@ struct RowStep<'r> {
     stride: usize,
     az: f32,
     bz: f32,
+}
+
+/// One segment of the fused forward update (see [`RowStep::segment`]); pointers at the
+/// segment's first point.
+struct ForwardSegment<const R: usize, const FOURTH: bool, const XP: bool, const ZP: bool> {
+    n: usize,
+    st: usize,
+    k: Coeffs,
+    /// `y` (order 4) or `u`.
+    f: *const f32,
+    u: *const f32,
+    w: *const f32,
+    w12: *const f32,
+    px: *const f32,
+    psiz: *const f32,
+    ax: *const f32,
+    bx: *const f32,
+    az: f32,
+    bz: f32,
+    o: *mut f32,
+    zx: *mut f32,
+    zz: *mut f32,
+}
+
+impl<const R: usize, const FOURTH: bool, const XP: bool, const ZP: bool> RowKernel for ForwardSegment<R, FOURTH, XP, ZP> {
+    fn len(&self) -> usize {
+        self.n
+    }
+    #[inline(always)]
+    unsafe fn at<L: Lane>(&self, i: usize) {
+        let (k, st) = (&self.k, self.st);
+        // SAFETY: views checked in `RowStep::segment`; `i + LANES <= n`.
+        unsafe {
+            let dxx = second_x::<L, R>(self.f, i, &k.cx, k.cx0);
+            let dzz = second_z::<L, R>(self.f, i, st, &k.cz, k.cz0);
+            let lap = dxx.add(dzz);
+            let fc = ld::<L>(self.f, i);
+            let uc = if FOURTH { ld::<L>(self.u, i) } else { fc };
+            let mut corr = sp::<L>(0.0);
+            if XP {
+                let uxx = if FOURTH { second_x::<L, R>(self.u, i, &k.cx, k.cx0) } else { dxx };
+                let p1 = first::<L, R>(self.px, i, 1, &k.bx);
+                let zp = self.zx.add(i);
+                let z = ld::<L>(self.bx, i).mul(L::load(zp)).add(ld::<L>(self.ax, i).mul(uxx.add(p1))).flush();
+                z.store(zp);
+                corr = p1.add(z);
+            }
+            if ZP {
+                let uzz = if FOURTH { second_z::<L, R>(self.u, i, st, &k.cz, k.cz0) } else { dzz };
+                let p1 = first::<L, R>(self.psiz, i, st, &k.bz);
+                let zp = self.zz.add(i);
+                let z = sp::<L>(self.bz).mul(L::load(zp)).add(sp::<L>(self.az).mul(uzz.add(p1))).flush();
+                z.store(zp);
+                corr = if XP { corr.add(p1.add(z)) } else { p1.add(z) };
+            }
+            let op = self.o.add(i);
+            let lead = sp::<L>(2.0).mul(uc).sub(L::load(op));
+            let v = if FOURTH {
+                let v = lead.add(fc).add(ld::<L>(self.w12, i).mul(lap));
+                if XP || ZP {
+                    v.add(ld::<L>(self.w, i).mul(corr))
+                } else {
+                    v
+                }
+            } else if XP || ZP {
+                lead.add(ld::<L>(self.w, i).mul(lap.add(corr)))
+            } else {
+                lead.add(ld::<L>(self.w, i).mul(lap))
+            };
+            v.flush().store(op);
+        }
+    }
 }
 
 impl RowStep<'_> {
@@ -177,112 +364,36 @@ impl RowStep<'_> {
         if n == 0 {
             return;
         }
-        let k = self.k;
         let (base, st) = (self.s + c0, self.stride);
-        let f = if FOURTH { self.y } else { self.u };
-        let fc = &f[base..][..n];
-        let fl: [&[f32]; R] = core::array::from_fn(|j| &f[base - 1 - j..][..n]);
-        let fr: [&[f32]; R] = core::array::from_fn(|j| &f[base + 1 + j..][..n]);
-        let fu: [&[f32]; R] = core::array::from_fn(|j| &f[base - (j + 1) * st..][..n]);
-        let fd: [&[f32]; R] = core::array::from_fn(|j| &f[base + (j + 1) * st..][..n]);
-        // Views a variant does not use are stand-ins (`fc`, empty), so that their bounds
-        // checks, per row and segment, are not paid for nothing.
-        let u = self.u;
-        let uc = if FOURTH { &u[base..][..n] } else { fc };
-        let uview = |on: bool, at: usize| if on { &u[at..][..n] } else { fc };
-        let ul: [&[f32]; R] = core::array::from_fn(|j| uview(FOURTH && XP, base - 1 - j));
-        let ur: [&[f32]; R] = core::array::from_fn(|j| uview(FOURTH && XP, base + 1 + j));
-        let uu: [&[f32]; R] = core::array::from_fn(|j| uview(FOURTH && ZP, base - (j + 1) * st));
-        let ud: [&[f32]; R] = core::array::from_fn(|j| uview(FOURTH && ZP, base + (j + 1) * st));
-        let wc = &self.w[base..][..n];
-        let w12c = if FOURTH { &self.w12[base..][..n] } else { fc };
-        let pview = |at: usize| if XP { &self.px[at..][..n] } else { fc };
-        let pl: [&[f32]; R] = core::array::from_fn(|j| pview(c0 + HALO - 1 - j));
-        let pr: [&[f32]; R] = core::array::from_fn(|j| pview(c0 + HALO + 1 + j));
-        let zview = |at: usize| if ZP { &self.psiz[at..][..n] } else { fc };
-        let zu: [&[f32]; R] = core::array::from_fn(|j| zview(base - (j + 1) * st));
-        let zd: [&[f32]; R] = core::array::from_fn(|j| zview(base + (j + 1) * st));
-        let (axc, bxc) = if XP { (&self.ax[c0..c1], &self.bx[c0..c1]) } else { (fc, fc) };
-        let o = &mut o[c0..c1];
-        let zx: &mut [f32] = if XP { &mut zx[c0..c1] } else { &mut [] };
-        let zz: &mut [f32] = if ZP { &mut zz[c0..c1] } else { &mut [] };
-        let (cx0, cz0, cx, cz, bxk, bzk) = (k.cx0, k.cz0, k.cx, k.cz, k.bx, k.bz);
-        let (az, bz) = (self.az, self.bz);
-        for i in 0..n {
-            let mut dxx = cx0 * fc[i];
-            let mut dzz = cz0 * fc[i];
-            for j in 0..R {
-                dxx = dxx + cx[j] * (fl[j][i] + fr[j][i]);
-                dzz = dzz + cz[j] * (fu[j][i] + fd[j][i]);
-            }
-            let lap = dxx + dzz;
-            let mut corr = 0.0f32;
-            if XP {
-                let uxx = if FOURTH {
-                    let mut d = cx0 * uc[i];
-                    for j in 0..R {
-                        d = d + cx[j] * (ul[j][i] + ur[j][i]);
-                    }
-                    d
-                } else {
-                    dxx
-                };
-                let mut p1 = bxk[0] * (pr[0][i] - pl[0][i]);
-                for j in 1..R {
-                    p1 = p1 + bxk[j] * (pr[j][i] - pl[j][i]);
-                }
-                let z = flush(bxc[i] * zx[i] + axc[i] * (uxx + p1));
-                zx[i] = z;
-                corr = p1 + z;
-            }
-            if ZP {
-                let uzz = if FOURTH {
-                    let mut d = cz0 * uc[i];
-                    for j in 0..R {
-                        d = d + cz[j] * (uu[j][i] + ud[j][i]);
-                    }
-                    d
-                } else {
-                    dzz
-                };
-                let mut p1 = bzk[0] * (zd[0][i] - zu[0][i]);
-                for j in 1..R {
-                    p1 = p1 + bzk[j] * (zd[j][i] - zu[j][i]);
-                }
-                let z = flush(bz * zz[i] + az * (uzz + p1));
-                zz[i] = z;
-                corr = if XP { corr + (p1 + z) } else { p1 + z };
-            }
-            let lead = 2.0 * uc[i] - o[i];
-            o[i] = flush(if FOURTH {
-                let v = (lead + fc[i]) + w12c[i] * lap;
-                if XP || ZP {
-                    v + wc[i] * corr
-                } else {
-                    v
-                }
-            } else if XP || ZP {
-                lead + wc[i] * (lap + corr)
-            } else {
-                lead + wc[i] * lap
-            });
-        }
-    }
-}
-
-/// `f[at..at + n]` if `on`, else `stand_in` (no bounds check paid for an unused view).
-#[inline(always)]
-fn view<'a>(on: bool, f: &'a [f32], at: usize, n: usize, stand_in: &'a [f32]) -> &'a [f32] {
-    if on {
-        &f[at..][..n]
-    } else {
-        stand_in
+        let null = core::ptr::null::<f32>();
+        let nullm = core::ptr::null_mut::<f32>();
+        let f = window(if FOURTH { self.y } else { self.u }, base, n, R * st, R * st);
+        let seg = ForwardSegment::<R, FOURTH, XP, ZP> {
+            n,
+            st,
+            k: *self.k,
+            f,
+            u: if FOURTH { window(self.u, base, n, R * st, R * st) } else { f },
+            w: window(self.w, base, n, 0, 0),
+            w12: if FOURTH { window(self.w12, base, n, 0, 0) } else { null },
+            px: if XP { window(self.px, c0 + HALO, n, R, R) } else { null },
+            psiz: if ZP { window(self.psiz, base, n, R * st, R * st) } else { null },
+            ax: if XP { window(self.ax, c0, n, 0, 0) } else { null },
+            bx: if XP { window(self.bx, c0, n, 0, 0) } else { null },
+            az: self.az,
+            bz: self.bz,
+            o: window_mut(o, c0, n),
+            zx: if XP { window_mut(zx, c0, n) } else { nullm },
+            zz: if ZP { window_mut(zz, c0, n) } else { nullm },
+        };
+        kernel::run(self.isa, &seg);
     }
 }
 
 /// Read-only inputs of one row of the fused adjoint update (see [`Propagator::adjoint_step`]).
 struct AdjointRow<'r> {
     k: &'r Coeffs,
+    isa: Isa,
     /// `rⁿ⁺¹`.
     r: &'r [f32],
     w: &'r [f32],
@@ -296,6 +407,49 @@ struct AdjointRow<'r> {
     stride: usize,
 }
 
+/// One segment of the fused adjoint update (see [`AdjointRow::segment`]).
+struct AdjointSegment<const R: usize, const XP: bool, const ZP: bool> {
+    n: usize,
+    st: usize,
+    k: Coeffs,
+    r: *const f32,
+    w: *const f32,
+    ex: *const f32,
+    yx: *const f32,
+    ez: *const f32,
+    yz: *const f32,
+    o: *mut f32,
+}
+
+impl<const R: usize, const XP: bool, const ZP: bool> RowKernel for AdjointSegment<R, XP, ZP> {
+    fn len(&self) -> usize {
+        self.n
+    }
+    #[inline(always)]
+    unsafe fn at<L: Lane>(&self, i: usize) {
+        let (k, st) = (&self.k, self.st);
+        // SAFETY: views checked in `AdjointRow::segment`; `i + LANES <= n`.
+        unsafe {
+            let dxx = second_x::<L, R>(self.r, i, &k.cx, k.cx0);
+            let dzz = second_z::<L, R>(self.r, i, st, &k.cz, k.cz0);
+            let mut acc = dxx.add(dzz);
+            if XP {
+                let d2 = second_x::<L, R>(self.ex, i, &k.cx, k.cx0);
+                let d1 = first::<L, R>(self.yx, i, 1, &k.bx);
+                acc = acc.add(d2.sub(d1));
+            }
+            if ZP {
+                let d2 = second_z::<L, R>(self.ez, i, st, &k.cz, k.cz0);
+                let d1 = first::<L, R>(self.yz, i, st, &k.bz);
+                acc = acc.add(d2.sub(d1));
+            }
+            let op = self.o.add(i);
+            let lead = sp::<L>(2.0).mul(ld::<L>(self.r, i)).sub(L::load(op));
+            lead.add(ld::<L>(self.w, i).mul(acc)).flush().store(op);
+        }
+    }
+}
+
 impl AdjointRow<'_> {
     /// Updates columns `c0..c1` of the row:
     /// `o = (2r − o) + W·((Lₓₓr + L_zz r) + Cx + Cz)` with `Cx = ∂xx Ex − ∂x Yx` where `XP`
@@ -306,61 +460,21 @@ impl AdjointRow<'_> {
         if n == 0 {
             return;
         }
-        let k = self.k;
         let (base, st) = (self.s + c0, self.stride);
-        let f = self.r;
-        let fc = &f[base..][..n];
-        let fl: [&[f32]; R] = core::array::from_fn(|j| &f[base - 1 - j..][..n]);
-        let fr: [&[f32]; R] = core::array::from_fn(|j| &f[base + 1 + j..][..n]);
-        let fu: [&[f32]; R] = core::array::from_fn(|j| &f[base - (j + 1) * st..][..n]);
-        let fd: [&[f32]; R] = core::array::from_fn(|j| &f[base + (j + 1) * st..][..n]);
-        let wc = &self.w[base..][..n];
-        // Unused views are stand-ins (see `RowStep::segment`).
-        let xv = |f, at| view(XP, f, at, n, fc);
-        let zv = |f, at| view(ZP, f, at, n, fc);
-        let (ex, yx, ez, yz) = (self.ex, self.yx, self.ez, self.yz);
-        let exc = if XP { &ex[c0 + HALO..][..n] } else { fc };
-        let el: [&[f32]; R] = core::array::from_fn(|j| xv(ex, c0 + HALO - 1 - j));
-        let er: [&[f32]; R] = core::array::from_fn(|j| xv(ex, c0 + HALO + 1 + j));
-        let yl: [&[f32]; R] = core::array::from_fn(|j| xv(yx, c0 + HALO - 1 - j));
-        let yr: [&[f32]; R] = core::array::from_fn(|j| xv(yx, c0 + HALO + 1 + j));
-        let ezc = if ZP { &ez[base..][..n] } else { fc };
-        let eu: [&[f32]; R] = core::array::from_fn(|j| zv(ez, base - (j + 1) * st));
-        let ed: [&[f32]; R] = core::array::from_fn(|j| zv(ez, base + (j + 1) * st));
-        let yu: [&[f32]; R] = core::array::from_fn(|j| zv(yz, base - (j + 1) * st));
-        let yd: [&[f32]; R] = core::array::from_fn(|j| zv(yz, base + (j + 1) * st));
-        let o = &mut o[c0..c1];
-        let (cx0, cz0, cx, cz, bx, bz) = (k.cx0, k.cz0, k.cx, k.cz, k.bx, k.bz);
-        for i in 0..n {
-            let mut dxx = cx0 * fc[i];
-            let mut dzz = cz0 * fc[i];
-            for j in 0..R {
-                dxx = dxx + cx[j] * (fl[j][i] + fr[j][i]);
-                dzz = dzz + cz[j] * (fu[j][i] + fd[j][i]);
-            }
-            let mut acc = dxx + dzz;
-            if XP {
-                let mut d2 = cx0 * exc[i];
-                let mut d1 = bx[0] * (yr[0][i] - yl[0][i]);
-                d2 = d2 + cx[0] * (el[0][i] + er[0][i]);
-                for j in 1..R {
-                    d2 = d2 + cx[j] * (el[j][i] + er[j][i]);
-                    d1 = d1 + bx[j] * (yr[j][i] - yl[j][i]);
-                }
-                acc = acc + (d2 - d1);
-            }
-            if ZP {
-                let mut d2 = cz0 * ezc[i];
-                let mut d1 = bz[0] * (yd[0][i] - yu[0][i]);
-                d2 = d2 + cz[0] * (eu[0][i] + ed[0][i]);
-                for j in 1..R {
-                    d2 = d2 + cz[j] * (eu[j][i] + ed[j][i]);
-                    d1 = d1 + bz[j] * (yd[j][i] - yu[j][i]);
-                }
-                acc = acc + (d2 - d1);
-            }
-            o[i] = flush((2.0 * fc[i] - o[i]) + wc[i] * acc);
-        }
+        let null = core::ptr::null::<f32>();
+        let seg = AdjointSegment::<R, XP, ZP> {
+            n,
+            st,
+            k: *self.k,
+            r: window(self.r, base, n, R * st, R * st),
+            w: window(self.w, base, n, 0, 0),
+            ex: if XP { window(self.ex, c0 + HALO, n, R, R) } else { null },
+            yx: if XP { window(self.yx, c0 + HALO, n, R, R) } else { null },
+            ez: if ZP { window(self.ez, base, n, R * st, R * st) } else { null },
+            yz: if ZP { window(self.yz, base, n, R * st, R * st) } else { null },
+            o: window_mut(o, c0, n),
+        };
+        kernel::run(self.isa, &seg);
     }
 }
 
@@ -462,6 +576,8 @@ pub struct Propagator<'a> {
     pub(crate) k: Coeffs,
     /// The prepared medium.
     pub medium: Medium<'a>,
+    /// The instruction set of the row kernels (any choice gives the same bits).
+    isa: Isa,
 }
 
 /// The C-PML memory fields of one wavefield (or their adjoints).
@@ -488,7 +604,25 @@ impl<'a> Propagator<'a> {
     pub fn new(cfg: &WaveConfig, medium: &'a [f32]) -> Result<Self, Error> {
         cfg.validate()?;
         let medium = Medium::view(cfg, medium)?;
-        Ok(Self { cfg: *cfg, grid: Grid::new(cfg)?, k: Coeffs::new(cfg), medium })
+        Ok(Self { cfg: *cfg, grid: Grid::new(cfg)?, k: Coeffs::new(cfg), medium, isa: Isa::detect() })
+    }
+
+    /// The same propagator running its kernels with instruction set `isa` instead of the
+    /// detected fastest one (the output bits are the same; for tests and benchmarks).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] if this CPU does not support `isa`.
+    pub fn with_isa(mut self, isa: Isa) -> Result<Self, Error> {
+        if !isa.is_supported() {
+            return Err(Error::InvalidArgument { name: "isa", expected: "an instruction set this CPU supports" });
+        }
+        self.isa = isa;
+        Ok(self)
+    }
+
+    /// The instruction set the kernels run with.
+    pub fn isa(&self) -> Isa {
+        self.isa
     }
 
     /// Rows of the absorbing layers at top and bottom.
@@ -511,6 +645,7 @@ impl<'a> Propagator<'a> {
         let g = self.grid;
         let k = self.k;
         let m = self.medium;
+        let isa = self.isa;
         let (nxp, stride) = (g.nxp, g.stride);
         let fourth = self.cfg.time_order == 4;
         // Phase A: ψz in the top and bottom layers (phase B reads its row neighbours).
@@ -520,16 +655,18 @@ impl<'a> Propagator<'a> {
                 let s = g.index(iz, 0);
                 // SAFETY: each task owns its rows; row `iz` occupies `s..s + nxp`.
                 let ps = unsafe { sh.slice(s, nxp) };
-                let (a, b) = (m.az[iz], m.bz[iz]);
-                let up: [&[f32]; R] = core::array::from_fn(|j| &u[s - (j + 1) * stride..][..nxp]);
-                let down: [&[f32]; R] = core::array::from_fn(|j| &u[s + (j + 1) * stride..][..nxp]);
-                for i in 0..nxp {
-                    let mut d = k.bz[0] * (down[0][i] - up[0][i]);
-                    for j in 1..R {
-                        d = d + k.bz[j] * (down[j][i] - up[j][i]);
-                    }
-                    ps[i] = flush(b * ps[i] + a * d);
-                }
+                let psi = PsiUpdate::<R, false> {
+                    n: nxp,
+                    step: stride,
+                    coef: k.bz,
+                    f: window(u, s, nxp, R * stride, R * stride),
+                    a: core::ptr::null(),
+                    b: core::ptr::null(),
+                    a1: m.az[iz],
+                    b1: m.bz[iz],
+                    psi: window_mut(ps, 0, nxp),
+                };
+                kernel::run(isa, &psi);
             });
         }
         // Phase A2 (order 4): y = W L u.
@@ -539,7 +676,15 @@ impl<'a> Propagator<'a> {
                 let s = g.index(iz, 0);
                 // SAFETY: disjoint rows.
                 let o = unsafe { sh.slice(s, nxp) };
-                row_wlap::<R>(o, u, m.w, s, stride, &k);
+                let lap = WLapRow::<R> {
+                    n: nxp,
+                    st: stride,
+                    k,
+                    f: window(u, s, nxp, R * stride, R * stride),
+                    w: window(m.w, s, nxp, 0, 0),
+                    o: window_mut(o, 0, nxp),
+                };
+                kernel::run(isa, &lap);
             });
             if self.cfg.free_surface {
                 mirror_top(&g, y);
@@ -566,24 +711,25 @@ impl<'a> Propagator<'a> {
             if g.width > 0 {
                 for (c0, c1) in strips {
                     let n = c1 - c0;
-                    let left: [&[f32]; R] = core::array::from_fn(|j| &u[s + c0 - 1 - j..][..n]);
-                    let right: [&[f32]; R] = core::array::from_fn(|j| &u[s + c0 + 1 + j..][..n]);
-                    let (a, b) = (&m.ax[c0..c1], &m.bx[c0..c1]);
-                    let p = &mut px[c0 + HALO..c1 + HALO];
-                    for i in 0..n {
-                        let mut d = k.bx[0] * (right[0][i] - left[0][i]);
-                        for j in 1..R {
-                            d = d + k.bx[j] * (right[j][i] - left[j][i]);
-                        }
-                        p[i] = flush(b[i] * p[i] + a[i] * d);
-                    }
+                    let psi = PsiUpdate::<R, true> {
+                        n,
+                        step: 1,
+                        coef: k.bx,
+                        f: window(u, s + c0, n, R, R),
+                        a: window(m.ax, c0, n, 0, 0),
+                        b: window(m.bx, c0, n, 0, 0),
+                        a1: 0.0,
+                        b1: 0.0,
+                        psi: window_mut(px, c0 + HALO, n),
+                    };
+                    kernel::run(isa, &psi);
                 }
             }
             let px: &[f32] = px;
             let (w0, w1) = (g.width, g.width + g.nx);
             let zrow = g.width > 0 && g.is_pml_row(iz);
             let (az, bz) = (m.az[iz], m.bz[iz]);
-            let rs = RowStep { k: &k, u, y, w: m.w, w12: m.w12, ax: m.ax, bx: m.bx, psiz, px, s, stride, az, bz };
+            let rs = RowStep { k: &k, isa, u, y, w: m.w, w12: m.w12, ax: m.ax, bx: m.bx, psiz, px, s, stride, az, bz };
             macro_rules! segments {
                 ($fourth:expr) => {
                     if zrow {
@@ -623,6 +769,7 @@ impl<'a> Propagator<'a> {
         let g = self.grid;
         let k = self.k;
         let m = self.medium;
+        let isa = self.isa;
         let (nxp, stride, fl) = (g.nxp, g.stride, g.field_len());
         let mut rest = tmp;
         let ex = take(&mut rest, fl);
@@ -640,14 +787,18 @@ impl<'a> Propagator<'a> {
                 let s = g.index(iz, 0);
                 // SAFETY: disjoint rows.
                 let (bz, e, f) = unsafe { (bsh.slice(s, nxp), esh.slice(s, nxp), fsh.slice(s, nxp)) };
-                let rr = &r[s..s + nxp];
-                let (a, b) = (m.az[iz], m.bz[iz]);
-                for ix in 0..nxp {
-                    let beta = bz[ix] + rr[ix];
-                    e[ix] = flush(a * beta);
-                    f[ix] = flush(rr[ix] + e[ix]);
-                    bz[ix] = flush(b * beta);
-                }
+                let kern = AdjointBeta::<false> {
+                    n: nxp,
+                    r: window(r, s, nxp, 0, 0),
+                    a: core::ptr::null(),
+                    b: core::ptr::null(),
+                    a1: m.az[iz],
+                    b1: m.bz[iz],
+                    beta: window_mut(bz, 0, nxp),
+                    e: window_mut(e, 0, nxp),
+                    f: window_mut(f, 0, nxp),
+                };
+                kernel::run(isa, &kern);
             });
             // Phase A' (z layers): αz −= ∂z Fz; Yz = az αz; αz ← bz αz.
             let fz: &[f32] = fz;
@@ -657,18 +808,19 @@ impl<'a> Propagator<'a> {
                 let s = g.index(iz, 0);
                 // SAFETY: disjoint rows.
                 let (alz, y2) = unsafe { (ash.slice(s, nxp), ysh.slice(s, nxp)) };
-                let up: [&[f32]; R] = core::array::from_fn(|j| &fz[s - (j + 1) * stride..][..nxp]);
-                let down: [&[f32]; R] = core::array::from_fn(|j| &fz[s + (j + 1) * stride..][..nxp]);
-                let (a, b) = (m.az[iz], m.bz[iz]);
-                for i in 0..nxp {
-                    let mut d = k.bz[0] * (down[0][i] - up[0][i]);
-                    for j in 1..R {
-                        d = d + k.bz[j] * (down[j][i] - up[j][i]);
-                    }
-                    let at = alz[i] - d;
-                    y2[i] = flush(a * at);
-                    alz[i] = flush(b * at);
-                }
+                let kern = AdjointAlpha::<R, false> {
+                    n: nxp,
+                    step: stride,
+                    coef: k.bz,
+                    f: window(fz, s, nxp, R * stride, R * stride),
+                    a: core::ptr::null(),
+                    b: core::ptr::null(),
+                    a1: m.az[iz],
+                    b1: m.bz[iz],
+                    alpha: window_mut(alz, 0, nxp),
+                    y: window_mut(y2, 0, nxp),
+                };
+                kernel::run(isa, &kern);
             });
         }
         // Phase B: per row, the x-layer temporaries (row-local), then one fused pass:
@@ -702,31 +854,38 @@ impl<'a> Propagator<'a> {
                 // SAFETY: as above.
                 let (alpha, beta) = unsafe { (axsh.slice(s, nxp), bxsh.slice(s, nxp)) };
                 for (c0, c1) in strips {
-                    for ix in c0..c1 {
-                        let b = beta[ix] + r[s + ix];
-                        e[ix + HALO] = flush(m.ax[ix] * b);
-                        f[ix + HALO] = flush(r[s + ix] + e[ix + HALO]);
-                        beta[ix] = flush(m.bx[ix] * b);
-                    }
+                    let n = c1 - c0;
+                    let kern = AdjointBeta::<true> {
+                        n,
+                        r: window(r, s + c0, n, 0, 0),
+                        a: window(m.ax, c0, n, 0, 0),
+                        b: window(m.bx, c0, n, 0, 0),
+                        a1: 0.0,
+                        b1: 0.0,
+                        beta: window_mut(beta, c0, n),
+                        e: window_mut(e, c0 + HALO, n),
+                        f: window_mut(f, c0 + HALO, n),
+                    };
+                    kernel::run(isa, &kern);
                 }
                 for (c0, c1) in strips {
                     let n = c1 - c0;
-                    let left: [&[f32]; R] = core::array::from_fn(|j| &f[c0 + HALO - 1 - j..][..n]);
-                    let right: [&[f32]; R] = core::array::from_fn(|j| &f[c0 + HALO + 1 + j..][..n]);
-                    let (a, b) = (&m.ax[c0..c1], &m.bx[c0..c1]);
-                    let (al, y) = (&mut alpha[c0..c1], &mut yv[c0 + HALO..c1 + HALO]);
-                    for i in 0..n {
-                        let mut d = k.bx[0] * (right[0][i] - left[0][i]);
-                        for j in 1..R {
-                            d = d + k.bx[j] * (right[j][i] - left[j][i]);
-                        }
-                        let at = al[i] - d;
-                        y[i] = flush(a[i] * at);
-                        al[i] = flush(b[i] * at);
-                    }
+                    let kern = AdjointAlpha::<R, true> {
+                        n,
+                        step: 1,
+                        coef: k.bx,
+                        f: window(f, c0 + HALO, n, R, R),
+                        a: window(m.ax, c0, n, 0, 0),
+                        b: window(m.bx, c0, n, 0, 0),
+                        a1: 0.0,
+                        b1: 0.0,
+                        alpha: window_mut(alpha, c0, n),
+                        y: window_mut(yv, c0 + HALO, n),
+                    };
+                    kernel::run(isa, &kern);
                 }
             }
-            let rs = AdjointRow { k: &k, r, w: m.w, ex: e, yx: yv, ez, yz, s, stride };
+            let rs = AdjointRow { k: &k, isa, r, w: m.w, ex: e, yx: yv, ez, yz, s, stride };
             if g.width > 0 && (iz < top_reach || iz >= bottom_reach) {
                 rs.segment::<R, true, true>(0, xr0, o);
                 rs.segment::<R, false, true>(xr0, xr1, o);
@@ -802,40 +961,59 @@ pub fn forward_shot(
     shot: &mut [f32],
     exec: &dyn Executor,
 ) -> Result<(), Error> {
-    let prop = Propagator::new(cfg, medium)?;
-    let g = prop.grid;
-    let nrec = check_receivers(cfg, receivers)?;
-    check_len("wavelet", wavelet.len(), cfg.nt)?;
-    check_len("shot", shot.len(), cfg.nt * nrec)?;
-    check_len("state", state.len(), state_len(cfg)?)?;
-    let src = bilinear(cfg, source, "source")?;
-    let inv = inverse_spacing(cfg);
-    state.fill(0.0);
-    let fl = g.field_len();
-    let mut rest = &mut *state;
-    let mut cur = take(&mut rest, fl);
-    let mut nxt = take(&mut rest, fl);
-    let mut aux = Aux {
-        psix: take(&mut rest, fl),
-        psiz: take(&mut rest, fl),
-        zetax: take(&mut rest, fl),
-        zetaz: take(&mut rest, fl),
-    };
-    let y = take(&mut rest, fl);
-    for n in 0..cfg.nt {
-        let row = &mut shot[n * nrec..(n + 1) * nrec];
-        for (o, &rp) in row.iter_mut().zip(receivers) {
-            *o = Propagator::sample(cur, &bilinear_on(&g, inv, rp, "receivers")?);
+    Propagator::new(cfg, medium)?.forward_shot(source, receivers, wavelet, state, shot, exec)
+}
+
+impl Propagator<'_> {
+    /// [`forward_shot`] with this propagator's configuration, medium and instruction set.
+    ///
+    /// # Errors
+    /// As [`forward_shot`].
+    pub fn forward_shot(
+        &self,
+        source: [f32; 2],
+        receivers: &[[f32; 2]],
+        wavelet: &[f32],
+        state: &mut [f32],
+        shot: &mut [f32],
+        exec: &dyn Executor,
+    ) -> Result<(), Error> {
+        let prop = self;
+        let cfg = &self.cfg;
+        let g = prop.grid;
+        let nrec = check_receivers(cfg, receivers)?;
+        check_len("wavelet", wavelet.len(), cfg.nt)?;
+        check_len("shot", shot.len(), cfg.nt * nrec)?;
+        check_len("state", state.len(), state_len(cfg)?)?;
+        let src = bilinear(cfg, source, "source")?;
+        let inv = inverse_spacing(cfg);
+        state.fill(0.0);
+        let fl = g.field_len();
+        let mut rest = &mut *state;
+        let mut cur = take(&mut rest, fl);
+        let mut nxt = take(&mut rest, fl);
+        let mut aux = Aux {
+            psix: take(&mut rest, fl),
+            psiz: take(&mut rest, fl),
+            zetax: take(&mut rest, fl),
+            zetaz: take(&mut rest, fl),
+        };
+        let y = take(&mut rest, fl);
+        for n in 0..cfg.nt {
+            let row = &mut shot[n * nrec..(n + 1) * nrec];
+            for (o, &rp) in row.iter_mut().zip(receivers) {
+                *o = Propagator::sample(cur, &bilinear_on(&g, inv, rp, "receivers")?);
+            }
+            if n + 1 == cfg.nt {
+                break;
+            }
+            prop.step(cur, nxt, &mut aux, y, exec);
+            prop.inject(nxt, &src, wavelet[n]);
+            prop.finish_step(nxt);
+            core::mem::swap(&mut cur, &mut nxt);
         }
-        if n + 1 == cfg.nt {
-            break;
-        }
-        prop.step(cur, nxt, &mut aux, y, exec);
-        prop.inject(nxt, &src, wavelet[n]);
-        prop.finish_step(nxt);
-        core::mem::swap(&mut cur, &mut nxt);
+        Ok(())
     }
-    Ok(())
 }
 
 /// Checks that `velocity` gives a stable, non-dispersive set-up for `cfg`.

@@ -1,0 +1,193 @@
+//! Row kernels of the time steps, written once over [`Lanes`] and run with the instruction
+//! set chosen at run time.
+//!
+//! ## Scheme
+//! A kernel ([`RowKernel`]) describes one run of `n` consecutive points of a row by base
+//! pointers into its fields, checked once when it is built (every view is a slice taken
+//! with bounds checks, then only read or written inside its range). [`run`] computes
+//! points `i .. i + LANES` with the vector type of the chosen [`Isa`] while a whole vector
+//! fits, and the remaining points one at a time with [`Scalar`]. Every lane computes its
+//! point with exactly the scalar expression, operation for operation (no fused
+//! multiply-add exists in [`Lanes`]), so the bits do not depend on the instruction set or
+//! on where a row is split into vectors.
+//!
+//! The AVX2 entry is a `#[target_feature(enable = "avx,avx2")]` function generic over the
+//! kernel, whose body (the `#[inline(always)]` loop and kernel) is therefore compiled with
+//! AVX instructions; it is only reached when [`Isa::is_supported`] said so (the
+//! [`super::Propagator`] checks the ISA it is given).
+
+use crate::nn::simd::{Isa, Lanes, Scalar};
+#[cfg(target_arch = "x86_64")]
+use crate::nn::simd::{Avx2, Sse2};
+
+use super::propagate::{flush, FLUSH_BELOW};
+
+/// Lane types with the flush-to-zero select of [`flush`].
+pub(crate) trait Lane: Lanes {
+    /// Lane-wise [`flush`]: zero (`+0.0`) where `|v| <` [`FLUSH_BELOW`], `v` elsewhere
+    /// (NaN kept).
+    fn flush(self) -> Self;
+}
+
+impl Lane for Scalar {
+    #[inline(always)]
+    fn flush(self) -> Self {
+        Scalar(flush(self.0))
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Lane for Sse2 {
+    #[inline(always)]
+    fn flush(self) -> Self {
+        use core::arch::x86_64::*;
+        // SAFETY: SSE is part of the x86-64 baseline.
+        unsafe {
+            let abs = _mm_andnot_ps(_mm_set1_ps(-0.0), self.0);
+            let small = _mm_cmplt_ps(abs, _mm_set1_ps(FLUSH_BELOW));
+            Sse2(_mm_andnot_ps(small, self.0))
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Lane for Avx2 {
+    #[inline(always)]
+    fn flush(self) -> Self {
+        use core::arch::x86_64::*;
+        // SAFETY: only reached from AVX-enabled code after detection (see `run`).
+        unsafe {
+            let abs = _mm256_andnot_ps(_mm256_set1_ps(-0.0), self.0);
+            let small = _mm256_cmp_ps::<_CMP_LT_OQ>(abs, _mm256_set1_ps(FLUSH_BELOW));
+            Avx2(_mm256_andnot_ps(small, self.0))
+        }
+    }
+}
+
+/// A run of `len()` points of one row.
+pub(crate) trait RowKernel {
+    /// Number of points.
+    fn len(&self) -> usize;
+    /// Computes points `i .. i + L::LANES`.
+    ///
+    /// # Safety
+    /// `i + L::LANES <= self.len()`, and the CPU supports `L`.
+    unsafe fn at<L: Lane>(&self, i: usize);
+}
+
+/// Whole vectors of `L`, then the tail with [`Scalar`].
+#[inline(always)]
+unsafe fn drive<L: Lane, K: RowKernel>(k: &K) {
+    let n = k.len();
+    let mut i = 0;
+    while i + L::LANES <= n {
+        // SAFETY: `i + LANES <= n`; the caller guarantees CPU support.
+        unsafe { k.at::<L>(i) };
+        i += L::LANES;
+    }
+    while i < n {
+        // SAFETY: `i < n`.
+        unsafe { k.at::<Scalar>(i) };
+        i += 1;
+    }
+}
+
+/// [`drive`] compiled with AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx,avx2")]
+unsafe fn drive_avx2<K: RowKernel>(k: &K) {
+    // SAFETY: forwarded.
+    unsafe { drive::<Avx2, K>(k) }
+}
+
+/// Runs kernel `k` with instruction set `isa`, which must be supported by this CPU
+/// (checked when the ISA enters a [`super::Propagator`]).
+#[inline]
+pub(crate) fn run<K: RowKernel>(isa: Isa, k: &K) {
+    match isa {
+        // SAFETY: scalar code runs everywhere.
+        Isa::Scalar => unsafe { drive::<Scalar, K>(k) },
+        // SAFETY: SSE2 is baseline on x86-64.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Sse2 => unsafe { drive::<Sse2, K>(k) },
+        // SAFETY: the propagator only holds supported instruction sets.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { drive_avx2(k) },
+    }
+}
+
+/// `L::load(p + i)`.
+#[inline(always)]
+pub(crate) unsafe fn ld<L: Lane>(p: *const f32, i: usize) -> L {
+    // SAFETY: guaranteed by the caller.
+    unsafe { L::load(p.add(i)) }
+}
+
+/// `L::splat(v)`.
+#[inline(always)]
+pub(crate) fn sp<L: Lane>(v: f32) -> L {
+    L::splat(v)
+}
+
+/// `cx0·f + Σⱼ cxⱼ(f₋ⱼ + f₊ⱼ)` at `p + i`: the centred second difference along x, summed
+/// centre first, then by increasing distance.
+#[inline(always)]
+pub(crate) unsafe fn second_x<L: Lane, const R: usize>(p: *const f32, i: usize, cx: &[f32; 4], cx0: f32) -> L {
+    // SAFETY: the caller guarantees `p + i ± R` lie in one checked view.
+    unsafe {
+        let q = p.add(i);
+        let mut d = sp::<L>(cx0).mul(L::load(q));
+        for j in 0..R {
+            d = d.add(sp::<L>(cx[j]).mul(L::load(q.sub(1 + j)).add(L::load(q.add(1 + j)))));
+        }
+        d
+    }
+}
+
+/// `cz0·f + Σⱼ czⱼ(f₋ⱼₛ + f₊ⱼₛ)` at `p + i` (`s` the stride): the same along z.
+#[inline(always)]
+pub(crate) unsafe fn second_z<L: Lane, const R: usize>(p: *const f32, i: usize, st: usize, cz: &[f32; 4], cz0: f32) -> L {
+    // SAFETY: the caller guarantees `p + i ± R·st` lie in one checked view.
+    unsafe {
+        let q = p.add(i);
+        let mut d = sp::<L>(cz0).mul(L::load(q));
+        for j in 0..R {
+            d = d.add(sp::<L>(cz[j]).mul(L::load(q.sub((j + 1) * st)).add(L::load(q.add((j + 1) * st)))));
+        }
+        d
+    }
+}
+
+/// Centred first difference `Σⱼ bⱼ (f(+(j+1)·step) − f(−(j+1)·step))` at `p + i`, in
+/// increasing distance.
+#[inline(always)]
+pub(crate) unsafe fn first<L: Lane, const R: usize>(p: *const f32, i: usize, step: usize, b: &[f32; 4]) -> L {
+    // SAFETY: the caller guarantees `p + i ± R·step` lie in one checked view.
+    unsafe {
+        let q = p.add(i);
+        let mut d = sp::<L>(b[0]).mul(L::load(q.add(step)).sub(L::load(q.sub(step))));
+        for j in 1..R {
+            d = d.add(sp::<L>(b[j]).mul(L::load(q.add((j + 1) * step)).sub(L::load(q.sub((j + 1) * step)))));
+        }
+        d
+    }
+}
+
+/// Checked view `f[centre − before .. centre + n + after]`; returns the pointer to
+/// `f[centre]`.
+///
+/// # Panics
+/// If the range lies outside `f` (an internal invariant of the grid layout, never a user
+/// input).
+#[inline(always)]
+pub(crate) fn window(f: &[f32], centre: usize, n: usize, before: usize, after: usize) -> *const f32 {
+    let w = &f[centre - before..centre + n + after];
+    // SAFETY: `before <= w.len()`.
+    unsafe { w.as_ptr().add(before) }
+}
+
+/// Checked mutable view `f[at .. at + n]`.
+#[inline(always)]
+pub(crate) fn window_mut(f: &mut [f32], at: usize, n: usize) -> *mut f32 {
+    f[at..at + n].as_mut_ptr()
+}
