@@ -39,6 +39,10 @@ pub struct Header {
     pub params_len: usize,
     /// Wall-clock seconds of training so far.
     pub elapsed_secs: f64,
+    /// Where the initial weights came from: `random:SEED`, or `file:SHA256` of the
+    /// `--init-from` file (fine-tuning). Empty in checkpoints written before this field.
+    #[serde(default)]
+    pub init: String,
 }
 
 /// Writes a checkpoint atomically.

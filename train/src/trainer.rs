@@ -15,7 +15,7 @@ use crate::network::{Network, Tape, TrainBatch};
 use crate::optim::{adamw_step, AdamWConfig, OptimState};
 use anyhow::{bail, Context, Result};
 use powerpost_core::exec::Executor;
-use powerpost_core::unet::{init_random, params_len, UNetConfig};
+use powerpost_core::unet::{init_random, load_params, params_len, UNetConfig};
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -31,8 +31,13 @@ pub struct TrainOptions {
     pub batch: usize,
     /// Seed of the data order and every random draw.
     pub seed: u64,
-    /// Seed of the initial weights.
+    /// Seed of the initial weights (ignored with `init_from`).
     pub init_seed: u64,
+    /// Start from these weights instead of random ones (fine-tuning): an f16/f32
+    /// safetensors file the core loads (e.g. shipped weights), or another run's
+    /// `checkpoint.bin` (its parameters and EMA). The optimiser moments start at zero and
+    /// the step count at 0.
+    pub init_from: Option<PathBuf>,
     /// Network architecture.
     pub config: UNetConfig,
     /// Optimiser.
@@ -88,6 +93,21 @@ fn read_log(path: &std::path::Path, up_to: u64) -> Vec<(u64, f64, String)> {
         .collect()
 }
 
+/// Parameters and EMA to start from: a checkpoint's, or a safetensors file's (both).
+fn initial_weights(config: &UNetConfig, path: &std::path::Path, bytes: &[u8]) -> Result<(Vec<f32>, Vec<f32>)> {
+    let name = path.display();
+    if bytes.starts_with(b"PPCKPT01") {
+        let (h, p, s) = checkpoint::load(path)?;
+        if h.architecture != config.describe().as_str() {
+            bail!("--init-from {name}: architecture `{}` differs from this run's `{}`", h.architecture, config.describe());
+        }
+        return Ok((p, s.ema));
+    }
+    let mut p = vec![0.0; params_len(config)];
+    load_params(config, bytes, &mut p).map_err(|e| anyhow::anyhow!("--init-from {name}: {e} (expected weights of the `{}` architecture or a checkpoint.bin)", config.describe()))?;
+    Ok((p.clone(), p))
+}
+
 /// Runs (or resumes) training on `data`; calls `on_step` after every step.
 ///
 /// # Errors
@@ -108,8 +128,19 @@ pub fn train(data: &Dataset, opts: &TrainOptions, exec: &dyn Executor, on_step: 
     std::fs::create_dir_all(&opts.out).with_context(|| format!("{}: cannot create directory", opts.out.display()))?;
     let ckpt_path = opts.out.join("checkpoint.bin");
     let log_path = opts.out.join("log.csv");
+    let init = match &opts.init_from {
+        Some(path) => {
+            let bytes = std::fs::read(path).with_context(|| format!("--init-from {}: cannot read", path.display()))?;
+            Some((format!("file:{}", crate::files::sha256_hex(&bytes)), path.clone(), bytes))
+        }
+        None => None,
+    };
+    let init_record = init.as_ref().map_or_else(|| format!("random:{}", opts.init_seed), |(r, _, _)| r.clone());
     let (mut params, mut state, mut elapsed_before) = if opts.resume && ckpt_path.exists() {
         let (h, p, s) = checkpoint::load(&ckpt_path)?;
+        if !h.init.is_empty() && h.init != init_record {
+            bail!("{}: started from `{}`, this run asks for `{init_record}` (resume needs the same initial weights)", ckpt_path.display(), h.init);
+        }
         if h.architecture != config.describe().as_str() {
             bail!("{}: architecture `{}` differs from this run's `{}`", ckpt_path.display(), h.architecture, config.describe());
         }
@@ -117,6 +148,11 @@ pub fn train(data: &Dataset, opts: &TrainOptions, exec: &dyn Executor, on_step: 
             bail!("{}: seed, batch, dataset, optimiser or loss settings differ from the checkpoint's (resume needs the same ones)", ckpt_path.display());
         }
         (p, s, h.elapsed_secs)
+    } else if let Some((_, path, bytes)) = &init {
+        let (p, ema) = initial_weights(&config, path, bytes)?;
+        let mut s = OptimState::new(&p);
+        s.ema = ema;
+        (p, s, 0.0)
     } else {
         let mut p = vec![0.0; params_len(&config)];
         init_random(&config, opts.init_seed, &mut p).map_err(|e| anyhow::anyhow!("init: {e}"))?;
@@ -153,6 +189,7 @@ pub fn train(data: &Dataset, opts: &TrainOptions, exec: &dyn Executor, on_step: 
             dataset: data.digest.clone(),
             params_len: params.len(),
             elapsed_secs: elapsed,
+            init: init_record.clone(),
         };
         checkpoint::save(&ckpt_path, &header, params, state)?;
         let points: Vec<(u64, f64)> = history.iter().map(|h| (h.0, h.1)).collect();

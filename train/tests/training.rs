@@ -48,6 +48,7 @@ fn options(out: std::path::PathBuf, steps: u64) -> TrainOptions {
         batch: 3,
         seed: 5,
         init_seed: 1,
+        init_from: None,
         config: UNetConfig::TINY,
         optimizer: AdamWConfig { lr: 1e-3, warmup_steps: 3, ..AdamWConfig::default() },
         loss: LossConfig::default(),
@@ -149,4 +150,49 @@ fn edm_loss_weight_and_gradient() {
         assert!((numeric - grad[i] as f64).abs() <= 1e-3 * numeric.abs().max(1e-3), "{i}: {numeric} vs {}", grad[i]);
     }
     assert!(loss > 0.0);
+}
+
+#[test]
+fn fine_tuning_starts_from_given_weights_and_resumes_exactly() {
+    let data = tiny_dataset(5, 8, 16);
+    let dir = tempfile::tempdir().unwrap();
+    let exec = Pool::new(2).unwrap();
+    let base = train(&data, &options(dir.path().join("base"), 4), &exec, &mut |_| {}).unwrap();
+    let weights = dir.path().join("base/weights.safetensors");
+    let exported: Vec<f32> = base.state.ema.iter().map(|&v| half::f16::from_f32(v).to_f32()).collect();
+    // Zero steps from the exported weights: parameters and EMA are those weights.
+    let mut opts = options(dir.path().join("ft0"), 0);
+    opts.init_from = Some(weights.clone());
+    let start = train(&data, &opts, &exec, &mut |_| {}).unwrap();
+    assert_eq!(bits(&start.params), bits(&exported));
+    assert_eq!(bits(&start.state.ema), bits(&exported));
+    // From the checkpoint: its parameters and EMA, the moments reset.
+    let mut opts = options(dir.path().join("ftc"), 0);
+    opts.init_from = Some(dir.path().join("base/checkpoint.bin"));
+    let from_ckpt = train(&data, &opts, &exec, &mut |_| {}).unwrap();
+    assert_eq!(bits(&from_ckpt.params), bits(&base.params));
+    assert_eq!(bits(&from_ckpt.state.ema), bits(&base.state.ema));
+    assert!(from_ckpt.state.m.iter().all(|&v| v == 0.0));
+    // Fine-tuning 5 steps straight equals 2 + 3 resumed.
+    let run = |name: &str, steps: u64| {
+        let mut o = options(dir.path().join(name), steps);
+        o.init_from = Some(weights.clone());
+        train(&data, &o, &exec, &mut |_| {}).unwrap()
+    };
+    let straight = run("ft", 5);
+    run("ftr", 2);
+    let resumed = run("ftr", 5);
+    assert_eq!(bits(&straight.params), bits(&resumed.params));
+    assert_ne!(bits(&straight.params), bits(&exported), "training moved the weights");
+    // Resuming with other initial weights is refused.
+    let mut o = options(dir.path().join("ftr"), 6);
+    o.init_from = None;
+    let err = train(&data, &o, &exec, &mut |_| {}).unwrap_err();
+    assert!(format!("{err:#}").contains("initial weights"), "{err:#}");
+    // A file of another kind is named in the error.
+    std::fs::write(dir.path().join("junk.bin"), b"not weights").unwrap();
+    let mut o = options(dir.path().join("bad"), 1);
+    o.init_from = Some(dir.path().join("junk.bin"));
+    let err = train(&data, &o, &exec, &mut |_| {}).unwrap_err();
+    assert!(format!("{err:#}").contains("junk.bin"), "{err:#}");
 }

@@ -88,6 +88,10 @@ pub struct TrainArgs {
     /// Seed of the initial weights.
     #[arg(long, default_value_t = 0)]
     pub init_seed: u64,
+    /// Start from these weights (fine-tuning): a safetensors file such as the shipped
+    /// weights, or another run's checkpoint.bin; the optimiser starts afresh.
+    #[arg(long)]
+    pub init_from: Option<PathBuf>,
     /// Seconds between checkpoints.
     #[arg(long, default_value_t = 300.0)]
     pub checkpoint_every_secs: f64,
@@ -155,6 +159,7 @@ pub fn run_train(args: &TrainArgs) -> Result<()> {
         batch: args.batch,
         seed: args.seed,
         init_seed: args.init_seed,
+        init_from: args.init_from.clone(),
         config,
         optimizer: AdamWConfig { lr: args.lr, warmup_steps: args.warmup, weight_decay: args.weight_decay, clip_norm: args.clip, ema_decay: args.ema, ..AdamWConfig::default() },
         loss: LossConfig { p_uncond: args.p_uncond, ..LossConfig::default() },
