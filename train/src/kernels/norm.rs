@@ -182,31 +182,38 @@ unsafe fn pass_one_avx2(silu: bool, e: &[f32], d_out: &[f32], dst: &mut [f32], s
     pass_one_generic(silu, e, d_out, dst, scale, shift, mean, inv_std)
 }
 
+/// Pass 1 over one row, eight elements at a time (one stage at a time over fixed-size
+/// arrays, so that each stage compiles to vector code); leftover elements go to their
+/// lanes one at a time.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn pass_one_generic(silu: bool, e: &[f32], d_out: &[f32], dst: &mut [f32], scale: f32, shift: f32, mean: f32, inv_std: f32) -> (f64, f64) {
     let (mut sb, mut sg) = ([0.0f32; 8], [0.0f32; 8]);
     let n = dst.len().min(e.len()).min(d_out.len());
-    let mut j = 0;
-    while j + 8 <= n {
-        for l in 0..8 {
-            let (ev, dv) = (e[j + l], d_out[j + l]);
-            let g = if silu { dv * silu_grad(ev * scale + shift) } else { dv };
-            dst[j + l] = g;
-            sb[l] += g;
-            sg[l] += g * ((ev - mean) * inv_std);
+    let (e, d_out, dst) = (&e[..n], &d_out[..n], &mut dst[..n]);
+    let mut e8 = e.chunks_exact(8);
+    let mut d8 = d_out.chunks_exact(8);
+    let mut o8 = dst.chunks_exact_mut(8);
+    for ((ev, dv), ov) in (&mut e8).zip(&mut d8).zip(&mut o8) {
+        let ev: &[f32; 8] = ev.try_into().unwrap_or(&[0.0; 8]);
+        let dv: &[f32; 8] = dv.try_into().unwrap_or(&[0.0; 8]);
+        let mut g = *dv;
+        if silu {
+            for l in 0..8 {
+                g[l] = dv[l] * silu_grad(ev[l] * scale + shift);
+            }
         }
-        j += 8;
+        for l in 0..8 {
+            ov[l] = g[l];
+            sb[l] += g[l];
+            sg[l] += g[l] * ((ev[l] - mean) * inv_std);
+        }
     }
-    let mut l = 0;
-    while j < n {
-        let (ev, dv) = (e[j], d_out[j]);
+    for (l, ((&ev, &dv), o)) in e8.remainder().iter().zip(d8.remainder()).zip(o8.into_remainder()).enumerate() {
         let g = if silu { dv * silu_grad(ev * scale + shift) } else { dv };
-        dst[j] = g;
+        *o = g;
         sb[l] += g;
         sg[l] += g * ((ev - mean) * inv_std);
-        j += 1;
-        l += 1;
     }
     (super::combine8(&sb) as f64, super::combine8(&sg) as f64)
 }
