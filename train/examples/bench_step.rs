@@ -18,6 +18,28 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// CPU seconds used so far by the whole process (all threads; user + system), from
+/// `/proc/self/stat` (clock ticks of 10 ms). Robust against other jobs sharing the cores.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    // Fields 14 and 15 of stat (utime, stime) are entries 11 and 12 after the command.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// SHA-256 of the gradient bits (hex, first 16 digits): shows whether a change kept the
+/// training bits.
+fn digest(values: &[f32]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for v in values {
+        h.update(v.to_bits().to_le_bytes());
+    }
+    h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
 fn main() {
     let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
     let batch = *args.first().unwrap_or(&16);
@@ -37,14 +59,16 @@ fn main() {
     let tb = TrainBatch { height: h, width: w, noisy: &noisy, sigma: &sigma, condition: &cond, conditional: &conditional };
     let mut tape = Tape::new();
     let mut grads = vec![0.0; params.len()];
-    let (mut fwd, mut bwd) = (Vec::new(), Vec::new());
+    let (mut fwd, mut bwd, mut cpu) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..repeats {
+        let c = cpu_seconds();
         let t = Instant::now();
         net.forward(&exec, &params, &tb, &mut tape).unwrap();
         fwd.push(t.elapsed().as_secs_f64());
         let t = Instant::now();
         net.backward(&exec, &params, &tape, &noisy, &mut grads).unwrap();
         bwd.push(t.elapsed().as_secs_f64());
+        cpu.push(cpu_seconds() - c);
     }
     // Kernels alone at level 0 (32 → 32 channels, 3×3).
     let g = Geometry::new(h, w);
@@ -70,7 +94,14 @@ fn main() {
     }
     let flops = 2.0 * (batch * n * c * c * 9) as f64;
     let hwm = std::fs::read_to_string("/proc/self/status").ok().and_then(|s| s.lines().find(|l| l.starts_with("VmHWM")).map(|l| l.to_string())).unwrap_or_default();
-    println!("batch {batch}, threads {threads}: forward {:.3} s, backward {:.3} s, step (fwd+bwd) {:.3} s", median(fwd.clone()), median(bwd.clone()), median(fwd) + median(bwd));
+    println!(
+        "batch {batch}, threads {threads}: forward {:.3} s, backward {:.3} s, step (fwd+bwd) {:.3} s, CPU {:.2} s per step; gradient digest {}",
+        median(fwd.clone()),
+        median(bwd.clone()),
+        median(fwd) + median(bwd),
+        median(cpu),
+        digest(&grads)
+    );
     let (a, b, cc) = (median(t_wg), median(t_ig), median(t_gn));
     println!("level-0 32→32 3×3: weight grad {a:.3} s ({:.1} GFLOP/s), input grad {b:.3} s ({:.1} GFLOP/s); group-norm backward {cc:.3} s", flops / a * 1e-9, flops / b * 1e-9);
     println!("{hwm}; stored activations {:.0} MiB", tape.stored_floats() as f64 * 4.0 / 1048576.0);
