@@ -118,13 +118,13 @@ fn main() {
     let flops = 2.0 * (batch * n * c * c * 9) as f64;
     let hwm = std::fs::read_to_string("/proc/self/status").ok().and_then(|s| s.lines().find(|l| l.starts_with("VmHWM")).map(|l| l.to_string())).unwrap_or_default();
     let steps: Vec<f64> = (0..fwd.len()).map(|i| fwd[i] + bwd[i] + upd[i]).collect();
-    let (f, b, u, st, cp) = (median(fwd.clone()), median(bwd.clone()), median(upd.clone()), median(steps.clone()), median(cpu.clone()));
-    println!("batch {batch}, threads {threads}: forward {f:.3} s, loss+backward {b:.3} s, AdamW {u:.3} s, step {st:.3} s, CPU {cp:.2} s per step; first-step gradient digest {digest_first}");
+    let (m_fwd, m_bwd, m_upd, m_step, m_cpu) = (median(fwd.clone()), median(bwd.clone()), median(upd.clone()), median(steps.clone()), median(cpu.clone()));
+    println!("batch {batch}, threads {threads}: forward {m_fwd:.3} s, loss+backward {m_bwd:.3} s, AdamW {m_upd:.3} s, step {m_step:.3} s, CPU {m_cpu:.2} s per step; first-step gradient digest {digest_first}");
     let (a, b, cc) = (median(t_wg), median(t_ig), median(t_gn));
     println!("level-0 32→32 3×3: weight grad {a:.3} s ({:.1} GFLOP/s), input grad {b:.3} s ({:.1} GFLOP/s); group-norm backward {cc:.3} s", flops / a * 1e-9, flops / b * 1e-9);
     println!("{hwm}; stored activations {:.0} MiB", tape.stored_floats() as f64 * 4.0 / 1048576.0);
     let peak_mib = hwm.split_whitespace().nth(1).and_then(|v| v.parse::<f64>().ok()).map_or(f64::NAN, |kb| kb / 1024.0);
     println!(
-        r#"{{"peer":"powerpost","what":"train_step","threads":{threads},"batch":{batch},"height":{h},"width":{w},"median_step_s":{st:.4},"median_forward_s":{f:.4},"median_backward_s":{b:.4},"median_update_s":{u:.4},"median_cpu_s":{cp:.3},"peak_mib":{peak_mib:.0},"runs_s":{steps:?}}}"#
+        r#"{{"peer":"powerpost","what":"train_step","threads":{threads},"batch":{batch},"height":{h},"width":{w},"median_step_s":{m_step:.4},"median_forward_s":{m_fwd:.4},"median_backward_s":{m_bwd:.4},"median_update_s":{m_upd:.4},"median_cpu_s":{m_cpu:.3},"peak_mib":{peak_mib:.0},"runs_s":{steps:?}}}"#
     );
 }
