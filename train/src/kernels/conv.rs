@@ -191,8 +191,14 @@ fn conv_weight_grad_with(
             if ib == 0 {
                 for (t, dy) in dys.iter().enumerate().take(o_count) {
                     let mut lanes = [0.0f32; 8];
-                    for (j, &v) in dy[p0..p1].iter().enumerate() {
-                        lanes[j % 8] += v;
+                    let mut blocks = dy[p0..p1].chunks_exact(8);
+                    for block in &mut blocks {
+                        for (l, &v) in lanes.iter_mut().zip(block) {
+                            *l += v;
+                        }
+                    }
+                    for (l, &v) in lanes.iter_mut().zip(blocks.remainder()) {
+                        *l += v;
                     }
                     // SAFETY: see above.
                     unsafe { bg.slice(b * out_channels + o_range.start + t, 1)[0] = combine8(&lanes) };

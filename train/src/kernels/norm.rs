@@ -182,38 +182,48 @@ unsafe fn pass_one_avx2(silu: bool, e: &[f32], d_out: &[f32], dst: &mut [f32], s
     pass_one_generic(silu, e, d_out, dst, scale, shift, mean, inv_std)
 }
 
-/// Pass 1 over one row, eight elements at a time (one stage at a time over fixed-size
-/// arrays, so that each stage compiles to vector code); leftover elements go to their
-/// lanes one at a time.
+/// Elements per block of [`pass_one_generic`] (four AVX2 vectors whose independent
+/// SiLU-derivative chains overlap).
+const BLOCK: usize = 32;
+
+/// Pass 1 over one row, [`BLOCK`] elements at a time (one stage at a time over
+/// fixed-size arrays, so that each stage compiles to vector code with several
+/// independent vectors in flight); element `j` of the row goes to lane `j mod 8`; the
+/// leftover elements go to their lanes one at a time.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn pass_one_generic(silu: bool, e: &[f32], d_out: &[f32], dst: &mut [f32], scale: f32, shift: f32, mean: f32, inv_std: f32) -> (f64, f64) {
     let (mut sb, mut sg) = ([0.0f32; 8], [0.0f32; 8]);
     let n = dst.len().min(e.len()).min(d_out.len());
     let (e, d_out, dst) = (&e[..n], &d_out[..n], &mut dst[..n]);
-    let mut e8 = e.chunks_exact(8);
-    let mut d8 = d_out.chunks_exact(8);
-    let mut o8 = dst.chunks_exact_mut(8);
-    for ((ev, dv), ov) in (&mut e8).zip(&mut d8).zip(&mut o8) {
-        let ev: &[f32; 8] = ev.try_into().unwrap_or(&[0.0; 8]);
-        let dv: &[f32; 8] = dv.try_into().unwrap_or(&[0.0; 8]);
+    let mut e_blocks = e.chunks_exact(BLOCK);
+    let mut d_blocks = d_out.chunks_exact(BLOCK);
+    let mut o_blocks = dst.chunks_exact_mut(BLOCK);
+    for ((ev, dv), ov) in (&mut e_blocks).zip(&mut d_blocks).zip(&mut o_blocks) {
+        let ev: &[f32; BLOCK] = ev.try_into().unwrap_or(&[0.0; BLOCK]);
+        let dv: &[f32; BLOCK] = dv.try_into().unwrap_or(&[0.0; BLOCK]);
         let mut g = *dv;
         if silu {
-            for l in 0..8 {
-                g[l] = dv[l] * silu_grad(ev[l] * scale + shift);
+            let mut y = [0.0f32; BLOCK];
+            for l in 0..BLOCK {
+                y[l] = ev[l] * scale + shift;
+            }
+            for l in 0..BLOCK {
+                g[l] = dv[l] * silu_grad(y[l]);
             }
         }
-        for l in 0..8 {
+        for l in 0..BLOCK {
             ov[l] = g[l];
-            sb[l] += g[l];
-            sg[l] += g[l] * ((ev[l] - mean) * inv_std);
+            sb[l % 8] += g[l];
+            sg[l % 8] += g[l] * ((ev[l] - mean) * inv_std);
         }
     }
-    for (l, ((&ev, &dv), o)) in e8.remainder().iter().zip(d8.remainder()).zip(o8.into_remainder()).enumerate() {
+    // Leftovers: the next element index is a multiple of BLOCK, so lane = index mod 8.
+    for (l, ((&ev, &dv), o)) in e_blocks.remainder().iter().zip(d_blocks.remainder()).zip(o_blocks.into_remainder()).enumerate() {
         let g = if silu { dv * silu_grad(ev * scale + shift) } else { dv };
         *o = g;
-        sb[l] += g;
-        sg[l] += g * ((ev - mean) * inv_std);
+        sb[l % 8] += g;
+        sg[l % 8] += g * ((ev - mean) * inv_std);
     }
     (super::combine8(&sb) as f64, super::combine8(&sg) as f64)
 }
