@@ -228,7 +228,7 @@ fn conv_weight_grad_with(
 #[allow(clippy::too_many_arguments)]
 fn block_taps(avx2: bool, kernel: usize, o_count: usize, dys: &[&[f32]; OUT_BLOCK], x: &[f32], p0: usize, p1: usize, offsets: &[isize; 9], acc: &mut Acc) {
     let k2 = kernel * kernel;
-    assert!(o_count >= 1 && o_count <= OUT_BLOCK && p0 <= p1);
+    assert!((1..=OUT_BLOCK).contains(&o_count) && p0 <= p1);
     assert!(p0 as isize + offsets[0] >= 0 && p1 as isize + offsets[k2 - 1] <= x.len() as isize);
     for dy in &dys[..o_count] {
         assert!(dy.len() >= p1);

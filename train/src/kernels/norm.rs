@@ -212,8 +212,8 @@ fn pass_one_generic(silu: bool, e: &[f32], d_out: &[f32], dst: &mut [f32], scale
                 g[l] = dv[l] * silu_grad(y[l]);
             }
         }
+        ov.copy_from_slice(&g);
         for l in 0..BLOCK {
-            ov[l] = g[l];
             sb[l % 8] += g[l];
             sg[l % 8] += g[l] * ((ev[l] - mean) * inv_std);
         }
