@@ -99,6 +99,36 @@ pub struct Tape {
     records: Vec<Record>,
     /// The denoised estimates `D` of the last forward pass, `batch × height × width`.
     pub denoised: Vec<f32>,
+    /// Buffers kept from earlier steps for reuse (stored activations and the backward
+    /// pass's gradient tensors).
+    scratch: Scratch,
+}
+
+/// A pool of zero-initialised `f32` buffers, reused by exact length. Every step asks for
+/// the same sequence of lengths, so after the first step no large buffer is allocated
+/// (and page-faulted in) again; the pool holds at most what one step used.
+#[derive(Debug, Default)]
+struct Scratch(std::sync::Mutex<Vec<Vec<f32>>>);
+
+impl Scratch {
+    /// A zeroed buffer of `len` values (a kept one when available).
+    fn take(&self, len: usize) -> Vec<f32> {
+        let mut pool = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match pool.iter().rposition(|v| v.len() == len) {
+            Some(i) => {
+                let mut v = pool.swap_remove(i);
+                drop(pool);
+                v.fill(0.0);
+                v
+            }
+            None => vec![0.0; len],
+        }
+    }
+
+    /// Keeps `buffer` for a later [`Scratch::take`].
+    fn give(&self, buffer: Vec<f32>) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).push(buffer);
+    }
 }
 
 impl Tape {
@@ -108,7 +138,8 @@ impl Tape {
     }
 
     fn alloc(&mut self, len: usize) -> usize {
-        self.tensors.push(vec![0.0; len]);
+        let buffer = self.scratch.take(len);
+        self.tensors.push(buffer);
         self.tensors.len() - 1
     }
 
@@ -211,7 +242,9 @@ impl Network {
         if batch.sigma.iter().any(|s| !(*s > 0.0 && s.is_finite())) {
             return Err(Error::InvalidArgument { name: "sigma", expected: "positive finite noise levels" });
         }
-        tape.tensors.clear();
+        for t in tape.tensors.drain(..) {
+            tape.scratch.give(t);
+        }
         tape.records.clear();
         tape.height = h;
         tape.width = w;
@@ -435,7 +468,8 @@ impl Network {
         let plane = geometry.plane_len();
         let mut g_emb = vec![0.0f32; nb * e];
         // ∂L/∂F = c_out · ∂L/∂D.
-        let mut g_cur = vec![0.0f32; nb * plane * c.out_channels];
+        let scratch = &tape.scratch;
+        let mut g_cur = scratch.take(nb * plane * c.out_channels);
         for b in 0..nb {
             let c_out = tape.pre[b].c_out;
             for y in 0..h {
@@ -454,25 +488,26 @@ impl Network {
                     let mut bias_items = vec![0.0; nb * oc];
                     conv_weight_grad(exec, geometry, nb, &[Source { data: &tape.tensors[t], channels }], 3, &g_cur, &mut grads[ws.offset..ws.offset + ws.len], &mut bias_items)?;
                     self.sum_bias(&bias_items, nb, "out.conv.bias", grads);
-                    let mut g_t = vec![0.0; nb * geometry.tensor_len(channels)];
+                    let mut g_t = scratch.take(nb * geometry.tensor_len(channels));
                     conv_input_grad(exec, self.isa, geometry, nb, 3, self.get(params, "out.conv.weight"), oc, channels, &g_cur, &mut g_t)?;
-                    let mut g_in = vec![0.0; nb * geometry.tensor_len(channels)];
+                    let mut g_in = scratch.take(nb * geometry.tensor_len(channels));
                     let spec = NormSpec { groups: c.groups(channels), gamma: self.get(params, "out.norm.weight"), beta: self.get(params, "out.norm.bias"), eps: c.eps, silu: true };
                     let (gw, gb) = self.two_grads(grads, "out.norm.weight", "out.norm.bias");
                     group_norm_backward(exec, geometry, nb, &[Source { data: &tape.tensors[input], channels }], &spec, &g_t, &mut g_in, gw, gb)?;
-                    g_cur = g_in;
+                    scratch.give(g_t);
+                    scratch.give(std::mem::replace(&mut g_cur, g_in));
                 }
                 Record::Up { level, channels } => {
                     let coarse = geometry_at(geometry, level);
-                    let mut g = vec![0.0; nb * coarse.tensor_len(channels)];
+                    let mut g = scratch.take(nb * coarse.tensor_len(channels));
                     upsample_nearest2_backward(exec, coarse, nb * channels, &g_cur, &mut g);
-                    g_cur = g;
+                    scratch.give(std::mem::replace(&mut g_cur, g));
                 }
                 Record::Down { level, channels } => {
                     let fine = geometry_at(geometry, level - 1);
-                    let mut g = vec![0.0; nb * fine.tensor_len(channels)];
+                    let mut g = scratch.take(nb * fine.tensor_len(channels));
                     avg_pool2_backward(exec, fine, nb * channels, &g_cur, &mut g);
-                    g_cur = g;
+                    scratch.give(std::mem::replace(&mut g_cur, g));
                 }
                 Record::Res { block, x, skip, t0, u, t1 } => {
                     if block.saves_skip {
@@ -480,13 +515,14 @@ impl Network {
                             for (a, &b) in g_cur.iter_mut().zip(&gs) {
                                 *a += b;
                             }
+                            scratch.give(gs);
                         }
                     }
                     let (g_x, g_s) = self.res_backward(exec, params, tape, geometry_at(geometry, block.level), &block, x, skip, t0, u, t1, &g_cur, grads, &mut g_emb)?;
                     if let Some(gs) = g_s {
                         g_skip[block.level] = Some(gs);
                     }
-                    g_cur = g_x;
+                    scratch.give(std::mem::replace(&mut g_cur, g_x));
                 }
                 Record::ConvIn { input, channels } => {
                     let ws = self.slot("conv_in.weight");
@@ -496,6 +532,7 @@ impl Network {
                 }
             }
         }
+        scratch.give(g_cur);
         self.embedding_backward(params, tape, &g_emb, grads);
         Ok(())
     }
@@ -550,7 +587,11 @@ impl Network {
             sources.push(Source { data: &tape.tensors[s], channels: cs });
         }
         // out = (acc + s)·k: ∂acc = ∂s = k·∂out.
-        let g_acc: Vec<f32> = g_out.iter().map(|&v| v * RESIDUAL_SCALE).collect();
+        let scratch = &tape.scratch;
+        let mut g_acc = scratch.take(g_out.len());
+        for (a, &v) in g_acc.iter_mut().zip(g_out) {
+            *a = v * RESIDUAL_SCALE;
+        }
         // Conv1.
         let mut bias_items = vec![0.0; nb * cout];
         {
@@ -558,16 +599,16 @@ impl Network {
             conv_weight_grad(exec, g, nb, &[Source { data: &tape.tensors[t1], channels: cout }], 3, &g_acc, &mut grads[ws.offset..ws.offset + ws.len], &mut bias_items)?;
             self.sum_bias(&bias_items, nb, &name("conv1.bias"), grads);
         }
-        let mut g_t1 = vec![0.0; nb * g.tensor_len(cout)];
+        let mut g_t1 = scratch.take(nb * g.tensor_len(cout));
         conv_input_grad(exec, self.isa, g, nb, 3, q("conv1.weight"), cout, cout, &g_acc, &mut g_t1)?;
         // Norm1.
-        let mut g_u = vec![0.0; nb * g.tensor_len(cout)];
+        let mut g_u = scratch.take(nb * g.tensor_len(cout));
         {
             let spec = NormSpec { groups: c.groups(cout), gamma: q("norm1.weight"), beta: q("norm1.bias"), eps: c.eps, silu: true };
             let (gw, gb) = self.two_grads(grads, &name("norm1.weight"), &name("norm1.bias"));
             group_norm_backward(exec, g, nb, &[Source { data: &tape.tensors[u], channels: cout }], &spec, &g_t1, &mut g_u, gw, gb)?;
         }
-        drop(g_t1);
+        scratch.give(g_t1);
         // Conv0 (bias per item = conv0.bias + emb projection).
         {
             let ws = self.slot(&name("conv0.weight"));
@@ -578,42 +619,45 @@ impl Network {
                 linear_backward(q("emb.weight"), &tape.emb[b * e..(b + 1) * e], &bias_items[b * cout..(b + 1) * cout], gw, gb, Some(&mut g_emb[b * e..(b + 1) * e]));
             }
         }
-        let mut g_t0 = vec![0.0; nb * g.tensor_len(total)];
+        let mut g_t0 = scratch.take(nb * g.tensor_len(total));
         conv_input_grad(exec, self.isa, g, nb, 3, q("conv0.weight"), cout, total, &g_u, &mut g_t0)?;
-        drop(g_u);
+        scratch.give(g_u);
         // Norm0 over concat(x, skip).
-        let mut g_cat = vec![0.0; nb * g.tensor_len(total)];
+        let mut g_cat = scratch.take(nb * g.tensor_len(total));
         {
             let spec = NormSpec { groups: c.groups(total), gamma: q("norm0.weight"), beta: q("norm0.bias"), eps: c.eps, silu: true };
             let (gw, gb) = self.two_grads(grads, &name("norm0.weight"), &name("norm0.bias"));
             group_norm_backward(exec, g, nb, &sources, &spec, &g_t0, &mut g_cat, gw, gb)?;
         }
-        drop(g_t0);
+        scratch.give(g_t0);
         // Residual path.
         if r.has_skip_conv() {
             let ws = self.slot(&name("skip.weight"));
             conv_weight_grad(exec, g, nb, &sources, 1, &g_acc, &mut grads[ws.offset..ws.offset + ws.len], &mut bias_items)?;
             self.sum_bias(&bias_items, nb, &name("skip.bias"), grads);
-            let mut g_res = vec![0.0; nb * g.tensor_len(total)];
+            let mut g_res = scratch.take(nb * g.tensor_len(total));
             conv_input_grad(exec, self.isa, g, nb, 1, q("skip.weight"), cout, total, &g_acc, &mut g_res)?;
             for (a, &b) in g_cat.iter_mut().zip(&g_res) {
                 *a += b;
             }
+            scratch.give(g_res);
         } else {
             for (a, &b) in g_cat.iter_mut().zip(&g_acc) {
                 *a += b;
             }
         }
+        scratch.give(g_acc);
         if cs == 0 {
             return Ok((g_cat, None));
         }
-        let mut g_x = vec![0.0; nb * cin * plane];
-        let mut g_s = vec![0.0; nb * cs * plane];
+        let mut g_x = scratch.take(nb * cin * plane);
+        let mut g_s = scratch.take(nb * cs * plane);
         for b in 0..nb {
             let item = &g_cat[b * total * plane..(b + 1) * total * plane];
             g_x[b * cin * plane..(b + 1) * cin * plane].copy_from_slice(&item[..cin * plane]);
             g_s[b * cs * plane..(b + 1) * cs * plane].copy_from_slice(&item[cin * plane..]);
         }
+        scratch.give(g_cat);
         Ok((g_x, Some(g_s)))
     }
 

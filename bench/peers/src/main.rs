@@ -2,11 +2,13 @@
 //!
 //! - `peers export`   writes seeded weights, inputs and powerpost-core's outputs;
 //! - `peers candle`   runs the same network in candle and compares it with the core;
+//! - `peers candle-train` times one training step (forward, loss, backward, AdamW) in candle;
 //! - `peers peak`     measures the machine's peak f32 throughput (mul+add and FMA).
 //!
 //! The ONNX Runtime peer is `bench/onnx_peer.py` (same files, same JSON line).
 
 mod candle_net;
+mod candle_train;
 mod files;
 mod peak;
 
@@ -54,6 +56,27 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         repeats: usize,
     },
+    /// Times one training step (batch of `batch` items) in candle; prints one JSON line.
+    CandleTrain {
+        /// Worker threads.
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
+        /// Timed steps (after one warm-up step).
+        #[arg(long, default_value_t = 3)]
+        repeats: usize,
+        /// Items per step.
+        #[arg(long, default_value_t = 16)]
+        batch: usize,
+        /// Image rows.
+        #[arg(long, default_value_t = 64)]
+        height: usize,
+        /// Image columns.
+        #[arg(long, default_value_t = 128)]
+        width: usize,
+        /// Seed of the weights (`init_random`) and the batch.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// Peak f32 throughput: separate AVX multiply and add, and AVX FMA.
     Peak {
         /// Pinned threads, each running the loop.
@@ -70,6 +93,7 @@ fn main() -> Result<()> {
     match cli.command {
         Command::Export { out, seed, height, width, sigma } => files::export(&out, seed, height, width, sigma).context("export"),
         Command::Candle { dir, threads, repeats } => candle_net::run(&dir, threads, repeats).context("candle peer"),
+        Command::CandleTrain { threads, repeats, batch, height, width, seed } => candle_train::run(threads, repeats, batch, height, width, seed).context("candle training peer"),
         Command::Peak { threads, seconds } => peak::run(threads, seconds).context("peak"),
     }
 }

@@ -25,14 +25,13 @@ pub fn combine8(s: &[f32; 8]) -> f32 {
     ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]))
 }
 
-/// Derivative of SiLU at `y`: `s · (1 + y · (1 − s))` with the logistic `s = σ(y)`,
-/// evaluated as `1 / (1 + e)` for `y ≥ 0` and `e / (1 + e)` otherwise, `e = exp(−|y|)`
-/// (through [`powerpost_core::detmath`], never overflowing).
+/// Derivative of SiLU at `y`: `s · (1 + y · (1 − s))` with the logistic
+/// `s = σ(y)` from [`powerpost_core::detmath::sigmoid`] (`1 / (1 + e)` for `y ≥ 0` and
+/// `e / (1 + e)` otherwise, `e = exp(−|y|)`, never overflowing). Branch-free, so loops
+/// over it vectorise.
 #[inline(always)]
 pub fn silu_grad(y: f32) -> f32 {
-    let e = powerpost_core::detmath::exp(-y.abs());
-    let r = powerpost_core::detmath::recip(1.0 + e);
-    let s = if y >= 0.0 { r } else { e * r };
+    let s = powerpost_core::detmath::sigmoid(y);
     s * (1.0 + y * (1.0 - s))
 }
 
