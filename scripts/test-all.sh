@@ -5,7 +5,8 @@
 # 2. The no_std/no-alloc proof: a `#![no_std]` staticlib with its own panic handler and no
 #    global allocator that calls the network's forward pass. It fails to build if the core
 #    ever pulls in std or alloc.
-# 3. The bit-exactness suite again under `-C target-cpu=native` (wider SIMD, other
+# 3. The bit-exactness suites (network and wave physics) again under
+#    `-C target-cpu=native` (wider SIMD, other
 #    instruction selection): the snapshot digests must not change.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,4 +19,4 @@ cargo build --locked --release --manifest-path tests/nostd-check/Cargo.toml
 
 echo "== bit-exactness under -C target-cpu=native"
 RUSTFLAGS="-C target-cpu=native" CARGO_TARGET_DIR=target/native \
-  cargo test --locked -p powerpost-tests --test bitexact
+  cargo test --locked -p powerpost-tests --test bitexact --test wave_snapshot
