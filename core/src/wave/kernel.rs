@@ -76,8 +76,11 @@ pub(crate) trait RowKernel {
 }
 
 /// Whole vectors of `L`, then the tail with [`Scalar`].
+///
+/// # Safety
+/// The CPU supports `L`.
 #[inline(always)]
-unsafe fn drive<L: Lane, K: RowKernel>(k: &K) {
+pub(crate) unsafe fn drive<L: Lane, K: RowKernel>(k: &K) {
     let n = k.len();
     let mut i = 0;
     while i + L::LANES <= n {
@@ -113,6 +116,41 @@ pub(crate) fn run<K: RowKernel>(isa: Isa, k: &K) {
         // SAFETY: the propagator only holds supported instruction sets.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { drive_avx2(k) },
+    }
+}
+
+/// Work that runs all its kernels with one lane type (a block of rows: dispatching once
+/// per block instead of once per segment keeps the short layer segments cheap and lets
+/// the constants stay in registers across rows).
+pub(crate) trait WithLanes {
+    /// Runs the work with lane type `L`.
+    ///
+    /// # Safety
+    /// The CPU supports `L`.
+    unsafe fn go<L: Lane>(&self);
+}
+
+/// [`WithLanes::go`] compiled with AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx,avx2")]
+unsafe fn go_avx2<T: WithLanes>(t: &T) {
+    // SAFETY: forwarded.
+    unsafe { t.go::<Avx2>() }
+}
+
+/// Runs `t` with instruction set `isa`, which must be supported by this CPU (checked when
+/// the ISA enters a [`super::Propagator`]).
+#[inline]
+pub(crate) fn dispatch<T: WithLanes>(isa: Isa, t: &T) {
+    match isa {
+        // SAFETY: scalar code runs everywhere.
+        Isa::Scalar => unsafe { t.go::<Scalar>() },
+        // SAFETY: SSE2 is baseline on x86-64.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Sse2 => unsafe { t.go::<Sse2>() },
+        // SAFETY: the propagator only holds supported instruction sets.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { go_avx2(t) },
     }
 }
 
