@@ -11,8 +11,11 @@
 //! multiply-add exists in [`Lanes`]), so the bits do not depend on the instruction set or
 //! on where a row is split into vectors.
 //!
-//! The AVX2 entry is a `#[target_feature(enable = "avx,avx2")]` function generic over the
-//! kernel, whose body (the `#[inline(always)]` loop and kernel) is therefore compiled with
+//! The time steps dispatch once per task of rows ([`dispatch`] of a [`WithLanes`] body): the
+//! whole block of rows, every segment and layer kernel in it, is compiled for the chosen lane
+//! type, so short layer segments cost no call or set-up each. [`run`] dispatches a single
+//! kernel. The AVX2 entries are `#[target_feature(enable = "avx,avx2")]` functions generic
+//! over the work, whose body (the `#[inline(always)]` loop and kernel) is therefore compiled with
 //! AVX instructions; it is only reached when [`Isa::is_supported`] said so (the
 //! [`super::Propagator`] checks the ISA it is given).
 
