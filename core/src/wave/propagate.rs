@@ -28,7 +28,7 @@
 //! it, so the output bits do not depend on the thread count. Inner loops are the row
 //! kernels of the private `kernel` module: written once over the SIMD lane type and run
 //! with the instruction set detected at run time, dispatched once per task of rows
-//! ([`par_rows_isa`]) (or forced with
+//! (`par_rows_isa`) (or forced with
 //! [`Propagator::with_isa`]); every lane repeats the scalar expression, so the bits do not
 //! depend on the instruction set either (no fused multiply-add is ever formed).
 
