@@ -6,7 +6,8 @@
 //! pointers into its fields, checked once when it is built (every view is a slice taken
 //! with bounds checks, then only read or written inside its range). [`run`] computes
 //! points `i .. i + LANES` with the vector type of the chosen [`Isa`] while a whole vector
-//! fits, and the remaining points one at a time with [`Scalar`]. Every lane computes its
+//! fits, then (AVX2) one 4-lane SSE2 vector where four points remain, and the rest one at
+//! a time with [`Scalar`]. Every lane computes its
 //! point with exactly the scalar expression, operation for operation (no fused
 //! multiply-add exists in [`Lanes`]), so the bits do not depend on the instruction set or
 //! on where a row is split into vectors.
@@ -27,12 +28,15 @@ use super::propagate::{flush, FLUSH_BELOW};
 
 /// Lane types with the flush-to-zero select of [`flush`].
 pub(crate) trait Lane: Lanes {
+    /// The lane type of half the width (itself for [`Scalar`]), for row tails.
+    type Half: Lane;
     /// Lane-wise [`flush`]: zero (`+0.0`) where `|v| <` [`FLUSH_BELOW`], `v` elsewhere
     /// (NaN kept).
     fn flush(self) -> Self;
 }
 
 impl Lane for Scalar {
+    type Half = Scalar;
     #[inline(always)]
     fn flush(self) -> Self {
         Scalar(flush(self.0))
@@ -41,6 +45,7 @@ impl Lane for Scalar {
 
 #[cfg(target_arch = "x86_64")]
 impl Lane for Sse2 {
+    type Half = Scalar;
     #[inline(always)]
     fn flush(self) -> Self {
         use core::arch::x86_64::*;
@@ -55,6 +60,7 @@ impl Lane for Sse2 {
 
 #[cfg(target_arch = "x86_64")]
 impl Lane for Avx2 {
+    type Half = Sse2;
     #[inline(always)]
     fn flush(self) -> Self {
         use core::arch::x86_64::*;
@@ -78,7 +84,8 @@ pub(crate) trait RowKernel {
     unsafe fn at<L: Lane>(&self, i: usize);
 }
 
-/// Whole vectors of `L`, then the tail with [`Scalar`].
+/// Whole vectors of `L`, then whole vectors of `L::Half` (the 4-lane tail of an AVX2 row:
+/// the 20-point layers and odd widths of the `edge` preset), then the rest with [`Scalar`].
 ///
 /// # Safety
 /// The CPU supports `L`.
@@ -90,6 +97,13 @@ pub(crate) unsafe fn drive<L: Lane, K: RowKernel>(k: &K) {
         // SAFETY: `i + LANES <= n`; the caller guarantees CPU support.
         unsafe { k.at::<L>(i) };
         i += L::LANES;
+    }
+    if <L::Half as Lanes>::LANES > 1 {
+        while i + <L::Half as Lanes>::LANES <= n {
+            // SAFETY: `i + LANES <= n`; a CPU that supports `L` supports its half.
+            unsafe { k.at::<L::Half>(i) };
+            i += <L::Half as Lanes>::LANES;
+        }
     }
     while i < n {
         // SAFETY: `i < n`.
