@@ -6,13 +6,17 @@
 //! pointers into its fields, checked once when it is built (every view is a slice taken
 //! with bounds checks, then only read or written inside its range). [`run`] computes
 //! points `i .. i + LANES` with the vector type of the chosen [`Isa`] while a whole vector
-//! fits, and the remaining points one at a time with [`Scalar`]. Every lane computes its
+//! fits, then (AVX2) one 4-lane SSE2 vector where four points remain, and the rest one at
+//! a time with [`Scalar`]. Every lane computes its
 //! point with exactly the scalar expression, operation for operation (no fused
 //! multiply-add exists in [`Lanes`]), so the bits do not depend on the instruction set or
 //! on where a row is split into vectors.
 //!
-//! The AVX2 entry is a `#[target_feature(enable = "avx,avx2")]` function generic over the
-//! kernel, whose body (the `#[inline(always)]` loop and kernel) is therefore compiled with
+//! The time steps dispatch once per task of rows ([`dispatch`] of a [`WithLanes`] body): the
+//! whole block of rows, every segment and layer kernel in it, is compiled for the chosen lane
+//! type, so short layer segments cost no call or set-up each. [`run`] dispatches a single
+//! kernel. The AVX2 entries are `#[target_feature(enable = "avx,avx2")]` functions generic
+//! over the work, whose body (the `#[inline(always)]` loop and kernel) is therefore compiled with
 //! AVX instructions; it is only reached when [`Isa::is_supported`] said so (the
 //! [`super::Propagator`] checks the ISA it is given).
 
@@ -24,12 +28,15 @@ use super::propagate::{flush, FLUSH_BELOW};
 
 /// Lane types with the flush-to-zero select of [`flush`].
 pub(crate) trait Lane: Lanes {
+    /// The lane type of half the width (itself for [`Scalar`]), for row tails.
+    type Half: Lane;
     /// Lane-wise [`flush`]: zero (`+0.0`) where `|v| <` [`FLUSH_BELOW`], `v` elsewhere
     /// (NaN kept).
     fn flush(self) -> Self;
 }
 
 impl Lane for Scalar {
+    type Half = Scalar;
     #[inline(always)]
     fn flush(self) -> Self {
         Scalar(flush(self.0))
@@ -38,6 +45,7 @@ impl Lane for Scalar {
 
 #[cfg(target_arch = "x86_64")]
 impl Lane for Sse2 {
+    type Half = Scalar;
     #[inline(always)]
     fn flush(self) -> Self {
         use core::arch::x86_64::*;
@@ -52,6 +60,7 @@ impl Lane for Sse2 {
 
 #[cfg(target_arch = "x86_64")]
 impl Lane for Avx2 {
+    type Half = Sse2;
     #[inline(always)]
     fn flush(self) -> Self {
         use core::arch::x86_64::*;
@@ -75,15 +84,26 @@ pub(crate) trait RowKernel {
     unsafe fn at<L: Lane>(&self, i: usize);
 }
 
-/// Whole vectors of `L`, then the tail with [`Scalar`].
+/// Whole vectors of `L`, then whole vectors of `L::Half` (the 4-lane tail of an AVX2 row:
+/// the 20-point layers and odd widths of the `edge` preset), then the rest with [`Scalar`].
+///
+/// # Safety
+/// The CPU supports `L`.
 #[inline(always)]
-unsafe fn drive<L: Lane, K: RowKernel>(k: &K) {
+pub(crate) unsafe fn drive<L: Lane, K: RowKernel>(k: &K) {
     let n = k.len();
     let mut i = 0;
     while i + L::LANES <= n {
         // SAFETY: `i + LANES <= n`; the caller guarantees CPU support.
         unsafe { k.at::<L>(i) };
         i += L::LANES;
+    }
+    if <L::Half as Lanes>::LANES > 1 {
+        while i + <L::Half as Lanes>::LANES <= n {
+            // SAFETY: `i + LANES <= n`; a CPU that supports `L` supports its half.
+            unsafe { k.at::<L::Half>(i) };
+            i += <L::Half as Lanes>::LANES;
+        }
     }
     while i < n {
         // SAFETY: `i < n`.
@@ -113,6 +133,41 @@ pub(crate) fn run<K: RowKernel>(isa: Isa, k: &K) {
         // SAFETY: the propagator only holds supported instruction sets.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { drive_avx2(k) },
+    }
+}
+
+/// Work that runs all its kernels with one lane type (a block of rows: dispatching once
+/// per block instead of once per segment keeps the short layer segments cheap and lets
+/// the constants stay in registers across rows).
+pub(crate) trait WithLanes {
+    /// Runs the work with lane type `L`.
+    ///
+    /// # Safety
+    /// The CPU supports `L`.
+    unsafe fn go<L: Lane>(&self);
+}
+
+/// [`WithLanes::go`] compiled with AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx,avx2")]
+unsafe fn go_avx2<T: WithLanes>(t: &T) {
+    // SAFETY: forwarded.
+    unsafe { t.go::<Avx2>() }
+}
+
+/// Runs `t` with instruction set `isa`, which must be supported by this CPU (checked when
+/// the ISA enters a [`super::Propagator`]).
+#[inline]
+pub(crate) fn dispatch<T: WithLanes>(isa: Isa, t: &T) {
+    match isa {
+        // SAFETY: scalar code runs everywhere.
+        Isa::Scalar => unsafe { t.go::<Scalar>() },
+        // SAFETY: SSE2 is baseline on x86-64.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Sse2 => unsafe { t.go::<Sse2>() },
+        // SAFETY: the propagator only holds supported instruction sets.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { go_avx2(t) },
     }
 }
 

@@ -27,7 +27,8 @@
 //! is computed by the same expression, with the same order of additions, whoever computes
 //! it, so the output bits do not depend on the thread count. Inner loops are the row
 //! kernels of the private `kernel` module: written once over the SIMD lane type and run
-//! with the instruction set detected at run time (or forced with
+//! with the instruction set detected at run time, dispatched once per task of rows
+//! (`par_rows_isa`) (or forced with
 //! [`Propagator::with_isa`]); every lane repeats the scalar expression, so the bits do not
 //! depend on the instruction set either (no fused multiply-add is ever formed).
 
@@ -251,7 +252,6 @@ impl<const R: usize, const PER_POINT: bool> RowKernel for AdjointAlpha<R, PER_PO
 /// Read-only inputs of one row of the fused forward update (see [`Propagator::step`]).
 struct RowStep<'r> {
     k: &'r Coeffs,
-    isa: Isa,
     /// `uⁿ`.
     u: &'r [f32],
     /// `y = W L uⁿ` (order 4 only).
@@ -351,8 +351,11 @@ impl RowStep<'_> {
     /// with `Cx = ∂xψx + ζx` where `XP` (x layer) and `Cz = ∂zψz + ζz` where `ZP` (z layer),
     /// `ζ ← b ζ + a (∂²u + ∂ψ)` updated in place. Second derivatives are summed centre
     /// first, then in increasing distance; first derivatives in increasing distance.
+    ///
+    /// # Safety
+    /// The CPU supports `L`.
     #[inline(always)]
-    fn segment<const R: usize, const FOURTH: bool, const XP: bool, const ZP: bool>(
+    unsafe fn segment<L: Lane, const R: usize, const FOURTH: bool, const XP: bool, const ZP: bool>(
         &self,
         c0: usize,
         c1: usize,
@@ -386,14 +389,14 @@ impl RowStep<'_> {
             zx: if XP { window_mut(zx, c0, n) } else { nullm },
             zz: if ZP { window_mut(zz, c0, n) } else { nullm },
         };
-        kernel::run(self.isa, &seg);
+        // SAFETY: the caller guarantees CPU support for `L`.
+        unsafe { kernel::drive::<L, _>(&seg) };
     }
 }
 
 /// Read-only inputs of one row of the fused adjoint update (see [`Propagator::adjoint_step`]).
 struct AdjointRow<'r> {
     k: &'r Coeffs,
-    isa: Isa,
     /// `rⁿ⁺¹`.
     r: &'r [f32],
     w: &'r [f32],
@@ -454,8 +457,11 @@ impl AdjointRow<'_> {
     /// Updates columns `c0..c1` of the row:
     /// `o = (2r − o) + W·((Lₓₓr + L_zz r) + Cx + Cz)` with `Cx = ∂xx Ex − ∂x Yx` where `XP`
     /// and `Cz = ∂zz Ez − ∂z Yz` where `ZP`, derivatives summed as in [`RowStep::segment`].
+    ///
+    /// # Safety
+    /// The CPU supports `L`.
     #[inline(always)]
-    fn segment<const R: usize, const XP: bool, const ZP: bool>(&self, c0: usize, c1: usize, o: &mut [f32]) {
+    unsafe fn segment<L: Lane, const R: usize, const XP: bool, const ZP: bool>(&self, c0: usize, c1: usize, o: &mut [f32]) {
         let n = c1.saturating_sub(c0);
         if n == 0 {
             return;
@@ -474,8 +480,367 @@ impl AdjointRow<'_> {
             yz: if ZP { window(self.yz, base, n, R * st, R * st) } else { null },
             o: window_mut(o, c0, n),
         };
-        kernel::run(self.isa, &seg);
+        // SAFETY: the caller guarantees CPU support for `L`.
+        unsafe { kernel::drive::<L, _>(&seg) };
     }
+}
+
+/// Forward phase A: `ψz ← flush(bz ψz + az ∂z u)` on the rows of the z layers.
+struct PsiZRows<'r, const R: usize> {
+    g: Grid,
+    k: Coeffs,
+    m: Medium<'r>,
+    u: &'r [f32],
+    psiz: SharedMut<f32>,
+}
+
+impl<const R: usize> RowsBody for PsiZRows<'_, R> {
+    #[inline(always)]
+    unsafe fn row<L: Lane>(&self, iz: usize) {
+        let (g, k) = (&self.g, &self.k);
+        let (nxp, stride) = (g.nxp, g.stride);
+        let s = g.index(iz, 0);
+        // SAFETY: each task owns its rows; row `iz` occupies `s..s + nxp`.
+        let ps = unsafe { self.psiz.slice(s, nxp) };
+        let psi = PsiUpdate::<R, false> {
+            n: nxp,
+            step: stride,
+            coef: k.bz,
+            f: window(self.u, s, nxp, R * stride, R * stride),
+            a: core::ptr::null(),
+            b: core::ptr::null(),
+            a1: self.m.az[iz],
+            b1: self.m.bz[iz],
+            psi: window_mut(ps, 0, nxp),
+        };
+        // SAFETY: forwarded CPU support.
+        unsafe { kernel::drive::<L, _>(&psi) };
+    }
+}
+
+/// Forward phase A2 (order 4): `y = flush(W L u)`.
+struct WLapRows<'r, const R: usize> {
+    g: Grid,
+    k: Coeffs,
+    m: Medium<'r>,
+    u: &'r [f32],
+    y: SharedMut<f32>,
+}
+
+impl<const R: usize> RowsBody for WLapRows<'_, R> {
+    #[inline(always)]
+    unsafe fn row<L: Lane>(&self, iz: usize) {
+        let g = &self.g;
+        let (nxp, stride) = (g.nxp, g.stride);
+        let s = g.index(iz, 0);
+        // SAFETY: disjoint rows.
+        let o = unsafe { self.y.slice(s, nxp) };
+        let lap = WLapRow::<R> {
+            n: nxp,
+            st: stride,
+            k: self.k,
+            f: window(self.u, s, nxp, R * stride, R * stride),
+            w: window(self.m.w, s, nxp, 0, 0),
+            o: window_mut(o, 0, nxp),
+        };
+        // SAFETY: forwarded CPU support.
+        unsafe { kernel::drive::<L, _>(&lap) };
+    }
+}
+
+/// Forward phase B: ψx in the row's x strips, then the fused update of the row.
+struct ForwardRows<'r, const R: usize> {
+    g: Grid,
+    k: Coeffs,
+    m: Medium<'r>,
+    u: &'r [f32],
+    y: &'r [f32],
+    psiz: &'r [f32],
+    out: SharedMut<f32>,
+    psix: SharedMut<f32>,
+    zetax: SharedMut<f32>,
+    zetaz: SharedMut<f32>,
+    fourth: bool,
+    free: bool,
+}
+
+impl<const R: usize> RowsBody for ForwardRows<'_, R> {
+    #[inline(always)]
+    unsafe fn row<L: Lane>(&self, iz: usize) {
+        let (g, k, m) = (&self.g, &self.k, &self.m);
+        let (nxp, stride) = (g.nxp, g.stride);
+        let s = g.index(iz, 0);
+        // SAFETY: disjoint rows: task rows never overlap, and a stored row (with its
+        // halo columns) is `s − HALO .. s − HALO + stride`.
+        let o = unsafe { self.out.slice(s, nxp) };
+        let px = unsafe { self.psix.slice(s - HALO, stride) };
+        let zx = unsafe { self.zetax.slice(s, nxp) };
+        let zz = unsafe { self.zetaz.slice(s, nxp) };
+        if g.width > 0 {
+            for (c0, c1) in [(0, g.width), (g.width + g.nx, nxp)] {
+                let n = c1 - c0;
+                let psi = PsiUpdate::<R, true> {
+                    n,
+                    step: 1,
+                    coef: k.bx,
+                    f: window(self.u, s + c0, n, R, R),
+                    a: window(m.ax, c0, n, 0, 0),
+                    b: window(m.bx, c0, n, 0, 0),
+                    a1: 0.0,
+                    b1: 0.0,
+                    psi: window_mut(px, c0 + HALO, n),
+                };
+                // SAFETY: forwarded CPU support.
+                unsafe { kernel::drive::<L, _>(&psi) };
+            }
+        }
+        let px: &[f32] = px;
+        let (w0, w1) = (g.width, g.width + g.nx);
+        let zrow = g.width > 0 && g.is_pml_row(iz);
+        let (az, bz) = (m.az[iz], m.bz[iz]);
+        let rs = RowStep {
+            k,
+            u: self.u,
+            y: self.y,
+            w: m.w,
+            w12: m.w12,
+            ax: m.ax,
+            bx: m.bx,
+            psiz: self.psiz,
+            px,
+            s,
+            stride,
+            az,
+            bz,
+        };
+        macro_rules! segments {
+            ($fourth:expr) => {
+                // SAFETY: forwarded CPU support.
+                unsafe {
+                    if zrow {
+                        rs.segment::<L, R, $fourth, true, true>(0, w0, o, zx, zz);
+                        rs.segment::<L, R, $fourth, false, true>(w0, w1, o, zx, zz);
+                        rs.segment::<L, R, $fourth, true, true>(w1, nxp, o, zx, zz);
+                    } else {
+                        rs.segment::<L, R, $fourth, true, false>(0, w0, o, zx, zz);
+                        rs.segment::<L, R, $fourth, false, false>(w0, w1, o, zx, zz);
+                        rs.segment::<L, R, $fourth, true, false>(w1, nxp, o, zx, zz);
+                    }
+                }
+            };
+        }
+        if self.fourth {
+            segments!(true);
+        } else {
+            segments!(false);
+        }
+        if self.free && iz == 0 {
+            o.fill(0.0);
+        }
+    }
+}
+
+/// Adjoint phase A on the z-layer rows: `βz += r`, `Ez = az βz`, `Fz = r + Ez`,
+/// `βz ← bz βz`.
+struct BetaZRows<'r> {
+    g: Grid,
+    m: Medium<'r>,
+    r: &'r [f32],
+    beta: SharedMut<f32>,
+    e: SharedMut<f32>,
+    f: SharedMut<f32>,
+}
+
+impl RowsBody for BetaZRows<'_> {
+    #[inline(always)]
+    unsafe fn row<L: Lane>(&self, iz: usize) {
+        let nxp = self.g.nxp;
+        let s = self.g.index(iz, 0);
+        // SAFETY: disjoint rows.
+        let (bz, e, f) = unsafe { (self.beta.slice(s, nxp), self.e.slice(s, nxp), self.f.slice(s, nxp)) };
+        let kern = AdjointBeta::<false> {
+            n: nxp,
+            r: window(self.r, s, nxp, 0, 0),
+            a: core::ptr::null(),
+            b: core::ptr::null(),
+            a1: self.m.az[iz],
+            b1: self.m.bz[iz],
+            beta: window_mut(bz, 0, nxp),
+            e: window_mut(e, 0, nxp),
+            f: window_mut(f, 0, nxp),
+        };
+        // SAFETY: forwarded CPU support.
+        unsafe { kernel::drive::<L, _>(&kern) };
+    }
+}
+
+/// Adjoint phase A' on the z-layer rows: `αz −= ∂z Fz`, `Yz = az αz`, `αz ← bz αz`.
+struct AlphaZRows<'r, const R: usize> {
+    g: Grid,
+    k: Coeffs,
+    m: Medium<'r>,
+    f: &'r [f32],
+    alpha: SharedMut<f32>,
+    y: SharedMut<f32>,
+}
+
+impl<const R: usize> RowsBody for AlphaZRows<'_, R> {
+    #[inline(always)]
+    unsafe fn row<L: Lane>(&self, iz: usize) {
+        let (nxp, stride) = (self.g.nxp, self.g.stride);
+        let s = self.g.index(iz, 0);
+        // SAFETY: disjoint rows.
+        let (alz, y2) = unsafe { (self.alpha.slice(s, nxp), self.y.slice(s, nxp)) };
+        let kern = AdjointAlpha::<R, false> {
+            n: nxp,
+            step: stride,
+            coef: self.k.bz,
+            f: window(self.f, s, nxp, R * stride, R * stride),
+            a: core::ptr::null(),
+            b: core::ptr::null(),
+            a1: self.m.az[iz],
+            b1: self.m.bz[iz],
+            alpha: window_mut(alz, 0, nxp),
+            y: window_mut(y2, 0, nxp),
+        };
+        // SAFETY: forwarded CPU support.
+        unsafe { kernel::drive::<L, _>(&kern) };
+    }
+}
+
+/// Adjoint phase B: the row's x-layer temporaries, then the fused update of the row.
+struct AdjointRows<'r, const R: usize> {
+    g: Grid,
+    k: Coeffs,
+    m: Medium<'r>,
+    r: &'r [f32],
+    ez: &'r [f32],
+    yz: &'r [f32],
+    out: SharedMut<f32>,
+    alpha: SharedMut<f32>,
+    beta: SharedMut<f32>,
+    ex: SharedMut<f32>,
+    fx: SharedMut<f32>,
+    yx: SharedMut<f32>,
+    top_reach: usize,
+    bottom_reach: usize,
+    xr0: usize,
+    xr1: usize,
+}
+
+impl<const R: usize> RowsBody for AdjointRows<'_, R> {
+    #[inline(always)]
+    unsafe fn row<L: Lane>(&self, iz: usize) {
+        let (g, k, m) = (&self.g, &self.k, &self.m);
+        let (nxp, stride) = (g.nxp, g.stride);
+        let s = g.index(iz, 0);
+        // SAFETY: disjoint rows (the temporaries' views add this row's halo columns).
+        let o = unsafe { self.out.slice(s, nxp) };
+        let (e, f, yv) =
+            unsafe { (self.ex.slice(s - HALO, stride), self.fx.slice(s - HALO, stride), self.yx.slice(s - HALO, stride)) };
+        if g.width > 0 {
+            let strips = [(0, g.width), (g.width + g.nx, nxp)];
+            // SAFETY: as above.
+            let (alpha, beta) = unsafe { (self.alpha.slice(s, nxp), self.beta.slice(s, nxp)) };
+            for (c0, c1) in strips {
+                let n = c1 - c0;
+                let kern = AdjointBeta::<true> {
+                    n,
+                    r: window(self.r, s + c0, n, 0, 0),
+                    a: window(m.ax, c0, n, 0, 0),
+                    b: window(m.bx, c0, n, 0, 0),
+                    a1: 0.0,
+                    b1: 0.0,
+                    beta: window_mut(beta, c0, n),
+                    e: window_mut(e, c0 + HALO, n),
+                    f: window_mut(f, c0 + HALO, n),
+                };
+                // SAFETY: forwarded CPU support.
+                unsafe { kernel::drive::<L, _>(&kern) };
+            }
+            for (c0, c1) in strips {
+                let n = c1 - c0;
+                let kern = AdjointAlpha::<R, true> {
+                    n,
+                    step: 1,
+                    coef: k.bx,
+                    f: window(f, c0 + HALO, n, R, R),
+                    a: window(m.ax, c0, n, 0, 0),
+                    b: window(m.bx, c0, n, 0, 0),
+                    a1: 0.0,
+                    b1: 0.0,
+                    alpha: window_mut(alpha, c0, n),
+                    y: window_mut(yv, c0 + HALO, n),
+                };
+                // SAFETY: forwarded CPU support.
+                unsafe { kernel::drive::<L, _>(&kern) };
+            }
+        }
+        let rs = AdjointRow { k, r: self.r, w: m.w, ex: e, yx: yv, ez: self.ez, yz: self.yz, s, stride };
+        let (xr0, xr1) = (self.xr0, self.xr1);
+        // SAFETY: forwarded CPU support.
+        unsafe {
+            if g.width > 0 && (iz < self.top_reach || iz >= self.bottom_reach) {
+                rs.segment::<L, R, true, true>(0, xr0, o);
+                rs.segment::<L, R, false, true>(xr0, xr1, o);
+                rs.segment::<L, R, true, true>(xr1, nxp, o);
+            } else {
+                rs.segment::<L, R, true, false>(0, xr0, o);
+                rs.segment::<L, R, false, false>(xr0, xr1, o);
+                rs.segment::<L, R, true, false>(xr1, nxp, o);
+            }
+        }
+    }
+}
+
+/// The work of one phase for one row, run with a lane type chosen once per task (see
+/// [`par_rows_isa`]).
+pub(crate) trait RowsBody: Sync {
+    /// Computes row `iz` with lane type `L`.
+    ///
+    /// # Safety
+    /// The CPU supports `L`; concurrent calls get different rows.
+    unsafe fn row<L: Lane>(&self, iz: usize);
+}
+
+/// The rows `first..last` (counted through `ranges`) of one task.
+struct RowsTask<'b, B> {
+    body: &'b B,
+    ranges: &'b [(usize, usize)],
+    first: usize,
+    last: usize,
+}
+
+impl<B: RowsBody> kernel::WithLanes for RowsTask<'_, B> {
+    #[inline(always)]
+    unsafe fn go<L: Lane>(&self) {
+        for q in self.first..self.last {
+            let mut q = q;
+            for &(a, b) in self.ranges {
+                let len = b.saturating_sub(a);
+                if q < len {
+                    // SAFETY: forwarded; tasks get disjoint row sets.
+                    unsafe { self.body.row::<L>(a + q) };
+                    break;
+                }
+                q -= len;
+            }
+        }
+    }
+}
+
+/// [`par_rows`] for a [`RowsBody`]: the same split into contiguous tasks, each task run
+/// with instruction set `isa` (dispatched once per task).
+pub(crate) fn par_rows_isa<B: RowsBody>(exec: &dyn Executor, isa: Isa, ranges: &[(usize, usize)], body: &B) {
+    let total: usize = ranges.iter().map(|&(a, b)| b.saturating_sub(a)).sum();
+    if total == 0 {
+        return;
+    }
+    let tasks = exec.threads().clamp(1, total);
+    exec.for_each(tasks, &|t| {
+        let task = RowsTask { body, ranges, first: t * total / tasks, last: (t + 1) * total / tasks };
+        kernel::dispatch(isa, &task);
+    });
 }
 
 /// Runs `f(row)` for every row of the given ranges, split into contiguous tasks.
@@ -646,112 +1011,37 @@ impl<'a> Propagator<'a> {
         let k = self.k;
         let m = self.medium;
         let isa = self.isa;
-        let (nxp, stride) = (g.nxp, g.stride);
         let fourth = self.cfg.time_order == 4;
         // Phase A: ψz in the top and bottom layers (phase B reads its row neighbours).
         if g.width > 0 {
-            let sh = SharedMut::new(&mut *aux.psiz);
-            par_rows(exec, &self.z_strips(), &|iz| {
-                let s = g.index(iz, 0);
-                // SAFETY: each task owns its rows; row `iz` occupies `s..s + nxp`.
-                let ps = unsafe { sh.slice(s, nxp) };
-                let psi = PsiUpdate::<R, false> {
-                    n: nxp,
-                    step: stride,
-                    coef: k.bz,
-                    f: window(u, s, nxp, R * stride, R * stride),
-                    a: core::ptr::null(),
-                    b: core::ptr::null(),
-                    a1: m.az[iz],
-                    b1: m.bz[iz],
-                    psi: window_mut(ps, 0, nxp),
-                };
-                kernel::run(isa, &psi);
-            });
+            let body = PsiZRows::<R> { g, k, m, u, psiz: SharedMut::new(&mut *aux.psiz) };
+            par_rows_isa(exec, isa, &self.z_strips(), &body);
         }
         // Phase A2 (order 4): y = W L u.
         if fourth {
-            let sh = SharedMut::new(&mut *y);
-            par_rows(exec, &[(0, g.nzp)], &|iz| {
-                let s = g.index(iz, 0);
-                // SAFETY: disjoint rows.
-                let o = unsafe { sh.slice(s, nxp) };
-                let lap = WLapRow::<R> {
-                    n: nxp,
-                    st: stride,
-                    k,
-                    f: window(u, s, nxp, R * stride, R * stride),
-                    w: window(m.w, s, nxp, 0, 0),
-                    o: window_mut(o, 0, nxp),
-                };
-                kernel::run(isa, &lap);
-            });
+            let body = WLapRows::<R> { g, k, m, u, y: SharedMut::new(&mut *y) };
+            par_rows_isa(exec, isa, &[(0, g.nzp)], &body);
             if self.cfg.free_surface {
                 mirror_top(&g, y);
             }
         }
         // Phase B: one fused pass per row: ψx in the row's x strips, then the update with
         // the C-PML corrections added where the point lies in a layer.
-        let y: &[f32] = y;
-        let psiz: &[f32] = aux.psiz;
-        let osh = SharedMut::new(out);
-        let pxsh = SharedMut::new(&mut *aux.psix);
-        let zxsh = SharedMut::new(&mut *aux.zetax);
-        let zzsh = SharedMut::new(&mut *aux.zetaz);
-        let free = self.cfg.free_surface;
-        let strips = [(0, g.width), (g.width + g.nx, nxp)];
-        par_rows(exec, &[(0, g.nzp)], &|iz| {
-            let s = g.index(iz, 0);
-            // SAFETY: disjoint rows: task rows never overlap, and a stored row (with its
-            // halo columns) is `s − HALO .. s − HALO + stride`.
-            let o = unsafe { osh.slice(s, nxp) };
-            let px = unsafe { pxsh.slice(s - HALO, stride) };
-            let zx = unsafe { zxsh.slice(s, nxp) };
-            let zz = unsafe { zzsh.slice(s, nxp) };
-            if g.width > 0 {
-                for (c0, c1) in strips {
-                    let n = c1 - c0;
-                    let psi = PsiUpdate::<R, true> {
-                        n,
-                        step: 1,
-                        coef: k.bx,
-                        f: window(u, s + c0, n, R, R),
-                        a: window(m.ax, c0, n, 0, 0),
-                        b: window(m.bx, c0, n, 0, 0),
-                        a1: 0.0,
-                        b1: 0.0,
-                        psi: window_mut(px, c0 + HALO, n),
-                    };
-                    kernel::run(isa, &psi);
-                }
-            }
-            let px: &[f32] = px;
-            let (w0, w1) = (g.width, g.width + g.nx);
-            let zrow = g.width > 0 && g.is_pml_row(iz);
-            let (az, bz) = (m.az[iz], m.bz[iz]);
-            let rs = RowStep { k: &k, isa, u, y, w: m.w, w12: m.w12, ax: m.ax, bx: m.bx, psiz, px, s, stride, az, bz };
-            macro_rules! segments {
-                ($fourth:expr) => {
-                    if zrow {
-                        rs.segment::<R, $fourth, true, true>(0, w0, o, zx, zz);
-                        rs.segment::<R, $fourth, false, true>(w0, w1, o, zx, zz);
-                        rs.segment::<R, $fourth, true, true>(w1, nxp, o, zx, zz);
-                    } else {
-                        rs.segment::<R, $fourth, true, false>(0, w0, o, zx, zz);
-                        rs.segment::<R, $fourth, false, false>(w0, w1, o, zx, zz);
-                        rs.segment::<R, $fourth, true, false>(w1, nxp, o, zx, zz);
-                    }
-                };
-            }
-            if fourth {
-                segments!(true);
-            } else {
-                segments!(false);
-            }
-            if free && iz == 0 {
-                o.fill(0.0);
-            }
-        });
+        let body = ForwardRows::<R> {
+            g,
+            k,
+            m,
+            u,
+            y,
+            psiz: aux.psiz,
+            out: SharedMut::new(out),
+            psix: SharedMut::new(&mut *aux.psix),
+            zetax: SharedMut::new(&mut *aux.zetax),
+            zetaz: SharedMut::new(&mut *aux.zetaz),
+            fourth,
+            free: self.cfg.free_surface,
+        };
+        par_rows_isa(exec, isa, &[(0, g.nzp)], &body);
     }
 
     /// One transposed step (order 2) in the scaled adjoint variable: `out` holds `rⁿ⁺²` on
@@ -770,7 +1060,7 @@ impl<'a> Propagator<'a> {
         let k = self.k;
         let m = self.medium;
         let isa = self.isa;
-        let (nxp, stride, fl) = (g.nxp, g.stride, g.field_len());
+        let (nxp, fl) = (g.nxp, g.field_len());
         let mut rest = tmp;
         let ex = take(&mut rest, fl);
         let fx = take(&mut rest, fl);
@@ -780,61 +1070,22 @@ impl<'a> Propagator<'a> {
         let yz = take(&mut rest, fl);
         if g.width > 0 {
             // Phase A (z layers): βz += r; Ez = az βz; Fz = r + Ez; βz ← bz βz.
-            let bsh = SharedMut::new(&mut *aux.zetaz);
-            let esh = SharedMut::new(&mut *ez);
-            let fsh = SharedMut::new(&mut *fz);
-            par_rows(exec, &self.z_strips(), &|iz| {
-                let s = g.index(iz, 0);
-                // SAFETY: disjoint rows.
-                let (bz, e, f) = unsafe { (bsh.slice(s, nxp), esh.slice(s, nxp), fsh.slice(s, nxp)) };
-                let kern = AdjointBeta::<false> {
-                    n: nxp,
-                    r: window(r, s, nxp, 0, 0),
-                    a: core::ptr::null(),
-                    b: core::ptr::null(),
-                    a1: m.az[iz],
-                    b1: m.bz[iz],
-                    beta: window_mut(bz, 0, nxp),
-                    e: window_mut(e, 0, nxp),
-                    f: window_mut(f, 0, nxp),
-                };
-                kernel::run(isa, &kern);
-            });
+            let body = BetaZRows {
+                g,
+                m,
+                r,
+                beta: SharedMut::new(&mut *aux.zetaz),
+                e: SharedMut::new(&mut *ez),
+                f: SharedMut::new(&mut *fz),
+            };
+            par_rows_isa(exec, isa, &self.z_strips(), &body);
             // Phase A' (z layers): αz −= ∂z Fz; Yz = az αz; αz ← bz αz.
-            let fz: &[f32] = fz;
-            let ash = SharedMut::new(&mut *aux.psiz);
-            let ysh = SharedMut::new(&mut *yz);
-            par_rows(exec, &self.z_strips(), &|iz| {
-                let s = g.index(iz, 0);
-                // SAFETY: disjoint rows.
-                let (alz, y2) = unsafe { (ash.slice(s, nxp), ysh.slice(s, nxp)) };
-                let kern = AdjointAlpha::<R, false> {
-                    n: nxp,
-                    step: stride,
-                    coef: k.bz,
-                    f: window(fz, s, nxp, R * stride, R * stride),
-                    a: core::ptr::null(),
-                    b: core::ptr::null(),
-                    a1: m.az[iz],
-                    b1: m.bz[iz],
-                    alpha: window_mut(alz, 0, nxp),
-                    y: window_mut(y2, 0, nxp),
-                };
-                kernel::run(isa, &kern);
-            });
+            let body = AlphaZRows::<R> { g, k, m, f: fz, alpha: SharedMut::new(&mut *aux.psiz), y: SharedMut::new(&mut *yz) };
+            par_rows_isa(exec, isa, &self.z_strips(), &body);
         }
         // Phase B: per row, the x-layer temporaries (row-local), then one fused pass:
         // o = (2r − o) + W·(L r + (∂xx Ex − ∂x Yx) + (∂zz Ez − ∂z Yz)), the layer terms
         // where they reach (layers plus HALO points; the temporaries are zero elsewhere).
-        let ez: &[f32] = ez;
-        let yz: &[f32] = yz;
-        let osh = SharedMut::new(&mut *out);
-        let axsh = SharedMut::new(&mut *aux.psix);
-        let bxsh = SharedMut::new(&mut *aux.zetax);
-        let exsh = SharedMut::new(&mut *ex);
-        let fxsh = SharedMut::new(&mut *fx);
-        let yxsh = SharedMut::new(&mut *yx);
-        let strips = [(0, g.width), (g.width + g.nx, nxp)];
         let top_reach = if g.top > 0 { (g.top + HALO).min(g.nzp) } else { 0 };
         let bottom_reach = (g.top + g.nz).saturating_sub(HALO).max(top_reach);
         let (xr0, xr1) = if g.width > 0 {
@@ -843,59 +1094,25 @@ impl<'a> Propagator<'a> {
         } else {
             (0, nxp)
         };
-        par_rows(exec, &[(0, g.nzp)], &|iz| {
-            let s = g.index(iz, 0);
-            // SAFETY: disjoint rows (the temporaries' views add this row's halo columns).
-            let o = unsafe { osh.slice(s, nxp) };
-            let (e, f, yv) = unsafe {
-                (exsh.slice(s - HALO, stride), fxsh.slice(s - HALO, stride), yxsh.slice(s - HALO, stride))
-            };
-            if g.width > 0 {
-                // SAFETY: as above.
-                let (alpha, beta) = unsafe { (axsh.slice(s, nxp), bxsh.slice(s, nxp)) };
-                for (c0, c1) in strips {
-                    let n = c1 - c0;
-                    let kern = AdjointBeta::<true> {
-                        n,
-                        r: window(r, s + c0, n, 0, 0),
-                        a: window(m.ax, c0, n, 0, 0),
-                        b: window(m.bx, c0, n, 0, 0),
-                        a1: 0.0,
-                        b1: 0.0,
-                        beta: window_mut(beta, c0, n),
-                        e: window_mut(e, c0 + HALO, n),
-                        f: window_mut(f, c0 + HALO, n),
-                    };
-                    kernel::run(isa, &kern);
-                }
-                for (c0, c1) in strips {
-                    let n = c1 - c0;
-                    let kern = AdjointAlpha::<R, true> {
-                        n,
-                        step: 1,
-                        coef: k.bx,
-                        f: window(f, c0 + HALO, n, R, R),
-                        a: window(m.ax, c0, n, 0, 0),
-                        b: window(m.bx, c0, n, 0, 0),
-                        a1: 0.0,
-                        b1: 0.0,
-                        alpha: window_mut(alpha, c0, n),
-                        y: window_mut(yv, c0 + HALO, n),
-                    };
-                    kernel::run(isa, &kern);
-                }
-            }
-            let rs = AdjointRow { k: &k, isa, r, w: m.w, ex: e, yx: yv, ez, yz, s, stride };
-            if g.width > 0 && (iz < top_reach || iz >= bottom_reach) {
-                rs.segment::<R, true, true>(0, xr0, o);
-                rs.segment::<R, false, true>(xr0, xr1, o);
-                rs.segment::<R, true, true>(xr1, nxp, o);
-            } else {
-                rs.segment::<R, true, false>(0, xr0, o);
-                rs.segment::<R, false, false>(xr0, xr1, o);
-                rs.segment::<R, true, false>(xr1, nxp, o);
-            }
-        });
+        let body = AdjointRows::<R> {
+            g,
+            k,
+            m,
+            r,
+            ez,
+            yz,
+            out: SharedMut::new(&mut *out),
+            alpha: SharedMut::new(&mut *aux.psix),
+            beta: SharedMut::new(&mut *aux.zetax),
+            ex: SharedMut::new(&mut *ex),
+            fx: SharedMut::new(&mut *fx),
+            yx: SharedMut::new(&mut *yx),
+            top_reach,
+            bottom_reach,
+            xr0,
+            xr1,
+        };
+        par_rows_isa(exec, isa, &[(0, g.nzp)], &body);
     }
 
     /// Adds `scale·W·value` at the bilinear points `b` of `field` (skipping row 0 with a
