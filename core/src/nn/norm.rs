@@ -68,13 +68,14 @@ impl Sum8 {
     pub fn extend(&mut self, values: &[f32]) {
         let mut rest = values;
         // Align to a multiple of 8 so that whole chunks map lane j to partial j.
-        while self.count % 8 != 0 && !rest.is_empty() {
+        while !self.count.is_multiple_of(8) && !rest.is_empty() {
             self.partial[self.count % 8] += rest[0];
             self.count += 1;
             rest = &rest[1..];
         }
         let mut chunks = rest.chunks_exact(8);
         for chunk in &mut chunks {
+            #[allow(clippy::needless_range_loop)] // lane j feeds partial sum j
             for j in 0..8 {
                 self.partial[j] += chunk[j];
             }
@@ -90,7 +91,7 @@ impl Sum8 {
     #[inline]
     pub fn extend_squared_deviation(&mut self, values: &[f32], mean: f32) {
         let mut rest = values;
-        while self.count % 8 != 0 && !rest.is_empty() {
+        while !self.count.is_multiple_of(8) && !rest.is_empty() {
             let d = rest[0] - mean;
             self.partial[self.count % 8] += d * d;
             self.count += 1;
@@ -98,6 +99,7 @@ impl Sum8 {
         }
         let mut chunks = rest.chunks_exact(8);
         for chunk in &mut chunks {
+            #[allow(clippy::needless_range_loop)] // lane j feeds partial sum j
             for j in 0..8 {
                 let d = chunk[j] - mean;
                 self.partial[j] += d * d;
@@ -142,7 +144,7 @@ pub fn group_norm(
     if geometry.height == 0 || geometry.width == 0 {
         return Err(Error::InvalidArgument { name: "geometry", expected: "non-empty feature maps" });
     }
-    if norm.groups == 0 || channels % norm.groups != 0 {
+    if norm.groups == 0 || !channels.is_multiple_of(norm.groups) {
         return Err(Error::InvalidArgument { name: "groups", expected: "a divisor of the channel count" });
     }
     for source in sources {
@@ -215,6 +217,7 @@ impl GroupTask<'_, '_> {
 /// # Safety
 /// The CPU must support `L`; no other task may write this group's planes.
 #[inline(always)]
+#[allow(clippy::extra_unused_type_parameters)] // instantiated per instruction set, see above
 unsafe fn group_task<L: Lanes>(task: &GroupTask<'_, '_>, b: usize, g: usize) {
     let geometry = task.geometry;
     let plane = geometry.plane_len();
