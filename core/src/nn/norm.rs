@@ -23,7 +23,7 @@
 //! reproduce the order exactly.
 
 use super::conv::Source;
-use super::geometry::Geometry;
+use super::geometry::{zero_ring_rows, Geometry};
 use super::simd::{dispatch, Isa, Lanes};
 use crate::detmath;
 use crate::error::{check_len, Error};
@@ -68,13 +68,14 @@ impl Sum8 {
     pub fn extend(&mut self, values: &[f32]) {
         let mut rest = values;
         // Align to a multiple of 8 so that whole chunks map lane j to partial j.
-        while self.count % 8 != 0 && !rest.is_empty() {
+        while !self.count.is_multiple_of(8) && !rest.is_empty() {
             self.partial[self.count % 8] += rest[0];
             self.count += 1;
             rest = &rest[1..];
         }
         let mut chunks = rest.chunks_exact(8);
         for chunk in &mut chunks {
+            #[allow(clippy::needless_range_loop)] // lane j feeds partial sum j
             for j in 0..8 {
                 self.partial[j] += chunk[j];
             }
@@ -90,7 +91,7 @@ impl Sum8 {
     #[inline]
     pub fn extend_squared_deviation(&mut self, values: &[f32], mean: f32) {
         let mut rest = values;
-        while self.count % 8 != 0 && !rest.is_empty() {
+        while !self.count.is_multiple_of(8) && !rest.is_empty() {
             let d = rest[0] - mean;
             self.partial[self.count % 8] += d * d;
             self.count += 1;
@@ -98,6 +99,7 @@ impl Sum8 {
         }
         let mut chunks = rest.chunks_exact(8);
         for chunk in &mut chunks {
+            #[allow(clippy::needless_range_loop)] // lane j feeds partial sum j
             for j in 0..8 {
                 let d = chunk[j] - mean;
                 self.partial[j] += d * d;
@@ -123,8 +125,8 @@ impl Sum8 {
 /// holds `batch × channels × plane_len` values (zero ring included).
 ///
 /// # Errors
-/// [`Error::InvalidArgument`] if `groups` is zero or does not divide the channel count, or
-/// for more than two sources; [`Error::BufferLength`] for mis-sized buffers.
+/// [`Error::InvalidArgument`] for an empty geometry, if `groups` is zero or does not
+/// divide the channel count, or for more than two sources; [`Error::BufferLength`] for mis-sized buffers.
 pub fn group_norm(
     exec: &dyn Executor,
     isa: Isa,
@@ -139,7 +141,10 @@ pub fn group_norm(
     }
     let plane = geometry.plane_len();
     let channels: usize = sources.iter().map(|s| s.channels).sum();
-    if norm.groups == 0 || channels % norm.groups != 0 {
+    if geometry.height == 0 || geometry.width == 0 {
+        return Err(Error::InvalidArgument { name: "geometry", expected: "non-empty feature maps" });
+    }
+    if norm.groups == 0 || !channels.is_multiple_of(norm.groups) {
         return Err(Error::InvalidArgument { name: "groups", expected: "a divisor of the channel count" });
     }
     for source in sources {
@@ -185,6 +190,16 @@ struct GroupTask<'a, 'b> {
 unsafe impl Sync for GroupTask<'_, '_> {}
 
 impl GroupTask<'_, '_> {
+    /// The padded plane of concatenated channel `c` of batch item `b`.
+    #[inline(always)]
+    fn plane(&self, b: usize, c: usize) -> &[f32] {
+        let first = &self.sources[0];
+        let (source, local) = if c < first.channels { (first, c) } else { (&self.sources[1], c - first.channels) };
+        let plane = self.geometry.plane_len();
+        let start = (b * source.channels + local) * plane;
+        &source.data[start..start + plane]
+    }
+
     /// Interior row `y` of concatenated channel `c` of batch item `b`.
     #[inline(always)]
     fn row(&self, b: usize, c: usize, y: usize) -> &[f32] {
@@ -202,6 +217,7 @@ impl GroupTask<'_, '_> {
 /// # Safety
 /// The CPU must support `L`; no other task may write this group's planes.
 #[inline(always)]
+#[allow(clippy::extra_unused_type_parameters)] // instantiated per instruction set, see above
 unsafe fn group_task<L: Lanes>(task: &GroupTask<'_, '_>, b: usize, g: usize) {
     let geometry = task.geometry;
     let plane = geometry.plane_len();
@@ -221,22 +237,22 @@ unsafe fn group_task<L: Lanes>(task: &GroupTask<'_, '_>, b: usize, g: usize) {
     }
     let var = sq.total() * task.inv_n;
     let inv_std = detmath::rsqrt(var + task.norm.eps);
+    // All interior rows of a plane as one flattened run (the ring cells between rows are
+    // computed too, then zeroed), so that SiLU runs on long blocks.
+    let (first, last) = (geometry.index(0, 0), geometry.index(geometry.height - 1, geometry.width - 1) + 1);
     for c in channels_of_group {
         let scale = task.norm.gamma[c] * inv_std;
         let shift = task.norm.beta[c] - mean * scale;
         // SAFETY: forwarded from the caller.
         let dst = unsafe { task.out.slice((b * task.channels + c) * plane, plane) };
-        dst.fill(0.0);
-        for y in 0..geometry.height {
-            let start = geometry.index(y, 0);
-            let d = &mut dst[start..start + geometry.width];
-            let src = task.row(b, c, y);
-            for (o, &e) in d.iter_mut().zip(src) {
+        let src = task.plane(b, c);
+        if task.norm.silu {
+            detmath::silu_affine(&src[first..last], scale, shift, &mut dst[first..last]);
+        } else {
+            for (o, &e) in dst[first..last].iter_mut().zip(&src[first..last]) {
                 *o = e * scale + shift;
             }
-            if task.norm.silu {
-                detmath::silu_in_place(d);
-            }
         }
+        zero_ring_rows(geometry, dst, 0, geometry.height);
     }
 }
