@@ -483,10 +483,10 @@ fn prior_figure(data: &[(Vec<f32>, Vec<f32>, usize, f64)], height: usize, width:
         panels.push(Panel { image: Image::new(sample, height, width)?, title: format!("prior sample {k}") });
     }
     for (_, model, index, d) in data {
-        panels.push(Panel { image: Image::new(model, height, width)?, title: format!("nearest: #{index} ({d:.3})") });
+        panels.push(Panel { image: Image::new(model, height, width)?, title: format!("#{index}: {d:.3}") });
     }
     let mut fig = GridFigure::new(2, data.len(), panels, velocity_scale(weights));
-    fig.title = "Prior samples (λ = 0) and their nearest training models (RMSE km/s)".into();
+    fig.title = "Prior samples (λ = 0) over their nearest training models (#index: RMSE km/s)".into();
     fig.render()
 }
 
