@@ -97,10 +97,12 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn worker(shared: &Shared) {
+/// A worker's loop. `seen` starts at the epoch the pool was created with (not the epoch
+/// when this thread happens to start running): a job submitted before the thread first
+/// ran is still picked up, instead of being left to the caller alone.
+fn worker(shared: &Shared, mut seen: usize) {
     // `stop` is checked too: the pool may be dropped before this thread first runs.
     let idle = |seen: usize| shared.epoch.load(SeqCst) == seen && !shared.stop.load(SeqCst);
-    let mut seen = shared.epoch.load(SeqCst);
     loop {
         let start = Instant::now();
         let mut spins = 0u32;
@@ -162,7 +164,7 @@ impl PoolExecutor {
             let sh = pool.shared.clone();
             let handle = std::thread::Builder::new()
                 .name(format!("powerpost-worker-{i}"))
-                .spawn(move || worker(&sh))
+                .spawn(move || worker(&sh, 0))
                 .with_context(|| format!("cannot start {threads} worker threads"))?;
             pool.handles.push(handle);
         }
@@ -273,6 +275,30 @@ mod tests {
                     "threads {threads}, n {n}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn a_job_submitted_before_the_workers_run_still_uses_them() {
+        // Two tasks that each wait (up to 10 s) for the other to start can only both
+        // start promptly if they run on two threads, even when the job is submitted the
+        // moment the pool exists (before the worker thread may have run at all).
+        for _ in 0..20 {
+            let pool = PoolExecutor::new(2).unwrap();
+            let started = AtomicUsize::new(0);
+            let waited_out = AtomicUsize::new(0);
+            pool.for_each(2, &|_| {
+                started.fetch_add(1, Ordering::SeqCst);
+                let t0 = Instant::now();
+                while started.load(Ordering::SeqCst) < 2 {
+                    if t0.elapsed() > Duration::from_secs(10) {
+                        waited_out.fetch_add(1, Ordering::SeqCst);
+                        break;
+                    }
+                    std::thread::yield_now();
+                }
+            });
+            assert_eq!(waited_out.load(Ordering::SeqCst), 0, "the two tasks ran one after the other");
         }
     }
 
