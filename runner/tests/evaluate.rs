@@ -6,6 +6,14 @@ use powerpost_train::dataset::{build_with, BuildOptions};
 use std::path::Path;
 use std::process::{Command, Output};
 
+mod common;
+use common::write_npy;
+
+/// Data of an `f32` `.npy`.
+fn read_npy(path: &Path) -> Vec<f32> {
+    common::read_npy(path).1
+}
+
 fn powerpost(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_powerpost")).args(args).env("RUST_BACKTRACE", "1").output().unwrap()
 }
@@ -14,29 +22,6 @@ fn ok(args: &[&str]) -> Output {
     let out = powerpost(args);
     assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
     out
-}
-
-/// Data of an `f32` `.npy` written by powerpost or the dataset builder.
-fn read_npy(path: &Path) -> Vec<f32> {
-    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
-    bytes[10 + len..].chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
-}
-
-fn write_npy(path: &Path, shape: &[usize], data: &[f32]) {
-    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({}), }}", dims.join(", "));
-    while !(10 + header.len() + 1).is_multiple_of(64) {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    bytes.extend_from_slice(header.as_bytes());
-    for v in data {
-        bytes.extend_from_slice(&v.to_le_bytes());
-    }
-    std::fs::write(path, bytes).unwrap();
 }
 
 fn rmse(a: &[f32], b: &[f32]) -> f64 {

@@ -8,6 +8,9 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod common;
+use common::{read_npy, write_npy};
+
 const H: usize = 16;
 const W: usize = 32;
 
@@ -32,34 +35,6 @@ fn assert_user_error(out: &Output, needles: &[&str]) {
     for needle in needles {
         assert!(stderr.contains(needle), "missing {needle:?} in: {stderr}");
     }
-}
-
-/// Writes an `f32` `.npy` (format 1.0).
-fn write_npy(path: &Path, shape: &[usize], data: &[f32]) {
-    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-    let shape_text = if shape.len() == 1 { format!("{},", dims[0]) } else { dims.join(", ") };
-    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({shape_text}), }}");
-    while !(10 + header.len() + 1).is_multiple_of(64) {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    bytes.extend_from_slice(header.as_bytes());
-    for v in data {
-        bytes.extend_from_slice(&v.to_le_bytes());
-    }
-    std::fs::write(path, bytes).unwrap();
-}
-
-/// Shape text and data of an `f32` `.npy` written by powerpost.
-fn read_npy(path: &Path) -> (String, Vec<f32>) {
-    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
-    let header = String::from_utf8(bytes[10..10 + len].to_vec()).unwrap();
-    let shape = header.split("'shape': (").nth(1).unwrap().split(')').next().unwrap().trim_end_matches([',', ' ']).to_string();
-    let data = bytes[10 + len..].chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
-    (shape, data)
 }
 
 /// A smooth synthetic RTM image (reflectors) and a matching "truth" (km/s).
