@@ -76,6 +76,29 @@ fn evaluate_reports_the_samples_that_sample_draws() {
     // Held-out truths are fresh generator draws: not identical to any training model.
     let prior = &report["prior"];
     assert!(prior["held_out_nearest_rmse"].as_array().unwrap().iter().all(|d| d.as_f64().unwrap() > 0.01), "{prior}");
+
+    // Steps study: an entry equal to the reference schedule reproduces it exactly; another
+    // sampler on the same schedule does not; the reference row carries the standard error.
+    ok(&[
+        "evaluate", "--data", &s(&p("data")), "--weights", "random:5", "--out", &s(&p("study")), "--samples", "2", "--prior-samples", "0", "--steps", "2",
+        "--steps-study", "3,euler:3", "--reference-steps", "3", "--study-pairs", "1", "--study-samples", "2", "-q",
+    ]);
+    let csv = std::fs::read_to_string(p("study/steps.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = csv.lines().map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows[0][..3], ["sampler", "steps", "evaluations"], "{csv}");
+    assert_eq!(rows.len(), 4, "{csv}");
+    assert_eq!((rows[1][0], rows[1][1], rows[1][2]), ("heun", "3", "5"), "{csv}");
+    assert!(rows[1][6].parse::<f64>().unwrap() > 0.0, "standard error: {csv}");
+    assert_eq!((rows[2][0], rows[2][4], rows[2][5]), ("heun", "0.000000", "0.000000"), "{csv}");
+    assert_eq!((rows[3][0], rows[3][2]), ("euler", "3"), "{csv}");
+    assert!(rows[3][5].parse::<f64>().unwrap() > 0.0, "{csv}");
+    let out = powerpost(&[
+        "evaluate", "--data", &s(&p("data")), "--weights", "random:5", "--out", &s(&p("bad")), "--steps-study", "nosuch:4", "-q",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--steps-study `nosuch:4`") && stderr.contains("dpmpp-2m"), "{stderr}");
+    assert!(!p("bad").exists());
 }
 
 #[test]

@@ -18,6 +18,8 @@ use powerpost_core::exec::Executor;
 use powerpost_core::unet::{init_random, load_params, params_len, UNetConfig};
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Training options.
@@ -48,6 +50,11 @@ pub struct TrainOptions {
     pub checkpoint_every_secs: f64,
     /// Continue from `out/checkpoint.bin`.
     pub resume: bool,
+    /// Checked after every step: once it is true the run writes its checkpoint and
+    /// returns early ([`TrainSummary::interrupted`]); `--resume` continues it with the same
+    /// bits as an uninterrupted run. The runner sets it on SIGINT/SIGTERM (Ctrl-C, Slurm
+    /// pre-emption).
+    pub stop: Option<Arc<AtomicBool>>,
 }
 
 /// One logged step.
@@ -76,6 +83,9 @@ pub struct TrainSummary {
     pub steps_run: u64,
     /// Wall seconds of this call.
     pub seconds: f64,
+    /// Whether [`TrainOptions::stop`] ended the call before `steps` (the checkpoint is
+    /// written either way).
+    pub interrupted: bool,
 }
 
 const CSV_HEADER: &str = "step,loss,lr,grad_norm,steps_per_sec";
@@ -203,7 +213,12 @@ pub fn train(data: &Dataset, opts: &TrainOptions, exec: &dyn Executor, on_step: 
         ];
         write_atomic(&opts.out.join("weights.safetensors"), &safetensors_f16(&config, &state.ema, &meta))
     };
+    let mut interrupted = false;
     while state.step < opts.steps {
+        if opts.stop.as_ref().is_some_and(|f| f.load(Ordering::SeqCst)) {
+            interrupted = true;
+            break;
+        }
         let step = state.step;
         let b = assemble(opts.seed, step, opts.batch, data.train_pairs, data.height, data.width, &opts.loss, &mut perm_cache, &|i| data.pair(i));
         let batch = TrainBatch { height: data.height, width: data.width, noisy: &b.noisy, sigma: &b.sigma, condition: &b.condition, conditional: &b.conditional };
@@ -228,5 +243,5 @@ pub fn train(data: &Dataset, opts: &TrainOptions, exec: &dyn Executor, on_step: 
     let seconds = start.elapsed().as_secs_f64();
     elapsed_before += seconds;
     save_all(&params, &state, &history, elapsed_before)?;
-    Ok(TrainSummary { steps_run: state.step - first_step, params, state, seconds })
+    Ok(TrainSummary { steps_run: state.step - first_step, params, state, seconds, interrupted })
 }

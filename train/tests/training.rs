@@ -54,6 +54,7 @@ fn options(out: std::path::PathBuf, steps: u64) -> TrainOptions {
         loss: LossConfig::default(),
         checkpoint_every_secs: 0.0,
         resume: true,
+        stop: None,
     }
 }
 
@@ -90,6 +91,27 @@ fn resumed_run_matches_uninterrupted_run_bit_for_bit() {
     assert_eq!(file.metadata("powerpost.velocity_half_range"), Some("1.5"));
     assert_eq!(file.metadata("powerpost.rtm_scale").map(|s| s.parse::<f32>().unwrap()), Some(2.0));
     assert!(dir.path().join("b/loss.png").exists());
+
+    // Stopped by the flag (what SIGINT/SIGTERM set) after step 2 of 7: it checkpoints and
+    // returns; resuming reaches the uninterrupted bits.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut opts = options(dir.path().join("c"), 7);
+    opts.checkpoint_every_secs = 1e9;
+    opts.stop = Some(stop.clone());
+    let stopped = train(&data, &opts, &two, &mut |s| {
+        if s.step == 2 {
+            stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    })
+    .unwrap();
+    assert!(stopped.interrupted);
+    assert_eq!(stopped.state.step, 2);
+    let (header, _, _) = powerpost_train::checkpoint::load(&dir.path().join("c/checkpoint.bin")).unwrap();
+    assert_eq!(header.step, 2, "the checkpoint is written on stop");
+    let resumed = train(&data, &options(dir.path().join("c"), 7), &Pool::new(1).unwrap(), &mut |_| {}).unwrap();
+    assert!(!resumed.interrupted);
+    assert_eq!(bits(&straight.params), bits(&resumed.params));
+    assert_eq!(bits(&straight.state.ema), bits(&resumed.state.ema));
 }
 
 #[test]

@@ -21,13 +21,18 @@
 //! its training set would give prior samples much closer to a training model than fresh
 //! models are.
 //!
-//! ## Sampler steps (`--steps-study 6,10,18`)
+//! ## Sampler steps (`--steps-study 6,10,18,dpmpp-2m:12`)
 //! On the first `--study-pairs` held-out pairs, `--study-samples` posterior samples are
-//! drawn with a `--reference-steps` (256) schedule and with each listed number of steps
-//! (same sampler, seed and sample indices). Reported per step count: network evaluations
-//! and seconds per sample, the RMSE between its posterior mean and the reference's, and
-//! the mean RMSE between same-index samples (for the deterministic ODE samplers the same
-//! index starts from the same noise, so this is the discretisation error itself).
+//! drawn with a `--reference-steps` (256) schedule of the evaluation's sampler and with
+//! each listed entry: a step count (same sampler) or `SAMPLER:STEPS` (another sampler;
+//! same seed and sample indices). Reported per entry: network evaluations and seconds per
+//! sample, the RMSE between its posterior mean and the reference's, and the mean RMSE
+//! between same-index samples (the deterministic ODE samplers — heun, euler, dpmpp-2m —
+//! start sample `i` from the same noise and integrate the same probability-flow ODE, so
+//! this is the discretisation error itself). For scale the reference row carries the
+//! Monte-Carlo standard error of a `--samples`-sample posterior mean (pixel mean of the
+//! reference samples' standard deviation / √samples): a discretisation error well below
+//! it is invisible next to the sampling noise of the mean a user looks at.
 //!
 //! ## Output (`--out DIR`, written atomically as a whole directory)
 //! `evaluate.json` (everything, including the weights' digest and the command's options),
@@ -41,7 +46,7 @@ use super::sample::{prepare_output, stack};
 use super::RunArgs;
 use crate::atomic;
 use crate::figures::{ColorScale, Colormap, GridFigure, Image, Panel};
-use anyhow::{anyhow, bail, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 use powerpost_core::exec::Executor;
 use powerpost_core::sampler::SamplerConfig;
@@ -86,9 +91,10 @@ pub struct EvaluateArgs {
     /// Seed of the samples.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Step counts to compare with the reference schedule, e.g. 6,10,18 (empty: no study).
+    /// Schedules to compare with the reference: step counts of the same sampler or
+    /// `SAMPLER:STEPS`, e.g. 6,10,18,dpmpp-2m:12 (empty: no study).
     #[arg(long, value_delimiter = ',')]
-    pub steps_study: Vec<usize>,
+    pub steps_study: Vec<String>,
     /// Steps of the reference schedule of the study.
     #[arg(long, default_value_t = 256)]
     pub reference_steps: usize,
@@ -166,6 +172,8 @@ pub struct PriorSummary {
 /// One row of the steps study.
 #[derive(Debug, Clone, Serialize)]
 pub struct StepsRow {
+    /// Sampler name.
+    pub sampler: String,
     /// Sampler steps.
     pub steps: usize,
     /// Network evaluations per sample.
@@ -176,6 +184,10 @@ pub struct StepsRow {
     pub mean_rmse_to_reference: f64,
     /// RMSE (km/s) between same-index samples, averaged over samples and pairs.
     pub sample_rmse_to_reference: f64,
+    /// Reference row only: Monte-Carlo standard error (km/s) of a `--samples`-sample
+    /// posterior mean (pixel mean of the reference samples' std / √samples, averaged over
+    /// the study pairs); 0 on the other rows.
+    pub mean_standard_error: f64,
 }
 
 /// `evaluate.json`.
@@ -226,9 +238,10 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
         bail!("--samples: expected at least 1");
     }
     let sampler = sampler_from_options(args.sampler.as_deref(), args.steps, None)?;
-    if !args.steps_study.is_empty() {
-        if args.steps_study.contains(&0) || args.reference_steps == 0 {
-            bail!("--steps-study/--reference-steps: expected positive step counts");
+    let study_configs = args.steps_study.iter().map(|entry| study_entry(entry, &sampler)).collect::<Result<Vec<_>>>()?;
+    if !study_configs.is_empty() {
+        if args.reference_steps == 0 {
+            bail!("--reference-steps: expected a positive step count");
         }
         if args.study_pairs == 0 || args.study_samples == 0 {
             bail!("--study-pairs/--study-samples: expected at least 1");
@@ -320,11 +333,11 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
 
     // Steps study.
     let mut steps_study = Vec::new();
-    if !args.steps_study.is_empty() {
+    if !study_configs.is_empty() {
         let study: Vec<usize> = held.iter().copied().take(args.study_pairs).collect();
         let n = args.study_samples;
-        let run_with = |steps: usize| -> Result<(Vec<Vec<f32>>, f64, usize)> {
-            let config = SamplerConfig { steps, ..sampler };
+        let run_with = |config: SamplerConfig| -> Result<(Vec<Vec<f32>>, f64, usize)> {
+            let steps = config.steps;
             let mut progress = SampleProgress::new((study.len() * n) as u64, steps as u64, args.run.quiet);
             let t = Instant::now();
             let mut all = Vec::new();
@@ -335,24 +348,39 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
             progress.finish();
             Ok((all, t.elapsed().as_secs_f64() / (study.len() * n) as f64, super::posterior_io::evaluations(&config)))
         };
-        let (reference, ref_seconds, ref_evals) = run_with(args.reference_steps)?;
-        let ref_means: Vec<Vec<f32>> = reference.iter().map(|s| mean_and_std(s, len).0).collect();
-        steps_study.push(StepsRow { steps: args.reference_steps, evaluations: ref_evals, seconds_per_sample: ref_seconds, mean_rmse_to_reference: 0.0, sample_rmse_to_reference: 0.0 });
-        for &steps in &args.steps_study {
-            let (samples, seconds, evals) = run_with(steps)?;
+        let (reference, ref_seconds, ref_evals) = run_with(SamplerConfig { steps: args.reference_steps, ..sampler })?;
+        let ref_stats: Vec<(Vec<f32>, Vec<f32>)> = reference.iter().map(|s| mean_and_std(s, len)).collect();
+        let ref_means: Vec<&Vec<f32>> = ref_stats.iter().map(|(m, _)| m).collect();
+        let standard_error = ref_stats.iter().map(|(_, sd)| sd.iter().map(|&v| v as f64).sum::<f64>() / len as f64).sum::<f64>()
+            / ref_stats.len() as f64
+            / (args.samples.max(1) as f64).sqrt();
+        steps_study.push(StepsRow {
+            sampler: sampler.kind.name().to_string(),
+            steps: args.reference_steps,
+            evaluations: ref_evals,
+            seconds_per_sample: ref_seconds,
+            mean_rmse_to_reference: 0.0,
+            sample_rmse_to_reference: 0.0,
+            mean_standard_error: standard_error,
+        });
+        for &config in &study_configs {
+            let steps = config.steps;
+            let (samples, seconds, evals) = run_with(config)?;
             let (mut mean_err, mut sample_err) = (0.0, 0.0);
             for (p, s) in samples.iter().enumerate() {
-                mean_err += rmse(&mean_and_std(s, len).0, &ref_means[p])?;
+                mean_err += rmse(&mean_and_std(s, len).0, ref_means[p])?;
                 for (a, b) in s.chunks_exact(len).zip(reference[p].chunks_exact(len)) {
                     sample_err += rmse(a, b)?;
                 }
             }
             steps_study.push(StepsRow {
+                sampler: config.kind.name().to_string(),
                 steps,
                 evaluations: evals,
                 seconds_per_sample: seconds,
                 mean_rmse_to_reference: mean_err / samples.len() as f64,
                 sample_rmse_to_reference: sample_err / (samples.len() * n) as f64,
+                mean_standard_error: 0.0,
             });
         }
     }
@@ -387,9 +415,12 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
         files.push("prior.png");
     }
     if !report.steps_study.is_empty() {
-        let mut csv = String::from("steps,evaluations,seconds_per_sample,mean_rmse_to_reference_km_s,sample_rmse_to_reference_km_s\n");
+        let mut csv = String::from("sampler,steps,evaluations,seconds_per_sample,mean_rmse_to_reference_km_s,sample_rmse_to_reference_km_s,mean_standard_error_km_s\n");
         for r in &report.steps_study {
-            csv += &format!("{},{},{:.4},{:.6},{:.6}\n", r.steps, r.evaluations, r.seconds_per_sample, r.mean_rmse_to_reference, r.sample_rmse_to_reference);
+            csv += &format!(
+                "{},{},{},{:.4},{:.6},{:.6},{:.6}\n",
+                r.sampler, r.steps, r.evaluations, r.seconds_per_sample, r.mean_rmse_to_reference, r.sample_rmse_to_reference, r.mean_standard_error
+            );
         }
         atomic::write_bytes(&temp.join("steps.csv"), csv.as_bytes())?;
         files.push("steps.csv");
@@ -506,12 +537,31 @@ fn print_summary(r: &Report) {
             p.samples, p.median_nearest_rmse, p.min_nearest_rmse, p.median_held_out_nearest_rmse
         );
     }
-    for row in &r.steps_study {
+    for (k, row) in r.steps_study.iter().enumerate() {
+        if k == 0 {
+            println!(
+                "reference {} {} steps ({} evaluations): {:.2} s/sample; standard error of a {}-sample mean {:.5} km/s",
+                row.sampler, row.steps, row.evaluations, row.seconds_per_sample, r.held_out.samples, row.mean_standard_error
+            );
+            continue;
+        }
         println!(
-            "steps {:>4} ({:>4} evaluations): {:.2} s/sample, mean RMSE to {}-step reference {:.5}, per-sample {:.5} km/s",
-            row.steps, row.evaluations, row.seconds_per_sample, r.reference_steps, row.mean_rmse_to_reference, row.sample_rmse_to_reference
+            "{:>9} {:>4} steps ({:>4} evaluations): {:.2} s/sample, mean RMSE to reference {:.5}, per-sample {:.5} km/s",
+            row.sampler, row.steps, row.evaluations, row.seconds_per_sample, row.mean_rmse_to_reference, row.sample_rmse_to_reference
         );
     }
+}
+
+/// One `--steps-study` entry: `STEPS` (the evaluation's sampler) or `SAMPLER:STEPS`.
+fn study_entry(entry: &str, base: &SamplerConfig) -> Result<SamplerConfig> {
+    let (kind, steps) = match entry.split_once(':') {
+        Some((name, steps)) => (super::posterior_io::sampler_kind(name.trim()).with_context(|| format!("--steps-study `{entry}`"))?, steps),
+        None => (base.kind, entry),
+    };
+    let steps: usize = steps.trim().parse().map_err(|_| anyhow!("--steps-study `{entry}`: expected STEPS or SAMPLER:STEPS with a positive step count"))?;
+    let config = SamplerConfig { kind, steps, ..*base };
+    config.validate().map_err(|e| anyhow!("--steps-study `{entry}`: {e}"))?;
+    Ok(config)
 }
 
 #[cfg(test)]
@@ -530,6 +580,18 @@ mod tests {
         assert_eq!((k, mirrored), (0, false));
         assert!((d - (4.0f64 / 6.0).sqrt()).abs() < 1e-15);
         assert_eq!(mirror(&mirror(&a, h, w), h, w), a);
+    }
+
+    #[test]
+    fn study_entries_take_the_base_sampler_or_a_named_one() {
+        let base = SamplerConfig::default();
+        let plain = study_entry("10", &base).unwrap();
+        assert_eq!((plain.kind, plain.steps), (base.kind, 10));
+        let named = study_entry("dpmpp-2m:12", &base).unwrap();
+        assert_eq!((named.kind.name(), named.steps, named.sigma_max), ("dpmpp-2m", 12, base.sigma_max));
+        for bad in ["0", "heun:0", "ten", "nosuch:10", "heun:"] {
+            assert!(study_entry(bad, &base).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -165,6 +165,7 @@ pub fn run_train(args: &TrainArgs) -> Result<()> {
         loss: LossConfig { p_uncond: args.p_uncond, ..LossConfig::default() },
         checkpoint_every_secs: args.checkpoint_every_secs,
         resume: args.resume,
+        stop: Some(stop_on_signal()?),
     };
     let bar = step_bar(args.steps, args.run.quiet);
     let summary = train(&data, &opts, &exec, &mut |s| {
@@ -173,7 +174,39 @@ pub fn run_train(args: &TrainArgs) -> Result<()> {
     })?;
     bar.finish();
     eprintln!("{} steps in {:.1} s ({:.3} s/step); peak memory {}", summary.steps_run, summary.seconds, summary.seconds / summary.steps_run.max(1) as f64, peak_memory());
+    if summary.interrupted {
+        eprintln!(
+            "interrupted at step {} of {}: checkpoint written to {}; continue with the same command and --resume",
+            summary.state.step,
+            args.steps,
+            args.out.join("checkpoint.bin").display()
+        );
+        std::process::exit(INTERRUPTED_EXIT_CODE);
+    }
     Ok(())
+}
+
+/// Exit status of a run stopped by SIGINT/SIGTERM after writing its checkpoint (128 + SIGINT,
+/// as shells report Ctrl-C).
+pub const INTERRUPTED_EXIT_CODE: i32 = 130;
+
+/// A flag that the first SIGINT or SIGTERM (Ctrl-C, `kill`, Slurm's pre-emption signal)
+/// sets, so the trainer stops after the current step and writes its checkpoint; a second
+/// signal exits at once (the previous checkpoint stays valid: checkpoints are written
+/// atomically).
+fn stop_on_signal() -> Result<std::sync::Arc<std::sync::atomic::AtomicBool>> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let flag = std::sync::Arc::new(AtomicBool::new(false));
+    let seen = flag.clone();
+    ctrlc::set_handler(move || {
+        if seen.swap(true, Ordering::SeqCst) {
+            eprintln!("second signal: exiting without a new checkpoint");
+            std::process::exit(INTERRUPTED_EXIT_CODE);
+        }
+        eprintln!("signal received: stopping after this step and writing the checkpoint (signal again to exit at once)");
+    })
+    .context("cannot install the SIGINT/SIGTERM handler")?;
+    Ok(flag)
 }
 
 /// A progress bar over training steps showing the loss and steps/s.
