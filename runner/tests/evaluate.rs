@@ -81,7 +81,7 @@ fn evaluate_reports_the_samples_that_sample_draws() {
     // sampler on the same schedule does not; the reference row carries the standard error.
     ok(&[
         "evaluate", "--data", &s(&p("data")), "--weights", "random:5", "--out", &s(&p("study")), "--samples", "2", "--prior-samples", "0", "--steps", "2",
-        "--steps-study", "3,euler:3", "--reference-steps", "3", "--study-pairs", "1", "--study-samples", "2", "-q",
+        "--sampler", "heun", "--steps-study", "3,euler:3", "--reference-steps", "3", "--study-pairs", "1", "--study-samples", "2", "-q",
     ]);
     let csv = std::fs::read_to_string(p("study/steps.csv")).unwrap();
     let rows: Vec<Vec<&str>> = csv.lines().map(|l| l.split(',').collect()).collect();

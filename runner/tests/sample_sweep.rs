@@ -84,7 +84,7 @@ fn sample_is_reproducible_from_its_sidecar() {
     let common = ["--weights", "random:7", "--steps", "3", "-q"];
     ok(&[&["sample", "--rtm", s(&rtm), "--lambda", "0.7", "--alpha", "1.3", "--n", "2", "--seed", "5", "--out", s(&a), "--threads", "2"][..], &common].concat());
     let json = std::fs::read_to_string(a.join("sample.json")).unwrap();
-    for field in ["\"lambda\": 0.7", "\"alpha\": 1.3", "\"seed\": 5", "\"n\": 2", "\"first\": 0", "\"kind\": \"heun\"", "\"steps\": 3", "\"path\": \"random:7\"", "\"rtm_scale\": 1.0", "\"height\": 16", "\"width\": 32"] {
+    for field in ["\"lambda\": 0.7", "\"alpha\": 1.3", "\"seed\": 5", "\"n\": 2", "\"first\": 0", "\"kind\": \"dpmpp-2m\"", "\"steps\": 3", "\"path\": \"random:7\"", "\"rtm_scale\": 1.0", "\"height\": 16", "\"width\": 32"] {
         assert!(json.contains(field), "{field} missing in {json}");
     }
     ok(&["sample", "--from", s(&a.join("sample.json")), "--out", s(&b), "--threads", "1", "-q"]);

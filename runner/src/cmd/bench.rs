@@ -6,7 +6,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use powerpost_core::exec::Executor;
 use powerpost_core::posterior::{draw_sample, posterior_scratch_len, PosteriorRequest};
-use powerpost_core::sampler::{network_evaluations, SamplerConfig};
+use powerpost_core::sampler::network_evaluations;
 use powerpost_core::unet::plan::conv_flops;
 use super::posterior_io::load_weights;
 use powerpost_core::unet::{workspace_len, DenoiseInput, DenoiseOutput, UNet};
@@ -108,7 +108,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     if args.sample {
         let threads = *args.threads.iter().max().unwrap_or(&1);
         let exec = PoolExecutor::new(threads)?;
-        let sampler = SamplerConfig::default();
+        let sampler = super::posterior_io::default_sampler();
         let mut out = vec![0.0; h * w];
         let mut scratch = vec![0.0; posterior_scratch_len(&net, h, w, &sampler)];
         // λ = α = 1 needs only the conditional branch; any other λ ≠ α needs the CFG pair.

@@ -82,10 +82,10 @@ pub struct EvaluateArgs {
     /// Prior samples (λ = 0) checked against the training models.
     #[arg(long, default_value_t = 16)]
     pub prior_samples: usize,
-    /// Sampler (default heun).
+    /// Sampler (default dpmpp-2m).
     #[arg(long)]
     pub sampler: Option<String>,
-    /// Sampler steps (default: the sampler's default).
+    /// Sampler steps (default: the sampler's default, 16 for dpmpp-2m).
     #[arg(long)]
     pub steps: Option<usize>,
     /// Seed of the samples.

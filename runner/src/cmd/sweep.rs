@@ -74,10 +74,10 @@ pub struct SweepArgs {
     /// Run seed (every cell uses samples 0..n of it).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Sampler noise levels (default 18).
+    /// Sampler noise levels (default 16 with dpmpp-2m, 18 otherwise).
     #[arg(long)]
     pub steps: Option<usize>,
-    /// Sampler (default heun).
+    /// Sampler (default dpmpp-2m).
     #[arg(long)]
     pub sampler: Option<String>,
     /// The exact-power sampler with N Langevin corrector steps per level.
