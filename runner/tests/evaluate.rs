@@ -2,7 +2,6 @@
 //! stand-in for the RTM images) with seeded random weights: the held-out figures are
 //! those of the samples `powerpost sample` draws, recomputed here independently.
 
-use powerpost_train::dataset::{build_with, BuildOptions};
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -33,20 +32,7 @@ fn evaluate_reports_the_samples_that_sample_draws() {
     let dir = tempfile::tempdir().unwrap();
     let p = |n: &str| dir.path().join(n);
     let s = |q: &Path| q.to_str().unwrap().to_string();
-    let opts = BuildOptions {
-        out: p("data"),
-        pairs: 5,
-        seed: 3,
-        shard_size: 2,
-        held_out: Some(2),
-        part: (0, 1),
-        models: None,
-        snr_db: 10.0,
-        smooth_sigma: 10.0,
-        threads: 1,
-    };
-    // Stand-in "RTM": the velocity's vertical difference (cheap, deterministic, structured).
-    build_with(&opts, &|_| {}, &|v, _| Ok((0..v.len()).map(|k| if k >= 128 { v[k] - v[k - 128] } else { 0.0 }).collect())).unwrap();
+    common::stand_in_dataset(&p("data"), 5, 3, 2, 2);
     let out = ok(&[
         "evaluate", "--data", &s(&p("data")), "--weights", "random:5", "--out", &s(&p("ev")), "--samples", "2", "--prior-samples", "2", "--steps", "2",
         "--threads", "2", "-q",

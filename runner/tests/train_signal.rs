@@ -3,10 +3,11 @@
 //! current step and exits 130; `--resume` then reaches exactly the bits of a run that was
 //! never interrupted.
 
-use powerpost_train::dataset::{build_with, BuildOptions};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+mod common;
 
 fn powerpost() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_powerpost"));
@@ -30,20 +31,7 @@ fn sigterm_checkpoints_and_resume_matches_an_uninterrupted_run() {
     let dir = tempfile::tempdir().unwrap();
     let p = |n: &str| dir.path().join(n);
     let s = |q: &Path| q.to_str().unwrap().to_string();
-    let opts = BuildOptions {
-        out: p("data"),
-        pairs: 6,
-        seed: 2,
-        shard_size: 3,
-        held_out: Some(1),
-        part: (0, 1),
-        models: None,
-        snr_db: 10.0,
-        smooth_sigma: 10.0,
-        threads: 1,
-    };
-    // Stand-in "RTM": the velocity's vertical difference (cheap, deterministic).
-    build_with(&opts, &|_| {}, &|v, _| Ok((0..v.len()).map(|k| if k >= 128 { v[k] - v[k - 128] } else { 0.0 }).collect())).unwrap();
+    common::stand_in_dataset(&p("data"), 6, 2, 3, 1);
     let (data, stopped_dir) = (s(&p("data")), s(&p("stopped")));
 
     // A run far too long to finish, stopped by SIGTERM once it has logged 3 steps.

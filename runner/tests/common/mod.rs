@@ -32,3 +32,22 @@ pub fn read_npy(path: &Path) -> (String, Vec<f32>) {
     let data = bytes[10 + len..].chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
     (shape, data)
 }
+
+/// A small real dataset under `out`: `pairs` geology models of `seed` (64 × 128) with a
+/// cheap stand-in for the RTM images — the velocity's vertical difference (deterministic,
+/// structured, no wave physics) — in shards of `shard_size`, the last `held_out` held out.
+pub fn stand_in_dataset(out: &Path, pairs: usize, seed: u64, shard_size: usize, held_out: usize) {
+    let opts = powerpost_train::dataset::BuildOptions {
+        out: out.to_path_buf(),
+        pairs,
+        seed,
+        shard_size,
+        held_out: Some(held_out),
+        part: (0, 1),
+        models: None,
+        snr_db: 10.0,
+        smooth_sigma: 10.0,
+        threads: 1,
+    };
+    powerpost_train::dataset::build_with(&opts, &|_| {}, &|v, _| Ok((0..v.len()).map(|k| if k >= 128 { v[k] - v[k - 128] } else { 0.0 }).collect())).unwrap();
+}
