@@ -82,7 +82,9 @@ fn sample_is_reproducible_from_its_sidecar() {
     let (rtm, _) = inputs(dir.path());
     let (a, b) = (dir.path().join("a"), dir.path().join("nested/b"));
     let common = ["--weights", "random:7", "--steps", "3", "-q"];
-    ok(&[&["sample", "--rtm", s(&rtm), "--lambda", "0.7", "--alpha", "1.3", "--n", "2", "--seed", "5", "--out", s(&a), "--threads", "2"][..], &common].concat());
+    let out = ok(&[&["sample", "--rtm", s(&rtm), "--lambda", "0.7", "--alpha", "1.3", "--n", "2", "--seed", "5", "--out", s(&a), "--threads", "2"][..], &common].concat());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("α = 1.3") && stderr.contains("annealed path") && stderr.contains("--exact-power"), "{stderr}");
     let json = std::fs::read_to_string(a.join("sample.json")).unwrap();
     for field in ["\"lambda\": 0.7", "\"alpha\": 1.3", "\"seed\": 5", "\"n\": 2", "\"first\": 0", "\"kind\": \"dpmpp-2m\"", "\"steps\": 3", "\"path\": \"random:7\"", "\"rtm_scale\": 1.0", "\"height\": 16", "\"width\": 32"] {
         assert!(json.contains(field), "{field} missing in {json}");

@@ -461,6 +461,26 @@ pub fn check_power(lambda: f32, alpha: f32) -> Result<()> {
     Ok(())
 }
 
+/// The warning for a prior power α ≠ 1 with a sampler that follows the annealed path
+/// (every kind but exact-power), or `None`: such samplers draw from the power-scaled
+/// *annealed* prior, whose spread keeps a factor (v + σ_max²)^((1−α)/2) — pure noise of
+/// size ≈ σ_max^(1−α) for α < 1, too narrow for α > 1 (docs/sampling.md).
+pub fn annealed_power_warning(alpha: f32, sampler: &SamplerConfig) -> Option<String> {
+    if alpha == 1.0 || sampler.kind == SamplerKind::ExactPower {
+        return None;
+    }
+    let effect = if alpha < 1.0 {
+        format!("keeps noise of the order of σ_max^(1−α) = {:.1} (normalised units) in the samples", sampler.sigma_max.powf(1.0 - alpha))
+    } else {
+        "makes the samples too narrow".to_string()
+    };
+    Some(format!(
+        "warning: α = {alpha} with the {} sampler follows the annealed path, which {effect}; \
+         --exact-power N samples the power-scaled posterior itself (docs/sampling.md)",
+        sampler.kind.name()
+    ))
+}
+
 /// A progress bar over sampler steps that also shows samples/s.
 pub struct SampleProgress {
     bar: ProgressBar,
@@ -679,6 +699,18 @@ mod tests {
         let m = 7.0f64 / 3.0;
         let var = ((1.0 - m).powi(2) + (2.0 - m).powi(2) + (4.0 - m).powi(2)) / 3.0;
         assert_eq!(std, [var.sqrt() as f32, 0.0]);
+    }
+
+    #[test]
+    fn annealed_power_warning_names_the_effect_and_the_fix() {
+        let ode = default_sampler();
+        assert_eq!(annealed_power_warning(1.0, &ode), None);
+        let wide = annealed_power_warning(0.5, &ode).unwrap();
+        // σ_max = 80: 80^0.5 ≈ 8.9.
+        assert!(wide.contains("σ_max^(1−α) = 8.9") && wide.contains("--exact-power"), "{wide}");
+        assert!(annealed_power_warning(1.5, &ode).unwrap().contains("too narrow"));
+        let exact = sampler_from_options(None, None, Some(4)).unwrap();
+        assert_eq!(annealed_power_warning(0.5, &exact), None);
     }
 
     #[test]

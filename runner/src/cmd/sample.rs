@@ -215,6 +215,9 @@ pub fn run(args: &SampleArgs) -> Result<()> {
         }
     }
     let out_dir = prepare_output(&args.out)?;
+    if let Some(w) = super::posterior_io::annealed_power_warning(alpha, &sampler) {
+        eprintln!("{w}");
+    }
 
     let engine = Engine::new(args.run.threads)?;
     let sampling = Sampling { weights: &weights, height, width, rtm: rtm.as_ref().map(|r| r.raw.as_slice()), lambda, alpha, sampler, seed };

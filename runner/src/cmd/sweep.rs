@@ -506,6 +506,12 @@ pub fn run(args: &SweepArgs) -> Result<()> {
     if skipped > 0 && !args.run.quiet {
         eprintln!("resuming: {skipped} of {} cells already complete", mine.len());
     }
+    // Once every input is validated: one warning for the smallest α ≠ 1 (α < 1 is the
+    // harmful case).
+    let worst = args.alpha.iter().copied().filter(|&a| a != 1.0).min_by(f32::total_cmp);
+    if let Some(w) = worst.and_then(|a| super::posterior_io::annealed_power_warning(a, &sampler)) {
+        eprintln!("{w}");
+    }
     let engine = Engine::new(args.run.threads)?;
     let to_sample = todo.iter().filter(|(_, metrics_only)| !metrics_only).count();
     let mut progress = SampleProgress::new((to_sample * args.n) as u64, sampler.steps as u64, args.run.quiet);
