@@ -4,6 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod common;
+use common::{raw_npy, read_npy, write_npy};
+
 /// Runs the binary with `args`.
 fn powerpost(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_powerpost"))
@@ -25,45 +28,6 @@ fn assert_user_error(out: &Output, needles: &[&str]) {
     for needle in needles {
         assert!(stderr.contains(needle), "missing {needle:?} in: {stderr}");
     }
-}
-
-/// A `.npy` file (format 1.0) with the given header dict and data.
-fn raw_npy(path: &Path, dict: &str, data: &[u8]) {
-    let mut header = dict.to_string();
-    while !(10 + header.len() + 1).is_multiple_of(64) {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    bytes.extend_from_slice(header.as_bytes());
-    bytes.extend_from_slice(data);
-    std::fs::write(path, bytes).unwrap();
-}
-
-/// Shape and data of an `f32` `.npy` written by powerpost (version 1.0 header).
-fn read_npy(path: &Path) -> (String, Vec<f32>) {
-    let bytes = std::fs::read(path).unwrap();
-    assert_eq!(&bytes[..8], b"\x93NUMPY\x01\x00");
-    let len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
-    let header = String::from_utf8(bytes[10..10 + len].to_vec()).unwrap();
-    assert!(
-        header.contains("'descr': '<f4'") && header.contains("'fortran_order': False"),
-        "{header}"
-    );
-    let shape = header
-        .split("'shape': (")
-        .nth(1)
-        .unwrap()
-        .split(')')
-        .next()
-        .unwrap();
-    let shape = shape.trim_end_matches([',', ' ']).to_string();
-    let data = bytes[10 + len..]
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
-        .collect();
-    (shape, data)
 }
 
 /// A fresh directory and a path in it as a string.
@@ -269,11 +233,7 @@ fn geology_models_are_the_same_for_any_threads_and_first_index() {
 
 /// A little-endian f32 `.npy` of the given shape filled with `value`.
 fn f32_npy(path: &Path, shape: &[usize], value: f32) {
-    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-    let tuple = if dims.len() == 1 { format!("({},)", dims[0]) } else { format!("({})", dims.join(", ")) };
-    let n: usize = shape.iter().product();
-    let data: Vec<u8> = (0..n).flat_map(|_| value.to_le_bytes()).collect();
-    raw_npy(path, &format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {tuple}, }}"), &data);
+    write_npy(path, shape, &vec![value; shape.iter().product()]);
 }
 
 /// Asserts the directory holds exactly the given input files (no output, no temporary).

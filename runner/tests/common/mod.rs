@@ -5,11 +5,10 @@
 
 use std::path::Path;
 
-/// Writes an `f32` `.npy` (format 1.0).
-pub fn write_npy(path: &Path, shape: &[usize], data: &[f32]) {
-    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-    let shape_text = if shape.len() == 1 { format!("{},", dims[0]) } else { dims.join(", ") };
-    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({shape_text}), }}");
+/// A `.npy` file (format 1.0) with the given header dict and raw data bytes (also for
+/// deliberately malformed files).
+pub fn raw_npy(path: &Path, dict: &str, data: &[u8]) {
+    let mut header = dict.to_string();
     while !(10 + header.len() + 1).is_multiple_of(64) {
         header.push(' ');
     }
@@ -17,17 +16,25 @@ pub fn write_npy(path: &Path, shape: &[usize], data: &[f32]) {
     let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
     bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
     bytes.extend_from_slice(header.as_bytes());
-    for v in data {
-        bytes.extend_from_slice(&v.to_le_bytes());
-    }
+    bytes.extend_from_slice(data);
     std::fs::write(path, bytes).unwrap();
 }
 
-/// Shape text and data of an `f32` `.npy` written by powerpost.
+/// Writes an `f32` `.npy` (format 1.0).
+pub fn write_npy(path: &Path, shape: &[usize], data: &[f32]) {
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    let shape_text = if shape.len() == 1 { format!("{},", dims[0]) } else { dims.join(", ") };
+    let bytes: Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+    raw_npy(path, &format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({shape_text}), }}"), &bytes);
+}
+
+/// Shape text and data of a little-endian `f32` C-order `.npy` (version 1.0 header).
 pub fn read_npy(path: &Path) -> (String, Vec<f32>) {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert_eq!(&bytes[..8], b"\x93NUMPY\x01\x00", "{}", path.display());
     let len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
     let header = String::from_utf8(bytes[10..10 + len].to_vec()).unwrap();
+    assert!(header.contains("'descr': '<f4'") && header.contains("'fortran_order': False"), "{header}");
     let shape = header.split("'shape': (").nth(1).unwrap().split(')').next().unwrap().trim_end_matches([',', ' ']).to_string();
     let data = bytes[10 + len..].chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
     (shape, data)
