@@ -20,9 +20,10 @@
 //! Where candle spends its time (perf, 1 thread): ≈ 58 % in conv2d's tiled im2col gather
 //! (scalar, strided writes into 512-pixel column tiles), ≈ 19 % in gemm's FMA
 //! micro-kernels; candle 0.11 picks that conv algorithm by a constant, so it is not tunable.
+use crate::candle_layers::Layers;
 use crate::files::{json, median, read_npy, read_sigma, rel_l2};
 use anyhow::{bail, ensure, Context, Result};
-use candle_core::{DType, Device, Tensor, D};
+use candle_core::{DType, Device, Tensor};
 use powerpost_core::nn::linear::FREQUENCIES;
 use powerpost_core::unet::plan::{Block, Plan, Stage};
 use powerpost_core::unet::{UNetConfig, ARCHITECTURE_KEY};
@@ -34,6 +35,16 @@ struct Net {
     config: UNetConfig,
     w: HashMap<String, Tensor>,
     frequencies: Tensor,
+}
+
+impl Layers for Net {
+    fn config(&self) -> &UNetConfig {
+        &self.config
+    }
+
+    fn tensor(&self, name: &str) -> Result<&Tensor> {
+        self.get(name)
+    }
 }
 
 impl Net {
@@ -59,37 +70,6 @@ impl Net {
 
     fn get(&self, name: &str) -> Result<&Tensor> {
         self.w.get(name).with_context(|| format!("weights: missing tensor {name}"))
-    }
-
-    /// `x · Wᵀ + b` for `x` of shape `[B, in]`.
-    fn linear(&self, x: &Tensor, prefix: &str) -> Result<Tensor> {
-        let w = self.get(&format!("{prefix}weight"))?;
-        let b = self.get(&format!("{prefix}bias"))?;
-        Ok(x.matmul(&w.t()?)?.broadcast_add(b)?)
-    }
-
-    /// 3×3 "same" (padding 1) or 1×1 convolution plus bias.
-    fn conv(&self, x: &Tensor, prefix: &str) -> Result<Tensor> {
-        let w = self.get(&format!("{prefix}weight"))?;
-        let b = self.get(&format!("{prefix}bias"))?;
-        let k = w.dim(3)?;
-        let y = x.conv2d(w, k / 2, 1, 1, 1)?;
-        Ok(y.broadcast_add(&b.reshape((1, b.dim(0)?, 1, 1))?)?)
-    }
-
-    /// SiLU(GroupNorm(x)) with `config.groups(C)` groups.
-    fn norm_silu(&self, x: &Tensor, prefix: &str) -> Result<Tensor> {
-        let (b, c, h, w) = x.dims4()?;
-        let groups = self.config.groups(c);
-        let gamma = self.get(&format!("{prefix}weight"))?.reshape((1, c, 1, 1))?;
-        let beta = self.get(&format!("{prefix}bias"))?.reshape((1, c, 1, 1))?;
-        let g = x.contiguous()?.reshape((b, groups, (c / groups) * h * w))?;
-        let mean = g.mean_keepdim(D::Minus1)?;
-        let centred = g.broadcast_sub(&mean)?;
-        let var = centred.sqr()?.mean_keepdim(D::Minus1)?;
-        let normed = centred.broadcast_div(&(var + self.config.eps as f64)?.sqrt()?)?;
-        let y = normed.reshape((b, c, h, w))?.broadcast_mul(&gamma)?.broadcast_add(&beta)?;
-        Ok(y.silu()?)
     }
 
     /// D(x; σ, y) and D(x; σ, ∅) as a `[2, 1, H, W]` tensor.

@@ -21,9 +21,10 @@
 //!
 //! Output: one JSON line with the median step time and its forward / backward / update
 //! parts, CPU seconds per step (all threads) and the peak resident memory (VmHWM).
+use crate::candle_layers::Layers;
 use crate::files::{json, median};
 use anyhow::{bail, ensure, Context, Result};
-use candle_core::{DType, Device, Tensor, Var, D};
+use candle_core::{DType, Device, Tensor, Var};
 use powerpost_core::nn::linear::FREQUENCIES;
 use powerpost_core::rng::NoiseStream;
 use powerpost_core::unet::params::for_each_tensor;
@@ -38,6 +39,16 @@ struct Net {
     vars: Vec<(String, Var)>,
     index: HashMap<String, usize>,
     frequencies: Tensor,
+}
+
+impl Layers for Net {
+    fn config(&self) -> &UNetConfig {
+        &self.config
+    }
+
+    fn tensor(&self, name: &str) -> Result<&Tensor> {
+        self.get(name)
+    }
 }
 
 impl Net {
@@ -64,37 +75,6 @@ impl Net {
     fn get(&self, name: &str) -> Result<&Tensor> {
         let i = self.index.get(name).with_context(|| format!("missing tensor {name}"))?;
         Ok(self.vars[*i].1.as_tensor())
-    }
-
-    /// `x · Wᵀ + b` for `x` of shape `[B, in]`.
-    fn linear(&self, x: &Tensor, prefix: &str) -> Result<Tensor> {
-        let w = self.get(&format!("{prefix}weight"))?;
-        let b = self.get(&format!("{prefix}bias"))?;
-        Ok(x.matmul(&w.t()?)?.broadcast_add(b)?)
-    }
-
-    /// 3×3 "same" or 1×1 convolution plus bias.
-    fn conv(&self, x: &Tensor, prefix: &str) -> Result<Tensor> {
-        let w = self.get(&format!("{prefix}weight"))?;
-        let b = self.get(&format!("{prefix}bias"))?;
-        let k = w.dim(3)?;
-        let y = x.conv2d(w, k / 2, 1, 1, 1)?;
-        Ok(y.broadcast_add(&b.reshape((1, b.dim(0)?, 1, 1))?)?)
-    }
-
-    /// SiLU(GroupNorm(x)).
-    fn norm_silu(&self, x: &Tensor, prefix: &str) -> Result<Tensor> {
-        let (b, c, h, w) = x.dims4()?;
-        let groups = self.config.groups(c);
-        let gamma = self.get(&format!("{prefix}weight"))?.reshape((1, c, 1, 1))?;
-        let beta = self.get(&format!("{prefix}bias"))?.reshape((1, c, 1, 1))?;
-        let g = x.contiguous()?.reshape((b, groups, (c / groups) * h * w))?;
-        let mean = g.mean_keepdim(D::Minus1)?;
-        let centred = g.broadcast_sub(&mean)?;
-        let var = centred.sqr()?.mean_keepdim(D::Minus1)?;
-        let normed = centred.broadcast_div(&(var + self.config.eps as f64)?.sqrt()?)?;
-        let y = normed.reshape((b, c, h, w))?.broadcast_mul(&gamma)?.broadcast_add(&beta)?;
-        Ok(y.silu()?)
     }
 
     /// Nearest 2× upsampling as reshape + broadcast (its backward sums correctly).

@@ -7,6 +7,7 @@
 //!
 //! The ONNX Runtime peer is `bench/onnx_peer.py` (same files, same JSON line).
 
+mod candle_layers;
 mod candle_net;
 mod candle_train;
 mod files;
