@@ -3,11 +3,14 @@
 use powerpost_core::exec::Serial;
 use powerpost_core::nn::conv::{conv2d, Conv, Source};
 use powerpost_core::nn::geometry::Geometry;
-use powerpost_core::nn::simd::Isa;
 use powerpost_core::nn::norm::{group_norm, GroupNorm};
+use powerpost_core::nn::simd::Isa;
 
 fn cpu_time() -> f64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
     ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
 }
@@ -44,38 +47,93 @@ fn main() {
     }
     let peak = (iters * 10 * 16) as f64 / best / 1e9;
     println!("peak mul+add (1 thread): {peak:.1} GFLOP/s");
-    for &(h, w, cin, cout, k) in &[(64, 128, 96, 32, 3), (64, 128, 32, 32, 3), (32, 64, 64, 64, 3), (16, 32, 128, 128, 3), (16, 32, 256, 128, 3), (64, 128, 96, 32, 1)] {
+    for &(h, w, cin, cout, k) in &[
+        (64, 128, 96, 32, 3),
+        (64, 128, 32, 32, 3),
+        (32, 64, 64, 64, 3),
+        (16, 32, 128, 128, 3),
+        (16, 32, 256, 128, 3),
+        (64, 128, 96, 32, 1),
+    ] {
         let g = Geometry::new(h, w);
         let batch = 2;
         let x = vec![0.5f32; batch * g.tensor_len(cin)];
         let wgt = vec![0.01f32; cout * cin * k * k];
         let bias = vec![0.0f32; batch * cout];
         let mut out = vec![0.0f32; batch * g.tensor_len(cout)];
-        let conv = Conv { kernel: k, out_channels: cout, weight: &wgt, bias: &bias, residual: None, residual_scale: 1.0 };
+        let conv = Conv {
+            kernel: k,
+            out_channels: cout,
+            weight: &wgt,
+            bias: &bias,
+            residual: None,
+            residual_scale: 1.0,
+        };
         let mut best = f64::INFINITY;
         for _ in 0..7 {
             let t = cpu_time();
-            conv2d(&Serial, Isa::detect(), g, batch, &[Source { data: &x, channels: cin }], &conv, &mut out).unwrap();
+            conv2d(
+                &Serial,
+                Isa::detect(),
+                g,
+                batch,
+                &[Source {
+                    data: &x,
+                    channels: cin,
+                }],
+                &conv,
+                &mut out,
+            )
+            .unwrap();
             best = best.min(cpu_time() - t);
         }
         let flops = 2.0 * (batch * cin * cout * k * k * h * w) as f64;
-        println!("conv {h}x{w} {cin}->{cout} k{k}: {:.2} ms, {:.1} GFLOP/s ({:.0}% of peak)", best * 1e3, flops / best / 1e9, 100.0 * flops / best / 1e9 / peak);
+        println!(
+            "conv {h}x{w} {cin}->{cout} k{k}: {:.2} ms, {:.1} GFLOP/s ({:.0}% of peak)",
+            best * 1e3,
+            flops / best / 1e9,
+            100.0 * flops / best / 1e9 / peak
+        );
     }
 
     for silu in [false, true] {
         let g = Geometry::new(64, 128);
         let (batch, c) = (2, 32);
-        let x: Vec<f32> = (0..batch * g.tensor_len(c)).map(|i| ((i * 7919) % 1000) as f32 / 250.0 - 2.0).collect();
+        let x: Vec<f32> = (0..batch * g.tensor_len(c))
+            .map(|i| ((i * 7919) % 1000) as f32 / 250.0 - 2.0)
+            .collect();
         let (gamma, beta) = (vec![1.0f32; c], vec![0.0f32; c]);
         let mut out = vec![0.0f32; x.len()];
-        let norm = GroupNorm { groups: 8, gamma: &gamma, beta: &beta, eps: 1e-5, silu };
+        let norm = GroupNorm {
+            groups: 8,
+            gamma: &gamma,
+            beta: &beta,
+            eps: 1e-5,
+            silu,
+        };
         let mut best = f64::INFINITY;
         for _ in 0..7 {
             let t = cpu_time();
-            group_norm(&Serial, Isa::detect(), g, batch, &[Source { data: &x, channels: c }], &norm, &mut out).unwrap();
+            group_norm(
+                &Serial,
+                Isa::detect(),
+                g,
+                batch,
+                &[Source {
+                    data: &x,
+                    channels: c,
+                }],
+                &norm,
+                &mut out,
+            )
+            .unwrap();
             best = best.min(cpu_time() - t);
         }
         let n = (batch * c * g.pixels()) as f64;
-        println!("group norm (silu {silu}) 2x32x64x128: {:.2} ms, {:.2} ns/element", best * 1e3, best * 1e9 / n);
+        println!(
+            "group norm (silu {silu}) 2x32x64x128: {:.2} ms, {:.2} ns/element",
+            best * 1e3,
+            best * 1e9 / n
+        );
     }
 }

@@ -1,6 +1,9 @@
 //! Development aid: throughput of detmath::silu_in_place (AVX2 and baseline builds).
 fn cpu_time() -> f64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
     ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
 }
@@ -26,8 +29,13 @@ unsafe fn run_affine_avx2(v: &mut [f32], out: &mut [f32]) {
 }
 fn main() {
     let n = 1 << 20;
-    let base: Vec<f32> = (0..n).map(|i| ((i * 7919) % 1000) as f32 / 250.0 - 2.0).collect();
-    for (name, f) in [("exp", run_exp as unsafe fn(&mut [f32])), ("recip", run_recip)] {
+    let base: Vec<f32> = (0..n)
+        .map(|i| ((i * 7919) % 1000) as f32 / 250.0 - 2.0)
+        .collect();
+    for (name, f) in [
+        ("exp", run_exp as unsafe fn(&mut [f32])),
+        ("recip", run_recip),
+    ] {
         let mut best = f64::INFINITY;
         for _ in 0..5 {
             let mut v = base.clone();
@@ -43,11 +51,18 @@ fn main() {
         for _ in 0..5 {
             let mut v = base.clone();
             let t = cpu_time();
-            if avx { unsafe { run_avx2(&mut v) } } else { powerpost_core::detmath::silu_in_place(&mut v) }
+            if avx {
+                unsafe { run_avx2(&mut v) }
+            } else {
+                powerpost_core::detmath::silu_in_place(&mut v)
+            }
             best = best.min(cpu_time() - t);
             std::hint::black_box(&v);
         }
-        println!("silu_in_place avx2={avx}: {:.2} ns/element", best * 1e9 / n as f64);
+        println!(
+            "silu_in_place avx2={avx}: {:.2} ns/element",
+            best * 1e9 / n as f64
+        );
     }
     let mut best = f64::INFINITY;
     let mut out = vec![0.0f32; n];

@@ -100,7 +100,11 @@ pub fn check_len(buffer: &'static str, actual: usize, expected: usize) -> Result
     if actual == expected {
         Ok(())
     } else {
-        Err(Error::BufferLength { buffer, expected, actual })
+        Err(Error::BufferLength {
+            buffer,
+            expected,
+            actual,
+        })
     }
 }
 

@@ -44,7 +44,11 @@ pub struct Normalization {
 impl Default for Normalization {
     /// Centre 3.0 km/s, half-range 1.5 km/s (1.5–4.5 km/s ↦ [−1, 1]), RTM scale 1.
     fn default() -> Self {
-        Self { velocity_center_km_s: 3.0, velocity_half_range_km_s: 1.5, rtm_scale: 1.0 }
+        Self {
+            velocity_center_km_s: 3.0,
+            velocity_half_range_km_s: 1.5,
+            rtm_scale: 1.0,
+        }
     }
 }
 
@@ -56,15 +60,24 @@ impl Normalization {
     /// [`Error::InvalidArgument`] naming the metadata key of the offending field.
     pub fn validate(&self) -> Result<(), Error> {
         if !self.velocity_center_km_s.is_finite() {
-            return Err(Error::InvalidArgument { name: VELOCITY_CENTER_KEY, expected: "a finite velocity in km/s" });
+            return Err(Error::InvalidArgument {
+                name: VELOCITY_CENTER_KEY,
+                expected: "a finite velocity in km/s",
+            });
         }
         let h = self.velocity_half_range_km_s;
         // recip flushes |h| > 2^126 to 0 and h below 2^-126 would overflow it.
         if !(f32::MIN_POSITIVE..1.0e30).contains(&h) {
-            return Err(Error::InvalidArgument { name: VELOCITY_HALF_RANGE_KEY, expected: "a positive finite half-range in km/s" });
+            return Err(Error::InvalidArgument {
+                name: VELOCITY_HALF_RANGE_KEY,
+                expected: "a positive finite half-range in km/s",
+            });
         }
         if !(self.rtm_scale.is_finite() && self.rtm_scale != 0.0) {
-            return Err(Error::InvalidArgument { name: RTM_SCALE_KEY, expected: "a finite non-zero scale" });
+            return Err(Error::InvalidArgument {
+                name: RTM_SCALE_KEY,
+                expected: "a finite non-zero scale",
+            });
         }
         Ok(())
     }
@@ -131,19 +144,28 @@ impl Normalization {
     ///
     /// # Errors
     /// As [`from_safetensors`](Self::from_safetensors).
-    pub fn from_metadata<'t>(lookup: impl Fn(&str) -> Option<Option<&'t str>>) -> Result<Self, Error> {
+    pub fn from_metadata<'t>(
+        lookup: impl Fn(&str) -> Option<Option<&'t str>>,
+    ) -> Result<Self, Error> {
         let defaults = Self::default();
         let read = |key: &'static str, default: f32| -> Result<f32, Error> {
             match lookup(key) {
                 None => Ok(default),
-                Some(text) => text
-                    .and_then(|t| t.trim().parse::<f32>().ok())
-                    .ok_or(Error::InvalidArgument { name: key, expected: "a decimal number (e.g. \"1.5\") as metadata value" }),
+                Some(text) => {
+                    text.and_then(|t| t.trim().parse::<f32>().ok())
+                        .ok_or(Error::InvalidArgument {
+                            name: key,
+                            expected: "a decimal number (e.g. \"1.5\") as metadata value",
+                        })
+                }
             }
         };
         let n = Self {
             velocity_center_km_s: read(VELOCITY_CENTER_KEY, defaults.velocity_center_km_s)?,
-            velocity_half_range_km_s: read(VELOCITY_HALF_RANGE_KEY, defaults.velocity_half_range_km_s)?,
+            velocity_half_range_km_s: read(
+                VELOCITY_HALF_RANGE_KEY,
+                defaults.velocity_half_range_km_s,
+            )?,
             rtm_scale: read(RTM_SCALE_KEY, defaults.rtm_scale)?,
         };
         n.validate()?;
@@ -166,20 +188,29 @@ mod tests {
     fn defaults_map_the_velocity_range_to_unit_interval() {
         let n = Normalization::default();
         let mut x = [0.0f32; 5];
-        n.velocity_to_network(&[1.5, 2.25, 3.0, 3.75, 4.5], &mut x).unwrap();
+        n.velocity_to_network(&[1.5, 2.25, 3.0, 3.75, 4.5], &mut x)
+            .unwrap();
         // (v − 3)·recip(1.5): exact at 0 and within 1 ulp of the exact quotient elsewhere.
         for (got, want) in x.iter().zip([-1.0f64, -0.5, 0.0, 0.5, 1.0]) {
-            assert!((*got as f64 - want).abs() <= f32::EPSILON as f64, "{got} vs {want}");
+            assert!(
+                (*got as f64 - want).abs() <= f32::EPSILON as f64,
+                "{got} vs {want}"
+            );
         }
         assert_eq!(x[2], 0.0);
         let mut v = [0.0f32; 5];
-        n.network_to_velocity(&[-1.0, -0.5, 0.0, 0.5, 1.0], &mut v).unwrap();
+        n.network_to_velocity(&[-1.0, -0.5, 0.0, 0.5, 1.0], &mut v)
+            .unwrap();
         assert_eq!(v, [1.5, 2.25, 3.0, 3.75, 4.5]); // exact: products and sums of dyadics
     }
 
     #[test]
     fn round_trip_is_within_an_ulp_and_ops_follow_the_documented_order() {
-        let n = Normalization { velocity_center_km_s: 2.9, velocity_half_range_km_s: 1.7, rtm_scale: 0.25 };
+        let n = Normalization {
+            velocity_center_km_s: 2.9,
+            velocity_half_range_km_s: 1.7,
+            rtm_scale: 0.25,
+        };
         let r = detmath::recip(1.7);
         for k in 0..1000 {
             let v = 1.0 + k as f32 * 0.0045;
@@ -189,7 +220,11 @@ mod tests {
             let mut back = [0.0];
             n.network_to_velocity(&x, &mut back).unwrap();
             assert_eq!(back[0].to_bits(), (x[0] * 1.7 + 2.9).to_bits());
-            assert!((back[0] - v).abs() <= 4.0 * f32::EPSILON * 4.0, "{v} -> {}", back[0]);
+            assert!(
+                (back[0] - v).abs() <= 4.0 * f32::EPSILON * 4.0,
+                "{v} -> {}",
+                back[0]
+            );
         }
         let mut y = [0.0; 3];
         n.rtm_to_network(&[4.0, -2.0, 0.5], &mut y).unwrap();
@@ -199,7 +234,10 @@ mod tests {
     #[test]
     fn metadata_parsing() {
         let none = |_: &str| None;
-        assert_eq!(Normalization::from_metadata(none).unwrap(), Normalization::default());
+        assert_eq!(
+            Normalization::from_metadata(none).unwrap(),
+            Normalization::default()
+        );
         let some = |key: &str| match key {
             VELOCITY_CENTER_KEY => Some(Some("2.5")),
             RTM_SCALE_KEY => Some(Some(" 1e-3 ")),
@@ -207,18 +245,34 @@ mod tests {
         };
         assert_eq!(
             Normalization::from_metadata(some).unwrap(),
-            Normalization { velocity_center_km_s: 2.5, velocity_half_range_km_s: 1.5, rtm_scale: 1e-3 }
+            Normalization {
+                velocity_center_km_s: 2.5,
+                velocity_half_range_km_s: 1.5,
+                rtm_scale: 1e-3
+            }
         );
         let malformed = |key: &str| (key == VELOCITY_HALF_RANGE_KEY).then_some(Some("wide"));
-        assert_eq!(bad_key(Normalization::from_metadata(malformed)), VELOCITY_HALF_RANGE_KEY);
+        assert_eq!(
+            bad_key(Normalization::from_metadata(malformed)),
+            VELOCITY_HALF_RANGE_KEY
+        );
         let escaped = |key: &str| (key == VELOCITY_CENTER_KEY).then_some(None);
-        assert_eq!(bad_key(Normalization::from_metadata(escaped)), VELOCITY_CENTER_KEY);
+        assert_eq!(
+            bad_key(Normalization::from_metadata(escaped)),
+            VELOCITY_CENTER_KEY
+        );
         let negative = |key: &str| (key == VELOCITY_HALF_RANGE_KEY).then_some(Some("-1.5"));
-        assert_eq!(bad_key(Normalization::from_metadata(negative)), VELOCITY_HALF_RANGE_KEY);
+        assert_eq!(
+            bad_key(Normalization::from_metadata(negative)),
+            VELOCITY_HALF_RANGE_KEY
+        );
         let zero = |key: &str| (key == RTM_SCALE_KEY).then_some(Some("0"));
         assert_eq!(bad_key(Normalization::from_metadata(zero)), RTM_SCALE_KEY);
         let nan = |key: &str| (key == VELOCITY_CENTER_KEY).then_some(Some("NaN"));
-        assert_eq!(bad_key(Normalization::from_metadata(nan)), VELOCITY_CENTER_KEY);
+        assert_eq!(
+            bad_key(Normalization::from_metadata(nan)),
+            VELOCITY_CENTER_KEY
+        );
     }
 
     /// A safetensors buffer with one U8 tensor and `metadata` as the `__metadata__` object.
@@ -237,21 +291,43 @@ mod tests {
     fn from_a_safetensors_header() {
         let mut bytes = [0u8; 256];
         // The RTM scale holds an escape: it is not a plain number.
-        let len = with_metadata(r#"{"powerpost.velocity_half_range":"2.0","powerpost.rtm_scale":"x\"y"}"#, &mut bytes);
+        let len = with_metadata(
+            r#"{"powerpost.velocity_half_range":"2.0","powerpost.rtm_scale":"x\"y"}"#,
+            &mut bytes,
+        );
         let file = SafeTensors::parse(&bytes[..len]).unwrap();
-        assert_eq!(bad_key(Normalization::from_safetensors(&file)), RTM_SCALE_KEY);
+        assert_eq!(
+            bad_key(Normalization::from_safetensors(&file)),
+            RTM_SCALE_KEY
+        );
         let mut bytes = [0u8; 256];
         let len = with_metadata(r#"{"powerpost.velocity_half_range":"2.0"}"#, &mut bytes);
         let file = SafeTensors::parse(&bytes[..len]).unwrap();
         let n = Normalization::from_safetensors(&file).unwrap();
-        assert_eq!((n.velocity_center_km_s, n.velocity_half_range_km_s, n.rtm_scale), (3.0, 2.0, 1.0));
+        assert_eq!(
+            (
+                n.velocity_center_km_s,
+                n.velocity_half_range_km_s,
+                n.rtm_scale
+            ),
+            (3.0, 2.0, 1.0)
+        );
     }
 
     #[test]
     fn mis_sized_buffers_are_errors() {
         let n = Normalization::default();
-        assert!(matches!(n.velocity_to_network(&[1.0; 3], &mut [0.0; 2]), Err(Error::BufferLength { .. })));
-        assert!(matches!(n.network_to_velocity(&[1.0; 3], &mut [0.0; 4]), Err(Error::BufferLength { .. })));
-        assert!(matches!(n.rtm_to_network(&[1.0; 1], &mut []), Err(Error::BufferLength { .. })));
+        assert!(matches!(
+            n.velocity_to_network(&[1.0; 3], &mut [0.0; 2]),
+            Err(Error::BufferLength { .. })
+        ));
+        assert!(matches!(
+            n.network_to_velocity(&[1.0; 3], &mut [0.0; 4]),
+            Err(Error::BufferLength { .. })
+        ));
+        assert!(matches!(
+            n.rtm_to_network(&[1.0; 1], &mut []),
+            Err(Error::BufferLength { .. })
+        ));
     }
 }

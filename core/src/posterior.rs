@@ -36,9 +36,16 @@ pub struct PosteriorRequest<'a> {
 }
 
 /// Scratch values [`draw_sample`] needs.
-pub fn posterior_scratch_len(net: &UNet<'_>, height: usize, width: usize, sampler: &SamplerConfig) -> usize {
+pub fn posterior_scratch_len(
+    net: &UNet<'_>,
+    height: usize,
+    width: usize,
+    sampler: &SamplerConfig,
+) -> usize {
     let n = height * width;
-    network_denoiser_workspace_len(net, height, width) + power_scaled_scratch_len(n) + sampler_scratch_len(sampler.kind, n)
+    network_denoiser_workspace_len(net, height, width)
+        + power_scaled_scratch_len(n)
+        + sampler_scratch_len(sampler.kind, n)
 }
 
 /// Draws one sample (normalised velocity, `height × width`) into `out`.
@@ -49,17 +56,39 @@ pub fn posterior_scratch_len(net: &UNet<'_>, height: usize, width: usize, sample
 /// [`Error::InvalidArgument`] for an invalid λ, α or sampler configuration, or λ > 0
 /// without an RTM image; [`Error::BufferLength`] for mis-sized buffers; errors of the
 /// network; [`Error::NonFinite`] if the sample diverged.
-pub fn draw_sample(net: &UNet<'_>, exec: &dyn Executor, request: &PosteriorRequest<'_>, out: &mut [f32], scratch: &mut [f32], progress: &mut dyn FnMut(usize, usize)) -> Result<(), Error> {
+pub fn draw_sample(
+    net: &UNet<'_>,
+    exec: &dyn Executor,
+    request: &PosteriorRequest<'_>,
+    out: &mut [f32],
+    scratch: &mut [f32],
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<(), Error> {
     let (h, w) = (request.height, request.width);
     check_len("sample", out.len(), h * w)?;
-    check_len("scratch", scratch.len(), posterior_scratch_len(net, h, w, &request.sampler))?;
+    check_len(
+        "scratch",
+        scratch.len(),
+        posterior_scratch_len(net, h, w, &request.sampler),
+    )?;
     if request.rtm_image.is_none() && request.lambda != 0.0 {
-        return Err(Error::InvalidArgument { name: "lambda", expected: "0 when no RTM image is given (prior sampling)" });
+        return Err(Error::InvalidArgument {
+            name: "lambda",
+            expected: "0 when no RTM image is given (prior sampling)",
+        });
     }
     let (workspace, rest) = scratch.split_at_mut(network_denoiser_workspace_len(net, h, w));
     let (power_scratch, sampler_scratch) = rest.split_at_mut(power_scaled_scratch_len(h * w));
-    let network = NetworkDenoiser::new(net, exec, h, w, request.rtm_image.unwrap_or(&[]), workspace)?;
+    let network =
+        NetworkDenoiser::new(net, exec, h, w, request.rtm_image.unwrap_or(&[]), workspace)?;
     let mut denoiser = PowerScaled::new(network, request.lambda, request.alpha, power_scratch)?;
     let noise = NoiseStream::new(request.seed, request.sample_index);
-    sample_with_progress(&mut denoiser, &request.sampler, noise, out, sampler_scratch, progress)
+    sample_with_progress(
+        &mut denoiser,
+        &request.sampler,
+        noise,
+        out,
+        sampler_scratch,
+        progress,
+    )
 }

@@ -65,6 +65,16 @@ pub trait Denoiser {
     /// Implementations return an [`Error`] for buffers whose length is not
     /// [`image_len`](Self::image_len) or for an invalid `sigma`.
     fn denoise(&mut self, x: &[f32], sigma: f32, out: &mut [f32]) -> Result<(), Error>;
+
+    /// The tempering exponent of the law this denoiser's score describes (1 by default).
+    ///
+    /// A denoiser whose score is `α·∇log q_σ` describes `q_σ^α`; the exact-power sampler
+    /// moves between noise levels along `q`'s path (score divided by α) and lets its
+    /// Langevin steps target `q_σ^α`. [`PowerScaled`] returns its prior power α:
+    /// `p_σ(y|x)^λ·p_σ(x)^{α−λ} = q_σ^α` with `q_σ ∝ p_σ(x|y)^{λ/α}·p_σ(x)^{1−λ/α}`.
+    fn tempering(&self) -> f32 {
+        1.0
+    }
 }
 
 impl<T: ConditionalDenoiser + ?Sized> ConditionalDenoiser for &mut T {
@@ -90,6 +100,10 @@ impl<T: Denoiser + ?Sized> Denoiser for &mut T {
 
     fn denoise(&mut self, x: &[f32], sigma: f32, out: &mut [f32]) -> Result<(), Error> {
         (**self).denoise(x, sigma, out)
+    }
+
+    fn tempering(&self) -> f32 {
+        (**self).tempering()
     }
 }
 
@@ -175,6 +189,11 @@ impl<'s, C: ConditionalDenoiser> PowerScaled<'s, C> {
 impl<C: ConditionalDenoiser> Denoiser for PowerScaled<'_, C> {
     fn image_len(&self) -> usize {
         self.inner.image_len()
+    }
+
+    /// The prior power α (see [`Denoiser::tempering`]).
+    fn tempering(&self) -> f32 {
+        self.alpha
     }
 
     /// Writes `D_eff(x; σ)` into `out` (module docs give the exact operation order).

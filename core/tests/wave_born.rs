@@ -29,10 +29,18 @@ fn setup(free_surface: bool) -> Setup {
         })
         .collect();
     let src = [2.3 * h, 13.4 * h];
-    let recs: Vec<[f32; 2]> = (0..20).map(|j| [1.5 * h, (2.0 + 2.2 * j as f32) * h]).collect();
+    let recs: Vec<[f32; 2]> = (0..20)
+        .map(|j| [1.5 * h, (2.0 + 2.2 * j as f32) * h])
+        .collect();
     let mut wavelet = vec![0.0; cfg.nt];
     wave::ricker_wavelet(cfg.peak_frequency, cfg.source_delay, cfg.dt, &mut wavelet).unwrap();
-    Setup { cfg, vel, src, recs, wavelet }
+    Setup {
+        cfg,
+        vel,
+        src,
+        recs,
+        wavelet,
+    }
 }
 
 fn medium(cfg: &WaveConfig, vel: &[f32]) -> Vec<f32> {
@@ -45,7 +53,10 @@ fn born(s: &Setup, dm: &[f32], exec: &dyn Executor) -> Vec<f32> {
     let m = medium(&s.cfg, &s.vel);
     let mut state = vec![0.0; wave::born_state_len(&s.cfg).unwrap()];
     let mut out = vec![0.0; s.cfg.nt * s.recs.len()];
-    wave::born_shot(&s.cfg, &m, s.src, &s.recs, &s.wavelet, dm, &mut state, &mut out, exec).unwrap();
+    wave::born_shot(
+        &s.cfg, &m, s.src, &s.recs, &s.wavelet, dm, &mut state, &mut out, exec,
+    )
+    .unwrap();
     out
 }
 
@@ -53,7 +64,19 @@ fn rtm(s: &Setup, d: &[f32], exec: &dyn Executor) -> Vec<f32> {
     let m = medium(&s.cfg, &s.vel);
     let mut scratch = vec![0.0; wave::rtm_scratch_len(&s.cfg).unwrap()];
     let mut image = vec![0.0; s.cfg.nz * s.cfg.nx];
-    wave::rtm_shot(&s.cfg, &m, s.src, &s.recs, &s.wavelet, d, &mut scratch, &mut image, None, exec).unwrap();
+    wave::rtm_shot(
+        &s.cfg,
+        &m,
+        s.src,
+        &s.recs,
+        &s.wavelet,
+        d,
+        &mut scratch,
+        &mut image,
+        None,
+        exec,
+    )
+    .unwrap();
     image
 }
 
@@ -75,7 +98,9 @@ fn adjoint_mismatch(free_surface: bool) -> f64 {
     let jtd = rtm(&s, &d, &Serial);
     let lhs = dot(&jdm, &d);
     let rhs = dot(&dm, &jtd);
-    eprintln!("dot test (free surface {free_surface}): <J dm, d> = {lhs:.9e}, <dm, J^T d> = {rhs:.9e}");
+    eprintln!(
+        "dot test (free surface {free_surface}): <J dm, d> = {lhs:.9e}, <dm, J^T d> = {rhs:.9e}"
+    );
     (lhs - rhs).abs() / lhs.abs().max(rhs.abs())
 }
 
@@ -107,12 +132,21 @@ fn born_matches_finite_difference_of_modelling() {
         .collect();
     let eps = 0.02f32;
     let perturbed = |sign: f32| -> Vec<f32> {
-        let v: Vec<f32> = s.vel.iter().zip(&dm).map(|(&c, &d)| 1.0 / (1.0 / (c * c) + sign * eps * d).sqrt()).collect();
+        let v: Vec<f32> = s
+            .vel
+            .iter()
+            .zip(&dm)
+            .map(|(&c, &d)| 1.0 / (1.0 / (c * c) + sign * eps * d).sqrt())
+            .collect();
         model_shot_serial(&s.cfg, &v, s.src, &s.recs)
     };
     let plus = perturbed(1.0);
     let minus = perturbed(-1.0);
-    let fd: Vec<f64> = plus.iter().zip(&minus).map(|(&a, &b)| (a as f64 - b as f64) / (2.0 * eps as f64)).collect();
+    let fd: Vec<f64> = plus
+        .iter()
+        .zip(&minus)
+        .map(|(&a, &b)| (a as f64 - b as f64) / (2.0 * eps as f64))
+        .collect();
     let jdm = born(&s, &dm, &Serial);
     let e = rel_l2(&jdm, &fd);
     eprintln!("Born vs central difference (eps = {eps}): rel L2 = {e:.2e}");
@@ -133,10 +167,26 @@ fn shots_and_images_are_bit_identical_across_threads() {
         let shot4_1 = model_shot(&cfg4, &s.vel, s.src, &s.recs, &Threads(1));
         for t in [2, 3] {
             let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-            assert_eq!(bits(&shot1), bits(&model_shot(&s.cfg, &s.vel, s.src, &s.recs, &Threads(t))), "shot, {t} threads");
-            assert_eq!(bits(&img1), bits(&rtm(&s, &d, &Threads(t))), "image, {t} threads");
-            assert_eq!(bits(&born1), bits(&born(&s, &dm, &Threads(t))), "born, {t} threads");
-            assert_eq!(bits(&shot4_1), bits(&model_shot(&cfg4, &s.vel, s.src, &s.recs, &Threads(t))), "order-4 shot, {t} threads");
+            assert_eq!(
+                bits(&shot1),
+                bits(&model_shot(&s.cfg, &s.vel, s.src, &s.recs, &Threads(t))),
+                "shot, {t} threads"
+            );
+            assert_eq!(
+                bits(&img1),
+                bits(&rtm(&s, &d, &Threads(t))),
+                "image, {t} threads"
+            );
+            assert_eq!(
+                bits(&born1),
+                bits(&born(&s, &dm, &Threads(t))),
+                "born, {t} threads"
+            );
+            assert_eq!(
+                bits(&shot4_1),
+                bits(&model_shot(&cfg4, &s.vel, s.src, &s.recs, &Threads(t))),
+                "order-4 shot, {t} threads"
+            );
         }
         assert!(shot1.iter().any(|&v| v != 0.0) && img1.iter().any(|&v| v != 0.0));
     }
@@ -149,15 +199,29 @@ fn stored_wavefield_rtm_equals_checkpointed_rtm() {
     for free_surface in [false, true] {
         let s = setup(free_surface);
         let k = wave::checkpoint_interval(&s.cfg).unwrap();
-        assert!(k < s.cfg.nt - 1, "the set-up must have several checkpoint segments");
+        assert!(
+            k < s.cfg.nt - 1,
+            "the set-up must have several checkpoint segments"
+        );
         let m = medium(&s.cfg, &s.vel);
         let d = gaussian(5, s.cfg.nt * s.recs.len());
         let np = s.cfg.nz * s.cfg.nx;
         let run = |len: usize, exec: &dyn Executor| {
             let mut scratch = vec![0.0; len];
             let (mut image, mut illum) = (vec![0.0; np], vec![0.0; np]);
-            wave::rtm_shot(&s.cfg, &m, s.src, &s.recs, &s.wavelet, &d, &mut scratch, &mut image, Some(&mut illum), exec)
-                .unwrap();
+            wave::rtm_shot(
+                &s.cfg,
+                &m,
+                s.src,
+                &s.recs,
+                &s.wavelet,
+                &d,
+                &mut scratch,
+                &mut image,
+                Some(&mut illum),
+                exec,
+            )
+            .unwrap();
             (image, illum)
         };
         let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
@@ -173,7 +237,27 @@ fn stored_wavefield_rtm_equals_checkpointed_rtm() {
         assert!(img_cp.iter().any(|&v| v != 0.0));
         let mut scratch = vec![0.0; cp_len + 1];
         let mut image = vec![0.0; np];
-        let err = wave::rtm_shot(&s.cfg, &m, s.src, &s.recs, &s.wavelet, &d, &mut scratch, &mut image, None, &Threads(1));
-        assert!(matches!(err, Err(powerpost_core::Error::BufferLength { buffer: "scratch", .. })), "{err:?}");
+        let err = wave::rtm_shot(
+            &s.cfg,
+            &m,
+            s.src,
+            &s.recs,
+            &s.wavelet,
+            &d,
+            &mut scratch,
+            &mut image,
+            None,
+            &Threads(1),
+        );
+        assert!(
+            matches!(
+                err,
+                Err(powerpost_core::Error::BufferLength {
+                    buffer: "scratch",
+                    ..
+                })
+            ),
+            "{err:?}"
+        );
     }
 }

@@ -27,19 +27,33 @@ impl Executor for Threads {
 }
 
 /// Forward-models one shot with a homogeneous or given model.
-pub fn model_shot(cfg: &WaveConfig, velocity: &[f32], source: [f32; 2], receivers: &[[f32; 2]], exec: &dyn Executor) -> Vec<f32> {
+pub fn model_shot(
+    cfg: &WaveConfig,
+    velocity: &[f32],
+    source: [f32; 2],
+    receivers: &[[f32; 2]],
+    exec: &dyn Executor,
+) -> Vec<f32> {
     let mut medium = vec![0.0; wave::medium_len(cfg).unwrap()];
     wave::prepare_medium(cfg, velocity, &mut medium).unwrap();
     let mut wavelet = vec![0.0; cfg.nt];
     wave::ricker_wavelet(cfg.peak_frequency, cfg.source_delay, cfg.dt, &mut wavelet).unwrap();
     let mut state = vec![0.0; wave::state_len(cfg).unwrap()];
     let mut shot = vec![0.0; cfg.nt * receivers.len()];
-    wave::forward_shot(cfg, &medium, source, receivers, &wavelet, &mut state, &mut shot, exec).unwrap();
+    wave::forward_shot(
+        cfg, &medium, source, receivers, &wavelet, &mut state, &mut shot, exec,
+    )
+    .unwrap();
     shot
 }
 
 /// Serial shorthand.
-pub fn model_shot_serial(cfg: &WaveConfig, velocity: &[f32], source: [f32; 2], receivers: &[[f32; 2]]) -> Vec<f32> {
+pub fn model_shot_serial(
+    cfg: &WaveConfig,
+    velocity: &[f32],
+    source: [f32; 2],
+    receivers: &[[f32; 2]],
+) -> Vec<f32> {
     model_shot(cfg, velocity, source, receivers, &Serial)
 }
 

@@ -26,7 +26,13 @@ fn analytic_trace(c: f64, r: f64, h2: f64, f: f64, delay: f64, dt: f64, nt: usiz
             let mut s = 0.0;
             for i in 0..=m {
                 let th = i as f64 * hth;
-                let wgt = if i == 0 || i == m { 1.0 } else if i % 2 == 1 { 4.0 } else { 2.0 };
+                let wgt = if i == 0 || i == m {
+                    1.0
+                } else if i % 2 == 1 {
+                    4.0
+                } else {
+                    2.0
+                };
                 s += wgt * ricker64(f, delay, t - big_t * th.cosh());
             }
             h2 / (2.0 * std::f64::consts::PI) * s * hth / 3.0
@@ -62,7 +68,10 @@ fn green_error_pml(ppw: f64, courant: f64, time_order: usize, pml: usize) -> f64
     cfg.min_points_per_wavelength = 0.0;
     let vel = vec![c as f32; nz * nx];
     let src = [(margin as f64 * dx) as f32, (margin as f64 * dx) as f32];
-    let rec = [[(margin as f64 * dx) as f32, ((margin + r_pts) as f64 * dx) as f32]];
+    let rec = [[
+        (margin as f64 * dx) as f32,
+        ((margin + r_pts) as f64 * dx) as f32,
+    ]];
     let got = model_shot_serial(&cfg, &vel, src, &rec);
     let want = analytic_trace(c, r_pts as f64 * dx, dx * dx, f, delay, dt, nt);
     rel_l2(&got, &want)
@@ -91,7 +100,10 @@ fn leapfrog_time_error_is_second_order() {
 fn production_time_step_errors() {
     // Courant 0.5 (the presets' design value) at 5 ppw(f_max), both time schemes, and
     // the fourth-order scheme at its largest allowed step.
-    let probe = WaveConfig { time_order: 4, ..WaveConfig::new(10, 10, 8.0, 1e-3, 2, 20.0) };
+    let probe = WaveConfig {
+        time_order: 4,
+        ..WaveConfig::new(10, 10, 8.0, 1e-3, 2, 20.0)
+    };
     let courant_max = probe.max_stable_dt(2000.0) as f64 * 2000.0 / 8.0;
     let e2 = green_error(12.5, 0.5, 2);
     let e4 = green_error(12.5, 0.5, 4);
@@ -102,7 +114,10 @@ fn production_time_step_errors() {
          order 4 @ {courant_max:.3} (max): {e4_max:.4}; order 2 @ {:.3} (same cost): {e2_equal_cost:.4}",
         courant_max / 2.0
     );
-    assert!(e4 < e2 / 5.0, "fourth-order scheme should beat leapfrog clearly: {e4} vs {e2}");
+    assert!(
+        e4 < e2 / 5.0,
+        "fourth-order scheme should beat leapfrog clearly: {e4} vs {e2}"
+    );
     assert!(e4_max < e2_equal_cost / 2.0, "{e4_max} vs {e2_equal_cost}");
 }
 
@@ -123,7 +138,11 @@ fn pml_error(time_order: usize, courant: f64, free_surface: bool) -> f64 {
     let vel_at = |iz: usize| (c + 2.0 * iz as f64) as f32;
     let vel: Vec<f32> = (0..nz * nx).map(|i| vel_at(i / nx)).collect();
     let src = [30.0 * dx as f32, 40.0 * dx as f32];
-    let recs = [[5.0 * dx as f32, 70.0 * dx as f32], [70.0 * dx as f32, 95.0 * dx as f32], [30.0 * dx as f32, 45.0 * dx as f32]];
+    let recs = [
+        [5.0 * dx as f32, 70.0 * dx as f32],
+        [70.0 * dx as f32, 95.0 * dx as f32],
+        [30.0 * dx as f32, 45.0 * dx as f32],
+    ];
     let small = model_shot_serial(&cfg, &vel, src, &recs);
     // Large box: pad by `pad` points on each side (none on top with a free surface).
     let pad = ((c + 2.0 * 400.0) * t_end / dx / 2.0) as usize + 30;
@@ -133,8 +152,15 @@ fn pml_error(time_order: usize, courant: f64, free_surface: bool) -> f64 {
     big_cfg.nz = bz;
     big_cfg.nx = bx;
     big_cfg.pml_width = 0;
-    let big_vel: Vec<f32> = (0..bz * bx).map(|i| vel_at((i / bx).saturating_sub(top).min(nz - 1))).collect();
-    let shift = |p: [f32; 2]| [p[0] + (top as f64 * dx) as f32, p[1] + (pad as f64 * dx) as f32];
+    let big_vel: Vec<f32> = (0..bz * bx)
+        .map(|i| vel_at((i / bx).saturating_sub(top).min(nz - 1)))
+        .collect();
+    let shift = |p: [f32; 2]| {
+        [
+            p[0] + (top as f64 * dx) as f32,
+            p[1] + (pad as f64 * dx) as f32,
+        ]
+    };
     let big_recs: Vec<[f32; 2]> = recs.iter().map(|&p| shift(p)).collect();
     let big = model_shot_serial(&big_cfg, &big_vel, shift(src), &big_recs);
     let big64: Vec<f64> = big.iter().map(|&v| v as f64).collect();

@@ -21,7 +21,10 @@ fn model(nz: usize, nx: usize) -> Vec<f32> {
         .map(|i| {
             let (z, x) = ((i / nx) as f32, (i % nx) as f32);
             let layer = if z > 0.55 * nz as f32 { 600.0 } else { 0.0 };
-            1800.0 + 12.0 * z + layer + 250.0 * (-((x - 0.4 * nx as f32).powi(2) + (z - 12.0).powi(2)) / 60.0).exp()
+            1800.0
+                + 12.0 * z
+                + layer
+                + 250.0 * (-((x - 0.4 * nx as f32).powi(2) + (z - 12.0).powi(2)) / 60.0).exp()
         })
         .collect()
 }
@@ -32,29 +35,60 @@ fn outputs(cfg: &WaveConfig, isa: Isa, exec: &dyn Executor) -> Vec<Vec<f32>> {
     let vel = model(cfg.nz, cfg.nx);
     let mut medium = vec![0.0; wave::medium_len(cfg).unwrap()];
     wave::prepare_medium(cfg, &vel, &mut medium).unwrap();
-    let prop = Propagator::new(cfg, &medium).unwrap().with_isa(isa).unwrap();
+    let prop = Propagator::new(cfg, &medium)
+        .unwrap()
+        .with_isa(isa)
+        .unwrap();
     assert_eq!(prop.isa(), isa);
     let mut wavelet = vec![0.0; cfg.nt];
     wave::ricker_wavelet(cfg.peak_frequency, cfg.source_delay, cfg.dt, &mut wavelet).unwrap();
     let src = [2.0 * cfg.dz, 0.37 * (cfg.nx - 1) as f32 * cfg.dx];
-    let recs: Vec<[f32; 2]> = (0..cfg.nx).step_by(3).map(|j| [2.0 * cfg.dz, j as f32 * cfg.dx]).collect();
+    let recs: Vec<[f32; 2]> = (0..cfg.nx)
+        .step_by(3)
+        .map(|j| [2.0 * cfg.dz, j as f32 * cfg.dx])
+        .collect();
     let mut state = vec![0.0; wave::state_len(cfg).unwrap()];
     let mut shot = vec![0.0; cfg.nt * recs.len()];
-    prop.forward_shot(src, &recs, &wavelet, &mut state, &mut shot, exec).unwrap();
+    prop.forward_shot(src, &recs, &wavelet, &mut state, &mut shot, exec)
+        .unwrap();
     let mut out = vec![shot.clone()];
     if cfg.time_order == 2 {
         let np = cfg.nz * cfg.nx;
-        let dm: Vec<f32> = vel.iter().enumerate().map(|(i, &c)| if (i / cfg.nx) % 7 == 3 { 0.04 / (c * c) } else { 0.0 }).collect();
+        let dm: Vec<f32> = vel
+            .iter()
+            .enumerate()
+            .map(|(i, &c)| {
+                if (i / cfg.nx) % 7 == 3 {
+                    0.04 / (c * c)
+                } else {
+                    0.0
+                }
+            })
+            .collect();
         let mut bstate = vec![0.0; wave::born_state_len(cfg).unwrap()];
         let mut born = vec![0.0; shot.len()];
-        prop.born_shot(src, &recs, &wavelet, &dm, &mut bstate, &mut born, exec).unwrap();
+        prop.born_shot(src, &recs, &wavelet, &dm, &mut bstate, &mut born, exec)
+            .unwrap();
         let mut scratch = vec![0.0; wave::rtm_scratch_len_stored(cfg).unwrap()];
         let (mut image, mut illum) = (vec![0.0; np], vec![0.0; np]);
-        prop.rtm_shot(src, &recs, &wavelet, &shot, &mut scratch, &mut image, Some(&mut illum), exec).unwrap();
+        prop.rtm_shot(
+            src,
+            &recs,
+            &wavelet,
+            &shot,
+            &mut scratch,
+            &mut image,
+            Some(&mut illum),
+            exec,
+        )
+        .unwrap();
         out.extend([born, image, illum]);
     }
     for (i, o) in out.iter().enumerate() {
-        assert!(o.iter().all(|v| v.is_finite()) && o.iter().any(|&v| v != 0.0), "output {i} degenerate");
+        assert!(
+            o.iter().all(|v| v.is_finite()) && o.iter().any(|&v| v != 0.0),
+            "output {i} degenerate"
+        );
     }
     out
 }
@@ -63,14 +97,23 @@ fn outputs(cfg: &WaveConfig, isa: Isa, exec: &dyn Executor) -> Vec<Vec<f32>> {
 fn every_instruction_set_gives_the_same_bits() {
     let supported: Vec<Isa> = Isa::all_supported().collect();
     assert!(supported.contains(&Isa::Scalar) && supported.contains(&Isa::detect()));
-    for (so, to, fs, pml) in [(8, 2, false, 10), (4, 4, true, 7), (8, 4, false, 9), (4, 2, true, 0), (8, 2, true, 5)] {
+    for (so, to, fs, pml) in [
+        (8, 2, false, 10),
+        (4, 4, true, 7),
+        (8, 4, false, 9),
+        (4, 2, true, 0),
+        (8, 2, true, 5),
+    ] {
         let mut cfg = WaveConfig::new(29, 43, 10.0, 1.0e-3, 150, 20.0);
         cfg.space_order = so;
         cfg.time_order = to;
         cfg.free_surface = fs;
         cfg.pml_width = pml;
         cfg.min_points_per_wavelength = 0.0;
-        let want: Vec<Vec<u32>> = outputs(&cfg, Isa::Scalar, &Serial).iter().map(|o| bits(o)).collect();
+        let want: Vec<Vec<u32>> = outputs(&cfg, Isa::Scalar, &Serial)
+            .iter()
+            .map(|o| bits(o))
+            .collect();
         for &isa in &supported {
             for threads in [1, 2] {
                 let got = outputs(&cfg, isa, &Threads(threads));

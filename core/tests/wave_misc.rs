@@ -19,7 +19,9 @@ fn presets_are_valid_and_consistent() {
         }
         assert!(a.source_position(a.n_sources).is_err());
         // Refinement keeps model values at coincident points; coarsening inverts it.
-        let model: Vec<f32> = (0..a.model_nz * a.model_nx).map(|i| 1500.0 + (i % 97) as f32 * 10.0).collect();
+        let model: Vec<f32> = (0..a.model_nz * a.model_nx)
+            .map(|i| 1500.0 + (i % 97) as f32 * 10.0)
+            .collect();
         let mut fine = vec![0.0; a.cfg.nz * a.cfg.nx];
         a.refine_model(&model, &mut fine).unwrap();
         let mut back = vec![0.0; model.len()];
@@ -30,9 +32,15 @@ fn presets_are_valid_and_consistent() {
     // Too-coarse grid for the source frequency is refused with a typed error.
     let mut a = Acquisition::paper();
     a.cfg.peak_frequency = 40.0;
-    assert!(matches!(wave::config::check_stability(&a.cfg, 1500.0, 4500.0), Err(powerpost_core::Error::TooDispersive { .. })));
+    assert!(matches!(
+        wave::config::check_stability(&a.cfg, 1500.0, 4500.0),
+        Err(powerpost_core::Error::TooDispersive { .. })
+    ));
     let a = Acquisition::paper();
-    assert!(matches!(wave::config::check_stability(&a.cfg, 1500.0, 6000.0), Err(powerpost_core::Error::UnstableTimeStep { .. })));
+    assert!(matches!(
+        wave::config::check_stability(&a.cfg, 1500.0, 6000.0),
+        Err(powerpost_core::Error::UnstableTimeStep { .. })
+    ));
 }
 
 #[test]
@@ -44,7 +52,9 @@ fn gaussian_smoothing_matches_naive_reference() {
     wave::gaussian_smooth(&input, nz, nx, sigma, &mut scratch, &mut out).unwrap();
     // Naive 2D f64 reference with clamped edges.
     let r = (3.0 * sigma).ceil() as isize;
-    let g: Vec<f64> = (-r..=r).map(|k| (-(k * k) as f64 / (2.0 * (sigma as f64).powi(2))).exp()).collect();
+    let g: Vec<f64> = (-r..=r)
+        .map(|k| (-(k * k) as f64 / (2.0 * (sigma as f64).powi(2))).exp())
+        .collect();
     let s: f64 = g.iter().sum();
     for iz in 0..nz as isize {
         for ix in 0..nx as isize {
@@ -58,7 +68,10 @@ fn gaussian_smoothing_matches_naive_reference() {
             }
             acc /= s * s;
             let got = out[iz as usize * nx + ix as usize] as f64;
-            assert!((got - acc).abs() < 1e-4 * (1.0 + acc.abs()), "{got} vs {acc}");
+            assert!(
+                (got - acc).abs() < 1e-4 * (1.0 + acc.abs()),
+                "{got} vs {acc}"
+            );
         }
     }
 }
@@ -75,7 +88,11 @@ fn colored_noise_has_requested_snr_and_band() {
     let mut noisy = shot.clone();
     wave::add_colored_noise(&mut noisy, nt, nrec, &filter, 10.0, 42, 3, &mut scratch).unwrap();
     let es: f64 = shot.iter().map(|&v| (v as f64).powi(2)).sum();
-    let en: f64 = noisy.iter().zip(&shot).map(|(&a, &b)| (a as f64 - b as f64).powi(2)).sum();
+    let en: f64 = noisy
+        .iter()
+        .zip(&shot)
+        .map(|(&a, &b)| (a as f64 - b as f64).powi(2))
+        .sum();
     let snr = 10.0 * (es / en).log10();
     assert!((snr - 10.0).abs() < 1e-3, "snr {snr}");
     // Same seed and shot: same bits; another shot index: different noise.
@@ -86,7 +103,9 @@ fn colored_noise_has_requested_snr_and_band() {
     wave::add_colored_noise(&mut other, nt, nrec, &filter, 10.0, 42, 4, &mut scratch).unwrap();
     assert_ne!(noisy, other);
     // Band-limited: energy above 60 Hz (4× peak) is a tiny fraction (white: ~87 %).
-    let noise: Vec<f64> = (0..nt).map(|t| (noisy[t * nrec] - shot[t * nrec]) as f64).collect();
+    let noise: Vec<f64> = (0..nt)
+        .map(|t| (noisy[t * nrec] - shot[t * nrec]) as f64)
+        .collect();
     let (mut hi, mut all) = (0.0, 0.0);
     for kf in 1..nt / 2 {
         let f = kf as f64 / (nt as f64 * dt as f64);
@@ -124,26 +143,63 @@ fn bad_input_gives_typed_errors() {
     let cfg = wave::WaveConfig::new(20, 20, 10.0, 1e-3, 50, 10.0);
     let vel = vec![2000.0f32; 400];
     let mut medium = vec![0.0; wave::medium_len(&cfg).unwrap()];
-    assert!(matches!(wave::prepare_medium(&cfg, &vel[..399], &mut medium), Err(Error::BufferLength { .. })));
+    assert!(matches!(
+        wave::prepare_medium(&cfg, &vel[..399], &mut medium),
+        Err(Error::BufferLength { .. })
+    ));
     let mut bad = vel.clone();
     bad[7] = f32::NAN;
-    assert!(matches!(wave::prepare_medium(&cfg, &bad, &mut medium), Err(Error::InvalidArgument { name: "velocity", .. })));
+    assert!(matches!(
+        wave::prepare_medium(&cfg, &bad, &mut medium),
+        Err(Error::InvalidArgument {
+            name: "velocity",
+            ..
+        })
+    ));
     wave::prepare_medium(&cfg, &vel, &mut medium).unwrap();
     let wavelet = vec![0.0; 50];
     let mut state = vec![0.0; wave::state_len(&cfg).unwrap()];
     let mut shot = vec![0.0; 50];
     let rec = [[10.0f32, 10.0]];
-    let r = wave::forward_shot(&cfg, &medium, [500.0, 10.0], &rec, &wavelet, &mut state, &mut shot, &Serial);
-    assert!(matches!(r, Err(Error::InvalidArgument { name: "source", .. })));
-    let r = wave::forward_shot(&cfg, &medium, [10.0, 10.0], &rec, &wavelet, &mut state[1..], &mut shot, &Serial);
-    assert!(matches!(r, Err(Error::BufferLength { buffer: "state", .. })));
+    let r = wave::forward_shot(
+        &cfg,
+        &medium,
+        [500.0, 10.0],
+        &rec,
+        &wavelet,
+        &mut state,
+        &mut shot,
+        &Serial,
+    );
+    assert!(matches!(
+        r,
+        Err(Error::InvalidArgument { name: "source", .. })
+    ));
+    let r = wave::forward_shot(
+        &cfg,
+        &medium,
+        [10.0, 10.0],
+        &rec,
+        &wavelet,
+        &mut state[1..],
+        &mut shot,
+        &Serial,
+    );
+    assert!(matches!(
+        r,
+        Err(Error::BufferLength {
+            buffer: "state",
+            ..
+        })
+    ));
     let mut c4 = cfg;
     c4.time_order = 4;
     assert!(wave::rtm_scratch_len(&c4).is_err());
     let mut c3 = cfg;
     c3.space_order = 6;
     assert!(wave::medium_len(&c3).is_err());
-    let e = wave::prepare_medium(&wave::WaveConfig { dt: 1e-2, ..cfg }, &vel, &mut medium).unwrap_err();
+    let e =
+        wave::prepare_medium(&wave::WaveConfig { dt: 1e-2, ..cfg }, &vel, &mut medium).unwrap_err();
     assert!(matches!(e, Error::UnstableTimeStep { .. }));
     assert!(format!("{e}").contains("stable limit"));
 }

@@ -14,13 +14,21 @@ use std::path::{Path, PathBuf};
 /// permissions of a new output — `0666` (`0777` for directories) minus the umask, like
 /// `File::create` — rather than tempfile's private `0600`, so that the renamed output is
 /// readable like any other file.
-pub fn temp_builder<'a, 'b>(prefix: &'a str, suffix: &'b str, dir: bool) -> tempfile::Builder<'a, 'b> {
+pub fn temp_builder<'a, 'b>(
+    prefix: &'a str,
+    suffix: &'b str,
+    dir: bool,
+) -> tempfile::Builder<'a, 'b> {
     let mut builder = tempfile::Builder::new();
     builder.prefix(prefix).suffix(suffix);
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        builder.permissions(std::fs::Permissions::from_mode(if dir { 0o777 } else { 0o666 }));
+        builder.permissions(std::fs::Permissions::from_mode(if dir {
+            0o777
+        } else {
+            0o666
+        }));
     }
     #[cfg(not(unix))]
     let _ = dir;
@@ -110,12 +118,20 @@ mod permission_tests {
         let expected = std::fs::metadata(&plain).unwrap().permissions().mode() & 0o777;
         let out = dir.path().join("out.bin");
         super::write_bytes(&out, b"x").unwrap();
-        assert_eq!(std::fs::metadata(&out).unwrap().permissions().mode() & 0o777, expected);
-        let made = super::temp_builder(".d.", ".tmp", true).tempdir_in(dir.path()).unwrap();
+        assert_eq!(
+            std::fs::metadata(&out).unwrap().permissions().mode() & 0o777,
+            expected
+        );
+        let made = super::temp_builder(".d.", ".tmp", true)
+            .tempdir_in(dir.path())
+            .unwrap();
         let plain_dir = dir.path().join("plain_dir");
         std::fs::create_dir(&plain_dir).unwrap();
         let expected_dir = std::fs::metadata(&plain_dir).unwrap().permissions().mode() & 0o777;
-        assert_eq!(std::fs::metadata(made.path()).unwrap().permissions().mode() & 0o777, expected_dir);
+        assert_eq!(
+            std::fs::metadata(made.path()).unwrap().permissions().mode() & 0o777,
+            expected_dir
+        );
     }
 }
 

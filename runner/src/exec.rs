@@ -140,7 +140,9 @@ pub struct PoolExecutor {
 
 impl std::fmt::Debug for PoolExecutor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PoolExecutor").field("threads", &self.threads).finish()
+        f.debug_struct("PoolExecutor")
+            .field("threads", &self.threads)
+            .finish()
     }
 }
 
@@ -159,7 +161,12 @@ impl PoolExecutor {
             sleep: Mutex::new(()),
             wake: Condvar::new(),
         });
-        let mut pool = Self { threads, shared, submit: Mutex::new(()), handles: Vec::new() };
+        let mut pool = Self {
+            threads,
+            shared,
+            submit: Mutex::new(()),
+            handles: Vec::new(),
+        };
         for i in 1..threads {
             let sh = pool.shared.clone();
             let handle = std::thread::Builder::new()
@@ -205,7 +212,9 @@ impl Executor for PoolExecutor {
         // counted in `done` (panics are caught), and this function returns only after
         // `done == n`, i.e. after every such call has returned; later claims find no
         // index left and never touch the pointer.
-        let erased = unsafe { std::mem::transmute::<*const Task<'_>, *const Task<'static>>(task as *const Task<'_>) };
+        let erased = unsafe {
+            std::mem::transmute::<*const Task<'_>, *const Task<'static>>(task as *const Task<'_>)
+        };
         let job = Arc::new(Job {
             task: erased,
             n,
@@ -298,7 +307,11 @@ mod tests {
                     std::thread::yield_now();
                 }
             });
-            assert_eq!(waited_out.load(Ordering::SeqCst), 0, "the two tasks ran one after the other");
+            assert_eq!(
+                waited_out.load(Ordering::SeqCst),
+                0,
+                "the two tasks ran one after the other"
+            );
         }
     }
 
@@ -387,7 +400,10 @@ mod tests {
                     sink.fetch_add(i, Ordering::Relaxed);
                 })
             });
-            let rayon_pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            let rayon_pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
             let theirs = median_us(|| {
                 rayon_pool.install(|| {
                     (0..8usize).into_par_iter().with_max_len(1).for_each(|i| {

@@ -17,7 +17,6 @@ mod progress;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
-
 /// Power-scaled Bayesian velocity-model building with a score-based generative model.
 #[derive(Parser, Debug)]
 #[command(name = "powerpost", version, about)]

@@ -238,24 +238,68 @@ fn f32_npy(path: &Path, shape: &[usize], value: f32) {
 
 /// Asserts the directory holds exactly the given input files (no output, no temporary).
 fn assert_only_inputs(dir: &Path, inputs: usize) {
-    assert_eq!(std::fs::read_dir(dir).unwrap().count(), inputs, "no output or temporary file may remain");
+    assert_eq!(
+        std::fs::read_dir(dir).unwrap().count(),
+        inputs,
+        "no output or temporary file may remain"
+    );
 }
 
 #[test]
 fn wave_commands_reject_missing_files_and_wrong_ranks() {
     let (dir, p) = scratch();
     let (missing, shots_out) = (p("velocity.npy"), p("shots.npy"));
-    let out = powerpost(&["simulate", "--preset", "edge", "--quiet", "--model", missing.to_str().unwrap(), "--out", shots_out.to_str().unwrap()]);
+    let out = powerpost(&[
+        "simulate",
+        "--preset",
+        "edge",
+        "--quiet",
+        "--model",
+        missing.to_str().unwrap(),
+        "--out",
+        shots_out.to_str().unwrap(),
+    ]);
     assert_user_error(&out, &["velocity.npy", "cannot open"]);
     let flat = p("flat.npy");
     f32_npy(&flat, &[64 * 128], 2000.0);
-    let out = powerpost(&["simulate", "--preset", "edge", "--model", flat.to_str().unwrap(), "--out", shots_out.to_str().unwrap()]);
-    assert_user_error(&out, &["flat.npy: expected a 2-D or 3-D float32 array, found shape [8192] float32"]);
-    let out = powerpost(&["residual", "--preset", "edge", "--model", flat.to_str().unwrap(), "--shots", flat.to_str().unwrap()]);
+    let out = powerpost(&[
+        "simulate",
+        "--preset",
+        "edge",
+        "--model",
+        flat.to_str().unwrap(),
+        "--out",
+        shots_out.to_str().unwrap(),
+    ]);
+    assert_user_error(
+        &out,
+        &["flat.npy: expected a 2-D or 3-D float32 array, found shape [8192] float32"],
+    );
+    let out = powerpost(&[
+        "residual",
+        "--preset",
+        "edge",
+        "--model",
+        flat.to_str().unwrap(),
+        "--shots",
+        flat.to_str().unwrap(),
+    ]);
     assert_user_error(&out, &["flat.npy: expected a 3-D float32 array"]);
     let out = powerpost(&[
-        "bench-wave", "--model", flat.to_str().unwrap(), "--dt", "0.001", "--nt", "10", "--delay", "0.1",
-        "--source", "100", "100", "--receiver-depth", "50",
+        "bench-wave",
+        "--model",
+        flat.to_str().unwrap(),
+        "--dt",
+        "0.001",
+        "--nt",
+        "10",
+        "--delay",
+        "0.1",
+        "--source",
+        "100",
+        "100",
+        "--receiver-depth",
+        "50",
     ]);
     assert_user_error(&out, &["flat.npy: expected a 2-D float32 array"]);
     assert_only_inputs(dir.path(), 1);
@@ -266,16 +310,49 @@ fn wave_commands_reject_wrong_model_shape_and_values() {
     let (dir, p) = scratch();
     let (model, shots_out) = (p("small.npy"), p("shots.npy"));
     f32_npy(&model, &[32, 128], 2000.0);
-    let out = powerpost(&["simulate", "--preset", "edge", "--model", model.to_str().unwrap(), "--out", shots_out.to_str().unwrap()]);
-    assert_user_error(&out, &["small.npy: shape [32, 128], expected [64, 128] ([nz, nx]) or [1, 64, 128]"]);
+    let out = powerpost(&[
+        "simulate",
+        "--preset",
+        "edge",
+        "--model",
+        model.to_str().unwrap(),
+        "--out",
+        shots_out.to_str().unwrap(),
+    ]);
+    assert_user_error(
+        &out,
+        &["small.npy: shape [32, 128], expected [64, 128] ([nz, nx]) or [1, 64, 128]"],
+    );
     let stack = p("stack.npy");
     f32_npy(&stack, &[2, 64, 128], 2.0);
-    let out = powerpost(&["simulate", "--preset", "edge", "--model", stack.to_str().unwrap(), "--out", shots_out.to_str().unwrap()]);
-    assert_user_error(&out, &["stack.npy: shape [2, 64, 128], expected [64, 128] ([nz, nx]) or [1, 64, 128]"]);
+    let out = powerpost(&[
+        "simulate",
+        "--preset",
+        "edge",
+        "--model",
+        stack.to_str().unwrap(),
+        "--out",
+        shots_out.to_str().unwrap(),
+    ]);
+    assert_user_error(
+        &out,
+        &["stack.npy: shape [2, 64, 128], expected [64, 128] ([nz, nx]) or [1, 64, 128]"],
+    );
     let negative = p("negative.npy");
     f32_npy(&negative, &[64, 128], -1.0);
-    let out = powerpost(&["simulate", "--preset", "edge", "--model", negative.to_str().unwrap(), "--out", shots_out.to_str().unwrap()]);
-    assert_user_error(&out, &["negative.npy: velocity -1 is not a finite positive value"]);
+    let out = powerpost(&[
+        "simulate",
+        "--preset",
+        "edge",
+        "--model",
+        negative.to_str().unwrap(),
+        "--out",
+        shots_out.to_str().unwrap(),
+    ]);
+    assert_user_error(
+        &out,
+        &["negative.npy: velocity -1 is not a finite positive value"],
+    );
     assert_only_inputs(dir.path(), 3);
 }
 
@@ -287,17 +364,47 @@ fn migrate_and_residual_reject_mismatched_shot_geometry() {
     f32_npy(&shots, &[2, 10, 5], 0.0);
     f32_npy(&model, &[64, 128], 2000.0);
     let out = powerpost(&[
-        "migrate", "--preset", "edge", "--shots", shots.to_str().unwrap(), "--background", model.to_str().unwrap(),
-        "--out", image.to_str().unwrap(),
+        "migrate",
+        "--preset",
+        "edge",
+        "--shots",
+        shots.to_str().unwrap(),
+        "--background",
+        model.to_str().unwrap(),
+        "--out",
+        image.to_str().unwrap(),
     ]);
-    assert_user_error(&out, &["shots.npy: shape [2, 10, 5], expected", "([shots, nt, receivers]) for this preset"]);
+    assert_user_error(
+        &out,
+        &[
+            "shots.npy: shape [2, 10, 5], expected",
+            "([shots, nt, receivers]) for this preset",
+        ],
+    );
     let json = p("residual.json");
     let out = powerpost(&[
-        "residual", "--preset", "edge", "--model", model.to_str().unwrap(), "--shots", shots.to_str().unwrap(),
-        "--out", json.to_str().unwrap(),
+        "residual",
+        "--preset",
+        "edge",
+        "--model",
+        model.to_str().unwrap(),
+        "--shots",
+        shots.to_str().unwrap(),
+        "--out",
+        json.to_str().unwrap(),
     ]);
     assert_user_error(&out, &["shots.npy: shape [2, 10, 5], expected"]);
-    let out = powerpost(&["migrate", "--preset", "nowhere", "--shots", shots.to_str().unwrap(), "--model", model.to_str().unwrap(), "--out", image.to_str().unwrap()]);
+    let out = powerpost(&[
+        "migrate",
+        "--preset",
+        "nowhere",
+        "--shots",
+        shots.to_str().unwrap(),
+        "--model",
+        model.to_str().unwrap(),
+        "--out",
+        image.to_str().unwrap(),
+    ]);
     assert_user_error(&out, &["--preset"]);
     assert_only_inputs(dir.path(), 2);
 }
@@ -307,15 +414,41 @@ fn wave_commands_accept_km_per_s_stacks_like_m_per_s_grids() {
     // What `geology` and `sample --n 1` write ([1, nz, nx] in km/s) models the same shots as
     // the [nz, nx] model in m/s.
     let (_dir, p) = scratch();
-    let (ms, kms, shots_ms, shots_kms) = (p("ms.npy"), p("kms.npy"), p("shots_ms.npy"), p("shots_kms.npy"));
+    let (ms, kms, shots_ms, shots_kms) = (
+        p("ms.npy"),
+        p("kms.npy"),
+        p("shots_ms.npy"),
+        p("shots_kms.npy"),
+    );
     f32_npy(&ms, &[64, 128], 2000.0);
     f32_npy(&kms, &[1, 64, 128], 2.0);
     for (model, shots) in [(&ms, &shots_ms), (&kms, &shots_kms)] {
-        let out = powerpost(&["simulate", "--preset", "edge", "--clean", "--quiet", "--model", model.to_str().unwrap(), "--out", shots.to_str().unwrap()]);
-        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-        assert_eq!(String::from_utf8_lossy(&out.stderr).contains("read as km/s"), model == &kms);
+        let out = powerpost(&[
+            "simulate",
+            "--preset",
+            "edge",
+            "--clean",
+            "--quiet",
+            "--model",
+            model.to_str().unwrap(),
+            "--out",
+            shots.to_str().unwrap(),
+        ]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr).contains("read as km/s"),
+            model == &kms
+        );
     }
-    assert_eq!(std::fs::read(&shots_ms).unwrap(), std::fs::read(&shots_kms).unwrap());
+    assert_eq!(
+        std::fs::read(&shots_ms).unwrap(),
+        std::fs::read(&shots_kms).unwrap()
+    );
 }
 
 /// `dataset --shard` is 1-based like `sweep --shard`; a bad part writes nothing.
@@ -323,9 +456,20 @@ fn wave_commands_accept_km_per_s_stacks_like_m_per_s_grids() {
 fn dataset_rejects_bad_shard_parts() {
     let (dir, p) = scratch();
     for bad in ["0/4", "5/4", "1/0", "x/2", "2"] {
-        let out = powerpost(&["dataset", "--out", p("d").to_str().unwrap(), "--pairs", "4", "--shard", bad]);
+        let out = powerpost(&[
+            "dataset",
+            "--out",
+            p("d").to_str().unwrap(),
+            "--pairs",
+            "4",
+            "--shard",
+            bad,
+        ]);
         assert_user_error(&out, &["--shard", bad, "1 <= k <= n"]);
-        assert!(!p("d").exists(), "--shard {bad} created the output directory");
+        assert!(
+            !p("d").exists(),
+            "--shard {bad} created the output directory"
+        );
     }
     drop(dir);
 }

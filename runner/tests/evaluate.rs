@@ -14,17 +14,30 @@ fn read_npy(path: &Path) -> Vec<f32> {
 }
 
 fn powerpost(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_powerpost")).args(args).env("RUST_BACKTRACE", "1").output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_powerpost"))
+        .args(args)
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .unwrap()
 }
 
 fn ok(args: &[&str]) -> Output {
     let out = powerpost(args);
-    assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     out
 }
 
 fn rmse(a: &[f32], b: &[f32]) -> f64 {
-    (a.iter().zip(b).map(|(&x, &y)| (x as f64 - y as f64).powi(2)).sum::<f64>() / a.len() as f64).sqrt()
+    (a.iter()
+        .zip(b)
+        .map(|(&x, &y)| (x as f64 - y as f64).powi(2))
+        .sum::<f64>()
+        / a.len() as f64)
+        .sqrt()
 }
 
 #[test]
@@ -34,17 +47,39 @@ fn evaluate_reports_the_samples_that_sample_draws() {
     let s = |q: &Path| q.to_str().unwrap().to_string();
     common::stand_in_dataset(&p("data"), 5, 3, 2, 2);
     let out = ok(&[
-        "evaluate", "--data", &s(&p("data")), "--weights", "random:5", "--out", &s(&p("ev")), "--samples", "2", "--prior-samples", "2", "--steps", "2",
-        "--threads", "2", "-q",
+        "evaluate",
+        "--data",
+        &s(&p("data")),
+        "--weights",
+        "random:5",
+        "--out",
+        &s(&p("ev")),
+        "--samples",
+        "2",
+        "--prior-samples",
+        "2",
+        "--steps",
+        "2",
+        "--threads",
+        "2",
+        "-q",
     ]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("held-out pairs: 2"), "{stdout}");
     for f in ["evaluate.json", "heldout.csv", "heldout.png", "prior.png"] {
         assert!(p("ev").join(f).is_file(), "{f} missing");
     }
-    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(p("ev/evaluate.json")).unwrap()).unwrap();
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(p("ev/evaluate.json")).unwrap()).unwrap();
     let pairs = report["pairs"].as_array().unwrap();
-    assert_eq!(pairs.iter().map(|r| r["pair"].as_u64().unwrap()).collect::<Vec<_>>(), [3, 4], "the held-out pairs are the last two");
+    assert_eq!(
+        pairs
+            .iter()
+            .map(|r| r["pair"].as_u64().unwrap())
+            .collect::<Vec<_>>(),
+        [3, 4],
+        "the held-out pairs are the last two"
+    );
 
     // Pair 3 again through `powerpost sample`, and its RMSE recomputed here.
     let xs = read_npy(&p("data/x_0001.npy"));
@@ -52,47 +87,131 @@ fn evaluate_reports_the_samples_that_sample_draws() {
     let n = 64 * 128;
     let (truth, rtm) = (&xs[n..2 * n], &ys[n..2 * n]);
     write_npy(&p("y3.npy"), &[64, 128], rtm);
-    ok(&["sample", "--rtm", &s(&p("y3.npy")), "--weights", "random:5", "--n", "2", "--steps", "2", "--seed", "0", "--out", &s(&p("s3")), "-q"]);
+    ok(&[
+        "sample",
+        "--rtm",
+        &s(&p("y3.npy")),
+        "--weights",
+        "random:5",
+        "--n",
+        "2",
+        "--steps",
+        "2",
+        "--seed",
+        "0",
+        "--out",
+        &s(&p("s3")),
+        "-q",
+    ]);
     let mean = read_npy(&p("s3/mean.npy"));
     let expected = rmse(&mean, truth);
     let reported = pairs[0]["rmse_mean"].as_f64().unwrap();
-    assert!((reported - expected).abs() <= 1e-12 * expected.max(1.0), "reported {reported}, recomputed {expected}");
+    assert!(
+        (reported - expected).abs() <= 1e-12 * expected.max(1.0),
+        "reported {reported}, recomputed {expected}"
+    );
     // Random weights cannot beat the background.
-    assert_eq!(report["held_out"]["pairs_beating_background"].as_u64(), Some(0));
+    assert_eq!(
+        report["held_out"]["pairs_beating_background"].as_u64(),
+        Some(0)
+    );
     // Held-out truths are fresh generator draws: not identical to any training model.
     let prior = &report["prior"];
-    assert!(prior["held_out_nearest_rmse"].as_array().unwrap().iter().all(|d| d.as_f64().unwrap() > 0.01), "{prior}");
+    assert!(
+        prior["held_out_nearest_rmse"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d.as_f64().unwrap() > 0.01),
+        "{prior}"
+    );
 
     // Steps study: an entry equal to the reference schedule reproduces it exactly; another
     // sampler on the same schedule does not; the reference row carries the standard error.
     ok(&[
-        "evaluate", "--data", &s(&p("data")), "--weights", "random:5", "--out", &s(&p("study")), "--samples", "2", "--prior-samples", "0", "--steps", "2",
-        "--sampler", "heun", "--steps-study", "3,euler:3", "--reference-steps", "3", "--study-pairs", "1", "--study-samples", "2", "-q",
+        "evaluate",
+        "--data",
+        &s(&p("data")),
+        "--weights",
+        "random:5",
+        "--out",
+        &s(&p("study")),
+        "--samples",
+        "2",
+        "--prior-samples",
+        "0",
+        "--steps",
+        "2",
+        "--sampler",
+        "heun",
+        "--steps-study",
+        "3,euler:3",
+        "--reference-steps",
+        "3",
+        "--study-pairs",
+        "1",
+        "--study-samples",
+        "2",
+        "-q",
     ]);
     let csv = std::fs::read_to_string(p("study/steps.csv")).unwrap();
     let rows: Vec<Vec<&str>> = csv.lines().map(|l| l.split(',').collect()).collect();
     assert_eq!(rows[0][..3], ["sampler", "steps", "evaluations"], "{csv}");
     assert_eq!(rows.len(), 4, "{csv}");
-    assert_eq!((rows[1][0], rows[1][1], rows[1][2]), ("heun", "3", "5"), "{csv}");
-    assert!(rows[1][6].parse::<f64>().unwrap() > 0.0, "standard error: {csv}");
-    assert_eq!((rows[2][0], rows[2][4], rows[2][5]), ("heun", "0.000000", "0.000000"), "{csv}");
+    assert_eq!(
+        (rows[1][0], rows[1][1], rows[1][2]),
+        ("heun", "3", "5"),
+        "{csv}"
+    );
+    assert!(
+        rows[1][6].parse::<f64>().unwrap() > 0.0,
+        "standard error: {csv}"
+    );
+    assert_eq!(
+        (rows[2][0], rows[2][4], rows[2][5]),
+        ("heun", "0.000000", "0.000000"),
+        "{csv}"
+    );
     assert_eq!((rows[3][0], rows[3][2]), ("euler", "3"), "{csv}");
     assert!(rows[3][5].parse::<f64>().unwrap() > 0.0, "{csv}");
     let out = powerpost(&[
-        "evaluate", "--data", &s(&p("data")), "--weights", "random:5", "--out", &s(&p("bad")), "--steps-study", "nosuch:4", "-q",
+        "evaluate",
+        "--data",
+        &s(&p("data")),
+        "--weights",
+        "random:5",
+        "--out",
+        &s(&p("bad")),
+        "--steps-study",
+        "nosuch:4",
+        "-q",
     ]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("--steps-study `nosuch:4`") && stderr.contains("dpmpp-2m"), "{stderr}");
+    assert!(
+        stderr.contains("--steps-study `nosuch:4`") && stderr.contains("dpmpp-2m"),
+        "{stderr}"
+    );
     assert!(!p("bad").exists());
 }
 
 #[test]
 fn evaluate_rejects_a_missing_dataset_cleanly() {
     let dir = tempfile::tempdir().unwrap();
-    let out = powerpost(&["evaluate", "--data", dir.path().join("nope").to_str().unwrap(), "--weights", "random:1", "--out", dir.path().join("ev").to_str().unwrap()]);
+    let out = powerpost(&[
+        "evaluate",
+        "--data",
+        dir.path().join("nope").to_str().unwrap(),
+        "--weights",
+        "random:1",
+        "--out",
+        dir.path().join("ev").to_str().unwrap(),
+    ]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("manifest.json") && stderr.contains("powerpost dataset"), "{stderr}");
+    assert!(
+        stderr.contains("manifest.json") && stderr.contains("powerpost dataset"),
+        "{stderr}"
+    );
     assert!(!dir.path().join("ev").exists());
 }

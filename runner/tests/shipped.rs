@@ -21,20 +21,43 @@ fn repo() -> PathBuf {
 fn sample(args: &[&str], out: &Path) -> Vec<f32> {
     let output = Command::new(env!("CARGO_BIN_EXE_powerpost"))
         .args(args)
-        .args(["--steps", "10", "--seed", "0", "--threads", "2", "-q", "--out", out.to_str().unwrap()])
+        .args([
+            "--steps",
+            "10",
+            "--seed",
+            "0",
+            "--threads",
+            "2",
+            "-q",
+            "--out",
+            out.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
-    assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     common::read_npy(&out.join("samples.npy")).1
 }
 
 fn rmse(a: &[f32], b: &[f32]) -> f64 {
-    (a.iter().zip(b).map(|(&x, &y)| (x as f64 - y as f64).powi(2)).sum::<f64>() / a.len() as f64).sqrt()
+    (a.iter()
+        .zip(b)
+        .map(|(&x, &y)| (x as f64 - y as f64).powi(2))
+        .sum::<f64>()
+        / a.len() as f64)
+        .sqrt()
 }
 
 /// Correlation (uncentred, as for reflectivity) of the vertical differences of `a` and `b`.
 fn contrast_correlation(a: &[f32], b: &[f32], w: usize) -> f64 {
-    let dz = |v: &[f32]| -> Vec<f64> { (w..v.len()).map(|k| v[k] as f64 - v[k - w] as f64).collect() };
+    let dz = |v: &[f32]| -> Vec<f64> {
+        (w..v.len())
+            .map(|k| v[k] as f64 - v[k - w] as f64)
+            .collect()
+    };
     let (x, y) = (dz(a), dz(b));
     let dot = |p: &[f64], q: &[f64]| p.iter().zip(q).map(|(u, v)| u * v).sum::<f64>();
     dot(&x, &y) / (dot(&x, &x) * dot(&y, &y)).sqrt()
@@ -42,7 +65,9 @@ fn contrast_correlation(a: &[f32], b: &[f32], w: usize) -> f64 {
 
 fn mean_of(samples: &[f32], len: usize) -> Vec<f32> {
     let n = samples.len() / len;
-    (0..len).map(|k| (0..n).map(|i| samples[i * len + k] as f64).sum::<f64>() as f32 / n as f32).collect()
+    (0..len)
+        .map(|k| (0..n).map(|i| samples[i * len + k] as f64).sum::<f64>() as f32 / n as f32)
+        .collect()
 }
 
 #[test]
@@ -54,33 +79,63 @@ fn shipped_weights_draw_plausible_models_that_the_rtm_image_informs() {
     let len = h * w;
     let dir = tempfile::tempdir().unwrap();
     let rtm = example.join("rtm.npy");
-    let posterior = sample(&["sample", "--rtm", rtm.to_str().unwrap(), "--n", "4"], &dir.path().join("post"));
-    let prior = sample(&["sample", "--prior", "--height", "64", "--width", "128", "--n", "4"], &dir.path().join("prior"));
+    let posterior = sample(
+        &["sample", "--rtm", rtm.to_str().unwrap(), "--n", "4"],
+        &dir.path().join("post"),
+    );
+    let prior = sample(
+        &[
+            "sample", "--prior", "--height", "64", "--width", "128", "--n", "4",
+        ],
+        &dir.path().join("prior"),
+    );
 
     // The sidecar names the shipped file and its digest.
-    let sidecar: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.path().join("post/sample.json")).unwrap()).unwrap();
+    let sidecar: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("post/sample.json")).unwrap())
+            .unwrap();
     let digest = format!("{:x}", Sha256::digest(std::fs::read(&weights).unwrap()));
-    assert_eq!(sidecar["weights"]["sha256"].as_str(), Some(digest.as_str()), "{sidecar}");
+    assert_eq!(
+        sidecar["weights"]["sha256"].as_str(),
+        Some(digest.as_str()),
+        "{sidecar}"
+    );
 
     for (name, samples) in [("posterior", &posterior), ("prior", &prior)] {
         assert_eq!(samples.len(), 4 * len);
         for (i, s) in samples.chunks_exact(len).enumerate() {
             // Water on top: the generator's models all start with ≥ 4 rows of 1.5 km/s water.
             let top: f64 = s[..3 * w].iter().map(|&v| v as f64).sum::<f64>() / (3 * w) as f64;
-            assert!((top - 1.5).abs() < 0.15, "{name} sample {i}: top rows average {top} km/s, expected water (1.5)");
+            assert!(
+                (top - 1.5).abs() < 0.15,
+                "{name} sample {i}: top rows average {top} km/s, expected water (1.5)"
+            );
             // Deeper is faster on average (compaction trend).
-            let bottom: f64 = s[len - 8 * w..].iter().map(|&v| v as f64).sum::<f64>() / (8 * w) as f64;
-            assert!(bottom > top + 1.0, "{name} sample {i}: bottom {bottom} vs top {top} km/s");
-            assert!(s.iter().all(|v| v.is_finite() && (1.0..=5.0).contains(v)), "{name} sample {i}: velocities outside 1–5 km/s");
+            let bottom: f64 =
+                s[len - 8 * w..].iter().map(|&v| v as f64).sum::<f64>() / (8 * w) as f64;
+            assert!(
+                bottom > top + 1.0,
+                "{name} sample {i}: bottom {bottom} vs top {top} km/s"
+            );
+            assert!(
+                s.iter().all(|v| v.is_finite() && (1.0..=5.0).contains(v)),
+                "{name} sample {i}: velocities outside 1–5 km/s"
+            );
         }
     }
     // The RTM image places the reflectors: measured 0.45 for the posterior mean against
     // 0.13 for the prior mean (4 samples, 10 steps).
     let post = contrast_correlation(&mean_of(&posterior, len), &truth, w);
     let prior_corr = contrast_correlation(&mean_of(&prior, len), &truth, w);
-    assert!(post > 0.3 && post > prior_corr + 0.15, "contrast correlation with the truth: posterior mean {post}, prior mean {prior_corr}");
+    assert!(
+        post > 0.3 && post > prior_corr + 0.15,
+        "contrast correlation with the truth: posterior mean {post}, prior mean {prior_corr}"
+    );
     // Both means are still within the generator's spread of the truth (≈ 0.35 km/s here).
-    for (name, m) in [("posterior", mean_of(&posterior, len)), ("prior", mean_of(&prior, len))] {
+    for (name, m) in [
+        ("posterior", mean_of(&posterior, len)),
+        ("prior", mean_of(&prior, len)),
+    ] {
         let e = rmse(&m, &truth);
         assert!(e < 0.6, "{name} mean RMSE {e} km/s");
     }

@@ -29,7 +29,11 @@ pub fn digest(values: &[f32]) -> String {
     for v in values {
         hasher.update(v.to_le_bytes());
     }
-    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Seeded test image: `n` values from stream `stream` of seed `seed`, scaled.
@@ -42,7 +46,16 @@ pub fn seeded_image(seed: u64, stream: u64, n: usize, scale: f32) -> Vec<f32> {
 
 /// The plain reference forward pass: D(x; σ, y) if `conditional`, else D(x; σ, ∅).
 #[allow(clippy::too_many_arguments)]
-pub fn reference_denoise(config: &UNetConfig, params: &[f32], h: usize, w: usize, x: &[f32], sigma: f32, y: &[f32], conditional: bool) -> Vec<f32> {
+pub fn reference_denoise(
+    config: &UNetConfig,
+    params: &[f32],
+    h: usize,
+    w: usize,
+    x: &[f32],
+    sigma: f32,
+    y: &[f32],
+    conditional: bool,
+) -> Vec<f32> {
     let p = params_by_name(config, params);
     let get = |name: &str| -> &[f32] { p.get(name).unwrap_or_else(|| panic!("missing {name}")) };
     let pre = Preconditioning::new(sigma, config.sigma_data);
@@ -51,10 +64,22 @@ pub fn reference_denoise(config: &UNetConfig, params: &[f32], h: usize, w: usize
     let mut features = vec![0.0; powerpost_core::unet::config::FOURIER_FEATURES];
     fourier_features(pre.c_noise, &mut features).unwrap();
     let mut hidden = vec![0.0; e];
-    linear(get("emb.fc0.weight"), get("emb.fc0.bias"), &features, &mut hidden).unwrap();
+    linear(
+        get("emb.fc0.weight"),
+        get("emb.fc0.bias"),
+        &features,
+        &mut hidden,
+    )
+    .unwrap();
     hidden.iter_mut().for_each(|v| *v = detmath::silu(*v));
     let mut emb = vec![0.0; e];
-    linear(get("emb.fc1.weight"), get("emb.fc1.bias"), &hidden, &mut emb).unwrap();
+    linear(
+        get("emb.fc1.weight"),
+        get("emb.fc1.bias"),
+        &hidden,
+        &mut emb,
+    )
+    .unwrap();
     for (v, &n) in emb.iter_mut().zip(get("emb.null")) {
         if !conditional {
             *v += n;
@@ -74,7 +99,16 @@ pub fn reference_denoise(config: &UNetConfig, params: &[f32], h: usize, w: usize
     Plan::new(config).for_each(|block| match block {
         Block::ConvIn { channels } => {
             let mut out = vec![0.0; channels * hh * ww];
-            reference::conv2d(&cur, ch, hh, ww, get("conv_in.weight"), get("conv_in.bias"), 3, &mut out);
+            reference::conv2d(
+                &cur,
+                ch,
+                hh,
+                ww,
+                get("conv_in.weight"),
+                get("conv_in.bias"),
+                3,
+                &mut out,
+            );
             cur = out;
             ch = channels;
         }
@@ -93,23 +127,67 @@ pub fn reference_denoise(config: &UNetConfig, params: &[f32], h: usize, w: usize
             let cout = r.out_channels;
             let n = hh * ww;
             let mut t = vec![0.0; cin * n];
-            reference::group_norm(&xin, cin, hh, ww, config.groups(cin), q("norm0.weight"), q("norm0.bias"), config.eps, true, &mut t);
+            reference::group_norm(
+                &xin,
+                cin,
+                hh,
+                ww,
+                config.groups(cin),
+                q("norm0.weight"),
+                q("norm0.bias"),
+                config.eps,
+                true,
+                &mut t,
+            );
             let mut proj = vec![0.0; cout];
             linear(q("emb.weight"), q("emb.bias"), &emb, &mut proj).unwrap();
-            let bias0: Vec<f32> = q("conv0.bias").iter().zip(&proj).map(|(a, b)| a + b).collect();
+            let bias0: Vec<f32> = q("conv0.bias")
+                .iter()
+                .zip(&proj)
+                .map(|(a, b)| a + b)
+                .collect();
             let mut u = vec![0.0; cout * n];
             reference::conv2d(&t, cin, hh, ww, q("conv0.weight"), &bias0, 3, &mut u);
             let mut t2 = vec![0.0; cout * n];
-            reference::group_norm(&u, cout, hh, ww, config.groups(cout), q("norm1.weight"), q("norm1.bias"), config.eps, true, &mut t2);
+            reference::group_norm(
+                &u,
+                cout,
+                hh,
+                ww,
+                config.groups(cout),
+                q("norm1.weight"),
+                q("norm1.bias"),
+                config.eps,
+                true,
+                &mut t2,
+            );
             let s = if r.has_skip_conv() {
                 let mut s = vec![0.0; cout * n];
-                reference::conv2d(&xin, cin, hh, ww, q("skip.weight"), q("skip.bias"), 1, &mut s);
+                reference::conv2d(
+                    &xin,
+                    cin,
+                    hh,
+                    ww,
+                    q("skip.weight"),
+                    q("skip.bias"),
+                    1,
+                    &mut s,
+                );
                 s
             } else {
                 xin.clone()
             };
             let mut out = vec![0.0; cout * n];
-            reference::conv2d(&t2, cout, hh, ww, q("conv1.weight"), q("conv1.bias"), 3, &mut out);
+            reference::conv2d(
+                &t2,
+                cout,
+                hh,
+                ww,
+                q("conv1.weight"),
+                q("conv1.bias"),
+                3,
+                &mut out,
+            );
             for (o, sv) in out.iter_mut().zip(&s) {
                 *o = (*o + sv) * std::f32::consts::FRAC_1_SQRT_2;
             }
@@ -135,10 +213,34 @@ pub fn reference_denoise(config: &UNetConfig, params: &[f32], h: usize, w: usize
         }
         Block::Out { channels } => {
             let mut t = vec![0.0; channels * hh * ww];
-            reference::group_norm(&cur, channels, hh, ww, config.groups(channels), get("out.norm.weight"), get("out.norm.bias"), config.eps, true, &mut t);
+            reference::group_norm(
+                &cur,
+                channels,
+                hh,
+                ww,
+                config.groups(channels),
+                get("out.norm.weight"),
+                get("out.norm.bias"),
+                config.eps,
+                true,
+                &mut t,
+            );
             let mut f = vec![0.0; hh * ww];
-            reference::conv2d(&t, channels, hh, ww, get("out.conv.weight"), get("out.conv.bias"), 3, &mut f);
-            result = x.iter().zip(&f).map(|(&xv, &fv)| pre.c_skip * xv + pre.c_out * fv).collect();
+            reference::conv2d(
+                &t,
+                channels,
+                hh,
+                ww,
+                get("out.conv.weight"),
+                get("out.conv.bias"),
+                3,
+                &mut f,
+            );
+            result = x
+                .iter()
+                .zip(&f)
+                .map(|(&xv, &fv)| pre.c_skip * xv + pre.c_out * fv)
+                .collect();
         }
     });
     result

@@ -4,7 +4,9 @@
 //! with `-C target-cpu=native`; the snapshot must hold for both.
 
 use powerpost_core::nn::simd::Isa;
-use powerpost_core::unet::{init_random, params_len, workspace_len, DenoiseInput, DenoiseOutput, UNet, UNetConfig};
+use powerpost_core::unet::{
+    init_random, params_len, workspace_len, DenoiseInput, DenoiseOutput, UNet, UNetConfig,
+};
 use powerpost_tests::{digest, reference_denoise, seeded_image, Threads};
 
 fn bits(v: &[f32]) -> Vec<u32> {
@@ -12,13 +14,30 @@ fn bits(v: &[f32]) -> Vec<u32> {
 }
 
 /// Runs the fast forward pass for both branches.
-fn fast_pair(net: &UNet<'_>, threads: usize, h: usize, w: usize, x: &[f32], sigma: f32, y: &[f32]) -> (Vec<f32>, Vec<f32>) {
+fn fast_pair(
+    net: &UNet<'_>,
+    threads: usize,
+    h: usize,
+    w: usize,
+    x: &[f32],
+    sigma: f32,
+    y: &[f32],
+) -> (Vec<f32>, Vec<f32>) {
     let mut ws = vec![f32::NAN; workspace_len(net.config(), h, w, 2)];
     let (mut cond, mut uncond) = (vec![0.0; h * w], vec![0.0; h * w]);
     net.denoise(
         &Threads(threads),
-        DenoiseInput { height: h, width: w, x, sigma, condition: y },
-        DenoiseOutput { conditional: Some(&mut cond), unconditional: Some(&mut uncond) },
+        DenoiseInput {
+            height: h,
+            width: w,
+            x,
+            sigma,
+            condition: y,
+        },
+        DenoiseOutput {
+            conditional: Some(&mut cond),
+            unconditional: Some(&mut uncond),
+        },
         &mut ws,
     )
     .unwrap();
@@ -37,8 +56,16 @@ fn check_against_reference(config: UNetConfig, h: usize, w: usize, sigma: f32, s
         let net = UNet::new(config, &params).unwrap().with_isa(isa).unwrap();
         for threads in [1, 2, 3] {
             let (c, u) = fast_pair(&net, threads, h, w, &x, sigma, &y);
-            assert_eq!(bits(&c), bits(&want_c), "conditional: {h}x{w} isa {isa:?} threads {threads}");
-            assert_eq!(bits(&u), bits(&want_u), "unconditional: {h}x{w} isa {isa:?} threads {threads}");
+            assert_eq!(
+                bits(&c),
+                bits(&want_c),
+                "conditional: {h}x{w} isa {isa:?} threads {threads}"
+            );
+            assert_eq!(
+                bits(&u),
+                bits(&want_u),
+                "unconditional: {h}x{w} isa {isa:?} threads {threads}"
+            );
         }
     }
 }
@@ -68,11 +95,39 @@ fn single_branch_calls_equal_the_batched_pair() {
     let (c2, u2) = fast_pair(&net, 2, h, w, &x, 2.0, &y);
     let mut ws = vec![0.0; workspace_len(&config, h, w, 1)];
     let mut c1 = vec![0.0; h * w];
-    net.denoise(&Threads(1), DenoiseInput { height: h, width: w, x: &x, sigma: 2.0, condition: &y }, DenoiseOutput { conditional: Some(&mut c1), unconditional: None }, &mut ws)
-        .unwrap();
+    net.denoise(
+        &Threads(1),
+        DenoiseInput {
+            height: h,
+            width: w,
+            x: &x,
+            sigma: 2.0,
+            condition: &y,
+        },
+        DenoiseOutput {
+            conditional: Some(&mut c1),
+            unconditional: None,
+        },
+        &mut ws,
+    )
+    .unwrap();
     let mut u1 = vec![0.0; h * w];
-    net.denoise(&Threads(1), DenoiseInput { height: h, width: w, x: &x, sigma: 2.0, condition: &[] }, DenoiseOutput { conditional: None, unconditional: Some(&mut u1) }, &mut ws)
-        .unwrap();
+    net.denoise(
+        &Threads(1),
+        DenoiseInput {
+            height: h,
+            width: w,
+            x: &x,
+            sigma: 2.0,
+            condition: &[],
+        },
+        DenoiseOutput {
+            conditional: None,
+            unconditional: Some(&mut u1),
+        },
+        &mut ws,
+    )
+    .unwrap();
     assert_eq!(bits(&c1), bits(&c2));
     assert_eq!(bits(&u1), bits(&u2));
 }
@@ -88,7 +143,21 @@ fn bad_input_is_a_typed_error() {
     let mut ws = vec![0.0; workspace_len(&config, h, w, 1)];
     let mut out = vec![0.0; h * w];
     let mut call = |h: usize, w: usize, x: &[f32], sigma: f32, ws: &mut [f32]| {
-        net.denoise(&Threads(1), DenoiseInput { height: h, width: w, x, sigma, condition: &[] }, DenoiseOutput { conditional: None, unconditional: Some(&mut out[..]) }, ws)
+        net.denoise(
+            &Threads(1),
+            DenoiseInput {
+                height: h,
+                width: w,
+                x,
+                sigma,
+                condition: &[],
+            },
+            DenoiseOutput {
+                conditional: None,
+                unconditional: Some(&mut out[..]),
+            },
+            ws,
+        )
     };
     assert!(call(h, w, &x, 0.0, &mut ws).is_err(), "sigma 0");
     assert!(call(h, w, &x, f32::NAN, &mut ws).is_err(), "sigma NaN");
@@ -96,7 +165,10 @@ fn bad_input_is_a_typed_error() {
     let mut nan_x = x.clone();
     nan_x[5] = f32::INFINITY;
     assert!(call(h, w, &nan_x, 1.0, &mut ws).is_err(), "non-finite x");
-    assert!(call(h, w, &x, 1.0, &mut ws[1..]).is_err(), "short workspace");
+    assert!(
+        call(h, w, &x, 1.0, &mut ws[1..]).is_err(),
+        "short workspace"
+    );
     assert!(call(h, w, &x, 1.0, &mut ws).is_ok());
     assert!(UNet::new(config, &params[1..]).is_err(), "short params");
 }
@@ -115,7 +187,19 @@ fn snapshot_of_seeded_forward_pass() {
         let mean = v.iter().map(|&a| a as f64).sum::<f64>() / v.len() as f64;
         let min = v.iter().cloned().fold(f32::INFINITY, f32::min);
         let max = v.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
-        format!("sha256 {}\nmean {mean:.6} min {min:.6} max {max:.6} first {:e}", digest(v), v[0])
+        format!(
+            "sha256 {}\nmean {mean:.6} min {min:.6} max {max:.6} first {:e}",
+            digest(v),
+            v[0]
+        )
     };
-    insta::assert_snapshot!("forward_default_64x128", format!("params sha256 {}\nconditional:\n{}\nunconditional:\n{}", digest(&params), summary(&c), summary(&u)));
+    insta::assert_snapshot!(
+        "forward_default_64x128",
+        format!(
+            "params sha256 {}\nconditional:\n{}\nunconditional:\n{}",
+            digest(&params),
+            summary(&c),
+            summary(&u)
+        )
+    );
 }

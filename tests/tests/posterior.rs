@@ -17,16 +17,45 @@ fn net_params() -> Vec<f32> {
     params
 }
 
-fn draw(net: &UNet<'_>, threads: usize, rtm: Option<&[f32]>, lambda: f32, alpha: f32, sampler: SamplerConfig, index: u64) -> Vec<f32> {
-    let request = PosteriorRequest { height: H, width: W, rtm_image: rtm, lambda, alpha, sampler, seed: 42, sample_index: index };
+fn draw(
+    net: &UNet<'_>,
+    threads: usize,
+    rtm: Option<&[f32]>,
+    lambda: f32,
+    alpha: f32,
+    sampler: SamplerConfig,
+    index: u64,
+) -> Vec<f32> {
+    let request = PosteriorRequest {
+        height: H,
+        width: W,
+        rtm_image: rtm,
+        lambda,
+        alpha,
+        sampler,
+        seed: 42,
+        sample_index: index,
+    };
     let mut out = vec![0.0; H * W];
     let mut scratch = vec![0.0; posterior_scratch_len(net, H, W, &sampler)];
-    draw_sample(net, &Threads(threads), &request, &mut out, &mut scratch, &mut |_, _| {}).unwrap();
+    draw_sample(
+        net,
+        &Threads(threads),
+        &request,
+        &mut out,
+        &mut scratch,
+        &mut |_, _| {},
+    )
+    .unwrap();
     out
 }
 
 fn short(kind: SamplerKind) -> SamplerConfig {
-    SamplerConfig { steps: 6, corrector_steps: 2, ..SamplerConfig::with_kind(kind) }
+    SamplerConfig {
+        steps: 6,
+        corrector_steps: 2,
+        ..SamplerConfig::with_kind(kind)
+    }
 }
 
 #[test]
@@ -45,7 +74,11 @@ fn same_bits_for_any_thread_count_and_subset() {
         last = draw(&net, 2, Some(&rtm), 2.0, 1.0, sampler, i);
     }
     assert_eq!(alone, last);
-    assert_ne!(alone, draw(&net, 1, Some(&rtm), 2.0, 1.0, sampler, 6), "different samples must differ");
+    assert_ne!(
+        alone,
+        draw(&net, 1, Some(&rtm), 2.0, 1.0, sampler, 6),
+        "different samples must differ"
+    );
 }
 
 #[test]
@@ -55,13 +88,46 @@ fn prior_needs_no_rtm_and_ignores_it() {
     let rtm = seeded_image(5, 0, H * W, 1.0);
     let sampler = short(SamplerKind::Heun);
     let prior = draw(&net, 1, None, 0.0, 0.7, sampler, 1);
-    assert_eq!(prior, draw(&net, 1, Some(&rtm), 0.0, 0.7, sampler, 1), "λ = 0 must not depend on y");
-    let request = PosteriorRequest { height: H, width: W, rtm_image: None, lambda: 1.0, alpha: 1.0, sampler, seed: 1, sample_index: 0 };
+    assert_eq!(
+        prior,
+        draw(&net, 1, Some(&rtm), 0.0, 0.7, sampler, 1),
+        "λ = 0 must not depend on y"
+    );
+    let request = PosteriorRequest {
+        height: H,
+        width: W,
+        rtm_image: None,
+        lambda: 1.0,
+        alpha: 1.0,
+        sampler,
+        seed: 1,
+        sample_index: 0,
+    };
     let mut out = vec![0.0; H * W];
     let mut scratch = vec![0.0; posterior_scratch_len(&net, H, W, &sampler)];
-    assert!(draw_sample(&net, &Threads(1), &request, &mut out, &mut scratch, &mut |_, _| {}).is_err());
-    let bad = PosteriorRequest { rtm_image: Some(&rtm), alpha: -1.0, ..request };
-    assert!(draw_sample(&net, &Threads(1), &bad, &mut out, &mut scratch, &mut |_, _| {}).is_err());
+    assert!(draw_sample(
+        &net,
+        &Threads(1),
+        &request,
+        &mut out,
+        &mut scratch,
+        &mut |_, _| {}
+    )
+    .is_err());
+    let bad = PosteriorRequest {
+        rtm_image: Some(&rtm),
+        alpha: -1.0,
+        ..request
+    };
+    assert!(draw_sample(
+        &net,
+        &Threads(1),
+        &bad,
+        &mut out,
+        &mut scratch,
+        &mut |_, _| {}
+    )
+    .is_err());
 }
 
 #[test]

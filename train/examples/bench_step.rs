@@ -29,7 +29,12 @@ fn cpu_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
     let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     // Fields 14 and 15 of stat (utime, stime) are entries 11 and 12 after the command.
     (ticks(11) + ticks(12)) / 100.0
 }
@@ -42,11 +47,18 @@ fn digest(values: &[f32]) -> String {
     for v in values {
         h.update(v.to_bits().to_le_bytes());
     }
-    h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect()
+    h.finalize()
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn main() {
-    let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
     let batch = *args.first().unwrap_or(&16);
     let threads = *args.get(1).unwrap_or(&2);
     let repeats = *args.get(2).unwrap_or(&3);
@@ -56,13 +68,24 @@ fn main() {
     let n = h * w;
     let mut params = vec![0.0; params_len(&config)];
     init_random(&config, 1, &mut params).unwrap();
-    let clean: Vec<f32> = (0..batch * n).map(|i| ((i * 7919) % 1000) as f32 * 1e-3 - 0.5).collect();
+    let clean: Vec<f32> = (0..batch * n)
+        .map(|i| ((i * 7919) % 1000) as f32 * 1e-3 - 0.5)
+        .collect();
     let sigma: Vec<f32> = (0..batch).map(|b| 0.1 + b as f32 * 0.2).collect();
-    let noisy: Vec<f32> = (0..batch * n).map(|i| clean[i] + sigma[i / n] * (((i * 104_729) % 997) as f32 * 2e-3 - 1.0)).collect();
+    let noisy: Vec<f32> = (0..batch * n)
+        .map(|i| clean[i] + sigma[i / n] * (((i * 104_729) % 997) as f32 * 2e-3 - 1.0))
+        .collect();
     let cond = clean.clone();
     let conditional: Vec<bool> = (0..batch).map(|b| b % 5 != 0).collect();
     let net = Network::new(config).unwrap();
-    let tb = TrainBatch { height: h, width: w, noisy: &noisy, sigma: &sigma, condition: &cond, conditional: &conditional };
+    let tb = TrainBatch {
+        height: h,
+        width: w,
+        noisy: &noisy,
+        sigma: &sigma,
+        condition: &cond,
+        conditional: &conditional,
+    };
     let mut tape = Tape::new();
     let mut grads = vec![0.0; params.len()];
     let optimizer = AdamWConfig::default();
@@ -76,13 +99,20 @@ fn main() {
         let t_fwd = t.elapsed().as_secs_f64();
         let t = Instant::now();
         let (_, grad_d) = edm_loss(&tape.denoised, &clean, &sigma, config.sigma_data);
-        net.backward(&exec, &params, &tape, &grad_d, &mut grads).unwrap();
+        net.backward(&exec, &params, &tape, &grad_d, &mut grads)
+            .unwrap();
         let t_bwd = t.elapsed().as_secs_f64();
         if rep == 0 {
             digest_first = digest(&grads);
         }
         let t = Instant::now();
-        adamw_step(&optimizer, &mut state, &mut params, &mut grads, net.weight_mask());
+        adamw_step(
+            &optimizer,
+            &mut state,
+            &mut params,
+            &mut grads,
+            net.weight_mask(),
+        );
         let t_upd = t.elapsed().as_secs_f64();
         let c = cpu_seconds() - c;
         // Step 0 is the warm-up (first-touch page faults, pool growth).
@@ -106,24 +136,89 @@ fn main() {
     let (mut dg, mut db) = (vec![0.0; c], vec![0.0; c]);
     for _ in 0..repeats {
         let t = Instant::now();
-        conv_weight_grad(&exec, g, batch, &[Source { data: &x, channels: c }], 3, &x, &mut wg, &mut bg).unwrap();
+        conv_weight_grad(
+            &exec,
+            g,
+            batch,
+            &[Source {
+                data: &x,
+                channels: c,
+            }],
+            3,
+            &x,
+            &mut wg,
+            &mut bg,
+        )
+        .unwrap();
         t_wg.push(t.elapsed().as_secs_f64());
         let t = Instant::now();
-        conv_input_grad(&exec, Isa::detect(), g, batch, 3, &weight, c, c, &x, &mut dx).unwrap();
+        conv_input_grad(
+            &exec,
+            Isa::detect(),
+            g,
+            batch,
+            3,
+            &weight,
+            c,
+            c,
+            &x,
+            &mut dx,
+        )
+        .unwrap();
         t_ig.push(t.elapsed().as_secs_f64());
         let t = Instant::now();
-        group_norm_backward(&exec, g, batch, &[Source { data: &x, channels: c }], &NormSpec { groups: 8, gamma: &gamma, beta: &beta, eps: 1e-5, silu: true }, &x, &mut dx, &mut dg, &mut db).unwrap();
+        group_norm_backward(
+            &exec,
+            g,
+            batch,
+            &[Source {
+                data: &x,
+                channels: c,
+            }],
+            &NormSpec {
+                groups: 8,
+                gamma: &gamma,
+                beta: &beta,
+                eps: 1e-5,
+                silu: true,
+            },
+            &x,
+            &mut dx,
+            &mut dg,
+            &mut db,
+        )
+        .unwrap();
         t_gn.push(t.elapsed().as_secs_f64());
     }
     let flops = 2.0 * (batch * n * c * c * 9) as f64;
-    let hwm = std::fs::read_to_string("/proc/self/status").ok().and_then(|s| s.lines().find(|l| l.starts_with("VmHWM")).map(|l| l.to_string())).unwrap_or_default();
+    let hwm = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM"))
+                .map(|l| l.to_string())
+        })
+        .unwrap_or_default();
     let steps: Vec<f64> = (0..fwd.len()).map(|i| fwd[i] + bwd[i] + upd[i]).collect();
-    let (m_fwd, m_bwd, m_upd, m_step, m_cpu) = (median(fwd.clone()), median(bwd.clone()), median(upd.clone()), median(steps.clone()), median(cpu.clone()));
+    let (m_fwd, m_bwd, m_upd, m_step, m_cpu) = (
+        median(fwd.clone()),
+        median(bwd.clone()),
+        median(upd.clone()),
+        median(steps.clone()),
+        median(cpu.clone()),
+    );
     println!("batch {batch}, threads {threads}: forward {m_fwd:.3} s, loss+backward {m_bwd:.3} s, AdamW {m_upd:.3} s, step {m_step:.3} s, CPU {m_cpu:.2} s per step; first-step gradient digest {digest_first}");
     let (a, b, cc) = (median(t_wg), median(t_ig), median(t_gn));
     println!("level-0 32→32 3×3: weight grad {a:.3} s ({:.1} GFLOP/s), input grad {b:.3} s ({:.1} GFLOP/s); group-norm backward {cc:.3} s", flops / a * 1e-9, flops / b * 1e-9);
-    println!("{hwm}; stored activations {:.0} MiB", tape.stored_floats() as f64 * 4.0 / 1048576.0);
-    let peak_mib = hwm.split_whitespace().nth(1).and_then(|v| v.parse::<f64>().ok()).map_or(f64::NAN, |kb| kb / 1024.0);
+    println!(
+        "{hwm}; stored activations {:.0} MiB",
+        tape.stored_floats() as f64 * 4.0 / 1048576.0
+    );
+    let peak_mib = hwm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|v| v.parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb / 1024.0);
     println!(
         r#"{{"peer":"powerpost","what":"train_step","threads":{threads},"batch":{batch},"height":{h},"width":{w},"median_step_s":{m_step:.4},"median_forward_s":{m_fwd:.4},"median_backward_s":{m_bwd:.4},"median_update_s":{m_upd:.4},"median_cpu_s":{m_cpu:.3},"peak_mib":{peak_mib:.0},"runs_s":{steps:?}}}"#
     );

@@ -68,19 +68,43 @@ pub fn save(path: &Path, header: &Header, params: &[f32], state: &OptimState) ->
 /// # Errors
 /// Unreadable or malformed files, named with the failing part.
 pub fn load(path: &Path) -> Result<(Header, Vec<f32>, OptimState)> {
-    let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read checkpoint", path.display()))?;
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("{}: cannot read checkpoint", path.display()))?;
     if bytes.len() < 16 || &bytes[..8] != MAGIC {
-        bail!("{}: not a powerpost checkpoint (magic bytes missing)", path.display());
+        bail!(
+            "{}: not a powerpost checkpoint (magic bytes missing)",
+            path.display()
+        );
     }
     let n = u64::from_le_bytes(bytes[8..16].try_into()?) as usize;
-    let json = bytes.get(16..16 + n).with_context(|| format!("{}: truncated header", path.display()))?;
-    let header: Header = serde_json::from_slice(json).with_context(|| format!("{}: bad header", path.display()))?;
+    let json = bytes
+        .get(16..16 + n)
+        .with_context(|| format!("{}: truncated header", path.display()))?;
+    let header: Header =
+        serde_json::from_slice(json).with_context(|| format!("{}: bad header", path.display()))?;
     let body = &bytes[16 + n..];
     let p = header.params_len;
     if body.len() != 16 * p {
-        bail!("{}: body holds {} bytes, expected {} for {p} parameters", path.display(), body.len(), 16 * p);
+        bail!(
+            "{}: body holds {} bytes, expected {} for {p} parameters",
+            path.display(),
+            body.len(),
+            16 * p
+        );
     }
-    let arr = |k: usize| -> Vec<f32> { body[k * 4 * p..(k + 1) * 4 * p].chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect() };
-    let state = OptimState { step: header.step, ema: arr(1), m: arr(2), v: arr(3), beta1_power: header.beta1_power, beta2_power: header.beta2_power };
+    let arr = |k: usize| -> Vec<f32> {
+        body[k * 4 * p..(k + 1) * 4 * p]
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect()
+    };
+    let state = OptimState {
+        step: header.step,
+        ema: arr(1),
+        m: arr(2),
+        v: arr(3),
+        beta1_power: header.beta1_power,
+        beta2_power: header.beta2_power,
+    };
     Ok((header.clone(), arr(0), state))
 }

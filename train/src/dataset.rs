@@ -140,7 +140,14 @@ fn core_err(what: String) -> impl Fn(powerpost_core::Error) -> anyhow::Error {
 ///
 /// # Errors
 /// Physics errors (e.g. an unstable velocity), naming the pair.
-pub fn rtm_image(acq: &Acquisition, velocity_kms: &[f32], seed: u64, index: usize, snr_db: f32, smooth_sigma: f32) -> Result<Vec<f32>> {
+pub fn rtm_image(
+    acq: &Acquisition,
+    velocity_kms: &[f32],
+    seed: u64,
+    index: usize,
+    snr_db: f32,
+    smooth_sigma: f32,
+) -> Result<Vec<f32>> {
     let what = || format!("pair {index}");
     let (nz, nx) = (acq.model_nz, acq.model_nx);
     let cfg = acq.cfg;
@@ -155,14 +162,27 @@ pub fn rtm_image(acq: &Acquisition, velocity_kms: &[f32], seed: u64, index: usiz
         wave::prepare_medium(&cfg, &refine(m)?, &mut medium).map_err(core_err(what()))?;
         Ok(medium)
     };
-    let receivers: Vec<[f32; 2]> = (0..acq.n_receivers).map(|j| acq.receiver_position(j)).collect::<Result<_, _>>().map_err(core_err(what()))?;
+    let receivers: Vec<[f32; 2]> = (0..acq.n_receivers)
+        .map(|j| acq.receiver_position(j))
+        .collect::<Result<_, _>>()
+        .map_err(core_err(what()))?;
     let mut wavelet = vec![0.0; cfg.nt];
-    wave::ricker_wavelet(cfg.peak_frequency, cfg.source_delay, cfg.dt, &mut wavelet).map_err(core_err(what()))?;
+    wave::ricker_wavelet(cfg.peak_frequency, cfg.source_delay, cfg.dt, &mut wavelet)
+        .map_err(core_err(what()))?;
     let filter_len = ((2.0 * cfg.source_delay / cfg.dt).ceil() as usize + 1).min(cfg.nt);
     let true_medium = medium_of(&velocity)?;
-    let mut smooth_scratch = vec![0.0; wave::smooth_scratch_len(nz, nx, smooth_sigma).map_err(core_err(what()))?];
+    let mut smooth_scratch =
+        vec![0.0; wave::smooth_scratch_len(nz, nx, smooth_sigma).map_err(core_err(what()))?];
     let mut background = vec![0.0; nz * nx];
-    wave::gaussian_smooth(&velocity, nz, nx, smooth_sigma, &mut smooth_scratch, &mut background).map_err(core_err(what()))?;
+    wave::gaussian_smooth(
+        &velocity,
+        nz,
+        nx,
+        smooth_sigma,
+        &mut smooth_scratch,
+        &mut background,
+    )
+    .map_err(core_err(what()))?;
     let bg_medium = medium_of(&background)?;
     let per = cfg.nt * acq.n_receivers;
     let np = cfg.nz * cfg.nx;
@@ -170,32 +190,74 @@ pub fn rtm_image(acq: &Acquisition, velocity_kms: &[f32], seed: u64, index: usiz
     // The stored background wavefield (~190 MB per worker) saves one propagation per shot;
     // the image is bit-identical to the checkpointed scheme's.
     let mut rtm_scratch = vec![0.0; wave::rtm_scratch_len_stored(&cfg).map_err(core_err(what()))?];
-    let mut noise_scratch = vec![0.0; wave::colored_noise_scratch_len(cfg.nt, acq.n_receivers, filter_len)];
+    let mut noise_scratch =
+        vec![0.0; wave::colored_noise_scratch_len(cfg.nt, acq.n_receivers, filter_len)];
     let mut images = vec![0.0; acq.n_sources * np];
     let mut shot = vec![0.0; per];
     for s in 0..acq.n_sources {
         let src = acq.source_position(s).map_err(core_err(what()))?;
-        wave::forward_shot(&cfg, &true_medium, src, &receivers, &wavelet, &mut state, &mut shot, &Serial).map_err(core_err(what()))?;
-        wave::add_colored_noise(&mut shot, cfg.nt, acq.n_receivers, &wavelet[..filter_len], snr_db, seed, (index * acq.n_sources + s) as u64, &mut noise_scratch).map_err(core_err(what()))?;
-        wave::rtm_shot(&cfg, &bg_medium, src, &receivers, &wavelet, &shot, &mut rtm_scratch, &mut images[s * np..(s + 1) * np], None, &Serial).map_err(core_err(what()))?;
+        wave::forward_shot(
+            &cfg,
+            &true_medium,
+            src,
+            &receivers,
+            &wavelet,
+            &mut state,
+            &mut shot,
+            &Serial,
+        )
+        .map_err(core_err(what()))?;
+        wave::add_colored_noise(
+            &mut shot,
+            cfg.nt,
+            acq.n_receivers,
+            &wavelet[..filter_len],
+            snr_db,
+            seed,
+            (index * acq.n_sources + s) as u64,
+            &mut noise_scratch,
+        )
+        .map_err(core_err(what()))?;
+        wave::rtm_shot(
+            &cfg,
+            &bg_medium,
+            src,
+            &receivers,
+            &wavelet,
+            &shot,
+            &mut rtm_scratch,
+            &mut images[s * np..(s + 1) * np],
+            None,
+            &Serial,
+        )
+        .map_err(core_err(what()))?;
     }
     let mut image = vec![0.0; np];
     wave::sum_images(&images, &mut image).map_err(core_err(what()))?;
     let mut coarse = vec![0.0; nz * nx];
     acq.coarsen(&image, &mut coarse).map_err(core_err(what()))?;
-    wave::mute_water(&mut coarse, &velocity, nz, nx, WATER_VELOCITY, 0).map_err(core_err(what()))?;
+    wave::mute_water(&mut coarse, &velocity, nz, nx, WATER_VELOCITY, 0)
+        .map_err(core_err(what()))?;
     Ok(coarse)
 }
 
 fn shard_names(k: usize) -> (String, String, String) {
-    (format!("x_{k:04}.npy"), format!("y_{k:04}.npy"), format!("shard_{k:04}.json"))
+    (
+        format!("x_{k:04}.npy"),
+        format!("y_{k:04}.npy"),
+        format!("shard_{k:04}.json"),
+    )
 }
 
 /// Reads and verifies a complete shard's record, if there is one.
 fn verified_shard(dir: &Path, k: usize) -> Option<ShardRecord> {
     let (_, _, rec) = shard_names(k);
     let record: ShardRecord = serde_json::from_slice(&std::fs::read(dir.join(rec)).ok()?).ok()?;
-    let ok = |f: &str, digest: &str| std::fs::read(dir.join(f)).map(|b| sha256_hex(&b) == digest).unwrap_or(false);
+    let ok = |f: &str, digest: &str| {
+        std::fs::read(dir.join(f))
+            .map(|b| sha256_hex(&b) == digest)
+            .unwrap_or(false)
+    };
     (ok(&record.x_file, &record.x_sha256) && ok(&record.y_file, &record.y_sha256)).then_some(record)
 }
 
@@ -205,7 +267,9 @@ fn verified_shard(dir: &Path, k: usize) -> Option<ShardRecord> {
 /// Bad options, an unreadable models file, physics or I/O failures.
 pub fn build(opts: &BuildOptions, progress: &(dyn Fn(usize) + Sync)) -> Result<BuildReport> {
     let acq = Acquisition::edge();
-    build_with(opts, progress, &|v, i| rtm_image(&acq, v, opts.seed, i, opts.snr_db, opts.smooth_sigma))
+    build_with(opts, progress, &|v, i| {
+        rtm_image(&acq, v, opts.seed, i, opts.snr_db, opts.smooth_sigma)
+    })
 }
 
 /// Per-pair image function: `(velocity in km/s, pair index) → RTM image`.
@@ -216,7 +280,11 @@ pub type PairImage<'a> = dyn Fn(&[f32], usize) -> Result<Vec<f32>> + Sync + 'a;
 ///
 /// # Errors
 /// As [`build`].
-pub fn build_with(opts: &BuildOptions, progress: &(dyn Fn(usize) + Sync), image: &PairImage<'_>) -> Result<BuildReport> {
+pub fn build_with(
+    opts: &BuildOptions,
+    progress: &(dyn Fn(usize) + Sync),
+    image: &PairImage<'_>,
+) -> Result<BuildReport> {
     let acq = Acquisition::edge();
     let (nz, nx) = (acq.model_nz, acq.model_nx);
     let (part, parts) = opts.part;
@@ -233,10 +301,20 @@ pub fn build_with(opts: &BuildOptions, progress: &(dyn Fn(usize) + Sync), image:
                 bail!("{}: shape {shape:?}, expected [N, {nz}, {nx}] (velocity models on the edge grid)", path.display());
             }
             if let Some(v) = data.iter().find(|v| !(v.is_finite() && **v > 0.0)) {
-                bail!("{}: velocity {v} is not a finite positive value", path.display());
+                bail!(
+                    "{}: velocity {v} is not a finite positive value",
+                    path.display()
+                );
             }
-            let to_kms = if data.iter().cloned().fold(0.0f32, f32::max) > 100.0 { 1e-3 } else { 1.0 };
-            Some((shape[0], data.iter().map(|v| v * to_kms).collect::<Vec<f32>>()))
+            let to_kms = if data.iter().cloned().fold(0.0f32, f32::max) > 100.0 {
+                1e-3
+            } else {
+                1.0
+            };
+            Some((
+                shape[0],
+                data.iter().map(|v| v * to_kms).collect::<Vec<f32>>(),
+            ))
         }
         None => None,
     };
@@ -251,21 +329,31 @@ pub fn build_with(opts: &BuildOptions, progress: &(dyn Fn(usize) + Sync), image:
     if held_out >= pairs {
         bail!("--held-out: {held_out} leaves no training pairs out of {pairs}");
     }
-    std::fs::create_dir_all(&opts.out).with_context(|| format!("{}: cannot create directory", opts.out.display()))?;
+    std::fs::create_dir_all(&opts.out)
+        .with_context(|| format!("{}: cannot create directory", opts.out.display()))?;
     let params = GeologyParams::new(nz, nx, acq.model_spacing);
     let velocity_of = |i: usize| -> Result<Vec<f32>> {
         match &models {
             Some((_, data)) => Ok(data[i * nz * nx..(i + 1) * nz * nx].to_vec()),
             None => {
                 let mut v = vec![0.0; nz * nx];
-                geology::generate(&params, opts.seed, i as u64, &mut v).map_err(core_err(format!("geology model {i}")))?;
+                geology::generate(&params, opts.seed, i as u64, &mut v)
+                    .map_err(core_err(format!("geology model {i}")))?;
                 Ok(v)
             }
         }
     };
     let shards = pairs.div_ceil(opts.shard_size);
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(opts.threads.max(1)).build()?;
-    let mut report = BuildReport { built: 0, skipped: 0, pairs_built: 0, seconds: 0.0, manifest_written: false };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.threads.max(1))
+        .build()?;
+    let mut report = BuildReport {
+        built: 0,
+        skipped: 0,
+        pairs_built: 0,
+        seconds: 0.0,
+        manifest_written: false,
+    };
     for k in (0..shards).filter(|k| k % parts == part) {
         let first = k * opts.shard_size;
         let count = opts.shard_size.min(pairs - first);
@@ -298,16 +386,28 @@ pub fn build_with(opts: &BuildOptions, progress: &(dyn Fn(usize) + Sync), image:
             ys.extend(y);
         }
         let (xf, yf, rf) = shard_names(k);
-        let (xb, yb) = (npy_bytes(&[count, nz, nx], &xs), npy_bytes(&[count, nz, nx], &ys));
+        let (xb, yb) = (
+            npy_bytes(&[count, nz, nx], &xs),
+            npy_bytes(&[count, nz, nx], &ys),
+        );
         write_atomic(&opts.out.join(&xf), &xb)?;
         write_atomic(&opts.out.join(&yf), &yb)?;
-        let record = ShardRecord { shard: k, first, count, x_file: xf, y_file: yf, x_sha256: sha256_hex(&xb), y_sha256: sha256_hex(&yb) };
+        let record = ShardRecord {
+            shard: k,
+            first,
+            count,
+            x_file: xf,
+            y_file: yf,
+            x_sha256: sha256_hex(&xb),
+            y_sha256: sha256_hex(&yb),
+        };
         write_atomic(&opts.out.join(rf), &serde_json::to_vec_pretty(&record)?)?;
         report.built += 1;
         report.pairs_built += count;
     }
     // The manifest, once every shard is complete.
-    let records: Vec<Option<ShardRecord>> = (0..shards).map(|k| verified_shard(&opts.out, k)).collect();
+    let records: Vec<Option<ShardRecord>> =
+        (0..shards).map(|k| verified_shard(&opts.out, k)).collect();
     if records.iter().all(Option::is_some) {
         let records: Vec<ShardRecord> = records.into_iter().flatten().collect();
         let (_, y0) = read_npy(&opts.out.join(&records[0].y_file))?;
@@ -321,7 +421,10 @@ pub fn build_with(opts: &BuildOptions, progress: &(dyn Fn(usize) + Sync), image:
             format: "powerpost-dataset-v1".into(),
             seed: opts.seed,
             preset: "edge".into(),
-            prior: opts.models.as_ref().map_or("geology".into(), |p| p.file_name().map_or(String::new(), |n| n.to_string_lossy().into_owned())),
+            prior: opts.models.as_ref().map_or("geology".into(), |p| {
+                p.file_name()
+                    .map_or(String::new(), |n| n.to_string_lossy().into_owned())
+            }),
             height: nz,
             width: nx,
             pairs,
@@ -334,7 +437,10 @@ pub fn build_with(opts: &BuildOptions, progress: &(dyn Fn(usize) + Sync), image:
             rtm_scale: (1.0 / var.sqrt()) as f32,
             shards: records,
         };
-        write_atomic(&opts.out.join("manifest.json"), &serde_json::to_vec_pretty(&manifest)?)?;
+        write_atomic(
+            &opts.out.join("manifest.json"),
+            &serde_json::to_vec_pretty(&manifest)?,
+        )?;
         report.manifest_written = true;
     }
     Ok(report)
@@ -363,7 +469,10 @@ impl Dataset {
     /// Normalised pair `i`: (velocity, RTM).
     pub fn pair(&self, i: usize) -> (&[f32], &[f32]) {
         let n = self.height * self.width;
-        (&self.velocity[i * n..(i + 1) * n], &self.rtm[i * n..(i + 1) * n])
+        (
+            &self.velocity[i * n..(i + 1) * n],
+            &self.rtm[i * n..(i + 1) * n],
+        )
     }
 
     /// A dataset from raw arrays (velocity in km/s, raw RTM), normalised with `manifest`.
@@ -372,7 +481,10 @@ impl Dataset {
         Self {
             height: manifest.height,
             width: manifest.width,
-            velocity: velocity_kms.iter().map(|v| (v - manifest.velocity_center) * inv).collect(),
+            velocity: velocity_kms
+                .iter()
+                .map(|v| (v - manifest.velocity_center) * inv)
+                .collect(),
             rtm: rtm.iter().map(|v| v * manifest.rtm_scale).collect(),
             train_pairs: manifest.train_pairs,
             digest: sha256_hex(&serde_json::to_vec(&manifest).unwrap_or_default()),
@@ -412,32 +524,64 @@ impl RawDataset {
     /// Missing or corrupt files, named.
     pub fn load(dir: &Path) -> Result<Self> {
         let path = dir.join("manifest.json");
-        let bytes = std::fs::read(&path).with_context(|| format!("{}: cannot read (build the dataset first: powerpost dataset)", path.display()))?;
-        let manifest: Manifest = serde_json::from_slice(&bytes).with_context(|| format!("{}: malformed manifest", path.display()))?;
+        let bytes = std::fs::read(&path).with_context(|| {
+            format!(
+                "{}: cannot read (build the dataset first: powerpost dataset)",
+                path.display()
+            )
+        })?;
+        let manifest: Manifest = serde_json::from_slice(&bytes)
+            .with_context(|| format!("{}: malformed manifest", path.display()))?;
         let (mut xs, mut ys) = (Vec::new(), Vec::new());
         for r in &manifest.shards {
-            for (file, digest, dst) in [(&r.x_file, &r.x_sha256, &mut xs), (&r.y_file, &r.y_sha256, &mut ys)] {
+            for (file, digest, dst) in [
+                (&r.x_file, &r.x_sha256, &mut xs),
+                (&r.y_file, &r.y_sha256, &mut ys),
+            ] {
                 let p = dir.join(file);
-                let b = std::fs::read(&p).with_context(|| format!("{}: cannot read", p.display()))?;
+                let b =
+                    std::fs::read(&p).with_context(|| format!("{}: cannot read", p.display()))?;
                 if &sha256_hex(&b) != digest {
-                    bail!("{}: SHA-256 differs from the manifest (corrupt or replaced shard)", p.display());
+                    bail!(
+                        "{}: SHA-256 differs from the manifest (corrupt or replaced shard)",
+                        p.display()
+                    );
                 }
                 let (shape, data) = crate::files::parse_npy(&b, &p.display().to_string())?;
                 if shape != [r.count, manifest.height, manifest.width] {
-                    bail!("{}: shape {shape:?}, expected [{}, {}, {}]", p.display(), r.count, manifest.height, manifest.width);
+                    bail!(
+                        "{}: shape {shape:?}, expected [{}, {}, {}]",
+                        p.display(),
+                        r.count,
+                        manifest.height,
+                        manifest.width
+                    );
                 }
                 dst.extend(data);
             }
         }
         if xs.len() != manifest.pairs * manifest.height * manifest.width {
-            bail!("{}: shards hold {} pairs, manifest says {}", path.display(), xs.len() / (manifest.height * manifest.width), manifest.pairs);
+            bail!(
+                "{}: shards hold {} pairs, manifest says {}",
+                path.display(),
+                xs.len() / (manifest.height * manifest.width),
+                manifest.pairs
+            );
         }
-        Ok(Self { manifest, velocity_kms: xs, rtm: ys, digest: sha256_hex(&bytes) })
+        Ok(Self {
+            manifest,
+            velocity_kms: xs,
+            rtm: ys,
+            digest: sha256_hex(&bytes),
+        })
     }
 
     /// Pair `i`: (velocity in km/s, raw RTM image).
     pub fn pair(&self, i: usize) -> (&[f32], &[f32]) {
         let n = self.manifest.height * self.manifest.width;
-        (&self.velocity_kms[i * n..(i + 1) * n], &self.rtm[i * n..(i + 1) * n])
+        (
+            &self.velocity_kms[i * n..(i + 1) * n],
+            &self.rtm[i * n..(i + 1) * n],
+        )
     }
 }

@@ -36,7 +36,8 @@ impl Executor for Pool {
             (0..n).for_each(task);
             return;
         }
-        self.pool.install(|| (0..n).into_par_iter().with_max_len(1).for_each(task));
+        self.pool
+            .install(|| (0..n).into_par_iter().with_max_len(1).for_each(task));
     }
 
     fn threads(&self) -> usize {

@@ -17,7 +17,10 @@ pub const RTM_SCALE_KEY: &str = "powerpost.rtm_scale";
 pub fn safetensors_f16(config: &UNetConfig, params: &[f32], extra: &[(&str, String)]) -> Vec<u8> {
     let mut header = serde_json::Map::new();
     let mut meta = serde_json::Map::new();
-    meta.insert(ARCHITECTURE_KEY.to_string(), serde_json::Value::String(config.describe().to_string()));
+    meta.insert(
+        ARCHITECTURE_KEY.to_string(),
+        serde_json::Value::String(config.describe().to_string()),
+    );
     for (k, v) in extra {
         meta.insert((*k).to_string(), serde_json::Value::String(v.clone()));
     }

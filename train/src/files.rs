@@ -11,29 +11,50 @@ use std::path::Path;
 /// # Errors
 /// If the directory is not writable; the error names `path`.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut temp = tempfile::Builder::new().prefix(".powerpost.").suffix(".tmp").tempfile_in(dir).with_context(|| format!("{}: cannot create a temporary file", path.display()))?;
-    temp.write_all(bytes).with_context(|| format!("{}: cannot write", path.display()))?;
-    temp.as_file().sync_all().with_context(|| format!("{}: cannot sync", path.display()))?;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut temp = tempfile::Builder::new()
+        .prefix(".powerpost.")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .with_context(|| format!("{}: cannot create a temporary file", path.display()))?;
+    temp.write_all(bytes)
+        .with_context(|| format!("{}: cannot write", path.display()))?;
+    temp.as_file()
+        .sync_all()
+        .with_context(|| format!("{}: cannot sync", path.display()))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         // tempfile creates 0600 files; outputs are ordinary 0644 files.
-        let _ = temp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644));
+        let _ = temp
+            .as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644));
     }
-    temp.persist(path).map_err(|e| e.error).with_context(|| format!("{}: cannot rename into place", path.display()))?;
+    temp.persist(path)
+        .map_err(|e| e.error)
+        .with_context(|| format!("{}: cannot rename into place", path.display()))?;
     Ok(())
 }
 
 /// Hex SHA-256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Encodes a little-endian f32 `.npy` (format 1.0, C order).
 pub fn npy_bytes(shape: &[usize], data: &[f32]) -> Vec<u8> {
     let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-    let shape_text = if shape.len() == 1 { format!("({},)", dims[0]) } else { format!("({})", dims.join(", ")) };
+    let shape_text = if shape.len() == 1 {
+        format!("({},)", dims[0])
+    } else {
+        format!("({})", dims.join(", "))
+    };
     let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape_text}, }}");
     while (10 + header.len() + 1) % 64 != 0 {
         header.push(' ');
@@ -60,10 +81,18 @@ pub fn parse_npy(bytes: &[u8], what: &str) -> Result<(Vec<usize>, Vec<f32>)> {
     }
     let (header_len, start) = match bytes[6] {
         1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
-        2 | 3 if bytes.len() >= 12 => (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12),
+        2 | 3 if bytes.len() >= 12 => (
+            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+            12,
+        ),
         v => bail!("{what}: unsupported .npy version {v}"),
     };
-    let header = std::str::from_utf8(bytes.get(start..start + header_len).context(format!("{what}: truncated header"))?).context(format!("{what}: header is not text"))?;
+    let header = std::str::from_utf8(
+        bytes
+            .get(start..start + header_len)
+            .context(format!("{what}: truncated header"))?,
+    )
+    .context(format!("{what}: header is not text"))?;
     let descr = if header.contains("'<f4'") || header.contains("\"<f4\"") {
         4
     } else if header.contains("'<f8'") || header.contains("\"<f8\"") {
@@ -74,19 +103,38 @@ pub fn parse_npy(bytes: &[u8], what: &str) -> Result<(Vec<usize>, Vec<f32>)> {
     if header.contains("'fortran_order': True") {
         bail!("{what}: Fortran-order arrays are not supported; save with C order");
     }
-    let open = header.find("'shape':").context(format!("{what}: header has no shape"))?;
+    let open = header
+        .find("'shape':")
+        .context(format!("{what}: header has no shape"))?;
     let rest = &header[open + 8..];
-    let (l, r) = (rest.find('(').context(format!("{what}: bad shape"))?, rest.find(')').context(format!("{what}: bad shape"))?);
-    let shape: Vec<usize> = rest[l + 1..r].split(',').map(str::trim).filter(|s| !s.is_empty()).map(|s| s.parse::<usize>()).collect::<Result<_, _>>().context(format!("{what}: bad shape"))?;
+    let (l, r) = (
+        rest.find('(').context(format!("{what}: bad shape"))?,
+        rest.find(')').context(format!("{what}: bad shape"))?,
+    );
+    let shape: Vec<usize> = rest[l + 1..r]
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse::<usize>())
+        .collect::<Result<_, _>>()
+        .context(format!("{what}: bad shape"))?;
     let count: usize = shape.iter().product();
     let body = &bytes[start + header_len..];
     if body.len() != count * descr {
-        bail!("{what}: body holds {} bytes, expected {} for shape {shape:?}", body.len(), count * descr);
+        bail!(
+            "{what}: body holds {} bytes, expected {} for shape {shape:?}",
+            body.len(),
+            count * descr
+        );
     }
     let data = if descr == 4 {
-        body.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+        body.chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect()
     } else {
-        body.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8])) as f32).collect()
+        body.chunks_exact(8)
+            .map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8])) as f32)
+            .collect()
     };
     Ok((shape, data))
 }

@@ -17,14 +17,14 @@
 // `x % n == 0` is kept over `is_multiple_of` (workspace MSRV 1.80).
 #![allow(clippy::manual_is_multiple_of)]
 
-pub mod exec;
-pub mod kernels;
-pub mod network;
 pub mod checkpoint;
 pub mod dataset;
+pub mod exec;
 pub mod export;
 pub mod files;
+pub mod kernels;
 pub mod loss;
+pub mod network;
 pub mod optim;
 pub mod plot;
 pub mod trainer;

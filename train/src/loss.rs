@@ -48,7 +48,13 @@ pub struct LossConfig {
 
 impl Default for LossConfig {
     fn default() -> Self {
-        Self { p_mean: -1.2, p_std: 1.2, sigma_data: 0.5, p_uncond: 0.2, flip: true }
+        Self {
+            p_mean: -1.2,
+            p_std: 1.2,
+            sigma_data: 0.5,
+            p_uncond: 0.2,
+            flip: true,
+        }
     }
 }
 
@@ -96,7 +102,11 @@ pub struct SampleDraw {
 pub fn sample_draw(seed: u64, k: u64, cfg: &LossConfig) -> SampleDraw {
     let s = NoiseStream::new(seed, ITEM_STREAM + k);
     let ln_sigma = cfg.p_mean + cfg.p_std * s.gaussian(0);
-    SampleDraw { sigma: detmath::exp(ln_sigma), conditional: s.uniform(4) >= cfg.p_uncond, flip: cfg.flip && s.uniform(8) < 0.5 }
+    SampleDraw {
+        sigma: detmath::exp(ln_sigma),
+        conditional: s.uniform(4) >= cfg.p_uncond,
+        flip: cfg.flip && s.uniform(8) < 0.5,
+    }
 }
 
 /// Assembles the batch of `step`: pairs come from `pair_of(index)` as (velocity, RTM)
@@ -121,7 +131,10 @@ pub fn assemble<'d>(
         if perm_cache.as_ref().map(|c| c.0) != Some(epoch) {
             *perm_cache = Some((epoch, epoch_permutation(seed, epoch, n_train)));
         }
-        let pair = perm_cache.as_ref().map(|c| c.1[(k % n_train as u64) as usize] as usize).unwrap_or(0);
+        let pair = perm_cache
+            .as_ref()
+            .map(|c| c.1[(k % n_train as u64) as usize] as usize)
+            .unwrap_or(0);
         let draw = sample_draw(seed, k, cfg);
         let (x0, y) = pair_of(pair);
         let start = out.clean.len();
@@ -134,7 +147,12 @@ pub fn assemble<'d>(
         }
         let mut noise = vec![0.0; n];
         NoiseStream::new(seed, ITEM_STREAM + k).fill_gaussian(NOISE_INDEX, &mut noise);
-        out.noisy.extend(out.clean[start..start + n].iter().zip(&noise).map(|(&c, &e)| c + draw.sigma * e));
+        out.noisy.extend(
+            out.clean[start..start + n]
+                .iter()
+                .zip(&noise)
+                .map(|(&c, &e)| c + draw.sigma * e),
+        );
         out.sigma.push(draw.sigma);
         out.conditional.push(draw.conditional);
         out.pair.push(pair);
@@ -150,7 +168,12 @@ pub fn edm_weight(sigma: f32, sigma_data: f32) -> f32 {
 }
 
 /// The loss `mean_b mean_p λ(σ_b) (D − x0)²` (f64) and its gradient `∂L/∂D` (f32).
-pub fn edm_loss(denoised: &[f32], clean: &[f32], sigma: &[f32], sigma_data: f32) -> (f64, Vec<f32>) {
+pub fn edm_loss(
+    denoised: &[f32],
+    clean: &[f32],
+    sigma: &[f32],
+    sigma_data: f32,
+) -> (f64, Vec<f32>) {
     let nb = sigma.len();
     let n = denoised.len() / nb.max(1);
     let mut loss = 0.0f64;

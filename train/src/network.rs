@@ -75,11 +75,31 @@ struct Slot {
 /// What one plan block stored on the tape (tensor ids).
 #[derive(Debug, Clone, Copy)]
 enum Record {
-    ConvIn { input: usize, channels: usize },
-    Res { block: ResBlock, x: usize, skip: Option<usize>, t0: usize, u: usize, t1: usize },
-    Down { level: usize, channels: usize },
-    Up { level: usize, channels: usize },
-    Out { channels: usize, input: usize, t: usize },
+    ConvIn {
+        input: usize,
+        channels: usize,
+    },
+    Res {
+        block: ResBlock,
+        x: usize,
+        skip: Option<usize>,
+        t0: usize,
+        u: usize,
+        t1: usize,
+    },
+    Down {
+        level: usize,
+        channels: usize,
+    },
+    Up {
+        level: usize,
+        channels: usize,
+    },
+    Out {
+        channels: usize,
+        input: usize,
+        t: usize,
+    },
 }
 
 /// Everything the forward pass keeps for the backward pass.
@@ -127,7 +147,10 @@ impl Scratch {
 
     /// Keeps `buffer` for a later [`Scratch::take`].
     fn give(&self, buffer: Vec<f32>) {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).push(buffer);
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(buffer);
     }
 }
 
@@ -187,14 +210,27 @@ impl Network {
         let mut slots = HashMap::new();
         let mut weight_mask = vec![false; params_len(&config)];
         for_each_tensor(&config, |t| {
-            slots.insert(t.name.to_string(), Slot { offset: t.offset, len: t.len });
+            slots.insert(
+                t.name.to_string(),
+                Slot {
+                    offset: t.offset,
+                    len: t.len,
+                },
+            );
             if matches!(t.kind, ParamKind::Weight { .. }) {
                 weight_mask[t.offset..t.offset + t.len].fill(true);
             }
         });
         let mut blocks = Vec::new();
         Plan::new(&config).for_each(|b| blocks.push(b));
-        Ok(Self { config, isa: Isa::detect(), slots, weight_mask, blocks, len: params_len(&config) })
+        Ok(Self {
+            config,
+            isa: Isa::detect(),
+            slots,
+            weight_mask,
+            blocks,
+            len: params_len(&config),
+        })
     }
 
     /// The architecture.
@@ -227,12 +263,21 @@ impl Network {
     ///
     /// # Errors
     /// Mis-sized inputs, sides not divisible by `config.size_multiple()`, a non-positive σ.
-    pub fn forward(&self, exec: &dyn Executor, params: &[f32], batch: &TrainBatch<'_>, tape: &mut Tape) -> Result<(), Error> {
+    pub fn forward(
+        &self,
+        exec: &dyn Executor,
+        params: &[f32],
+        batch: &TrainBatch<'_>,
+        tape: &mut Tape,
+    ) -> Result<(), Error> {
         let c = &self.config;
         let (h, w, nb) = (batch.height, batch.width, batch.len());
         let m = c.size_multiple();
         if h == 0 || w == 0 || h % m != 0 || w % m != 0 || nb == 0 {
-            return Err(Error::InvalidArgument { name: "height/width", expected: "positive multiples of 2^(levels-1)" });
+            return Err(Error::InvalidArgument {
+                name: "height/width",
+                expected: "positive multiples of 2^(levels-1)",
+            });
         }
         powerpost_core::error::check_len("params", params.len(), self.len)?;
         let n = h * w;
@@ -240,7 +285,10 @@ impl Network {
         powerpost_core::error::check_len("condition", batch.condition.len(), nb * n)?;
         powerpost_core::error::check_len("conditional", batch.conditional.len(), nb)?;
         if batch.sigma.iter().any(|s| !(*s > 0.0 && s.is_finite())) {
-            return Err(Error::InvalidArgument { name: "sigma", expected: "positive finite noise levels" });
+            return Err(Error::InvalidArgument {
+                name: "sigma",
+                expected: "positive finite noise levels",
+            });
         }
         for t in tape.tensors.drain(..) {
             tape.scratch.give(t);
@@ -249,7 +297,11 @@ impl Network {
         tape.height = h;
         tape.width = w;
         tape.batch = nb;
-        tape.pre = batch.sigma.iter().map(|&s| Preconditioning::new(s, c.sigma_data)).collect();
+        tape.pre = batch
+            .sigma
+            .iter()
+            .map(|&s| Preconditioning::new(s, c.sigma_data))
+            .collect();
         tape.conditional = batch.conditional.to_vec();
         let geometry = Geometry::new(h, w);
         let plane = geometry.plane_len();
@@ -281,13 +333,27 @@ impl Network {
             let f = &mut tape.features[b * FOURIER_FEATURES..(b + 1) * FOURIER_FEATURES];
             fourier_features(tape.pre[b].c_noise, f)?;
             let hp = &mut tape.hidden_pre[b * e..(b + 1) * e];
-            linear(self.get(params, "emb.fc0.weight"), self.get(params, "emb.fc0.bias"), f, hp)?;
+            linear(
+                self.get(params, "emb.fc0.weight"),
+                self.get(params, "emb.fc0.bias"),
+                f,
+                hp,
+            )?;
             for (hv, &p) in tape.hidden[b * e..(b + 1) * e].iter_mut().zip(hp.iter()) {
                 *hv = detmath::silu(p);
             }
             let ep = &mut tape.emb_pre[b * e..(b + 1) * e];
-            linear(self.get(params, "emb.fc1.weight"), self.get(params, "emb.fc1.bias"), &tape.hidden[b * e..(b + 1) * e], ep)?;
-            for ((ev, p), &nv) in tape.emb[b * e..(b + 1) * e].iter_mut().zip(ep.iter_mut()).zip(null) {
+            linear(
+                self.get(params, "emb.fc1.weight"),
+                self.get(params, "emb.fc1.bias"),
+                &tape.hidden[b * e..(b + 1) * e],
+                ep,
+            )?;
+            for ((ev, p), &nv) in tape.emb[b * e..(b + 1) * e]
+                .iter_mut()
+                .zip(ep.iter_mut())
+                .zip(null)
+            {
                 if !batch.conditional[b] {
                     *p += nv;
                 }
@@ -309,16 +375,41 @@ impl Network {
                         self.isa,
                         geometry,
                         nb,
-                        &[Source { data: &before[cur], channels: c.in_channels }],
-                        &Conv { kernel: 3, out_channels: channels, weight: self.get(params, "conv_in.weight"), bias: &bias, residual: None, residual_scale: 1.0 },
+                        &[Source {
+                            data: &before[cur],
+                            channels: c.in_channels,
+                        }],
+                        &Conv {
+                            kernel: 3,
+                            out_channels: channels,
+                            weight: self.get(params, "conv_in.weight"),
+                            bias: &bias,
+                            residual: None,
+                            residual_scale: 1.0,
+                        },
                         &mut after[0],
                     )?;
-                    tape.records.push(Record::ConvIn { input: cur, channels });
+                    tape.records.push(Record::ConvIn {
+                        input: cur,
+                        channels,
+                    });
                     cur = out;
                 }
                 Block::Res(r) => {
-                    let skip = if r.skip_channels > 0 { Some(skip_of_level[r.level]) } else { None };
-                    let out = self.res_forward(exec, params, tape, geometry_at(geometry, r.level), &r, cur, skip)?;
+                    let skip = if r.skip_channels > 0 {
+                        Some(skip_of_level[r.level])
+                    } else {
+                        None
+                    };
+                    let out = self.res_forward(
+                        exec,
+                        params,
+                        tape,
+                        geometry_at(geometry, r.level),
+                        &r,
+                        cur,
+                        skip,
+                    )?;
                     if r.saves_skip {
                         skip_of_level[r.level] = out;
                     }
@@ -345,8 +436,25 @@ impl Network {
                     let t = tape.alloc(len);
                     {
                         let (before, after) = tape.tensors.split_at_mut(t);
-                        let norm = GroupNorm { groups: c.groups(channels), gamma: self.get(params, "out.norm.weight"), beta: self.get(params, "out.norm.bias"), eps: c.eps, silu: true };
-                        group_norm(exec, self.isa, geometry, nb, &[Source { data: &before[cur], channels }], &norm, &mut after[0])?;
+                        let norm = GroupNorm {
+                            groups: c.groups(channels),
+                            gamma: self.get(params, "out.norm.weight"),
+                            beta: self.get(params, "out.norm.bias"),
+                            eps: c.eps,
+                            silu: true,
+                        };
+                        group_norm(
+                            exec,
+                            self.isa,
+                            geometry,
+                            nb,
+                            &[Source {
+                                data: &before[cur],
+                                channels,
+                            }],
+                            &norm,
+                            &mut after[0],
+                        )?;
                     }
                     let f = tape.alloc(nb * geometry.tensor_len(c.out_channels));
                     let bias = replicate(self.get(params, "out.conv.bias"), nb);
@@ -356,11 +464,25 @@ impl Network {
                         self.isa,
                         geometry,
                         nb,
-                        &[Source { data: &before[t], channels }],
-                        &Conv { kernel: 3, out_channels: c.out_channels, weight: self.get(params, "out.conv.weight"), bias: &bias, residual: None, residual_scale: 1.0 },
+                        &[Source {
+                            data: &before[t],
+                            channels,
+                        }],
+                        &Conv {
+                            kernel: 3,
+                            out_channels: c.out_channels,
+                            weight: self.get(params, "out.conv.weight"),
+                            bias: &bias,
+                            residual: None,
+                            residual_scale: 1.0,
+                        },
                         &mut after[0],
                     )?;
-                    tape.records.push(Record::Out { channels, input: cur, t });
+                    tape.records.push(Record::Out {
+                        channels,
+                        input: cur,
+                        t,
+                    });
                     f_id = f;
                 }
             }
@@ -385,7 +507,16 @@ impl Network {
 
     /// One residual block forward (the core's `res_block` sequence); returns the output id.
     #[allow(clippy::too_many_arguments)]
-    fn res_forward(&self, exec: &dyn Executor, params: &[f32], tape: &mut Tape, g: Geometry, r: &ResBlock, x: usize, skip: Option<usize>) -> Result<usize, Error> {
+    fn res_forward(
+        &self,
+        exec: &dyn Executor,
+        params: &[f32],
+        tape: &mut Tape,
+        g: Geometry,
+        r: &ResBlock,
+        x: usize,
+        skip: Option<usize>,
+    ) -> Result<usize, Error> {
         let c = &self.config;
         let nb = tape.batch;
         let e = c.embedding_channels;
@@ -404,33 +535,104 @@ impl Network {
         let (us, rest) = rest.split_at_mut(1);
         let (t1s, outs) = rest.split_at_mut(1);
         let xs = &inputs[x];
-        let mut sources = vec![Source { data: xs, channels: cin }];
+        let mut sources = vec![Source {
+            data: xs,
+            channels: cin,
+        }];
         if let Some(s) = skip {
-            sources.push(Source { data: &inputs[s], channels: cs });
+            sources.push(Source {
+                data: &inputs[s],
+                channels: cs,
+            });
         }
         // 1. t0 = SiLU(GroupNorm0(concat(x, skip)))
-        let norm0 = GroupNorm { groups: c.groups(total), gamma: q("norm0.weight"), beta: q("norm0.bias"), eps: c.eps, silu: true };
+        let norm0 = GroupNorm {
+            groups: c.groups(total),
+            gamma: q("norm0.weight"),
+            beta: q("norm0.bias"),
+            eps: c.eps,
+            silu: true,
+        };
         group_norm(exec, self.isa, g, nb, &sources, &norm0, &mut t0s[0])?;
         // 2. bias_a[b] = conv0.bias + (emb.bias + emb.weight · emb[b])
         let mut bias_a = vec![0.0; nb * cout];
         let mut proj = vec![0.0; cout];
         for b in 0..nb {
-            linear(q("emb.weight"), q("emb.bias"), &tape.emb[b * e..(b + 1) * e], &mut proj)?;
-            for ((d, &b0), &pj) in bias_a[b * cout..(b + 1) * cout].iter_mut().zip(q("conv0.bias")).zip(&proj) {
+            linear(
+                q("emb.weight"),
+                q("emb.bias"),
+                &tape.emb[b * e..(b + 1) * e],
+                &mut proj,
+            )?;
+            for ((d, &b0), &pj) in bias_a[b * cout..(b + 1) * cout]
+                .iter_mut()
+                .zip(q("conv0.bias"))
+                .zip(&proj)
+            {
                 *d = b0 + pj;
             }
         }
         // 3. u = Conv0(t0) + bias_a
-        conv2d(exec, self.isa, g, nb, &[Source { data: &t0s[0], channels: total }], &Conv { kernel: 3, out_channels: cout, weight: q("conv0.weight"), bias: &bias_a, residual: None, residual_scale: 1.0 }, &mut us[0])?;
+        conv2d(
+            exec,
+            self.isa,
+            g,
+            nb,
+            &[Source {
+                data: &t0s[0],
+                channels: total,
+            }],
+            &Conv {
+                kernel: 3,
+                out_channels: cout,
+                weight: q("conv0.weight"),
+                bias: &bias_a,
+                residual: None,
+                residual_scale: 1.0,
+            },
+            &mut us[0],
+        )?;
         // 4. t1 = SiLU(GroupNorm1(u))
-        let norm1 = GroupNorm { groups: c.groups(cout), gamma: q("norm1.weight"), beta: q("norm1.bias"), eps: c.eps, silu: true };
-        group_norm(exec, self.isa, g, nb, &[Source { data: &us[0], channels: cout }], &norm1, &mut t1s[0])?;
+        let norm1 = GroupNorm {
+            groups: c.groups(cout),
+            gamma: q("norm1.weight"),
+            beta: q("norm1.bias"),
+            eps: c.eps,
+            silu: true,
+        };
+        group_norm(
+            exec,
+            self.isa,
+            g,
+            nb,
+            &[Source {
+                data: &us[0],
+                channels: cout,
+            }],
+            &norm1,
+            &mut t1s[0],
+        )?;
         // 5. residual path
         let skip_out;
         let residual: &[f32] = if r.has_skip_conv() {
             let bias = replicate(q("skip.bias"), nb);
             let mut s = vec![0.0; nb * g.tensor_len(cout)];
-            conv2d(exec, self.isa, g, nb, &sources, &Conv { kernel: 1, out_channels: cout, weight: q("skip.weight"), bias: &bias, residual: None, residual_scale: 1.0 }, &mut s)?;
+            conv2d(
+                exec,
+                self.isa,
+                g,
+                nb,
+                &sources,
+                &Conv {
+                    kernel: 1,
+                    out_channels: cout,
+                    weight: q("skip.weight"),
+                    bias: &bias,
+                    residual: None,
+                    residual_scale: 1.0,
+                },
+                &mut s,
+            )?;
             skip_out = s;
             &skip_out
         } else {
@@ -443,11 +645,28 @@ impl Network {
             self.isa,
             g,
             nb,
-            &[Source { data: &t1s[0], channels: cout }],
-            &Conv { kernel: 3, out_channels: cout, weight: q("conv1.weight"), bias: &bias1, residual: Some(residual), residual_scale: RESIDUAL_SCALE },
+            &[Source {
+                data: &t1s[0],
+                channels: cout,
+            }],
+            &Conv {
+                kernel: 3,
+                out_channels: cout,
+                weight: q("conv1.weight"),
+                bias: &bias1,
+                residual: Some(residual),
+                residual_scale: RESIDUAL_SCALE,
+            },
             &mut outs[0],
         )?;
-        tape.records.push(Record::Res { block: *r, x, skip, t0, u, t1 });
+        tape.records.push(Record::Res {
+            block: *r,
+            x,
+            skip,
+            t0,
+            u,
+            t1,
+        });
         Ok(out)
     }
 
@@ -456,7 +675,14 @@ impl Network {
     ///
     /// # Errors
     /// Mis-sized buffers or a tape from another network.
-    pub fn backward(&self, exec: &dyn Executor, params: &[f32], tape: &Tape, grad_denoised: &[f32], grads: &mut [f32]) -> Result<(), Error> {
+    pub fn backward(
+        &self,
+        exec: &dyn Executor,
+        params: &[f32],
+        tape: &Tape,
+        grad_denoised: &[f32],
+        grads: &mut [f32],
+    ) -> Result<(), Error> {
         let c = &self.config;
         let (h, w, nb) = (tape.height, tape.width, tape.batch);
         let n = h * w;
@@ -479,21 +705,64 @@ impl Network {
                 }
             }
         }
-        let mut g_skip: Vec<Option<Vec<f32>>> = vec![None; powerpost_core::unet::config::MAX_LEVELS];
+        let mut g_skip: Vec<Option<Vec<f32>>> =
+            vec![None; powerpost_core::unet::config::MAX_LEVELS];
         for record in tape.records.iter().rev() {
             match *record {
                 Record::Out { channels, input, t } => {
                     let oc = c.out_channels;
                     let ws = self.slot("out.conv.weight");
                     let mut bias_items = vec![0.0; nb * oc];
-                    conv_weight_grad(exec, geometry, nb, &[Source { data: &tape.tensors[t], channels }], 3, &g_cur, &mut grads[ws.offset..ws.offset + ws.len], &mut bias_items)?;
+                    conv_weight_grad(
+                        exec,
+                        geometry,
+                        nb,
+                        &[Source {
+                            data: &tape.tensors[t],
+                            channels,
+                        }],
+                        3,
+                        &g_cur,
+                        &mut grads[ws.offset..ws.offset + ws.len],
+                        &mut bias_items,
+                    )?;
                     self.sum_bias(&bias_items, nb, "out.conv.bias", grads);
                     let mut g_t = scratch.take(nb * geometry.tensor_len(channels));
-                    conv_input_grad(exec, self.isa, geometry, nb, 3, self.get(params, "out.conv.weight"), oc, channels, &g_cur, &mut g_t)?;
+                    conv_input_grad(
+                        exec,
+                        self.isa,
+                        geometry,
+                        nb,
+                        3,
+                        self.get(params, "out.conv.weight"),
+                        oc,
+                        channels,
+                        &g_cur,
+                        &mut g_t,
+                    )?;
                     let mut g_in = scratch.take(nb * geometry.tensor_len(channels));
-                    let spec = NormSpec { groups: c.groups(channels), gamma: self.get(params, "out.norm.weight"), beta: self.get(params, "out.norm.bias"), eps: c.eps, silu: true };
+                    let spec = NormSpec {
+                        groups: c.groups(channels),
+                        gamma: self.get(params, "out.norm.weight"),
+                        beta: self.get(params, "out.norm.bias"),
+                        eps: c.eps,
+                        silu: true,
+                    };
                     let (gw, gb) = self.two_grads(grads, "out.norm.weight", "out.norm.bias");
-                    group_norm_backward(exec, geometry, nb, &[Source { data: &tape.tensors[input], channels }], &spec, &g_t, &mut g_in, gw, gb)?;
+                    group_norm_backward(
+                        exec,
+                        geometry,
+                        nb,
+                        &[Source {
+                            data: &tape.tensors[input],
+                            channels,
+                        }],
+                        &spec,
+                        &g_t,
+                        &mut g_in,
+                        gw,
+                        gb,
+                    )?;
                     scratch.give(g_t);
                     scratch.give(std::mem::replace(&mut g_cur, g_in));
                 }
@@ -509,7 +778,14 @@ impl Network {
                     avg_pool2_backward(exec, fine, nb * channels, &g_cur, &mut g);
                     scratch.give(std::mem::replace(&mut g_cur, g));
                 }
-                Record::Res { block, x, skip, t0, u, t1 } => {
+                Record::Res {
+                    block,
+                    x,
+                    skip,
+                    t0,
+                    u,
+                    t1,
+                } => {
                     if block.saves_skip {
                         if let Some(gs) = g_skip[block.level].take() {
                             for (a, &b) in g_cur.iter_mut().zip(&gs) {
@@ -518,7 +794,21 @@ impl Network {
                             scratch.give(gs);
                         }
                     }
-                    let (g_x, g_s) = self.res_backward(exec, params, tape, geometry_at(geometry, block.level), &block, x, skip, t0, u, t1, &g_cur, grads, &mut g_emb)?;
+                    let (g_x, g_s) = self.res_backward(
+                        exec,
+                        params,
+                        tape,
+                        geometry_at(geometry, block.level),
+                        &block,
+                        x,
+                        skip,
+                        t0,
+                        u,
+                        t1,
+                        &g_cur,
+                        grads,
+                        &mut g_emb,
+                    )?;
                     if let Some(gs) = g_s {
                         g_skip[block.level] = Some(gs);
                     }
@@ -527,7 +817,19 @@ impl Network {
                 Record::ConvIn { input, channels } => {
                     let ws = self.slot("conv_in.weight");
                     let mut bias_items = vec![0.0; nb * channels];
-                    conv_weight_grad(exec, geometry, nb, &[Source { data: &tape.tensors[input], channels: c.in_channels }], 3, &g_cur, &mut grads[ws.offset..ws.offset + ws.len], &mut bias_items)?;
+                    conv_weight_grad(
+                        exec,
+                        geometry,
+                        nb,
+                        &[Source {
+                            data: &tape.tensors[input],
+                            channels: c.in_channels,
+                        }],
+                        3,
+                        &g_cur,
+                        &mut grads[ws.offset..ws.offset + ws.len],
+                        &mut bias_items,
+                    )?;
                     self.sum_bias(&bias_items, nb, "conv_in.bias", grads);
                 }
             }
@@ -549,7 +851,12 @@ impl Network {
     }
 
     /// Two disjoint mutable gradient tensors (the first must precede the second).
-    fn two_grads<'g>(&self, grads: &'g mut [f32], first: &str, second: &str) -> (&'g mut [f32], &'g mut [f32]) {
+    fn two_grads<'g>(
+        &self,
+        grads: &'g mut [f32],
+        first: &str,
+        second: &str,
+    ) -> (&'g mut [f32], &'g mut [f32]) {
         let (a, b) = (self.slot(first), self.slot(second));
         let (head, tail) = grads.split_at_mut(b.offset);
         (&mut head[a.offset..a.offset + a.len], &mut tail[..b.len])
@@ -582,9 +889,15 @@ impl Network {
         let (cin, cs, cout) = (r.in_channels, r.skip_channels, r.out_channels);
         let total = cin + cs;
         let plane = g.plane_len();
-        let mut sources = vec![Source { data: &tape.tensors[x], channels: cin }];
+        let mut sources = vec![Source {
+            data: &tape.tensors[x],
+            channels: cin,
+        }];
         if let Some(s) = skip {
-            sources.push(Source { data: &tape.tensors[s], channels: cs });
+            sources.push(Source {
+                data: &tape.tensors[s],
+                channels: cs,
+            });
         }
         // out = (acc + s)·k: ∂acc = ∂s = k·∂out.
         let scratch = &tape.scratch;
@@ -596,36 +909,114 @@ impl Network {
         let mut bias_items = vec![0.0; nb * cout];
         {
             let ws = self.slot(&name("conv1.weight"));
-            conv_weight_grad(exec, g, nb, &[Source { data: &tape.tensors[t1], channels: cout }], 3, &g_acc, &mut grads[ws.offset..ws.offset + ws.len], &mut bias_items)?;
+            conv_weight_grad(
+                exec,
+                g,
+                nb,
+                &[Source {
+                    data: &tape.tensors[t1],
+                    channels: cout,
+                }],
+                3,
+                &g_acc,
+                &mut grads[ws.offset..ws.offset + ws.len],
+                &mut bias_items,
+            )?;
             self.sum_bias(&bias_items, nb, &name("conv1.bias"), grads);
         }
         let mut g_t1 = scratch.take(nb * g.tensor_len(cout));
-        conv_input_grad(exec, self.isa, g, nb, 3, q("conv1.weight"), cout, cout, &g_acc, &mut g_t1)?;
+        conv_input_grad(
+            exec,
+            self.isa,
+            g,
+            nb,
+            3,
+            q("conv1.weight"),
+            cout,
+            cout,
+            &g_acc,
+            &mut g_t1,
+        )?;
         // Norm1.
         let mut g_u = scratch.take(nb * g.tensor_len(cout));
         {
-            let spec = NormSpec { groups: c.groups(cout), gamma: q("norm1.weight"), beta: q("norm1.bias"), eps: c.eps, silu: true };
+            let spec = NormSpec {
+                groups: c.groups(cout),
+                gamma: q("norm1.weight"),
+                beta: q("norm1.bias"),
+                eps: c.eps,
+                silu: true,
+            };
             let (gw, gb) = self.two_grads(grads, &name("norm1.weight"), &name("norm1.bias"));
-            group_norm_backward(exec, g, nb, &[Source { data: &tape.tensors[u], channels: cout }], &spec, &g_t1, &mut g_u, gw, gb)?;
+            group_norm_backward(
+                exec,
+                g,
+                nb,
+                &[Source {
+                    data: &tape.tensors[u],
+                    channels: cout,
+                }],
+                &spec,
+                &g_t1,
+                &mut g_u,
+                gw,
+                gb,
+            )?;
         }
         scratch.give(g_t1);
         // Conv0 (bias per item = conv0.bias + emb projection).
         {
             let ws = self.slot(&name("conv0.weight"));
-            conv_weight_grad(exec, g, nb, &[Source { data: &tape.tensors[t0], channels: total }], 3, &g_u, &mut grads[ws.offset..ws.offset + ws.len], &mut bias_items)?;
+            conv_weight_grad(
+                exec,
+                g,
+                nb,
+                &[Source {
+                    data: &tape.tensors[t0],
+                    channels: total,
+                }],
+                3,
+                &g_u,
+                &mut grads[ws.offset..ws.offset + ws.len],
+                &mut bias_items,
+            )?;
             self.sum_bias(&bias_items, nb, &name("conv0.bias"), grads);
             let (gw, gb) = self.two_grads(grads, &name("emb.weight"), &name("emb.bias"));
             for b in 0..nb {
-                linear_backward(q("emb.weight"), &tape.emb[b * e..(b + 1) * e], &bias_items[b * cout..(b + 1) * cout], gw, gb, Some(&mut g_emb[b * e..(b + 1) * e]));
+                linear_backward(
+                    q("emb.weight"),
+                    &tape.emb[b * e..(b + 1) * e],
+                    &bias_items[b * cout..(b + 1) * cout],
+                    gw,
+                    gb,
+                    Some(&mut g_emb[b * e..(b + 1) * e]),
+                );
             }
         }
         let mut g_t0 = scratch.take(nb * g.tensor_len(total));
-        conv_input_grad(exec, self.isa, g, nb, 3, q("conv0.weight"), cout, total, &g_u, &mut g_t0)?;
+        conv_input_grad(
+            exec,
+            self.isa,
+            g,
+            nb,
+            3,
+            q("conv0.weight"),
+            cout,
+            total,
+            &g_u,
+            &mut g_t0,
+        )?;
         scratch.give(g_u);
         // Norm0 over concat(x, skip).
         let mut g_cat = scratch.take(nb * g.tensor_len(total));
         {
-            let spec = NormSpec { groups: c.groups(total), gamma: q("norm0.weight"), beta: q("norm0.bias"), eps: c.eps, silu: true };
+            let spec = NormSpec {
+                groups: c.groups(total),
+                gamma: q("norm0.weight"),
+                beta: q("norm0.bias"),
+                eps: c.eps,
+                silu: true,
+            };
             let (gw, gb) = self.two_grads(grads, &name("norm0.weight"), &name("norm0.bias"));
             group_norm_backward(exec, g, nb, &sources, &spec, &g_t0, &mut g_cat, gw, gb)?;
         }
@@ -633,10 +1024,30 @@ impl Network {
         // Residual path.
         if r.has_skip_conv() {
             let ws = self.slot(&name("skip.weight"));
-            conv_weight_grad(exec, g, nb, &sources, 1, &g_acc, &mut grads[ws.offset..ws.offset + ws.len], &mut bias_items)?;
+            conv_weight_grad(
+                exec,
+                g,
+                nb,
+                &sources,
+                1,
+                &g_acc,
+                &mut grads[ws.offset..ws.offset + ws.len],
+                &mut bias_items,
+            )?;
             self.sum_bias(&bias_items, nb, &name("skip.bias"), grads);
             let mut g_res = scratch.take(nb * g.tensor_len(total));
-            conv_input_grad(exec, self.isa, g, nb, 1, q("skip.weight"), cout, total, &g_acc, &mut g_res)?;
+            conv_input_grad(
+                exec,
+                self.isa,
+                g,
+                nb,
+                1,
+                q("skip.weight"),
+                cout,
+                total,
+                &g_acc,
+                &mut g_res,
+            )?;
             for (a, &b) in g_cat.iter_mut().zip(&g_res) {
                 *a += b;
             }
@@ -667,7 +1078,9 @@ impl Network {
         let nb = tape.batch;
         let mut g_hidden = vec![0.0f32; e];
         for b in 0..nb {
-            let g_pre: Vec<f32> = (0..e).map(|k| g_emb[b * e + k] * silu_grad(tape.emb_pre[b * e + k])).collect();
+            let g_pre: Vec<f32> = (0..e)
+                .map(|k| g_emb[b * e + k] * silu_grad(tape.emb_pre[b * e + k]))
+                .collect();
             if !tape.conditional[b] {
                 let s = self.slot("emb.null");
                 for (d, &v) in grads[s.offset..s.offset + s.len].iter_mut().zip(&g_pre) {
@@ -677,11 +1090,27 @@ impl Network {
             g_hidden.fill(0.0);
             {
                 let (gw, gb) = self.two_grads(grads, "emb.fc1.weight", "emb.fc1.bias");
-                linear_backward(self.get(params, "emb.fc1.weight"), &tape.hidden[b * e..(b + 1) * e], &g_pre, gw, gb, Some(&mut g_hidden));
+                linear_backward(
+                    self.get(params, "emb.fc1.weight"),
+                    &tape.hidden[b * e..(b + 1) * e],
+                    &g_pre,
+                    gw,
+                    gb,
+                    Some(&mut g_hidden),
+                );
             }
-            let g_hpre: Vec<f32> = (0..e).map(|k| g_hidden[k] * silu_grad(tape.hidden_pre[b * e + k])).collect();
+            let g_hpre: Vec<f32> = (0..e)
+                .map(|k| g_hidden[k] * silu_grad(tape.hidden_pre[b * e + k]))
+                .collect();
             let (gw, gb) = self.two_grads(grads, "emb.fc0.weight", "emb.fc0.bias");
-            linear_backward(self.get(params, "emb.fc0.weight"), &tape.features[b * FOURIER_FEATURES..(b + 1) * FOURIER_FEATURES], &g_hpre, gw, gb, None);
+            linear_backward(
+                self.get(params, "emb.fc0.weight"),
+                &tape.features[b * FOURIER_FEATURES..(b + 1) * FOURIER_FEATURES],
+                &g_hpre,
+                gw,
+                gb,
+                None,
+            );
         }
     }
 }

@@ -36,7 +36,16 @@ pub struct AdamWConfig {
 
 impl Default for AdamWConfig {
     fn default() -> Self {
-        Self { lr: 2e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 1e-2, warmup_steps: 500, clip_norm: 1.0, ema_decay: 0.999 }
+        Self {
+            lr: 2e-4,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 1e-2,
+            warmup_steps: 500,
+            clip_norm: 1.0,
+            ema_decay: 0.999,
+        }
     }
 }
 
@@ -69,13 +78,30 @@ pub struct UpdateInfo {
 impl OptimState {
     /// Fresh state for `params` (EMA starts at the parameters).
     pub fn new(params: &[f32]) -> Self {
-        Self { step: 0, m: vec![0.0; params.len()], v: vec![0.0; params.len()], ema: params.to_vec(), beta1_power: 1.0, beta2_power: 1.0 }
+        Self {
+            step: 0,
+            m: vec![0.0; params.len()],
+            v: vec![0.0; params.len()],
+            ema: params.to_vec(),
+            beta1_power: 1.0,
+            beta2_power: 1.0,
+        }
     }
 }
 
 /// Applies one AdamW step to `params` with gradient `grads` (clipped in place).
-pub fn adamw_step(cfg: &AdamWConfig, state: &mut OptimState, params: &mut [f32], grads: &mut [f32], weight_mask: &[bool]) -> UpdateInfo {
-    let norm = grads.iter().map(|&g| g as f64 * g as f64).sum::<f64>().sqrt();
+pub fn adamw_step(
+    cfg: &AdamWConfig,
+    state: &mut OptimState,
+    params: &mut [f32],
+    grads: &mut [f32],
+    weight_mask: &[bool],
+) -> UpdateInfo {
+    let norm = grads
+        .iter()
+        .map(|&g| g as f64 * g as f64)
+        .sum::<f64>()
+        .sqrt();
     if cfg.clip_norm > 0.0 && norm > cfg.clip_norm as f64 {
         let s = (cfg.clip_norm as f64 / norm) as f32;
         grads.iter_mut().for_each(|g| *g *= s);
@@ -102,5 +128,8 @@ pub fn adamw_step(cfg: &AdamWConfig, state: &mut OptimState, params: &mut [f32],
         params[i] -= lr * update;
         state.ema[i] = d * state.ema[i] + (1.0 - d) * params[i];
     }
-    UpdateInfo { lr, grad_norm: norm }
+    UpdateInfo {
+        lr,
+        grad_norm: norm,
+    }
 }

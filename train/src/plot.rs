@@ -24,13 +24,29 @@ pub fn loss_curve_png(points: &[(u64, f64)]) -> Result<Vec<u8>> {
     for y in MARGIN / 2..H - MARGIN {
         set(MARGIN, y, [0, 0, 0]);
     }
-    let pts: Vec<(u64, f64)> = points.iter().copied().filter(|p| p.1 > 0.0 && p.1.is_finite()).collect();
+    let pts: Vec<(u64, f64)> = points
+        .iter()
+        .copied()
+        .filter(|p| p.1 > 0.0 && p.1.is_finite())
+        .collect();
     if pts.len() >= 2 {
-        let (s0, s1) = (pts[0].0 as f64, pts[pts.len() - 1].0.max(pts[0].0 + 1) as f64);
-        let (lo, hi) = pts.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(p.1.log10()), b.max(p.1.log10())));
+        let (s0, s1) = (
+            pts[0].0 as f64,
+            pts[pts.len() - 1].0.max(pts[0].0 + 1) as f64,
+        );
+        let (lo, hi) = pts
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
+                (a.min(p.1.log10()), b.max(p.1.log10()))
+            });
         let (lo, hi) = (lo.floor(), hi.ceil().max(lo.floor() + 1.0));
-        let px = |s: f64| MARGIN + ((s - s0) / (s1 - s0) * (W - MARGIN - MARGIN / 2 - 1) as f64) as usize;
-        let py = |l: f64| H - MARGIN - ((l.log10() - lo) / (hi - lo) * (H - MARGIN - MARGIN / 2 - 1) as f64) as usize;
+        let px = |s: f64| {
+            MARGIN + ((s - s0) / (s1 - s0) * (W - MARGIN - MARGIN / 2 - 1) as f64) as usize
+        };
+        let py = |l: f64| {
+            H - MARGIN
+                - ((l.log10() - lo) / (hi - lo) * (H - MARGIN - MARGIN / 2 - 1) as f64) as usize
+        };
         // Decade grid lines.
         let mut d = lo;
         while d <= hi {

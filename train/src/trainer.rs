@@ -91,7 +91,9 @@ pub struct TrainSummary {
 const CSV_HEADER: &str = "step,loss,lr,grad_norm,steps_per_sec";
 
 fn read_log(path: &std::path::Path, up_to: u64) -> Vec<(u64, f64, String)> {
-    let Ok(text) = std::fs::read_to_string(path) else { return Vec::new() };
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Vec::new();
+    };
     text.lines()
         .skip(1)
         .filter_map(|l| {
@@ -104,12 +106,20 @@ fn read_log(path: &std::path::Path, up_to: u64) -> Vec<(u64, f64, String)> {
 }
 
 /// Parameters and EMA to start from: a checkpoint's, or a safetensors file's (both).
-fn initial_weights(config: &UNetConfig, path: &std::path::Path, bytes: &[u8]) -> Result<(Vec<f32>, Vec<f32>)> {
+fn initial_weights(
+    config: &UNetConfig,
+    path: &std::path::Path,
+    bytes: &[u8],
+) -> Result<(Vec<f32>, Vec<f32>)> {
     let name = path.display();
     if bytes.starts_with(b"PPCKPT01") {
         let (h, p, s) = checkpoint::load(path)?;
         if h.architecture != config.describe().as_str() {
-            bail!("--init-from {name}: architecture `{}` differs from this run's `{}`", h.architecture, config.describe());
+            bail!(
+                "--init-from {name}: architecture `{}` differs from this run's `{}`",
+                h.architecture,
+                config.describe()
+            );
         }
         return Ok((p, s.ema));
     }
@@ -122,7 +132,12 @@ fn initial_weights(config: &UNetConfig, path: &std::path::Path, bytes: &[u8]) ->
 ///
 /// # Errors
 /// Mismatched checkpoints, I/O failures, numerical failures (non-finite loss).
-pub fn train(data: &Dataset, opts: &TrainOptions, exec: &dyn Executor, on_step: &mut dyn FnMut(&StepLog)) -> Result<TrainSummary> {
+pub fn train(
+    data: &Dataset,
+    opts: &TrainOptions,
+    exec: &dyn Executor,
+    on_step: &mut dyn FnMut(&StepLog),
+) -> Result<TrainSummary> {
     let config = opts.config;
     let net = Network::new(config).map_err(|e| anyhow::anyhow!("network: {e}"))?;
     if data.train_pairs == 0 {
@@ -133,28 +148,51 @@ pub fn train(data: &Dataset, opts: &TrainOptions, exec: &dyn Executor, on_step: 
     }
     let m = config.size_multiple();
     if data.height % m != 0 || data.width % m != 0 {
-        bail!("dataset images {}×{} are not multiples of {m} (the network's levels)", data.height, data.width);
+        bail!(
+            "dataset images {}×{} are not multiples of {m} (the network's levels)",
+            data.height,
+            data.width
+        );
     }
-    std::fs::create_dir_all(&opts.out).with_context(|| format!("{}: cannot create directory", opts.out.display()))?;
+    std::fs::create_dir_all(&opts.out)
+        .with_context(|| format!("{}: cannot create directory", opts.out.display()))?;
     let ckpt_path = opts.out.join("checkpoint.bin");
     let log_path = opts.out.join("log.csv");
     let init = match &opts.init_from {
         Some(path) => {
-            let bytes = std::fs::read(path).with_context(|| format!("--init-from {}: cannot read", path.display()))?;
-            Some((format!("file:{}", crate::files::sha256_hex(&bytes)), path.clone(), bytes))
+            let bytes = std::fs::read(path)
+                .with_context(|| format!("--init-from {}: cannot read", path.display()))?;
+            Some((
+                format!("file:{}", crate::files::sha256_hex(&bytes)),
+                path.clone(),
+                bytes,
+            ))
         }
         None => None,
     };
-    let init_record = init.as_ref().map_or_else(|| format!("random:{}", opts.init_seed), |(r, _, _)| r.clone());
+    let init_record = init.as_ref().map_or_else(
+        || format!("random:{}", opts.init_seed),
+        |(r, _, _)| r.clone(),
+    );
     let (mut params, mut state, mut elapsed_before) = if opts.resume && ckpt_path.exists() {
         let (h, p, s) = checkpoint::load(&ckpt_path)?;
         if !h.init.is_empty() && h.init != init_record {
             bail!("{}: started from `{}`, this run asks for `{init_record}` (resume needs the same initial weights)", ckpt_path.display(), h.init);
         }
         if h.architecture != config.describe().as_str() {
-            bail!("{}: architecture `{}` differs from this run's `{}`", ckpt_path.display(), h.architecture, config.describe());
+            bail!(
+                "{}: architecture `{}` differs from this run's `{}`",
+                ckpt_path.display(),
+                h.architecture,
+                config.describe()
+            );
         }
-        if h.seed != opts.seed || h.batch != opts.batch || h.dataset != data.digest || h.optimizer != opts.optimizer || h.loss != opts.loss {
+        if h.seed != opts.seed
+            || h.batch != opts.batch
+            || h.dataset != data.digest
+            || h.optimizer != opts.optimizer
+            || h.loss != opts.loss
+        {
             bail!("{}: seed, batch, dataset, optimiser or loss settings differ from the checkpoint's (resume needs the same ones)", ckpt_path.display());
         }
         (p, s, h.elapsed_secs)
@@ -179,14 +217,21 @@ pub fn train(data: &Dataset, opts: &TrainOptions, exec: &dyn Executor, on_step: 
         }
         write_atomic(&log_path, text.as_bytes())?;
     }
-    let mut log = std::fs::OpenOptions::new().append(true).open(&log_path).with_context(|| format!("{}: cannot open", log_path.display()))?;
+    let mut log = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&log_path)
+        .with_context(|| format!("{}: cannot open", log_path.display()))?;
     let mut tape = Tape::new();
     let mut grads = vec![0.0; params.len()];
     let mut perm_cache = None;
     let start = Instant::now();
     let mut last_ckpt = Instant::now();
     let first_step = state.step;
-    let save_all = |params: &[f32], state: &OptimState, history: &[(u64, f64, String)], elapsed: f64| -> Result<()> {
+    let save_all = |params: &[f32],
+                    state: &OptimState,
+                    history: &[(u64, f64, String)],
+                    elapsed: f64|
+     -> Result<()> {
         let header = Header {
             architecture: config.describe().to_string(),
             seed: opts.seed,
@@ -203,15 +248,27 @@ pub fn train(data: &Dataset, opts: &TrainOptions, exec: &dyn Executor, on_step: 
         };
         checkpoint::save(&ckpt_path, &header, params, state)?;
         let points: Vec<(u64, f64)> = history.iter().map(|h| (h.0, h.1)).collect();
-        write_atomic(&opts.out.join("loss.png"), &crate::plot::loss_curve_png(&points)?)?;
+        write_atomic(
+            &opts.out.join("loss.png"),
+            &crate::plot::loss_curve_png(&points)?,
+        )?;
         let meta = [
-            (VELOCITY_CENTER_KEY, format!("{}", data.manifest.velocity_center)),
-            (VELOCITY_HALF_RANGE_KEY, format!("{}", data.manifest.velocity_half_range)),
+            (
+                VELOCITY_CENTER_KEY,
+                format!("{}", data.manifest.velocity_center),
+            ),
+            (
+                VELOCITY_HALF_RANGE_KEY,
+                format!("{}", data.manifest.velocity_half_range),
+            ),
             (RTM_SCALE_KEY, format!("{:e}", data.manifest.rtm_scale)),
             ("powerpost.train_steps", state.step.to_string()),
             ("powerpost.dataset_sha256", data.digest.clone()),
         ];
-        write_atomic(&opts.out.join("weights.safetensors"), &safetensors_f16(&config, &state.ema, &meta))
+        write_atomic(
+            &opts.out.join("weights.safetensors"),
+            &safetensors_f16(&config, &state.ema, &meta),
+        )
     };
     let mut interrupted = false;
     while state.step < opts.steps {
@@ -220,28 +277,74 @@ pub fn train(data: &Dataset, opts: &TrainOptions, exec: &dyn Executor, on_step: 
             break;
         }
         let step = state.step;
-        let b = assemble(opts.seed, step, opts.batch, data.train_pairs, data.height, data.width, &opts.loss, &mut perm_cache, &|i| data.pair(i));
-        let batch = TrainBatch { height: data.height, width: data.width, noisy: &b.noisy, sigma: &b.sigma, condition: &b.condition, conditional: &b.conditional };
-        net.forward(exec, &params, &batch, &mut tape).map_err(|e| anyhow::anyhow!("forward, step {step}: {e}"))?;
+        let b = assemble(
+            opts.seed,
+            step,
+            opts.batch,
+            data.train_pairs,
+            data.height,
+            data.width,
+            &opts.loss,
+            &mut perm_cache,
+            &|i| data.pair(i),
+        );
+        let batch = TrainBatch {
+            height: data.height,
+            width: data.width,
+            noisy: &b.noisy,
+            sigma: &b.sigma,
+            condition: &b.condition,
+            conditional: &b.conditional,
+        };
+        net.forward(exec, &params, &batch, &mut tape)
+            .map_err(|e| anyhow::anyhow!("forward, step {step}: {e}"))?;
         let (loss, grad_d) = edm_loss(&tape.denoised, &b.clean, &b.sigma, config.sigma_data);
         if !loss.is_finite() {
             bail!("step {step}: the loss is not finite ({loss}); lower --lr");
         }
-        net.backward(exec, &params, &tape, &grad_d, &mut grads).map_err(|e| anyhow::anyhow!("backward, step {step}: {e}"))?;
-        let info = adamw_step(&opts.optimizer, &mut state, &mut params, &mut grads, net.weight_mask());
+        net.backward(exec, &params, &tape, &grad_d, &mut grads)
+            .map_err(|e| anyhow::anyhow!("backward, step {step}: {e}"))?;
+        let info = adamw_step(
+            &opts.optimizer,
+            &mut state,
+            &mut params,
+            &mut grads,
+            net.weight_mask(),
+        );
         let rate = (state.step - first_step) as f64 / start.elapsed().as_secs_f64().max(1e-9);
-        let entry = StepLog { step: state.step, loss, lr: info.lr, grad_norm: info.grad_norm, steps_per_sec: rate };
-        let line = format!("{},{:.9e},{:.6e},{:.6e},{:.4}", entry.step, loss, info.lr, info.grad_norm, rate);
-        writeln!(log, "{line}").with_context(|| format!("{}: cannot append", log_path.display()))?;
+        let entry = StepLog {
+            step: state.step,
+            loss,
+            lr: info.lr,
+            grad_norm: info.grad_norm,
+            steps_per_sec: rate,
+        };
+        let line = format!(
+            "{},{:.9e},{:.6e},{:.6e},{:.4}",
+            entry.step, loss, info.lr, info.grad_norm, rate
+        );
+        writeln!(log, "{line}")
+            .with_context(|| format!("{}: cannot append", log_path.display()))?;
         history.push((entry.step, loss, line));
         on_step(&entry);
         if last_ckpt.elapsed().as_secs_f64() >= opts.checkpoint_every_secs {
-            save_all(&params, &state, &history, elapsed_before + start.elapsed().as_secs_f64())?;
+            save_all(
+                &params,
+                &state,
+                &history,
+                elapsed_before + start.elapsed().as_secs_f64(),
+            )?;
             last_ckpt = Instant::now();
         }
     }
     let seconds = start.elapsed().as_secs_f64();
     elapsed_before += seconds;
     save_all(&params, &state, &history, elapsed_before)?;
-    Ok(TrainSummary { steps_run: state.step - first_step, params, state, seconds, interrupted })
+    Ok(TrainSummary {
+        steps_run: state.step - first_step,
+        params,
+        state,
+        seconds,
+        interrupted,
+    })
 }

@@ -16,7 +16,11 @@ use powerpost_train::kernels::resample::{avg_pool2_backward, upsample_nearest2_b
 fn pad(g: Geometry, planes: usize, data: &[f32]) -> Vec<f32> {
     let mut out = vec![0.0; planes * g.plane_len()];
     for p in 0..planes {
-        pad_into(g, &data[p * g.pixels()..(p + 1) * g.pixels()], &mut out[p * g.plane_len()..(p + 1) * g.plane_len()]);
+        pad_into(
+            g,
+            &data[p * g.pixels()..(p + 1) * g.pixels()],
+            &mut out[p * g.plane_len()..(p + 1) * g.plane_len()],
+        );
     }
     out
 }
@@ -24,14 +28,27 @@ fn pad(g: Geometry, planes: usize, data: &[f32]) -> Vec<f32> {
 fn unpad(g: Geometry, planes: usize, data: &[f32]) -> Vec<f32> {
     let mut out = vec![0.0; planes * g.pixels()];
     for p in 0..planes {
-        powerpost_core::nn::geometry::unpad_from(g, &data[p * g.plane_len()..(p + 1) * g.plane_len()], &mut out[p * g.pixels()..(p + 1) * g.pixels()]);
+        powerpost_core::nn::geometry::unpad_from(
+            g,
+            &data[p * g.plane_len()..(p + 1) * g.plane_len()],
+            &mut out[p * g.pixels()..(p + 1) * g.pixels()],
+        );
     }
     out
 }
 
 /// f64 reference convolution of one batch of `cin`-channel items.
 #[allow(clippy::too_many_arguments)]
-fn conv_f64(x: &[f64], batch: usize, cin: usize, h: usize, w: usize, weight: &[f64], bias: &[f64], k: usize) -> Vec<f64> {
+fn conv_f64(
+    x: &[f64],
+    batch: usize,
+    cin: usize,
+    h: usize,
+    w: usize,
+    weight: &[f64],
+    bias: &[f64],
+    k: usize,
+) -> Vec<f64> {
     let cout = bias.len();
     let r = (k / 2) as isize;
     let mut out = vec![0.0; batch * cout * h * w];
@@ -43,9 +60,11 @@ fn conv_f64(x: &[f64], batch: usize, cin: usize, h: usize, w: usize, weight: &[f
                     for i in 0..cin {
                         for ky in 0..k {
                             for kx in 0..k {
-                                let (yy, xq) = (y as isize + ky as isize - r, xx as isize + kx as isize - r);
+                                let (yy, xq) =
+                                    (y as isize + ky as isize - r, xx as isize + kx as isize - r);
                                 if yy >= 0 && xq >= 0 && (yy as usize) < h && (xq as usize) < w {
-                                    acc += weight[((o * cin + i) * k + ky) * k + kx] * x[((b * cin + i) * h + yy as usize) * w + xq as usize];
+                                    acc += weight[((o * cin + i) * k + ky) * k + kx]
+                                        * x[((b * cin + i) * h + yy as usize) * w + xq as usize];
                                 }
                             }
                         }
@@ -79,7 +98,11 @@ fn check(name: &str, v: &[f64], analytic: &[f32], probes: usize, loss: &dyn Fn(&
         let i = (k * 7919 + 13) % v.len();
         let numeric = central(v, i, 1e-4, loss);
         let err = (numeric - analytic[i] as f64).abs() / (numeric.abs().max(1e-2 * scale));
-        assert!(err < 1e-3, "{name}[{i}]: analytic {}, numeric {numeric}, relative error {err:.2e}", analytic[i]);
+        assert!(
+            err < 1e-3,
+            "{name}[{i}]: analytic {}, numeric {numeric}, relative error {err:.2e}",
+            analytic[i]
+        );
     }
 }
 
@@ -101,23 +124,76 @@ fn convolution_gradients() {
             xcat.extend_from_slice(&x1[b * c1 * h * w..(b + 1) * c1 * h * w]);
         }
         let rr = f64s(&r);
-        let loss = |x: &[f64], wt: &[f64], bs: &[f64]| conv_f64(x, batch, cin, h, w, wt, bs, k).iter().zip(&rr).map(|(a, b)| a * b).sum::<f64>();
-        let (xp0, xp1, rp) = (pad(g, batch * c0, &x0), pad(g, batch * c1, &x1), pad(g, batch * cout, &r));
+        let loss = |x: &[f64], wt: &[f64], bs: &[f64]| {
+            conv_f64(x, batch, cin, h, w, wt, bs, k)
+                .iter()
+                .zip(&rr)
+                .map(|(a, b)| a * b)
+                .sum::<f64>()
+        };
+        let (xp0, xp1, rp) = (
+            pad(g, batch * c0, &x0),
+            pad(g, batch * c1, &x1),
+            pad(g, batch * cout, &r),
+        );
         let exec = Threads(2);
         let mut dw = vec![0.0; weight.len()];
         let mut db_items = vec![0.0; batch * cout];
-        conv_weight_grad(&exec, g, batch, &[Source { data: &xp0, channels: c0 }, Source { data: &xp1, channels: c1 }], k, &rp, &mut dw, &mut db_items).unwrap();
-        let db: Vec<f32> = (0..cout).map(|o| db_items[o] + db_items[cout + o]).collect();
+        conv_weight_grad(
+            &exec,
+            g,
+            batch,
+            &[
+                Source {
+                    data: &xp0,
+                    channels: c0,
+                },
+                Source {
+                    data: &xp1,
+                    channels: c1,
+                },
+            ],
+            k,
+            &rp,
+            &mut dw,
+            &mut db_items,
+        )
+        .unwrap();
+        let db: Vec<f32> = (0..cout)
+            .map(|o| db_items[o] + db_items[cout + o])
+            .collect();
         let mut dx = vec![0.0; batch * cin * g.plane_len()];
-        conv_input_grad(&exec, Isa::detect(), g, batch, k, &weight, cout, cin, &rp, &mut dx).unwrap();
+        conv_input_grad(
+            &exec,
+            Isa::detect(),
+            g,
+            batch,
+            k,
+            &weight,
+            cout,
+            cin,
+            &rp,
+            &mut dx,
+        )
+        .unwrap();
         assert!(unpad(g, batch * cin, &dx).len() == xcat.len());
         // Ring stays zero.
         let dx_un = unpad(g, batch * cin, &dx);
-        assert!((dx.iter().map(|v| v.abs()).sum::<f32>() - dx_un.iter().map(|v| v.abs()).sum::<f32>()).abs() < 1e-3);
+        assert!(
+            (dx.iter().map(|v| v.abs()).sum::<f32>() - dx_un.iter().map(|v| v.abs()).sum::<f32>())
+                .abs()
+                < 1e-3
+        );
         let (xc, wc, bc) = (f64s(&xcat), f64s(&weight), f64s(&bias));
-        check(&format!("conv{k} weight"), &wc, &dw, 40, &|v| loss(&xc, v, &bc));
-        check(&format!("conv{k} bias"), &bc, &db, cout, &|v| loss(&xc, &wc, v));
-        check(&format!("conv{k} input"), &xc, &dx_un, 60, &|v| loss(v, &wc, &bc));
+        check(&format!("conv{k} weight"), &wc, &dw, 40, &|v| {
+            loss(&xc, v, &bc)
+        });
+        check(&format!("conv{k} bias"), &bc, &db, cout, &|v| {
+            loss(&xc, &wc, v)
+        });
+        check(&format!("conv{k} input"), &xc, &dx_un, 60, &|v| {
+            loss(v, &wc, &bc)
+        });
     }
 }
 
@@ -127,7 +203,17 @@ fn silu64(y: f64) -> f64 {
 
 /// f64 reference group norm (+ SiLU) of one batch.
 #[allow(clippy::too_many_arguments)]
-fn norm_f64(x: &[f64], batch: usize, c: usize, n_pix: usize, groups: usize, gamma: &[f64], beta: &[f64], eps: f64, silu: bool) -> Vec<f64> {
+fn norm_f64(
+    x: &[f64],
+    batch: usize,
+    c: usize,
+    n_pix: usize,
+    groups: usize,
+    gamma: &[f64],
+    beta: &[f64],
+    eps: f64,
+    silu: bool,
+) -> Vec<f64> {
     let cpg = c / groups;
     let mut out = vec![0.0; x.len()];
     for b in 0..batch {
@@ -153,7 +239,10 @@ fn group_norm_gradients() {
     let g = Geometry::new(h, w);
     let c = c0 + c1;
     for (groups, silu) in [(2, true), (4, false), (1, true)] {
-        let x0: Vec<f32> = seeded_image(2, 0, batch * c0 * h * w, 1.0).iter().map(|v| v + 0.3).collect();
+        let x0: Vec<f32> = seeded_image(2, 0, batch * c0 * h * w, 1.0)
+            .iter()
+            .map(|v| v + 0.3)
+            .collect();
         let x1 = seeded_image(2, 1, batch * c1 * h * w, 2.0);
         let gamma: Vec<f32> = seeded_image(2, 2, c, 0.2).iter().map(|v| v + 1.0).collect();
         let beta = seeded_image(2, 3, c, 0.3);
@@ -165,12 +254,48 @@ fn group_norm_gradients() {
         }
         let rr = f64s(&r);
         let eps = 1e-5;
-        let loss = |x: &[f64], ga: &[f64], be: &[f64]| norm_f64(x, batch, c, h * w, groups, ga, be, eps, silu).iter().zip(&rr).map(|(a, b)| a * b).sum::<f64>();
-        let (xp0, xp1, rp) = (pad(g, batch * c0, &x0), pad(g, batch * c1, &x1), pad(g, batch * c, &r));
+        let loss = |x: &[f64], ga: &[f64], be: &[f64]| {
+            norm_f64(x, batch, c, h * w, groups, ga, be, eps, silu)
+                .iter()
+                .zip(&rr)
+                .map(|(a, b)| a * b)
+                .sum::<f64>()
+        };
+        let (xp0, xp1, rp) = (
+            pad(g, batch * c0, &x0),
+            pad(g, batch * c1, &x1),
+            pad(g, batch * c, &r),
+        );
         let mut dx = vec![0.0; batch * c * g.plane_len()];
         let (mut dg, mut dbeta) = (vec![0.0; c], vec![0.0; c]);
-        let spec = NormSpec { groups, gamma: &gamma, beta: &beta, eps: eps as f32, silu };
-        group_norm_backward(&Threads(2), g, batch, &[Source { data: &xp0, channels: c0 }, Source { data: &xp1, channels: c1 }], &spec, &rp, &mut dx, &mut dg, &mut dbeta).unwrap();
+        let spec = NormSpec {
+            groups,
+            gamma: &gamma,
+            beta: &beta,
+            eps: eps as f32,
+            silu,
+        };
+        group_norm_backward(
+            &Threads(2),
+            g,
+            batch,
+            &[
+                Source {
+                    data: &xp0,
+                    channels: c0,
+                },
+                Source {
+                    data: &xp1,
+                    channels: c1,
+                },
+            ],
+            &spec,
+            &rp,
+            &mut dx,
+            &mut dg,
+            &mut dbeta,
+        )
+        .unwrap();
         let dx_un = unpad(g, batch * c, &dx);
         let (xc, gc, bc) = (f64s(&xcat), f64s(&gamma), f64s(&beta));
         check("norm input", &xc, &dx_un, 80, &|v| loss(v, &gc, &bc));
@@ -196,7 +321,12 @@ fn resampling_gradients() {
             for y in 0..h / 2 {
                 for xx in 0..w / 2 {
                     let at = |a: usize, b: usize| v[(p * h + a) * w + b];
-                    s += rr[(p * (h / 2) + y) * (w / 2) + xx] * 0.25 * (at(2 * y, 2 * xx) + at(2 * y, 2 * xx + 1) + at(2 * y + 1, 2 * xx) + at(2 * y + 1, 2 * xx + 1));
+                    s += rr[(p * (h / 2) + y) * (w / 2) + xx]
+                        * 0.25
+                        * (at(2 * y, 2 * xx)
+                            + at(2 * y, 2 * xx + 1)
+                            + at(2 * y + 1, 2 * xx)
+                            + at(2 * y + 1, 2 * xx + 1));
                 }
             }
         }
@@ -208,7 +338,13 @@ fn resampling_gradients() {
     let rf = f64s(&seeded_image(3, 3, planes * h * w, 1.0));
     let mut dxc = vec![0.0; planes * coarse.plane_len()];
     let rf32: Vec<f32> = rf.iter().map(|&v| v as f32).collect();
-    upsample_nearest2_backward(&Threads(2), coarse, planes, &pad(fine, planes, &rf32), &mut dxc);
+    upsample_nearest2_backward(
+        &Threads(2),
+        coarse,
+        planes,
+        &pad(fine, planes, &rf32),
+        &mut dxc,
+    );
     let up_loss = |v: &[f64]| {
         let mut s = 0.0;
         for p in 0..planes {
@@ -220,7 +356,13 @@ fn resampling_gradients() {
         }
         s
     };
-    check("upsample", &f64s(&xc), &unpad(coarse, planes, &dxc), 18, &up_loss);
+    check(
+        "upsample",
+        &f64s(&xc),
+        &unpad(coarse, planes, &dxc),
+        18,
+        &up_loss,
+    );
 }
 
 #[test]
@@ -233,7 +375,11 @@ fn linear_gradients() {
     let r32: Vec<f32> = r.iter().map(|&v| v as f32).collect();
     let (mut dw, mut db, mut dx) = (vec![0.0; weight.len()], vec![0.0; n_out], vec![0.0; n_in]);
     linear_backward(&weight, &input, &r32, &mut dw, &mut db, Some(&mut dx));
-    let loss = |w: &[f64], b: &[f64], x: &[f64]| (0..n_out).map(|o| r[o] * (b[o] + (0..n_in).map(|i| w[o * n_in + i] * x[i]).sum::<f64>())).sum::<f64>();
+    let loss = |w: &[f64], b: &[f64], x: &[f64]| {
+        (0..n_out)
+            .map(|o| r[o] * (b[o] + (0..n_in).map(|i| w[o * n_in + i] * x[i]).sum::<f64>()))
+            .sum::<f64>()
+    };
     let (wc, bc, xc) = (f64s(&weight), f64s(&bias), f64s(&input));
     check("linear weight", &wc, &dw, 35, &|v| loss(v, &bc, &xc));
     check("linear bias", &bc, &db, n_out, &|v| loss(&wc, v, &xc));

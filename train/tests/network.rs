@@ -2,7 +2,9 @@
 //! pass against finite differences of the whole network (TINY configuration).
 
 use powerpost_core::exec::Serial;
-use powerpost_core::unet::{init_random, params_len, workspace_len, DenoiseInput, DenoiseOutput, UNet, UNetConfig};
+use powerpost_core::unet::{
+    init_random, params_len, workspace_len, DenoiseInput, DenoiseOutput, UNet, UNetConfig,
+};
 use powerpost_tests::{seeded_image, Threads};
 use powerpost_train::network::{Network, Tape, TrainBatch};
 
@@ -18,25 +20,81 @@ fn check_forward(config: UNetConfig, h: usize, w: usize) {
     let condition = seeded_image(1, 1, 4 * n, 0.5);
     let net = Network::new(config).unwrap();
     let mut tape = Tape::new();
-    let batch = TrainBatch { height: h, width: w, noisy: &noisy, sigma: &sigmas, condition: &condition, conditional: &conditional };
-    net.forward(&Threads(3), &params, &batch, &mut tape).unwrap();
+    let batch = TrainBatch {
+        height: h,
+        width: w,
+        noisy: &noisy,
+        sigma: &sigmas,
+        condition: &condition,
+        conditional: &conditional,
+    };
+    net.forward(&Threads(3), &params, &batch, &mut tape)
+        .unwrap();
     let unet = UNet::new(config, &params).unwrap();
     for b in 0..4 {
         let mut ws = vec![0.0; workspace_len(&config, h, w, 1)];
         let mut out = vec![0.0; n];
-        let input = DenoiseInput { height: h, width: w, x: &noisy[b * n..(b + 1) * n], sigma: sigmas[b], condition: &condition[b * n..(b + 1) * n] };
-        let output = if conditional[b] { DenoiseOutput { conditional: Some(&mut out), unconditional: None } } else { DenoiseOutput { conditional: None, unconditional: Some(&mut out) } };
+        let input = DenoiseInput {
+            height: h,
+            width: w,
+            x: &noisy[b * n..(b + 1) * n],
+            sigma: sigmas[b],
+            condition: &condition[b * n..(b + 1) * n],
+        };
+        let output = if conditional[b] {
+            DenoiseOutput {
+                conditional: Some(&mut out),
+                unconditional: None,
+            }
+        } else {
+            DenoiseOutput {
+                conditional: None,
+                unconditional: Some(&mut out),
+            }
+        };
         unet.denoise(&Serial, input, output, &mut ws).unwrap();
         let got = &tape.denoised[b * n..(b + 1) * n];
-        assert!(got.iter().zip(&out).all(|(a, b)| a.to_bits() == b.to_bits()), "item {b} differs from UNet::denoise");
+        assert!(
+            got.iter()
+                .zip(&out)
+                .all(|(a, b)| a.to_bits() == b.to_bits()),
+            "item {b} differs from UNet::denoise"
+        );
     }
     // The core's batch-of-two call (conditional + unconditional of the same x).
     let mut ws = vec![0.0; workspace_len(&config, h, w, 2)];
     let (mut oc, mut ou) = (vec![0.0; n], vec![0.0; n]);
-    let input = DenoiseInput { height: h, width: w, x: &noisy[..n], sigma: sigmas[0], condition: &condition[..n] };
-    unet.denoise(&Serial, input, DenoiseOutput { conditional: Some(&mut oc), unconditional: Some(&mut ou) }, &mut ws).unwrap();
-    assert_eq!(oc.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), tape.denoised[..n].iter().map(|v| v.to_bits()).collect::<Vec<_>>());
-    assert_eq!(ou.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), tape.denoised[n..2 * n].iter().map(|v| v.to_bits()).collect::<Vec<_>>());
+    let input = DenoiseInput {
+        height: h,
+        width: w,
+        x: &noisy[..n],
+        sigma: sigmas[0],
+        condition: &condition[..n],
+    };
+    unet.denoise(
+        &Serial,
+        input,
+        DenoiseOutput {
+            conditional: Some(&mut oc),
+            unconditional: Some(&mut ou),
+        },
+        &mut ws,
+    )
+    .unwrap();
+    assert_eq!(
+        oc.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+        tape.denoised[..n]
+            .iter()
+            .map(|v| v.to_bits())
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(
+        ou.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+        tape.denoised[n..2 * n]
+            .iter()
+            .map(|v| v.to_bits())
+            .collect::<Vec<_>>()
+    );
 }
 
 #[test]
@@ -63,7 +121,14 @@ fn whole_network_gradient_matches_finite_differences() {
     let condition = seeded_image(5, 1, 3 * n, 0.7);
     let r = seeded_image(5, 2, 3 * n, 1.0);
     let net = Network::new(config).unwrap();
-    let batch = TrainBatch { height: h, width: w, noisy: &noisy, sigma: &sigmas, condition: &condition, conditional: &conditional };
+    let batch = TrainBatch {
+        height: h,
+        width: w,
+        noisy: &noisy,
+        sigma: &sigmas,
+        condition: &condition,
+        conditional: &conditional,
+    };
     let mut tape = Tape::new();
     let exec = Threads(2);
     net.forward(&exec, &params, &batch, &mut tape).unwrap();
@@ -81,8 +146,17 @@ fn whole_network_gradient_matches_finite_differences() {
     powerpost_core::unet::params::for_each_tensor(&config, |t| {
         let dir = seeded_image(11, index, t.len, 1.0);
         index += 1;
-        let rms = (params[t.offset..t.offset + t.len].iter().map(|v| (*v as f64).powi(2)).sum::<f64>() / t.len as f64).sqrt();
-        let analytic: f64 = grads[t.offset..t.offset + t.len].iter().zip(&dir).map(|(&g, &d)| g as f64 * d as f64).sum();
+        let rms = (params[t.offset..t.offset + t.len]
+            .iter()
+            .map(|v| (*v as f64).powi(2))
+            .sum::<f64>()
+            / t.len as f64)
+            .sqrt();
+        let analytic: f64 = grads[t.offset..t.offset + t.len]
+            .iter()
+            .zip(&dir)
+            .map(|(&g, &d)| g as f64 * d as f64)
+            .sum();
         let dir_norm2: f64 = dir.iter().map(|&d| d as f64 * d as f64).sum();
         // f32 forward passes: the difference quotient carries rounding noise (small steps)
         // and curvature (large steps); the better of two steps must agree.
@@ -96,7 +170,12 @@ fn whole_network_gradient_matches_finite_differences() {
                         *v = (*v as f64 + sign * step * d as f64) as f32;
                     }
                     // The realised (representable) perturbation projected on d.
-                    let realised: f64 = p[t.offset..t.offset + t.len].iter().zip(&params[t.offset..t.offset + t.len]).zip(&dir).map(|((a, b), &d)| (*a as f64 - *b as f64) * d as f64).sum();
+                    let realised: f64 = p[t.offset..t.offset + t.len]
+                        .iter()
+                        .zip(&params[t.offset..t.offset + t.len])
+                        .zip(&dir)
+                        .map(|((a, b), &d)| (*a as f64 - *b as f64) * d as f64)
+                        .sum();
                     (loss_at(&p), realised)
                 };
                 let (lp, rp) = shifted(1.0);
@@ -105,7 +184,11 @@ fn whole_network_gradient_matches_finite_differences() {
                 (numeric - analytic).abs() / analytic.abs().max(1e-2)
             })
             .fold(f64::INFINITY, f64::min);
-        assert!(err < 1e-2, "{}: analytic {analytic:.6e}, relative error {err:.2e}", t.name);
+        assert!(
+            err < 1e-2,
+            "{}: analytic {analytic:.6e}, relative error {err:.2e}",
+            t.name
+        );
         worst = worst.max(err);
     });
     println!("worst relative error over tensors: {worst:.2e}");
@@ -124,7 +207,14 @@ fn gradient_is_bit_identical_for_any_thread_count() {
     let condition = seeded_image(6, 1, 2 * n, 0.7);
     let r = seeded_image(6, 2, 2 * n, 1.0);
     let net = Network::new(config).unwrap();
-    let batch = TrainBatch { height: h, width: w, noisy: &noisy, sigma: &sigmas, condition: &condition, conditional: &conditional };
+    let batch = TrainBatch {
+        height: h,
+        width: w,
+        noisy: &noisy,
+        sigma: &sigmas,
+        condition: &condition,
+        conditional: &conditional,
+    };
     let run = |exec: &dyn powerpost_core::exec::Executor| {
         let mut tape = Tape::new();
         net.forward(exec, &params, &batch, &mut tape).unwrap();

@@ -33,11 +33,16 @@ fn tiny_dataset(pairs: usize, h: usize, w: usize) -> Dataset {
     for p in 0..pairs {
         for y in 0..h {
             for x in 0..w {
-                v[p * n + y * w + x] = 1.5 + 2.5 * y as f32 / h as f32 + 0.3 * ((p + x / 4) % 3) as f32 + noise[p * n + y * w + x];
+                v[p * n + y * w + x] = 1.5
+                    + 2.5 * y as f32 / h as f32
+                    + 0.3 * ((p + x / 4) % 3) as f32
+                    + noise[p * n + y * w + x];
             }
         }
     }
-    let rtm: Vec<f32> = (0..pairs * n).map(|i| if i % n >= w { v[i] - v[i - w] } else { 0.0 }).collect();
+    let rtm: Vec<f32> = (0..pairs * n)
+        .map(|i| if i % n >= w { v[i] - v[i - w] } else { 0.0 })
+        .collect();
     Dataset::from_raw(manifest, &v, &rtm)
 }
 
@@ -50,7 +55,11 @@ fn options(out: std::path::PathBuf, steps: u64) -> TrainOptions {
         init_seed: 1,
         init_from: None,
         config: UNetConfig::TINY,
-        optimizer: AdamWConfig { lr: 1e-3, warmup_steps: 3, ..AdamWConfig::default() },
+        optimizer: AdamWConfig {
+            lr: 1e-3,
+            warmup_steps: 3,
+            ..AdamWConfig::default()
+        },
         loss: LossConfig::default(),
         checkpoint_every_secs: 0.0,
         resume: true,
@@ -66,7 +75,13 @@ fn bits(v: &[f32]) -> Vec<u32> {
 fn resumed_run_matches_uninterrupted_run_bit_for_bit() {
     let data = tiny_dataset(5, 8, 16);
     let dir = tempfile::tempdir().unwrap();
-    let straight = train(&data, &options(dir.path().join("a"), 7), &Pool::new(1).unwrap(), &mut |_| {}).unwrap();
+    let straight = train(
+        &data,
+        &options(dir.path().join("a"), 7),
+        &Pool::new(1).unwrap(),
+        &mut |_| {},
+    )
+    .unwrap();
     // Interrupted after 3 steps, resumed to 7, on another thread count.
     let two = Pool::new(2).unwrap();
     train(&data, &options(dir.path().join("b"), 3), &two, &mut |_| {}).unwrap();
@@ -78,18 +93,31 @@ fn resumed_run_matches_uninterrupted_run_bit_for_bit() {
     assert_eq!(bits(&straight.state.v), bits(&resumed.state.v));
     // The log holds each step once.
     let log = std::fs::read_to_string(dir.path().join("b/log.csv")).unwrap();
-    let steps: Vec<u64> = log.lines().skip(1).map(|l| l.split(',').next().unwrap().parse().unwrap()).collect();
+    let steps: Vec<u64> = log
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap().parse().unwrap())
+        .collect();
     assert_eq!(steps, (1..=7).collect::<Vec<_>>());
     // The exported EMA weights load in the core and are the f16 rounding of the EMA.
     let bytes = std::fs::read(dir.path().join("b/weights.safetensors")).unwrap();
     let mut loaded = vec![0.0; params_len(&UNetConfig::TINY)];
     load_params(&UNetConfig::TINY, &bytes, &mut loaded).unwrap();
-    let rounded: Vec<f32> = resumed.state.ema.iter().map(|&v| half::f16::from_f32(v).to_f32()).collect();
+    let rounded: Vec<f32> = resumed
+        .state
+        .ema
+        .iter()
+        .map(|&v| half::f16::from_f32(v).to_f32())
+        .collect();
     assert_eq!(bits(&loaded), bits(&rounded));
     let file = powerpost_core::safetensors::SafeTensors::parse(&bytes).unwrap();
     assert_eq!(file.metadata("powerpost.velocity_center"), Some("3"));
     assert_eq!(file.metadata("powerpost.velocity_half_range"), Some("1.5"));
-    assert_eq!(file.metadata("powerpost.rtm_scale").map(|s| s.parse::<f32>().unwrap()), Some(2.0));
+    assert_eq!(
+        file.metadata("powerpost.rtm_scale")
+            .map(|s| s.parse::<f32>().unwrap()),
+        Some(2.0)
+    );
     assert!(dir.path().join("b/loss.png").exists());
 
     // Stopped by the flag (what SIGINT/SIGTERM set) after step 2 of 7: it checkpoints and
@@ -106,9 +134,16 @@ fn resumed_run_matches_uninterrupted_run_bit_for_bit() {
     .unwrap();
     assert!(stopped.interrupted);
     assert_eq!(stopped.state.step, 2);
-    let (header, _, _) = powerpost_train::checkpoint::load(&dir.path().join("c/checkpoint.bin")).unwrap();
+    let (header, _, _) =
+        powerpost_train::checkpoint::load(&dir.path().join("c/checkpoint.bin")).unwrap();
     assert_eq!(header.step, 2, "the checkpoint is written on stop");
-    let resumed = train(&data, &options(dir.path().join("c"), 7), &Pool::new(1).unwrap(), &mut |_| {}).unwrap();
+    let resumed = train(
+        &data,
+        &options(dir.path().join("c"), 7),
+        &Pool::new(1).unwrap(),
+        &mut |_| {},
+    )
+    .unwrap();
     assert!(!resumed.interrupted);
     assert_eq!(bits(&straight.params), bits(&resumed.params));
     assert_eq!(bits(&straight.state.ema), bits(&resumed.state.ema));
@@ -123,7 +158,10 @@ fn training_lowers_the_loss() {
     opts.batch = 8;
     opts.optimizer.lr = 3e-3;
     opts.optimizer.warmup_steps = 10;
-    train(&data, &opts, &Pool::new(2).unwrap(), &mut |s| losses.push(s.loss)).unwrap();
+    train(&data, &opts, &Pool::new(2).unwrap(), &mut |s| {
+        losses.push(s.loss)
+    })
+    .unwrap();
     let first: f64 = losses[..20].iter().sum::<f64>() / 20.0;
     let last: f64 = losses[losses.len() - 20..].iter().sum::<f64>() / 20.0;
     assert!(last < 0.7 * first, "mean loss {first} → {last}");
@@ -138,10 +176,16 @@ fn noise_level_drop_and_flip_draws_follow_their_distributions() {
     let mean = ln.iter().sum::<f64>() / n as f64;
     let std = (ln.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n as f64).sqrt();
     // Standard errors: 1.2/√n ≈ 0.0085 for the mean; ≈ 0.006 for the std.
-    assert!((mean + 1.2).abs() < 0.04 && (std - 1.2).abs() < 0.03, "ln σ mean {mean}, std {std}");
+    assert!(
+        (mean + 1.2).abs() < 0.04 && (std - 1.2).abs() < 0.03,
+        "ln σ mean {mean}, std {std}"
+    );
     let dropped = draws.iter().filter(|d| !d.conditional).count() as f64 / n as f64;
     let flipped = draws.iter().filter(|d| d.flip).count() as f64 / n as f64;
-    assert!((dropped - 0.2).abs() < 0.015 && (flipped - 0.5).abs() < 0.02, "dropped {dropped}, flipped {flipped}");
+    assert!(
+        (dropped - 0.2).abs() < 0.015 && (flipped - 0.5).abs() < 0.02,
+        "dropped {dropped}, flipped {flipped}"
+    );
     // Drop and flip are independent of σ's draw and of each other (different Philox blocks).
     let both = draws.iter().filter(|d| !d.conditional && d.flip).count() as f64 / n as f64;
     assert!((both - dropped * flipped).abs() < 0.015);
@@ -157,7 +201,10 @@ fn edm_loss_weight_and_gradient() {
     for sigma in [0.002f32, 0.1, 0.5, 3.0, 80.0] {
         let pre = powerpost_core::unet::Preconditioning::new(sigma, 0.5);
         let product = edm_weight(sigma, 0.5) as f64 * (pre.c_out as f64).powi(2);
-        assert!((product - 1.0).abs() < 1e-5, "σ {sigma}: λ·c_out² = {product}");
+        assert!(
+            (product - 1.0).abs() < 1e-5,
+            "σ {sigma}: λ·c_out² = {product}"
+        );
     }
     let d = seeded_image(8, 0, 12, 1.0);
     let c = seeded_image(8, 1, 12, 1.0);
@@ -168,8 +215,13 @@ fn edm_loss_weight_and_gradient() {
         let (mut p, mut m) = (d.clone(), d.clone());
         p[i] += h;
         m[i] -= h;
-        let numeric = (edm_loss(&p, &c, &sigma, 0.5).0 - edm_loss(&m, &c, &sigma, 0.5).0) / (p[i] as f64 - m[i] as f64);
-        assert!((numeric - grad[i] as f64).abs() <= 1e-3 * numeric.abs().max(1e-3), "{i}: {numeric} vs {}", grad[i]);
+        let numeric = (edm_loss(&p, &c, &sigma, 0.5).0 - edm_loss(&m, &c, &sigma, 0.5).0)
+            / (p[i] as f64 - m[i] as f64);
+        assert!(
+            (numeric - grad[i] as f64).abs() <= 1e-3 * numeric.abs().max(1e-3),
+            "{i}: {numeric} vs {}",
+            grad[i]
+        );
     }
     assert!(loss > 0.0);
 }
@@ -179,9 +231,20 @@ fn fine_tuning_starts_from_given_weights_and_resumes_exactly() {
     let data = tiny_dataset(5, 8, 16);
     let dir = tempfile::tempdir().unwrap();
     let exec = Pool::new(2).unwrap();
-    let base = train(&data, &options(dir.path().join("base"), 4), &exec, &mut |_| {}).unwrap();
+    let base = train(
+        &data,
+        &options(dir.path().join("base"), 4),
+        &exec,
+        &mut |_| {},
+    )
+    .unwrap();
     let weights = dir.path().join("base/weights.safetensors");
-    let exported: Vec<f32> = base.state.ema.iter().map(|&v| half::f16::from_f32(v).to_f32()).collect();
+    let exported: Vec<f32> = base
+        .state
+        .ema
+        .iter()
+        .map(|&v| half::f16::from_f32(v).to_f32())
+        .collect();
     // Zero steps from the exported weights: parameters and EMA are those weights.
     let mut opts = options(dir.path().join("ft0"), 0);
     opts.init_from = Some(weights.clone());
@@ -205,7 +268,11 @@ fn fine_tuning_starts_from_given_weights_and_resumes_exactly() {
     run("ftr", 2);
     let resumed = run("ftr", 5);
     assert_eq!(bits(&straight.params), bits(&resumed.params));
-    assert_ne!(bits(&straight.params), bits(&exported), "training moved the weights");
+    assert_ne!(
+        bits(&straight.params),
+        bits(&exported),
+        "training moved the weights"
+    );
     // Resuming with other initial weights is refused.
     let mut o = options(dir.path().join("ftr"), 6);
     o.init_from = None;

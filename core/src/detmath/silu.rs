@@ -18,8 +18,8 @@
 //! Max **2.458 ulp** (at `x = −17.416552`). The tests assert `≤ 2.46 ulp` on every 97th
 //! bit pattern, and exhaustively with `--ignored`.
 
-use super::bits::{is_nan, two_sum};
 use super::bits::pow2;
+use super::bits::{is_nan, two_sum};
 use super::exp::exp_at_most_87_5;
 use super::recip::{recip_final, recip_initial, recip_mantissa, recip_newton};
 
@@ -128,7 +128,12 @@ fn silu_block(x: &[f32; BLOCK]) -> [f32; BLOCK] {
     let mut m = [0.0f32; BLOCK];
     let mut s = [0.0f32; BLOCK];
     let mut ex = [0i32; BLOCK];
-    for (((mi, si), ei), &di) in m.iter_mut().zip(s.iter_mut()).zip(ex.iter_mut()).zip(d.iter()) {
+    for (((mi, si), ei), &di) in m
+        .iter_mut()
+        .zip(s.iter_mut())
+        .zip(ex.iter_mut())
+        .zip(d.iter())
+    {
         let (m_bits, e) = recip_split(di);
         (*mi, *si) = recip_initial(m_bits);
         *ei = e;
@@ -180,7 +185,10 @@ fn recip_at_least_one(d: f32) -> f32 {
 #[inline(always)]
 fn recip_split(d: f32) -> (u32, i32) {
     let bits = d.to_bits();
-    ((bits & 0x007F_FFFF) | 0x3F80_0000, ((bits >> 23) as i32) - 127)
+    (
+        (bits & 0x007F_FFFF) | 0x3F80_0000,
+        ((bits >> 23) as i32) - 127,
+    )
 }
 
 /// `y · 2^−e`, flushed to 0 below `2^−126`, as [`super::recip`] does.
@@ -235,29 +243,69 @@ mod tests {
         loop {
             let x = f32::from_bits(bits);
             let (a, b) = (sigmoid(x), sigmoid_branchy(x));
-            assert!(a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()), "{x:e}: {a:e} vs {b:e}");
+            assert!(
+                a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
+                "{x:e}: {a:e} vs {b:e}"
+            );
             match bits.checked_add(4099) {
                 Some(n) => bits = n,
                 None => break,
             }
         }
-        for x in [0.0f32, -0.0, 1.0, -1.0, 87.5, -87.5, -87.3, -87.4, 88.0, -88.0, -104.0, f32::INFINITY, f32::NEG_INFINITY, f32::MAX, f32::MIN, 1e-40, -1e-40, f32::NAN] {
+        for x in [
+            0.0f32,
+            -0.0,
+            1.0,
+            -1.0,
+            87.5,
+            -87.5,
+            -87.3,
+            -87.4,
+            88.0,
+            -88.0,
+            -104.0,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::MAX,
+            f32::MIN,
+            1e-40,
+            -1e-40,
+            f32::NAN,
+        ] {
             let (a, b) = (sigmoid(x), sigmoid_branchy(x));
-            assert!(a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()), "{x:e}: {a:e} vs {b:e}");
+            assert!(
+                a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
+                "{x:e}: {a:e} vs {b:e}"
+            );
         }
     }
 
     #[test]
     fn sigmoid_strided_within_bound() {
-        let worst = strided(sigmoid, |x| 1.0 / (1.0 + (-x).exp()), |x: f32| x.is_nan() || x >= -87.33);
+        let worst = strided(
+            sigmoid,
+            |x| 1.0 / (1.0 + (-x).exp()),
+            |x: f32| x.is_nan() || x >= -87.33,
+        );
         std::println!("strided sigmoid: {worst:?}");
         assert!(worst.ulps <= SIGMOID_BOUND, "{worst:?}");
     }
 
     #[test]
     fn in_place_equals_silu() {
-        let mut values: std::vec::Vec<f32> = (0..1000u32).map(|i| f32::from_bits(i.wrapping_mul(2_654_435_761))).collect();
-        values.extend([0.0, -0.0, -87.5, -87.6, 87.6, f32::NAN, f32::INFINITY, f32::NEG_INFINITY]);
+        let mut values: std::vec::Vec<f32> = (0..1000u32)
+            .map(|i| f32::from_bits(i.wrapping_mul(2_654_435_761)))
+            .collect();
+        values.extend([
+            0.0,
+            -0.0,
+            -87.5,
+            -87.6,
+            87.6,
+            f32::NAN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+        ]);
         let expected: std::vec::Vec<f32> = values.iter().map(|&x| silu(x)).collect();
         let input = values.clone();
         silu_in_place(&mut values);
@@ -283,13 +331,32 @@ mod tests {
         loop {
             let x = f32::from_bits(bits);
             let (a, b) = (silu(x), silu_branchy(x));
-            assert!(a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()), "{x:e}: {a:e} vs {b:e}");
+            assert!(
+                a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
+                "{x:e}: {a:e} vs {b:e}"
+            );
             match bits.checked_add(4099) {
                 Some(n) => bits = n,
                 None => break,
             }
         }
-        for x in [0.0f32, -0.0, 1.0, -1.0, 87.5, -87.5, -87.4, 88.0, -88.0, f32::INFINITY, f32::NEG_INFINITY, f32::MAX, f32::MIN, 1e-40, -1e-40] {
+        for x in [
+            0.0f32,
+            -0.0,
+            1.0,
+            -1.0,
+            87.5,
+            -87.5,
+            -87.4,
+            88.0,
+            -88.0,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::MAX,
+            f32::MIN,
+            1e-40,
+            -1e-40,
+        ] {
             assert_eq!(silu(x).to_bits(), silu_branchy(x).to_bits(), "{x:e}");
         }
     }
@@ -300,7 +367,10 @@ mod tests {
         for bits in 0..=u32::MAX {
             let x = f32::from_bits(bits);
             let (a, b) = (silu(x), silu_branchy(x));
-            assert!(a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()), "{x:e}: {a:e} vs {b:e}");
+            assert!(
+                a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
+                "{x:e}: {a:e} vs {b:e}"
+            );
         }
     }
     use super::super::ulp::{exhaustive, strided};
@@ -395,8 +465,17 @@ mod speed {
     #[ignore = "timing probe"]
     fn stage_timings() {
         let n = 1 << 20;
-        let base: std::vec::Vec<f32> = (0..n).map(|i| ((i * 7919) % 1000) as f32 / 250.0 - 2.0).collect();
-        for (name, f) in [("exp", stage_exp as unsafe fn(&mut [f32])), ("recip", stage_recip), ("two_sum", stage_sum), ("newton3", stage_newton), ("final", stage_final), ("split_scale", stage_split_scale)] {
+        let base: std::vec::Vec<f32> = (0..n)
+            .map(|i| ((i * 7919) % 1000) as f32 / 250.0 - 2.0)
+            .collect();
+        for (name, f) in [
+            ("exp", stage_exp as unsafe fn(&mut [f32])),
+            ("recip", stage_recip),
+            ("two_sum", stage_sum),
+            ("newton3", stage_newton),
+            ("final", stage_final),
+            ("split_scale", stage_split_scale),
+        ] {
             let mut best = f64::INFINITY;
             for _ in 0..5 {
                 let mut v: std::vec::Vec<f32> = base.iter().map(|x| x.abs() + 1.0).collect();

@@ -147,10 +147,19 @@ mod tests {
         assert_eq!(ulp_error(0.0, 1e-39), 0.0);
         assert_eq!(ulp_error(f32::INFINITY, 1e300), 0.0);
         assert!(ulp_error(f32::INFINITY, 1.0) > 1e30);
-        assert_eq!(ulp_error(0.0, f32::MIN_POSITIVE as f64 * 1.01), 2f64.powi(23) * 1.01);
+        assert_eq!(
+            ulp_error(0.0, f32::MIN_POSITIVE as f64 * 1.01),
+            2f64.powi(23) * 1.01
+        );
         assert_eq!(ulp_error(f32::NAN, 1.0), f64::INFINITY);
         assert_eq!(ulp_error(1.0, f64::NAN), f64::INFINITY);
         assert_eq!(ulp_error(f32::NAN, f64::NAN), 0.0);
-        assert_eq!(ulp_error(1.5 * 2f32.powi(-100), 1.5 * 2f64.powi(-100) + 2f64.powi(-124)), 0.5);
+        assert_eq!(
+            ulp_error(
+                1.5 * 2f32.powi(-100),
+                1.5 * 2f64.powi(-100) + 2f64.powi(-124)
+            ),
+            0.5
+        );
     }
 }

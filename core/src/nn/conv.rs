@@ -110,27 +110,47 @@ pub fn conv2d(
     out: &mut [f32],
 ) -> Result<(), Error> {
     if conv.kernel != 1 && conv.kernel != 3 {
-        return Err(Error::InvalidArgument { name: "kernel", expected: "1 or 3" });
+        return Err(Error::InvalidArgument {
+            name: "kernel",
+            expected: "1 or 3",
+        });
     }
     if sources.is_empty() || sources.len() > 2 {
-        return Err(Error::InvalidArgument { name: "sources", expected: "one or two inputs" });
+        return Err(Error::InvalidArgument {
+            name: "sources",
+            expected: "one or two inputs",
+        });
     }
     if !isa.is_supported() {
-        return Err(Error::InvalidArgument { name: "isa", expected: "an instruction set this CPU supports" });
+        return Err(Error::InvalidArgument {
+            name: "isa",
+            expected: "an instruction set this CPU supports",
+        });
     }
     if geometry.height == 0 || geometry.width == 0 || batch == 0 {
-        return Err(Error::InvalidArgument { name: "geometry", expected: "non-empty feature maps" });
+        return Err(Error::InvalidArgument {
+            name: "geometry",
+            expected: "non-empty feature maps",
+        });
     }
     let plane = geometry.plane_len();
     let mut in_channels = 0;
     let mut raw = [(core::ptr::null(), 0usize); 2];
     for (slot, source) in raw.iter_mut().zip(sources) {
-        crate::error::check_len("conv input", source.data.len(), batch * source.channels * plane)?;
+        crate::error::check_len(
+            "conv input",
+            source.data.len(),
+            batch * source.channels * plane,
+        )?;
         *slot = (source.data.as_ptr(), source.channels);
         in_channels += source.channels;
     }
     let k2 = conv.kernel * conv.kernel;
-    crate::error::check_len("conv weight", conv.weight.len(), conv.out_channels * in_channels * k2)?;
+    crate::error::check_len(
+        "conv weight",
+        conv.weight.len(),
+        conv.out_channels * in_channels * k2,
+    )?;
     crate::error::check_len("conv bias", conv.bias.len(), batch * conv.out_channels)?;
     crate::error::check_len("conv output", out.len(), batch * conv.out_channels * plane)?;
     if let Some(residual) = conv.residual {
@@ -170,7 +190,14 @@ pub fn conv2d(
 ///
 /// # Safety
 /// `plan` must be validated by [`conv2d`]; no other task may write the same region.
-unsafe fn run_task(isa: Isa, plan: &Plan, out: &SharedMut<f32>, b: usize, strip: usize, group: usize) {
+unsafe fn run_task(
+    isa: Isa,
+    plan: &Plan,
+    out: &SharedMut<f32>,
+    b: usize,
+    strip: usize,
+    group: usize,
+) {
     let g = plan.geometry;
     let plane = g.plane_len();
     let y0 = strip * plan.rows_per_strip;
@@ -215,7 +242,12 @@ unsafe fn strip_kernel<L: Lanes>(
     let mut i0 = 0;
     while i0 < plan.in_channels {
         let i1 = (i0 + INPUT_CHUNK).min(plan.in_channels);
-        let chunk = Chunk { i0, i1, first: i0 == 0, last: i1 == plan.in_channels };
+        let chunk = Chunk {
+            i0,
+            i1,
+            first: i0 == 0,
+            last: i1 == plan.in_channels,
+        };
         if plan.kernel == 3 {
             // SAFETY: forwarded.
             unsafe { channels_k::<L, 3>(plan, out, b, c0, c1, p0, p1, chunk) };
@@ -338,7 +370,10 @@ unsafe fn tile<L: Lanes, const CO: usize, const PX: usize, const K: usize>(
     // batch × channels × plane values and every tap of an interior-row pixel stays inside
     // its plane thanks to the zero ring; the output region belongs to this task.
     unsafe {
-        let dst = |c: usize| out.slice((b * plan.out_channels + o + c) * plane + p, PX * L::LANES).as_mut_ptr();
+        let dst = |c: usize| {
+            out.slice((b * plan.out_channels + o + c) * plane + p, PX * L::LANES)
+                .as_mut_ptr()
+        };
         for (c, row) in acc.iter_mut().enumerate() {
             if chunk.first {
                 *row = [L::splat(*plan.bias.add(b * plan.out_channels + o + c)); PX];
@@ -352,7 +387,11 @@ unsafe fn tile<L: Lanes, const CO: usize, const PX: usize, const K: usize>(
                 // discarded, so their starting value does not matter.
                 let mut tmp = [0.0f32; 64];
                 let d = dst(c);
-                core::ptr::copy_nonoverlapping(d.add(keep_from), tmp.as_mut_ptr().add(keep_from), PX * L::LANES - keep_from);
+                core::ptr::copy_nonoverlapping(
+                    d.add(keep_from),
+                    tmp.as_mut_ptr().add(keep_from),
+                    PX * L::LANES - keep_from,
+                );
                 for (j, a) in row.iter_mut().enumerate() {
                     *a = L::load(tmp.as_ptr().add(j * L::LANES));
                 }
@@ -407,7 +446,11 @@ unsafe fn tile<L: Lanes, const CO: usize, const PX: usize, const K: usize>(
                 }
             }
             if keep_from != 0 {
-                core::ptr::copy_nonoverlapping(tmp.as_ptr().add(keep_from), d.add(keep_from), PX * L::LANES - keep_from);
+                core::ptr::copy_nonoverlapping(
+                    tmp.as_ptr().add(keep_from),
+                    d.add(keep_from),
+                    PX * L::LANES - keep_from,
+                );
             }
         }
     }

@@ -17,7 +17,11 @@ use crate::error::{check_len, Error};
 pub fn linear(weight: &[f32], bias: &[f32], input: &[f32], out: &mut [f32]) -> Result<(), Error> {
     check_len("linear weight", weight.len(), out.len() * input.len())?;
     check_len("linear bias", bias.len(), out.len())?;
-    for ((o, row), &b) in out.iter_mut().zip(weight.chunks_exact(input.len().max(1))).zip(bias) {
+    for ((o, row), &b) in out
+        .iter_mut()
+        .zip(weight.chunks_exact(input.len().max(1)))
+        .zip(bias)
+    {
         let mut acc = b;
         for (&w, &x) in row.iter().zip(input) {
             acc += w * x;
@@ -31,10 +35,38 @@ pub fn linear(weight: &[f32], bias: &[f32], input: &[f32], out: &mut [f32]) -> R
 /// (1 to ≈ 215 radians per unit of `c_noise = ln(σ)/4`).
 #[allow(clippy::excessive_precision)]
 pub const FREQUENCIES: [f32; 32] = [
-    1.0, 1.189_207_1, core::f32::consts::SQRT_2, 1.681_792_8, 2.0, 2.378_414_2, 2.828_427_1, 3.363_585_7,
-    4.0, 4.756_828_5, 5.656_854_2, 6.727_171_3, 8.0, 9.513_657, 11.313_708, 13.454_343,
-    16.0, 19.027_313, 22.627_417, 26.908_686, 32.0, 38.054_626, 45.254_834, 53.817_371,
-    64.0, 76.109_253, 90.509_668, 107.634_74, 128.0, 152.218_51, 181.019_34, 215.269_48,
+    1.0,
+    1.189_207_1,
+    core::f32::consts::SQRT_2,
+    1.681_792_8,
+    2.0,
+    2.378_414_2,
+    2.828_427_1,
+    3.363_585_7,
+    4.0,
+    4.756_828_5,
+    5.656_854_2,
+    6.727_171_3,
+    8.0,
+    9.513_657,
+    11.313_708,
+    13.454_343,
+    16.0,
+    19.027_313,
+    22.627_417,
+    26.908_686,
+    32.0,
+    38.054_626,
+    45.254_834,
+    53.817_371,
+    64.0,
+    76.109_253,
+    90.509_668,
+    107.634_74,
+    128.0,
+    152.218_51,
+    181.019_34,
+    215.269_48,
 ];
 
 /// Writes the `2 × FREQUENCIES.len()` Fourier features of `c_noise` into `out`.
@@ -45,7 +77,11 @@ pub fn fourier_features(c_noise: f32, out: &mut [f32]) -> Result<(), Error> {
     let half = FREQUENCIES.len();
     check_len("fourier features", out.len(), 2 * half)?;
     let (cos_part, sin_part) = out.split_at_mut(half);
-    for ((c, s), &f) in cos_part.iter_mut().zip(sin_part.iter_mut()).zip(FREQUENCIES.iter()) {
+    for ((c, s), &f) in cos_part
+        .iter_mut()
+        .zip(sin_part.iter_mut())
+        .zip(FREQUENCIES.iter())
+    {
         let a = c_noise * f;
         *c = detmath::cos(a);
         *s = detmath::sin(a);

@@ -60,7 +60,10 @@ impl Default for Sum8 {
 impl Sum8 {
     /// An empty sum.
     pub const fn new() -> Self {
-        Self { partial: [0.0; 8], count: 0 }
+        Self {
+            partial: [0.0; 8],
+            count: 0,
+        }
     }
 
     /// Adds the next values of the sequence.
@@ -137,24 +140,40 @@ pub fn group_norm(
     out: &mut [f32],
 ) -> Result<(), Error> {
     if sources.is_empty() || sources.len() > 2 {
-        return Err(Error::InvalidArgument { name: "sources", expected: "one or two inputs" });
+        return Err(Error::InvalidArgument {
+            name: "sources",
+            expected: "one or two inputs",
+        });
     }
     let plane = geometry.plane_len();
     let channels: usize = sources.iter().map(|s| s.channels).sum();
     if geometry.height == 0 || geometry.width == 0 {
-        return Err(Error::InvalidArgument { name: "geometry", expected: "non-empty feature maps" });
+        return Err(Error::InvalidArgument {
+            name: "geometry",
+            expected: "non-empty feature maps",
+        });
     }
     if norm.groups == 0 || !channels.is_multiple_of(norm.groups) {
-        return Err(Error::InvalidArgument { name: "groups", expected: "a divisor of the channel count" });
+        return Err(Error::InvalidArgument {
+            name: "groups",
+            expected: "a divisor of the channel count",
+        });
     }
     for source in sources {
-        check_len("group-norm input", source.data.len(), batch * source.channels * plane)?;
+        check_len(
+            "group-norm input",
+            source.data.len(),
+            batch * source.channels * plane,
+        )?;
     }
     check_len("group-norm gamma", norm.gamma.len(), channels)?;
     check_len("group-norm beta", norm.beta.len(), channels)?;
     check_len("group-norm output", out.len(), batch * channels * plane)?;
     if !isa.is_supported() {
-        return Err(Error::InvalidArgument { name: "isa", expected: "an instruction set this CPU supports" });
+        return Err(Error::InvalidArgument {
+            name: "isa",
+            expected: "an instruction set this CPU supports",
+        });
     }
     let task = GroupTask {
         geometry,
@@ -194,7 +213,11 @@ impl GroupTask<'_, '_> {
     #[inline(always)]
     fn plane(&self, b: usize, c: usize) -> &[f32] {
         let first = &self.sources[0];
-        let (source, local) = if c < first.channels { (first, c) } else { (&self.sources[1], c - first.channels) };
+        let (source, local) = if c < first.channels {
+            (first, c)
+        } else {
+            (&self.sources[1], c - first.channels)
+        };
         let plane = self.geometry.plane_len();
         let start = (b * source.channels + local) * plane;
         &source.data[start..start + plane]
@@ -204,8 +227,13 @@ impl GroupTask<'_, '_> {
     #[inline(always)]
     fn row(&self, b: usize, c: usize, y: usize) -> &[f32] {
         let first = &self.sources[0];
-        let (source, local) = if c < first.channels { (first, c) } else { (&self.sources[1], c - first.channels) };
-        let start = (b * source.channels + local) * self.geometry.plane_len() + self.geometry.index(y, 0);
+        let (source, local) = if c < first.channels {
+            (first, c)
+        } else {
+            (&self.sources[1], c - first.channels)
+        };
+        let start =
+            (b * source.channels + local) * self.geometry.plane_len() + self.geometry.index(y, 0);
         &source.data[start..start + self.geometry.width]
     }
 }
@@ -239,7 +267,10 @@ unsafe fn group_task<L: Lanes>(task: &GroupTask<'_, '_>, b: usize, g: usize) {
     let inv_std = detmath::rsqrt(var + task.norm.eps);
     // All interior rows of a plane as one flattened run (the ring cells between rows are
     // computed too, then zeroed), so that SiLU runs on long blocks.
-    let (first, last) = (geometry.index(0, 0), geometry.index(geometry.height - 1, geometry.width - 1) + 1);
+    let (first, last) = (
+        geometry.index(0, 0),
+        geometry.index(geometry.height - 1, geometry.width - 1) + 1,
+    );
     for c in channels_of_group {
         let scale = task.norm.gamma[c] * inv_std;
         let shift = task.norm.beta[c] - mean * scale;

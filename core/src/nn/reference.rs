@@ -9,7 +9,16 @@ use crate::detmath;
 /// Reference convolution (`kernel` 1 or 3, zero padding) of a `cin × h × w` input into a
 /// `cout × h × w` output; padding taps contribute `weight × 0`, like the fast path.
 #[allow(clippy::too_many_arguments)]
-pub fn conv2d(input: &[f32], cin: usize, h: usize, w: usize, weight: &[f32], bias: &[f32], kernel: usize, out: &mut [f32]) {
+pub fn conv2d(
+    input: &[f32],
+    cin: usize,
+    h: usize,
+    w: usize,
+    weight: &[f32],
+    bias: &[f32],
+    kernel: usize,
+    out: &mut [f32],
+) {
     let cout = bias.len();
     let r = (kernel / 2) as isize;
     for o in 0..cout {
@@ -21,8 +30,13 @@ pub fn conv2d(input: &[f32], cin: usize, h: usize, w: usize, weight: &[f32], bia
                         for kx in 0..kernel {
                             let yy = y as isize + ky as isize - r;
                             let xx = x as isize + kx as isize - r;
-                            let inside = yy >= 0 && xx >= 0 && (yy as usize) < h && (xx as usize) < w;
-                            let value = if inside { input[(i * h + yy as usize) * w + xx as usize] } else { 0.0 };
+                            let inside =
+                                yy >= 0 && xx >= 0 && (yy as usize) < h && (xx as usize) < w;
+                            let value = if inside {
+                                input[(i * h + yy as usize) * w + xx as usize]
+                            } else {
+                                0.0
+                            };
                             acc += weight[((o * cin + i) * kernel + ky) * kernel + kx] * value;
                         }
                     }
@@ -35,7 +49,18 @@ pub fn conv2d(input: &[f32], cin: usize, h: usize, w: usize, weight: &[f32], bia
 
 /// Reference group normalisation (+ optional SiLU) of a `c × h × w` tensor.
 #[allow(clippy::too_many_arguments)]
-pub fn group_norm(input: &[f32], c: usize, h: usize, w: usize, groups: usize, gamma: &[f32], beta: &[f32], eps: f32, silu: bool, out: &mut [f32]) {
+pub fn group_norm(
+    input: &[f32],
+    c: usize,
+    h: usize,
+    w: usize,
+    groups: usize,
+    gamma: &[f32],
+    beta: &[f32],
+    eps: f32,
+    silu: bool,
+    out: &mut [f32],
+) {
     let cpg = c / groups;
     let n = cpg * h * w;
     let inv_n = detmath::recip(n as f32);
@@ -45,7 +70,8 @@ pub fn group_norm(input: &[f32], c: usize, h: usize, w: usize, groups: usize, ga
         for (k, &v) in values.iter().enumerate() {
             partial[k % 8] += v;
         }
-        let combine = |s: [f32; 8]| ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+        let combine =
+            |s: [f32; 8]| ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
         let mean = combine(partial) * inv_n;
         let mut partial = [0.0f32; 8];
         for (k, &v) in values.iter().enumerate() {

@@ -24,7 +24,10 @@ pub fn avg_pool2(
     out: &mut [f32],
 ) -> Result<(), Error> {
     if fine.height % 2 != 0 || fine.width % 2 != 0 {
-        return Err(Error::InvalidArgument { name: "geometry", expected: "even height and width" });
+        return Err(Error::InvalidArgument {
+            name: "geometry",
+            expected: "even height and width",
+        });
     }
     let coarse = fine.half();
     check_len("pool input", input.len(), planes * fine.plane_len())?;

@@ -8,8 +8,8 @@ use std::vec::Vec;
 use super::conv::{conv2d, Conv, Source};
 use super::geometry::{pad_into, unpad_from, Geometry};
 use super::norm::{group_norm, GroupNorm};
-use super::resample::{avg_pool2, upsample_nearest2};
 use super::reference;
+use super::resample::{avg_pool2, upsample_nearest2};
 use super::simd::Isa;
 use crate::exec::Serial;
 use crate::test_util::{gaussian, Threads};
@@ -17,7 +17,11 @@ use crate::test_util::{gaussian, Threads};
 fn pad_tensor(g: Geometry, channels: usize, data: &[f32]) -> Vec<f32> {
     let mut out = vec![0.0; g.tensor_len(channels)];
     for c in 0..channels {
-        pad_into(g, &data[c * g.pixels()..(c + 1) * g.pixels()], &mut out[c * g.plane_len()..(c + 1) * g.plane_len()]);
+        pad_into(
+            g,
+            &data[c * g.pixels()..(c + 1) * g.pixels()],
+            &mut out[c * g.plane_len()..(c + 1) * g.plane_len()],
+        );
     }
     out
 }
@@ -25,7 +29,11 @@ fn pad_tensor(g: Geometry, channels: usize, data: &[f32]) -> Vec<f32> {
 fn unpad_tensor(g: Geometry, channels: usize, data: &[f32]) -> Vec<f32> {
     let mut out = vec![0.0; channels * g.pixels()];
     for c in 0..channels {
-        unpad_from(g, &data[c * g.plane_len()..(c + 1) * g.plane_len()], &mut out[c * g.pixels()..(c + 1) * g.pixels()]);
+        unpad_from(
+            g,
+            &data[c * g.plane_len()..(c + 1) * g.plane_len()],
+            &mut out[c * g.pixels()..(c + 1) * g.pixels()],
+        );
     }
     out
 }
@@ -36,7 +44,11 @@ fn assert_ring_zero(g: Geometry, channels: usize, data: &[f32]) {
         for y in 0..g.height + 2 {
             for x in 0..g.width + 2 {
                 if y == 0 || x == 0 || y == g.height + 1 || x == g.width + 1 {
-                    assert_eq!(plane[y * g.stride() + x].to_bits(), 0, "ring not zero at c{c} ({y},{x})");
+                    assert_eq!(
+                        plane[y * g.stride() + x].to_bits(),
+                        0,
+                        "ring not zero at c{c} ({y},{x})"
+                    );
                 }
             }
         }
@@ -77,29 +89,78 @@ fn conv_matches_reference_bit_for_bit() {
             let mut input = x0[b * c0 * g.pixels()..(b + 1) * c0 * g.pixels()].to_vec();
             input.extend_from_slice(&x1[b * c1 * g.pixels()..(b + 1) * c1 * g.pixels()]);
             let mut out = vec![0.0; cout * g.pixels()];
-            reference::conv2d(&input, cin, h, w, &weight, &bias[b * cout..(b + 1) * cout], k, &mut out);
+            reference::conv2d(
+                &input,
+                cin,
+                h,
+                w,
+                &weight,
+                &bias[b * cout..(b + 1) * cout],
+                k,
+                &mut out,
+            );
             if residual {
-                for (o, r) in out.iter_mut().zip(&res[b * cout * g.pixels()..(b + 1) * cout * g.pixels()]) {
+                for (o, r) in out
+                    .iter_mut()
+                    .zip(&res[b * cout * g.pixels()..(b + 1) * cout * g.pixels()])
+                {
                     *o = (*o + r) * scale;
                 }
             }
             expected.extend(out);
         }
-        let p0: Vec<f32> = (0..batch).flat_map(|b| pad_tensor(g, c0, &x0[b * c0 * g.pixels()..(b + 1) * c0 * g.pixels()])).collect();
-        let p1: Vec<f32> = (0..batch).flat_map(|b| pad_tensor(g, c1, &x1[b * c1 * g.pixels()..(b + 1) * c1 * g.pixels()])).collect();
-        let pres: Vec<f32> = (0..batch).flat_map(|b| pad_tensor(g, cout, &res[b * cout * g.pixels()..(b + 1) * cout * g.pixels()])).collect();
-        let mut sources = vec![Source { data: &p0, channels: c0 }];
+        let p0: Vec<f32> = (0..batch)
+            .flat_map(|b| pad_tensor(g, c0, &x0[b * c0 * g.pixels()..(b + 1) * c0 * g.pixels()]))
+            .collect();
+        let p1: Vec<f32> = (0..batch)
+            .flat_map(|b| pad_tensor(g, c1, &x1[b * c1 * g.pixels()..(b + 1) * c1 * g.pixels()]))
+            .collect();
+        let pres: Vec<f32> = (0..batch)
+            .flat_map(|b| {
+                pad_tensor(
+                    g,
+                    cout,
+                    &res[b * cout * g.pixels()..(b + 1) * cout * g.pixels()],
+                )
+            })
+            .collect();
+        let mut sources = vec![Source {
+            data: &p0,
+            channels: c0,
+        }];
         if c1 > 0 {
-            sources.push(Source { data: &p1, channels: c1 });
+            sources.push(Source {
+                data: &p1,
+                channels: c1,
+            });
         }
         for isa in Isa::all_supported() {
             for threads in [1, 2, 3] {
                 let mut out = vec![f32::NAN; batch * g.tensor_len(cout)];
-                let conv = Conv { kernel: k, out_channels: cout, weight: &weight, bias: &bias, residual: residual.then_some(&pres[..]), residual_scale: scale };
+                let conv = Conv {
+                    kernel: k,
+                    out_channels: cout,
+                    weight: &weight,
+                    bias: &bias,
+                    residual: residual.then_some(&pres[..]),
+                    residual_scale: scale,
+                };
                 conv2d(&Threads(threads), isa, g, batch, &sources, &conv, &mut out).unwrap();
                 assert_ring_zero(g, batch * cout, &out);
-                let got: Vec<f32> = (0..batch).flat_map(|b| unpad_tensor(g, cout, &out[b * g.tensor_len(cout)..(b + 1) * g.tensor_len(cout)])).collect();
-                assert_eq!(bits(&got), bits(&expected), "case {case} isa {isa:?} threads {threads}");
+                let got: Vec<f32> = (0..batch)
+                    .flat_map(|b| {
+                        unpad_tensor(
+                            g,
+                            cout,
+                            &out[b * g.tensor_len(cout)..(b + 1) * g.tensor_len(cout)],
+                        )
+                    })
+                    .collect();
+                assert_eq!(
+                    bits(&got),
+                    bits(&expected),
+                    "case {case} isa {isa:?} threads {threads}"
+                );
             }
         }
     }
@@ -107,17 +168,29 @@ fn conv_matches_reference_bit_for_bit() {
 
 #[test]
 fn group_norm_matches_reference_bit_for_bit() {
-    let cases = [(8, 16, 8, 0, 2), (5, 7, 6, 6, 3), (16, 24, 12, 4, 4), (1, 1, 4, 0, 4)];
+    let cases = [
+        (8, 16, 8, 0, 2),
+        (5, 7, 6, 6, 3),
+        (16, 24, 12, 4, 4),
+        (1, 1, 4, 0, 4),
+    ];
     for (case, &(h, w, c0, c1, groups)) in cases.iter().enumerate() {
         let g = Geometry::new(h, w);
         let batch = 2;
         let c = c0 + c1;
-        let x0: Vec<f32> = gaussian(60 + case as u64, batch * c0 * g.pixels()).iter().map(|v| v * 3.0 + 1.5).collect();
+        let x0: Vec<f32> = gaussian(60 + case as u64, batch * c0 * g.pixels())
+            .iter()
+            .map(|v| v * 3.0 + 1.5)
+            .collect();
         let x1 = gaussian(70 + case as u64, batch * c1 * g.pixels());
         let gamma = gaussian(80, c);
         let beta = gaussian(90, c);
-        let p0: Vec<f32> = (0..batch).flat_map(|b| pad_tensor(g, c0, &x0[b * c0 * g.pixels()..(b + 1) * c0 * g.pixels()])).collect();
-        let p1: Vec<f32> = (0..batch).flat_map(|b| pad_tensor(g, c1, &x1[b * c1 * g.pixels()..(b + 1) * c1 * g.pixels()])).collect();
+        let p0: Vec<f32> = (0..batch)
+            .flat_map(|b| pad_tensor(g, c0, &x0[b * c0 * g.pixels()..(b + 1) * c0 * g.pixels()]))
+            .collect();
+        let p1: Vec<f32> = (0..batch)
+            .flat_map(|b| pad_tensor(g, c1, &x1[b * c1 * g.pixels()..(b + 1) * c1 * g.pixels()]))
+            .collect();
         for silu in [false, true] {
             let mut expected = Vec::new();
             for b in 0..batch {
@@ -127,18 +200,39 @@ fn group_norm_matches_reference_bit_for_bit() {
                 reference::group_norm(&input, c, h, w, groups, &gamma, &beta, 1e-5, silu, &mut out);
                 expected.extend(out);
             }
-            let mut sources = vec![Source { data: &p0, channels: c0 }];
+            let mut sources = vec![Source {
+                data: &p0,
+                channels: c0,
+            }];
             if c1 > 0 {
-                sources.push(Source { data: &p1, channels: c1 });
+                sources.push(Source {
+                    data: &p1,
+                    channels: c1,
+                });
             }
             for isa in Isa::all_supported() {
                 for threads in [1, 3] {
                     let mut out = vec![f32::NAN; batch * g.tensor_len(c)];
-                    let norm = GroupNorm { groups, gamma: &gamma, beta: &beta, eps: 1e-5, silu };
-                    group_norm(&Threads(threads), isa, g, batch, &sources, &norm, &mut out).unwrap();
+                    let norm = GroupNorm {
+                        groups,
+                        gamma: &gamma,
+                        beta: &beta,
+                        eps: 1e-5,
+                        silu,
+                    };
+                    group_norm(&Threads(threads), isa, g, batch, &sources, &norm, &mut out)
+                        .unwrap();
                     assert_ring_zero(g, batch * c, &out);
-                    let got: Vec<f32> = (0..batch).flat_map(|b| unpad_tensor(g, c, &out[b * g.tensor_len(c)..(b + 1) * g.tensor_len(c)])).collect();
-                    assert_eq!(bits(&got), bits(&expected), "case {case} silu {silu} isa {isa:?}");
+                    let got: Vec<f32> = (0..batch)
+                        .flat_map(|b| {
+                            unpad_tensor(g, c, &out[b * g.tensor_len(c)..(b + 1) * g.tensor_len(c)])
+                        })
+                        .collect();
+                    assert_eq!(
+                        bits(&got),
+                        bits(&expected),
+                        "case {case} silu {silu} isa {isa:?}"
+                    );
                 }
             }
         }
@@ -150,12 +244,33 @@ fn group_norm_normalises() {
     // Independent property: with gamma = 1, beta = 0 each group has mean ≈ 0, variance ≈ 1.
     let g = Geometry::new(9, 13);
     let c = 6;
-    let x: Vec<f32> = gaussian(5, c * g.pixels()).iter().map(|v| v * 4.0 + 7.0).collect();
+    let x: Vec<f32> = gaussian(5, c * g.pixels())
+        .iter()
+        .map(|v| v * 4.0 + 7.0)
+        .collect();
     let p = pad_tensor(g, c, &x);
     let mut out = vec![0.0; g.tensor_len(c)];
     let (gamma, beta) = (vec![1.0; c], vec![0.0; c]);
-    let norm = GroupNorm { groups: 3, gamma: &gamma, beta: &beta, eps: 1e-5, silu: false };
-    group_norm(&Serial, Isa::detect(), g, 1, &[Source { data: &p, channels: c }], &norm, &mut out).unwrap();
+    let norm = GroupNorm {
+        groups: 3,
+        gamma: &gamma,
+        beta: &beta,
+        eps: 1e-5,
+        silu: false,
+    };
+    group_norm(
+        &Serial,
+        Isa::detect(),
+        g,
+        1,
+        &[Source {
+            data: &p,
+            channels: c,
+        }],
+        &norm,
+        &mut out,
+    )
+    .unwrap();
     let y = unpad_tensor(g, c, &out);
     for grp in y.chunks(2 * g.pixels()) {
         let n = grp.len() as f64;
@@ -177,14 +292,20 @@ fn resampling_matches_reference() {
     assert_ring_zero(g.half(), planes, &pooled);
     let mut expected = vec![0.0; planes * g.half().pixels()];
     reference::avg_pool2(&x, planes, g.height, g.width, &mut expected);
-    assert_eq!(bits(&unpad_tensor(g.half(), planes, &pooled)), bits(&expected));
+    assert_eq!(
+        bits(&unpad_tensor(g.half(), planes, &pooled)),
+        bits(&expected)
+    );
 
     let mut up = vec![f32::NAN; g.double().tensor_len(planes)];
     upsample_nearest2(&Threads(2), g, planes, &p, &mut up).unwrap();
     assert_ring_zero(g.double(), planes, &up);
     let mut expected = vec![0.0; planes * g.double().pixels()];
     reference::upsample_nearest2(&x, planes, g.height, g.width, &mut expected);
-    assert_eq!(bits(&unpad_tensor(g.double(), planes, &up)), bits(&expected));
+    assert_eq!(
+        bits(&unpad_tensor(g.double(), planes, &up)),
+        bits(&expected)
+    );
 }
 
 #[test]
@@ -194,10 +315,47 @@ fn conv_rejects_bad_buffers() {
     let w = vec![0.0; 3 * 2 * 9];
     let b = vec![0.0; 3];
     let mut out = vec![0.0; g.tensor_len(3) - 1];
-    let conv = Conv { kernel: 3, out_channels: 3, weight: &w, bias: &b, residual: None, residual_scale: 1.0 };
-    let err = conv2d(&Serial, Isa::Scalar, g, 1, &[Source { data: &x, channels: 2 }], &conv, &mut out).unwrap_err();
-    assert!(matches!(err, crate::Error::BufferLength { buffer: "conv output", .. }));
+    let conv = Conv {
+        kernel: 3,
+        out_channels: 3,
+        weight: &w,
+        bias: &b,
+        residual: None,
+        residual_scale: 1.0,
+    };
+    let err = conv2d(
+        &Serial,
+        Isa::Scalar,
+        g,
+        1,
+        &[Source {
+            data: &x,
+            channels: 2,
+        }],
+        &conv,
+        &mut out,
+    )
+    .unwrap_err();
+    assert!(matches!(
+        err,
+        crate::Error::BufferLength {
+            buffer: "conv output",
+            ..
+        }
+    ));
     let conv5 = Conv { kernel: 5, ..conv };
     let mut out = vec![0.0; g.tensor_len(3)];
-    assert!(conv2d(&Serial, Isa::Scalar, g, 1, &[Source { data: &x, channels: 2 }], &conv5, &mut out).is_err());
+    assert!(conv2d(
+        &Serial,
+        Isa::Scalar,
+        g,
+        1,
+        &[Source {
+            data: &x,
+            channels: 2
+        }],
+        &conv5,
+        &mut out
+    )
+    .is_err());
 }

@@ -69,14 +69,22 @@ pub fn u32_to_open01(word: u32) -> f32 {
 impl NoiseStream {
     /// The stream `stream` of the generator seeded with `seed`.
     pub const fn new(seed: u64, stream: u64) -> Self {
-        Self { key: [seed as u32, (seed >> 32) as u32], stream }
+        Self {
+            key: [seed as u32, (seed >> 32) as u32],
+            stream,
+        }
     }
 
     /// The four raw words of block `block`.
     #[inline]
     pub fn block(&self, block: u64) -> [u32; 4] {
         philox4x32_10(
-            [block as u32, (block >> 32) as u32, self.stream as u32, (self.stream >> 32) as u32],
+            [
+                block as u32,
+                (block >> 32) as u32,
+                self.stream as u32,
+                (self.stream >> 32) as u32,
+            ],
             self.key,
         )
     }

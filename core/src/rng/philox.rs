@@ -63,16 +63,36 @@ mod tests {
 
     /// Random123 `kat_vectors`, lines `philox4x32 R ctr[4] key[2] → out[4]`.
     const KAT: [KnownAnswer; 6] = [
-        (7, [0, 0, 0, 0], [0, 0], [0x5f6fb709, 0x0d893f64, 0x4f121f81, 0x4f730a48]),
-        (7, [u32::MAX; 4], [u32::MAX; 2], [0x5207ddc2, 0x45165e59, 0x4d8ee751, 0x8c52f662]),
+        (
+            7,
+            [0, 0, 0, 0],
+            [0, 0],
+            [0x5f6fb709, 0x0d893f64, 0x4f121f81, 0x4f730a48],
+        ),
+        (
+            7,
+            [u32::MAX; 4],
+            [u32::MAX; 2],
+            [0x5207ddc2, 0x45165e59, 0x4d8ee751, 0x8c52f662],
+        ),
         (
             7,
             [0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344],
             [0xa4093822, 0x299f31d0],
             [0x4dfccaba, 0x190a87f0, 0xc47362ba, 0xb6b5242a],
         ),
-        (10, [0, 0, 0, 0], [0, 0], [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8]),
-        (10, [u32::MAX; 4], [u32::MAX; 2], [0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd]),
+        (
+            10,
+            [0, 0, 0, 0],
+            [0, 0],
+            [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8],
+        ),
+        (
+            10,
+            [u32::MAX; 4],
+            [u32::MAX; 2],
+            [0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd],
+        ),
         (
             10,
             [0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344],
@@ -84,7 +104,11 @@ mod tests {
     #[test]
     fn random123_known_answers() {
         for (rounds, counter, key, want) in KAT {
-            assert_eq!(philox4x32_rounds(counter, key, rounds), want, "R={rounds} {counter:x?} {key:x?}");
+            assert_eq!(
+                philox4x32_rounds(counter, key, rounds),
+                want,
+                "R={rounds} {counter:x?} {key:x?}"
+            );
             if rounds == 10 {
                 assert_eq!(philox4x32_10(counter, key), want);
             }

@@ -64,12 +64,23 @@ fn mapping_matches_documentation() {
     for index in [0u64, 1, 2, 3, 4, 5, 1 << 33, (1 << 40) + 7, u64::MAX] {
         let block = index / 4;
         let words = philox4x32_10(
-            [block as u32, (block >> 32) as u32, stream_id as u32, (stream_id >> 32) as u32],
+            [
+                block as u32,
+                (block >> 32) as u32,
+                stream_id as u32,
+                (stream_id >> 32) as u32,
+            ],
             [seed as u32, (seed >> 32) as u32],
         );
         let lane = (index % 4) as usize;
-        assert_eq!(stream.uniform(index).to_bits(), u32_to_open01(words[lane]).to_bits());
-        assert_eq!(stream.gaussian(index).to_bits(), gaussian4(words)[lane].to_bits());
+        assert_eq!(
+            stream.uniform(index).to_bits(),
+            u32_to_open01(words[lane]).to_bits()
+        );
+        assert_eq!(
+            stream.gaussian(index).to_bits(),
+            gaussian4(words)[lane].to_bits()
+        );
     }
 }
 
@@ -77,7 +88,10 @@ fn mapping_matches_documentation() {
 fn uniform_conversion_is_open_exact_and_monotone() {
     assert_eq!(u32_to_open01(0), 2f32.powi(-33));
     assert_eq!(u32_to_open01(u32::MAX), 1.0 - 2f32.powi(-24));
-    assert_eq!(u32_to_open01((1 << 23) - 1), ((1u64 << 23) as f32 - 0.5) * 2f32.powi(-32));
+    assert_eq!(
+        u32_to_open01((1 << 23) - 1),
+        ((1u64 << 23) as f32 - 0.5) * 2f32.powi(-32)
+    );
     let mut previous = 0.0f32;
     let mut word = 0u32;
     loop {
@@ -108,8 +122,14 @@ fn uniform_moments() {
     let mean = buf.iter().map(|&u| u as f64).sum::<f64>() / n as f64;
     let var = buf.iter().map(|&u| (u as f64 - mean).powi(2)).sum::<f64>() / n as f64;
     // Standard errors: 0.289/√n for the mean, ≈ 0.0745/√n for the variance.
-    assert!((mean - 0.5).abs() < 5.0 * 0.2887 / (n as f64).sqrt(), "{mean}");
-    assert!((var - 1.0 / 12.0).abs() < 5.0 * 0.0745 / (n as f64).sqrt(), "{var}");
+    assert!(
+        (mean - 0.5).abs() < 5.0 * 0.2887 / (n as f64).sqrt(),
+        "{mean}"
+    );
+    assert!(
+        (var - 1.0 / 12.0).abs() < 5.0 * 0.0745 / (n as f64).sqrt(),
+        "{var}"
+    );
     assert!(buf.iter().all(|&u| u > 0.0 && u < 1.0));
 }
 
@@ -126,7 +146,13 @@ fn gaussian_moments_within_statistical_error() {
     let sample = gaussian_sample(42, 3, n);
     let nf = n as f64;
     let mean = sample.iter().map(|&g| g as f64).sum::<f64>() / nf;
-    let central = |p: i32| sample.iter().map(|&g| (g as f64 - mean).powi(p)).sum::<f64>() / nf;
+    let central = |p: i32| {
+        sample
+            .iter()
+            .map(|&g| (g as f64 - mean).powi(p))
+            .sum::<f64>()
+            / nf
+    };
     let var = central(2);
     let skew = central(3) / var.powf(1.5);
     let excess_kurtosis = central(4) / (var * var) - 3.0;
@@ -135,7 +161,10 @@ fn gaussian_moments_within_statistical_error() {
     assert!(mean.abs() < 5.0 * (1.0 / nf).sqrt(), "mean {mean}");
     assert!((var - 1.0).abs() < 5.0 * (2.0 / nf).sqrt(), "var {var}");
     assert!(skew.abs() < 5.0 * (6.0 / nf).sqrt(), "skew {skew}");
-    assert!(excess_kurtosis.abs() < 5.0 * (24.0 / nf).sqrt(), "kurtosis {excess_kurtosis}");
+    assert!(
+        excess_kurtosis.abs() < 5.0 * (24.0 / nf).sqrt(),
+        "kurtosis {excess_kurtosis}"
+    );
     assert!(sample.iter().all(|g| g.abs() <= 6.77));
 }
 
@@ -152,7 +181,11 @@ fn gaussian_kolmogorov_smirnov() {
     }
     // Kolmogorov distribution: P(√n·D > 1.95) ≈ 0.001.
     std::println!("KS: sqrt(n)·D = {}", d * nf.sqrt());
-    assert!(d * nf.sqrt() < 1.95, "KS statistic √n·D = {}", d * nf.sqrt());
+    assert!(
+        d * nf.sqrt() < 1.95,
+        "KS statistic √n·D = {}",
+        d * nf.sqrt()
+    );
 }
 
 #[test]
@@ -187,12 +220,20 @@ fn fill_matches_per_index_for_unaligned_ranges() {
             stream.fill_gaussian(offset, &mut buf[..len]);
             for (i, &g) in buf[..len].iter().enumerate() {
                 let index = offset.wrapping_add(i as u64);
-                assert_eq!(g.to_bits(), stream.gaussian(index).to_bits(), "{offset} {len} {i}");
+                assert_eq!(
+                    g.to_bits(),
+                    stream.gaussian(index).to_bits(),
+                    "{offset} {len} {i}"
+                );
             }
             stream.fill_uniform(offset, &mut buf[..len]);
             for (i, &u) in buf[..len].iter().enumerate() {
                 let index = offset.wrapping_add(i as u64);
-                assert_eq!(u.to_bits(), stream.uniform(index).to_bits(), "{offset} {len} {i}");
+                assert_eq!(
+                    u.to_bits(),
+                    stream.uniform(index).to_bits(),
+                    "{offset} {len} {i}"
+                );
             }
         }
     }

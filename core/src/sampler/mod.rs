@@ -18,7 +18,7 @@
 //! | [`SamplerKind::DpmSolverPp2M`] | DPM-Solver++(2M), data prediction, multistep ([`dpm_solver`]) | N |
 //! | [`SamplerKind::EulerMaruyama`] | reverse VE SDE, Euler–Maruyama ([`euler_maruyama`]) | N |
 //! | [`SamplerKind::PredictorCorrector`] | score_sde PC: reverse-diffusion or EM predictor + M Langevin steps ([`predictor_corrector`]) | N·(M + 1) |
-//! | [`SamplerKind::ExactPower`] | Heun predictor + M Langevin steps at every level ([`exact_power`]) | N·M + 2N − 1 |
+//! | [`SamplerKind::ExactPower`] | tempered-transport Heun predictor + M Langevin steps at every level ([`exact_power`]) | N·M + 2N − 1 |
 //!
 //! (M = `config.corrector_steps`.)
 //!
@@ -26,14 +26,16 @@
 //! A sample is a pure function of the denoiser, the config and its [`NoiseStream`]; the
 //! caller uses stream `i` for sample `i`, so any sample can be recomputed alone. With
 //! `L = image_len`, *draw k* means the Gaussian numbers `k·L … k·L + L − 1` of the stream.
-//! Draw 0 is the initial noise: `x_T[j] = σ_max × z[j]`. Each sampler documents which draw
+//! Draw 0 is the initial noise: `x_T[j] = σ_max × z[j]` (exact-power mode widens it by
+//! recip(sqrt(α))). Each sampler documents which draw
 //! every later noise vector uses; the numbering never depends on the data.
 //!
 //! ## What the annealed power-scaled score samples
 //! The deterministic samplers (Heun, Euler, DPM-Solver++) integrate the probability-flow ODE
 //! of the *annealed* power-scaled score. For λ = α = 1 that is the posterior; for α ≠ 1 it is
 //! not `p_{λ,α}`: for a Gaussian prior N(m, v) and λ = 0 the output spread is
-//! `v^{α/2}·(v + σ_max²)^{(1−α)/2}`, not `√(v/α)`. [`SamplerKind::ExactPower`] adds Langevin
+//! `v^{α/2}·(v + σ_max²)^{(1−α)/2}`, not `√(v/α)`. [`SamplerKind::ExactPower`] moves
+//! along the untempered path (score divided by α, start widened by 1/√α), adds Langevin
 //! corrector steps that target `p_σ^{λ,α}` at every level and converges to the true
 //! power-scaled posterior as the number of corrector steps grows (measurements in
 //! [`exact_power`] and `docs/sampling.md`).
@@ -79,8 +81,9 @@ pub enum SamplerKind {
     EulerMaruyama,
     /// score_sde predictor–corrector: reverse-diffusion or EM predictor + Langevin.
     PredictorCorrector,
-    /// Heun predictor + Langevin correctors targeting the power-scaled law at every level:
-    /// samples the true power-scaled posterior as `corrector_steps` grows.
+    /// Tempered-transport Heun predictor + Langevin correctors targeting the power-scaled
+    /// law at every level: samples the true power-scaled posterior as `corrector_steps`
+    /// grows.
     ExactPower,
 }
 
@@ -325,8 +328,12 @@ pub fn sample_with_progress<D: Denoiser + ?Sized>(
     }
 
     match config.kind {
-        SamplerKind::Heun => run_one_step_method(denoiser, &schedule, x, scratch, progress, heun::step)?,
-        SamplerKind::Euler => run_one_step_method(denoiser, &schedule, x, scratch, progress, euler::step)?,
+        SamplerKind::Heun => {
+            run_one_step_method(denoiser, &schedule, x, scratch, progress, heun::step)?
+        }
+        SamplerKind::Euler => {
+            run_one_step_method(denoiser, &schedule, x, scratch, progress, euler::step)?
+        }
         SamplerKind::EdmStochastic => {
             edm_stochastic::run(denoiser, config, &schedule, draws, x, scratch, progress)?
         }
@@ -517,7 +524,13 @@ fn run_one_step_method<D: Denoiser + ?Sized>(
 ) -> Result<(), Error> {
     let steps = schedule.steps();
     for i in 0..steps {
-        step(denoiser, schedule.sigma(i), schedule.sigma(i + 1), x, scratch)?;
+        step(
+            denoiser,
+            schedule.sigma(i),
+            schedule.sigma(i + 1),
+            x,
+            scratch,
+        )?;
         progress(i + 1, steps);
     }
     Ok(())

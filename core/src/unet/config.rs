@@ -103,15 +103,26 @@ impl UNetConfig {
         if self.in_channels != 2 || self.out_channels != 1 {
             return bad("in_channels/out_channels", "2 inputs (x, y) and 1 output");
         }
-        if self.base_channels == 0 || self.embedding_channels == 0 || self.encoder_blocks == 0 || self.decoder_blocks == 0 {
-            return bad("channels/blocks", "non-zero base channels, embedding width and block counts");
+        if self.base_channels == 0
+            || self.embedding_channels == 0
+            || self.encoder_blocks == 0
+            || self.decoder_blocks == 0
+        {
+            return bad(
+                "channels/blocks",
+                "non-zero base channels, embedding width and block counts",
+            );
         }
         for level in 0..self.levels {
             if self.channel_mult[level] == 0 {
                 return bad("channel_mult", "a non-zero multiplier for every level");
             }
         }
-        if !(self.eps > 0.0 && self.eps.is_finite() && self.sigma_data > 0.0 && self.sigma_data.is_finite()) {
+        if !(self.eps > 0.0
+            && self.eps.is_finite()
+            && self.sigma_data > 0.0
+            && self.sigma_data.is_finite())
+        {
             return bad("eps/sigma_data", "positive finite values");
         }
         // Every normalised tensor must split into whole groups.
@@ -119,12 +130,16 @@ impl UNetConfig {
         crate::unet::plan::Plan::new(self).for_each(|block| {
             if let crate::unet::plan::Block::Res(r) = block {
                 let cin = r.in_channels + r.skip_channels;
-                ok &= cin % self.groups(cin) == 0 && r.out_channels % self.groups(r.out_channels) == 0;
+                ok &= cin % self.groups(cin) == 0
+                    && r.out_channels % self.groups(r.out_channels) == 0;
             }
         });
         ok &= self.base_channels % self.groups(self.base_channels) == 0;
         if !ok {
-            return bad("channels", "channel counts divisible by their group-norm group counts");
+            return bad(
+                "channels",
+                "channel counts divisible by their group-norm group counts",
+            );
         }
         Ok(())
     }

@@ -28,12 +28,30 @@ impl<'a, 'p> NetworkDenoiser<'a, 'p> {
     ///
     /// # Errors
     /// [`Error::BufferLength`] for a mis-sized condition or workspace.
-    pub fn new(net: &'a UNet<'p>, exec: &'a dyn Executor, height: usize, width: usize, condition: &'a [f32], workspace: &'a mut [f32]) -> Result<Self, Error> {
+    pub fn new(
+        net: &'a UNet<'p>,
+        exec: &'a dyn Executor,
+        height: usize,
+        width: usize,
+        condition: &'a [f32],
+        workspace: &'a mut [f32],
+    ) -> Result<Self, Error> {
         if !condition.is_empty() {
             check_len("condition", condition.len(), height * width)?;
         }
-        check_len("workspace", workspace.len(), network_denoiser_workspace_len(net, height, width))?;
-        Ok(Self { net, exec, height, width, condition, workspace })
+        check_len(
+            "workspace",
+            workspace.len(),
+            network_denoiser_workspace_len(net, height, width),
+        )?;
+        Ok(Self {
+            net,
+            exec,
+            height,
+            width,
+            condition,
+            workspace,
+        })
     }
 }
 
@@ -42,13 +60,36 @@ impl ConditionalDenoiser for NetworkDenoiser<'_, '_> {
         self.height * self.width
     }
 
-    fn denoise(&mut self, x: &[f32], sigma: f32, conditional: Option<&mut [f32]>, unconditional: Option<&mut [f32]>) -> Result<(), Error> {
+    fn denoise(
+        &mut self,
+        x: &[f32],
+        sigma: f32,
+        conditional: Option<&mut [f32]>,
+        unconditional: Option<&mut [f32]>,
+    ) -> Result<(), Error> {
         if conditional.is_some() && self.condition.is_empty() {
-            return Err(Error::InvalidArgument { name: "condition", expected: "an RTM image for the conditional branch (λ > 0)" });
+            return Err(Error::InvalidArgument {
+                name: "condition",
+                expected: "an RTM image for the conditional branch (λ > 0)",
+            });
         }
         let batch = usize::from(conditional.is_some()) + usize::from(unconditional.is_some());
         let need = workspace_len(self.net.config(), self.height, self.width, batch.max(1));
-        let input = DenoiseInput { height: self.height, width: self.width, x, sigma, condition: self.condition };
-        self.net.denoise(self.exec, input, DenoiseOutput { conditional, unconditional }, &mut self.workspace[..need])
+        let input = DenoiseInput {
+            height: self.height,
+            width: self.width,
+            x,
+            sigma,
+            condition: self.condition,
+        };
+        self.net.denoise(
+            self.exec,
+            input,
+            DenoiseOutput {
+                conditional,
+                unconditional,
+            },
+            &mut self.workspace[..need],
+        )
     }
 }

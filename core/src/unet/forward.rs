@@ -156,7 +156,11 @@ pub fn workspace_len(config: &UNetConfig, height: usize, width: usize, batch: us
 /// Borrows two buffers for reading and one for writing from the buffer table.
 ///
 /// `write` must differ from both `read` indices (which may be equal).
-fn split<'a>(bufs: &'a mut [&mut [f32]; BUFFERS], read: [usize; 2], write: usize) -> ([&'a [f32]; 2], &'a mut [f32]) {
+fn split<'a>(
+    bufs: &'a mut [&mut [f32]; BUFFERS],
+    read: [usize; 2],
+    write: usize,
+) -> ([&'a [f32]; 2], &'a mut [f32]) {
     let mut r: [&'a [f32]; 2] = [&[], &[]];
     let mut w: &'a mut [f32] = &mut [];
     for (i, b) in bufs.iter_mut().enumerate() {
@@ -202,7 +206,11 @@ impl<'p> UNet<'p> {
     pub fn new(config: UNetConfig, params: &'p [f32]) -> Result<Self, Error> {
         config.validate()?;
         check_len("params", params.len(), params_len(&config))?;
-        Ok(Self { config, params, isa: Isa::detect() })
+        Ok(Self {
+            config,
+            params,
+            isa: Isa::detect(),
+        })
     }
 
     /// The same network running with instruction set `isa` (same bits, other speed).
@@ -211,7 +219,10 @@ impl<'p> UNet<'p> {
     /// [`Error::InvalidArgument`] if this CPU cannot run `isa`.
     pub fn with_isa(mut self, isa: Isa) -> Result<Self, Error> {
         if !isa.is_supported() {
-            return Err(Error::InvalidArgument { name: "isa", expected: "an instruction set this CPU supports" });
+            return Err(Error::InvalidArgument {
+                name: "isa",
+                expected: "an instruction set this CPU supports",
+            });
         }
         self.isa = isa;
         Ok(self)
@@ -238,33 +249,57 @@ impl<'p> UNet<'p> {
     /// [`Error::InvalidArgument`] for sides that are zero or not multiples of
     /// `config.size_multiple()`, a non-positive or non-finite σ, non-finite inputs, or no
     /// requested branch; [`Error::BufferLength`] for mis-sized buffers.
-    pub fn denoise(&self, exec: &dyn Executor, input: DenoiseInput<'_>, output: DenoiseOutput<'_>, workspace: &mut [f32]) -> Result<(), Error> {
+    pub fn denoise(
+        &self,
+        exec: &dyn Executor,
+        input: DenoiseInput<'_>,
+        output: DenoiseOutput<'_>,
+        workspace: &mut [f32],
+    ) -> Result<(), Error> {
         let c = &self.config;
         let (h, w) = (input.height, input.width);
         let m = c.size_multiple();
         if h == 0 || w == 0 || h % m != 0 || w % m != 0 {
-            return Err(Error::InvalidArgument { name: "height/width", expected: "positive multiples of 2^(levels-1)" });
+            return Err(Error::InvalidArgument {
+                name: "height/width",
+                expected: "positive multiples of 2^(levels-1)",
+            });
         }
         if !(input.sigma > 0.0 && input.sigma.is_finite()) {
-            return Err(Error::InvalidArgument { name: "sigma", expected: "a positive finite noise level" });
+            return Err(Error::InvalidArgument {
+                name: "sigma",
+                expected: "a positive finite noise level",
+            });
         }
         let n = h * w;
         check_len("x", input.x.len(), n)?;
         let want_cond = output.conditional.is_some();
         let batch = usize::from(want_cond) + usize::from(output.unconditional.is_some());
         if batch == 0 {
-            return Err(Error::InvalidArgument { name: "output", expected: "at least one requested branch" });
+            return Err(Error::InvalidArgument {
+                name: "output",
+                expected: "at least one requested branch",
+            });
         }
         if want_cond {
             check_len("condition", input.condition.len(), n)?;
             if !input.condition.iter().all(|v| v.is_finite()) {
-                return Err(Error::InvalidArgument { name: "condition", expected: "finite values" });
+                return Err(Error::InvalidArgument {
+                    name: "condition",
+                    expected: "finite values",
+                });
             }
         }
         if !input.x.iter().all(|v| v.is_finite()) {
-            return Err(Error::InvalidArgument { name: "x", expected: "finite values" });
+            return Err(Error::InvalidArgument {
+                name: "x",
+                expected: "finite values",
+            });
         }
-        for out in [&output.conditional, &output.unconditional].into_iter().flatten() {
+        for out in [&output.conditional, &output.unconditional]
+            .into_iter()
+            .flatten()
+        {
             check_len("denoised output", out.len(), n)?;
         }
         let geometry = Geometry::new(h, w);
@@ -286,7 +321,14 @@ impl<'p> UNet<'p> {
         let bias_len = rest.len() / (1 + 2 * batch);
         let (projection, rest) = rest.split_at_mut(bias_len);
         let (bias_a, bias_b) = rest.split_at_mut(batch * bias_len);
-        let mut v = Vectors { features, hidden, emb, projection, bias_a, bias_b };
+        let mut v = Vectors {
+            features,
+            hidden,
+            emb,
+            projection,
+            bias_a,
+            bias_b,
+        };
 
         let pre = Preconditioning::new(input.sigma, c.sigma_data);
         // Input tensor: channel 0 = c_in · x, channel 1 = y (conditional) or 0.
@@ -339,8 +381,18 @@ impl<'p> UNet<'p> {
                             self.isa,
                             g,
                             batch,
-                            &[Source { data: &xin[..batch * g.tensor_len(c.in_channels)], channels: c.in_channels }],
-                            &Conv { kernel: 3, out_channels: channels, weight: p.weight, bias: &v.bias_b[..batch * channels], residual: None, residual_scale: 1.0 },
+                            &[Source {
+                                data: &xin[..batch * g.tensor_len(c.in_channels)],
+                                channels: c.in_channels,
+                            }],
+                            &Conv {
+                                kernel: 3,
+                                out_channels: channels,
+                                weight: p.weight,
+                                bias: &v.bias_b[..batch * channels],
+                                residual: None,
+                                residual_scale: 1.0,
+                            },
                             &mut out[..batch * g.tensor_len(channels)],
                         )?;
                         cur = X0;
@@ -348,27 +400,55 @@ impl<'p> UNet<'p> {
                     Block::Res(r) => {
                         let p = ResParams::take(c, &r, &mut cursor);
                         let g = levels_geometry(r.level);
-                        let dst = if r.saves_skip { SKIP0 + r.level } else if cur == X0 { X1 } else { X0 };
-                        let skip = if r.skip_channels > 0 { skip_of_level[r.level] } else { cur };
+                        let dst = if r.saves_skip {
+                            SKIP0 + r.level
+                        } else if cur == X0 {
+                            X1
+                        } else {
+                            X0
+                        };
+                        let skip = if r.skip_channels > 0 {
+                            skip_of_level[r.level]
+                        } else {
+                            cur
+                        };
                         self.res_block(exec, g, batch, &r, &p, &mut bufs, cur, skip, dst, &mut v)?;
                         if r.saves_skip {
                             skip_of_level[r.level] = dst;
                         }
                         cur = dst;
                     }
-                    Block::Down { level: to, channels } => {
+                    Block::Down {
+                        level: to,
+                        channels,
+                    } => {
                         let fine = levels_geometry(to - 1);
                         let dst = if cur == X0 { X1 } else { X0 };
                         let ([xin, _], out) = split(&mut bufs, [cur, cur], dst);
-                        avg_pool2(exec, fine, batch * channels, &xin[..batch * fine.tensor_len(channels)], &mut out[..batch * fine.half().tensor_len(channels)])?;
+                        avg_pool2(
+                            exec,
+                            fine,
+                            batch * channels,
+                            &xin[..batch * fine.tensor_len(channels)],
+                            &mut out[..batch * fine.half().tensor_len(channels)],
+                        )?;
                         cur = dst;
                         level = to;
                     }
-                    Block::Up { level: from, channels } => {
+                    Block::Up {
+                        level: from,
+                        channels,
+                    } => {
                         let coarse = levels_geometry(from);
                         let dst = if cur == X0 { X1 } else { X0 };
                         let ([xin, _], out) = split(&mut bufs, [cur, cur], dst);
-                        upsample_nearest2(exec, coarse, batch * channels, &xin[..batch * coarse.tensor_len(channels)], &mut out[..batch * coarse.double().tensor_len(channels)])?;
+                        upsample_nearest2(
+                            exec,
+                            coarse,
+                            batch * channels,
+                            &xin[..batch * coarse.tensor_len(channels)],
+                            &mut out[..batch * coarse.double().tensor_len(channels)],
+                        )?;
                         cur = dst;
                         level = from - 1;
                     }
@@ -378,8 +458,25 @@ impl<'p> UNet<'p> {
                         let len = batch * g.tensor_len(channels);
                         {
                             let ([xin, _], t) = split(&mut bufs, [cur, cur], T);
-                            let norm = GroupNorm { groups: c.groups(channels), gamma: p.norm_weight, beta: p.norm_bias, eps: c.eps, silu: true };
-                            group_norm(exec, self.isa, g, batch, &[Source { data: &xin[..len], channels }], &norm, &mut t[..len])?;
+                            let norm = GroupNorm {
+                                groups: c.groups(channels),
+                                gamma: p.norm_weight,
+                                beta: p.norm_bias,
+                                eps: c.eps,
+                                silu: true,
+                            };
+                            group_norm(
+                                exec,
+                                self.isa,
+                                g,
+                                batch,
+                                &[Source {
+                                    data: &xin[..len],
+                                    channels,
+                                }],
+                                &norm,
+                                &mut t[..len],
+                            )?;
                         }
                         replicate(p.conv.bias, batch, v.bias_b);
                         let ([t, _], out) = split(&mut bufs, [T, T], H);
@@ -389,8 +486,18 @@ impl<'p> UNet<'p> {
                             self.isa,
                             g,
                             batch,
-                            &[Source { data: &t[..len], channels }],
-                            &Conv { kernel: 3, out_channels: oc, weight: p.conv.weight, bias: &v.bias_b[..batch * oc], residual: None, residual_scale: 1.0 },
+                            &[Source {
+                                data: &t[..len],
+                                channels,
+                            }],
+                            &Conv {
+                                kernel: 3,
+                                out_channels: oc,
+                                weight: p.conv.weight,
+                                bias: &v.bias_b[..batch * oc],
+                                residual: None,
+                                residual_scale: 1.0,
+                            },
                             &mut out[..batch * g.tensor_len(oc)],
                         )?;
                     }
@@ -405,7 +512,10 @@ impl<'p> UNet<'p> {
         let raw = &bufs[H];
         let plane = geometry.plane_len();
         let mut item = 0;
-        for out in [output.conditional, output.unconditional].into_iter().flatten() {
+        for out in [output.conditional, output.unconditional]
+            .into_iter()
+            .flatten()
+        {
             let f = &raw[item * plane..(item + 1) * plane];
             for (y, row) in out.chunks_exact_mut(w).enumerate() {
                 let start = geometry.index(y, 0);
@@ -422,7 +532,14 @@ impl<'p> UNet<'p> {
     /// Computes the noise embedding of every batch item into `v.emb`:
     /// `emb = SiLU(fc1 · SiLU(fc0 · fourier(c_noise) + b0) + b1 [+ null])`, the null
     /// embedding being added for the unconditional item.
-    fn embedding(&self, p: &EmbeddingParams<'_>, c_noise: f32, batch: usize, want_cond: bool, v: &mut Vectors<'_>) -> Result<(), Error> {
+    fn embedding(
+        &self,
+        p: &EmbeddingParams<'_>,
+        c_noise: f32,
+        batch: usize,
+        want_cond: bool,
+        v: &mut Vectors<'_>,
+    ) -> Result<(), Error> {
         let e = self.config.embedding_channels;
         fourier_features(c_noise, v.features)?;
         linear(p.fc0_weight, p.fc0_bias, v.features, v.hidden)?;
@@ -468,18 +585,45 @@ impl<'p> UNet<'p> {
         // 1. t = SiLU(GroupNorm0(concat(x, skip)))
         {
             let ([x, s], t) = split(bufs, [cur, skip], T);
-            let mut sources = [Source { data: &x[..in_len], channels: cin }, Source { data: &s[..skip_len], channels: cs }];
+            let mut sources = [
+                Source {
+                    data: &x[..in_len],
+                    channels: cin,
+                },
+                Source {
+                    data: &s[..skip_len],
+                    channels: cs,
+                },
+            ];
             let count = if cs > 0 { 2 } else { 1 };
             sources[1].data = &s[..skip_len];
-            let norm = GroupNorm { groups: c.groups(total), gamma: p.norm0_weight, beta: p.norm0_bias, eps: c.eps, silu: true };
-            group_norm(exec, self.isa, g, batch, &sources[..count], &norm, &mut t[..total_len])?;
+            let norm = GroupNorm {
+                groups: c.groups(total),
+                gamma: p.norm0_weight,
+                beta: p.norm0_bias,
+                eps: c.eps,
+                silu: true,
+            };
+            group_norm(
+                exec,
+                self.isa,
+                g,
+                batch,
+                &sources[..count],
+                &norm,
+                &mut t[..total_len],
+            )?;
         }
         // 2. bias_a[b] = conv0.bias + (emb.bias + emb.weight · emb[b])
         let e = c.embedding_channels;
         for b in 0..batch {
             let proj = &mut v.projection[..cout];
             linear(p.emb_weight, p.emb_bias, &v.emb[b * e..(b + 1) * e], proj)?;
-            for ((dst_bias, &b0), &pj) in v.bias_a[b * cout..(b + 1) * cout].iter_mut().zip(p.conv0_bias).zip(proj.iter()) {
+            for ((dst_bias, &b0), &pj) in v.bias_a[b * cout..(b + 1) * cout]
+                .iter_mut()
+                .zip(p.conv0_bias)
+                .zip(proj.iter())
+            {
                 *dst_bias = b0 + pj;
             }
         }
@@ -491,22 +635,58 @@ impl<'p> UNet<'p> {
                 self.isa,
                 g,
                 batch,
-                &[Source { data: &t[..total_len], channels: total }],
-                &Conv { kernel: 3, out_channels: cout, weight: p.conv0_weight, bias: &v.bias_a[..batch * cout], residual: None, residual_scale: 1.0 },
+                &[Source {
+                    data: &t[..total_len],
+                    channels: total,
+                }],
+                &Conv {
+                    kernel: 3,
+                    out_channels: cout,
+                    weight: p.conv0_weight,
+                    bias: &v.bias_a[..batch * cout],
+                    residual: None,
+                    residual_scale: 1.0,
+                },
                 &mut u[..out_len],
             )?;
         }
         // 4. t = SiLU(GroupNorm1(u))
         {
             let ([u, _], t) = split(bufs, [H, H], T);
-            let norm = GroupNorm { groups: c.groups(cout), gamma: p.norm1_weight, beta: p.norm1_bias, eps: c.eps, silu: true };
-            group_norm(exec, self.isa, g, batch, &[Source { data: &u[..out_len], channels: cout }], &norm, &mut t[..out_len])?;
+            let norm = GroupNorm {
+                groups: c.groups(cout),
+                gamma: p.norm1_weight,
+                beta: p.norm1_bias,
+                eps: c.eps,
+                silu: true,
+            };
+            group_norm(
+                exec,
+                self.isa,
+                g,
+                batch,
+                &[Source {
+                    data: &u[..out_len],
+                    channels: cout,
+                }],
+                &norm,
+                &mut t[..out_len],
+            )?;
         }
         // 5. residual path: s = Conv1×1_skip(concat(x, skip)) into H, or x itself.
         let residual_slot = if let Some((weight, bias)) = p.skip {
             replicate(bias, batch, v.bias_b);
             let ([x, s], out) = split(bufs, [cur, skip], H);
-            let sources = [Source { data: &x[..in_len], channels: cin }, Source { data: &s[..skip_len], channels: cs }];
+            let sources = [
+                Source {
+                    data: &x[..in_len],
+                    channels: cin,
+                },
+                Source {
+                    data: &s[..skip_len],
+                    channels: cs,
+                },
+            ];
             let count = if cs > 0 { 2 } else { 1 };
             conv2d(
                 exec,
@@ -514,7 +694,14 @@ impl<'p> UNet<'p> {
                 g,
                 batch,
                 &sources[..count],
-                &Conv { kernel: 1, out_channels: cout, weight, bias: &v.bias_b[..batch * cout], residual: None, residual_scale: 1.0 },
+                &Conv {
+                    kernel: 1,
+                    out_channels: cout,
+                    weight,
+                    bias: &v.bias_b[..batch * cout],
+                    residual: None,
+                    residual_scale: 1.0,
+                },
                 &mut out[..out_len],
             )?;
             H
@@ -529,8 +716,18 @@ impl<'p> UNet<'p> {
             self.isa,
             g,
             batch,
-            &[Source { data: &t[..out_len], channels: cout }],
-            &Conv { kernel: 3, out_channels: cout, weight: p.conv1_weight, bias: &v.bias_b[..batch * cout], residual: Some(&s[..out_len]), residual_scale: RESIDUAL_SCALE },
+            &[Source {
+                data: &t[..out_len],
+                channels: cout,
+            }],
+            &Conv {
+                kernel: 3,
+                out_channels: cout,
+                weight: p.conv1_weight,
+                bias: &v.bias_b[..batch * cout],
+                residual: Some(&s[..out_len]),
+                residual_scale: RESIDUAL_SCALE,
+            },
             &mut out[..out_len],
         )?;
         Ok(())

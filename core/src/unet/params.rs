@@ -75,27 +75,47 @@ fn res_tensors(c: &UNetConfig, r: &ResBlock, mut f: impl FnMut(&'static str, &[u
     let (i, o, e) = (r.total_in(), r.out_channels, c.embedding_channels);
     f("norm0.weight", &[i], ParamKind::NormScale);
     f("norm0.bias", &[i], ParamKind::NormShift);
-    f("conv0.weight", &[o, i, 3, 3], ParamKind::Weight { fan_in: i * 9 });
+    f(
+        "conv0.weight",
+        &[o, i, 3, 3],
+        ParamKind::Weight { fan_in: i * 9 },
+    );
     f("conv0.bias", &[o], ParamKind::Bias);
     f("emb.weight", &[o, e], ParamKind::Weight { fan_in: e });
     f("emb.bias", &[o], ParamKind::Bias);
     f("norm1.weight", &[o], ParamKind::NormScale);
     f("norm1.bias", &[o], ParamKind::NormShift);
-    f("conv1.weight", &[o, o, 3, 3], ParamKind::Weight { fan_in: o * 9 });
+    f(
+        "conv1.weight",
+        &[o, o, 3, 3],
+        ParamKind::Weight { fan_in: o * 9 },
+    );
     f("conv1.bias", &[o], ParamKind::Bias);
     if r.has_skip_conv() {
-        f("skip.weight", &[o, i, 1, 1], ParamKind::Weight { fan_in: i });
+        f(
+            "skip.weight",
+            &[o, i, 1, 1],
+            ParamKind::Weight { fan_in: i },
+        );
         f("skip.bias", &[o], ParamKind::Bias);
     }
 }
 
 /// Calls `f(prefix, suffix, shape, kind)` for every tensor of `config`, in table order.
-fn walk(config: &UNetConfig, mut f: impl FnMut(&dyn Fn(&mut TensorName), &'static str, &[usize], ParamKind)) {
+fn walk(
+    config: &UNetConfig,
+    mut f: impl FnMut(&dyn Fn(&mut TensorName), &'static str, &[usize], ParamKind),
+) {
     let (e, ff) = (config.embedding_channels, FOURIER_FEATURES);
     let emb = |n: &mut TensorName| {
         let _ = n.push_str("emb.");
     };
-    f(&emb, "fc0.weight", &[e, ff], ParamKind::Weight { fan_in: ff });
+    f(
+        &emb,
+        "fc0.weight",
+        &[e, ff],
+        ParamKind::Weight { fan_in: ff },
+    );
     f(&emb, "fc0.bias", &[e], ParamKind::Bias);
     f(&emb, "fc1.weight", &[e, e], ParamKind::Weight { fan_in: e });
     f(&emb, "fc1.bias", &[e], ParamKind::Bias);
@@ -106,7 +126,12 @@ fn walk(config: &UNetConfig, mut f: impl FnMut(&dyn Fn(&mut TensorName), &'stati
                 let _ = n.push_str("conv_in.");
             };
             let cin = config.in_channels;
-            f(&p, "weight", &[channels, cin, 3, 3], ParamKind::Weight { fan_in: cin * 9 });
+            f(
+                &p,
+                "weight",
+                &[channels, cin, 3, 3],
+                ParamKind::Weight { fan_in: cin * 9 },
+            );
             f(&p, "bias", &[channels], ParamKind::Bias);
         }
         Block::Res(r) => {
@@ -126,7 +151,14 @@ fn walk(config: &UNetConfig, mut f: impl FnMut(&dyn Fn(&mut TensorName), &'stati
             };
             f(&p, "norm.weight", &[channels], ParamKind::NormScale);
             f(&p, "norm.bias", &[channels], ParamKind::NormShift);
-            f(&p, "conv.weight", &[config.out_channels, channels, 3, 3], ParamKind::Weight { fan_in: channels * 9 });
+            f(
+                &p,
+                "conv.weight",
+                &[config.out_channels, channels, 3, 3],
+                ParamKind::Weight {
+                    fan_in: channels * 9,
+                },
+            );
             f(&p, "conv.bias", &[config.out_channels], ParamKind::Bias);
         }
     });
@@ -142,7 +174,14 @@ pub fn for_each_tensor(config: &UNetConfig, mut f: impl FnMut(&TensorSpec)) {
         let mut s = [0usize; 4];
         s[..shape.len()].copy_from_slice(shape);
         let len = shape.iter().product();
-        let spec = TensorSpec { name, shape: s, rank: shape.len(), offset, len, kind };
+        let spec = TensorSpec {
+            name,
+            shape: s,
+            rank: shape.len(),
+            offset,
+            len,
+            kind,
+        };
         offset += len;
         f(&spec);
     });
@@ -237,7 +276,11 @@ impl<'p> ResParams<'p> {
             norm1_bias: cur.take(o),
             conv1_weight: cur.take(o * o * 9),
             conv1_bias: cur.take(o),
-            skip: if r.has_skip_conv() { Some((cur.take(o * i), cur.take(o))) } else { None },
+            skip: if r.has_skip_conv() {
+                Some((cur.take(o * i), cur.take(o)))
+            } else {
+                None
+            },
         }
     }
 }
@@ -260,7 +303,10 @@ pub(crate) struct OutParams<'p> {
 impl<'p> ConvParams<'p> {
     /// Takes the input convolution's tensors.
     pub(crate) fn take_conv_in(c: &UNetConfig, cur: &mut Cursor<'p>) -> Self {
-        Self { weight: cur.take(c.base_channels * c.in_channels * 9), bias: cur.take(c.base_channels) }
+        Self {
+            weight: cur.take(c.base_channels * c.in_channels * 9),
+            bias: cur.take(c.base_channels),
+        }
     }
 }
 
@@ -270,7 +316,10 @@ impl<'p> OutParams<'p> {
         Self {
             norm_weight: cur.take(channels),
             norm_bias: cur.take(channels),
-            conv: ConvParams { weight: cur.take(c.out_channels * channels * 9), bias: cur.take(c.out_channels) },
+            conv: ConvParams {
+                weight: cur.take(c.out_channels * channels * 9),
+                bias: cur.take(c.out_channels),
+            },
         }
     }
 }

@@ -114,12 +114,17 @@ impl<'c> Plan<'c> {
     pub fn for_each(&self, mut f: impl FnMut(Block)) {
         let c = self.config;
         let levels = c.levels.min(super::config::MAX_LEVELS);
-        f(Block::ConvIn { channels: c.base_channels });
+        f(Block::ConvIn {
+            channels: c.base_channels,
+        });
         let mut ch = c.base_channels;
         let mut skip = [0usize; super::config::MAX_LEVELS];
         for level in 0..levels {
             if level > 0 {
-                f(Block::Down { level, channels: ch });
+                f(Block::Down {
+                    level,
+                    channels: ch,
+                });
             }
             for index in 0..c.encoder_blocks {
                 let out = c.channels(level);
@@ -163,7 +168,10 @@ impl<'c> Plan<'c> {
                 ch = out;
             }
             if level > 0 {
-                f(Block::Up { level, channels: ch });
+                f(Block::Up {
+                    level,
+                    channels: ch,
+                });
             }
         }
         f(Block::Out { channels: ch });
@@ -185,11 +193,14 @@ impl<'c> Plan<'c> {
 pub fn conv_flops(config: &UNetConfig, height: usize, width: usize) -> u64 {
     let mut total = 0u64;
     let pixels = |level: usize| ((height >> level) * (width >> level)) as u64;
-    let mac = |cin: usize, cout: usize, k: usize, level: usize| 2 * (cin * cout * k * k) as u64 * pixels(level);
+    let mac = |cin: usize, cout: usize, k: usize, level: usize| {
+        2 * (cin * cout * k * k) as u64 * pixels(level)
+    };
     Plan::new(config).for_each(|block| match block {
         Block::ConvIn { channels } => total += mac(config.in_channels, channels, 3, 0),
         Block::Res(r) => {
-            total += mac(r.total_in(), r.out_channels, 3, r.level) + mac(r.out_channels, r.out_channels, 3, r.level);
+            total += mac(r.total_in(), r.out_channels, 3, r.level)
+                + mac(r.out_channels, r.out_channels, 3, r.level);
             if r.has_skip_conv() {
                 total += mac(r.total_in(), r.out_channels, 1, r.level);
             }

@@ -24,9 +24,18 @@ impl UNetConfig {
     /// compared on loading.
     pub fn describe(&self) -> heapless::String<DESCRIBE_LEN> {
         let mut s = heapless::String::new();
-        let _ = write!(s, "powerpost-unet-v1 in={} out={} base={} mult=", self.in_channels, self.out_channels, self.base_channels);
+        let _ = write!(
+            s,
+            "powerpost-unet-v1 in={} out={} base={} mult=",
+            self.in_channels, self.out_channels, self.base_channels
+        );
         for level in 0..self.levels.min(super::config::MAX_LEVELS) {
-            let _ = write!(s, "{}{}", if level > 0 { "," } else { "" }, self.channel_mult[level]);
+            let _ = write!(
+                s,
+                "{}{}",
+                if level > 0 { "," } else { "" },
+                self.channel_mult[level]
+            );
         }
         let _ = write!(
             s,
@@ -57,7 +66,9 @@ pub fn load_params(config: &UNetConfig, bytes: &[u8], params: &mut [f32]) -> Res
     check_len("params", params.len(), params_len(config))?;
     let file = SafeTensors::parse(bytes)?;
     let expected = config.describe();
-    if file.metadata(ARCHITECTURE_KEY) != Some(expected.as_str()) || file.len() != tensor_count(config) {
+    if file.metadata(ARCHITECTURE_KEY) != Some(expected.as_str())
+        || file.len() != tensor_count(config)
+    {
         return Err(Error::ArchitectureMismatch);
     }
     let mut result = Ok(());

@@ -45,7 +45,9 @@ use crate::exec::{Executor, SharedMut};
 
 use super::config::{Grid, WaveConfig};
 use super::kernel::{self, ld, sp, window, window_mut, Lane, RowKernel};
-use super::propagate::{bilinear, bilinear_on, check_receivers, inverse_spacing, flush, par_rows, take, Aux, Propagator};
+use super::propagate::{
+    bilinear, bilinear_on, check_receivers, flush, inverse_spacing, par_rows, take, Aux, Propagator,
+};
 
 /// Fields of extended size in a Born state (see [`born_state_len`]).
 const BORN_FIELDS: usize = 13;
@@ -53,7 +55,10 @@ const BORN_FIELDS: usize = 13;
 /// Checks that the configuration supports Born/RTM (second order in time).
 fn check_order(cfg: &WaveConfig) -> Result<(), Error> {
     if cfg.time_order != 2 {
-        return Err(Error::InvalidArgument { name: "time_order", expected: "2 for Born modelling and RTM" });
+        return Err(Error::InvalidArgument {
+            name: "time_order",
+            expected: "2 for Born modelling and RTM",
+        });
     }
     Ok(())
 }
@@ -111,7 +116,10 @@ fn scratch_len_for(cfg: &WaveConfig, k: usize) -> Result<usize, Error> {
     fields
         .checked_mul(g.field_len())
         .and_then(|a| a.checked_add((k + 2).checked_mul(g.nz * g.nx)?))
-        .ok_or(Error::InvalidArgument { name: "grid", expected: "a problem small enough to address" })
+        .ok_or(Error::InvalidArgument {
+            name: "grid",
+            expected: "a problem small enough to address",
+        })
 }
 
 /// One row of the imaging condition `image += (−Δ²u₀ⁿ) ⊙ rⁿ⁺¹` with
@@ -134,7 +142,9 @@ impl RowKernel for Imaging {
     unsafe fn at<L: Lane>(&self, i: usize) {
         // SAFETY: views checked where the kernel is built; `i + LANES <= n`.
         unsafe {
-            let d2 = ld::<L>(self.next, i).add(ld::<L>(self.prev, i)).sub(sp::<L>(2.0).mul(ld::<L>(self.cur, i)));
+            let d2 = ld::<L>(self.next, i)
+                .add(ld::<L>(self.prev, i))
+                .sub(sp::<L>(2.0).mul(ld::<L>(self.cur, i)));
             let p = self.image.add(i);
             L::load(p).sub(d2.mul(ld::<L>(self.r, i))).store(p);
         }
@@ -195,7 +205,10 @@ impl Propagator<'_> {
         check_len("wavelet", wavelet.len(), cfg.nt)?;
         check_len("dm", dm.len(), g.nz * g.nx)?;
         if dm.iter().any(|v| !v.is_finite()) {
-            return Err(Error::InvalidArgument { name: "dm", expected: "finite values" });
+            return Err(Error::InvalidArgument {
+                name: "dm",
+                expected: "finite values",
+            });
         }
         check_len("shot", shot.len(), cfg.nt * nrec)?;
         check_len("state", state.len(), born_state_len(cfg)?)?;
@@ -207,10 +220,20 @@ impl Propagator<'_> {
         let mut b_prev = take(&mut rest, fl);
         let mut b_cur = take(&mut rest, fl);
         let mut b_next = take(&mut rest, fl);
-        let mut baux = Aux { psix: take(&mut rest, fl), psiz: take(&mut rest, fl), zetax: take(&mut rest, fl), zetaz: take(&mut rest, fl) };
+        let mut baux = Aux {
+            psix: take(&mut rest, fl),
+            psiz: take(&mut rest, fl),
+            zetax: take(&mut rest, fl),
+            zetaz: take(&mut rest, fl),
+        };
         let mut d_cur = take(&mut rest, fl);
         let mut d_nxt = take(&mut rest, fl);
-        let mut daux = Aux { psix: take(&mut rest, fl), psiz: take(&mut rest, fl), zetax: take(&mut rest, fl), zetaz: take(&mut rest, fl) };
+        let mut daux = Aux {
+            psix: take(&mut rest, fl),
+            psiz: take(&mut rest, fl),
+            zetax: take(&mut rest, fl),
+            zetaz: take(&mut rest, fl),
+        };
         let inv_dt2 = crate::detmath::recip(cfg.dt * cfg.dt);
         let free = cfg.free_surface;
         for n in 0..cfg.nt {
@@ -281,7 +304,16 @@ pub fn rtm_shot(
     illumination: Option<&mut [f32]>,
     exec: &dyn Executor,
 ) -> Result<(), Error> {
-    Propagator::new(cfg, medium)?.rtm_shot(source, receivers, wavelet, shot_data, scratch, image, illumination, exec)
+    Propagator::new(cfg, medium)?.rtm_shot(
+        source,
+        receivers,
+        wavelet,
+        shot_data,
+        scratch,
+        image,
+        illumination,
+        exec,
+    )
 }
 
 impl Propagator<'_> {
@@ -310,7 +342,10 @@ impl Propagator<'_> {
         check_len("wavelet", wavelet.len(), nt)?;
         check_len("shot", shot_data.len(), nt * nrec)?;
         if shot_data.iter().any(|v| !v.is_finite()) {
-            return Err(Error::InvalidArgument { name: "shot", expected: "finite values" });
+            return Err(Error::InvalidArgument {
+                name: "shot",
+                expected: "finite values",
+            });
         }
         // The scratch length selects the scheme: checkpoints or the whole wavefield stored.
         let k = if scratch.len() == rtm_scratch_len_stored(cfg)? {
@@ -334,10 +369,20 @@ impl Propagator<'_> {
         let mut rest = &mut *scratch;
         let mut cur = take(&mut rest, fl);
         let mut nxt = take(&mut rest, fl);
-        let mut baux = Aux { psix: take(&mut rest, fl), psiz: take(&mut rest, fl), zetax: take(&mut rest, fl), zetaz: take(&mut rest, fl) };
+        let mut baux = Aux {
+            psix: take(&mut rest, fl),
+            psiz: take(&mut rest, fl),
+            zetax: take(&mut rest, fl),
+            zetaz: take(&mut rest, fl),
+        };
         let mut r_cur = take(&mut rest, fl);
         let mut r_nxt = take(&mut rest, fl);
-        let mut raux = Aux { psix: take(&mut rest, fl), psiz: take(&mut rest, fl), zetax: take(&mut rest, fl), zetaz: take(&mut rest, fl) };
+        let mut raux = Aux {
+            psix: take(&mut rest, fl),
+            psiz: take(&mut rest, fl),
+            zetax: take(&mut rest, fl),
+            zetaz: take(&mut rest, fl),
+        };
         let tmp = take(&mut rest, 6 * fl);
         let checkpoints = take(&mut rest, 6 * ncp * fl);
         let snaps = take(&mut rest, (k + 2) * np);
@@ -349,7 +394,17 @@ impl Propagator<'_> {
         for n in 0..=last {
             if n % k == 0 {
                 let cp = &mut checkpoints[(n / k) * 6 * fl..(n / k + 1) * 6 * fl];
-                for (i, f) in [&*cur, &*nxt, &*baux.psix, &*baux.psiz, &*baux.zetax, &*baux.zetaz].into_iter().enumerate() {
+                for (i, f) in [
+                    &*cur,
+                    &*nxt,
+                    &*baux.psix,
+                    &*baux.psiz,
+                    &*baux.zetax,
+                    &*baux.zetaz,
+                ]
+                .into_iter()
+                .enumerate()
+                {
                     cp[i * fl..(i + 1) * fl].copy_from_slice(f);
                 }
             }
@@ -365,7 +420,11 @@ impl Propagator<'_> {
         // Adjoint initial state: r^{nt−1} = W Rᵀ d^{nt−1}.
         let inject_data = |field: &mut [f32], n: usize| -> Result<(), Error> {
             for (j, &rp) in receivers.iter().enumerate() {
-                prop.inject(field, &bilinear_on(&g, inv, rp, "receivers")?, shot_data[n * nrec + j]);
+                prop.inject(
+                    field,
+                    &bilinear_on(&g, inv, rp, "receivers")?,
+                    shot_data[n * nrec + j],
+                );
             }
             prop.finish_step(field);
             Ok(())
@@ -377,9 +436,16 @@ impl Propagator<'_> {
             let end = ((c + 1) * k).min(nt - 1);
             // Restore checkpoint c and recompute the segment's snapshots u₀^{start−1..=end}.
             let cp = &checkpoints[c * 6 * fl..(c + 1) * 6 * fl];
-            for (i, f) in [&mut *cur, &mut *nxt, &mut *baux.psix, &mut *baux.psiz, &mut *baux.zetax, &mut *baux.zetaz]
-                .into_iter()
-                .enumerate()
+            for (i, f) in [
+                &mut *cur,
+                &mut *nxt,
+                &mut *baux.psix,
+                &mut *baux.psiz,
+                &mut *baux.zetax,
+                &mut *baux.zetaz,
+            ]
+            .into_iter()
+            .enumerate()
             {
                 f.copy_from_slice(&cp[i * fl..(i + 1) * fl]);
             }
@@ -390,7 +456,11 @@ impl Propagator<'_> {
                 prop.inject(nxt, &src, wavelet[n]);
                 prop.finish_step(nxt);
                 core::mem::swap(&mut cur, &mut nxt);
-                physical(&g, cur, &mut snaps[(n - start + 2) * np..(n - start + 3) * np]);
+                physical(
+                    &g,
+                    cur,
+                    &mut snaps[(n - start + 2) * np..(n - start + 3) * np],
+                );
             }
             // Adjoint sweep over the segment.
             for n in (start..end).rev() {
@@ -401,7 +471,11 @@ impl Propagator<'_> {
                     }
                 }
                 {
-                    let (sp, sc, sn) = (&snaps[(j - 1) * np..j * np], &snaps[j * np..(j + 1) * np], &snaps[(j + 1) * np..(j + 2) * np]);
+                    let (sp, sc, sn) = (
+                        &snaps[(j - 1) * np..j * np],
+                        &snaps[j * np..(j + 1) * np],
+                        &snaps[(j + 1) * np..(j + 2) * np],
+                    );
                     let r: &[f32] = r_cur;
                     let sh = SharedMut::new(&mut *image);
                     let isa = prop.isa();
@@ -441,7 +515,11 @@ impl Propagator<'_> {
 pub fn sum_images(images: &[f32], out: &mut [f32]) -> Result<(), Error> {
     let n = out.len();
     if n == 0 || images.len() / n * n != images.len() {
-        return Err(Error::BufferLength { buffer: "images", expected: n, actual: images.len() });
+        return Err(Error::BufferLength {
+            buffer: "images",
+            expected: n,
+            actual: images.len(),
+        });
     }
     out.fill(0.0);
     for img in images.chunks_exact(n) {

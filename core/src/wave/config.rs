@@ -97,7 +97,14 @@ pub const DEFAULT_MIN_PPW_ORDER4: f32 = 10.0;
 impl WaveConfig {
     /// A configuration with space order 8, time order 2, a 20-point C-PML, no free
     /// surface, source delay `1.5 / f_peak` and the default dispersion threshold.
-    pub fn new(nz: usize, nx: usize, spacing: f32, dt: f32, nt: usize, peak_frequency: f32) -> Self {
+    pub fn new(
+        nz: usize,
+        nx: usize,
+        spacing: f32,
+        dt: f32,
+        nt: usize,
+        peak_frequency: f32,
+    ) -> Self {
         Self {
             nz,
             nx,
@@ -129,7 +136,11 @@ impl WaveConfig {
         let dx = self.dx as f64;
         let dz = self.dz as f64;
         let lambda = s / (dx * dx) + s / (dz * dz);
-        let limit = if self.time_order == 4 { 4.0 * FOURTH_ORDER_DT_GAIN * FOURTH_ORDER_DT_GAIN } else { 4.0 };
+        let limit = if self.time_order == 4 {
+            4.0 * FOURTH_ORDER_DT_GAIN * FOURTH_ORDER_DT_GAIN
+        } else {
+            4.0
+        };
         // Host-side check only (f64 libm is fine: it does not define output bits).
         (STABILITY_MARGIN as f64 * libm::sqrt(limit / lambda) / max_velocity as f64) as f32
     }
@@ -141,28 +152,52 @@ impl WaveConfig {
     pub fn validate(&self) -> Result<(), Error> {
         let pos = |v: f32| v.is_finite() && v > 0.0;
         if !pos(self.dx) {
-            return Err(Error::InvalidArgument { name: "dx", expected: "finite and > 0" });
+            return Err(Error::InvalidArgument {
+                name: "dx",
+                expected: "finite and > 0",
+            });
         }
         if !pos(self.dz) {
-            return Err(Error::InvalidArgument { name: "dz", expected: "finite and > 0" });
+            return Err(Error::InvalidArgument {
+                name: "dz",
+                expected: "finite and > 0",
+            });
         }
         if !pos(self.dt) {
-            return Err(Error::InvalidArgument { name: "dt", expected: "finite and > 0" });
+            return Err(Error::InvalidArgument {
+                name: "dt",
+                expected: "finite and > 0",
+            });
         }
         if self.nt < 2 || self.nt > 10_000_000 {
-            return Err(Error::InvalidArgument { name: "nt", expected: "2 ..= 10^7 time samples" });
+            return Err(Error::InvalidArgument {
+                name: "nt",
+                expected: "2 ..= 10^7 time samples",
+            });
         }
         if self.space_order != 4 && self.space_order != 8 {
-            return Err(Error::InvalidArgument { name: "space_order", expected: "4 or 8" });
+            return Err(Error::InvalidArgument {
+                name: "space_order",
+                expected: "4 or 8",
+            });
         }
         if self.time_order != 2 && self.time_order != 4 {
-            return Err(Error::InvalidArgument { name: "time_order", expected: "2 or 4" });
+            return Err(Error::InvalidArgument {
+                name: "time_order",
+                expected: "2 or 4",
+            });
         }
         if !pos(self.peak_frequency) {
-            return Err(Error::InvalidArgument { name: "peak_frequency", expected: "finite and > 0" });
+            return Err(Error::InvalidArgument {
+                name: "peak_frequency",
+                expected: "finite and > 0",
+            });
         }
         if !(self.source_delay.is_finite() && self.source_delay >= 0.0) {
-            return Err(Error::InvalidArgument { name: "source_delay", expected: "finite and >= 0" });
+            return Err(Error::InvalidArgument {
+                name: "source_delay",
+                expected: "finite and >= 0",
+            });
         }
         if !(self.min_points_per_wavelength.is_finite() && self.min_points_per_wavelength >= 0.0) {
             return Err(Error::InvalidArgument {
@@ -201,19 +236,36 @@ impl Grid {
     pub fn new(cfg: &WaveConfig) -> Result<Self, Error> {
         const MAX: usize = 1 << 15;
         if cfg.nz < 2 * HALO || cfg.nz > MAX {
-            return Err(Error::InvalidArgument { name: "nz", expected: "8 ..= 32768 rows" });
+            return Err(Error::InvalidArgument {
+                name: "nz",
+                expected: "8 ..= 32768 rows",
+            });
         }
         if cfg.nx < 2 * HALO || cfg.nx > MAX {
-            return Err(Error::InvalidArgument { name: "nx", expected: "8 ..= 32768 columns" });
+            return Err(Error::InvalidArgument {
+                name: "nx",
+                expected: "8 ..= 32768 columns",
+            });
         }
         if cfg.pml_width > 1000 {
-            return Err(Error::InvalidArgument { name: "pml_width", expected: "0 ..= 1000 points" });
+            return Err(Error::InvalidArgument {
+                name: "pml_width",
+                expected: "0 ..= 1000 points",
+            });
         }
         let width = cfg.pml_width;
         let top = if cfg.free_surface { 0 } else { width };
         let nzp = top + cfg.nz + width;
         let nxp = cfg.nx + 2 * width;
-        Ok(Self { nz: cfg.nz, nx: cfg.nx, top, width, nzp, nxp, stride: nxp + 2 * HALO })
+        Ok(Self {
+            nz: cfg.nz,
+            nx: cfg.nx,
+            top,
+            width,
+            nzp,
+            nxp,
+            stride: nxp + 2 * HALO,
+        })
     }
 
     /// Floats in one stored field (extended grid plus halo).
@@ -259,13 +311,19 @@ pub fn velocity_range(velocity: &[f32]) -> Result<(f32, f32), Error> {
     let mut hi = 0.0f32;
     for &v in velocity {
         if !(v.is_finite() && v > 0.0) {
-            return Err(Error::InvalidArgument { name: "velocity", expected: "finite values > 0 (m/s)" });
+            return Err(Error::InvalidArgument {
+                name: "velocity",
+                expected: "finite values > 0 (m/s)",
+            });
         }
         lo = lo.min(v);
         hi = hi.max(v);
     }
     if velocity.is_empty() {
-        return Err(Error::InvalidArgument { name: "velocity", expected: "a non-empty model" });
+        return Err(Error::InvalidArgument {
+            name: "velocity",
+            expected: "a non-empty model",
+        });
     }
     Ok((lo, hi))
 }
@@ -274,7 +332,11 @@ pub fn velocity_range(velocity: &[f32]) -> Result<(f32, f32), Error> {
 ///
 /// # Errors
 /// [`Error::UnstableTimeStep`] or [`Error::TooDispersive`].
-pub fn check_stability(cfg: &WaveConfig, min_velocity: f32, max_velocity: f32) -> Result<(), Error> {
+pub fn check_stability(
+    cfg: &WaveConfig,
+    min_velocity: f32,
+    max_velocity: f32,
+) -> Result<(), Error> {
     cfg.validate()?;
     let max_dt = cfg.max_stable_dt(max_velocity);
     if !(cfg.dt <= max_dt) {
@@ -325,7 +387,14 @@ impl<'a> Medium<'a> {
         let (ax, rest) = rest.split_at(g.nxp);
         let (bx, rest) = rest.split_at(g.nxp);
         let (az, bz) = rest.split_at(g.nzp);
-        Ok(Self { w, w12, ax, bx, az, bz })
+        Ok(Self {
+            w,
+            w12,
+            ax,
+            bx,
+            az,
+            bz,
+        })
     }
 }
 

@@ -20,9 +20,9 @@
 //! AVX instructions; it is only reached when [`Isa::is_supported`] said so (the
 //! [`super::Propagator`] checks the ISA it is given).
 
-use crate::nn::simd::{Isa, Lanes, Scalar};
 #[cfg(target_arch = "x86_64")]
 use crate::nn::simd::{Avx2, Sse2};
+use crate::nn::simd::{Isa, Lanes, Scalar};
 
 use super::propagate::{flush, FLUSH_BELOW};
 
@@ -187,7 +187,12 @@ pub(crate) fn sp<L: Lane>(v: f32) -> L {
 /// `cx0·f + Σⱼ cxⱼ(f₋ⱼ + f₊ⱼ)` at `p + i`: the centred second difference along x, summed
 /// centre first, then by increasing distance.
 #[inline(always)]
-pub(crate) unsafe fn second_x<L: Lane, const R: usize>(p: *const f32, i: usize, cx: &[f32; 4], cx0: f32) -> L {
+pub(crate) unsafe fn second_x<L: Lane, const R: usize>(
+    p: *const f32,
+    i: usize,
+    cx: &[f32; 4],
+    cx0: f32,
+) -> L {
     // SAFETY: the caller guarantees `p + i ± R` lie in one checked view.
     unsafe {
         let q = p.add(i);
@@ -201,13 +206,21 @@ pub(crate) unsafe fn second_x<L: Lane, const R: usize>(p: *const f32, i: usize, 
 
 /// `cz0·f + Σⱼ czⱼ(f₋ⱼₛ + f₊ⱼₛ)` at `p + i` (`s` the stride): the same along z.
 #[inline(always)]
-pub(crate) unsafe fn second_z<L: Lane, const R: usize>(p: *const f32, i: usize, st: usize, cz: &[f32; 4], cz0: f32) -> L {
+pub(crate) unsafe fn second_z<L: Lane, const R: usize>(
+    p: *const f32,
+    i: usize,
+    st: usize,
+    cz: &[f32; 4],
+    cz0: f32,
+) -> L {
     // SAFETY: the caller guarantees `p + i ± R·st` lie in one checked view.
     unsafe {
         let q = p.add(i);
         let mut d = sp::<L>(cz0).mul(L::load(q));
         for j in 0..R {
-            d = d.add(sp::<L>(cz[j]).mul(L::load(q.sub((j + 1) * st)).add(L::load(q.add((j + 1) * st)))));
+            d = d.add(
+                sp::<L>(cz[j]).mul(L::load(q.sub((j + 1) * st)).add(L::load(q.add((j + 1) * st)))),
+            );
         }
         d
     }
@@ -216,13 +229,21 @@ pub(crate) unsafe fn second_z<L: Lane, const R: usize>(p: *const f32, i: usize, 
 /// Centred first difference `Σⱼ bⱼ (f(+(j+1)·step) − f(−(j+1)·step))` at `p + i`, in
 /// increasing distance.
 #[inline(always)]
-pub(crate) unsafe fn first<L: Lane, const R: usize>(p: *const f32, i: usize, step: usize, b: &[f32; 4]) -> L {
+pub(crate) unsafe fn first<L: Lane, const R: usize>(
+    p: *const f32,
+    i: usize,
+    step: usize,
+    b: &[f32; 4],
+) -> L {
     // SAFETY: the caller guarantees `p + i ± R·step` lie in one checked view.
     unsafe {
         let q = p.add(i);
         let mut d = sp::<L>(b[0]).mul(L::load(q.add(step)).sub(L::load(q.sub(step))));
         for j in 1..R {
-            d = d.add(sp::<L>(b[j]).mul(L::load(q.add((j + 1) * step)).sub(L::load(q.sub((j + 1) * step)))));
+            d = d.add(
+                sp::<L>(b[j])
+                    .mul(L::load(q.add((j + 1) * step)).sub(L::load(q.sub((j + 1) * step)))),
+            );
         }
         d
     }
@@ -235,7 +256,13 @@ pub(crate) unsafe fn first<L: Lane, const R: usize>(p: *const f32, i: usize, ste
 /// If the range lies outside `f` (an internal invariant of the grid layout, never a user
 /// input).
 #[inline(always)]
-pub(crate) fn window(f: &[f32], centre: usize, n: usize, before: usize, after: usize) -> *const f32 {
+pub(crate) fn window(
+    f: &[f32],
+    centre: usize,
+    n: usize,
+    before: usize,
+    after: usize,
+) -> *const f32 {
     let w = &f[centre - before..centre + n + after];
     // SAFETY: `before <= w.len()`.
     unsafe { w.as_ptr().add(before) }

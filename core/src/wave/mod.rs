@@ -11,7 +11,11 @@
 
 // Accumulations are written `s = s + term` on purpose: the order of operations is part of
 // the bit-exactness contract and reads best spelled out.
-#![allow(clippy::assign_op_pattern, clippy::neg_cmp_op_on_partial_ord, clippy::needless_range_loop)]
+#![allow(
+    clippy::assign_op_pattern,
+    clippy::neg_cmp_op_on_partial_ord,
+    clippy::needless_range_loop
+)]
 
 pub mod config;
 mod kernel;
@@ -24,7 +28,10 @@ pub use propagate::{bilinear, forward_shot, state_len, Propagator};
 pub use ricker::{ricker, ricker_wavelet};
 
 pub mod born;
-pub use born::{born_shot, born_state_len, checkpoint_interval, rtm_scratch_len, rtm_scratch_len_stored, rtm_shot, sum_images};
+pub use born::{
+    born_shot, born_state_len, checkpoint_interval, rtm_scratch_len, rtm_scratch_len_stored,
+    rtm_shot, sum_images,
+};
 
 pub mod image;
 pub mod noise;

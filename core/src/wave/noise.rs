@@ -8,7 +8,11 @@
 //! `10·log10(‖shot‖² / ‖noise‖²) = snr_db` over this shot (energies summed in f64 in index
 //! order) and added to the shot.
 
-use crate::{detmath, error::{check_len, Error}, rng::NoiseStream};
+use crate::{
+    detmath,
+    error::{check_len, Error},
+    rng::NoiseStream,
+};
 
 /// Floats of scratch for [`add_colored_noise`]: `(nt + L − 1)·nrec` white samples.
 pub fn colored_noise_scratch_len(nt: usize, nrec: usize, filter_len: usize) -> usize {
@@ -32,18 +36,34 @@ pub fn add_colored_noise(
     scratch: &mut [f32],
 ) -> Result<(), Error> {
     check_len("shot", shot.len(), nt * nrec)?;
-    if filter.is_empty() || filter.iter().all(|&v| v == 0.0) || filter.iter().any(|v| !v.is_finite()) {
-        return Err(Error::InvalidArgument { name: "filter", expected: "finite, not all zero" });
+    if filter.is_empty()
+        || filter.iter().all(|&v| v == 0.0)
+        || filter.iter().any(|v| !v.is_finite())
+    {
+        return Err(Error::InvalidArgument {
+            name: "filter",
+            expected: "finite, not all zero",
+        });
     }
     if !(snr_db.is_finite() && snr_db.abs() <= 200.0) {
-        return Err(Error::InvalidArgument { name: "snr_db", expected: "finite, within ±200 dB" });
+        return Err(Error::InvalidArgument {
+            name: "snr_db",
+            expected: "finite, within ±200 dB",
+        });
     }
     let l = filter.len();
-    check_len("scratch", scratch.len(), colored_noise_scratch_len(nt, nrec, l))?;
+    check_len(
+        "scratch",
+        scratch.len(),
+        colored_noise_scratch_len(nt, nrec, l),
+    )?;
     NoiseStream::new(seed, shot_index).fill_gaussian(0, scratch);
     let signal: f64 = shot.iter().map(|&v| v as f64 * v as f64).sum();
     if !(signal > 0.0 && signal.is_finite()) {
-        return Err(Error::InvalidArgument { name: "shot", expected: "finite data with nonzero energy" });
+        return Err(Error::InvalidArgument {
+            name: "shot",
+            expected: "finite data with nonzero energy",
+        });
     }
     // Coloured noise energy first (pass 1), then scale and add (pass 2). The filter runs
     // over blocks of `BLOCK` receivers of one time sample at once (contiguous, so the
@@ -99,7 +119,10 @@ pub fn relative_residual(predicted: &[f32], observed: &[f32]) -> Result<f64, Err
         den += o as f64 * o as f64;
     }
     if !(den > 0.0 && den.is_finite() && num.is_finite()) {
-        return Err(Error::InvalidArgument { name: "observed", expected: "finite shots with nonzero energy" });
+        return Err(Error::InvalidArgument {
+            name: "observed",
+            expected: "finite shots with nonzero energy",
+        });
     }
     Ok(libm::sqrt(num) / libm::sqrt(den))
 }

@@ -56,7 +56,10 @@ impl Acquisition {
         match name {
             "paper" => Ok(Self::paper()),
             "edge" => Ok(Self::edge()),
-            _ => Err(Error::InvalidArgument { name: "preset", expected: "`paper` or `edge`" }),
+            _ => Err(Error::InvalidArgument {
+                name: "preset",
+                expected: "`paper` or `edge`",
+            }),
         }
     }
 
@@ -66,7 +69,16 @@ impl Acquisition {
         let mut cfg = WaveConfig::new(fz, fx, h, 1.25e-3, 1441, 15.0);
         cfg.source_delay = 0.1;
         cfg.pml_width = 20;
-        Self { model_nz: nz, model_nx: nx, model_spacing: spacing, refine, cfg, n_sources: 16, n_receivers, depth: 2.0 * h }
+        Self {
+            model_nz: nz,
+            model_nx: nx,
+            model_spacing: spacing,
+            refine,
+            cfg,
+            n_sources: 16,
+            n_receivers,
+            depth: 2.0 * h,
+        }
     }
 
     /// Position `[z, x]` (m) of source `i`.
@@ -75,10 +87,16 @@ impl Acquisition {
     /// [`Error::InvalidArgument`] if `i ≥ n_sources`.
     pub fn source_position(&self, i: usize) -> Result<[f32; 2], Error> {
         if i >= self.n_sources {
-            return Err(Error::InvalidArgument { name: "source", expected: "an index below n_sources" });
+            return Err(Error::InvalidArgument {
+                name: "source",
+                expected: "an index below n_sources",
+            });
         }
         let width = (self.model_nx - 1) as f32 * self.model_spacing;
-        Ok([self.depth, crate::detmath::div((i as f32 + 0.5) * width, self.n_sources as f32)])
+        Ok([
+            self.depth,
+            crate::detmath::div((i as f32 + 0.5) * width, self.n_sources as f32),
+        ])
     }
 
     /// Position `[z, x]` (m) of receiver `j` (one per model column).
@@ -87,7 +105,10 @@ impl Acquisition {
     /// [`Error::InvalidArgument`] if `j ≥ n_receivers`.
     pub fn receiver_position(&self, j: usize) -> Result<[f32; 2], Error> {
         if j >= self.n_receivers {
-            return Err(Error::InvalidArgument { name: "receiver", expected: "an index below n_receivers" });
+            return Err(Error::InvalidArgument {
+                name: "receiver",
+                expected: "an index below n_receivers",
+            });
         }
         Ok([self.depth, j as f32 * self.model_spacing])
     }
@@ -124,7 +145,8 @@ impl Acquisition {
         check_len("coarse", out.len(), self.model_nz * self.model_nx)?;
         for iz in 0..self.model_nz {
             for ix in 0..self.model_nx {
-                out[iz * self.model_nx + ix] = fine[iz * self.refine * self.cfg.nx + ix * self.refine];
+                out[iz * self.model_nx + ix] =
+                    fine[iz * self.refine * self.cfg.nx + ix * self.refine];
             }
         }
         Ok(())

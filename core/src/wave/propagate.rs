@@ -51,10 +51,12 @@ pub const STATE_FIELDS: usize = 12;
 pub fn state_len(cfg: &WaveConfig) -> Result<usize, Error> {
     cfg.validate()?;
     let g = Grid::new(cfg)?;
-    g.field_len().checked_mul(STATE_FIELDS).ok_or(Error::InvalidArgument {
-        name: "grid",
-        expected: "a grid small enough to address",
-    })
+    g.field_len()
+        .checked_mul(STATE_FIELDS)
+        .ok_or(Error::InvalidArgument {
+            name: "grid",
+            expected: "a grid small enough to address",
+        })
 }
 
 /// Stencil coefficients with the grid spacings folded in.
@@ -99,7 +101,16 @@ impl Coeffs {
         }
         let cx0 = a[0] * idx2;
         let cz0 = a[0] * idz2;
-        Self { r: cfg.space_order / 2, c0: cx0 + cz0, cx, cz, cx0, cz0, bx, bz }
+        Self {
+            r: cfg.space_order / 2,
+            c0: cx0 + cz0,
+            cx,
+            cz,
+            cx0,
+            cz0,
+            bx,
+            bz,
+        }
     }
 }
 
@@ -147,7 +158,10 @@ impl<const R: usize> RowKernel for WLapRow<R> {
             for j in 0..R {
                 lap = lap
                     .add(sp::<L>(k.cx[j]).mul(L::load(q.sub(1 + j)).add(L::load(q.add(1 + j)))))
-                    .add(sp::<L>(k.cz[j]).mul(L::load(q.sub((j + 1) * st)).add(L::load(q.add((j + 1) * st)))));
+                    .add(
+                        sp::<L>(k.cz[j])
+                            .mul(L::load(q.sub((j + 1) * st)).add(L::load(q.add((j + 1) * st)))),
+                    );
             }
             ld::<L>(self.w, i).mul(lap).flush().store(self.o.add(i));
         }
@@ -177,7 +191,11 @@ impl<const R: usize, const PER_POINT: bool> RowKernel for PsiUpdate<R, PER_POINT
         // SAFETY: views checked by the builders; `i + LANES <= n`.
         unsafe {
             let d = first::<L, R>(self.f, i, self.step, &self.coef);
-            let (a, b) = if PER_POINT { (ld::<L>(self.a, i), ld::<L>(self.b, i)) } else { (sp(self.a1), sp(self.b1)) };
+            let (a, b) = if PER_POINT {
+                (ld::<L>(self.a, i), ld::<L>(self.b, i))
+            } else {
+                (sp(self.a1), sp(self.b1))
+            };
             let p = self.psi.add(i);
             b.mul(L::load(p)).add(a.mul(d)).flush().store(p);
         }
@@ -206,7 +224,11 @@ impl<const PER_POINT: bool> RowKernel for AdjointBeta<PER_POINT> {
     unsafe fn at<L: Lane>(&self, i: usize) {
         // SAFETY: views checked by the builder; `i + LANES <= n`.
         unsafe {
-            let (a, b) = if PER_POINT { (ld::<L>(self.a, i), ld::<L>(self.b, i)) } else { (sp(self.a1), sp(self.b1)) };
+            let (a, b) = if PER_POINT {
+                (ld::<L>(self.a, i), ld::<L>(self.b, i))
+            } else {
+                (sp(self.a1), sp(self.b1))
+            };
             let r = ld::<L>(self.r, i);
             let beta = ld::<L>(self.beta, i).add(r);
             let e = a.mul(beta).flush();
@@ -241,7 +263,11 @@ impl<const R: usize, const PER_POINT: bool> RowKernel for AdjointAlpha<R, PER_PO
         // SAFETY: views checked by the builder; `i + LANES <= n`.
         unsafe {
             let d = first::<L, R>(self.f, i, self.step, &self.coef);
-            let (a, b) = if PER_POINT { (ld::<L>(self.a, i), ld::<L>(self.b, i)) } else { (sp(self.a1), sp(self.b1)) };
+            let (a, b) = if PER_POINT {
+                (ld::<L>(self.a, i), ld::<L>(self.b, i))
+            } else {
+                (sp(self.a1), sp(self.b1))
+            };
             let at = ld::<L>(self.alpha, i).sub(d);
             a.mul(at).flush().store(self.y.add(i));
             b.mul(at).flush().store(self.alpha.add(i));
@@ -293,7 +319,9 @@ struct ForwardSegment<const R: usize, const FOURTH: bool, const XP: bool, const 
     zz: *mut f32,
 }
 
-impl<const R: usize, const FOURTH: bool, const XP: bool, const ZP: bool> RowKernel for ForwardSegment<R, FOURTH, XP, ZP> {
+impl<const R: usize, const FOURTH: bool, const XP: bool, const ZP: bool> RowKernel
+    for ForwardSegment<R, FOURTH, XP, ZP>
+{
     fn len(&self) -> usize {
         self.n
     }
@@ -309,18 +337,32 @@ impl<const R: usize, const FOURTH: bool, const XP: bool, const ZP: bool> RowKern
             let uc = if FOURTH { ld::<L>(self.u, i) } else { fc };
             let mut corr = sp::<L>(0.0);
             if XP {
-                let uxx = if FOURTH { second_x::<L, R>(self.u, i, &k.cx, k.cx0) } else { dxx };
+                let uxx = if FOURTH {
+                    second_x::<L, R>(self.u, i, &k.cx, k.cx0)
+                } else {
+                    dxx
+                };
                 let p1 = first::<L, R>(self.px, i, 1, &k.bx);
                 let zp = self.zx.add(i);
-                let z = ld::<L>(self.bx, i).mul(L::load(zp)).add(ld::<L>(self.ax, i).mul(uxx.add(p1))).flush();
+                let z = ld::<L>(self.bx, i)
+                    .mul(L::load(zp))
+                    .add(ld::<L>(self.ax, i).mul(uxx.add(p1)))
+                    .flush();
                 z.store(zp);
                 corr = p1.add(z);
             }
             if ZP {
-                let uzz = if FOURTH { second_z::<L, R>(self.u, i, st, &k.cz, k.cz0) } else { dzz };
+                let uzz = if FOURTH {
+                    second_z::<L, R>(self.u, i, st, &k.cz, k.cz0)
+                } else {
+                    dzz
+                };
                 let p1 = first::<L, R>(self.psiz, i, st, &k.bz);
                 let zp = self.zz.add(i);
-                let z = sp::<L>(self.bz).mul(L::load(zp)).add(sp::<L>(self.az).mul(uzz.add(p1))).flush();
+                let z = sp::<L>(self.bz)
+                    .mul(L::load(zp))
+                    .add(sp::<L>(self.az).mul(uzz.add(p1)))
+                    .flush();
                 z.store(zp);
                 corr = if XP { corr.add(p1.add(z)) } else { p1.add(z) };
             }
@@ -355,7 +397,13 @@ impl RowStep<'_> {
     /// # Safety
     /// The CPU supports `L`.
     #[inline(always)]
-    unsafe fn segment<L: Lane, const R: usize, const FOURTH: bool, const XP: bool, const ZP: bool>(
+    unsafe fn segment<
+        L: Lane,
+        const R: usize,
+        const FOURTH: bool,
+        const XP: bool,
+        const ZP: bool,
+    >(
         &self,
         c0: usize,
         c1: usize,
@@ -370,19 +418,49 @@ impl RowStep<'_> {
         let (base, st) = (self.s + c0, self.stride);
         let null = core::ptr::null::<f32>();
         let nullm = core::ptr::null_mut::<f32>();
-        let f = window(if FOURTH { self.y } else { self.u }, base, n, R * st, R * st);
+        let f = window(
+            if FOURTH { self.y } else { self.u },
+            base,
+            n,
+            R * st,
+            R * st,
+        );
         let seg = ForwardSegment::<R, FOURTH, XP, ZP> {
             n,
             st,
             k: *self.k,
             f,
-            u: if FOURTH { window(self.u, base, n, R * st, R * st) } else { f },
+            u: if FOURTH {
+                window(self.u, base, n, R * st, R * st)
+            } else {
+                f
+            },
             w: window(self.w, base, n, 0, 0),
-            w12: if FOURTH { window(self.w12, base, n, 0, 0) } else { null },
-            px: if XP { window(self.px, c0 + HALO, n, R, R) } else { null },
-            psiz: if ZP { window(self.psiz, base, n, R * st, R * st) } else { null },
-            ax: if XP { window(self.ax, c0, n, 0, 0) } else { null },
-            bx: if XP { window(self.bx, c0, n, 0, 0) } else { null },
+            w12: if FOURTH {
+                window(self.w12, base, n, 0, 0)
+            } else {
+                null
+            },
+            px: if XP {
+                window(self.px, c0 + HALO, n, R, R)
+            } else {
+                null
+            },
+            psiz: if ZP {
+                window(self.psiz, base, n, R * st, R * st)
+            } else {
+                null
+            },
+            ax: if XP {
+                window(self.ax, c0, n, 0, 0)
+            } else {
+                null
+            },
+            bx: if XP {
+                window(self.bx, c0, n, 0, 0)
+            } else {
+                null
+            },
             az: self.az,
             bz: self.bz,
             o: window_mut(o, c0, n),
@@ -461,7 +539,12 @@ impl AdjointRow<'_> {
     /// # Safety
     /// The CPU supports `L`.
     #[inline(always)]
-    unsafe fn segment<L: Lane, const R: usize, const XP: bool, const ZP: bool>(&self, c0: usize, c1: usize, o: &mut [f32]) {
+    unsafe fn segment<L: Lane, const R: usize, const XP: bool, const ZP: bool>(
+        &self,
+        c0: usize,
+        c1: usize,
+        o: &mut [f32],
+    ) {
         let n = c1.saturating_sub(c0);
         if n == 0 {
             return;
@@ -474,10 +557,26 @@ impl AdjointRow<'_> {
             k: *self.k,
             r: window(self.r, base, n, R * st, R * st),
             w: window(self.w, base, n, 0, 0),
-            ex: if XP { window(self.ex, c0 + HALO, n, R, R) } else { null },
-            yx: if XP { window(self.yx, c0 + HALO, n, R, R) } else { null },
-            ez: if ZP { window(self.ez, base, n, R * st, R * st) } else { null },
-            yz: if ZP { window(self.yz, base, n, R * st, R * st) } else { null },
+            ex: if XP {
+                window(self.ex, c0 + HALO, n, R, R)
+            } else {
+                null
+            },
+            yx: if XP {
+                window(self.yx, c0 + HALO, n, R, R)
+            } else {
+                null
+            },
+            ez: if ZP {
+                window(self.ez, base, n, R * st, R * st)
+            } else {
+                null
+            },
+            yz: if ZP {
+                window(self.yz, base, n, R * st, R * st)
+            } else {
+                null
+            },
             o: window_mut(o, c0, n),
         };
         // SAFETY: the caller guarantees CPU support for `L`.
@@ -657,7 +756,13 @@ impl RowsBody for BetaZRows<'_> {
         let nxp = self.g.nxp;
         let s = self.g.index(iz, 0);
         // SAFETY: disjoint rows.
-        let (bz, e, f) = unsafe { (self.beta.slice(s, nxp), self.e.slice(s, nxp), self.f.slice(s, nxp)) };
+        let (bz, e, f) = unsafe {
+            (
+                self.beta.slice(s, nxp),
+                self.e.slice(s, nxp),
+                self.f.slice(s, nxp),
+            )
+        };
         let kern = AdjointBeta::<false> {
             n: nxp,
             r: window(self.r, s, nxp, 0, 0),
@@ -736,8 +841,13 @@ impl<const R: usize> RowsBody for AdjointRows<'_, R> {
         let s = g.index(iz, 0);
         // SAFETY: disjoint rows (the temporaries' views add this row's halo columns).
         let o = unsafe { self.out.slice(s, nxp) };
-        let (e, f, yv) =
-            unsafe { (self.ex.slice(s - HALO, stride), self.fx.slice(s - HALO, stride), self.yx.slice(s - HALO, stride)) };
+        let (e, f, yv) = unsafe {
+            (
+                self.ex.slice(s - HALO, stride),
+                self.fx.slice(s - HALO, stride),
+                self.yx.slice(s - HALO, stride),
+            )
+        };
         if g.width > 0 {
             let strips = [(0, g.width), (g.width + g.nx, nxp)];
             // SAFETY: as above.
@@ -776,7 +886,17 @@ impl<const R: usize> RowsBody for AdjointRows<'_, R> {
                 unsafe { kernel::drive::<L, _>(&kern) };
             }
         }
-        let rs = AdjointRow { k, r: self.r, w: m.w, ex: e, yx: yv, ez: self.ez, yz: self.yz, s, stride };
+        let rs = AdjointRow {
+            k,
+            r: self.r,
+            w: m.w,
+            ex: e,
+            yx: yv,
+            ez: self.ez,
+            yz: self.yz,
+            s,
+            stride,
+        };
         let (xr0, xr1) = (self.xr0, self.xr1);
         // SAFETY: forwarded CPU support.
         unsafe {
@@ -831,14 +951,24 @@ impl<B: RowsBody> kernel::WithLanes for RowsTask<'_, B> {
 
 /// [`par_rows`] for a [`RowsBody`]: the same split into contiguous tasks, each task run
 /// with instruction set `isa` (dispatched once per task).
-pub(crate) fn par_rows_isa<B: RowsBody>(exec: &dyn Executor, isa: Isa, ranges: &[(usize, usize)], body: &B) {
+pub(crate) fn par_rows_isa<B: RowsBody>(
+    exec: &dyn Executor,
+    isa: Isa,
+    ranges: &[(usize, usize)],
+    body: &B,
+) {
     let total: usize = ranges.iter().map(|&(a, b)| b.saturating_sub(a)).sum();
     if total == 0 {
         return;
     }
     let tasks = exec.threads().clamp(1, total);
     exec.for_each(tasks, &|t| {
-        let task = RowsTask { body, ranges, first: t * total / tasks, last: (t + 1) * total / tasks };
+        let task = RowsTask {
+            body,
+            ranges,
+            first: t * total / tasks,
+            last: (t + 1) * total / tasks,
+        };
         kernel::dispatch(isa, &task);
     });
 }
@@ -896,12 +1026,20 @@ pub(crate) fn inverse_spacing(cfg: &WaveConfig) -> [f32; 2] {
 /// [`bilinear`] with the grid and [`inverse_spacing`] of `cfg` already computed (the time
 /// loops sample every receiver at every step).
 #[inline]
-pub(crate) fn bilinear_on(g: &Grid, inverse: [f32; 2], pos: [f32; 2], name: &'static str) -> Result<Bilinear, Error> {
+pub(crate) fn bilinear_on(
+    g: &Grid,
+    inverse: [f32; 2],
+    pos: [f32; 2],
+    name: &'static str,
+) -> Result<Bilinear, Error> {
     let fz = pos[0] * inverse[0];
     let fx = pos[1] * inverse[1];
     let inside = |f: f32, n: usize| f.is_finite() && f >= 0.0 && f <= (n - 1) as f32;
     if !inside(fz, g.nz) || !inside(fx, g.nx) {
-        return Err(Error::InvalidArgument { name, expected: "positions [z, x] in metres inside the model" });
+        return Err(Error::InvalidArgument {
+            name,
+            expected: "positions [z, x] in metres inside the model",
+        });
     }
     let split = |f: f32, n: usize| {
         let i = (libm::floorf(f) as usize).min(n - 2);
@@ -916,7 +1054,12 @@ pub(crate) fn bilinear_on(g: &Grid, inverse: [f32; 2], pos: [f32; 2], name: &'st
             g.physical_index(iz + 1, ix),
             g.physical_index(iz + 1, ix + 1),
         ],
-        weight: [(1.0 - wz) * (1.0 - wx), (1.0 - wz) * wx, wz * (1.0 - wx), wz * wx],
+        weight: [
+            (1.0 - wz) * (1.0 - wx),
+            (1.0 - wz) * wx,
+            wz * (1.0 - wx),
+            wz * wx,
+        ],
         row: [iz + g.top, iz + g.top, iz + 1 + g.top, iz + 1 + g.top],
     })
 }
@@ -969,7 +1112,13 @@ impl<'a> Propagator<'a> {
     pub fn new(cfg: &WaveConfig, medium: &'a [f32]) -> Result<Self, Error> {
         cfg.validate()?;
         let medium = Medium::view(cfg, medium)?;
-        Ok(Self { cfg: *cfg, grid: Grid::new(cfg)?, k: Coeffs::new(cfg), medium, isa: Isa::detect() })
+        Ok(Self {
+            cfg: *cfg,
+            grid: Grid::new(cfg)?,
+            k: Coeffs::new(cfg),
+            medium,
+            isa: Isa::detect(),
+        })
     }
 
     /// The same propagator running its kernels with instruction set `isa` instead of the
@@ -979,7 +1128,10 @@ impl<'a> Propagator<'a> {
     /// [`Error::InvalidArgument`] if this CPU does not support `isa`.
     pub fn with_isa(mut self, isa: Isa) -> Result<Self, Error> {
         if !isa.is_supported() {
-            return Err(Error::InvalidArgument { name: "isa", expected: "an instruction set this CPU supports" });
+            return Err(Error::InvalidArgument {
+                name: "isa",
+                expected: "an instruction set this CPU supports",
+            });
         }
         self.isa = isa;
         Ok(self)
@@ -998,7 +1150,14 @@ impl<'a> Propagator<'a> {
 
     /// One forward step: `out` holds `uⁿ⁻¹` on entry and `uⁿ⁺¹` on exit (no source, no
     /// halo mirroring); `y` is scratch for the fourth-order scheme.
-    pub(crate) fn step(&self, u: &[f32], out: &mut [f32], aux: &mut Aux<'_>, y: &mut [f32], exec: &dyn Executor) {
+    pub(crate) fn step(
+        &self,
+        u: &[f32],
+        out: &mut [f32],
+        aux: &mut Aux<'_>,
+        y: &mut [f32],
+        exec: &dyn Executor,
+    ) {
         if self.k.r == 2 {
             self.step_impl::<2>(u, out, aux, y, exec)
         } else {
@@ -1006,7 +1165,14 @@ impl<'a> Propagator<'a> {
         }
     }
 
-    fn step_impl<const R: usize>(&self, u: &[f32], out: &mut [f32], aux: &mut Aux<'_>, y: &mut [f32], exec: &dyn Executor) {
+    fn step_impl<const R: usize>(
+        &self,
+        u: &[f32],
+        out: &mut [f32],
+        aux: &mut Aux<'_>,
+        y: &mut [f32],
+        exec: &dyn Executor,
+    ) {
         let g = self.grid;
         let k = self.k;
         let m = self.medium;
@@ -1014,12 +1180,24 @@ impl<'a> Propagator<'a> {
         let fourth = self.cfg.time_order == 4;
         // Phase A: ψz in the top and bottom layers (phase B reads its row neighbours).
         if g.width > 0 {
-            let body = PsiZRows::<R> { g, k, m, u, psiz: SharedMut::new(&mut *aux.psiz) };
+            let body = PsiZRows::<R> {
+                g,
+                k,
+                m,
+                u,
+                psiz: SharedMut::new(&mut *aux.psiz),
+            };
             par_rows_isa(exec, isa, &self.z_strips(), &body);
         }
         // Phase A2 (order 4): y = W L u.
         if fourth {
-            let body = WLapRows::<R> { g, k, m, u, y: SharedMut::new(&mut *y) };
+            let body = WLapRows::<R> {
+                g,
+                k,
+                m,
+                u,
+                y: SharedMut::new(&mut *y),
+            };
             par_rows_isa(exec, isa, &[(0, g.nzp)], &body);
             if self.cfg.free_surface {
                 mirror_top(&g, y);
@@ -1047,7 +1225,14 @@ impl<'a> Propagator<'a> {
     /// One transposed step (order 2) in the scaled adjoint variable: `out` holds `rⁿ⁺²` on
     /// entry and `rⁿ` on exit; `aux` holds the adjoint memory variables (ψ slots: α,
     /// ζ slots: β); `tmp` is six fields of scratch that must be zero outside the layers.
-    pub(crate) fn adjoint_step(&self, r: &[f32], out: &mut [f32], aux: &mut Aux<'_>, tmp: &mut [f32], exec: &dyn Executor) {
+    pub(crate) fn adjoint_step(
+        &self,
+        r: &[f32],
+        out: &mut [f32],
+        aux: &mut Aux<'_>,
+        tmp: &mut [f32],
+        exec: &dyn Executor,
+    ) {
         if self.k.r == 2 {
             self.adjoint_impl::<2>(r, out, aux, tmp, exec)
         } else {
@@ -1055,7 +1240,14 @@ impl<'a> Propagator<'a> {
         }
     }
 
-    fn adjoint_impl<const R: usize>(&self, r: &[f32], out: &mut [f32], aux: &mut Aux<'_>, tmp: &mut [f32], exec: &dyn Executor) {
+    fn adjoint_impl<const R: usize>(
+        &self,
+        r: &[f32],
+        out: &mut [f32],
+        aux: &mut Aux<'_>,
+        tmp: &mut [f32],
+        exec: &dyn Executor,
+    ) {
         let g = self.grid;
         let k = self.k;
         let m = self.medium;
@@ -1080,13 +1272,24 @@ impl<'a> Propagator<'a> {
             };
             par_rows_isa(exec, isa, &self.z_strips(), &body);
             // Phase A' (z layers): αz −= ∂z Fz; Yz = az αz; αz ← bz αz.
-            let body = AlphaZRows::<R> { g, k, m, f: fz, alpha: SharedMut::new(&mut *aux.psiz), y: SharedMut::new(&mut *yz) };
+            let body = AlphaZRows::<R> {
+                g,
+                k,
+                m,
+                f: fz,
+                alpha: SharedMut::new(&mut *aux.psiz),
+                y: SharedMut::new(&mut *yz),
+            };
             par_rows_isa(exec, isa, &self.z_strips(), &body);
         }
         // Phase B: per row, the x-layer temporaries (row-local), then one fused pass:
         // o = (2r − o) + W·(L r + (∂xx Ex − ∂x Yx) + (∂zz Ez − ∂z Yz)), the layer terms
         // where they reach (layers plus HALO points; the temporaries are zero elsewhere).
-        let top_reach = if g.top > 0 { (g.top + HALO).min(g.nzp) } else { 0 };
+        let top_reach = if g.top > 0 {
+            (g.top + HALO).min(g.nzp)
+        } else {
+            0
+        };
         let bottom_reach = (g.top + g.nz).saturating_sub(HALO).max(top_reach);
         let (xr0, xr1) = if g.width > 0 {
             let a = (g.width + HALO).min(nxp);
@@ -1131,7 +1334,8 @@ impl<'a> Propagator<'a> {
     /// Bilinear interpolation of `field` at `b`.
     #[inline]
     pub(crate) fn sample(field: &[f32], b: &Bilinear) -> f32 {
-        ((b.weight[0] * field[b.index[0]] + b.weight[1] * field[b.index[1]]) + b.weight[2] * field[b.index[2]])
+        ((b.weight[0] * field[b.index[0]] + b.weight[1] * field[b.index[1]])
+            + b.weight[2] * field[b.index[2]])
             + b.weight[3] * field[b.index[3]]
     }
 
@@ -1149,7 +1353,10 @@ impl<'a> Propagator<'a> {
 /// Checks receiver positions and the shot buffer; returns the receiver count.
 pub(crate) fn check_receivers(cfg: &WaveConfig, receivers: &[[f32; 2]]) -> Result<usize, Error> {
     if receivers.is_empty() {
-        return Err(Error::InvalidArgument { name: "receivers", expected: "at least one receiver" });
+        return Err(Error::InvalidArgument {
+            name: "receivers",
+            expected: "at least one receiver",
+        });
     }
     for &r in receivers {
         bilinear(cfg, r, "receivers")?;

@@ -20,15 +20,29 @@ pub fn ricker(peak_frequency: f32, delay: f32, t: f32) -> f32 {
 /// # Errors
 /// [`Error::InvalidArgument`] if the frequency, delay or `dt` are not finite and positive
 /// (delay may be zero).
-pub fn ricker_wavelet(peak_frequency: f32, delay: f32, dt: f32, out: &mut [f32]) -> Result<(), Error> {
+pub fn ricker_wavelet(
+    peak_frequency: f32,
+    delay: f32,
+    dt: f32,
+    out: &mut [f32],
+) -> Result<(), Error> {
     if !(peak_frequency.is_finite() && peak_frequency > 0.0) {
-        return Err(Error::InvalidArgument { name: "peak_frequency", expected: "finite and > 0" });
+        return Err(Error::InvalidArgument {
+            name: "peak_frequency",
+            expected: "finite and > 0",
+        });
     }
     if !(delay.is_finite() && delay >= 0.0) {
-        return Err(Error::InvalidArgument { name: "source_delay", expected: "finite and >= 0" });
+        return Err(Error::InvalidArgument {
+            name: "source_delay",
+            expected: "finite and >= 0",
+        });
     }
     if !(dt.is_finite() && dt > 0.0) {
-        return Err(Error::InvalidArgument { name: "dt", expected: "finite and > 0" });
+        return Err(Error::InvalidArgument {
+            name: "dt",
+            expected: "finite and > 0",
+        });
     }
     for (n, o) in out.iter_mut().enumerate() {
         *o = ricker(peak_frequency, delay, n as f32 * dt);

@@ -6,7 +6,10 @@
 //! column); every output value sums its `2R + 1` terms in increasing `k`. `σ` is in grid
 //! points; `σ = 0` copies the input.
 
-use crate::{detmath, error::{check_len, Error}};
+use crate::{
+    detmath,
+    error::{check_len, Error},
+};
 
 /// Kernel radius `⌈3σ⌉` for `sigma` in grid points.
 ///
@@ -14,7 +17,10 @@ use crate::{detmath, error::{check_len, Error}};
 /// [`Error::InvalidArgument`] unless `0 ≤ σ ≤ 1000`.
 pub fn gaussian_radius(sigma: f32) -> Result<usize, Error> {
     if !(sigma.is_finite() && (0.0..=1000.0).contains(&sigma)) {
-        return Err(Error::InvalidArgument { name: "sigma", expected: "0 ..= 1000 grid points" });
+        return Err(Error::InvalidArgument {
+            name: "sigma",
+            expected: "0 ..= 1000 grid points",
+        });
     }
     Ok(libm::ceilf(3.0 * sigma) as usize)
 }
@@ -33,9 +39,19 @@ pub fn smooth_scratch_len(nz: usize, nx: usize, sigma: f32) -> Result<usize, Err
 /// # Errors
 /// [`Error::BufferLength`] for wrong sizes, [`Error::InvalidArgument`] for a bad `sigma`
 /// or an empty grid.
-pub fn gaussian_smooth(input: &[f32], nz: usize, nx: usize, sigma: f32, scratch: &mut [f32], out: &mut [f32]) -> Result<(), Error> {
+pub fn gaussian_smooth(
+    input: &[f32],
+    nz: usize,
+    nx: usize,
+    sigma: f32,
+    scratch: &mut [f32],
+    out: &mut [f32],
+) -> Result<(), Error> {
     if nz == 0 || nx == 0 {
-        return Err(Error::InvalidArgument { name: "grid", expected: "nz, nx > 0" });
+        return Err(Error::InvalidArgument {
+            name: "grid",
+            expected: "nz, nx > 0",
+        });
     }
     let r = gaussian_radius(sigma)?;
     check_len("input", input.len(), nz * nx)?;

@@ -7,7 +7,13 @@
 //! the Nyquist wavenumber, `|a₀ + 2 Σₖ (−1)ᵏ aₖ| / h²`; in 2D the two directions add.
 
 /// Second-derivative coefficients `a₀..a₄` for space order 8.
-pub const SECOND_8: [f32; 5] = [-205.0 / 72.0, 8.0 / 5.0, -1.0 / 5.0, 8.0 / 315.0, -1.0 / 560.0];
+pub const SECOND_8: [f32; 5] = [
+    -205.0 / 72.0,
+    8.0 / 5.0,
+    -1.0 / 5.0,
+    8.0 / 315.0,
+    -1.0 / 560.0,
+];
 /// Second-derivative coefficients `a₀..a₂` for space order 4 (padded with zeros).
 pub const SECOND_4: [f32; 5] = [-5.0 / 2.0, 4.0 / 3.0, -1.0 / 12.0, 0.0, 0.0];
 /// First-derivative coefficients `b₁..b₄` for space order 8.

@@ -1,6 +1,7 @@
 //! `powerpost bench`: speed of the score network (one CFG pair = batch of 2) and of one
 //! posterior sample, on this machine, with seeded random weights or a weights file.
 
+use super::posterior_io::load_weights;
 use crate::exec::PoolExecutor;
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -8,7 +9,6 @@ use powerpost_core::exec::Executor;
 use powerpost_core::posterior::{draw_sample, posterior_scratch_len, PosteriorRequest};
 use powerpost_core::sampler::network_evaluations;
 use powerpost_core::unet::plan::conv_flops;
-use super::posterior_io::load_weights;
 use powerpost_core::unet::{workspace_len, DenoiseInput, DenoiseOutput, UNet};
 use std::io::Write;
 use std::path::PathBuf;
@@ -65,7 +65,11 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     }
     let net = UNet::new(config, &params)?;
     let flops = 2.0 * conv_flops(&config, h, w) as f64;
-    let build = if cfg!(target_feature = "avx2") { "built for the native CPU (AVX2 in the baseline)" } else { "portable x86-64 build, runtime ISA dispatch" };
+    let build = if cfg!(target_feature = "avx2") {
+        "built for the native CPU (AVX2 in the baseline)"
+    } else {
+        "portable x86-64 build, runtime ISA dispatch"
+    };
     println!(
         "powerpost {}: score network {:.2} M parameters, {:.2} GFLOP per image, CFG pair (batch 2) at {h}×{w}; ISA {}; {build}; weights {}",
         env!("CARGO_PKG_VERSION"),
@@ -74,12 +78,23 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         net.isa().name(),
         args.weights
     );
-    let x: Vec<f32> = (0..h * w).map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0).collect();
-    let y: Vec<f32> = (0..h * w).map(|i| ((i * 104_729) % 1000) as f32 / 500.0 - 1.0).collect();
+    let x: Vec<f32> = (0..h * w)
+        .map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0)
+        .collect();
+    let y: Vec<f32> = (0..h * w)
+        .map(|i| ((i * 104_729) % 1000) as f32 / 500.0 - 1.0)
+        .collect();
     let mut workspace = vec![0.0; workspace_len(&config, h, w, 2)];
-    println!("workspace {:.1} MiB ({} f32)", workspace.len() as f64 * 4.0 / (1 << 20) as f64, workspace.len());
+    println!(
+        "workspace {:.1} MiB ({} f32)",
+        workspace.len() as f64 * 4.0 / (1 << 20) as f64,
+        workspace.len()
+    );
     let (mut cond, mut uncond) = (vec![0.0; h * w], vec![0.0; h * w]);
-    println!("{:>8} {:>14} {:>10} {:>10} {:>10}", "threads", "median ms", "GFLOP/s", "min ms", "max ms");
+    println!(
+        "{:>8} {:>14} {:>10} {:>10} {:>10}",
+        "threads", "median ms", "GFLOP/s", "min ms", "max ms"
+    );
     let mut json_lines = Vec::new();
     for &threads in &args.threads {
         let exec = PoolExecutor::new(threads)?;
@@ -88,18 +103,33 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             let start = Instant::now();
             net.denoise(
                 &exec,
-                DenoiseInput { height: h, width: w, x: &x, sigma: 1.3, condition: &y },
-                DenoiseOutput { conditional: Some(&mut cond), unconditional: Some(&mut uncond) },
+                DenoiseInput {
+                    height: h,
+                    width: w,
+                    x: &x,
+                    sigma: 1.3,
+                    condition: &y,
+                },
+                DenoiseOutput {
+                    conditional: Some(&mut cond),
+                    unconditional: Some(&mut uncond),
+                },
                 &mut workspace,
             )?;
             if i >= 2 {
                 times.push(start.elapsed().as_secs_f64() * 1e3);
             }
         }
-        let (min, max) = (times.iter().cloned().fold(f64::INFINITY, f64::min), times.iter().cloned().fold(0.0, f64::max));
+        let (min, max) = (
+            times.iter().cloned().fold(f64::INFINITY, f64::min),
+            times.iter().cloned().fold(0.0, f64::max),
+        );
         let runs = times.clone();
         let med = median(&mut times);
-        println!("{threads:>8} {med:>14.2} {:>10.1} {min:>10.2} {max:>10.2}", flops / (med * 1e-3) / 1e9);
+        println!(
+            "{threads:>8} {med:>14.2} {:>10.1} {min:>10.2} {max:>10.2}",
+            flops / (med * 1e-3) / 1e9
+        );
         json_lines.push(serde_json::json!({
             "peer": "powerpost", "threads": threads, "median_ms": med, "runs_ms": runs,
             "gflops": flops / (med * 1e-3) / 1e9, "isa": net.isa().name(), "height": h, "width": w,
@@ -113,9 +143,25 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         let mut scratch = vec![0.0; posterior_scratch_len(&net, h, w, &sampler)];
         // λ = α = 1 needs only the conditional branch; any other λ ≠ α needs the CFG pair.
         for (lambda, alpha) in [(1.0f32, 1.0f32), (2.0, 1.0)] {
-            let request = PosteriorRequest { height: h, width: w, rtm_image: Some(&y), lambda, alpha, sampler, seed: 0, sample_index: 0 };
+            let request = PosteriorRequest {
+                height: h,
+                width: w,
+                rtm_image: Some(&y),
+                lambda,
+                alpha,
+                sampler,
+                seed: 0,
+                sample_index: 0,
+            };
             let start = Instant::now();
-            draw_sample(&net, &exec as &dyn Executor, &request, &mut out, &mut scratch, &mut |_, _| {})?;
+            draw_sample(
+                &net,
+                &exec as &dyn Executor,
+                &request,
+                &mut out,
+                &mut scratch,
+                &mut |_, _| {},
+            )?;
             let secs = start.elapsed().as_secs_f64();
             println!(
                 "posterior sample λ = {lambda}, α = {alpha}: {} sampler, {} steps, {} network evaluations ({}), {threads} threads: {secs:.3} s",
@@ -128,7 +174,11 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         }
     }
     if let Some(path) = &args.json {
-        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
         for line in json_lines {
             writeln!(file, "{line}").with_context(|| format!("cannot write {}", path.display()))?;
         }

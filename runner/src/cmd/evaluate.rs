@@ -41,7 +41,10 @@
 //! training models), `steps.csv` with `--steps-study`. A summary goes to stdout.
 
 use super::metrics::{rmse, ssim};
-use super::posterior_io::{load_weights, mean_and_std, sampler_from_options, Engine, SampleProgress, SamplerRecord, Sampling, Weights, WeightsRecord};
+use super::posterior_io::{
+    load_weights, mean_and_std, sampler_from_options, Engine, SampleProgress, SamplerRecord,
+    Sampling, Weights, WeightsRecord,
+};
 use super::sample::{prepare_output, stack};
 use super::RunArgs;
 use crate::atomic;
@@ -228,17 +231,30 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
     let len = height * width;
     let multiple = weights.config.size_multiple();
     if height % multiple != 0 || width % multiple != 0 {
-        bail!("{}: images are {height} × {width}; the network needs multiples of {multiple}", args.data.display());
+        bail!(
+            "{}: images are {height} × {width}; the network needs multiples of {multiple}",
+            args.data.display()
+        );
     }
-    let held: Vec<usize> = (m.train_pairs..m.pairs).take(args.pairs.unwrap_or(usize::MAX)).collect();
+    let held: Vec<usize> = (m.train_pairs..m.pairs)
+        .take(args.pairs.unwrap_or(usize::MAX))
+        .collect();
     if held.is_empty() {
-        bail!("--pairs: expected at least 1 held-out pair ({} has {})", args.data.display(), m.pairs - m.train_pairs);
+        bail!(
+            "--pairs: expected at least 1 held-out pair ({} has {})",
+            args.data.display(),
+            m.pairs - m.train_pairs
+        );
     }
     if args.samples == 0 {
         bail!("--samples: expected at least 1");
     }
     let sampler = sampler_from_options(args.sampler.as_deref(), args.steps, None)?;
-    let study_configs = args.steps_study.iter().map(|entry| study_entry(entry, &sampler)).collect::<Result<Vec<_>>>()?;
+    let study_configs = args
+        .steps_study
+        .iter()
+        .map(|entry| study_entry(entry, &sampler))
+        .collect::<Result<Vec<_>>>()?;
     if !study_configs.is_empty() {
         if args.reference_steps == 0 {
             bail!("--reference-steps: expected a positive step count");
@@ -256,10 +272,23 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
     let mut results = Vec::new();
     let mut shown = Vec::new();
     let mut sample_seconds = 0.0;
-    let mut progress = SampleProgress::new((held.len() * args.samples) as u64, sampler.steps as u64, args.run.quiet);
+    let mut progress = SampleProgress::new(
+        (held.len() * args.samples) as u64,
+        sampler.steps as u64,
+        args.run.quiet,
+    );
     for &i in &held {
         let (truth, rtm) = data.pair(i);
-        let s = Sampling { weights: &weights, height, width, rtm: Some(rtm), lambda: 1.0, alpha: 1.0, sampler, seed: args.seed };
+        let s = Sampling {
+            weights: &weights,
+            height,
+            width,
+            rtm: Some(rtm),
+            lambda: 1.0,
+            alpha: 1.0,
+            sampler,
+            seed: args.seed,
+        };
         let t = Instant::now();
         let samples = engine.draw(&s, 0, args.samples, &mut progress)?;
         sample_seconds += t.elapsed().as_secs_f64();
@@ -274,7 +303,10 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
             mean_std: std.iter().map(|&v| v as f64).sum::<f64>() / len as f64,
             beats_background: false,
         };
-        let r = PairResult { beats_background: r.ssim_mean > r.ssim_background && r.rmse_mean < r.rmse_background, ..r };
+        let r = PairResult {
+            beats_background: r.ssim_mean > r.ssim_background && r.rmse_mean < r.rmse_background,
+            ..r
+        };
         if shown.len() < SHOWN_PAIRS {
             shown.push((i, truth.to_vec(), background, mean, std));
         }
@@ -297,8 +329,21 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
     // Prior samples against the training set.
     let mut prior_figure_data = Vec::new();
     let prior = if args.prior_samples > 0 {
-        let s = Sampling { weights: &weights, height, width, rtm: None, lambda: 0.0, alpha: 1.0, sampler, seed: args.seed };
-        let mut progress = SampleProgress::new(args.prior_samples as u64, sampler.steps as u64, args.run.quiet);
+        let s = Sampling {
+            weights: &weights,
+            height,
+            width,
+            rtm: None,
+            lambda: 0.0,
+            alpha: 1.0,
+            sampler,
+            seed: args.seed,
+        };
+        let mut progress = SampleProgress::new(
+            args.prior_samples as u64,
+            sampler.steps as u64,
+            args.run.quiet,
+        );
         let samples = engine.draw(&s, 0, args.prior_samples, &mut progress)?;
         progress.finish();
         let train = &data.velocity_kms[..m.train_pairs * len];
@@ -312,11 +357,18 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
             nearest_mirrored.push(mirrored);
             if prior_figure_data.len() < SHOWN_PRIOR {
                 let model = &train[k * len..(k + 1) * len];
-                let model = if mirrored { mirror(model, height, width) } else { model.to_vec() };
+                let model = if mirrored {
+                    mirror(model, height, width)
+                } else {
+                    model.to_vec()
+                };
                 prior_figure_data.push((sample.to_vec(), model, k, d));
             }
         }
-        let held_out_nearest_rmse: Vec<f64> = held.iter().map(|&i| nearest(data.pair(i).0, train, height, width).0).collect();
+        let held_out_nearest_rmse: Vec<f64> = held
+            .iter()
+            .map(|&i| nearest(data.pair(i).0, train, height, width).0)
+            .collect();
         Some(PriorSummary {
             samples: args.prior_samples,
             min_nearest_rmse: nearest_rmse.iter().copied().fold(f64::INFINITY, f64::min),
@@ -338,20 +390,41 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
         let n = args.study_samples;
         let run_with = |config: SamplerConfig| -> Result<(Vec<Vec<f32>>, f64, usize)> {
             let steps = config.steps;
-            let mut progress = SampleProgress::new((study.len() * n) as u64, steps as u64, args.run.quiet);
+            let mut progress =
+                SampleProgress::new((study.len() * n) as u64, steps as u64, args.run.quiet);
             let t = Instant::now();
             let mut all = Vec::new();
             for &i in &study {
-                let s = Sampling { weights: &weights, height, width, rtm: Some(data.pair(i).1), lambda: 1.0, alpha: 1.0, sampler: config, seed: args.seed };
+                let s = Sampling {
+                    weights: &weights,
+                    height,
+                    width,
+                    rtm: Some(data.pair(i).1),
+                    lambda: 1.0,
+                    alpha: 1.0,
+                    sampler: config,
+                    seed: args.seed,
+                };
                 all.push(engine.draw(&s, 0, n, &mut progress)?);
             }
             progress.finish();
-            Ok((all, t.elapsed().as_secs_f64() / (study.len() * n) as f64, super::posterior_io::evaluations(&config)))
+            Ok((
+                all,
+                t.elapsed().as_secs_f64() / (study.len() * n) as f64,
+                super::posterior_io::evaluations(&config),
+            ))
         };
-        let (reference, ref_seconds, ref_evals) = run_with(SamplerConfig { steps: args.reference_steps, ..sampler })?;
-        let ref_stats: Vec<(Vec<f32>, Vec<f32>)> = reference.iter().map(|s| mean_and_std(s, len)).collect();
+        let (reference, ref_seconds, ref_evals) = run_with(SamplerConfig {
+            steps: args.reference_steps,
+            ..sampler
+        })?;
+        let ref_stats: Vec<(Vec<f32>, Vec<f32>)> =
+            reference.iter().map(|s| mean_and_std(s, len)).collect();
         let ref_means: Vec<&Vec<f32>> = ref_stats.iter().map(|(m, _)| m).collect();
-        let standard_error = ref_stats.iter().map(|(_, sd)| sd.iter().map(|&v| v as f64).sum::<f64>() / len as f64).sum::<f64>()
+        let standard_error = ref_stats
+            .iter()
+            .map(|(_, sd)| sd.iter().map(|&v| v as f64).sum::<f64>() / len as f64)
+            .sum::<f64>()
             / ref_stats.len() as f64
             / (args.samples.max(1) as f64).sqrt();
         steps_study.push(StepsRow {
@@ -403,15 +476,28 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
     // Files.
     let temp = out_dir.temp.path();
     let mut files = vec!["evaluate.json", "heldout.csv", "heldout.png"];
-    atomic::write_bytes(&temp.join("evaluate.json"), (serde_json::to_string_pretty(&report)? + "\n").as_bytes())?;
+    atomic::write_bytes(
+        &temp.join("evaluate.json"),
+        (serde_json::to_string_pretty(&report)? + "\n").as_bytes(),
+    )?;
     let mut csv = String::from("pair,ssim_mean,ssim_background,rmse_mean_km_s,rmse_background_km_s,mean_std_km_s,beats_background\n");
     for r in &report.pairs {
-        csv += &format!("{},{:.6},{:.6},{:.6},{:.6},{:.6},{}\n", r.pair, r.ssim_mean, r.ssim_background, r.rmse_mean, r.rmse_background, r.mean_std, r.beats_background);
+        csv += &format!(
+            "{},{:.6},{:.6},{:.6},{:.6},{:.6},{}\n",
+            r.pair,
+            r.ssim_mean,
+            r.ssim_background,
+            r.rmse_mean,
+            r.rmse_background,
+            r.mean_std,
+            r.beats_background
+        );
     }
     atomic::write_bytes(&temp.join("heldout.csv"), csv.as_bytes())?;
     heldout_figure(&shown, height, width, &weights)?.save_png(&temp.join("heldout.png"))?;
     if !prior_figure_data.is_empty() {
-        prior_figure(&prior_figure_data, height, width, &weights)?.save_png(&temp.join("prior.png"))?;
+        prior_figure(&prior_figure_data, height, width, &weights)?
+            .save_png(&temp.join("prior.png"))?;
         files.push("prior.png");
     }
     if !report.steps_study.is_empty() {
@@ -419,7 +505,13 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
         for r in &report.steps_study {
             csv += &format!(
                 "{},{},{},{:.4},{:.6},{:.6},{:.6}\n",
-                r.sampler, r.steps, r.evaluations, r.seconds_per_sample, r.mean_rmse_to_reference, r.sample_rmse_to_reference, r.mean_standard_error
+                r.sampler,
+                r.steps,
+                r.evaluations,
+                r.seconds_per_sample,
+                r.mean_rmse_to_reference,
+                r.sample_rmse_to_reference,
+                r.mean_standard_error
             );
         }
         atomic::write_bytes(&temp.join("steps.csv"), csv.as_bytes())?;
@@ -432,9 +524,14 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
 
 /// The true model smoothed with the dataset's background σ (km/s).
 fn smoothed(truth: &[f32], height: usize, width: usize, sigma: f32) -> Result<Vec<f32>> {
-    let mut scratch = vec![0.0; wave::smooth_scratch_len(height, width, sigma).map_err(|e| anyhow!("background smoothing: {e}"))?];
+    let mut scratch = vec![
+        0.0;
+        wave::smooth_scratch_len(height, width, sigma)
+            .map_err(|e| anyhow!("background smoothing: {e}"))?
+    ];
     let mut out = vec![0.0; height * width];
-    wave::gaussian_smooth(truth, height, width, sigma, &mut scratch, &mut out).map_err(|e| anyhow!("background smoothing: {e}"))?;
+    wave::gaussian_smooth(truth, height, width, sigma, &mut scratch, &mut out)
+        .map_err(|e| anyhow!("background smoothing: {e}"))?;
     Ok(out)
 }
 
@@ -456,7 +553,11 @@ fn nearest(image: &[f32], models: &[f32], height: usize, width: usize) -> (f64, 
     let mut best = (f64::INFINITY, 0, false);
     for (k, model) in models.chunks_exact(len).enumerate() {
         for (flag, candidate) in [(false, image), (true, mirrored_image.as_slice())] {
-            let d: f64 = candidate.iter().zip(model).map(|(&a, &b)| (a as f64 - b as f64).powi(2)).sum::<f64>();
+            let d: f64 = candidate
+                .iter()
+                .zip(model)
+                .map(|(&a, &b)| (a as f64 - b as f64).powi(2))
+                .sum::<f64>();
             let d = (d / len as f64).sqrt();
             if d < best.0 {
                 best = (d, k, flag);
@@ -483,41 +584,87 @@ fn median(values: &[f64]) -> f64 {
 /// Velocity scale of the weights' normalisation.
 fn velocity_scale(weights: &Weights) -> ColorScale {
     let n = &weights.normalization;
-    ColorScale::velocity(n.velocity_center_km_s - n.velocity_half_range_km_s, n.velocity_center_km_s + n.velocity_half_range_km_s)
+    ColorScale::velocity(
+        n.velocity_center_km_s - n.velocity_half_range_km_s,
+        n.velocity_center_km_s + n.velocity_half_range_km_s,
+    )
 }
 
 type Shown = (usize, Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>);
 
 /// Rows of (true model, background, posterior mean) on the velocity scale, and the
 /// posterior standard deviations below on their own scale.
-fn heldout_figure(shown: &[Shown], height: usize, width: usize, weights: &Weights) -> Result<crate::figures::Canvas> {
+fn heldout_figure(
+    shown: &[Shown],
+    height: usize,
+    width: usize,
+    weights: &Weights,
+) -> Result<crate::figures::Canvas> {
     let mut panels = Vec::new();
     for (i, truth, background, mean, _) in shown {
-        panels.push(Panel { image: Image::new(truth, height, width)?, title: format!("pair {i}: true") });
-        panels.push(Panel { image: Image::new(background, height, width)?, title: "background".into() });
-        panels.push(Panel { image: Image::new(mean, height, width)?, title: "posterior mean".into() });
+        panels.push(Panel {
+            image: Image::new(truth, height, width)?,
+            title: format!("pair {i}: true"),
+        });
+        panels.push(Panel {
+            image: Image::new(background, height, width)?,
+            title: "background".into(),
+        });
+        panels.push(Panel {
+            image: Image::new(mean, height, width)?,
+            title: "posterior mean".into(),
+        });
     }
     let mut top = GridFigure::new(shown.len(), 3, panels, velocity_scale(weights));
     top.title = "Held-out pairs (λ = α = 1)".into();
-    let std_max = shown.iter().flat_map(|s| s.4.iter().copied()).filter(|v| v.is_finite()).fold(0.0f32, f32::max);
-    let scale = ColorScale { colormap: Colormap::Viridis, min: 0.0, max: if std_max > 0.0 { std_max } else { 1.0 }, unit: "km/s".into() };
-    let std_panels = shown.iter().map(|s| Ok(Panel { image: Image::new(&s.4, height, width)?, title: format!("pair {}: std", s.0) })).collect::<Result<Vec<_>>>()?;
+    let std_max = shown
+        .iter()
+        .flat_map(|s| s.4.iter().copied())
+        .filter(|v| v.is_finite())
+        .fold(0.0f32, f32::max);
+    let scale = ColorScale {
+        colormap: Colormap::Viridis,
+        min: 0.0,
+        max: if std_max > 0.0 { std_max } else { 1.0 },
+        unit: "km/s".into(),
+    };
+    let std_panels = shown
+        .iter()
+        .map(|s| {
+            Ok(Panel {
+                image: Image::new(&s.4, height, width)?,
+                title: format!("pair {}: std", s.0),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
     let cols = std_panels.len().min(3);
     let bottom = GridFigure::new(std_panels.len().div_ceil(cols), cols, std_panels, scale);
     Ok(stack(&[top.render()?, bottom.render()?]))
 }
 
 /// Prior samples (top row) over their nearest training models (bottom row).
-fn prior_figure(data: &[(Vec<f32>, Vec<f32>, usize, f64)], height: usize, width: usize, weights: &Weights) -> Result<crate::figures::Canvas> {
+fn prior_figure(
+    data: &[(Vec<f32>, Vec<f32>, usize, f64)],
+    height: usize,
+    width: usize,
+    weights: &Weights,
+) -> Result<crate::figures::Canvas> {
     let mut panels = Vec::new();
     for (k, (sample, _, _, _)) in data.iter().enumerate() {
-        panels.push(Panel { image: Image::new(sample, height, width)?, title: format!("prior sample {k}") });
+        panels.push(Panel {
+            image: Image::new(sample, height, width)?,
+            title: format!("prior sample {k}"),
+        });
     }
     for (_, model, index, d) in data {
-        panels.push(Panel { image: Image::new(model, height, width)?, title: format!("#{index}: {d:.3}") });
+        panels.push(Panel {
+            image: Image::new(model, height, width)?,
+            title: format!("#{index}: {d:.3}"),
+        });
     }
     let mut fig = GridFigure::new(2, data.len(), panels, velocity_scale(weights));
-    fig.title = "Prior samples (λ = 0) over their nearest training models (#index: RMSE km/s)".into();
+    fig.title =
+        "Prior samples (λ = 0) over their nearest training models (#index: RMSE km/s)".into();
     fig.render()
 }
 
@@ -528,9 +675,18 @@ fn print_summary(r: &Report) {
         "held-out pairs: {} ({} samples each, {:.2} s/sample on {} threads)",
         h.pairs, h.samples, h.seconds_per_sample, r.threads
     );
-    println!("  posterior mean: SSIM {:.4}  RMSE {:.4} km/s", h.mean_ssim, h.mean_rmse);
-    println!("  background:     SSIM {:.4}  RMSE {:.4} km/s", h.mean_ssim_background, h.mean_rmse_background);
-    println!("  mean beats background (SSIM and RMSE) on {}/{} pairs", h.pairs_beating_background, h.pairs);
+    println!(
+        "  posterior mean: SSIM {:.4}  RMSE {:.4} km/s",
+        h.mean_ssim, h.mean_rmse
+    );
+    println!(
+        "  background:     SSIM {:.4}  RMSE {:.4} km/s",
+        h.mean_ssim_background, h.mean_rmse_background
+    );
+    println!(
+        "  mean beats background (SSIM and RMSE) on {}/{} pairs",
+        h.pairs_beating_background, h.pairs
+    );
     if let Some(p) = &r.prior {
         println!(
             "prior samples: {}; nearest training model RMSE median {:.4} (min {:.4}) km/s; held-out models: median {:.4} km/s",
@@ -555,12 +711,26 @@ fn print_summary(r: &Report) {
 /// One `--steps-study` entry: `STEPS` (the evaluation's sampler) or `SAMPLER:STEPS`.
 fn study_entry(entry: &str, base: &SamplerConfig) -> Result<SamplerConfig> {
     let (kind, steps) = match entry.split_once(':') {
-        Some((name, steps)) => (super::posterior_io::sampler_kind(name.trim()).with_context(|| format!("--steps-study `{entry}`"))?, steps),
+        Some((name, steps)) => (
+            super::posterior_io::sampler_kind(name.trim())
+                .with_context(|| format!("--steps-study `{entry}`"))?,
+            steps,
+        ),
         None => (base.kind, entry),
     };
-    let steps: usize = steps.trim().parse().map_err(|_| anyhow!("--steps-study `{entry}`: expected STEPS or SAMPLER:STEPS with a positive step count"))?;
-    let config = SamplerConfig { kind, steps, ..*base };
-    config.validate().map_err(|e| anyhow!("--steps-study `{entry}`: {e}"))?;
+    let steps: usize = steps.trim().parse().map_err(|_| {
+        anyhow!(
+            "--steps-study `{entry}`: expected STEPS or SAMPLER:STEPS with a positive step count"
+        )
+    })?;
+    let config = SamplerConfig {
+        kind,
+        steps,
+        ..*base
+    };
+    config
+        .validate()
+        .map_err(|e| anyhow!("--steps-study `{entry}`: {e}"))?;
     Ok(config)
 }
 
@@ -572,7 +742,12 @@ mod tests {
     fn nearest_finds_mirrored_copies_and_exact_distances() {
         let (h, w) = (2, 3);
         let a = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0];
-        let models = [[0.0f32; 6], [3.0, 2.0, 1.0, 6.0, 5.0, 4.0], [1.0, 2.0, 3.0, 4.0, 5.0, 8.0]].concat();
+        let models = [
+            [0.0f32; 6],
+            [3.0, 2.0, 1.0, 6.0, 5.0, 4.0],
+            [1.0, 2.0, 3.0, 4.0, 5.0, 8.0],
+        ]
+        .concat();
         let (d, k, mirrored) = nearest(&a, &models, h, w);
         assert_eq!((d, k, mirrored), (0.0, 1, true));
         // Without the mirror the nearest is model 2, one value off by 2: RMSE √(4/6).
@@ -588,7 +763,10 @@ mod tests {
         let plain = study_entry("10", &base).unwrap();
         assert_eq!((plain.kind, plain.steps), (base.kind, 10));
         let named = study_entry("dpmpp-2m:12", &base).unwrap();
-        assert_eq!((named.kind.name(), named.steps, named.sigma_max), ("dpmpp-2m", 12, base.sigma_max));
+        assert_eq!(
+            (named.kind.name(), named.steps, named.sigma_max),
+            ("dpmpp-2m", 12, base.sigma_max)
+        );
         for bad in ["0", "heun:0", "ten", "nosuch:10", "heun:"] {
             assert!(study_entry(bad, &base).is_err(), "{bad}");
         }

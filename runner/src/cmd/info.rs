@@ -10,18 +10,34 @@ pub fn run() -> Result<()> {
     let c = UNetConfig::DEFAULT;
     println!("powerpost {}", env!("CARGO_PKG_VERSION"));
     println!("architecture: {}", c.describe());
-    println!("parameters: {} ({} tensors)", params_len(&c), powerpost_core::unet::params::tensor_count(&c));
+    println!(
+        "parameters: {} ({} tensors)",
+        params_len(&c),
+        powerpost_core::unet::params::tensor_count(&c)
+    );
     let mut blocks = 0;
     Plan::new(&c).for_each(|b| blocks += usize::from(matches!(b, Block::Res(_))));
     println!("residual blocks: {blocks}");
-    println!("convolution GFLOP per 64×128 image: {:.3}", conv_flops(&c, 64, 128) as f64 / 1e9);
+    println!(
+        "convolution GFLOP per 64×128 image: {:.3}",
+        conv_flops(&c, 64, 128) as f64 / 1e9
+    );
     println!(
         "workspace for 64×128, CFG pair: {} f32 ({:.1} MiB)",
         workspace_len(&c, 64, 128, 2),
         workspace_len(&c, 64, 128, 2) as f64 * 4.0 / (1 << 20) as f64
     );
     let isas: Vec<&str> = Isa::all_supported().map(Isa::name).collect();
-    println!("instruction sets: {} (using {})", isas.join(", "), Isa::detect().name());
-    println!("threads available: {}", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    println!(
+        "instruction sets: {} (using {})",
+        isas.join(", "),
+        Isa::detect().name()
+    );
+    println!(
+        "threads available: {}",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    );
     Ok(())
 }

@@ -31,7 +31,11 @@ pub fn rmse(a: &[f32], b: &[f32]) -> Result<f64> {
     if a.len() != b.len() || a.is_empty() {
         bail!("RMSE of images with {} and {} values", a.len(), b.len());
     }
-    let sum: f64 = a.iter().zip(b).map(|(&x, &y)| (x as f64 - y as f64).powi(2)).sum();
+    let sum: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(&x, &y)| (x as f64 - y as f64).powi(2))
+        .sum();
     Ok((sum / a.len() as f64).sqrt())
 }
 
@@ -45,7 +49,9 @@ pub fn ssim(x: &[f32], y: &[f32], height: usize, width: usize, data_range: f64) 
         bail!("SSIM: images must hold {height} × {width} values");
     }
     if height < SSIM_WINDOW || width < SSIM_WINDOW {
-        bail!("SSIM needs images of at least {SSIM_WINDOW} × {SSIM_WINDOW}, got {height} × {width}");
+        bail!(
+            "SSIM needs images of at least {SSIM_WINDOW} × {SSIM_WINDOW}, got {height} × {width}"
+        );
     }
     if !(data_range > 0.0 && data_range.is_finite()) {
         bail!("SSIM: data range must be positive, got {data_range}");
@@ -58,7 +64,8 @@ pub fn ssim(x: &[f32], y: &[f32], height: usize, width: usize, data_range: f64) 
     let mut count = 0usize;
     for i0 in 0..=height - SSIM_WINDOW {
         for j0 in 0..=width - SSIM_WINDOW {
-            let (mut sx, mut sy, mut sxx, mut syy, mut sxy) = (0.0f64, 0.0f64, 0.0f64, 0.0f64, 0.0f64);
+            let (mut sx, mut sy, mut sxx, mut syy, mut sxy) =
+                (0.0f64, 0.0f64, 0.0f64, 0.0f64, 0.0f64);
             for i in i0..i0 + SSIM_WINDOW {
                 for j in j0..j0 + SSIM_WINDOW {
                     let (a, b) = (x[i * width + j] as f64, y[i * width + j] as f64);
@@ -73,7 +80,8 @@ pub fn ssim(x: &[f32], y: &[f32], height: usize, width: usize, data_range: f64) 
             let vx = cov_norm * (sxx / np - ux * ux);
             let vy = cov_norm * (syy / np - uy * uy);
             let vxy = cov_norm * (sxy / np - ux * uy);
-            let s = ((2.0 * ux * uy + c1) * (2.0 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2));
+            let s = ((2.0 * ux * uy + c1) * (2.0 * vxy + c2))
+                / ((ux * ux + uy * uy + c1) * (vx + vy + c2));
             total += s;
             count += 1;
         }
@@ -87,7 +95,9 @@ mod tests {
 
     /// A deterministic textured test image.
     fn texture(h: usize, w: usize, phase: f32) -> Vec<f32> {
-        (0..h * w).map(|k| 2.0 + ((k / w) as f32 * 0.9 + phase).sin() * ((k % w) as f32 * 0.45).cos()).collect()
+        (0..h * w)
+            .map(|k| 2.0 + ((k / w) as f32 * 0.9 + phase).sin() * ((k % w) as f32 * 0.45).cos())
+            .collect()
     }
 
     #[test]
@@ -139,7 +149,10 @@ mod tests {
         let x = texture(16, 32, 0.0);
         let near = texture(16, 32, 0.1);
         let far = texture(16, 32, 1.5);
-        let (s_near, s_far) = (ssim(&x, &near, 16, 32, 3.0).unwrap(), ssim(&x, &far, 16, 32, 3.0).unwrap());
+        let (s_near, s_far) = (
+            ssim(&x, &near, 16, 32, 3.0).unwrap(),
+            ssim(&x, &far, 16, 32, 3.0).unwrap(),
+        );
         assert!(s_near > s_far && s_near < 1.0, "{s_near} {s_far}");
         assert!(ssim(&x, &x, 4, 128, 3.0).is_err());
     }

@@ -18,7 +18,9 @@ use powerpost_core::normalize::Normalization;
 use powerpost_core::posterior::{draw_sample, posterior_scratch_len, PosteriorRequest};
 use powerpost_core::safetensors::SafeTensors;
 use powerpost_core::sampler::{network_evaluations, Predictor, SamplerConfig, SamplerKind};
-use powerpost_core::unet::{init_random, load_params, params_len, UNet, UNetConfig, ARCHITECTURE_KEY};
+use powerpost_core::unet::{
+    init_random, load_params, params_len, UNet, UNetConfig, ARCHITECTURE_KEY,
+};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::io::IsTerminal;
@@ -31,11 +33,15 @@ use std::time::Instant;
 pub const DEFAULT_WEIGHTS: &str = "weights/powerpost-edge.safetensors";
 
 /// Architectures this build can load, matched by their `powerpost.architecture` string.
-pub const KNOWN_ARCHITECTURES: [(&str, UNetConfig); 2] = [("default", UNetConfig::DEFAULT), ("tiny", UNetConfig::TINY)];
+pub const KNOWN_ARCHITECTURES: [(&str, UNetConfig); 2] =
+    [("default", UNetConfig::DEFAULT), ("tiny", UNetConfig::TINY)];
 
 /// Lowercase hexadecimal SHA-256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// SHA-256 of a file's bytes.
@@ -49,7 +55,10 @@ pub fn sha256_file(path: &Path) -> Result<String> {
 
 /// An absolute form of `path` for the records (as given if it cannot be resolved).
 pub fn absolute(path: &Path) -> String {
-    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()).display().to_string()
+    std::fs::canonicalize(path)
+        .unwrap_or_else(|_| path.to_path_buf())
+        .display()
+        .to_string()
 }
 
 /// Serde helpers for exact `f32` round trips (see the module docs).
@@ -84,7 +93,9 @@ pub mod exact_f32 {
                 "inf" => Ok(f32::INFINITY),
                 "-inf" => Ok(f32::NEG_INFINITY),
                 "nan" => Ok(f32::NAN),
-                other => Err(de::Error::custom(format!("expected a number, \"inf\" or \"-inf\", found \"{other}\""))),
+                other => Err(de::Error::custom(format!(
+                    "expected a number, \"inf\" or \"-inf\", found \"{other}\""
+                ))),
             },
         }
     }
@@ -194,7 +205,10 @@ impl SamplerRecord {
 pub fn sampler_kind(name: &str) -> Result<SamplerKind> {
     SamplerKind::from_name(name).ok_or_else(|| {
         let names: Vec<&str> = SamplerKind::ALL.iter().map(|k| k.name()).collect();
-        anyhow!("unknown sampler `{name}`: expected one of {}", names.join(", "))
+        anyhow!(
+            "unknown sampler `{name}`: expected one of {}",
+            names.join(", ")
+        )
     })
 }
 
@@ -218,7 +232,10 @@ pub fn default_steps(kind: SamplerKind) -> usize {
 /// The runner's default sampler configuration (what `powerpost sample` uses without
 /// `--sampler`, `--steps` or `--exact-power`).
 pub fn default_sampler() -> SamplerConfig {
-    SamplerConfig { steps: default_steps(DEFAULT_SAMPLER), ..SamplerConfig::with_kind(DEFAULT_SAMPLER) }
+    SamplerConfig {
+        steps: default_steps(DEFAULT_SAMPLER),
+        ..SamplerConfig::with_kind(DEFAULT_SAMPLER)
+    }
 }
 
 /// The sampler configuration from the command-line options `--sampler`, `--steps` and
@@ -226,7 +243,11 @@ pub fn default_sampler() -> SamplerConfig {
 ///
 /// # Errors
 /// Unknown sampler, `--exact-power` with another sampler, invalid steps.
-pub fn sampler_from_options(sampler: Option<&str>, steps: Option<usize>, exact_power: Option<usize>) -> Result<SamplerConfig> {
+pub fn sampler_from_options(
+    sampler: Option<&str>,
+    steps: Option<usize>,
+    exact_power: Option<usize>,
+) -> Result<SamplerConfig> {
     let kind = match (sampler, exact_power) {
         (Some(name), _) => sampler_kind(name).context("--sampler")?,
         (None, Some(_)) => SamplerKind::ExactPower,
@@ -235,14 +256,20 @@ pub fn sampler_from_options(sampler: Option<&str>, steps: Option<usize>, exact_p
     if exact_power.is_some() && kind != SamplerKind::ExactPower {
         bail!("--exact-power N selects the `exact-power` sampler; it cannot be combined with --sampler {}", kind.name());
     }
-    let mut config = SamplerConfig { steps: steps.unwrap_or(default_steps(kind)), ..SamplerConfig::with_kind(kind) };
+    let mut config = SamplerConfig {
+        steps: steps.unwrap_or(default_steps(kind)),
+        ..SamplerConfig::with_kind(kind)
+    };
     if let Some(m) = exact_power {
         config.corrector_steps = m;
     }
     config.validate().map_err(|e| {
         let option = match e {
             powerpost_core::Error::InvalidArgument { name: "steps", .. } => "--steps",
-            powerpost_core::Error::InvalidArgument { name: "corrector_steps", .. } => "--exact-power",
+            powerpost_core::Error::InvalidArgument {
+                name: "corrector_steps",
+                ..
+            } => "--exact-power",
             _ => "sampler",
         };
         anyhow!("{option}: {e}")
@@ -267,7 +294,11 @@ pub struct NormalizationRecord {
 
 impl From<Normalization> for NormalizationRecord {
     fn from(n: Normalization) -> Self {
-        Self { velocity_center_km_s: n.velocity_center_km_s, velocity_half_range_km_s: n.velocity_half_range_km_s, rtm_scale: n.rtm_scale }
+        Self {
+            velocity_center_km_s: n.velocity_center_km_s,
+            velocity_half_range_km_s: n.velocity_half_range_km_s,
+            rtm_scale: n.rtm_scale,
+        }
     }
 }
 
@@ -344,14 +375,23 @@ pub fn load_weights(spec: Option<&str>) -> Result<Weights> {
         },
     };
     let name = path.display().to_string();
-    let bytes = std::fs::read(&path).with_context(|| format!("--weights {name}: cannot read the weights file"))?;
-    let file = SafeTensors::parse(&bytes).map_err(|e| anyhow!("{name}: not a valid safetensors weights file: {e}"))?;
+    let bytes = std::fs::read(&path)
+        .with_context(|| format!("--weights {name}: cannot read the weights file"))?;
+    let file = SafeTensors::parse(&bytes)
+        .map_err(|e| anyhow!("{name}: not a valid safetensors weights file: {e}"))?;
     let arch = file.metadata(ARCHITECTURE_KEY).ok_or_else(|| anyhow!("{name}: metadata `{ARCHITECTURE_KEY}` is missing; expected the architecture description written by the trainer"))?;
-    let Some((_, config)) = KNOWN_ARCHITECTURES.iter().find(|(_, c)| c.describe().as_str() == arch) else {
-        let known: Vec<String> = KNOWN_ARCHITECTURES.iter().map(|(n, c)| format!("{n}: `{}`", c.describe())).collect();
+    let Some((_, config)) = KNOWN_ARCHITECTURES
+        .iter()
+        .find(|(_, c)| c.describe().as_str() == arch)
+    else {
+        let known: Vec<String> = KNOWN_ARCHITECTURES
+            .iter()
+            .map(|(n, c)| format!("{n}: `{}`", c.describe()))
+            .collect();
         bail!("{name}: metadata `{ARCHITECTURE_KEY}` is `{arch}`, which this build cannot run; expected one of {}", known.join("; "));
     };
-    let normalization = Normalization::from_safetensors(&file).map_err(|e| anyhow!("{name}: metadata: {e}"))?;
+    let normalization =
+        Normalization::from_safetensors(&file).map_err(|e| anyhow!("{name}: metadata: {e}"))?;
     let mut params = vec![0.0f32; params_len(config)];
     load_params(config, &bytes, &mut params).map_err(|e| anyhow!("{name}: {e}"))?;
     Ok(Weights {
@@ -428,9 +468,22 @@ pub fn read_rtm(path: &Path, multiple: usize) -> Result<RtmInput> {
     let (height, width) = (array.shape[0], array.shape[1]);
     check_size(&name.to_string(), height, width, multiple)?;
     if let Some(k) = array.data.iter().position(|v| !v.is_finite()) {
-        bail!("{name}: value at row {}, column {} is {}; expected finite RTM amplitudes", k / width, k % width, array.data[k]);
+        bail!(
+            "{name}: value at row {}, column {} is {}; expected finite RTM amplitudes",
+            k / width,
+            k % width,
+            array.data[k]
+        );
     }
-    Ok(RtmInput { height, width, raw: array.data, record: FileRecord { path: absolute(path), sha256: sha256_file(path)? } })
+    Ok(RtmInput {
+        height,
+        width,
+        raw: array.data,
+        record: FileRecord {
+            path: absolute(path),
+            sha256: sha256_file(path)?,
+        },
+    })
 }
 
 /// Checks an image size for the network.
@@ -470,7 +523,10 @@ pub fn annealed_power_warning(alpha: f32, sampler: &SamplerConfig) -> Option<Str
         return None;
     }
     let effect = if alpha < 1.0 {
-        format!("keeps noise of the order of σ_max^(1−α) = {:.1} (normalised units) in the samples", sampler.sigma_max.powf(1.0 - alpha))
+        format!(
+            "keeps noise of the order of σ_max^(1−α) = {:.1} (normalised units) in the samples",
+            sampler.sigma_max.powf(1.0 - alpha)
+        )
     } else {
         "makes the samples too narrow".to_string()
     };
@@ -492,21 +548,38 @@ pub struct SampleProgress {
 impl SampleProgress {
     /// A bar over `samples × steps_per_sample` steps.
     pub fn new(samples: u64, steps_per_sample: u64, quiet: bool) -> Self {
-        let target = if !quiet && std::io::stderr().is_terminal() { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() };
-        let bar = ProgressBar::with_draw_target(Some(samples.saturating_mul(steps_per_sample)), target);
-        let style = ProgressStyle::with_template("{msg} [{bar:32.cyan/blue}] ETA {eta} (elapsed {elapsed})")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> ");
+        let target = if !quiet && std::io::stderr().is_terminal() {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        };
+        let bar =
+            ProgressBar::with_draw_target(Some(samples.saturating_mul(steps_per_sample)), target);
+        let style = ProgressStyle::with_template(
+            "{msg} [{bar:32.cyan/blue}] ETA {eta} (elapsed {elapsed})",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
         bar.set_style(style);
-        let p = Self { bar, start: Instant::now(), samples_done: AtomicU64::new(0), samples_total: samples };
+        let p = Self {
+            bar,
+            start: Instant::now(),
+            samples_done: AtomicU64::new(0),
+            samples_total: samples,
+        };
         p.update_message(0);
         p
     }
 
     fn update_message(&self, done: u64) {
         let secs = self.start.elapsed().as_secs_f64();
-        let rate = if done > 0 && secs > 0.0 { format!("{:.2} samples/s", done as f64 / secs) } else { "– samples/s".to_string() };
-        self.bar.set_message(format!("sample {done}/{} {rate}", self.samples_total));
+        let rate = if done > 0 && secs > 0.0 {
+            format!("{:.2} samples/s", done as f64 / secs)
+        } else {
+            "– samples/s".to_string()
+        };
+        self.bar
+            .set_message(format!("sample {done}/{} {rate}", self.samples_total));
     }
 
     /// One sampler step done.
@@ -557,7 +630,9 @@ impl Engine {
     /// # Errors
     /// If the threads cannot be started.
     pub fn new(threads: Option<usize>) -> Result<Self> {
-        Ok(Self { executor: PoolExecutor::new(resolve_threads(threads))? })
+        Ok(Self {
+            executor: PoolExecutor::new(resolve_threads(threads))?,
+        })
     }
 
     /// The executor.
@@ -576,20 +651,33 @@ impl Engine {
     /// # Errors
     /// Errors of the core (e.g. a diverged sample), naming the sample index (the lowest
     /// failing index when several fail).
-    pub fn draw(&self, s: &Sampling<'_>, first: u64, n: usize, progress: &SampleProgress) -> Result<Vec<f32>> {
+    pub fn draw(
+        &self,
+        s: &Sampling<'_>,
+        first: u64,
+        n: usize,
+        progress: &SampleProgress,
+    ) -> Result<Vec<f32>> {
         let w = s.weights;
         let net = UNet::new(w.config, &w.params).map_err(|e| anyhow!("network: {e}"))?;
         let len = s.height * s.width;
         let condition = match s.rtm {
             Some(raw) => {
                 let mut c = vec![0.0f32; len];
-                w.normalization.rtm_to_network(raw, &mut c).map_err(|e| anyhow!("RTM normalisation: {e}"))?;
+                w.normalization
+                    .rtm_to_network(raw, &mut c)
+                    .map_err(|e| anyhow!("RTM normalisation: {e}"))?;
                 Some(c)
             }
             None => None,
         };
         let scratch_len = posterior_scratch_len(&net, s.height, s.width, &s.sampler);
-        let one = |index: u64, exec: &dyn Executor, velocity: &mut [f32], scratch: &mut [f32], x: &mut [f32]| -> Result<()> {
+        let one = |index: u64,
+                   exec: &dyn Executor,
+                   velocity: &mut [f32],
+                   scratch: &mut [f32],
+                   x: &mut [f32]|
+         -> Result<()> {
             let request = PosteriorRequest {
                 height: s.height,
                 width: s.width,
@@ -600,18 +688,28 @@ impl Engine {
                 seed: s.seed,
                 sample_index: index,
             };
-            draw_sample(&net, exec, &request, x, scratch, &mut |_, _| progress.step()).map_err(|e| anyhow!("sample {index}: {e}"))?;
-            w.normalization.network_to_velocity(x, velocity).map_err(|e| anyhow!("sample {index}: {e}"))?;
+            draw_sample(&net, exec, &request, x, scratch, &mut |_, _| {
+                progress.step()
+            })
+            .map_err(|e| anyhow!("sample {index}: {e}"))?;
+            w.normalization
+                .network_to_velocity(x, velocity)
+                .map_err(|e| anyhow!("sample {index}: {e}"))?;
             progress.sample_done();
             Ok(())
         };
         let mut out = vec![0.0f32; len * n];
         let threads = self.executor.threads().max(1);
-        let concurrent = if threads > 1 && len > 0 { n / threads * threads } else { 0 };
+        let concurrent = if threads > 1 && len > 0 {
+            n / threads * threads
+        } else {
+            0
+        };
         let (together, alone) = out.split_at_mut(concurrent * len);
         if concurrent > 0 {
             // Task t draws samples t, t + threads, … of the concurrent part.
-            let slots: Vec<Mutex<&mut [f32]>> = together.chunks_exact_mut(len).map(Mutex::new).collect();
+            let slots: Vec<Mutex<&mut [f32]>> =
+                together.chunks_exact_mut(len).map(Mutex::new).collect();
             let errors: Mutex<Vec<(u64, anyhow::Error)>> = Mutex::new(Vec::new());
             self.executor.for_each(threads, &|t| {
                 let mut scratch = vec![0.0f32; scratch_len];
@@ -620,7 +718,10 @@ impl Engine {
                     let index = first + k as u64;
                     let mut slot = slots[k].lock().unwrap_or_else(|e| e.into_inner());
                     if let Err(e) = one(index, &Serial, &mut slot, &mut scratch, &mut x) {
-                        errors.lock().unwrap_or_else(|e| e.into_inner()).push((index, e));
+                        errors
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .push((index, e));
                         return;
                     }
                 }
@@ -634,7 +735,13 @@ impl Engine {
         let mut scratch = vec![0.0f32; scratch_len];
         let mut x = vec![0.0f32; len];
         for (k, velocity) in alone.chunks_exact_mut(len.max(1)).enumerate() {
-            one(first + (concurrent + k) as u64, &self.executor, velocity, &mut scratch, &mut x)?;
+            one(
+                first + (concurrent + k) as u64,
+                &self.executor,
+                velocity,
+                &mut scratch,
+                &mut x,
+            )?;
         }
         Ok(out)
     }
@@ -679,15 +786,32 @@ mod tests {
             v: f32,
         }
         // A deterministic spread of bit patterns over the whole finite range, plus edge cases.
-        let mut values: Vec<f32> = (0..200_000u32).map(|k| f32::from_bits(k.wrapping_mul(2_654_435_761) & 0x7f7f_ffff)).collect();
-        values.extend([0.0, -0.0, 0.1, 0.002, 80.0, 1.003, f32::MIN_POSITIVE, f32::MAX, 1e-45, f32::INFINITY, f32::NEG_INFINITY]);
+        let mut values: Vec<f32> = (0..200_000u32)
+            .map(|k| f32::from_bits(k.wrapping_mul(2_654_435_761) & 0x7f7f_ffff))
+            .collect();
+        values.extend([
+            0.0,
+            -0.0,
+            0.1,
+            0.002,
+            80.0,
+            1.003,
+            f32::MIN_POSITIVE,
+            f32::MAX,
+            1e-45,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+        ]);
         for (k, &v) in values.iter().enumerate() {
             let v = if k % 2 == 1 { -v } else { v };
             let text = serde_json::to_string(&W { v }).unwrap();
             let back: W = serde_json::from_str(&text).unwrap();
             assert_eq!(back.v.to_bits(), v.to_bits(), "{text}");
         }
-        assert_eq!(serde_json::to_string(&W { v: 0.1 }).unwrap(), r#"{"v":0.1}"#);
+        assert_eq!(
+            serde_json::to_string(&W { v: 0.1 }).unwrap(),
+            r#"{"v":0.1}"#
+        );
     }
 
     #[test]
@@ -707,8 +831,13 @@ mod tests {
         assert_eq!(annealed_power_warning(1.0, &ode), None);
         let wide = annealed_power_warning(0.5, &ode).unwrap();
         // σ_max = 80: 80^0.5 ≈ 8.9.
-        assert!(wide.contains("σ_max^(1−α) = 8.9") && wide.contains("--exact-power"), "{wide}");
-        assert!(annealed_power_warning(1.5, &ode).unwrap().contains("too narrow"));
+        assert!(
+            wide.contains("σ_max^(1−α) = 8.9") && wide.contains("--exact-power"),
+            "{wide}"
+        );
+        assert!(annealed_power_warning(1.5, &ode)
+            .unwrap()
+            .contains("too narrow"));
         let exact = sampler_from_options(None, None, Some(4)).unwrap();
         assert_eq!(annealed_power_warning(0.5, &exact), None);
     }
@@ -718,18 +847,27 @@ mod tests {
         let d = sampler_from_options(None, None, None).unwrap();
         assert_eq!(d, default_sampler());
         assert_eq!((d.kind, d.steps), (SamplerKind::DpmSolverPp2M, 16));
-        assert_eq!(sampler_from_options(Some("dpmpp-2m"), None, None).unwrap(), d);
+        assert_eq!(
+            sampler_from_options(Some("dpmpp-2m"), None, None).unwrap(),
+            d
+        );
         let h = sampler_from_options(Some("heun"), None, None).unwrap();
         assert_eq!(h, SamplerConfig::default(), "heun keeps EDM's 18 steps");
         let c = sampler_from_options(None, Some(5), Some(3)).unwrap();
-        assert_eq!((c.kind, c.steps, c.corrector_steps), (SamplerKind::ExactPower, 5, 3));
+        assert_eq!(
+            (c.kind, c.steps, c.corrector_steps),
+            (SamplerKind::ExactPower, 5, 3)
+        );
         assert!(sampler_from_options(Some("euler"), None, Some(2)).is_err());
         let e = sampler_from_options(Some("rk4"), None, None).unwrap_err();
         assert!(format!("{e:#}").contains("heun, euler"), "{e:#}");
         let e = sampler_from_options(None, Some(0), None).unwrap_err();
         assert!(format!("{e:#}").contains("--steps"), "{e:#}");
         for kind in SamplerKind::ALL {
-            let c = SamplerConfig { corrector_steps: 4, ..SamplerConfig::with_kind(kind) };
+            let c = SamplerConfig {
+                corrector_steps: 4,
+                ..SamplerConfig::with_kind(kind)
+            };
             assert_eq!(SamplerRecord::of(&c).config().unwrap(), c);
         }
     }

@@ -23,8 +23,9 @@
 //! powerpost version differs.
 
 use super::posterior_io::{
-    check_power, check_size, check_weights, evaluations, load_weights, mean_and_std, read_rtm, sampler_from_options, sha256_file, Engine, FileRecord,
-    NormalizationRecord, SampleProgress, SamplerRecord, Sampling, WeightsRecord,
+    check_power, check_size, check_weights, evaluations, load_weights, mean_and_std, read_rtm,
+    sampler_from_options, sha256_file, Engine, FileRecord, NormalizationRecord, SampleProgress,
+    SamplerRecord, Sampling, WeightsRecord,
 };
 use super::RunArgs;
 use crate::atomic;
@@ -140,7 +141,10 @@ pub fn run(args: &SampleArgs) -> Result<()> {
         Some(path) => Some(read_sidecar(path)?),
         None => None,
     };
-    let weights_spec = args.weights.clone().or_else(|| recorded.as_ref().map(|r| r.weights.path.clone()));
+    let weights_spec = args
+        .weights
+        .clone()
+        .or_else(|| recorded.as_ref().map(|r| r.weights.path.clone()));
     let weights = load_weights(weights_spec.as_deref())?;
     let multiple = weights.config.size_multiple();
 
@@ -152,7 +156,10 @@ pub fn run(args: &SampleArgs) -> Result<()> {
         n = r.n;
         first = r.first;
         seed = r.seed;
-        sampler = r.sampler.config().with_context(|| format!("{}", from.display()))?;
+        sampler = r
+            .sampler
+            .config()
+            .with_context(|| format!("{}", from.display()))?;
         rtm = match &r.rtm {
             Some(rec) => {
                 let path = args.rtm.clone().unwrap_or_else(|| PathBuf::from(&rec.path));
@@ -168,13 +175,21 @@ pub fn run(args: &SampleArgs) -> Result<()> {
                 }
                 Some(input)
             }
-            None if args.rtm.is_some() => bail!("{}: the recorded run sampled the prior; --rtm does not apply", from.display()),
+            None if args.rtm.is_some() => bail!(
+                "{}: the recorded run sampled the prior; --rtm does not apply",
+                from.display()
+            ),
             None => None,
         };
         (height, width) = (r.height, r.width);
         if let Some(input) = &rtm {
             if (input.height, input.width) != (height, width) {
-                bail!("{}: fields `height`, `width` are {height} × {width}, the RTM image is {} × {}", from.display(), input.height, input.width);
+                bail!(
+                    "{}: fields `height`, `width` are {height} × {width}, the RTM image is {} × {}",
+                    from.display(),
+                    input.height,
+                    input.width
+                );
             }
         }
         check_size(&from.display().to_string(), height, width, multiple)?;
@@ -190,7 +205,10 @@ pub fn run(args: &SampleArgs) -> Result<()> {
             check_size("--height/--width", height, width, multiple)?;
             rtm = None;
         } else {
-            let path = args.rtm.as_ref().ok_or_else(|| anyhow!("give --rtm IMAGE.npy or --prior"))?;
+            let path = args
+                .rtm
+                .as_ref()
+                .ok_or_else(|| anyhow!("give --rtm IMAGE.npy or --prior"))?;
             let input = read_rtm(path, multiple)?;
             (height, width) = (input.height, input.width);
             rtm = Some(input);
@@ -206,12 +224,18 @@ pub fn run(args: &SampleArgs) -> Result<()> {
     if first.checked_add(n as u64).is_none() {
         bail!("--first {first} + --n {n} overflows the sample index");
     }
-    if n.checked_mul(height * width).map_or(true, |t| t > isize::MAX as usize / 8) {
+    if n.checked_mul(height * width)
+        .map_or(true, |t| t > isize::MAX as usize / 8)
+    {
         bail!("--n {n} samples of {height} × {width} do not fit in memory");
     }
     if let Some(r) = &recorded {
         if r.powerpost_version != env!("CARGO_PKG_VERSION") {
-            eprintln!("warning: the run was recorded by powerpost {}, this is {}; bits may differ", r.powerpost_version, env!("CARGO_PKG_VERSION"));
+            eprintln!(
+                "warning: the run was recorded by powerpost {}, this is {}; bits may differ",
+                r.powerpost_version,
+                env!("CARGO_PKG_VERSION")
+            );
         }
     }
     let out_dir = prepare_output(&args.out)?;
@@ -220,7 +244,16 @@ pub fn run(args: &SampleArgs) -> Result<()> {
     }
 
     let engine = Engine::new(args.run.threads)?;
-    let sampling = Sampling { weights: &weights, height, width, rtm: rtm.as_ref().map(|r| r.raw.as_slice()), lambda, alpha, sampler, seed };
+    let sampling = Sampling {
+        weights: &weights,
+        height,
+        width,
+        rtm: rtm.as_ref().map(|r| r.raw.as_slice()),
+        lambda,
+        alpha,
+        sampler,
+        seed,
+    };
     let mut progress = SampleProgress::new(n as u64, sampler.steps as u64, args.run.quiet);
     let samples = engine.draw(&sampling, first, n, &mut progress)?;
     progress.finish();
@@ -241,7 +274,17 @@ pub fn run(args: &SampleArgs) -> Result<()> {
         sampler.kind.name(),
         sampler.steps
     );
-    samples_figure(&samples, &mean, &std, height, width, first, &weights.normalization, &title)?.save_png(&temp.join("samples.png"))?;
+    samples_figure(
+        &samples,
+        &mean,
+        &std,
+        height,
+        width,
+        first,
+        &weights.normalization,
+        &title,
+    )?
+    .save_png(&temp.join("samples.png"))?;
     let sidecar = SampleSidecar {
         kind: "sample".to_string(),
         powerpost_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -261,7 +304,13 @@ pub fn run(args: &SampleArgs) -> Result<()> {
     };
     let json = serde_json::to_string_pretty(&sidecar)? + "\n";
     atomic::write_bytes(&temp.join("sample.json"), json.as_bytes())?;
-    out_dir.finish(&["samples.npy", "mean.npy", "std.npy", "samples.png", "sample.json"])
+    out_dir.finish(&[
+        "samples.npy",
+        "mean.npy",
+        "std.npy",
+        "samples.png",
+        "sample.json",
+    ])
 }
 
 /// Reads and checks a `sample.json`.
@@ -269,10 +318,16 @@ pub fn run(args: &SampleArgs) -> Result<()> {
 /// # Errors
 /// Unreadable file, malformed JSON or missing fields, naming the file.
 pub fn read_sidecar(path: &Path) -> Result<SampleSidecar> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("--from {}: cannot read", path.display()))?;
-    let sidecar: SampleSidecar = serde_json::from_str(&text).map_err(|e| anyhow!("{}: not a powerpost sample.json: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("--from {}: cannot read", path.display()))?;
+    let sidecar: SampleSidecar = serde_json::from_str(&text)
+        .map_err(|e| anyhow!("{}: not a powerpost sample.json: {e}", path.display()))?;
     if sidecar.kind != "sample" {
-        bail!("{}: field `kind` is `{}`, expected `sample`", path.display(), sidecar.kind);
+        bail!(
+            "{}: field `kind` is `{}`, expected `sample`",
+            path.display(),
+            sidecar.kind
+        );
     }
     Ok(sidecar)
 }
@@ -296,13 +351,31 @@ pub fn prepare_output(dest: &Path) -> Result<OutputDir> {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    std::fs::create_dir_all(&parent).with_context(|| format!("--out {}: cannot create {}", dest.display(), parent.display()))?;
-    let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
+    std::fs::create_dir_all(&parent).with_context(|| {
+        format!(
+            "--out {}: cannot create {}",
+            dest.display(),
+            parent.display()
+        )
+    })?;
+    let name = dest
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".into());
     let prefix = format!(".{name}.");
     let temp = crate::atomic::temp_builder(&prefix, ".tmp", true)
         .tempdir_in(&parent)
-        .with_context(|| format!("--out {}: cannot create a temporary directory in {}", dest.display(), parent.display()))?;
-    Ok(OutputDir { temp, dest: dest.to_path_buf() })
+        .with_context(|| {
+            format!(
+                "--out {}: cannot create a temporary directory in {}",
+                dest.display(),
+                parent.display()
+            )
+        })?;
+    Ok(OutputDir {
+        temp,
+        dest: dest.to_path_buf(),
+    })
 }
 
 impl OutputDir {
@@ -319,12 +392,22 @@ impl OutputDir {
                 Ok(()) => return Ok(()),
                 Err(e) => {
                     let _ = std::fs::remove_dir_all(&temp);
-                    return Err(e).with_context(|| format!("--out {}: cannot move the finished directory into place", dest.display()));
+                    return Err(e).with_context(|| {
+                        format!(
+                            "--out {}: cannot move the finished directory into place",
+                            dest.display()
+                        )
+                    });
                 }
             }
         }
         for name in files {
-            std::fs::rename(self.temp.path().join(name), dest.join(name)).with_context(|| format!("{}: cannot move the finished file into place", dest.join(name).display()))?;
+            std::fs::rename(self.temp.path().join(name), dest.join(name)).with_context(|| {
+                format!(
+                    "{}: cannot move the finished file into place",
+                    dest.join(name).display()
+                )
+            })?;
         }
         Ok(())
     }
@@ -333,23 +416,60 @@ impl OutputDir {
 /// Up to [`MAX_SHOWN`] samples and the mean on the velocity scale, the standard
 /// deviation below on its own scale.
 #[allow(clippy::too_many_arguments)]
-pub fn samples_figure(samples: &[f32], mean: &[f32], std: &[f32], height: usize, width: usize, first: u64, norm: &powerpost_core::normalize::Normalization, title: &str) -> Result<Canvas> {
+pub fn samples_figure(
+    samples: &[f32],
+    mean: &[f32],
+    std: &[f32],
+    height: usize,
+    width: usize,
+    first: u64,
+    norm: &powerpost_core::normalize::Normalization,
+    title: &str,
+) -> Result<Canvas> {
     let len = height * width;
     let shown = (samples.len() / len).min(MAX_SHOWN);
     let mut panels = Vec::new();
     for k in 0..shown {
-        panels.push(Panel { image: Image::new(&samples[k * len..(k + 1) * len], height, width)?, title: format!("sample {}", first + k as u64) });
+        panels.push(Panel {
+            image: Image::new(&samples[k * len..(k + 1) * len], height, width)?,
+            title: format!("sample {}", first + k as u64),
+        });
     }
-    panels.push(Panel { image: Image::new(mean, height, width)?, title: "mean".into() });
+    panels.push(Panel {
+        image: Image::new(mean, height, width)?,
+        title: "mean".into(),
+    });
     let cols = panels.len().min(5);
     let v_min = norm.velocity_center_km_s - norm.velocity_half_range_km_s;
     let v_max = norm.velocity_center_km_s + norm.velocity_half_range_km_s;
-    let mut top = GridFigure::new(panels.len().div_ceil(cols), cols, panels, ColorScale::velocity(v_min, v_max));
+    let mut top = GridFigure::new(
+        panels.len().div_ceil(cols),
+        cols,
+        panels,
+        ColorScale::velocity(v_min, v_max),
+    );
     top.title = title.to_string();
     let top = top.render()?;
-    let std_max = std.iter().copied().filter(|v| v.is_finite()).fold(0.0f32, f32::max);
-    let scale = ColorScale { colormap: Colormap::Viridis, min: 0.0, max: if std_max > 0.0 { std_max } else { 1.0 }, unit: "km/s".into() };
-    let mut bottom = GridFigure::new(1, 1, vec![Panel { image: Image::new(std, height, width)?, title: "std".into() }], scale);
+    let std_max = std
+        .iter()
+        .copied()
+        .filter(|v| v.is_finite())
+        .fold(0.0f32, f32::max);
+    let scale = ColorScale {
+        colormap: Colormap::Viridis,
+        min: 0.0,
+        max: if std_max > 0.0 { std_max } else { 1.0 },
+        unit: "km/s".into(),
+    };
+    let mut bottom = GridFigure::new(
+        1,
+        1,
+        vec![Panel {
+            image: Image::new(std, height, width)?,
+            title: "std".into(),
+        }],
+        scale,
+    );
     bottom.cell_pixels = top_cell_pixels(width);
     Ok(stack(&[top, bottom.render()?]))
 }

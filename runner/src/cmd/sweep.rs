@@ -40,8 +40,9 @@
 
 use super::metrics::{rmse, ssim};
 use super::posterior_io::{
-    check_power, load_weights, mean_and_std, read_rtm, sampler_from_options, sha256_file, Engine, ExactF32, FileRecord, NormalizationRecord,
-    SampleProgress, SamplerRecord, Sampling, Weights, WeightsRecord,
+    check_power, load_weights, mean_and_std, read_rtm, sampler_from_options, sha256_file, Engine,
+    ExactF32, FileRecord, NormalizationRecord, SampleProgress, SamplerRecord, Sampling, Weights,
+    WeightsRecord,
 };
 use super::RunArgs;
 use crate::atomic;
@@ -198,7 +199,10 @@ impl SweepPlan {
 
     /// (λ, α) of cell `c`.
     fn cell(&self, c: usize) -> (f32, f32) {
-        (self.lambdas[c / self.alphas.len()].0, self.alphas[c % self.alphas.len()].0)
+        (
+            self.lambdas[c / self.alphas.len()].0,
+            self.alphas[c % self.alphas.len()].0,
+        )
     }
 
     /// What a cell made under this plan records as its parameters.
@@ -313,9 +317,16 @@ pub struct CellRecord {
 
 /// Parses `k/m`.
 fn parse_shard(text: &str) -> Result<Shard> {
-    let parsed = text.split_once('/').and_then(|(k, m)| Some((k.trim().parse::<usize>().ok()?, m.trim().parse::<usize>().ok()?)));
+    let parsed = text.split_once('/').and_then(|(k, m)| {
+        Some((
+            k.trim().parse::<usize>().ok()?,
+            m.trim().parse::<usize>().ok()?,
+        ))
+    });
     match parsed {
-        Some((index, count)) if count >= 1 && (1..=count).contains(&index) => Ok(Shard { index, count }),
+        Some((index, count)) if count >= 1 && (1..=count).contains(&index) => {
+            Ok(Shard { index, count })
+        }
         _ => bail!("--shard {text}: expected K/M with 1 <= K <= M, e.g. 2/4"),
     }
 }
@@ -331,8 +342,12 @@ enum CellState {
 /// Reads a cell directory: complete when `cell.json` parses and every file has its
 /// recorded digest.
 fn inspect_cell(dir: &Path) -> CellState {
-    let Ok(text) = std::fs::read_to_string(dir.join("cell.json")) else { return CellState::Missing };
-    let Ok(record) = serde_json::from_str::<CellRecord>(&text) else { return CellState::Missing };
+    let Ok(text) = std::fs::read_to_string(dir.join("cell.json")) else {
+        return CellState::Missing;
+    };
+    let Ok(record) = serde_json::from_str::<CellRecord>(&text) else {
+        return CellState::Missing;
+    };
     for name in CELL_FILES {
         match (record.outputs.get(name), sha256_file(&dir.join(name))) {
             (Some(want), Ok(got)) if *want == got => {}
@@ -344,11 +359,18 @@ fn inspect_cell(dir: &Path) -> CellState {
 
 /// The first top-level field in which two records differ (for messages).
 fn first_difference<T: Serialize>(recorded: &T, wanted: &T) -> String {
-    let (a, b) = (serde_json::to_value(recorded).unwrap_or_default(), serde_json::to_value(wanted).unwrap_or_default());
+    let (a, b) = (
+        serde_json::to_value(recorded).unwrap_or_default(),
+        serde_json::to_value(wanted).unwrap_or_default(),
+    );
     if let (Some(a), Some(b)) = (a.as_object(), b.as_object()) {
         for (key, value) in b {
             if a.get(key) != Some(value) {
-                return format!("`{key}` recorded {}, now {}", a.get(key).map_or("nothing".to_string(), |v| v.to_string()), value);
+                return format!(
+                    "`{key}` recorded {}, now {}",
+                    a.get(key).map_or("nothing".to_string(), |v| v.to_string()),
+                    value
+                );
             }
         }
     }
@@ -365,10 +387,21 @@ struct MetricData {
 
 impl MetricData {
     /// Metrics of one posterior mean.
-    fn compute(&self, mean: &[f32], std: &[f32], height: usize, width: usize, exec: &dyn Executor) -> Result<CellMetrics> {
+    fn compute(
+        &self,
+        mean: &[f32],
+        std: &[f32],
+        height: usize,
+        width: usize,
+        exec: &dyn Executor,
+    ) -> Result<CellMetrics> {
         let mean_std = std.iter().map(|&v| v as f64).sum::<f64>() / std.len().max(1) as f64;
         let (rmse_value, ssim_value, range) = match &self.truth {
-            Some(t) => (Some(rmse(mean, t)?), Some(ssim(mean, t, height, width, self.ssim_data_range)?), Some(self.ssim_data_range)),
+            Some(t) => (
+                Some(rmse(mean, t)?),
+                Some(ssim(mean, t, height, width, self.ssim_data_range)?),
+                Some(self.ssim_data_range),
+            ),
             None => (None, None, None),
         };
         // A mean the modelling refuses (unstable or too dispersive on the preset's grid)
@@ -383,37 +416,70 @@ impl MetricData {
             },
             None => (None, None),
         };
-        Ok(CellMetrics { mean_std, rmse: rmse_value, ssim: ssim_value, ssim_data_range: range, residual, residual_error })
+        Ok(CellMetrics {
+            mean_std,
+            rmse: rmse_value,
+            ssim: ssim_value,
+            ssim_data_range: range,
+            residual,
+            residual_error,
+        })
     }
 }
 
 /// Relative residual ‖F(mean) − d_obs‖/‖d_obs‖ of a mean model in km/s (shots in shot
 /// order; each shot serial, shots in parallel).
-fn data_residual(a: &Acquisition, mean_km_s: &[f32], observed: &[f32], exec: &dyn Executor) -> Result<f64> {
-    let core = |what: &'static str| move |e: powerpost_core::Error| anyhow!("data residual ({what}): {e}");
+fn data_residual(
+    a: &Acquisition,
+    mean_km_s: &[f32],
+    observed: &[f32],
+    exec: &dyn Executor,
+) -> Result<f64> {
+    let core =
+        |what: &'static str| move |e: powerpost_core::Error| anyhow!("data residual ({what}): {e}");
     let model: Vec<f32> = mean_km_s.iter().map(|v| v * 1000.0).collect();
     let cfg = a.cfg;
     let mut fine = vec![0.0; cfg.nz * cfg.nx];
     a.refine_model(&model, &mut fine).map_err(core("model"))?;
     let mut medium = vec![0.0; wave::medium_len(&cfg).map_err(core("config"))?];
-    wave::prepare_medium(&cfg, &fine, &mut medium).map_err(core("posterior mean as velocity model"))?;
-    let receivers: Vec<[f32; 2]> = (0..a.n_receivers).map(|j| a.receiver_position(j)).collect::<Result<_, _>>().map_err(core("receivers"))?;
+    wave::prepare_medium(&cfg, &fine, &mut medium)
+        .map_err(core("posterior mean as velocity model"))?;
+    let receivers: Vec<[f32; 2]> = (0..a.n_receivers)
+        .map(|j| a.receiver_position(j))
+        .collect::<Result<_, _>>()
+        .map_err(core("receivers"))?;
     let mut wavelet = vec![0.0; cfg.nt];
-    wave::ricker_wavelet(cfg.peak_frequency, cfg.source_delay, cfg.dt, &mut wavelet).map_err(core("wavelet"))?;
+    wave::ricker_wavelet(cfg.peak_frequency, cfg.source_delay, cfg.dt, &mut wavelet)
+        .map_err(core("wavelet"))?;
     let per = cfg.nt * a.n_receivers;
-    let shots: Vec<Mutex<Result<Vec<f32>, powerpost_core::Error>>> = (0..a.n_sources).map(|_| Mutex::new(Ok(Vec::new()))).collect();
+    let shots: Vec<Mutex<Result<Vec<f32>, powerpost_core::Error>>> = (0..a.n_sources)
+        .map(|_| Mutex::new(Ok(Vec::new())))
+        .collect();
     exec.for_each(a.n_sources, &|s| {
         let run = || -> Result<Vec<f32>, powerpost_core::Error> {
             let mut state = vec![0.0; wave::state_len(&cfg)?];
             let mut shot = vec![0.0; per];
-            wave::forward_shot(&cfg, &medium, a.source_position(s)?, &receivers, &wavelet, &mut state, &mut shot, &Serial)?;
+            wave::forward_shot(
+                &cfg,
+                &medium,
+                a.source_position(s)?,
+                &receivers,
+                &wavelet,
+                &mut state,
+                &mut shot,
+                &Serial,
+            )?;
             Ok(shot)
         };
         *shots[s].lock().unwrap_or_else(|p| p.into_inner()) = run();
     });
     let mut predicted = Vec::with_capacity(per * a.n_sources);
     for (s, m) in shots.into_iter().enumerate() {
-        predicted.extend(m.into_inner().unwrap_or_else(|p| p.into_inner()).map_err(|e| anyhow!("data residual (shot {s}): {e}"))?);
+        predicted.extend(
+            m.into_inner()
+                .unwrap_or_else(|p| p.into_inner())
+                .map_err(|e| anyhow!("data residual (shot {s}): {e}"))?,
+        );
     }
     wave::relative_residual(&predicted, observed).map_err(core("shots"))
 }
@@ -465,7 +531,10 @@ pub fn run(args: &SweepArgs) -> Result<()> {
         weights: weights.record.clone(),
         rtm: rtm.record.clone(),
         truth: truth.as_ref().map(|t| t.1.clone()),
-        shots: shots.as_ref().map(|(_, _, record)| ShotsRecord { file: record.clone(), preset: args.preset.clone() }),
+        shots: shots.as_ref().map(|(_, _, record)| ShotsRecord {
+            file: record.clone(),
+            preset: args.preset.clone(),
+        }),
         shard,
     };
     let metric_data = MetricData {
@@ -475,7 +544,9 @@ pub fn run(args: &SweepArgs) -> Result<()> {
         ssim_data_range: 2.0 * weights.normalization.velocity_half_range_km_s as f64,
     };
 
-    let mine: Vec<usize> = (0..plan.cells()).filter(|c| shard.map_or(true, |s| c % s.count == s.index - 1)).collect();
+    let mine: Vec<usize> = (0..plan.cells())
+        .filter(|c| shard.map_or(true, |s| c % s.count == s.index - 1))
+        .collect();
     // Decide what to do for each cell first, so that bad directories fail before any work.
     let mut todo = Vec::new();
     let mut skipped = 0;
@@ -501,28 +572,65 @@ pub fn run(args: &SweepArgs) -> Result<()> {
             CellState::Missing => todo.push((c, false)),
         }
     }
-    std::fs::create_dir_all(args.out.join("cells")).with_context(|| format!("--out {}: cannot create the directory", args.out.display()))?;
-    atomic::write_bytes(&args.out.join("sweep.json"), (serde_json::to_string_pretty(&plan)? + "\n").as_bytes())?;
+    std::fs::create_dir_all(args.out.join("cells"))
+        .with_context(|| format!("--out {}: cannot create the directory", args.out.display()))?;
+    atomic::write_bytes(
+        &args.out.join("sweep.json"),
+        (serde_json::to_string_pretty(&plan)? + "\n").as_bytes(),
+    )?;
     if skipped > 0 && !args.run.quiet {
-        eprintln!("resuming: {skipped} of {} cells already complete", mine.len());
+        eprintln!(
+            "resuming: {skipped} of {} cells already complete",
+            mine.len()
+        );
     }
     // Once every input is validated: one warning for the smallest α ≠ 1 (α < 1 is the
     // harmful case).
-    let worst = args.alpha.iter().copied().filter(|&a| a != 1.0).min_by(f32::total_cmp);
+    let worst = args
+        .alpha
+        .iter()
+        .copied()
+        .filter(|&a| a != 1.0)
+        .min_by(f32::total_cmp);
     if let Some(w) = worst.and_then(|a| super::posterior_io::annealed_power_warning(a, &sampler)) {
         eprintln!("{w}");
     }
     let engine = Engine::new(args.run.threads)?;
-    let to_sample = todo.iter().filter(|(_, metrics_only)| !metrics_only).count();
-    let mut progress = SampleProgress::new((to_sample * args.n) as u64, sampler.steps as u64, args.run.quiet);
+    let to_sample = todo
+        .iter()
+        .filter(|(_, metrics_only)| !metrics_only)
+        .count();
+    let mut progress = SampleProgress::new(
+        (to_sample * args.n) as u64,
+        sampler.steps as u64,
+        args.run.quiet,
+    );
     for &(c, metrics_only) in &todo {
         let (lambda, alpha) = plan.cell(c);
         let dir = args.out.join("cells").join(cell_name(lambda, alpha));
         if metrics_only {
             update_metrics(&dir, &metric_data, height, width, engine.executor())?;
         } else {
-            let sampling = Sampling { weights: &weights, height, width, rtm: Some(&rtm.raw), lambda, alpha, sampler, seed: args.seed };
-            compute_cell(&engine, &sampling, &plan, c, &metric_data, &dir, &mut progress).with_context(|| format!("cell λ = {lambda}, α = {alpha}"))?;
+            let sampling = Sampling {
+                weights: &weights,
+                height,
+                width,
+                rtm: Some(&rtm.raw),
+                lambda,
+                alpha,
+                sampler,
+                seed: args.seed,
+            };
+            compute_cell(
+                &engine,
+                &sampling,
+                &plan,
+                c,
+                &metric_data,
+                &dir,
+                &mut progress,
+            )
+            .with_context(|| format!("cell λ = {lambda}, α = {alpha}"))?;
         }
     }
     progress.finish();
@@ -542,9 +650,16 @@ fn read_truth(path: &Path, height: usize, width: usize) -> Result<(Vec<f32>, Fil
     let name = path.display();
     let array = npy::read_f32_ranks(path, &[2]).context("--truth")?;
     if array.shape != [height, width] {
-        bail!("{name}: shape {:?}, expected [{height}, {width}] like the RTM image", array.shape);
+        bail!(
+            "{name}: shape {:?}, expected [{height}, {width}] like the RTM image",
+            array.shape
+        );
     }
-    if let Some(k) = array.data.iter().position(|v| !(v.is_finite() && *v > 0.0 && *v < 100.0)) {
+    if let Some(k) = array
+        .data
+        .iter()
+        .position(|v| !(v.is_finite() && *v > 0.0 && *v < 100.0))
+    {
         bail!(
             "{name}: value at row {}, column {} is {}; expected a velocity in km/s (positive, below 100)",
             k / width,
@@ -552,11 +667,22 @@ fn read_truth(path: &Path, height: usize, width: usize) -> Result<(Vec<f32>, Fil
             array.data[k]
         );
     }
-    Ok((array.data, FileRecord { path: super::posterior_io::absolute(path), sha256: sha256_file(path)? }))
+    Ok((
+        array.data,
+        FileRecord {
+            path: super::posterior_io::absolute(path),
+            sha256: sha256_file(path)?,
+        },
+    ))
 }
 
 /// Reads observed shots for a preset and checks that the model grid is the image's.
-fn read_shots(path: &Path, preset: &str, height: usize, width: usize) -> Result<(Acquisition, Vec<f32>, FileRecord)> {
+fn read_shots(
+    path: &Path,
+    preset: &str,
+    height: usize,
+    width: usize,
+) -> Result<(Acquisition, Vec<f32>, FileRecord)> {
     let a = Acquisition::by_name(preset).map_err(|e| anyhow!("--preset: {e}"))?;
     if (a.model_nz, a.model_nx) != (height, width) {
         bail!("--preset {preset}: models are {} × {}, the RTM image is {height} × {width}; the data residual needs the preset's model size", a.model_nz, a.model_nx);
@@ -564,55 +690,112 @@ fn read_shots(path: &Path, preset: &str, height: usize, width: usize) -> Result<
     let array = npy::read_f32_ranks(path, &[3]).context("--shots")?;
     let want = [a.n_sources, a.cfg.nt, a.n_receivers];
     if array.shape != want {
-        bail!("{}: shape {:?}, expected {want:?} ([shots, nt, receivers]) for preset {preset}", path.display(), array.shape);
+        bail!(
+            "{}: shape {:?}, expected {want:?} ([shots, nt, receivers]) for preset {preset}",
+            path.display(),
+            array.shape
+        );
     }
     if array.data.iter().any(|v| !v.is_finite()) {
         bail!("{}: shots contain NaN or infinite values", path.display());
     }
-    Ok((a, array.data, FileRecord { path: super::posterior_io::absolute(path), sha256: sha256_file(path)? }))
+    Ok((
+        a,
+        array.data,
+        FileRecord {
+            path: super::posterior_io::absolute(path),
+            sha256: sha256_file(path)?,
+        },
+    ))
 }
 
 /// Draws a cell's samples and writes its directory (whole, by rename).
-fn compute_cell(engine: &Engine, s: &Sampling<'_>, plan: &SweepPlan, c: usize, metric_data: &MetricData, dir: &Path, progress: &mut SampleProgress) -> Result<()> {
+fn compute_cell(
+    engine: &Engine,
+    s: &Sampling<'_>,
+    plan: &SweepPlan,
+    c: usize,
+    metric_data: &MetricData,
+    dir: &Path,
+    progress: &mut SampleProgress,
+) -> Result<()> {
     let samples = engine.draw(s, 0, plan.n, progress)?;
     let (mean, std) = mean_and_std(&samples, s.height * s.width);
     let metrics = metric_data.compute(&mean, &std, s.height, s.width, engine.executor())?;
     let parent = dir.parent().unwrap_or(Path::new("."));
-    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let prefix = format!(".{name}.");
-    let temp = crate::atomic::temp_builder(&prefix, ".tmp", true).tempdir_in(parent).with_context(|| format!("cannot create a temporary directory in {}", parent.display()))?;
-    npy::write_f32(&temp.path().join("samples.npy"), &[plan.n, s.height, s.width], &samples)?;
+    let temp = crate::atomic::temp_builder(&prefix, ".tmp", true)
+        .tempdir_in(parent)
+        .with_context(|| {
+            format!(
+                "cannot create a temporary directory in {}",
+                parent.display()
+            )
+        })?;
+    npy::write_f32(
+        &temp.path().join("samples.npy"),
+        &[plan.n, s.height, s.width],
+        &samples,
+    )?;
     npy::write_f32(&temp.path().join("mean.npy"), &[s.height, s.width], &mean)?;
     npy::write_f32(&temp.path().join("std.npy"), &[s.height, s.width], &std)?;
     let mut outputs = BTreeMap::new();
     for f in CELL_FILES {
         outputs.insert(f.to_string(), sha256_file(&temp.path().join(f))?);
     }
-    let record = CellRecord { kind: "sweep-cell".into(), params: plan.cell_params(c), metric_inputs: metric_data.inputs.clone(), metrics, outputs };
-    atomic::write_bytes(&temp.path().join("cell.json"), (serde_json::to_string_pretty(&record)? + "\n").as_bytes())?;
+    let record = CellRecord {
+        kind: "sweep-cell".into(),
+        params: plan.cell_params(c),
+        metric_inputs: metric_data.inputs.clone(),
+        metrics,
+        outputs,
+    };
+    atomic::write_bytes(
+        &temp.path().join("cell.json"),
+        (serde_json::to_string_pretty(&record)? + "\n").as_bytes(),
+    )?;
     place_directory(temp, dir)
 }
 
 /// Moves a finished temporary directory to `dir`, replacing what is there.
 fn place_directory(temp: tempfile::TempDir, dir: &Path) -> Result<()> {
     if dir.exists() {
-        std::fs::remove_dir_all(dir).with_context(|| format!("{}: cannot replace the incomplete cell", dir.display()))?;
+        std::fs::remove_dir_all(dir)
+            .with_context(|| format!("{}: cannot replace the incomplete cell", dir.display()))?;
     }
     let path = temp.keep();
     std::fs::rename(&path, dir).map_err(|e| {
         let _ = std::fs::remove_dir_all(&path);
-        anyhow!("{}: cannot move the finished cell into place: {e}", dir.display())
+        anyhow!(
+            "{}: cannot move the finished cell into place: {e}",
+            dir.display()
+        )
     })
 }
 
 /// Recomputes a complete cell's metrics for new metric inputs.
-fn update_metrics(dir: &Path, metric_data: &MetricData, height: usize, width: usize, exec: &dyn Executor) -> Result<()> {
-    let CellState::Complete(mut record) = inspect_cell(dir) else { bail!("{}: cell disappeared", dir.display()) };
+fn update_metrics(
+    dir: &Path,
+    metric_data: &MetricData,
+    height: usize,
+    width: usize,
+    exec: &dyn Executor,
+) -> Result<()> {
+    let CellState::Complete(mut record) = inspect_cell(dir) else {
+        bail!("{}: cell disappeared", dir.display())
+    };
     let mean = npy::read_f32(&dir.join("mean.npy"))?.data;
     let std = npy::read_f32(&dir.join("std.npy"))?.data;
     record.metrics = metric_data.compute(&mean, &std, height, width, exec)?;
     record.metric_inputs = metric_data.inputs.clone();
-    atomic::write_bytes(&dir.join("cell.json"), (serde_json::to_string_pretty(&record)? + "\n").as_bytes())
+    atomic::write_bytes(
+        &dir.join("cell.json"),
+        (serde_json::to_string_pretty(&record)? + "\n").as_bytes(),
+    )
 }
 
 /// Writes `sweep.csv` and `sweep.png` from the complete cells under `out`.
@@ -622,9 +805,15 @@ fn finalize(plan: &SweepPlan, out: &Path, normalization: &NormalizationRecord) -
     for c in 0..plan.cells() {
         let (lambda, alpha) = plan.cell(c);
         let dir = out.join("cells").join(cell_name(lambda, alpha));
-        let CellState::Complete(record) = inspect_cell(&dir) else { bail!("{}: cell is missing or incomplete", dir.display()) };
+        let CellState::Complete(record) = inspect_cell(&dir) else {
+            bail!("{}: cell is missing or incomplete", dir.display())
+        };
         if record.params != plan.cell_params(c) {
-            bail!("{}: {}", dir.join("cell.json").display(), first_difference(&record.params, &plan.cell_params(c)));
+            bail!(
+                "{}: {}",
+                dir.join("cell.json").display(),
+                first_difference(&record.params, &plan.cell_params(c))
+            );
         }
         means.push(npy::read_f32(&dir.join("mean.npy"))?.data);
         records.push(record);
@@ -633,7 +822,16 @@ fn finalize(plan: &SweepPlan, out: &Path, normalization: &NormalizationRecord) -
     let mut csv = String::from("lambda,alpha,n,mean_std,rmse,ssim,residual\n");
     for r in &records {
         let m = &r.metrics;
-        csv += &format!("{},{},{},{},{},{},{}\n", r.params.lambda, r.params.alpha, r.params.n, m.mean_std, opt(m.rmse), opt(m.ssim), opt(m.residual));
+        csv += &format!(
+            "{},{},{},{},{},{},{}\n",
+            r.params.lambda,
+            r.params.alpha,
+            r.params.n,
+            m.mean_std,
+            opt(m.rmse),
+            opt(m.ssim),
+            opt(m.residual)
+        );
     }
     atomic::write_bytes(&out.join("sweep.csv"), csv.as_bytes())?;
 
@@ -645,16 +843,29 @@ fn finalize(plan: &SweepPlan, out: &Path, normalization: &NormalizationRecord) -
     let mut panels = Vec::new();
     for &l in &lambdas {
         for &a in &alphas {
-            let c = (0..plan.cells()).find(|&c| plan.cell(c) == (l, a)).unwrap_or(0);
-            panels.push(Panel { image: Image::new(&means[c], plan.height, plan.width)?, title: String::new() });
+            let c = (0..plan.cells())
+                .find(|&c| plan.cell(c) == (l, a))
+                .unwrap_or(0);
+            panels.push(Panel {
+                image: Image::new(&means[c], plan.height, plan.width)?,
+                title: String::new(),
+            });
         }
     }
     let v_min = normalization.velocity_center_km_s - normalization.velocity_half_range_km_s;
     let v_max = normalization.velocity_center_km_s + normalization.velocity_half_range_km_s;
-    let mut figure = GridFigure::new(lambdas.len(), alphas.len(), panels, ColorScale::velocity(v_min, v_max));
+    let mut figure = GridFigure::new(
+        lambdas.len(),
+        alphas.len(),
+        panels,
+        ColorScale::velocity(v_min, v_max),
+    );
     figure.row_labels = lambdas.iter().map(|l| format!("λ={l}")).collect();
     figure.col_labels = alphas.iter().map(|a| format!("α={a}")).collect();
-    figure.title = format!("Posterior mean of {} samples per cell ({}, {} steps, seed {})", plan.n, plan.sampler.kind, plan.sampler.steps, plan.seed);
+    figure.title = format!(
+        "Posterior mean of {} samples per cell ({}, {} steps, seed {})",
+        plan.n, plan.sampler.kind, plan.sampler.steps, plan.seed
+    );
     figure.render()?.save_png(&out.join("sweep.png"))
 }
 
@@ -663,8 +874,10 @@ pub fn merge(args: &MergeArgs) -> Result<()> {
     let mut plans = Vec::new();
     for dir in &args.shards {
         let path = dir.join("sweep.json");
-        let text = std::fs::read_to_string(&path).with_context(|| format!("{}: cannot read (not a sweep directory?)", path.display()))?;
-        let plan: SweepPlan = serde_json::from_str(&text).map_err(|e| anyhow!("{}: not a powerpost sweep.json: {e}", path.display()))?;
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("{}: cannot read (not a sweep directory?)", path.display()))?;
+        let plan: SweepPlan = serde_json::from_str(&text)
+            .map_err(|e| anyhow!("{}: not a powerpost sweep.json: {e}", path.display()))?;
         plans.push(plan);
     }
     let first = plans[0].clone();
@@ -673,18 +886,36 @@ pub fn merge(args: &MergeArgs) -> Result<()> {
     for (k, plan) in plans.iter().enumerate() {
         let path = args.shards[k].join("sweep.json");
         if plan.identity() != first.identity() {
-            bail!("{}: belongs to another sweep than {} ({})", path.display(), args.shards[0].join("sweep.json").display(), first_difference(&plan.identity(), &first.identity()));
+            bail!(
+                "{}: belongs to another sweep than {} ({})",
+                path.display(),
+                args.shards[0].join("sweep.json").display(),
+                first_difference(&plan.identity(), &first.identity())
+            );
         }
         let shard = plan.shard.unwrap_or(Shard { index: 1, count: 1 });
         if shard.count != count {
-            bail!("{}: field `shard.count` is {}, the first shard says {count}", path.display(), shard.count);
+            bail!(
+                "{}: field `shard.count` is {}, the first shard says {count}",
+                path.display(),
+                shard.count
+            );
         }
         if let Some(other) = by_index[shard.index - 1].replace(k) {
-            bail!("{} and {}: both are shard {}/{count}", args.shards[other].display(), args.shards[k].display(), shard.index);
+            bail!(
+                "{} and {}: both are shard {}/{count}",
+                args.shards[other].display(),
+                args.shards[k].display(),
+                shard.index
+            );
         }
     }
     if let Some(missing) = by_index.iter().position(Option::is_none) {
-        bail!("incomplete set: shard {}/{count} is missing (got {} of {count} shard directories)", missing + 1, plans.len());
+        bail!(
+            "incomplete set: shard {}/{count} is missing (got {} of {count} shard directories)",
+            missing + 1,
+            plans.len()
+        );
     }
     // Check every cell before writing anything.
     let mut sources = Vec::new();
@@ -708,7 +939,8 @@ pub fn merge(args: &MergeArgs) -> Result<()> {
         sources.push(dir);
     }
     let cells_out = args.out.join("cells");
-    std::fs::create_dir_all(&cells_out).with_context(|| format!("--out {}: cannot create the directory", args.out.display()))?;
+    std::fs::create_dir_all(&cells_out)
+        .with_context(|| format!("--out {}: cannot create the directory", args.out.display()))?;
     for (c, src) in sources.iter().enumerate() {
         let (lambda, alpha) = first.cell(c);
         let dest = cells_out.join(cell_name(lambda, alpha));
@@ -716,18 +948,31 @@ pub fn merge(args: &MergeArgs) -> Result<()> {
             (Ok(a), Ok(b)) => a == b,
             _ => false,
         };
-        if same || matches!(inspect_cell(&dest), CellState::Complete(r) if r.params == first.cell_params(c) && r.metric_inputs == first.metric_inputs() && inspect_cell(src).same_outputs(&r)) {
+        if same
+            || matches!(inspect_cell(&dest), CellState::Complete(r) if r.params == first.cell_params(c) && r.metric_inputs == first.metric_inputs() && inspect_cell(src).same_outputs(&r))
+        {
             continue;
         }
-        let temp = crate::atomic::temp_builder(".merge.", ".tmp", true).tempdir_in(&cells_out).with_context(|| format!("cannot create a temporary directory in {}", cells_out.display()))?;
+        let temp = crate::atomic::temp_builder(".merge.", ".tmp", true)
+            .tempdir_in(&cells_out)
+            .with_context(|| {
+                format!(
+                    "cannot create a temporary directory in {}",
+                    cells_out.display()
+                )
+            })?;
         for name in CELL_FILES.iter().chain(["cell.json"].iter()) {
-            std::fs::copy(src.join(name), temp.path().join(name)).with_context(|| format!("cannot copy {}", src.join(name).display()))?;
+            std::fs::copy(src.join(name), temp.path().join(name))
+                .with_context(|| format!("cannot copy {}", src.join(name).display()))?;
         }
         place_directory(temp, &dest)?;
     }
     let mut merged = first.clone();
     merged.shard = None;
-    atomic::write_bytes(&args.out.join("sweep.json"), (serde_json::to_string_pretty(&merged)? + "\n").as_bytes())?;
+    atomic::write_bytes(
+        &args.out.join("sweep.json"),
+        (serde_json::to_string_pretty(&merged)? + "\n").as_bytes(),
+    )?;
     finalize(&merged, &args.out, &merged.weights.normalization)
 }
 
@@ -749,7 +994,9 @@ mod tests {
     #[ignore = "slow: 48 shots of the edge preset"]
     fn residual_of_the_true_model_is_zero() {
         let a = Acquisition::edge();
-        let model: Vec<f32> = (0..a.model_nz * a.model_nx).map(|k| 1.5 + 2.5 * (k / a.model_nx) as f32 / a.model_nz as f32).collect();
+        let model: Vec<f32> = (0..a.model_nz * a.model_nx)
+            .map(|k| 1.5 + 2.5 * (k / a.model_nx) as f32 / a.model_nz as f32)
+            .collect();
         let exec = crate::exec::PoolExecutor::new(2).unwrap();
         // Clean observed shots modelled directly with the core, shot by shot.
         let m_s: Vec<f32> = model.iter().map(|v| v * 1000.0).collect();
@@ -758,14 +1005,26 @@ mod tests {
         a.refine_model(&m_s, &mut fine).unwrap();
         let mut medium = vec![0.0; wave::medium_len(&cfg).unwrap()];
         wave::prepare_medium(&cfg, &fine, &mut medium).unwrap();
-        let receivers: Vec<[f32; 2]> = (0..a.n_receivers).map(|j| a.receiver_position(j).unwrap()).collect();
+        let receivers: Vec<[f32; 2]> = (0..a.n_receivers)
+            .map(|j| a.receiver_position(j).unwrap())
+            .collect();
         let mut wavelet = vec![0.0; cfg.nt];
         wave::ricker_wavelet(cfg.peak_frequency, cfg.source_delay, cfg.dt, &mut wavelet).unwrap();
         let per = cfg.nt * a.n_receivers;
         let mut observed = vec![0.0f32; per * a.n_sources];
         let mut state = vec![0.0; wave::state_len(&cfg).unwrap()];
         for (s, shot) in observed.chunks_exact_mut(per).enumerate() {
-            wave::forward_shot(&cfg, &medium, a.source_position(s).unwrap(), &receivers, &wavelet, &mut state, shot, &Serial).unwrap();
+            wave::forward_shot(
+                &cfg,
+                &medium,
+                a.source_position(s).unwrap(),
+                &receivers,
+                &wavelet,
+                &mut state,
+                shot,
+                &Serial,
+            )
+            .unwrap();
         }
         assert_eq!(data_residual(&a, &model, &observed, &exec).unwrap(), 0.0);
         let perturbed: Vec<f32> = model.iter().map(|v| v * 1.02).collect();

@@ -111,7 +111,12 @@ pub fn dataset(args: &DatasetArgs) -> Result<()> {
         None => (1, 1),
         Some(text) => text
             .split_once('/')
-            .and_then(|(a, b)| Some((a.trim().parse::<usize>().ok()?, b.trim().parse::<usize>().ok()?)))
+            .and_then(|(a, b)| {
+                Some((
+                    a.trim().parse::<usize>().ok()?,
+                    b.trim().parse::<usize>().ok()?,
+                ))
+            })
             .filter(|&(k, n)| k >= 1 && k <= n)
             .with_context(|| format!("--shard {text}: expected k/n with 1 <= k <= n, e.g. 2/4"))?,
     };
@@ -131,7 +136,11 @@ pub fn dataset(args: &DatasetArgs) -> Result<()> {
     let progress = Progress::new(args.pairs as u64, "pairs", args.run.quiet);
     let report = build(&opts, &|c| progress.inc(c as u64))?;
     progress.finish();
-    let per_pair = if report.pairs_built > 0 { report.seconds * threads as f64 / report.pairs_built as f64 } else { 0.0 };
+    let per_pair = if report.pairs_built > 0 {
+        report.seconds * threads as f64 / report.pairs_built as f64
+    } else {
+        0.0
+    };
     eprintln!(
         "built {} shards ({} pairs, {:.1} s, {:.2} core-s per pair), {} already complete; manifest {}",
         report.built,
@@ -161,8 +170,18 @@ pub fn run_train(args: &TrainArgs) -> Result<()> {
         init_seed: args.init_seed,
         init_from: args.init_from.clone(),
         config,
-        optimizer: AdamWConfig { lr: args.lr, warmup_steps: args.warmup, weight_decay: args.weight_decay, clip_norm: args.clip, ema_decay: args.ema, ..AdamWConfig::default() },
-        loss: LossConfig { p_uncond: args.p_uncond, ..LossConfig::default() },
+        optimizer: AdamWConfig {
+            lr: args.lr,
+            warmup_steps: args.warmup,
+            weight_decay: args.weight_decay,
+            clip_norm: args.clip,
+            ema_decay: args.ema,
+            ..AdamWConfig::default()
+        },
+        loss: LossConfig {
+            p_uncond: args.p_uncond,
+            ..LossConfig::default()
+        },
         checkpoint_every_secs: args.checkpoint_every_secs,
         resume: args.resume,
         stop: Some(stop_on_signal()?),
@@ -173,7 +192,13 @@ pub fn run_train(args: &TrainArgs) -> Result<()> {
         bar.set_message(format!("loss {:.4}  {:.3} step/s", s.loss, s.steps_per_sec));
     })?;
     bar.finish();
-    eprintln!("{} steps in {:.1} s ({:.3} s/step); peak memory {}", summary.steps_run, summary.seconds, summary.seconds / summary.steps_run.max(1) as f64, peak_memory());
+    eprintln!(
+        "{} steps in {:.1} s ({:.3} s/step); peak memory {}",
+        summary.steps_run,
+        summary.seconds,
+        summary.seconds / summary.steps_run.max(1) as f64,
+        peak_memory()
+    );
     if summary.interrupted {
         eprintln!(
             "interrupted at step {} of {}: checkpoint written to {}; continue with the same command and --resume",
@@ -212,14 +237,28 @@ fn stop_on_signal() -> Result<std::sync::Arc<std::sync::atomic::AtomicBool>> {
 /// A progress bar over training steps showing the loss and steps/s.
 fn step_bar(steps: u64, quiet: bool) -> indicatif::ProgressBar {
     use std::io::IsTerminal;
-    let target = if !quiet && std::io::stderr().is_terminal() { indicatif::ProgressDrawTarget::stderr() } else { indicatif::ProgressDrawTarget::hidden() };
+    let target = if !quiet && std::io::stderr().is_terminal() {
+        indicatif::ProgressDrawTarget::stderr()
+    } else {
+        indicatif::ProgressDrawTarget::hidden()
+    };
     let bar = indicatif::ProgressBar::with_draw_target(Some(steps), target);
-    let style = indicatif::ProgressStyle::with_template("train [{bar:32.cyan/blue}] {pos}/{len} {msg} ETA {eta}").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    let style = indicatif::ProgressStyle::with_template(
+        "train [{bar:32.cyan/blue}] {pos}/{len} {msg} ETA {eta}",
+    )
+    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
     bar.set_style(style.progress_chars("=> "));
     bar
 }
 
 /// Peak resident memory from /proc/self/status (VmHWM).
 fn peak_memory() -> String {
-    std::fs::read_to_string("/proc/self/status").ok().and_then(|s| s.lines().find(|l| l.starts_with("VmHWM")).map(|l| l.trim_start_matches("VmHWM:").trim().to_string())).unwrap_or_else(|| "unknown".into())
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM"))
+                .map(|l| l.trim_start_matches("VmHWM:").trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into())
 }

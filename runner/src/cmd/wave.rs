@@ -176,16 +176,34 @@ fn preset(args: &PresetArgs) -> Result<Acquisition> {
 /// purposes; a note says so).
 fn read_model(path: &Path, a: &Acquisition) -> Result<Vec<f32>> {
     let m = read_f32_ranks(path, &[2, 3])?;
-    let shape: Vec<usize> = if m.shape.len() == 3 && m.shape[0] == 1 { m.shape[1..].to_vec() } else { m.shape.clone() };
+    let shape: Vec<usize> = if m.shape.len() == 3 && m.shape[0] == 1 {
+        m.shape[1..].to_vec()
+    } else {
+        m.shape.clone()
+    };
     if shape != [a.model_nz, a.model_nx] {
-        bail!("{}: shape {:?}, expected [{}, {}] ([nz, nx]) or [1, {}, {}] for this preset", path.display(), m.shape, a.model_nz, a.model_nx, a.model_nz, a.model_nx);
+        bail!(
+            "{}: shape {:?}, expected [{}, {}] ([nz, nx]) or [1, {}, {}] for this preset",
+            path.display(),
+            m.shape,
+            a.model_nz,
+            a.model_nx,
+            a.model_nz,
+            a.model_nx
+        );
     }
     if let Some(v) = m.data.iter().find(|v| !(v.is_finite() && **v > 0.0)) {
-        bail!("{}: velocity {v} is not a finite positive value", path.display());
+        bail!(
+            "{}: velocity {v} is not a finite positive value",
+            path.display()
+        );
     }
     let mut data = m.data;
     if data.iter().cloned().fold(0.0f32, f32::max) < 100.0 {
-        eprintln!("note: {}: velocities below 100, read as km/s", path.display());
+        eprintln!(
+            "note: {}: velocities below 100, read as km/s",
+            path.display()
+        );
         for v in &mut data {
             *v *= 1000.0;
         }
@@ -198,7 +216,12 @@ fn read_shots(path: &Path, a: &Acquisition) -> Result<Vec<f32>> {
     let s = read_f32_ranks(path, &[3])?;
     let want = [a.n_sources, a.cfg.nt, a.n_receivers];
     if s.shape != want {
-        bail!("{}: shape {:?}, expected {:?} ([shots, nt, receivers]) for this preset", path.display(), s.shape, want);
+        bail!(
+            "{}: shape {:?}, expected {:?} ([shots, nt, receivers]) for this preset",
+            path.display(),
+            s.shape,
+            want
+        );
     }
     if s.data.iter().any(|v| !v.is_finite()) {
         bail!("{}: shots contain non-finite values", path.display());
@@ -211,17 +234,25 @@ fn core_err(what: &str) -> impl Fn(powerpost_core::Error) -> anyhow::Error + '_ 
 }
 
 fn receivers(a: &Acquisition) -> Result<Vec<[f32; 2]>> {
-    (0..a.n_receivers).map(|j| a.receiver_position(j).map_err(core_err("receivers"))).collect()
+    (0..a.n_receivers)
+        .map(|j| a.receiver_position(j).map_err(core_err("receivers")))
+        .collect()
 }
 
 fn wavelet(cfg: &WaveConfig) -> Result<Vec<f32>> {
     let mut w = vec![0.0; cfg.nt];
-    wave::ricker_wavelet(cfg.peak_frequency, cfg.source_delay, cfg.dt, &mut w).map_err(core_err("wavelet"))?;
+    wave::ricker_wavelet(cfg.peak_frequency, cfg.source_delay, cfg.dt, &mut w)
+        .map_err(core_err("wavelet"))?;
     Ok(w)
 }
 
 /// Forward-models all shots of the preset for a refined velocity model.
-fn model_all_shots(a: &Acquisition, fine_velocity: &[f32], run: &RunArgs, label: &str) -> Result<Vec<f32>> {
+fn model_all_shots(
+    a: &Acquisition,
+    fine_velocity: &[f32],
+    run: &RunArgs,
+    label: &str,
+) -> Result<Vec<f32>> {
     let cfg = a.cfg;
     let mut medium = vec![0.0; wave::medium_len(&cfg).map_err(core_err("config"))?];
     wave::prepare_medium(&cfg, fine_velocity, &mut medium).map_err(core_err("velocity model"))?;
@@ -236,12 +267,24 @@ fn model_all_shots(a: &Acquisition, fine_velocity: &[f32], run: &RunArgs, label:
         let run = || -> std::result::Result<Vec<f32>, powerpost_core::Error> {
             let mut state = vec![0.0; wave::state_len(&cfg)?];
             let mut shot = vec![0.0; per];
-            wave::forward_shot(&cfg, &medium, a.source_position(s)?, &recs, &w, &mut state, &mut shot, &Serial)?;
+            wave::forward_shot(
+                &cfg,
+                &medium,
+                a.source_position(s)?,
+                &recs,
+                &w,
+                &mut state,
+                &mut shot,
+                &Serial,
+            )?;
             Ok(shot)
         };
         match run() {
             Ok(v) => *out[s].lock().unwrap_or_else(|p| p.into_inner()) = v,
-            Err(e) => errors.lock().unwrap_or_else(|p| p.into_inner()).push(format!("shot {s}: {e}")),
+            Err(e) => errors
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(format!("shot {s}: {e}")),
         }
         progress.inc(1);
     });
@@ -249,12 +292,16 @@ fn model_all_shots(a: &Acquisition, fine_velocity: &[f32], run: &RunArgs, label:
     if let Some(e) = errors.into_inner().unwrap_or_default().first() {
         bail!("{e}");
     }
-    Ok(out.into_iter().flat_map(|m| m.into_inner().unwrap_or_default()).collect())
+    Ok(out
+        .into_iter()
+        .flat_map(|m| m.into_inner().unwrap_or_default())
+        .collect())
 }
 
 fn refine(a: &Acquisition, model: &[f32]) -> Result<Vec<f32>> {
     let mut fine = vec![0.0; a.cfg.nz * a.cfg.nx];
-    a.refine_model(model, &mut fine).map_err(core_err("model"))?;
+    a.refine_model(model, &mut fine)
+        .map_err(core_err("model"))?;
     Ok(fine)
 }
 
@@ -270,10 +317,20 @@ pub fn simulate(args: SimulateArgs) -> Result<()> {
         let w = wavelet(&cfg)?;
         let filter = &w[..filter_len];
         let per = cfg.nt * a.n_receivers;
-        let mut scratch = vec![0.0; wave::colored_noise_scratch_len(cfg.nt, a.n_receivers, filter_len)];
+        let mut scratch =
+            vec![0.0; wave::colored_noise_scratch_len(cfg.nt, a.n_receivers, filter_len)];
         for (s, shot) in shots.chunks_exact_mut(per).enumerate() {
-            wave::add_colored_noise(shot, cfg.nt, a.n_receivers, filter, args.snr_db, args.seed, s as u64, &mut scratch)
-                .map_err(core_err(&format!("noise for shot {s}")))?;
+            wave::add_colored_noise(
+                shot,
+                cfg.nt,
+                a.n_receivers,
+                filter,
+                args.snr_db,
+                args.seed,
+                s as u64,
+                &mut scratch,
+            )
+            .map_err(core_err(&format!("noise for shot {s}")))?;
         }
     }
     write_f32(&args.out, &[a.n_sources, a.cfg.nt, a.n_receivers], &shots)
@@ -292,9 +349,14 @@ pub fn migrate(args: MigrateArgs) -> Result<()> {
         (None, Some(m)) => {
             let model = read_model(m, &a)?;
             let (nz, nx) = (a.model_nz, a.model_nx);
-            let mut scratch = vec![0.0; wave::smooth_scratch_len(nz, nx, args.sigma).map_err(core_err("--sigma"))?];
+            let mut scratch = vec![
+                0.0;
+                wave::smooth_scratch_len(nz, nx, args.sigma)
+                    .map_err(core_err("--sigma"))?
+            ];
             let mut bg = vec![0.0; nz * nx];
-            wave::gaussian_smooth(&model, nz, nx, args.sigma, &mut scratch, &mut bg).map_err(core_err("smoothing"))?;
+            wave::gaussian_smooth(&model, nz, nx, args.sigma, &mut scratch, &mut bg)
+                .map_err(core_err("smoothing"))?;
             (bg, model)
         }
         _ => bail!("give exactly one of --background or --model"),
@@ -308,7 +370,9 @@ pub fn migrate(args: MigrateArgs) -> Result<()> {
     let per = cfg.nt * a.n_receivers;
     let np = cfg.nz * cfg.nx;
     let want_illum = args.illumination_eps.is_some();
-    let images: Vec<Mutex<(Vec<f32>, Vec<f32>)>> = (0..a.n_sources).map(|_| Mutex::new((Vec::new(), Vec::new()))).collect();
+    let images: Vec<Mutex<(Vec<f32>, Vec<f32>)>> = (0..a.n_sources)
+        .map(|_| Mutex::new((Vec::new(), Vec::new())))
+        .collect();
     let errors: Mutex<Vec<String>> = Mutex::new(Vec::new());
     let threads = resolve_threads(args.preset.run.threads);
     let stored_len = wave::rtm_scratch_len_stored(&cfg).map_err(core_err("config"))?;
@@ -324,14 +388,36 @@ pub fn migrate(args: MigrateArgs) -> Result<()> {
         let run = || -> std::result::Result<(Vec<f32>, Vec<f32>), powerpost_core::Error> {
             let mut scratch = vec![0.0; scratch_len];
             let mut image = vec![0.0; np];
-            let mut illum = if want_illum { vec![0.0; np] } else { Vec::new() };
-            let il = if want_illum { Some(&mut illum[..]) } else { None };
-            wave::rtm_shot(&cfg, &medium, a.source_position(s)?, &recs, &w, &shots[s * per..(s + 1) * per], &mut scratch, &mut image, il, &Serial)?;
+            let mut illum = if want_illum {
+                vec![0.0; np]
+            } else {
+                Vec::new()
+            };
+            let il = if want_illum {
+                Some(&mut illum[..])
+            } else {
+                None
+            };
+            wave::rtm_shot(
+                &cfg,
+                &medium,
+                a.source_position(s)?,
+                &recs,
+                &w,
+                &shots[s * per..(s + 1) * per],
+                &mut scratch,
+                &mut image,
+                il,
+                &Serial,
+            )?;
             Ok((image, illum))
         };
         match run() {
             Ok(v) => *images[s].lock().unwrap_or_else(|p| p.into_inner()) = v,
-            Err(e) => errors.lock().unwrap_or_else(|p| p.into_inner()).push(format!("shot {s}: {e}")),
+            Err(e) => errors
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(format!("shot {s}: {e}")),
         }
         progress.inc(1);
     });
@@ -339,7 +425,10 @@ pub fn migrate(args: MigrateArgs) -> Result<()> {
     if let Some(e) = errors.into_inner().unwrap_or_default().first() {
         bail!("{e}");
     }
-    let parts: Vec<(Vec<f32>, Vec<f32>)> = images.into_iter().map(|m| m.into_inner().unwrap_or_default()).collect();
+    let parts: Vec<(Vec<f32>, Vec<f32>)> = images
+        .into_iter()
+        .map(|m| m.into_inner().unwrap_or_default())
+        .collect();
     let all: Vec<f32> = parts.iter().flat_map(|p| p.0.iter().copied()).collect();
     let mut image = vec![0.0; np];
     wave::sum_images(&all, &mut image).map_err(core_err("image sum"))?;
@@ -347,16 +436,26 @@ pub fn migrate(args: MigrateArgs) -> Result<()> {
         let all: Vec<f32> = parts.iter().flat_map(|p| p.1.iter().copied()).collect();
         let mut illum = vec![0.0; np];
         wave::sum_images(&all, &mut illum).map_err(core_err("illumination sum"))?;
-        wave::compensate_illumination(&mut image, &illum, eps).map_err(core_err("--illumination-eps"))?;
+        wave::compensate_illumination(&mut image, &illum, eps)
+            .map_err(core_err("--illumination-eps"))?;
     }
     let mut coarse = vec![0.0; a.model_nz * a.model_nx];
     a.coarsen(&image, &mut coarse).map_err(core_err("image"))?;
     if args.laplacian {
         let mut f = vec![0.0; coarse.len()];
-        wave::laplacian_filter(&coarse, a.model_nz, a.model_nx, &mut f).map_err(core_err("laplacian"))?;
+        wave::laplacian_filter(&coarse, a.model_nz, a.model_nx, &mut f)
+            .map_err(core_err("laplacian"))?;
         coarse = f;
     }
-    wave::mute_water(&mut coarse, &mute_velocity, a.model_nz, a.model_nx, args.water_velocity, 0).map_err(core_err("mute"))?;
+    wave::mute_water(
+        &mut coarse,
+        &mute_velocity,
+        a.model_nz,
+        a.model_nx,
+        args.water_velocity,
+        0,
+    )
+    .map_err(core_err("mute"))?;
     write_f32(&args.out, &[a.model_nz, a.model_nx], &coarse)
 }
 
@@ -367,7 +466,8 @@ pub fn residual(args: ResidualArgs) -> Result<()> {
     let model = read_model(&args.model, &a)?;
     let fine = refine(&a, &model)?;
     let predicted = model_all_shots(&a, &fine, &args.preset.run, "residual")?;
-    let r = wave::relative_residual(&predicted, &observed).map_err(core_err(&args.shots.display().to_string()))?;
+    let r = wave::relative_residual(&predicted, &observed)
+        .map_err(core_err(&args.shots.display().to_string()))?;
     let json = format!(
         "{{\"relative_residual\": {r:.9e}, \"preset\": \"{}\", \"shots\": {}, \"nt\": {}, \"receivers\": {}}}",
         args.preset.preset, a.n_sources, a.cfg.nt, a.n_receivers
@@ -427,12 +527,15 @@ pub fn bench(args: BenchArgs) -> Result<()> {
     cfg.time_order = args.time_order;
     cfg.min_points_per_wavelength = 0.0;
     let mut medium = vec![0.0; wave::medium_len(&cfg).map_err(core_err("config"))?];
-    wave::prepare_medium(&cfg, &m.data, &mut medium).map_err(core_err(&args.model.display().to_string()))?;
+    wave::prepare_medium(&cfg, &m.data, &mut medium)
+        .map_err(core_err(&args.model.display().to_string()))?;
     if args.source.len() != 2 {
         bail!("--source: expected z and x in metres");
     }
     let src = [args.source[0], args.source[1]];
-    let recs: Vec<[f32; 2]> = (0..nx).map(|j| [args.receiver_depth, j as f32 * args.spacing]).collect();
+    let recs: Vec<[f32; 2]> = (0..nx)
+        .map(|j| [args.receiver_depth, j as f32 * args.spacing])
+        .collect();
     let w = wavelet(&cfg)?;
     let g = cfg.grid().map_err(core_err("config"))?;
     let points = (g.nzp * g.nxp) as f64 * (cfg.nt - 1) as f64;
@@ -442,7 +545,8 @@ pub fn bench(args: BenchArgs) -> Result<()> {
     for &t in &args.threads {
         let pool = PoolExecutor::new(t)?;
         let (fwd, fwd_cpu) = time_runs(args.repeats, || {
-            wave::forward_shot(&cfg, &medium, src, &recs, &w, &mut state, &mut shot, &pool).map_err(core_err("forward"))
+            wave::forward_shot(&cfg, &medium, src, &recs, &w, &mut state, &mut shot, &pool)
+                .map_err(core_err("forward"))
         })?;
         let mut rtm = [(None, None), (None, None)];
         if args.rtm && cfg.time_order == 2 {
@@ -454,8 +558,19 @@ pub fn bench(args: BenchArgs) -> Result<()> {
                 let mut scratch = vec![0.0; len];
                 let mut image = vec![0.0; nz * nx];
                 let (s, c) = time_runs(args.repeats, || {
-                    wave::rtm_shot(&cfg, &medium, src, &recs, &w, &shot, &mut scratch, &mut image, None, &pool)
-                        .map_err(core_err("rtm"))
+                    wave::rtm_shot(
+                        &cfg,
+                        &medium,
+                        src,
+                        &recs,
+                        &w,
+                        &shot,
+                        &mut scratch,
+                        &mut image,
+                        None,
+                        &pool,
+                    )
+                    .map_err(core_err("rtm"))
                 })?;
                 *slot = (Some(s), c);
             }

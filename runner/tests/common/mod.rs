@@ -23,9 +23,17 @@ pub fn raw_npy(path: &Path, dict: &str, data: &[u8]) {
 /// Writes an `f32` `.npy` (format 1.0).
 pub fn write_npy(path: &Path, shape: &[usize], data: &[f32]) {
     let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-    let shape_text = if shape.len() == 1 { format!("{},", dims[0]) } else { dims.join(", ") };
+    let shape_text = if shape.len() == 1 {
+        format!("{},", dims[0])
+    } else {
+        dims.join(", ")
+    };
     let bytes: Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();
-    raw_npy(path, &format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({shape_text}), }}"), &bytes);
+    raw_npy(
+        path,
+        &format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({shape_text}), }}"),
+        &bytes,
+    );
 }
 
 /// Shape text and data of a little-endian `f32` C-order `.npy` (version 1.0 header).
@@ -34,9 +42,23 @@ pub fn read_npy(path: &Path) -> (String, Vec<f32>) {
     assert_eq!(&bytes[..8], b"\x93NUMPY\x01\x00", "{}", path.display());
     let len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
     let header = String::from_utf8(bytes[10..10 + len].to_vec()).unwrap();
-    assert!(header.contains("'descr': '<f4'") && header.contains("'fortran_order': False"), "{header}");
-    let shape = header.split("'shape': (").nth(1).unwrap().split(')').next().unwrap().trim_end_matches([',', ' ']).to_string();
-    let data = bytes[10 + len..].chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
+    assert!(
+        header.contains("'descr': '<f4'") && header.contains("'fortran_order': False"),
+        "{header}"
+    );
+    let shape = header
+        .split("'shape': (")
+        .nth(1)
+        .unwrap()
+        .split(')')
+        .next()
+        .unwrap()
+        .trim_end_matches([',', ' '])
+        .to_string();
+    let data = bytes[10 + len..]
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+        .collect();
     (shape, data)
 }
 
@@ -56,5 +78,10 @@ pub fn stand_in_dataset(out: &Path, pairs: usize, seed: u64, shard_size: usize, 
         smooth_sigma: 10.0,
         threads: 1,
     };
-    powerpost_train::dataset::build_with(&opts, &|_| {}, &|v, _| Ok((0..v.len()).map(|k| if k >= 128 { v[k] - v[k - 128] } else { 0.0 }).collect())).unwrap();
+    powerpost_train::dataset::build_with(&opts, &|_| {}, &|v, _| {
+        Ok((0..v.len())
+            .map(|k| if k >= 128 { v[k] - v[k - 128] } else { 0.0 })
+            .collect())
+    })
+    .unwrap();
 }

@@ -34,13 +34,19 @@ use powerpost_core::Error;
 
 /// `wᵀ[i][o][k'] = w[o][i][K²−1−k']` (transposed and flipped): the weights whose forward
 /// convolution is the input gradient.
-pub fn transpose_flip(weight: &[f32], out_channels: usize, in_channels: usize, kernel: usize) -> Vec<f32> {
+pub fn transpose_flip(
+    weight: &[f32],
+    out_channels: usize,
+    in_channels: usize,
+    kernel: usize,
+) -> Vec<f32> {
     let k2 = kernel * kernel;
     let mut t = vec![0.0; weight.len()];
     for o in 0..out_channels {
         for i in 0..in_channels {
             for k in 0..k2 {
-                t[(i * out_channels + o) * k2 + (k2 - 1 - k)] = weight[(o * in_channels + i) * k2 + k];
+                t[(i * out_channels + o) * k2 + (k2 - 1 - k)] =
+                    weight[(o * in_channels + i) * k2 + k];
             }
         }
     }
@@ -72,8 +78,18 @@ pub fn conv_input_grad(
         isa,
         geometry,
         batch,
-        &[Source { data: grad_out, channels: out_channels }],
-        &Conv { kernel, out_channels: in_channels, weight: &transposed, bias: &zero_bias, residual: None, residual_scale: 1.0 },
+        &[Source {
+            data: grad_out,
+            channels: out_channels,
+        }],
+        &Conv {
+            kernel,
+            out_channels: in_channels,
+            weight: &transposed,
+            bias: &zero_bias,
+            residual: None,
+            residual_scale: 1.0,
+        },
         grad_in,
     )
 }
@@ -106,7 +122,17 @@ pub fn conv_weight_grad(
     weight_grad: &mut [f32],
     bias_grad: &mut [f32],
 ) -> Result<(), Error> {
-    conv_weight_grad_with(exec, super::has_avx2(), geometry, batch, sources, kernel, grad_out, weight_grad, bias_grad)
+    conv_weight_grad_with(
+        exec,
+        super::has_avx2(),
+        geometry,
+        batch,
+        sources,
+        kernel,
+        grad_out,
+        weight_grad,
+        bias_grad,
+    )
 }
 
 /// [`conv_weight_grad`] with the AVX2 path switched on or off (same bits either way;
@@ -124,20 +150,38 @@ fn conv_weight_grad_with(
     bias_grad: &mut [f32],
 ) -> Result<(), Error> {
     if kernel != 1 && kernel != 3 {
-        return Err(Error::InvalidArgument { name: "kernel", expected: "1 or 3" });
+        return Err(Error::InvalidArgument {
+            name: "kernel",
+            expected: "1 or 3",
+        });
     }
     if sources.is_empty() || sources.len() > 2 || batch == 0 {
-        return Err(Error::InvalidArgument { name: "sources", expected: "one or two inputs" });
+        return Err(Error::InvalidArgument {
+            name: "sources",
+            expected: "one or two inputs",
+        });
     }
     let plane = geometry.plane_len();
     let in_channels: usize = sources.iter().map(|s| s.channels).sum();
     for s in sources {
-        powerpost_core::error::check_len("conv-grad input", s.data.len(), batch * s.channels * plane)?;
+        powerpost_core::error::check_len(
+            "conv-grad input",
+            s.data.len(),
+            batch * s.channels * plane,
+        )?;
     }
     let out_channels = grad_out.len() / (batch * plane).max(1);
-    powerpost_core::error::check_len("conv-grad output gradient", grad_out.len(), batch * out_channels * plane)?;
+    powerpost_core::error::check_len(
+        "conv-grad output gradient",
+        grad_out.len(),
+        batch * out_channels * plane,
+    )?;
     let k2 = kernel * kernel;
-    powerpost_core::error::check_len("conv weight gradient", weight_grad.len(), out_channels * in_channels * k2)?;
+    powerpost_core::error::check_len(
+        "conv weight gradient",
+        weight_grad.len(),
+        out_channels * in_channels * k2,
+    )?;
     powerpost_core::error::check_len("conv bias gradient", bias_grad.len(), batch * out_channels)?;
     let stride = geometry.stride() as isize;
     let r = (kernel / 2) as isize;
@@ -157,7 +201,11 @@ fn conv_weight_grad_with(
     let bg = SharedMut::new(bias_grad);
     let input_plane = |b: usize, i: usize| -> &[f32] {
         let first = &sources[0];
-        let (s, local) = if i < first.channels { (first, i) } else { (&sources[1], i - first.channels) };
+        let (s, local) = if i < first.channels {
+            (first, i)
+        } else {
+            (&sources[1], i - first.channels)
+        };
         &s.data[(b * s.channels + local) * plane..(b * s.channels + local + 1) * plane]
     };
     exec.for_each(out_blocks * in_blocks, &|task| {
@@ -170,7 +218,12 @@ fn conv_weight_grad_with(
         // gradient entries b·out + o of its output block.
         let mut dw: [&mut [f32]; OUT_BLOCK] = core::array::from_fn(|t| {
             if t < o_count {
-                unsafe { wg.slice(((o_range.start + t) * in_channels + i_range.start) * k2, i_count * k2) }
+                unsafe {
+                    wg.slice(
+                        ((o_range.start + t) * in_channels + i_range.start) * k2,
+                        i_count * k2,
+                    )
+                }
             } else {
                 &mut []
             }
@@ -201,7 +254,9 @@ fn conv_weight_grad_with(
                         *l += v;
                     }
                     // SAFETY: see above.
-                    unsafe { bg.slice(b * out_channels + o_range.start + t, 1)[0] = combine8(&lanes) };
+                    unsafe {
+                        bg.slice(b * out_channels + o_range.start + t, 1)[0] = combine8(&lanes)
+                    };
                 }
             }
             for (local, i) in i_range.clone().enumerate() {
@@ -226,14 +281,30 @@ fn conv_weight_grad_with(
 /// If a plane is shorter than `p1` plus the last offset, or `p0` plus the first offset is
 /// negative.
 #[allow(clippy::too_many_arguments)]
-fn block_taps(avx2: bool, kernel: usize, o_count: usize, dys: &[&[f32]; OUT_BLOCK], x: &[f32], p0: usize, p1: usize, offsets: &[isize; 9], acc: &mut Acc) {
+fn block_taps(
+    avx2: bool,
+    kernel: usize,
+    o_count: usize,
+    dys: &[&[f32]; OUT_BLOCK],
+    x: &[f32],
+    p0: usize,
+    p1: usize,
+    offsets: &[isize; 9],
+    acc: &mut Acc,
+) {
     let k2 = kernel * kernel;
     assert!((1..=OUT_BLOCK).contains(&o_count) && p0 <= p1);
     assert!(p0 as isize + offsets[0] >= 0 && p1 as isize + offsets[k2 - 1] <= x.len() as isize);
     for dy in &dys[..o_count] {
         assert!(dy.len() >= p1);
     }
-    let dy_ptrs: [*const f32; OUT_BLOCK] = core::array::from_fn(|t| if t < o_count { dys[t].as_ptr() } else { dys[0].as_ptr() });
+    let dy_ptrs: [*const f32; OUT_BLOCK] = core::array::from_fn(|t| {
+        if t < o_count {
+            dys[t].as_ptr()
+        } else {
+            dys[0].as_ptr()
+        }
+    });
     for a in acc.iter_mut() {
         *a = [[0.0; 8]; 9];
     }
@@ -264,7 +335,16 @@ fn block_taps(avx2: bool, kernel: usize, o_count: usize, dys: &[&[f32]; OUT_BLOC
 /// `dys[t][p]` and `x[p + offsets[k]]` must be readable for `p` in `p0..p1`, `t <
 /// o_count`, `k < kernel²`.
 #[allow(clippy::too_many_arguments)]
-unsafe fn block_taps_generic(kernel: usize, o_count: usize, dys: &[*const f32; OUT_BLOCK], x: *const f32, p0: usize, p1: usize, offsets: &[isize; 9], acc: &mut Acc) {
+unsafe fn block_taps_generic(
+    kernel: usize,
+    o_count: usize,
+    dys: &[*const f32; OUT_BLOCK],
+    x: *const f32,
+    p0: usize,
+    p1: usize,
+    offsets: &[isize; 9],
+    acc: &mut Acc,
+) {
     let full = p0 + (p1 - p0) / 8 * 8;
     let mut c0 = p0;
     while c0 < full {
@@ -278,7 +358,9 @@ unsafe fn block_taps_generic(kernel: usize, o_count: usize, dys: &[*const f32; O
                     while p < c1 {
                         for (j, lane) in a.iter_mut().enumerate() {
                             // SAFETY: guaranteed by the caller.
-                            *lane += unsafe { *dys[t].add(p + j) * *x.offset((p + j) as isize + offsets[k]) };
+                            *lane += unsafe {
+                                *dys[t].add(p + j) * *x.offset((p + j) as isize + offsets[k])
+                            };
                         }
                         p += 8;
                     }
@@ -306,7 +388,14 @@ unsafe fn block_taps_generic(kernel: usize, o_count: usize, dys: &[*const f32; O
 /// AVX2 must be available; as [`block_taps_generic`] with `o_count = OB`, `kernel = KW`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn block_taps_avx2<const OB: usize, const KW: usize>(dys: &[*const f32; OUT_BLOCK], x: *const f32, p0: usize, p1: usize, offsets: &[isize; 9], acc: &mut Acc) {
+unsafe fn block_taps_avx2<const OB: usize, const KW: usize>(
+    dys: &[*const f32; OUT_BLOCK],
+    x: *const f32,
+    p0: usize,
+    p1: usize,
+    offsets: &[isize; 9],
+    acc: &mut Acc,
+) {
     use std::arch::x86_64::*;
     let full = p0 + (p1 - p0) / 8 * 8;
     let mut c0 = p0;
@@ -319,11 +408,13 @@ unsafe fn block_taps_avx2<const OB: usize, const KW: usize>(dys: &[*const f32; O
                     a[t][kx] = _mm256_loadu_ps(acc[t][ky * KW + kx].as_ptr());
                 }
             }
-            let xs: [*const f32; KW] = core::array::from_fn(|kx| unsafe { x.offset(offsets[ky * KW + kx]) });
+            let xs: [*const f32; KW] =
+                core::array::from_fn(|kx| unsafe { x.offset(offsets[ky * KW + kx]) });
             let mut p = c0;
             while p < c1 {
                 // SAFETY: guaranteed by the caller.
-                let xv: [__m256; KW] = core::array::from_fn(|kx| unsafe { _mm256_loadu_ps(xs[kx].add(p)) });
+                let xv: [__m256; KW] =
+                    core::array::from_fn(|kx| unsafe { _mm256_loadu_ps(xs[kx].add(p)) });
                 for t in 0..OB {
                     let d = unsafe { _mm256_loadu_ps(dys[t].add(p)) };
                     for kx in 0..KW {
@@ -356,7 +447,15 @@ mod tests {
     use powerpost_core::exec::Serial;
 
     /// Naive weight and bias gradients in f64 (pixel loops over the interior only).
-    fn naive(g: Geometry, batch: usize, cin: usize, cout: usize, kernel: usize, x: &[f32], dy: &[f32]) -> (Vec<f64>, Vec<f64>) {
+    fn naive(
+        g: Geometry,
+        batch: usize,
+        cin: usize,
+        cout: usize,
+        kernel: usize,
+        x: &[f32],
+        dy: &[f32],
+    ) -> (Vec<f64>, Vec<f64>) {
         let plane = g.plane_len();
         let r = (kernel / 2) as isize;
         let mut dw = vec![0.0f64; cout * cin * kernel * kernel];
@@ -370,11 +469,20 @@ mod tests {
                         for i in 0..cin {
                             for ky in 0..kernel {
                                 for kx in 0..kernel {
-                                    let (sy, sx) = (yy as isize + ky as isize - r, xx as isize + kx as isize - r);
-                                    if sy < 0 || sx < 0 || sy >= g.height as isize || sx >= g.width as isize {
+                                    let (sy, sx) = (
+                                        yy as isize + ky as isize - r,
+                                        xx as isize + kx as isize - r,
+                                    );
+                                    if sy < 0
+                                        || sx < 0
+                                        || sy >= g.height as isize
+                                        || sx >= g.width as isize
+                                    {
                                         continue;
                                     }
-                                    let v = x[(b * cin + i) * plane + g.index(sy as usize, sx as usize)] as f64;
+                                    let v = x
+                                        [(b * cin + i) * plane + g.index(sy as usize, sx as usize)]
+                                        as f64;
                                     dw[((o * cin + i) * kernel + ky) * kernel + kx] += d * v;
                                 }
                             }
@@ -396,7 +504,8 @@ mod tests {
                     state ^= state << 13;
                     state ^= state >> 17;
                     state ^= state << 5;
-                    v[p * g.plane_len() + g.index(y, x)] = (state >> 8) as f32 / (1u32 << 23) as f32 - 1.0;
+                    v[p * g.plane_len() + g.index(y, x)] =
+                        (state >> 8) as f32 / (1u32 << 23) as f32 - 1.0;
                 }
             }
         }
@@ -408,7 +517,12 @@ mod tests {
     /// copies must agree bit for bit.
     #[test]
     fn blocked_weight_grad_matches_naive_and_copies_agree() {
-        for (h, w, c0, c1, cout, kernel) in [(5, 7, 3, 2, 5, 3), (9, 61, 6, 5, 7, 3), (4, 13, 9, 0, 6, 1), (3, 5, 1, 0, 1, 3)] {
+        for (h, w, c0, c1, cout, kernel) in [
+            (5, 7, 3, 2, 5, 3),
+            (9, 61, 6, 5, 7, 3),
+            (4, 13, 9, 0, 6, 1),
+            (3, 5, 1, 0, 1, 3),
+        ] {
             let g = Geometry::new(h, w);
             let batch = 2;
             let cin = c0 + c1;
@@ -420,16 +534,35 @@ mod tests {
                 xcat.extend_from_slice(&x0[b * c0 * g.plane_len()..(b + 1) * c0 * g.plane_len()]);
                 xcat.extend_from_slice(&x1[b * c1 * g.plane_len()..(b + 1) * c1 * g.plane_len()]);
             }
-            let sources_two = [Source { data: &x0, channels: c0 }, Source { data: &x1, channels: c1 }];
-            let sources = if c1 == 0 { &sources_two[..1] } else { &sources_two[..] };
+            let sources_two = [
+                Source {
+                    data: &x0,
+                    channels: c0,
+                },
+                Source {
+                    data: &x1,
+                    channels: c1,
+                },
+            ];
+            let sources = if c1 == 0 {
+                &sources_two[..1]
+            } else {
+                &sources_two[..]
+            };
             let (want_w, want_b) = naive(g, batch, cin, cout, kernel, &xcat, &dy);
             let mut runs = Vec::new();
             for avx2 in [false, super::super::has_avx2()] {
                 let mut dw = vec![0.0; want_w.len()];
                 let mut db = vec![0.0; want_b.len()];
-                conv_weight_grad_with(&Serial, avx2, g, batch, sources, kernel, &dy, &mut dw, &mut db).unwrap();
+                conv_weight_grad_with(
+                    &Serial, avx2, g, batch, sources, kernel, &dy, &mut dw, &mut db,
+                )
+                .unwrap();
                 for (a, e) in dw.iter().zip(&want_w).chain(db.iter().zip(&want_b)) {
-                    assert!((*a as f64 - e).abs() <= 1e-5 * (1.0 + e.abs()) * (h * w) as f64, "{a} vs {e}");
+                    assert!(
+                        (*a as f64 - e).abs() <= 1e-5 * (1.0 + e.abs()) * (h * w) as f64,
+                        "{a} vs {e}"
+                    );
                 }
                 runs.push((dw, db));
             }

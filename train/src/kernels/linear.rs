@@ -7,7 +7,14 @@
 
 /// Accumulates the gradients of one `linear` call: `weight_grad` (`out × in`),
 /// `bias_grad` (`out`) and, if given, `input_grad` (`in`).
-pub fn linear_backward(weight: &[f32], input: &[f32], grad_out: &[f32], weight_grad: &mut [f32], bias_grad: &mut [f32], input_grad: Option<&mut [f32]>) {
+pub fn linear_backward(
+    weight: &[f32],
+    input: &[f32],
+    grad_out: &[f32],
+    weight_grad: &mut [f32],
+    bias_grad: &mut [f32],
+    input_grad: Option<&mut [f32]>,
+) {
     let n_in = input.len();
     assert_eq!(weight.len(), grad_out.len() * n_in);
     assert_eq!(weight_grad.len(), weight.len());

@@ -61,14 +61,29 @@ pub fn group_norm_backward(
 ) -> Result<(), Error> {
     let channels: usize = sources.iter().map(|s| s.channels).sum();
     if sources.is_empty() || sources.len() > 2 || norm.groups == 0 || channels % norm.groups != 0 {
-        return Err(Error::InvalidArgument { name: "groups", expected: "a divisor of the channel count" });
+        return Err(Error::InvalidArgument {
+            name: "groups",
+            expected: "a divisor of the channel count",
+        });
     }
     let plane = geometry.plane_len();
     for s in sources {
-        powerpost_core::error::check_len("norm-grad input", s.data.len(), batch * s.channels * plane)?;
+        powerpost_core::error::check_len(
+            "norm-grad input",
+            s.data.len(),
+            batch * s.channels * plane,
+        )?;
     }
-    powerpost_core::error::check_len("norm-grad output gradient", grad_out.len(), batch * channels * plane)?;
-    powerpost_core::error::check_len("norm-grad input gradient", grad_in.len(), batch * channels * plane)?;
+    powerpost_core::error::check_len(
+        "norm-grad output gradient",
+        grad_out.len(),
+        batch * channels * plane,
+    )?;
+    powerpost_core::error::check_len(
+        "norm-grad input gradient",
+        grad_in.len(),
+        batch * channels * plane,
+    )?;
     powerpost_core::error::check_len("norm gamma", norm.gamma.len(), channels)?;
     powerpost_core::error::check_len("norm gamma gradient", gamma_grad.len(), channels)?;
     powerpost_core::error::check_len("norm beta gradient", beta_grad.len(), channels)?;
@@ -80,7 +95,11 @@ pub fn group_norm_backward(
     let gi = SharedMut::new(grad_in);
     let row = |b: usize, c: usize, y: usize| -> &[f32] {
         let first = &sources[0];
-        let (s, local) = if c < first.channels { (first, c) } else { (&sources[1], c - first.channels) };
+        let (s, local) = if c < first.channels {
+            (first, c)
+        } else {
+            (&sources[1], c - first.channels)
+        };
         let start = (b * s.channels + local) * plane + geometry.index(y, 0);
         &s.data[start..start + geometry.width]
     };
@@ -115,9 +134,11 @@ pub fn group_norm_backward(
             dst.fill(0.0);
             for y in 0..geometry.height {
                 let start = geometry.index(y, 0);
-                let go = &grad_out[(b * channels + c) * plane + start..(b * channels + c) * plane + start + geometry.width];
+                let go = &grad_out[(b * channels + c) * plane + start
+                    ..(b * channels + c) * plane + start + geometry.width];
                 let d = &mut dst[start..start + geometry.width];
-                let (sb, sg) = pass_one(norm.silu, row(b, c, y), go, d, scale, shift, mean, inv_std);
+                let (sb, sg) =
+                    pass_one(norm.silu, row(b, c, y), go, d, scale, shift, mean, inv_std);
                 dbeta[k] += sb;
                 dgamma[k] += sg;
             }
@@ -135,7 +156,10 @@ pub fn group_norm_backward(
             let gamma = norm.gamma[c];
             for y in 0..geometry.height {
                 let start = geometry.index(y, 0);
-                for (o, &e) in dst[start..start + geometry.width].iter_mut().zip(row(b, c, y)) {
+                for (o, &e) in dst[start..start + geometry.width]
+                    .iter_mut()
+                    .zip(row(b, c, y))
+                {
                     let xhat = (e - mean) * inv_std;
                     *o = inv_std * ((gamma * *o - a_n) - xhat * b_n);
                 }
@@ -162,7 +186,16 @@ pub fn group_norm_backward(
 /// and returns the row's `(Σ g, Σ g·x̂)`; the AVX2-compiled copy when available (same
 /// operations, so the same bits).
 #[allow(clippy::too_many_arguments)]
-fn pass_one(silu: bool, e: &[f32], d_out: &[f32], dst: &mut [f32], scale: f32, shift: f32, mean: f32, inv_std: f32) -> (f64, f64) {
+fn pass_one(
+    silu: bool,
+    e: &[f32],
+    d_out: &[f32],
+    dst: &mut [f32],
+    scale: f32,
+    shift: f32,
+    mean: f32,
+    inv_std: f32,
+) -> (f64, f64) {
     #[cfg(target_arch = "x86_64")]
     if super::has_avx2() {
         // SAFETY: AVX2 is available.
@@ -178,7 +211,16 @@ fn pass_one(silu: bool, e: &[f32], d_out: &[f32], dst: &mut [f32], scale: f32, s
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 #[allow(clippy::too_many_arguments)]
-unsafe fn pass_one_avx2(silu: bool, e: &[f32], d_out: &[f32], dst: &mut [f32], scale: f32, shift: f32, mean: f32, inv_std: f32) -> (f64, f64) {
+unsafe fn pass_one_avx2(
+    silu: bool,
+    e: &[f32],
+    d_out: &[f32],
+    dst: &mut [f32],
+    scale: f32,
+    shift: f32,
+    mean: f32,
+    inv_std: f32,
+) -> (f64, f64) {
     pass_one_generic(silu, e, d_out, dst, scale, shift, mean, inv_std)
 }
 
@@ -192,7 +234,16 @@ const BLOCK: usize = 32;
 /// leftover elements go to their lanes one at a time.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn pass_one_generic(silu: bool, e: &[f32], d_out: &[f32], dst: &mut [f32], scale: f32, shift: f32, mean: f32, inv_std: f32) -> (f64, f64) {
+fn pass_one_generic(
+    silu: bool,
+    e: &[f32],
+    d_out: &[f32],
+    dst: &mut [f32],
+    scale: f32,
+    shift: f32,
+    mean: f32,
+    inv_std: f32,
+) -> (f64, f64) {
     let (mut sb, mut sg) = ([0.0f32; 8], [0.0f32; 8]);
     let n = dst.len().min(e.len()).min(d_out.len());
     let (e, d_out, dst) = (&e[..n], &d_out[..n], &mut dst[..n]);
@@ -219,8 +270,18 @@ fn pass_one_generic(silu: bool, e: &[f32], d_out: &[f32], dst: &mut [f32], scale
         }
     }
     // Leftovers: the next element index is a multiple of BLOCK, so lane = index mod 8.
-    for (l, ((&ev, &dv), o)) in e_blocks.remainder().iter().zip(d_blocks.remainder()).zip(o_blocks.into_remainder()).enumerate() {
-        let g = if silu { dv * silu_grad(ev * scale + shift) } else { dv };
+    for (l, ((&ev, &dv), o)) in e_blocks
+        .remainder()
+        .iter()
+        .zip(d_blocks.remainder())
+        .zip(o_blocks.into_remainder())
+        .enumerate()
+    {
+        let g = if silu {
+            dv * silu_grad(ev * scale + shift)
+        } else {
+            dv
+        };
         *o = g;
         sb[l % 8] += g;
         sg[l % 8] += g * ((ev - mean) * inv_std);
@@ -235,15 +296,31 @@ mod tests {
     /// Pass 1 written element by element (lane `j mod 8`), the definition the blocked
     /// loop must reproduce bit for bit.
     #[allow(clippy::too_many_arguments)]
-    fn pass_one_reference(silu: bool, e: &[f32], d_out: &[f32], dst: &mut [f32], scale: f32, shift: f32, mean: f32, inv_std: f32) -> (f64, f64) {
+    fn pass_one_reference(
+        silu: bool,
+        e: &[f32],
+        d_out: &[f32],
+        dst: &mut [f32],
+        scale: f32,
+        shift: f32,
+        mean: f32,
+        inv_std: f32,
+    ) -> (f64, f64) {
         let (mut sb, mut sg) = ([0.0f32; 8], [0.0f32; 8]);
         for j in 0..dst.len() {
-            let g = if silu { d_out[j] * silu_grad(e[j] * scale + shift) } else { d_out[j] };
+            let g = if silu {
+                d_out[j] * silu_grad(e[j] * scale + shift)
+            } else {
+                d_out[j]
+            };
             dst[j] = g;
             sb[j % 8] += g;
             sg[j % 8] += g * ((e[j] - mean) * inv_std);
         }
-        (super::super::combine8(&sb) as f64, super::super::combine8(&sg) as f64)
+        (
+            super::super::combine8(&sb) as f64,
+            super::super::combine8(&sg) as f64,
+        )
     }
 
     /// Blocked pass 1 (portable and AVX2 copies) equals the element-by-element form on
@@ -251,18 +328,34 @@ mod tests {
     #[test]
     fn blocked_pass_one_equals_reference() {
         for n in [5usize, 32, 77, 128] {
-            let e: Vec<f32> = (0..n).map(|i| ((i * 7919) % 211) as f32 * 0.05 - 5.0).collect();
-            let d: Vec<f32> = (0..n).map(|i| ((i * 104_729) % 97) as f32 * 0.02 - 1.0).collect();
+            let e: Vec<f32> = (0..n)
+                .map(|i| ((i * 7919) % 211) as f32 * 0.05 - 5.0)
+                .collect();
+            let d: Vec<f32> = (0..n)
+                .map(|i| ((i * 104_729) % 97) as f32 * 0.02 - 1.0)
+                .collect();
             for silu in [true, false] {
                 let (scale, shift, mean, inv_std) = (1.3, -0.2, 0.1, 0.7);
                 let mut want = vec![0.0; n];
                 let sums = pass_one_reference(silu, &e, &d, &mut want, scale, shift, mean, inv_std);
                 let mut got = vec![0.0; n];
-                assert_eq!(pass_one_generic(silu, &e, &d, &mut got, scale, shift, mean, inv_std), sums);
-                assert_eq!(got.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), want.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
+                assert_eq!(
+                    pass_one_generic(silu, &e, &d, &mut got, scale, shift, mean, inv_std),
+                    sums
+                );
+                assert_eq!(
+                    got.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                    want.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+                );
                 let mut got = vec![0.0; n];
-                assert_eq!(pass_one(silu, &e, &d, &mut got, scale, shift, mean, inv_std), sums);
-                assert_eq!(got.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), want.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
+                assert_eq!(
+                    pass_one(silu, &e, &d, &mut got, scale, shift, mean, inv_std),
+                    sums
+                );
+                assert_eq!(
+                    got.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                    want.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+                );
             }
         }
     }

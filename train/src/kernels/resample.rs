@@ -10,7 +10,13 @@ use powerpost_core::nn::geometry::Geometry;
 
 /// Gradient of [`powerpost_core::nn::resample::avg_pool2`]: `grad_fine` (written, zero
 /// ring) from `grad_coarse`, `planes` planes of geometry `fine`.
-pub fn avg_pool2_backward(exec: &dyn Executor, fine: Geometry, planes: usize, grad_coarse: &[f32], grad_fine: &mut [f32]) {
+pub fn avg_pool2_backward(
+    exec: &dyn Executor,
+    fine: Geometry,
+    planes: usize,
+    grad_coarse: &[f32],
+    grad_fine: &mut [f32],
+) {
     let coarse = fine.half();
     assert_eq!(grad_coarse.len(), planes * coarse.plane_len());
     assert_eq!(grad_fine.len(), planes * fine.plane_len());
@@ -32,7 +38,13 @@ pub fn avg_pool2_backward(exec: &dyn Executor, fine: Geometry, planes: usize, gr
 
 /// Gradient of [`powerpost_core::nn::resample::upsample_nearest2`]: `grad_coarse`
 /// (written, zero ring) from `grad_fine`, `planes` planes of geometry `coarse`.
-pub fn upsample_nearest2_backward(exec: &dyn Executor, coarse: Geometry, planes: usize, grad_fine: &[f32], grad_coarse: &mut [f32]) {
+pub fn upsample_nearest2_backward(
+    exec: &dyn Executor,
+    coarse: Geometry,
+    planes: usize,
+    grad_fine: &[f32],
+    grad_coarse: &mut [f32],
+) {
     let fine = coarse.double();
     assert_eq!(grad_coarse.len(), planes * coarse.plane_len());
     assert_eq!(grad_fine.len(), planes * fine.plane_len());
