@@ -101,6 +101,43 @@ const SAMPLE_FILES: [&str; 5] = [
 ];
 
 #[test]
+fn alpha_other_than_one_picks_the_exact_power_sampler() {
+    let dir = tempfile::tempdir().unwrap();
+    let (rtm, _) = inputs(dir.path());
+    let out_dir = dir.path().join("tempered");
+    let out = ok(&[
+        "sample",
+        "--rtm",
+        s(&rtm),
+        "--alpha",
+        "0.5",
+        "--n",
+        "1",
+        "--steps",
+        "2",
+        "--weights",
+        "random:7",
+        "--out",
+        s(&out_dir),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("note: α ≠ 1")
+            && stderr.contains("--exact-power 4")
+            && !stderr.contains("warning"),
+        "{stderr}"
+    );
+    let json = std::fs::read_to_string(out_dir.join("sample.json")).unwrap();
+    for field in [
+        "\"kind\": \"exact-power\"",
+        "\"corrector_steps\": 4",
+        "\"steps\": 2",
+    ] {
+        assert!(json.contains(field), "{field} missing in {json}");
+    }
+}
+
+#[test]
 fn sample_is_reproducible_from_its_sidecar() {
     let dir = tempfile::tempdir().unwrap();
     let (rtm, _) = inputs(dir.path());
@@ -115,6 +152,8 @@ fn sample_is_reproducible_from_its_sidecar() {
             "0.7",
             "--alpha",
             "1.3",
+            "--sampler",
+            "dpmpp-2m",
             "--n",
             "2",
             "--seed",

@@ -249,7 +249,7 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
     if args.samples == 0 {
         bail!("--samples: expected at least 1");
     }
-    let sampler = sampler_from_options(args.sampler.as_deref(), args.steps, None)?;
+    let sampler = sampler_from_options(args.sampler.as_deref(), args.steps, None, &[1.0])?;
     let study_configs = args
         .steps_study
         .iter()

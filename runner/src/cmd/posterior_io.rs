@@ -238,8 +238,20 @@ pub fn default_sampler() -> SamplerConfig {
     }
 }
 
+/// Langevin corrector steps per noise level when the runner picks the exact-power sampler
+/// for a prior power α ≠ 1 on its own.
+///
+/// Chosen by measurement (docs/sampling.md): on the Gaussian test case M = 4 puts
+/// λ = 1, α = 0.5 within 1 % in spread (M = 0 is already exact for the tempered prior);
+/// on the shipped weights the spread and data residual change little beyond it.
+pub const DEFAULT_CORRECTOR_STEPS: usize = 4;
+
 /// The sampler configuration from the command-line options `--sampler`, `--steps` and
-/// `--exact-power N` (defaults: dpmpp-2m with 16 steps; other samplers 18 steps).
+/// `--exact-power N`, for a run over the prior powers `alphas`.
+///
+/// Defaults: dpmpp-2m with 16 steps when every α is 1; when some α ≠ 1, the exact-power
+/// sampler with [`DEFAULT_CORRECTOR_STEPS`] (the annealed path is not the power-scaled
+/// posterior there: [`annealed_power_warning`]); other samplers 18 steps.
 ///
 /// # Errors
 /// Unknown sampler, `--exact-power` with another sampler, invalid steps.
@@ -247,10 +259,13 @@ pub fn sampler_from_options(
     sampler: Option<&str>,
     steps: Option<usize>,
     exact_power: Option<usize>,
+    alphas: &[f32],
 ) -> Result<SamplerConfig> {
+    let tempered = alphas.iter().any(|&a| a != 1.0);
     let kind = match (sampler, exact_power) {
         (Some(name), _) => sampler_kind(name).context("--sampler")?,
         (None, Some(_)) => SamplerKind::ExactPower,
+        (None, None) if tempered => SamplerKind::ExactPower,
         (None, None) => DEFAULT_SAMPLER,
     };
     if exact_power.is_some() && kind != SamplerKind::ExactPower {
@@ -260,8 +275,8 @@ pub fn sampler_from_options(
         steps: steps.unwrap_or(default_steps(kind)),
         ..SamplerConfig::with_kind(kind)
     };
-    if let Some(m) = exact_power {
-        config.corrector_steps = m;
+    if kind == SamplerKind::ExactPower {
+        config.corrector_steps = exact_power.unwrap_or(DEFAULT_CORRECTOR_STEPS);
     }
     config.validate().map_err(|e| {
         let option = match e {
@@ -535,6 +550,25 @@ pub fn annealed_power_warning(alpha: f32, sampler: &SamplerConfig) -> Option<Str
          --exact-power N samples the power-scaled posterior itself (docs/sampling.md)",
         sampler.kind.name()
     ))
+}
+
+/// The note shown when the runner picked the exact-power sampler because of α ≠ 1 (no
+/// `--sampler`/`--exact-power` given), or `None`.
+pub fn automatic_sampler_note(
+    sampler_option: Option<&str>,
+    exact_power: Option<usize>,
+    sampler: &SamplerConfig,
+) -> Option<String> {
+    (sampler_option.is_none() && exact_power.is_none() && sampler.kind == SamplerKind::ExactPower).then(|| {
+        format!(
+            "note: α ≠ 1: sampling the power-scaled posterior with the exact-power sampler ({} levels, \
+             {} Langevin steps each = --exact-power {}); --sampler {} follows the annealed path instead (docs/sampling.md)",
+            sampler.steps,
+            sampler.corrector_steps,
+            sampler.corrector_steps,
+            DEFAULT_SAMPLER.name()
+        )
+    })
 }
 
 /// A progress bar over sampler steps that also shows samples/s.
@@ -838,31 +872,50 @@ mod tests {
         assert!(annealed_power_warning(1.5, &ode)
             .unwrap()
             .contains("too narrow"));
-        let exact = sampler_from_options(None, None, Some(4)).unwrap();
+        let exact = sampler_from_options(None, None, Some(4), &[1.0]).unwrap();
         assert_eq!(annealed_power_warning(0.5, &exact), None);
     }
 
     #[test]
     fn sampler_options() {
-        let d = sampler_from_options(None, None, None).unwrap();
+        let d = sampler_from_options(None, None, None, &[1.0]).unwrap();
         assert_eq!(d, default_sampler());
         assert_eq!((d.kind, d.steps), (SamplerKind::DpmSolverPp2M, 16));
         assert_eq!(
-            sampler_from_options(Some("dpmpp-2m"), None, None).unwrap(),
+            sampler_from_options(Some("dpmpp-2m"), None, None, &[1.0]).unwrap(),
             d
         );
-        let h = sampler_from_options(Some("heun"), None, None).unwrap();
+        let h = sampler_from_options(Some("heun"), None, None, &[1.0]).unwrap();
         assert_eq!(h, SamplerConfig::default(), "heun keeps EDM's 18 steps");
-        let c = sampler_from_options(None, Some(5), Some(3)).unwrap();
+        let c = sampler_from_options(None, Some(5), Some(3), &[1.0]).unwrap();
         assert_eq!(
             (c.kind, c.steps, c.corrector_steps),
             (SamplerKind::ExactPower, 5, 3)
         );
-        assert!(sampler_from_options(Some("euler"), None, Some(2)).is_err());
-        let e = sampler_from_options(Some("rk4"), None, None).unwrap_err();
+        assert!(sampler_from_options(Some("euler"), None, Some(2), &[1.0]).is_err());
+        let e = sampler_from_options(Some("rk4"), None, None, &[1.0]).unwrap_err();
         assert!(format!("{e:#}").contains("heun, euler"), "{e:#}");
-        let e = sampler_from_options(None, Some(0), None).unwrap_err();
+        let e = sampler_from_options(None, Some(0), None, &[1.0]).unwrap_err();
         assert!(format!("{e:#}").contains("--steps"), "{e:#}");
+        // α ≠ 1 anywhere in the run and no sampler named: exact-power with the default M,
+        // and a note saying so; a named sampler is kept (and warned about elsewhere).
+        let auto = sampler_from_options(None, None, None, &[1.0, 0.5]).unwrap();
+        assert_eq!(
+            (auto.kind, auto.steps, auto.corrector_steps),
+            (SamplerKind::ExactPower, 18, DEFAULT_CORRECTOR_STEPS)
+        );
+        let note = automatic_sampler_note(None, None, &auto).unwrap();
+        assert!(
+            note.contains("--exact-power 4") && note.contains("--sampler dpmpp-2m"),
+            "{note}"
+        );
+        assert_eq!(automatic_sampler_note(None, None, &d), None);
+        assert_eq!(automatic_sampler_note(None, Some(4), &auto), None);
+        let named = sampler_from_options(Some("dpmpp-2m"), None, None, &[0.5]).unwrap();
+        assert_eq!(named, d);
+        assert_eq!(automatic_sampler_note(Some("dpmpp-2m"), None, &named), None);
+        let m = sampler_from_options(None, Some(10), Some(2), &[0.5]).unwrap();
+        assert_eq!((m.steps, m.corrector_steps), (10, 2));
         for kind in SamplerKind::ALL {
             let c = SamplerConfig {
                 corrector_steps: 4,

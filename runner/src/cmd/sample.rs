@@ -194,9 +194,14 @@ pub fn run(args: &SampleArgs) -> Result<()> {
         }
         check_size(&from.display().to_string(), height, width, multiple)?;
     } else {
-        sampler = sampler_from_options(args.sampler.as_deref(), args.steps, args.exact_power)?;
         lambda = args.lambda.unwrap_or(if args.prior { 0.0 } else { 1.0 });
         alpha = args.alpha.unwrap_or(1.0);
+        sampler = sampler_from_options(
+            args.sampler.as_deref(),
+            args.steps,
+            args.exact_power,
+            &[alpha],
+        )?;
         n = args.n.unwrap_or(16);
         first = args.first.unwrap_or(0);
         seed = args.seed.unwrap_or(0);
@@ -241,6 +246,15 @@ pub fn run(args: &SampleArgs) -> Result<()> {
     let out_dir = prepare_output(&args.out)?;
     if let Some(w) = super::posterior_io::annealed_power_warning(alpha, &sampler) {
         eprintln!("{w}");
+    }
+    if recorded.is_none() && !args.run.quiet {
+        if let Some(note) = super::posterior_io::automatic_sampler_note(
+            args.sampler.as_deref(),
+            args.exact_power,
+            &sampler,
+        ) {
+            eprintln!("{note}");
+        }
     }
 
     let engine = Engine::new(args.run.threads)?;

@@ -506,7 +506,12 @@ pub fn run(args: &SweepArgs) -> Result<()> {
     if args.n == 0 {
         bail!("--n: expected at least 1 sample per cell");
     }
-    let sampler = sampler_from_options(args.sampler.as_deref(), args.steps, args.exact_power)?;
+    let sampler = sampler_from_options(
+        args.sampler.as_deref(),
+        args.steps,
+        args.exact_power,
+        &args.alpha,
+    )?;
     let weights = load_weights(args.weights.as_deref())?;
     let rtm = read_rtm(&args.rtm, weights.config.size_multiple())?;
     let (height, width) = (rtm.height, rtm.width);
@@ -594,6 +599,15 @@ pub fn run(args: &SweepArgs) -> Result<()> {
         .min_by(f32::total_cmp);
     if let Some(w) = worst.and_then(|a| super::posterior_io::annealed_power_warning(a, &sampler)) {
         eprintln!("{w}");
+    }
+    if !args.run.quiet {
+        if let Some(note) = super::posterior_io::automatic_sampler_note(
+            args.sampler.as_deref(),
+            args.exact_power,
+            &sampler,
+        ) {
+            eprintln!("{note}");
+        }
     }
     let engine = Engine::new(args.run.threads)?;
     let to_sample = todo
