@@ -75,12 +75,12 @@ pub struct SampleArgs {
     /// the other samplers, e.g. 35 evaluations with heun).
     #[arg(long)]
     pub steps: Option<usize>,
-    /// Sampler: dpmpp-2m (default), heun, euler, edm-stochastic, euler-maruyama, pc,
-    /// exact-power.
+    /// Sampler: dpmpp-2m (default at α = 1), heun, euler, edm-stochastic,
+    /// euler-maruyama, pc, exact-power (default when α ≠ 1, with 4 corrector steps).
     #[arg(long)]
     pub sampler: Option<String>,
     /// Exact power-scaled posterior: the exact-power sampler with N Langevin corrector
-    /// steps per noise level (see docs/sampling.md).
+    /// steps per noise level (default 4 when α ≠ 1; see docs/sampling.md).
     #[arg(long, value_name = "N")]
     pub exact_power: Option<usize>,
     /// Weights: a .safetensors file, or random:SEED for seeded random weights (testing).

@@ -78,7 +78,8 @@ pub struct SweepArgs {
     /// Sampler noise levels (default 16 with dpmpp-2m, 18 otherwise).
     #[arg(long)]
     pub steps: Option<usize>,
-    /// Sampler (default dpmpp-2m).
+    /// Sampler (default dpmpp-2m when every α is 1, exact-power with 4 corrector steps
+    /// otherwise).
     #[arg(long)]
     pub sampler: Option<String>,
     /// The exact-power sampler with N Langevin corrector steps per level.
