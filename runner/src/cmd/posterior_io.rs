@@ -552,6 +552,20 @@ pub fn annealed_power_warning(alpha: f32, sampler: &SamplerConfig) -> Option<Str
     ))
 }
 
+/// A short description of a sampler for figure titles: `dpmpp-2m, 16 steps`, or
+/// `exact-power, 18 steps × 4 Langevin` (corrector steps are shown where the kind uses them).
+pub fn sampler_label(sampler: &SamplerConfig) -> String {
+    match sampler.kind {
+        SamplerKind::ExactPower | SamplerKind::PredictorCorrector => format!(
+            "{}, {} steps × {} Langevin",
+            sampler.kind.name(),
+            sampler.steps,
+            sampler.corrector_steps
+        ),
+        _ => format!("{}, {} steps", sampler.kind.name(), sampler.steps),
+    }
+}
+
 /// The note shown when the runner picked the exact-power sampler because of α ≠ 1 (no
 /// `--sampler`/`--exact-power` given), or `None`.
 pub fn automatic_sampler_note(
@@ -911,6 +925,8 @@ mod tests {
         );
         assert_eq!(automatic_sampler_note(None, None, &d), None);
         assert_eq!(automatic_sampler_note(None, Some(4), &auto), None);
+        assert_eq!(sampler_label(&auto), "exact-power, 18 steps × 4 Langevin");
+        assert_eq!(sampler_label(&d), "dpmpp-2m, 16 steps");
         let named = sampler_from_options(Some("dpmpp-2m"), None, None, &[0.5]).unwrap();
         assert_eq!(named, d);
         assert_eq!(automatic_sampler_note(Some("dpmpp-2m"), None, &named), None);

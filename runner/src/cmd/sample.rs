@@ -282,11 +282,10 @@ pub fn run(args: &SampleArgs) -> Result<()> {
         outputs.insert(name.to_string(), sha256_file(&temp.join(name))?);
     }
     let title = format!(
-        "{} λ={lambda} α={alpha} seed {seed}: samples {first}..{} ({}, {} steps)",
+        "{} λ={lambda} α={alpha} seed {seed}: samples {first}..{} ({})",
         if rtm.is_some() { "Posterior" } else { "Prior" },
         first + n as u64 - 1,
-        sampler.kind.name(),
-        sampler.steps
+        super::posterior_io::sampler_label(&sampler)
     );
     samples_figure(
         &samples,

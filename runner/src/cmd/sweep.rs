@@ -878,8 +878,10 @@ fn finalize(plan: &SweepPlan, out: &Path, normalization: &NormalizationRecord) -
     figure.row_labels = lambdas.iter().map(|l| format!("λ={l}")).collect();
     figure.col_labels = alphas.iter().map(|a| format!("α={a}")).collect();
     figure.title = format!(
-        "Posterior mean of {} samples per cell ({}, {} steps, seed {})",
-        plan.n, plan.sampler.kind, plan.sampler.steps, plan.seed
+        "Posterior mean of {} samples per cell ({}, seed {})",
+        plan.n,
+        super::posterior_io::sampler_label(&plan.sampler.config()?),
+        plan.seed
     );
     figure.render()?.save_png(&out.join("sweep.png"))
 }
