@@ -215,7 +215,7 @@ pub fn sampler_kind(name: &str) -> Result<SamplerKind> {
 /// The runner's default sampler: DPM-Solver++(2M).
 ///
 /// Chosen by measurement (`powerpost evaluate --steps-study`, weights/MODEL_CARD.md): on
-/// the shipped weights its 16-step posterior means are 0.009 km/s RMSE from a 256-step
+/// the v0 weights its 16-step posterior means were 0.009 km/s RMSE from a 256-step
 /// Heun reference, a fifth of the Monte-Carlo standard error of a 16-sample mean, at 16
 /// network evaluations per sample; Heun needs 12 steps (23 evaluations) for 0.017 km/s.
 pub const DEFAULT_SAMPLER: SamplerKind = SamplerKind::DpmSolverPp2M;
