@@ -31,15 +31,6 @@ fn ok(args: &[&str]) -> Output {
     out
 }
 
-fn rmse(a: &[f32], b: &[f32]) -> f64 {
-    (a.iter()
-        .zip(b)
-        .map(|(&x, &y)| (x as f64 - y as f64).powi(2))
-        .sum::<f64>()
-        / a.len() as f64)
-        .sqrt()
-}
-
 #[test]
 fn evaluate_reports_the_samples_that_sample_draws() {
     let dir = tempfile::tempdir().unwrap();
@@ -104,7 +95,7 @@ fn evaluate_reports_the_samples_that_sample_draws() {
         "-q",
     ]);
     let mean = read_npy(&p("s3/mean.npy"));
-    let expected = rmse(&mean, truth);
+    let expected = common::rmse(&mean, truth);
     let reported = pairs[0]["rmse_mean"].as_f64().unwrap();
     assert!(
         (reported - expected).abs() <= 1e-12 * expected.max(1.0),

@@ -42,15 +42,6 @@ fn sample(args: &[&str], out: &Path) -> Vec<f32> {
     common::read_npy(&out.join("samples.npy")).1
 }
 
-fn rmse(a: &[f32], b: &[f32]) -> f64 {
-    (a.iter()
-        .zip(b)
-        .map(|(&x, &y)| (x as f64 - y as f64).powi(2))
-        .sum::<f64>()
-        / a.len() as f64)
-        .sqrt()
-}
-
 /// Correlation (uncentred, as for reflectivity) of the vertical differences of `a` and `b`.
 fn contrast_correlation(a: &[f32], b: &[f32], w: usize) -> f64 {
     let dz = |v: &[f32]| -> Vec<f64> {
@@ -139,7 +130,7 @@ fn shipped_weights_draw_plausible_models_that_the_rtm_image_informs() {
         ("posterior", mean_of(&posterior, len)),
         ("prior", mean_of(&prior, len)),
     ] {
-        let e = rmse(&m, &truth);
+        let e = common::rmse(&m, &truth);
         assert!(e < 0.6, "{name} mean RMSE {e} km/s");
     }
 }

@@ -48,7 +48,7 @@ use super::posterior_io::{
 use super::sample::{prepare_output, stack};
 use super::RunArgs;
 use crate::atomic;
-use crate::figures::{ColorScale, Colormap, GridFigure, Image, Panel};
+use crate::figures::{ColorScale, GridFigure, Image, Panel};
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 use powerpost_core::exec::Executor;
@@ -617,17 +617,7 @@ fn heldout_figure(
     }
     let mut top = GridFigure::new(shown.len(), 3, panels, velocity_scale(weights));
     top.title = "Held-out pairs (λ = α = 1)".into();
-    let std_max = shown
-        .iter()
-        .flat_map(|s| s.4.iter().copied())
-        .filter(|v| v.is_finite())
-        .fold(0.0f32, f32::max);
-    let scale = ColorScale {
-        colormap: Colormap::Viridis,
-        min: 0.0,
-        max: if std_max > 0.0 { std_max } else { 1.0 },
-        unit: "km/s".into(),
-    };
+    let scale = ColorScale::deviation(shown.iter().flat_map(|s| s.4.iter().copied()));
     let std_panels = shown
         .iter()
         .map(|s| {

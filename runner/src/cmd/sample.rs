@@ -29,7 +29,7 @@ use super::posterior_io::{
 };
 use super::RunArgs;
 use crate::atomic;
-use crate::figures::{Canvas, ColorScale, Colormap, GridFigure, Image, Panel};
+use crate::figures::{Canvas, ColorScale, GridFigure, Image, Panel};
 use crate::npy;
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
@@ -463,17 +463,7 @@ pub fn samples_figure(
     );
     top.title = title.to_string();
     let top = top.render()?;
-    let std_max = std
-        .iter()
-        .copied()
-        .filter(|v| v.is_finite())
-        .fold(0.0f32, f32::max);
-    let scale = ColorScale {
-        colormap: Colormap::Viridis,
-        min: 0.0,
-        max: if std_max > 0.0 { std_max } else { 1.0 },
-        unit: "km/s".into(),
-    };
+    let scale = ColorScale::deviation(std.iter().copied());
     let mut bottom = GridFigure::new(
         1,
         1,

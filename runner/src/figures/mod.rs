@@ -91,6 +91,16 @@ impl ColorScale {
         }
     }
 
+    /// Standard deviations in km/s with viridis from 0 to the largest finite value (1 when
+    /// there is none above 0).
+    pub fn deviation(values: impl IntoIterator<Item = f32>) -> Self {
+        let max = values
+            .into_iter()
+            .filter(|v| v.is_finite())
+            .fold(0.0f32, f32::max);
+        Self::velocity(0.0, if max > 0.0 { max } else { 1.0 })
+    }
+
     /// A symmetric scale `[−c, c]` where `c` is the `percentile` (0–100) of `|value|` over
     /// the finite values, so that a few strong events do not wash out the rest.
     pub fn symmetric_percentile(

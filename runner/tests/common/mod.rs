@@ -85,3 +85,13 @@ pub fn stand_in_dataset(out: &Path, pairs: usize, seed: u64, shard_size: usize, 
     })
     .unwrap();
 }
+
+/// Root-mean-square difference of two equal-length arrays (f64 accumulation).
+pub fn rmse(a: &[f32], b: &[f32]) -> f64 {
+    (a.iter()
+        .zip(b)
+        .map(|(&x, &y)| (x as f64 - y as f64).powi(2))
+        .sum::<f64>()
+        / a.len() as f64)
+        .sqrt()
+}
