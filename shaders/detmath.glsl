@@ -440,8 +440,14 @@ float dm_recip(float x) {
     return uintBitsToFloat(floatBitsToUint(magnitude) | sign);
 }
 
-// a / b computed as a * recip(b).
+// a / b computed as a * recip(b); a NaN operand is returned itself (a first).
 float dm_div(float a, float b) {
+    if (dm_is_nan(a)) {
+        return a;
+    }
+    if (dm_is_nan(b)) {
+        return b;
+    }
     precise float quotient = a * dm_recip(b);
     return quotient;
 }

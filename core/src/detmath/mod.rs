@@ -13,16 +13,23 @@
 //!   intermediate `precise` so the compiler neither contracts `a*b+c` into an `fma` nor
 //!   reassociates (in particular the shifter `(v + 1.5·2^23) − 1.5·2^23` of
 //!   `round_even` in `bits.rs`, or use GLSL `roundEven`, which is equivalent).
-//! - **Subnormals.** No floating-point operation here ever sees a subnormal operand or
-//!   produces a subnormal result on a path whose result matters, so a GPU that flushes
-//!   subnormals gives the same bits:
+//! - **Subnormals.** Apart from the two exceptions below, no floating-point operation here
+//!   sees a subnormal operand or produces a subnormal result on a path whose result
+//!   matters, so a GPU that flushes subnormals gives the same bits:
 //!   subnormal *inputs* of `ln`, `log2`, `recip`, `rsqrt`, `sqrt` are normalised exactly
 //!   by integer operations (full accuracy); `sin`, `tanh` return tiny inputs unchanged,
 //!   `exp`, `cos` return exactly 1 for them. Results below the smallest normal `2^−126`
 //!   are **flushed to zero** (`exp` for `x < ln 2^−126 ≈ −87.34`, `exp2` for `x < −126`, `recip` for `|x| > 2^126`,
 //!   and through them `silu`, `div`).
+//!   The exceptions (found by the GLSL twin's check, `gpu/tests/detmath_bits.rs`):
+//!   [`silu`] and [`silu_affine`] of `|x| < 2^−125` (subnormal `x`, or a result `≈ x/2`
+//!   below `2^−126`), and [`div`] with a subnormal numerator or quotient. A device that
+//!   flushes subnormals differs there, so the Vulkan backend needs f32 subnormals
+//!   preserved (Vulkan's `shaderDenormPreserveFloat32`; Mesa's lavapipe preserves them).
 //! - NaN inputs propagate (the input NaN is returned where the result is NaN by
-//!   propagation).
+//!   propagation; [`div`] returns its first NaN operand). NaNs *made* by an operation
+//!   (`0·∞`, `∞ − ∞`) carry the hardware's default NaN (x86: `0xFFC00000`; GPUs usually
+//!   `0x7FC00000`), so for those only NaN-ness, not the payload, is portable.
 //!
 //! ## Functions and measured accuracy
 //! Maximum error in ulps of the exact result, measured against f64 references (std's

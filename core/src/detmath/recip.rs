@@ -100,8 +100,17 @@ pub fn recip(x: f32) -> f32 {
 }
 
 /// `a / b` computed as `a · recip(b)`; error ≤ 1.5 ulp for `2^−128 ≤ |b| ≤ 2^126`.
+///
+/// A NaN operand is returned itself (`a` first): which NaN a hardware product of two NaNs
+/// returns differs between CPUs and GPUs, so the choice is made here.
 #[inline]
 pub fn div(a: f32, b: f32) -> f32 {
+    if is_nan(a) {
+        return a;
+    }
+    if is_nan(b) {
+        return b;
+    }
     a * recip(b)
 }
 

@@ -1,0 +1,315 @@
+//! Vulkan compute backend for powerpost.
+//!
+//! The core's kernels are repeated as GLSL compute shaders (`shaders/` at the workspace
+//! root), operation for operation, so that a Vulkan GPU returns the same bits as the CPU:
+//! every float operation in the shaders is `precise` (no contraction into `fma`, no
+//! reassociation), transcendental functions are the GLSL twins of
+//! [`powerpost_core::detmath`], and each shader's reductions follow the core's documented
+//! order. Shaders are compiled to SPIR-V by `glslc` at build time (see `build.rs`).
+//!
+//! Layout, after vulkano's compute examples: [`Gpu`] owns the device, its compute queue and
+//! the allocators; each shader is one pipeline struct with `new(&Gpu)` and a method that
+//! dispatches it ([`detmath::DetmathCheck`] so far). The device is chosen by the features it
+//! must have (a compute queue, Vulkan 1.1), preferring discrete over integrated over
+//! virtual GPUs over CPU implementations such as Mesa's lavapipe, which is what CI runs.
+//!
+//! This crate is the first step of the backend: the deterministic math, checked bit for bit
+//! against the CPU on whatever device is present. The network's kernels follow.
+
+#![deny(missing_docs)]
+
+pub mod detmath;
+mod error;
+
+use std::sync::Arc;
+
+use vulkano::buffer::{Buffer, BufferCreateInfo, BufferUsage, Subbuffer};
+use vulkano::command_buffer::allocator::StandardCommandBufferAllocator;
+use vulkano::command_buffer::{AutoCommandBufferBuilder, CommandBufferUsage};
+use vulkano::descriptor_set::allocator::StandardDescriptorSetAllocator;
+use vulkano::descriptor_set::{DescriptorSet, WriteDescriptorSet};
+use vulkano::device::physical::{PhysicalDevice, PhysicalDeviceType};
+use vulkano::device::{Device, DeviceCreateInfo, Queue, QueueCreateInfo, QueueFlags};
+use vulkano::instance::{Instance, InstanceCreateFlags, InstanceCreateInfo};
+use vulkano::memory::allocator::{AllocationCreateInfo, MemoryTypeFilter, StandardMemoryAllocator};
+use vulkano::pipeline::compute::ComputePipelineCreateInfo;
+use vulkano::pipeline::layout::PipelineDescriptorSetLayoutCreateInfo;
+use vulkano::pipeline::{
+    ComputePipeline, Pipeline, PipelineBindPoint, PipelineLayout, PipelineShaderStageCreateInfo,
+};
+use vulkano::shader::{ShaderModule, ShaderModuleCreateInfo};
+use vulkano::sync::GpuFuture;
+use vulkano::{Version, VulkanLibrary};
+
+pub use error::GpuError;
+use error::vk;
+
+/// A Vulkan device with a compute queue and the allocators the pipelines share.
+///
+/// Cloning is cheap (reference-counted handles).
+#[derive(Clone)]
+pub struct Gpu {
+    device: Arc<Device>,
+    queue: Arc<Queue>,
+    memory: Arc<StandardMemoryAllocator>,
+    descriptors: Arc<StandardDescriptorSetAllocator>,
+    commands: Arc<StandardCommandBufferAllocator>,
+}
+
+/// Preference of a device type: lower is better.
+fn type_rank(t: PhysicalDeviceType) -> u32 {
+    match t {
+        PhysicalDeviceType::DiscreteGpu => 0,
+        PhysicalDeviceType::IntegratedGpu => 1,
+        PhysicalDeviceType::VirtualGpu => 2,
+        PhysicalDeviceType::Cpu => 3,
+        _ => 4,
+    }
+}
+
+/// The first queue family of `p` with compute support, if `p` has Vulkan 1.1.
+fn compute_family(p: &PhysicalDevice) -> Option<u32> {
+    if p.api_version() < Version::V1_1 {
+        return None;
+    }
+    p.queue_family_properties()
+        .iter()
+        .position(|q| q.queue_flags.intersects(QueueFlags::COMPUTE))
+        .map(|i| i as u32)
+}
+
+/// The Vulkan instance (portability devices included).
+fn instance() -> Result<Arc<Instance>, GpuError> {
+    let library = VulkanLibrary::new().map_err(|e| GpuError::NoLoader(e.to_string()))?;
+    Instance::new(
+        library,
+        InstanceCreateInfo {
+            flags: InstanceCreateFlags::ENUMERATE_PORTABILITY,
+            ..Default::default()
+        },
+    )
+    .map_err(vk("creating the instance"))
+}
+
+/// Physical devices usable for compute, best first.
+fn usable_devices() -> Result<Vec<(Arc<PhysicalDevice>, u32)>, GpuError> {
+    let mut found: Vec<_> = instance()?
+        .enumerate_physical_devices()
+        .map_err(vk("enumerating devices"))?
+        .filter_map(|p| compute_family(&p).map(|q| (p, q)))
+        .collect();
+    found.sort_by_key(|(p, _)| type_rank(p.properties().device_type));
+    Ok(found)
+}
+
+impl Gpu {
+    /// Opens the best usable device: discrete, then integrated, virtual, CPU.
+    ///
+    /// # Errors
+    /// [`GpuError::NoLoader`] without a Vulkan loader, [`GpuError::NoDevice`] without a
+    /// usable device, [`GpuError::Vulkan`] if the device cannot be opened.
+    pub fn new() -> Result<Self, GpuError> {
+        let (physical, family) = usable_devices()?
+            .into_iter()
+            .next()
+            .ok_or(GpuError::NoDevice)?;
+        Self::open(physical, family)
+    }
+
+    /// Opens the first usable device (in the order of [`Gpu::new`]) whose name contains
+    /// `name` (case-insensitive).
+    ///
+    /// # Errors
+    /// As [`Gpu::new`], and [`GpuError::DeviceNotFound`] if no name matches.
+    pub fn with_device(name: &str) -> Result<Self, GpuError> {
+        let devices = usable_devices()?;
+        let wanted = name.to_lowercase();
+        let pick = devices.iter().find(|(p, _)| {
+            p.properties()
+                .device_name
+                .to_lowercase()
+                .contains(&wanted)
+        });
+        match pick {
+            Some((p, q)) => Self::open(p.clone(), *q),
+            None => Err(GpuError::DeviceNotFound {
+                wanted: name.to_string(),
+                available: devices
+                    .iter()
+                    .map(|(p, _)| p.properties().device_name.clone())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            }),
+        }
+    }
+
+    /// Names of the usable devices, best first.
+    ///
+    /// # Errors
+    /// [`GpuError::NoLoader`] or [`GpuError::Vulkan`].
+    pub fn device_names() -> Result<Vec<String>, GpuError> {
+        Ok(usable_devices()?
+            .iter()
+            .map(|(p, _)| p.properties().device_name.clone())
+            .collect())
+    }
+
+    fn open(physical: Arc<PhysicalDevice>, family: u32) -> Result<Self, GpuError> {
+        let (device, mut queues) = Device::new(
+            physical,
+            DeviceCreateInfo {
+                queue_create_infos: vec![QueueCreateInfo {
+                    queue_family_index: family,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            },
+        )
+        .map_err(vk("opening the device"))?;
+        let queue = queues.next().ok_or(GpuError::NoDevice)?;
+        Ok(Self {
+            memory: Arc::new(StandardMemoryAllocator::new_default(device.clone())),
+            descriptors: Arc::new(StandardDescriptorSetAllocator::new(
+                device.clone(),
+                Default::default(),
+            )),
+            commands: Arc::new(StandardCommandBufferAllocator::new(
+                device.clone(),
+                Default::default(),
+            )),
+            device,
+            queue,
+        })
+    }
+
+    /// The device's name, as its driver reports it.
+    pub fn device_name(&self) -> &str {
+        &self.device.physical_device().properties().device_name
+    }
+
+    /// The driver's name and version information, as reported.
+    pub fn driver_info(&self) -> String {
+        let p = self.device.physical_device().properties();
+        format!(
+            "{} {}",
+            p.driver_name.as_deref().unwrap_or("?"),
+            p.driver_info.as_deref().unwrap_or("")
+        )
+    }
+
+    /// The compute pipeline of SPIR-V module `spirv` (entry point `main`).
+    pub(crate) fn pipeline(&self, spirv: &[u8]) -> Result<Arc<ComputePipeline>, GpuError> {
+        let words = vulkano::shader::spirv::bytes_to_words(spirv)
+            .map_err(vk("reading the SPIR-V"))?;
+        // SAFETY: the SPIR-V comes from glslc at build time (validated by it).
+        let module = unsafe {
+            ShaderModule::new(self.device.clone(), ShaderModuleCreateInfo::new(&words))
+        }
+        .map_err(vk("creating the shader module"))?;
+        let entry = module.entry_point("main").ok_or(GpuError::Vulkan {
+            what: "finding the entry point",
+            message: "no `main` in the shader".into(),
+        })?;
+        let stage = PipelineShaderStageCreateInfo::new(entry);
+        let layout = PipelineLayout::new(
+            self.device.clone(),
+            PipelineDescriptorSetLayoutCreateInfo::from_stages([&stage])
+                .into_pipeline_layout_create_info(self.device.clone())
+                .map_err(|e| GpuError::Vulkan {
+                    what: "deriving the pipeline layout",
+                    message: format!("{e:?}"),
+                })?,
+        )
+        .map_err(vk("creating the pipeline layout"))?;
+        ComputePipeline::new(
+            self.device.clone(),
+            None,
+            ComputePipelineCreateInfo::stage_layout(stage, layout),
+        )
+        .map_err(vk("creating the compute pipeline"))
+    }
+
+    /// A host-visible storage buffer holding `data`.
+    pub(crate) fn upload(&self, data: &[u32]) -> Result<Subbuffer<[u32]>, GpuError> {
+        Buffer::from_iter(
+            self.memory.clone(),
+            BufferCreateInfo {
+                usage: BufferUsage::STORAGE_BUFFER,
+                ..Default::default()
+            },
+            AllocationCreateInfo {
+                memory_type_filter: MemoryTypeFilter::PREFER_DEVICE
+                    | MemoryTypeFilter::HOST_SEQUENTIAL_WRITE,
+                ..Default::default()
+            },
+            data.iter().copied(),
+        )
+        .map_err(vk("allocating an input buffer"))
+    }
+
+    /// A storage buffer of `len` values that the host reads back.
+    pub(crate) fn output(&self, len: usize) -> Result<Subbuffer<[u32]>, GpuError> {
+        Buffer::new_slice(
+            self.memory.clone(),
+            BufferCreateInfo {
+                usage: BufferUsage::STORAGE_BUFFER,
+                ..Default::default()
+            },
+            AllocationCreateInfo {
+                memory_type_filter: MemoryTypeFilter::PREFER_DEVICE
+                    | MemoryTypeFilter::HOST_RANDOM_ACCESS,
+                ..Default::default()
+            },
+            len as u64,
+        )
+        .map_err(vk("allocating an output buffer"))
+    }
+
+    /// Runs `pipeline` once over `groups` work groups with `buffers` bound to set 0,
+    /// bindings 0, 1, …, and waits for it to finish.
+    pub(crate) fn dispatch(
+        &self,
+        pipeline: &Arc<ComputePipeline>,
+        buffers: &[Subbuffer<[u32]>],
+        groups: u32,
+    ) -> Result<(), GpuError> {
+        let layout = pipeline.layout().set_layouts()[0].clone();
+        let set = DescriptorSet::new(
+            self.descriptors.clone(),
+            layout,
+            buffers
+                .iter()
+                .enumerate()
+                .map(|(i, b)| WriteDescriptorSet::buffer(i as u32, b.clone())),
+            [],
+        )
+        .map_err(vk("creating the descriptor set"))?;
+        let mut builder = AutoCommandBufferBuilder::primary(
+            self.commands.clone(),
+            self.queue.queue_family_index(),
+            CommandBufferUsage::OneTimeSubmit,
+        )
+        .map_err(vk("creating a command buffer"))?;
+        builder
+            .bind_pipeline_compute(pipeline.clone())
+            .map_err(vk("binding the pipeline"))?
+            .bind_descriptor_sets(
+                PipelineBindPoint::Compute,
+                pipeline.layout().clone(),
+                0,
+                set,
+            )
+            .map_err(vk("binding the buffers"))?;
+        // SAFETY: the shaders index their buffers only below their lengths
+        // (`.length()` checks in every shader).
+        unsafe { builder.dispatch([groups, 1, 1]) }.map_err(vk("recording the dispatch"))?;
+        let commands = builder.build().map_err(vk("building the command buffer"))?;
+        vulkano::sync::now(self.device.clone())
+            .then_execute(self.queue.clone(), commands)
+            .map_err(vk("submitting"))?
+            .then_signal_fence_and_flush()
+            .map_err(vk("flushing"))?
+            .wait(None)
+            .map_err(vk("waiting for the device"))
+    }
+}
