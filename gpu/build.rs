@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The compute shaders, compiled to `$OUT_DIR/<name>.spv`.
-const SHADERS: &[&str] = &["detmath_check"];
+const SHADERS: &[&str] = &["detmath_check", "conv2d", "group_norm"];
 
 fn main() {
     let shader_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shaders");

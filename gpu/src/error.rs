@@ -32,6 +32,10 @@ pub enum GpuError {
         /// The limit.
         max: usize,
     },
+    /// The arguments were refused by the same validation as the core's kernel (the core's
+    /// error, unchanged).
+    #[error(transparent)]
+    Core(#[from] powerpost_core::Error),
     /// A Vulkan call failed.
     #[error("Vulkan: {what}: {message}")]
     Vulkan {

@@ -9,21 +9,36 @@
 //!
 //! Layout, after vulkano's compute examples: [`Gpu`] owns the device, its compute queue and
 //! the allocators; each shader is one pipeline struct with `new(&Gpu)` and a method that
-//! dispatches it ([`detmath::DetmathCheck`] so far). The device is chosen by the features it
-//! must have (a compute queue, Vulkan 1.1), preferring discrete over integrated over
-//! virtual GPUs over CPU implementations such as Mesa's lavapipe, which is what CI runs.
+//! dispatches it. The device is chosen by the features it must have (a compute queue,
+//! Vulkan 1.1), preferring discrete over integrated over virtual GPUs over CPU
+//! implementations such as Mesa's lavapipe, which is what CI runs.
 //!
-//! This crate is the first step of the backend: the deterministic math, checked bit for bit
-//! against the CPU on whatever device is present. The network's kernels follow.
+//! What runs on the device so far, each checked bit for bit against the core:
+//! - [`detmath::DetmathCheck`]: the deterministic math (`shaders/detmath.glsl`).
+//! - [`conv::Conv2d`]: the network's 1×1 and 3×3 convolutions (`shaders/conv2d.comp`),
+//!   the contract of [`powerpost_core::nn::conv`]: one invocation per output value, taps
+//!   summed in the core's order, optional residual.
+//! - [`norm::GroupNormPipeline`]: group normalisation with optional SiLU
+//!   (`shaders/group_norm.comp`), the contract of [`powerpost_core::nn::norm`]: one work
+//!   group per (batch item, group), its eight interleaved partial sums accumulated by eight
+//!   invocations in the core's order and combined pairwise as the core does.
+//!
+//! The network pipelines take and return host slices in the core's padded planar layout
+//! ([`powerpost_core::nn::geometry`]) with the core's signatures and validation (same
+//! [`powerpost_core::Error`]s), so a caller can swap one for the other; every call uploads
+//! its inputs and reads its output back. Keeping tensors on the device between layers
+//! comes with the whole network.
 
 #![deny(missing_docs)]
 
+pub mod conv;
 pub mod detmath;
 mod error;
+pub mod norm;
 
 use std::sync::Arc;
 
-use vulkano::buffer::{Buffer, BufferCreateInfo, BufferUsage, Subbuffer};
+use vulkano::buffer::{Buffer, BufferContents, BufferCreateInfo, BufferUsage, Subbuffer};
 use vulkano::command_buffer::allocator::StandardCommandBufferAllocator;
 use vulkano::command_buffer::{AutoCommandBufferBuilder, CommandBufferUsage};
 use vulkano::descriptor_set::allocator::StandardDescriptorSetAllocator;
@@ -265,6 +280,28 @@ impl Gpu {
         .map_err(vk("allocating an output buffer"))
     }
 
+    /// A host-visible storage buffer holding the bits of `data`, or one `+0.0` where `data`
+    /// is empty (Vulkan has no empty buffers; the shaders never read that value).
+    pub(crate) fn upload_f32(&self, data: &[f32]) -> Result<Subbuffer<[u32]>, GpuError> {
+        if data.is_empty() {
+            return self.upload(&[0]);
+        }
+        Buffer::from_iter(
+            self.memory.clone(),
+            BufferCreateInfo {
+                usage: BufferUsage::STORAGE_BUFFER,
+                ..Default::default()
+            },
+            AllocationCreateInfo {
+                memory_type_filter: MemoryTypeFilter::PREFER_DEVICE
+                    | MemoryTypeFilter::HOST_SEQUENTIAL_WRITE,
+                ..Default::default()
+            },
+            data.iter().map(|v| v.to_bits()),
+        )
+        .map_err(vk("allocating an input buffer"))
+    }
+
     /// Runs `pipeline` once over `groups` work groups with `buffers` bound to set 0,
     /// bindings 0, 1, …, and waits for it to finish.
     pub(crate) fn dispatch(
@@ -272,6 +309,30 @@ impl Gpu {
         pipeline: &Arc<ComputePipeline>,
         buffers: &[Subbuffer<[u32]>],
         groups: u32,
+    ) -> Result<(), GpuError> {
+        self.submit::<[u32; 1]>(pipeline, buffers, [groups, 1, 1], None)
+    }
+
+    /// As [`Gpu::dispatch`] over a grid of `groups` (x, y, z) work groups, with `push`
+    /// as the shader's push constants (offset 0; its layout must match the shader's
+    /// `push_constant` block).
+    pub(crate) fn dispatch_with<Pc: BufferContents>(
+        &self,
+        pipeline: &Arc<ComputePipeline>,
+        buffers: &[Subbuffer<[u32]>],
+        groups: [u32; 3],
+        push: Pc,
+    ) -> Result<(), GpuError> {
+        self.submit(pipeline, buffers, groups, Some(push))
+    }
+
+    /// Records, submits and waits for one dispatch.
+    fn submit<Pc: BufferContents>(
+        &self,
+        pipeline: &Arc<ComputePipeline>,
+        buffers: &[Subbuffer<[u32]>],
+        groups: [u32; 3],
+        push: Option<Pc>,
     ) -> Result<(), GpuError> {
         let layout = pipeline.layout().set_layouts()[0].clone();
         let set = DescriptorSet::new(
@@ -300,9 +361,14 @@ impl Gpu {
                 set,
             )
             .map_err(vk("binding the buffers"))?;
+        if let Some(push) = push {
+            builder
+                .push_constants(pipeline.layout().clone(), 0, push)
+                .map_err(vk("setting the push constants"))?;
+        }
         // SAFETY: the shaders index their buffers only below their lengths
         // (`.length()` checks in every shader).
-        unsafe { builder.dispatch([groups, 1, 1]) }.map_err(vk("recording the dispatch"))?;
+        unsafe { builder.dispatch(groups) }.map_err(vk("recording the dispatch"))?;
         let commands = builder.build().map_err(vk("building the command buffer"))?;
         vulkano::sync::now(self.device.clone())
             .then_execute(self.queue.clone(), commands)
@@ -312,4 +378,44 @@ impl Gpu {
             .wait(None)
             .map_err(vk("waiting for the device"))
     }
+}
+
+/// Vulkan's guaranteed minimum of `maxComputeWorkGroupCount` in each dimension.
+pub(crate) const MAX_GROUPS: usize = 65_535;
+
+/// `n` as a `u32` work-group count, or [`GpuError::TooLarge`] above [`MAX_GROUPS`].
+pub(crate) fn group_count(what: &'static str, n: usize) -> Result<u32, GpuError> {
+    if n > MAX_GROUPS {
+        return Err(GpuError::TooLarge {
+            what,
+            len: n,
+            max: MAX_GROUPS,
+        });
+    }
+    Ok(n as u32)
+}
+
+/// Most values one buffer may hold: the shaders index with 32-bit integers and compare
+/// with GLSL's signed `.length()`.
+pub(crate) const MAX_BUFFER_VALUES: usize = i32::MAX as usize;
+
+/// Refuses a buffer of `len` values above [`MAX_BUFFER_VALUES`].
+pub(crate) fn check_buffer(what: &'static str, len: usize) -> Result<(), GpuError> {
+    if len > MAX_BUFFER_VALUES {
+        return Err(GpuError::TooLarge {
+            what,
+            len,
+            max: MAX_BUFFER_VALUES,
+        });
+    }
+    Ok(())
+}
+
+/// Copies the f32 bits of `buffer` (as long as `out` or longer) into `out`.
+pub(crate) fn read_f32(buffer: &Subbuffer<[u32]>, out: &mut [f32]) -> Result<(), GpuError> {
+    let guard = buffer.read().map_err(vk("reading the results back"))?;
+    for (o, &bits) in out.iter_mut().zip(guard.iter()) {
+        *o = f32::from_bits(bits);
+    }
+    Ok(())
 }

@@ -1,0 +1,185 @@
+//! The network's 2-D convolution on the device, bit-identical to
+//! [`powerpost_core::nn::conv::conv2d`].
+//!
+//! `shaders/conv2d.comp` repeats the arithmetic contract of [`powerpost_core::nn::conv`]
+//! (module docs, "the contract every backend repeats"): per output value, `acc` starts at
+//! the batch item's bias, adds `weight × input` for every input channel (first source
+//! first) and every tap in row-major order, each product and each sum a separate `precise`
+//! f32 operation, then optionally `(acc + residual) × residual_scale`. One invocation
+//! computes one value, so the order per value is exactly the scalar order whatever the
+//! device's parallelism.
+//!
+//! The tensors use the core's padded planar layout ([`powerpost_core::nn::geometry`]);
+//! there is no spatial stride (a 3×3 convolution is "same", a 1×1 one pointwise). Like the
+//! core, the device reads the input's ring cells as they are (they are the zero padding)
+//! and writes `+0.0` into every ring cell of the output, so the whole output buffer,
+//! ring included, has the core's bits.
+
+use vulkano::buffer::BufferContents;
+
+use powerpost_core::error::check_len;
+use powerpost_core::nn::conv::{Conv, Source};
+use powerpost_core::nn::geometry::Geometry;
+use powerpost_core::Error;
+
+use crate::{check_buffer, group_count, read_f32, Gpu, GpuError};
+
+/// Work-group size of the shader (`local_size_x`): consecutive plane cells.
+const GROUP: usize = 64;
+
+/// The shader's push constants (`Shape` in `shaders/conv2d.comp`).
+#[derive(BufferContents, Clone, Copy)]
+#[repr(C)]
+struct Shape {
+    height: u32,
+    width: u32,
+    batch: u32,
+    kernel: u32,
+    out_channels: u32,
+    channels0: u32,
+    channels1: u32,
+    has_residual: u32,
+    residual_scale: f32,
+}
+
+#[cfg(not(powerpost_no_shaders))]
+const SPIRV: Option<&[u8]> = Some(include_bytes!(concat!(env!("OUT_DIR"), "/conv2d.spv")));
+#[cfg(powerpost_no_shaders)]
+const SPIRV: Option<&[u8]> = None;
+
+/// The convolution shader's pipeline.
+pub struct Conv2d {
+    gpu: Gpu,
+    pipeline: std::sync::Arc<vulkano::pipeline::ComputePipeline>,
+}
+
+impl Conv2d {
+    /// Builds the pipeline on `gpu`.
+    ///
+    /// # Errors
+    /// [`GpuError::ShadersNotBuilt`] if the crate was built without `glslc`;
+    /// [`GpuError::Vulkan`] if the driver rejects the shader.
+    pub fn new(gpu: &Gpu) -> Result<Self, GpuError> {
+        let spirv = SPIRV.ok_or(GpuError::ShadersNotBuilt)?;
+        Ok(Self {
+            gpu: gpu.clone(),
+            pipeline: gpu.pipeline(spirv)?,
+        })
+    }
+
+    /// Convolves `sources` (concatenated along channels) into `out` on the device: the
+    /// arguments and result of [`powerpost_core::nn::conv::conv2d`] (without its executor
+    /// and instruction set), with the same bits in every value of `out`, ring included.
+    ///
+    /// Uploads the inputs, runs one dispatch and reads `out` back.
+    ///
+    /// # Errors
+    /// The core's [`Error`]s for the same arguments, as [`GpuError::Core`]:
+    /// [`Error::InvalidArgument`] for a kernel other than 1 or 3, no or more than two
+    /// sources, an empty geometry or batch; [`Error::BufferLength`] when a buffer does not
+    /// match the geometry, batch and channel counts. [`GpuError::TooLarge`] when a buffer
+    /// exceeds 2³¹ − 1 values or the batch, output channels or plane cells ÷ 64 exceed
+    /// 65 535 work groups; [`GpuError::Vulkan`] if the device fails.
+    pub fn run(
+        &self,
+        geometry: Geometry,
+        batch: usize,
+        sources: &[Source<'_>],
+        conv: &Conv<'_>,
+        out: &mut [f32],
+    ) -> Result<(), GpuError> {
+        let in_channels = validate(geometry, batch, sources, conv, out)?;
+        if out.is_empty() {
+            return Ok(());
+        }
+        for (what, len) in [
+            ("conv input", sources[0].data.len()),
+            ("conv input", sources.get(1).map_or(0, |s| s.data.len())),
+            ("conv weight", conv.weight.len()),
+            ("conv output", out.len()),
+        ] {
+            check_buffer(what, len)?;
+        }
+        let plane = geometry.plane_len();
+        let groups = [
+            group_count("conv plane cells / 64", plane.div_ceil(GROUP))?,
+            group_count("conv output channels", conv.out_channels)?,
+            group_count("conv batch", batch)?,
+        ];
+        // Every count below is at most a buffer length (< 2^31) or a group count.
+        let shape = Shape {
+            height: geometry.height as u32,
+            width: geometry.width as u32,
+            batch: batch as u32,
+            kernel: conv.kernel as u32,
+            out_channels: conv.out_channels as u32,
+            channels0: sources[0].channels as u32,
+            channels1: sources.get(1).map_or(0, |s| s.channels) as u32,
+            has_residual: conv.residual.is_some() as u32,
+            residual_scale: conv.residual_scale,
+        };
+        debug_assert_eq!(in_channels, (shape.channels0 + shape.channels1) as usize);
+        let gpu = &self.gpu;
+        let buffers = [
+            gpu.upload_f32(sources[0].data)?,
+            gpu.upload_f32(sources.get(1).map_or(&[], |s| s.data))?,
+            gpu.upload_f32(conv.weight)?,
+            gpu.upload_f32(conv.bias)?,
+            gpu.upload_f32(conv.residual.unwrap_or(&[]))?,
+            gpu.output(out.len())?,
+        ];
+        gpu.dispatch_with(&self.pipeline, &buffers, groups, shape)?;
+        read_f32(&buffers[5], out)
+    }
+}
+
+/// The core's checks of [`powerpost_core::nn::conv::conv2d`] (same errors, same order,
+/// without the instruction-set check); returns the input channel count.
+fn validate(
+    geometry: Geometry,
+    batch: usize,
+    sources: &[Source<'_>],
+    conv: &Conv<'_>,
+    out: &[f32],
+) -> Result<usize, Error> {
+    if conv.kernel != 1 && conv.kernel != 3 {
+        return Err(Error::InvalidArgument {
+            name: "kernel",
+            expected: "1 or 3",
+        });
+    }
+    if sources.is_empty() || sources.len() > 2 {
+        return Err(Error::InvalidArgument {
+            name: "sources",
+            expected: "one or two inputs",
+        });
+    }
+    if geometry.height == 0 || geometry.width == 0 || batch == 0 {
+        return Err(Error::InvalidArgument {
+            name: "geometry",
+            expected: "non-empty feature maps",
+        });
+    }
+    let plane = geometry.plane_len();
+    let mut in_channels = 0;
+    for source in sources {
+        check_len(
+            "conv input",
+            source.data.len(),
+            batch * source.channels * plane,
+        )?;
+        in_channels += source.channels;
+    }
+    let k2 = conv.kernel * conv.kernel;
+    check_len(
+        "conv weight",
+        conv.weight.len(),
+        conv.out_channels * in_channels * k2,
+    )?;
+    check_len("conv bias", conv.bias.len(), batch * conv.out_channels)?;
+    check_len("conv output", out.len(), batch * conv.out_channels * plane)?;
+    if let Some(residual) = conv.residual {
+        check_len("conv residual", residual.len(), out.len())?;
+    }
+    Ok(in_channels)
+}

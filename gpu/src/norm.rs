@@ -1,0 +1,179 @@
+//! The network's group normalisation (optionally followed by SiLU) on the device,
+//! bit-identical to [`powerpost_core::nn::norm::group_norm`].
+//!
+//! `shaders/group_norm.comp` repeats the arithmetic contract of
+//! [`powerpost_core::nn::norm`] (module docs): the statistics of each group are the
+//! order-defined sums of [`powerpost_core::nn::norm::Sum8`] — eight interleaved partial
+//! sums, value `k` of the group (order channel, row, column) into partial sum `k mod 8`,
+//! each accumulated in increasing `k`, combined as
+//! `((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))`. One work group handles one
+//! (batch item, group): its first eight invocations accumulate one partial sum each,
+//! serially in the core's order, and the first combines them; `inv_n`, `rsqrt` and SiLU
+//! are the GLSL twins of [`powerpost_core::detmath`] (`shaders/detmath.glsl`). All 64
+//! invocations then write the group's planes.
+//!
+//! As in the core, every ring cell of the output is written `+0.0`, so the whole output
+//! buffer has the core's bits. `inv_n = recip(n as f32)` converts the group size on the
+//! device: Vulkan leaves the rounding of an inexact integer-to-float conversion (groups of
+//! more than 2²⁴ values) to the implementation, so the shader converts the two 16-bit
+//! halves exactly and adds them, one correctly rounded addition, which rounds to nearest
+//! even like Rust's `as f32`.
+//!
+//! This first version favours clarity over speed: the statistics use eight invocations
+//! per group.
+
+use vulkano::buffer::BufferContents;
+
+use powerpost_core::error::check_len;
+use powerpost_core::nn::conv::Source;
+use powerpost_core::nn::geometry::Geometry;
+use powerpost_core::nn::norm::GroupNorm;
+use powerpost_core::Error;
+
+use crate::{check_buffer, group_count, read_f32, Gpu, GpuError};
+
+/// The shader's push constants (`Shape` in `shaders/group_norm.comp`).
+#[derive(BufferContents, Clone, Copy)]
+#[repr(C)]
+struct Shape {
+    height: u32,
+    width: u32,
+    batch: u32,
+    channels0: u32,
+    channels1: u32,
+    groups: u32,
+    silu: u32,
+    eps: f32,
+}
+
+#[cfg(not(powerpost_no_shaders))]
+const SPIRV: Option<&[u8]> = Some(include_bytes!(concat!(env!("OUT_DIR"), "/group_norm.spv")));
+#[cfg(powerpost_no_shaders)]
+const SPIRV: Option<&[u8]> = None;
+
+/// The group-normalisation shader's pipeline.
+pub struct GroupNormPipeline {
+    gpu: Gpu,
+    pipeline: std::sync::Arc<vulkano::pipeline::ComputePipeline>,
+}
+
+impl GroupNormPipeline {
+    /// Builds the pipeline on `gpu`.
+    ///
+    /// # Errors
+    /// [`GpuError::ShadersNotBuilt`] if the crate was built without `glslc`;
+    /// [`GpuError::Vulkan`] if the driver rejects the shader.
+    pub fn new(gpu: &Gpu) -> Result<Self, GpuError> {
+        let spirv = SPIRV.ok_or(GpuError::ShadersNotBuilt)?;
+        Ok(Self {
+            gpu: gpu.clone(),
+            pipeline: gpu.pipeline(spirv)?,
+        })
+    }
+
+    /// Normalises `sources` (concatenated along channels) group by group into `out` on
+    /// the device: the arguments and result of
+    /// [`powerpost_core::nn::norm::group_norm`] (without its executor and instruction
+    /// set), with the same bits in every value of `out`, ring included.
+    ///
+    /// Uploads the inputs, runs one dispatch and reads `out` back.
+    ///
+    /// # Errors
+    /// The core's [`Error`]s for the same arguments, as [`GpuError::Core`]:
+    /// [`Error::InvalidArgument`] for no or more than two sources, an empty geometry, or
+    /// `groups` zero or not dividing the channel count; [`Error::BufferLength`] for
+    /// mis-sized buffers. [`GpuError::TooLarge`] when a buffer exceeds 2³¹ − 1 values or
+    /// the groups or batch exceed 65 535 work groups; [`GpuError::Vulkan`] if the device
+    /// fails.
+    pub fn run(
+        &self,
+        geometry: Geometry,
+        batch: usize,
+        sources: &[Source<'_>],
+        norm: &GroupNorm<'_>,
+        out: &mut [f32],
+    ) -> Result<(), GpuError> {
+        validate(geometry, batch, sources, norm, out)?;
+        if out.is_empty() {
+            return Ok(());
+        }
+        for (what, len) in [
+            ("group-norm input", sources[0].data.len()),
+            (
+                "group-norm input",
+                sources.get(1).map_or(0, |s| s.data.len()),
+            ),
+            ("group-norm output", out.len()),
+        ] {
+            check_buffer(what, len)?;
+        }
+        let groups = [
+            group_count("group-norm groups", norm.groups)?,
+            group_count("group-norm batch", batch)?,
+            1,
+        ];
+        // Every count below is at most a buffer length (< 2^31) or a group count.
+        let shape = Shape {
+            height: geometry.height as u32,
+            width: geometry.width as u32,
+            batch: batch as u32,
+            channels0: sources[0].channels as u32,
+            channels1: sources.get(1).map_or(0, |s| s.channels) as u32,
+            groups: norm.groups as u32,
+            silu: norm.silu as u32,
+            eps: norm.eps,
+        };
+        let gpu = &self.gpu;
+        let buffers = [
+            gpu.upload_f32(sources[0].data)?,
+            gpu.upload_f32(sources.get(1).map_or(&[], |s| s.data))?,
+            gpu.upload_f32(norm.gamma)?,
+            gpu.upload_f32(norm.beta)?,
+            gpu.output(out.len())?,
+        ];
+        gpu.dispatch_with(&self.pipeline, &buffers, groups, shape)?;
+        read_f32(&buffers[4], out)
+    }
+}
+
+/// The core's checks of [`powerpost_core::nn::norm::group_norm`] (same errors, same order,
+/// without the instruction-set check).
+fn validate(
+    geometry: Geometry,
+    batch: usize,
+    sources: &[Source<'_>],
+    norm: &GroupNorm<'_>,
+    out: &[f32],
+) -> Result<(), Error> {
+    if sources.is_empty() || sources.len() > 2 {
+        return Err(Error::InvalidArgument {
+            name: "sources",
+            expected: "one or two inputs",
+        });
+    }
+    let plane = geometry.plane_len();
+    let channels: usize = sources.iter().map(|s| s.channels).sum();
+    if geometry.height == 0 || geometry.width == 0 {
+        return Err(Error::InvalidArgument {
+            name: "geometry",
+            expected: "non-empty feature maps",
+        });
+    }
+    if norm.groups == 0 || channels % norm.groups != 0 {
+        return Err(Error::InvalidArgument {
+            name: "groups",
+            expected: "a divisor of the channel count",
+        });
+    }
+    for source in sources {
+        check_len(
+            "group-norm input",
+            source.data.len(),
+            batch * source.channels * plane,
+        )?;
+    }
+    check_len("group-norm gamma", norm.gamma.len(), channels)?;
+    check_len("group-norm beta", norm.beta.len(), channels)?;
+    check_len("group-norm output", out.len(), batch * channels * plane)?;
+    Ok(())
+}
