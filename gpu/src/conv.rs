@@ -126,7 +126,7 @@ impl Conv2d {
             gpu.upload_f32(conv.weight)?,
             gpu.upload_f32(conv.bias)?,
             gpu.upload_f32(conv.residual.unwrap_or(&[]))?,
-            gpu.output(out.len())?,
+            gpu.output_from(out)?,
         ];
         gpu.dispatch_with(&self.pipeline, &buffers, groups, shape)?;
         read_f32(&buffers[5], out)

@@ -280,6 +280,26 @@ impl Gpu {
         .map_err(vk("allocating an output buffer"))
     }
 
+    /// An output buffer that starts with the bits of `out` (so a shader that misses a cell
+    /// leaves the caller's value there, as the core would, instead of whatever the fresh
+    /// allocation held).
+    pub(crate) fn output_from(&self, out: &[f32]) -> Result<Subbuffer<[u32]>, GpuError> {
+        Buffer::from_iter(
+            self.memory.clone(),
+            BufferCreateInfo {
+                usage: BufferUsage::STORAGE_BUFFER,
+                ..Default::default()
+            },
+            AllocationCreateInfo {
+                memory_type_filter: MemoryTypeFilter::PREFER_DEVICE
+                    | MemoryTypeFilter::HOST_RANDOM_ACCESS,
+                ..Default::default()
+            },
+            out.iter().map(|v| v.to_bits()),
+        )
+        .map_err(vk("allocating an output buffer"))
+    }
+
     /// A host-visible storage buffer holding the bits of `data`, or one `+0.0` where `data`
     /// is empty (Vulkan has no empty buffers; the shaders never read that value).
     pub(crate) fn upload_f32(&self, data: &[f32]) -> Result<Subbuffer<[u32]>, GpuError> {

@@ -129,7 +129,7 @@ impl GroupNormPipeline {
             gpu.upload_f32(sources.get(1).map_or(&[], |s| s.data))?,
             gpu.upload_f32(norm.gamma)?,
             gpu.upload_f32(norm.beta)?,
-            gpu.output(out.len())?,
+            gpu.output_from(out)?,
         ];
         gpu.dispatch_with(&self.pipeline, &buffers, groups, shape)?;
         read_f32(&buffers[4], out)
