@@ -17,10 +17,8 @@
 
 use vulkano::buffer::BufferContents;
 
-use powerpost_core::error::check_len;
-use powerpost_core::nn::conv::{Conv, Source};
+use powerpost_core::nn::conv::{check_conv, Conv, Source};
 use powerpost_core::nn::geometry::Geometry;
-use powerpost_core::Error;
 
 use crate::{check_buffer, group_count, read_f32, Gpu, GpuError};
 
@@ -88,7 +86,7 @@ impl Conv2d {
         conv: &Conv<'_>,
         out: &mut [f32],
     ) -> Result<(), GpuError> {
-        let in_channels = validate(geometry, batch, sources, conv, out)?;
+        let in_channels = check_conv(geometry, batch, sources, conv, out.len())?;
         if out.is_empty() {
             return Ok(());
         }
@@ -131,55 +129,4 @@ impl Conv2d {
         gpu.dispatch_with(&self.pipeline, &buffers, groups, shape)?;
         read_f32(&buffers[5], out)
     }
-}
-
-/// The core's checks of [`powerpost_core::nn::conv::conv2d`] (same errors, same order,
-/// without the instruction-set check); returns the input channel count.
-fn validate(
-    geometry: Geometry,
-    batch: usize,
-    sources: &[Source<'_>],
-    conv: &Conv<'_>,
-    out: &[f32],
-) -> Result<usize, Error> {
-    if conv.kernel != 1 && conv.kernel != 3 {
-        return Err(Error::InvalidArgument {
-            name: "kernel",
-            expected: "1 or 3",
-        });
-    }
-    if sources.is_empty() || sources.len() > 2 {
-        return Err(Error::InvalidArgument {
-            name: "sources",
-            expected: "one or two inputs",
-        });
-    }
-    if geometry.height == 0 || geometry.width == 0 || batch == 0 {
-        return Err(Error::InvalidArgument {
-            name: "geometry",
-            expected: "non-empty feature maps",
-        });
-    }
-    let plane = geometry.plane_len();
-    let mut in_channels = 0;
-    for source in sources {
-        check_len(
-            "conv input",
-            source.data.len(),
-            batch * source.channels * plane,
-        )?;
-        in_channels += source.channels;
-    }
-    let k2 = conv.kernel * conv.kernel;
-    check_len(
-        "conv weight",
-        conv.weight.len(),
-        conv.out_channels * in_channels * k2,
-    )?;
-    check_len("conv bias", conv.bias.len(), batch * conv.out_channels)?;
-    check_len("conv output", out.len(), batch * conv.out_channels * plane)?;
-    if let Some(residual) = conv.residual {
-        check_len("conv residual", residual.len(), out.len())?;
-    }
-    Ok(in_channels)
 }

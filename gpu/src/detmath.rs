@@ -83,7 +83,10 @@ pub struct DetmathCheck {
 }
 
 #[cfg(not(powerpost_no_shaders))]
-const SPIRV: Option<&[u8]> = Some(include_bytes!(concat!(env!("OUT_DIR"), "/detmath_check.spv")));
+const SPIRV: Option<&[u8]> = Some(include_bytes!(concat!(
+    env!("OUT_DIR"),
+    "/detmath_check.spv"
+)));
 #[cfg(powerpost_no_shaders)]
 const SPIRV: Option<&[u8]> = None;
 
@@ -120,8 +123,11 @@ impl DetmathCheck {
         }
         let input = self.gpu.upload(x_bits)?;
         let output = self.gpu.output(FUNCTIONS.len() * n)?;
-        self.gpu
-            .dispatch(&self.pipeline, &[input, output.clone()], n.div_ceil(GROUP) as u32)?;
+        self.gpu.dispatch(
+            &self.pipeline,
+            &[input, output.clone()],
+            n.div_ceil(GROUP) as u32,
+        )?;
         let guard = output
             .read()
             .map_err(crate::error::vk("reading the results back"))?;

@@ -56,8 +56,8 @@ use vulkano::shader::{ShaderModule, ShaderModuleCreateInfo};
 use vulkano::sync::GpuFuture;
 use vulkano::{Version, VulkanLibrary};
 
-pub use error::GpuError;
 use error::vk;
+pub use error::GpuError;
 
 /// A Vulkan device with a compute queue and the allocators the pipelines share.
 ///
@@ -139,12 +139,9 @@ impl Gpu {
     pub fn with_device(name: &str) -> Result<Self, GpuError> {
         let devices = usable_devices()?;
         let wanted = name.to_lowercase();
-        let pick = devices.iter().find(|(p, _)| {
-            p.properties()
-                .device_name
-                .to_lowercase()
-                .contains(&wanted)
-        });
+        let pick = devices
+            .iter()
+            .find(|(p, _)| p.properties().device_name.to_lowercase().contains(&wanted));
         match pick {
             Some((p, q)) => Self::open(p.clone(), *q),
             None => Err(GpuError::DeviceNotFound {
@@ -214,13 +211,12 @@ impl Gpu {
 
     /// The compute pipeline of SPIR-V module `spirv` (entry point `main`).
     pub(crate) fn pipeline(&self, spirv: &[u8]) -> Result<Arc<ComputePipeline>, GpuError> {
-        let words = vulkano::shader::spirv::bytes_to_words(spirv)
-            .map_err(vk("reading the SPIR-V"))?;
+        let words =
+            vulkano::shader::spirv::bytes_to_words(spirv).map_err(vk("reading the SPIR-V"))?;
         // SAFETY: the SPIR-V comes from glslc at build time (validated by it).
-        let module = unsafe {
-            ShaderModule::new(self.device.clone(), ShaderModuleCreateInfo::new(&words))
-        }
-        .map_err(vk("creating the shader module"))?;
+        let module =
+            unsafe { ShaderModule::new(self.device.clone(), ShaderModuleCreateInfo::new(&words)) }
+                .map_err(vk("creating the shader module"))?;
         let entry = module.entry_point("main").ok_or(GpuError::Vulkan {
             what: "finding the entry point",
             message: "no `main` in the shader".into(),
@@ -244,8 +240,24 @@ impl Gpu {
         .map_err(vk("creating the compute pipeline"))
     }
 
-    /// A host-visible storage buffer holding `data`.
-    pub(crate) fn upload(&self, data: &[u32]) -> Result<Subbuffer<[u32]>, GpuError> {
+    /// A host-visible storage buffer holding `values`; `host_reads` when the host reads it
+    /// back after a dispatch (outputs), otherwise it is only written by the host (inputs).
+    fn storage_buffer(
+        &self,
+        values: impl ExactSizeIterator<Item = u32>,
+        host_reads: bool,
+    ) -> Result<Subbuffer<[u32]>, GpuError> {
+        let (access, what) = if host_reads {
+            (
+                MemoryTypeFilter::HOST_RANDOM_ACCESS,
+                "allocating an output buffer",
+            )
+        } else {
+            (
+                MemoryTypeFilter::HOST_SEQUENTIAL_WRITE,
+                "allocating an input buffer",
+            )
+        };
         Buffer::from_iter(
             self.memory.clone(),
             BufferCreateInfo {
@@ -253,51 +265,29 @@ impl Gpu {
                 ..Default::default()
             },
             AllocationCreateInfo {
-                memory_type_filter: MemoryTypeFilter::PREFER_DEVICE
-                    | MemoryTypeFilter::HOST_SEQUENTIAL_WRITE,
+                memory_type_filter: MemoryTypeFilter::PREFER_DEVICE | access,
                 ..Default::default()
             },
-            data.iter().copied(),
+            values,
         )
-        .map_err(vk("allocating an input buffer"))
+        .map_err(vk(what))
     }
 
-    /// A storage buffer of `len` values that the host reads back.
+    /// A host-visible storage buffer holding `data`.
+    pub(crate) fn upload(&self, data: &[u32]) -> Result<Subbuffer<[u32]>, GpuError> {
+        self.storage_buffer(data.iter().copied(), false)
+    }
+
+    /// A storage buffer of `len` zeros that the host reads back.
     pub(crate) fn output(&self, len: usize) -> Result<Subbuffer<[u32]>, GpuError> {
-        Buffer::new_slice(
-            self.memory.clone(),
-            BufferCreateInfo {
-                usage: BufferUsage::STORAGE_BUFFER,
-                ..Default::default()
-            },
-            AllocationCreateInfo {
-                memory_type_filter: MemoryTypeFilter::PREFER_DEVICE
-                    | MemoryTypeFilter::HOST_RANDOM_ACCESS,
-                ..Default::default()
-            },
-            len as u64,
-        )
-        .map_err(vk("allocating an output buffer"))
+        self.storage_buffer((0..len).map(|_| 0u32), true)
     }
 
     /// An output buffer that starts with the bits of `out` (so a shader that misses a cell
     /// leaves the caller's value there, as the core would, instead of whatever the fresh
     /// allocation held).
     pub(crate) fn output_from(&self, out: &[f32]) -> Result<Subbuffer<[u32]>, GpuError> {
-        Buffer::from_iter(
-            self.memory.clone(),
-            BufferCreateInfo {
-                usage: BufferUsage::STORAGE_BUFFER,
-                ..Default::default()
-            },
-            AllocationCreateInfo {
-                memory_type_filter: MemoryTypeFilter::PREFER_DEVICE
-                    | MemoryTypeFilter::HOST_RANDOM_ACCESS,
-                ..Default::default()
-            },
-            out.iter().map(|v| v.to_bits()),
-        )
-        .map_err(vk("allocating an output buffer"))
+        self.storage_buffer(out.iter().map(|v| v.to_bits()), true)
     }
 
     /// A host-visible storage buffer holding the bits of `data`, or one `+0.0` where `data`
@@ -306,20 +296,7 @@ impl Gpu {
         if data.is_empty() {
             return self.upload(&[0]);
         }
-        Buffer::from_iter(
-            self.memory.clone(),
-            BufferCreateInfo {
-                usage: BufferUsage::STORAGE_BUFFER,
-                ..Default::default()
-            },
-            AllocationCreateInfo {
-                memory_type_filter: MemoryTypeFilter::PREFER_DEVICE
-                    | MemoryTypeFilter::HOST_SEQUENTIAL_WRITE,
-                ..Default::default()
-            },
-            data.iter().map(|v| v.to_bits()),
-        )
-        .map_err(vk("allocating an input buffer"))
+        self.storage_buffer(data.iter().map(|v| v.to_bits()), false)
     }
 
     /// Runs `pipeline` once over `groups` work groups with `buffers` bound to set 0,

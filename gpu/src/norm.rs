@@ -24,11 +24,9 @@
 
 use vulkano::buffer::BufferContents;
 
-use powerpost_core::error::check_len;
 use powerpost_core::nn::conv::Source;
 use powerpost_core::nn::geometry::Geometry;
-use powerpost_core::nn::norm::GroupNorm;
-use powerpost_core::Error;
+use powerpost_core::nn::norm::{check_group_norm, GroupNorm};
 
 use crate::{check_buffer, group_count, read_f32, Gpu, GpuError};
 
@@ -93,7 +91,7 @@ impl GroupNormPipeline {
         norm: &GroupNorm<'_>,
         out: &mut [f32],
     ) -> Result<(), GpuError> {
-        validate(geometry, batch, sources, norm, out)?;
+        check_group_norm(geometry, batch, sources, norm, out.len())?;
         if out.is_empty() {
             return Ok(());
         }
@@ -134,46 +132,4 @@ impl GroupNormPipeline {
         gpu.dispatch_with(&self.pipeline, &buffers, groups, shape)?;
         read_f32(&buffers[4], out)
     }
-}
-
-/// The core's checks of [`powerpost_core::nn::norm::group_norm`] (same errors, same order,
-/// without the instruction-set check).
-fn validate(
-    geometry: Geometry,
-    batch: usize,
-    sources: &[Source<'_>],
-    norm: &GroupNorm<'_>,
-    out: &[f32],
-) -> Result<(), Error> {
-    if sources.is_empty() || sources.len() > 2 {
-        return Err(Error::InvalidArgument {
-            name: "sources",
-            expected: "one or two inputs",
-        });
-    }
-    let plane = geometry.plane_len();
-    let channels: usize = sources.iter().map(|s| s.channels).sum();
-    if geometry.height == 0 || geometry.width == 0 {
-        return Err(Error::InvalidArgument {
-            name: "geometry",
-            expected: "non-empty feature maps",
-        });
-    }
-    if norm.groups == 0 || channels % norm.groups != 0 {
-        return Err(Error::InvalidArgument {
-            name: "groups",
-            expected: "a divisor of the channel count",
-        });
-    }
-    for source in sources {
-        check_len(
-            "group-norm input",
-            source.data.len(),
-            batch * source.channels * plane,
-        )?;
-    }
-    check_len("group-norm gamma", norm.gamma.len(), channels)?;
-    check_len("group-norm beta", norm.beta.len(), channels)?;
-    check_len("group-norm output", out.len(), batch * channels * plane)?;
-    Ok(())
 }

@@ -34,15 +34,59 @@ fn check_or_skip() -> Option<DetmathCheck> {
 /// extremes, and the thresholds where the functions change branch.
 fn special_inputs() -> Vec<u32> {
     let mut v = vec![
-        0x0000_0000, 0x8000_0000, 0x7F80_0000, 0xFF80_0000, 0x7FC0_0000, 0xFFC0_0000,
-        0x7F80_0001, 0x7FA0_1234, 0xFFFF_FFFF, 0x0000_0001, 0x8000_0001, 0x007F_FFFF,
-        0x807F_FFFF, 0x0080_0000, 0x8080_0000, 0x7F7F_FFFF, 0xFF7F_FFFF, 0x3F80_0000,
-        0xBF80_0000, 0x3F00_0000, 0x4000_0000,
+        0x0000_0000,
+        0x8000_0000,
+        0x7F80_0000,
+        0xFF80_0000,
+        0x7FC0_0000,
+        0xFFC0_0000,
+        0x7F80_0001,
+        0x7FA0_1234,
+        0xFFFF_FFFF,
+        0x0000_0001,
+        0x8000_0001,
+        0x007F_FFFF,
+        0x807F_FFFF,
+        0x0080_0000,
+        0x8080_0000,
+        0x7F7F_FFFF,
+        0xFF7F_FFFF,
+        0x3F80_0000,
+        0xBF80_0000,
+        0x3F00_0000,
+        0x4000_0000,
     ];
     for x in [
-        -87.34f32, -87.33, -87.336_54, 88.722_84, 88.72, 89.0, -126.0, -125.5, -126.5, 127.0,
-        128.0, 131_072.0, -131_072.0, 131_073.0, 0.5, 1.5, 2.5, -0.5, -1.5, 1e-30, -1e-30,
-        1e-38, 3.0e38, 8.5, -8.5, 9.0, 0.549_306_1, 0.55, 20.0, -20.0,
+        -87.34f32,
+        -87.33,
+        -87.336_54,
+        88.722_84,
+        88.72,
+        89.0,
+        -126.0,
+        -125.5,
+        -126.5,
+        127.0,
+        128.0,
+        131_072.0,
+        -131_072.0,
+        131_073.0,
+        0.5,
+        1.5,
+        2.5,
+        -0.5,
+        -1.5,
+        1e-30,
+        -1e-30,
+        1e-38,
+        3.0e38,
+        8.5,
+        -8.5,
+        9.0,
+        0.549_306_1,
+        0.55,
+        20.0,
+        -20.0,
     ] {
         v.push(x.to_bits());
     }
@@ -96,7 +140,11 @@ fn compare(check: &DetmathCheck, x_bits: &[u32]) {
     if payload > 0 {
         eprintln!("{payload} results are NaN on both sides with different payloads");
     }
-    assert!(report.is_empty(), "device and core differ:\n{}", report.join("\n"));
+    assert!(
+        report.is_empty(),
+        "device and core differ:\n{}",
+        report.join("\n")
+    );
 }
 
 /// `true` for the bit pattern of a NaN.
@@ -123,7 +171,16 @@ fn device_detmath_matches_the_core_on_a_million_bit_patterns() {
 fn device_div_matches_the_core_on_all_pairs_of_special_values() {
     let Some(check) = check_or_skip() else { return };
     let mut operands: Vec<u32> = special_inputs()[..51].to_vec();
-    for x in [3.0f32, 1e30, -1e30, 7.0e-39, 1.0e-45, 8.507_059e37, 1.701_411_8e38, 5.9e-39] {
+    for x in [
+        3.0f32,
+        1e30,
+        -1e30,
+        7.0e-39,
+        1.0e-45,
+        8.507_059e37,
+        1.701_411_8e38,
+        5.9e-39,
+    ] {
         operands.push(x.to_bits());
     }
     // Input i of the first half meets input n − 1 − i of the second half as divisor, so

@@ -92,6 +92,60 @@ unsafe impl Sync for Plan {}
 // SAFETY: as above.
 unsafe impl Send for Plan {}
 
+/// Checks the arguments of [`conv2d`] (every backend runs the same checks, in this order)
+/// and returns the total input channel count; `out_len` is the output buffer's length.
+///
+/// # Errors
+/// As [`conv2d`], except the instruction-set check.
+pub fn check_conv(
+    geometry: Geometry,
+    batch: usize,
+    sources: &[Source<'_>],
+    conv: &Conv<'_>,
+    out_len: usize,
+) -> Result<usize, Error> {
+    if conv.kernel != 1 && conv.kernel != 3 {
+        return Err(Error::InvalidArgument {
+            name: "kernel",
+            expected: "1 or 3",
+        });
+    }
+    if sources.is_empty() || sources.len() > 2 {
+        return Err(Error::InvalidArgument {
+            name: "sources",
+            expected: "one or two inputs",
+        });
+    }
+    if geometry.height == 0 || geometry.width == 0 || batch == 0 {
+        return Err(Error::InvalidArgument {
+            name: "geometry",
+            expected: "non-empty feature maps",
+        });
+    }
+    let plane = geometry.plane_len();
+    let mut in_channels = 0;
+    for source in sources {
+        crate::error::check_len(
+            "conv input",
+            source.data.len(),
+            batch * source.channels * plane,
+        )?;
+        in_channels += source.channels;
+    }
+    let k2 = conv.kernel * conv.kernel;
+    crate::error::check_len(
+        "conv weight",
+        conv.weight.len(),
+        conv.out_channels * in_channels * k2,
+    )?;
+    crate::error::check_len("conv bias", conv.bias.len(), batch * conv.out_channels)?;
+    crate::error::check_len("conv output", out_len, batch * conv.out_channels * plane)?;
+    if let Some(residual) = conv.residual {
+        crate::error::check_len("conv residual", residual.len(), out_len)?;
+    }
+    Ok(in_channels)
+}
+
 /// Convolves `sources` (concatenated along channels) into `out`.
 ///
 /// `out` holds `batch × out_channels × plane_len` values; its zero ring is written too.
@@ -109,52 +163,16 @@ pub fn conv2d(
     conv: &Conv<'_>,
     out: &mut [f32],
 ) -> Result<(), Error> {
-    if conv.kernel != 1 && conv.kernel != 3 {
-        return Err(Error::InvalidArgument {
-            name: "kernel",
-            expected: "1 or 3",
-        });
-    }
-    if sources.is_empty() || sources.len() > 2 {
-        return Err(Error::InvalidArgument {
-            name: "sources",
-            expected: "one or two inputs",
-        });
-    }
+    let in_channels = check_conv(geometry, batch, sources, conv, out.len())?;
     if !isa.is_supported() {
         return Err(Error::InvalidArgument {
             name: "isa",
             expected: "an instruction set this CPU supports",
         });
     }
-    if geometry.height == 0 || geometry.width == 0 || batch == 0 {
-        return Err(Error::InvalidArgument {
-            name: "geometry",
-            expected: "non-empty feature maps",
-        });
-    }
-    let plane = geometry.plane_len();
-    let mut in_channels = 0;
     let mut raw = [(core::ptr::null(), 0usize); 2];
     for (slot, source) in raw.iter_mut().zip(sources) {
-        crate::error::check_len(
-            "conv input",
-            source.data.len(),
-            batch * source.channels * plane,
-        )?;
         *slot = (source.data.as_ptr(), source.channels);
-        in_channels += source.channels;
-    }
-    let k2 = conv.kernel * conv.kernel;
-    crate::error::check_len(
-        "conv weight",
-        conv.weight.len(),
-        conv.out_channels * in_channels * k2,
-    )?;
-    crate::error::check_len("conv bias", conv.bias.len(), batch * conv.out_channels)?;
-    crate::error::check_len("conv output", out.len(), batch * conv.out_channels * plane)?;
-    if let Some(residual) = conv.residual {
-        crate::error::check_len("conv residual", residual.len(), out.len())?;
     }
     let rows_per_strip = (STRIP_PIXELS / geometry.stride()).clamp(1, geometry.height);
     let strips = geometry.height.div_ceil(rows_per_strip);

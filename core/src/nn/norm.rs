@@ -124,21 +124,18 @@ impl Sum8 {
     }
 }
 
-/// Normalises `sources` (concatenated along channels) group by group into `out`, which
-/// holds `batch × channels × plane_len` values (zero ring included).
+/// Checks the arguments of [`group_norm`] (every backend runs the same checks, in this
+/// order) and returns the total channel count; `out_len` is the output buffer's length.
 ///
 /// # Errors
-/// [`Error::InvalidArgument`] for an empty geometry, if `groups` is zero or does not
-/// divide the channel count, or for more than two sources; [`Error::BufferLength`] for mis-sized buffers.
-pub fn group_norm(
-    exec: &dyn Executor,
-    isa: Isa,
+/// As [`group_norm`], except the instruction-set check.
+pub fn check_group_norm(
     geometry: Geometry,
     batch: usize,
     sources: &[Source<'_>],
     norm: &GroupNorm<'_>,
-    out: &mut [f32],
-) -> Result<(), Error> {
+    out_len: usize,
+) -> Result<usize, Error> {
     if sources.is_empty() || sources.len() > 2 {
         return Err(Error::InvalidArgument {
             name: "sources",
@@ -168,7 +165,26 @@ pub fn group_norm(
     }
     check_len("group-norm gamma", norm.gamma.len(), channels)?;
     check_len("group-norm beta", norm.beta.len(), channels)?;
-    check_len("group-norm output", out.len(), batch * channels * plane)?;
+    check_len("group-norm output", out_len, batch * channels * plane)?;
+    Ok(channels)
+}
+
+/// Normalises `sources` (concatenated along channels) group by group into `out`, which
+/// holds `batch × channels × plane_len` values (zero ring included).
+///
+/// # Errors
+/// [`Error::InvalidArgument`] for an empty geometry, if `groups` is zero or does not
+/// divide the channel count, or for more than two sources; [`Error::BufferLength`] for mis-sized buffers.
+pub fn group_norm(
+    exec: &dyn Executor,
+    isa: Isa,
+    geometry: Geometry,
+    batch: usize,
+    sources: &[Source<'_>],
+    norm: &GroupNorm<'_>,
+    out: &mut [f32],
+) -> Result<(), Error> {
+    let channels = check_group_norm(geometry, batch, sources, norm, out.len())?;
     if !isa.is_supported() {
         return Err(Error::InvalidArgument {
             name: "isa",
