@@ -72,9 +72,9 @@ impl Conv2d {
     /// Uploads the inputs, runs one dispatch and reads `out` back.
     ///
     /// # Errors
-    /// The core's [`Error`]s for the same arguments, as [`GpuError::Core`]:
-    /// [`Error::InvalidArgument`] for a kernel other than 1 or 3, no or more than two
-    /// sources, an empty geometry or batch; [`Error::BufferLength`] when a buffer does not
+    /// The core's [`Error`](powerpost_core::Error)s for the same arguments, as [`GpuError::Core`]:
+    /// [`Error::InvalidArgument`](powerpost_core::Error::InvalidArgument) for a kernel other than 1 or 3, no or more than two
+    /// sources, an empty geometry or batch; [`Error::BufferLength`](powerpost_core::Error::BufferLength) when a buffer does not
     /// match the geometry, batch and channel counts. [`GpuError::TooLarge`] when a buffer
     /// exceeds 2³¹ − 1 values or the batch, output channels or plane cells ÷ 64 exceed
     /// 65 535 work groups; [`GpuError::Vulkan`] if the device fails.

@@ -77,9 +77,9 @@ impl GroupNormPipeline {
     /// Uploads the inputs, runs one dispatch and reads `out` back.
     ///
     /// # Errors
-    /// The core's [`Error`]s for the same arguments, as [`GpuError::Core`]:
-    /// [`Error::InvalidArgument`] for no or more than two sources, an empty geometry, or
-    /// `groups` zero or not dividing the channel count; [`Error::BufferLength`] for
+    /// The core's [`Error`](powerpost_core::Error)s for the same arguments, as [`GpuError::Core`]:
+    /// [`Error::InvalidArgument`](powerpost_core::Error::InvalidArgument) for no or more than two sources, an empty geometry, or
+    /// `groups` zero or not dividing the channel count; [`Error::BufferLength`](powerpost_core::Error::BufferLength) for
     /// mis-sized buffers. [`GpuError::TooLarge`] when a buffer exceeds 2³¹ − 1 values or
     /// the groups or batch exceed 65 535 work groups; [`GpuError::Vulkan`] if the device
     /// fails.
