@@ -68,11 +68,7 @@ fn device_linear_matches_the_core() {
         pipeline
             .run(&weight, &bias, &input, &mut device_out)
             .expect("the device applies the layer");
-        assert_same_bits(
-            &format!("linear {outs}×{ins}"),
-            &device_out,
-            &core_out,
-        );
+        assert_same_bits(&format!("linear {outs}×{ins}"), &device_out, &core_out);
     }
 }
 
@@ -85,7 +81,9 @@ fn device_linear_refuses_what_the_core_refuses() {
     let weight = vec![0.5f32; 12];
     let bias = vec![0.25f32; 3];
     let input = vec![1.0f32; 4];
-    let bad: [(&[f32], &[f32], &[f32], usize); 5] = [
+    // (weight, bias, input, output length)
+    type Args<'a> = (&'a [f32], &'a [f32], &'a [f32], usize);
+    let bad: [Args<'_>; 5] = [
         (&weight[1..], &bias, &input, 3),
         (&weight, &bias[1..], &input, 3),
         (&weight, &bias, &input[1..], 3),
@@ -135,7 +133,10 @@ fn device_fourier_features_match_the_core() {
             .run(c_noise, &mut device_out)
             .expect("the device computes the features");
         assert_same_bits(
-            &format!("Fourier features of c_noise = {c_noise:e} ({:#010x})", c_noise.to_bits()),
+            &format!(
+                "Fourier features of c_noise = {c_noise:e} ({:#010x})",
+                c_noise.to_bits()
+            ),
             &device_out,
             &core_out,
         );

@@ -55,14 +55,27 @@ fn device_upsample_nearest2_matches_the_core() {
         return;
     };
     // (coarse height, coarse width, planes)
-    let shapes = [(4, 6, 3), (1, 1, 2), (8, 8, 4), (0, 3, 1), (5, 7, 2), (16, 16, 3)];
+    let shapes = [
+        (4, 6, 3),
+        (1, 1, 2),
+        (8, 8, 4),
+        (0, 3, 1),
+        (5, 7, 2),
+        (16, 16, 3),
+    ];
     for (seed, &(height, width, planes)) in shapes.iter().enumerate() {
         let mut rng = Rng::new(0x0B_5A3B + seed as u64);
         let coarse = Geometry::new(height, width);
         let mut input = rng.values(planes * coarse.plane_len());
         // Bits a float operation might change: NaN payloads (quiet and signalling), -0,
         // subnormals.
-        let special = [0x7FA5_A5A5, 0xFFC0_0001, 0x7F80_0001, 0x8000_0000, 0x0000_0001];
+        let special = [
+            0x7FA5_A5A5,
+            0xFFC0_0001,
+            0x7F80_0001,
+            0x8000_0000,
+            0x0000_0001,
+        ];
         for (v, bits) in input.iter_mut().step_by(5).zip(special.iter().cycle()) {
             *v = f32::from_bits(*bits);
         }
