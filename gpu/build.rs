@@ -11,7 +11,15 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The compute shaders, compiled to `$OUT_DIR/<name>.spv`.
-const SHADERS: &[&str] = &["detmath_check", "conv2d", "group_norm"];
+const SHADERS: &[&str] = &[
+    "detmath_check",
+    "conv2d",
+    "group_norm",
+    "linear",
+    "fourier_features",
+    "avg_pool2",
+    "upsample_nearest2",
+];
 
 fn main() {
     let shader_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shaders");

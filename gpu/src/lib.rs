@@ -22,6 +22,15 @@
 //!   (`shaders/group_norm.comp`), the contract of [`powerpost_core::nn::norm`]: one work
 //!   group per (batch item, group), its eight interleaved partial sums accumulated by eight
 //!   invocations in the core's order and combined pairwise as the core does.
+//! - [`linear::Linear`]: the dense layer (`shaders/linear.comp`), the contract of
+//!   [`powerpost_core::nn::linear::linear`]: one invocation per output, summed in order.
+//! - [`linear::FourierFeatures`]: the noise level's Fourier features
+//!   (`shaders/fourier_features.comp`), the core's frequencies and detmath `cos` / `sin`.
+//! - [`resample::AvgPool2`]: 2×2 average pooling (`shaders/avg_pool2.comp`), the
+//!   contract of [`powerpost_core::nn::resample::avg_pool2`]: `((a + b) + (c + d)) × 0.25`.
+//! - [`resample::UpsampleNearest2`]: nearest-neighbour up-sampling by 2
+//!   (`shaders/upsample_nearest2.comp`), a bit copy as in
+//!   [`powerpost_core::nn::resample::upsample_nearest2`].
 //!
 //! The network pipelines take and return host slices in the core's padded planar layout
 //! ([`powerpost_core::nn::geometry`]) with the core's signatures and validation (same
@@ -34,7 +43,9 @@
 pub mod conv;
 pub mod detmath;
 mod error;
+pub mod linear;
 pub mod norm;
+pub mod resample;
 
 use std::sync::Arc;
 

@@ -10,16 +10,40 @@
 use crate::detmath;
 use crate::error::{check_len, Error};
 
+/// Checks the arguments of [`linear`] (every backend runs the same checks, in this order);
+/// `out_len` is the output buffer's length.
+///
+/// # Errors
+/// As [`linear`].
+pub fn check_linear(
+    weight: &[f32],
+    bias: &[f32],
+    input: &[f32],
+    out_len: usize,
+) -> Result<(), Error> {
+    // Saturating: no slice of f32 holds usize::MAX values, so an overflow is refused.
+    check_len(
+        "linear weight",
+        weight.len(),
+        out_len.saturating_mul(input.len()),
+    )?;
+    check_len("linear bias", bias.len(), out_len)
+}
+
 /// `out = weight · input + bias` for a `weight` of `out.len() × input.len()` values.
 ///
 /// # Errors
 /// [`Error::BufferLength`] for mis-sized buffers.
 pub fn linear(weight: &[f32], bias: &[f32], input: &[f32], out: &mut [f32]) -> Result<(), Error> {
-    check_len("linear weight", weight.len(), out.len() * input.len())?;
-    check_len("linear bias", bias.len(), out.len())?;
+    check_linear(weight, bias, input, out.len())?;
+    if input.is_empty() {
+        // An empty sum: every output is its bias (`chunks_exact` below yields no rows).
+        out.copy_from_slice(bias);
+        return Ok(());
+    }
     for ((o, row), &b) in out
         .iter_mut()
-        .zip(weight.chunks_exact(input.len().max(1)))
+        .zip(weight.chunks_exact(input.len()))
         .zip(bias)
     {
         let mut acc = b;
@@ -69,13 +93,22 @@ pub const FREQUENCIES: [f32; 32] = [
     215.269_48,
 ];
 
+/// Checks the arguments of [`fourier_features`] (every backend runs the same check);
+/// `out_len` is the output buffer's length.
+///
+/// # Errors
+/// As [`fourier_features`].
+pub fn check_fourier_features(out_len: usize) -> Result<(), Error> {
+    check_len("fourier features", out_len, 2 * FREQUENCIES.len())
+}
+
 /// Writes the `2 × FREQUENCIES.len()` Fourier features of `c_noise` into `out`.
 ///
 /// # Errors
 /// [`Error::BufferLength`] unless `out.len() == 2 × FREQUENCIES.len()`.
 pub fn fourier_features(c_noise: f32, out: &mut [f32]) -> Result<(), Error> {
     let half = FREQUENCIES.len();
-    check_len("fourier features", out.len(), 2 * half)?;
+    check_fourier_features(out.len())?;
     let (cos_part, sin_part) = out.split_at_mut(half);
     for ((c, s), &f) in cos_part
         .iter_mut()

@@ -12,6 +12,30 @@ use super::geometry::Geometry;
 use crate::error::{check_len, Error};
 use crate::exec::{Executor, SharedMut};
 
+/// Checks the arguments of [`avg_pool2`] (every backend runs the same checks, in this
+/// order) and returns the output geometry; `input_len` and `out_len` are the buffers'
+/// lengths.
+///
+/// # Errors
+/// As [`avg_pool2`].
+pub fn check_avg_pool2(
+    fine: Geometry,
+    planes: usize,
+    input_len: usize,
+    out_len: usize,
+) -> Result<Geometry, Error> {
+    if !fine.height.is_multiple_of(2) || !fine.width.is_multiple_of(2) {
+        return Err(Error::InvalidArgument {
+            name: "geometry",
+            expected: "even height and width",
+        });
+    }
+    let coarse = fine.half();
+    check_len("pool input", input_len, planes * fine.plane_len())?;
+    check_len("pool output", out_len, planes * coarse.plane_len())?;
+    Ok(coarse)
+}
+
 /// Averages 2×2 blocks of `input` (geometry `fine`, even sides) into `out` (half size).
 ///
 /// # Errors
@@ -23,15 +47,7 @@ pub fn avg_pool2(
     input: &[f32],
     out: &mut [f32],
 ) -> Result<(), Error> {
-    if fine.height % 2 != 0 || fine.width % 2 != 0 {
-        return Err(Error::InvalidArgument {
-            name: "geometry",
-            expected: "even height and width",
-        });
-    }
-    let coarse = fine.half();
-    check_len("pool input", input.len(), planes * fine.plane_len())?;
-    check_len("pool output", out.len(), planes * coarse.plane_len())?;
+    let coarse = check_avg_pool2(fine, planes, input.len(), out.len())?;
     let shared = SharedMut::new(out);
     exec.for_each(planes, &|plane| {
         let src = &input[plane * fine.plane_len()..(plane + 1) * fine.plane_len()];
@@ -54,6 +70,24 @@ pub fn avg_pool2(
     Ok(())
 }
 
+/// Checks the arguments of [`upsample_nearest2`] (every backend runs the same checks, in
+/// this order) and returns the output geometry; `input_len` and `out_len` are the buffers'
+/// lengths.
+///
+/// # Errors
+/// As [`upsample_nearest2`].
+pub fn check_upsample_nearest2(
+    coarse: Geometry,
+    planes: usize,
+    input_len: usize,
+    out_len: usize,
+) -> Result<Geometry, Error> {
+    let fine = coarse.double();
+    check_len("upsample input", input_len, planes * coarse.plane_len())?;
+    check_len("upsample output", out_len, planes * fine.plane_len())?;
+    Ok(fine)
+}
+
 /// Repeats every pixel of `input` (geometry `coarse`) 2×2 times into `out` (double size).
 ///
 /// # Errors
@@ -65,9 +99,7 @@ pub fn upsample_nearest2(
     input: &[f32],
     out: &mut [f32],
 ) -> Result<(), Error> {
-    let fine = coarse.double();
-    check_len("upsample input", input.len(), planes * coarse.plane_len())?;
-    check_len("upsample output", out.len(), planes * fine.plane_len())?;
+    let fine = check_upsample_nearest2(coarse, planes, input.len(), out.len())?;
     let shared = SharedMut::new(out);
     exec.for_each(planes, &|plane| {
         let src = &input[plane * coarse.plane_len()..(plane + 1) * coarse.plane_len()];

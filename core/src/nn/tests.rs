@@ -7,6 +7,7 @@ use std::vec::Vec;
 
 use super::conv::{conv2d, Conv, Source};
 use super::geometry::{pad_into, unpad_from, Geometry};
+use super::linear::linear;
 use super::norm::{group_norm, GroupNorm};
 use super::reference;
 use super::resample::{avg_pool2, upsample_nearest2};
@@ -358,4 +359,27 @@ fn conv_rejects_bad_buffers() {
         &mut out
     )
     .is_err());
+}
+
+#[test]
+fn linear_sums_in_the_documented_order() {
+    let (outs, ins) = (5, 7);
+    let w = gaussian(11, outs * ins);
+    let b = gaussian(12, outs);
+    let x = gaussian(13, ins);
+    let mut out = vec![f32::NAN; outs];
+    linear(&w, &b, &x, &mut out).unwrap();
+    for o in 0..outs {
+        let mut acc = b[o];
+        for i in 0..ins {
+            acc += w[o * ins + i] * x[i];
+        }
+        assert_eq!(out[o].to_bits(), acc.to_bits(), "output {o}");
+    }
+    // No inputs: an empty sum, every output is its bias.
+    let mut out = vec![f32::NAN; outs];
+    linear(&[], &b, &[], &mut out).unwrap();
+    assert_eq!(bits(&out), bits(&b));
+    assert!(linear(&w[1..], &b, &x, &mut vec![0.0; outs]).is_err());
+    assert!(linear(&w, &b[1..], &x, &mut vec![0.0; outs]).is_err());
 }
