@@ -11,7 +11,7 @@
 //! `dm_cos(a)` and `dm_sin(a)` (the twins in `shaders/detmath.glsl` of
 //! [`powerpost_core::detmath::cos`] and [`powerpost_core::detmath::sin`]) into the two
 //! halves of the output. The frequencies are the core's
-//! [`FREQUENCIES`](powerpost_core::nn::linear::FREQUENCIES), uploaded once as f32 bits
+//! [`FREQUENCIES`], uploaded once as f32 bits
 //! when the pipeline is built, so the shader uses the same constants, not a second
 //! rounding of `2^(i/4)`.
 
