@@ -40,11 +40,6 @@ struct Shape {
     residual_scale: f32,
 }
 
-#[cfg(not(powerpost_no_shaders))]
-const SPIRV: Option<&[u8]> = Some(include_bytes!(concat!(env!("OUT_DIR"), "/conv2d.spv")));
-#[cfg(powerpost_no_shaders)]
-const SPIRV: Option<&[u8]> = None;
-
 /// The convolution shader's pipeline.
 pub struct Conv2d {
     gpu: Gpu,
@@ -58,10 +53,9 @@ impl Conv2d {
     /// [`GpuError::ShadersNotBuilt`] if the crate was built without `glslc`;
     /// [`GpuError::Vulkan`] if the driver rejects the shader.
     pub fn new(gpu: &Gpu) -> Result<Self, GpuError> {
-        let spirv = SPIRV.ok_or(GpuError::ShadersNotBuilt)?;
         Ok(Self {
             gpu: gpu.clone(),
-            pipeline: gpu.pipeline(spirv)?,
+            pipeline: gpu.compile(spirv!("conv2d"))?,
         })
     }
 

@@ -82,14 +82,6 @@ pub struct DetmathCheck {
     pipeline: std::sync::Arc<vulkano::pipeline::ComputePipeline>,
 }
 
-#[cfg(not(powerpost_no_shaders))]
-const SPIRV: Option<&[u8]> = Some(include_bytes!(concat!(
-    env!("OUT_DIR"),
-    "/detmath_check.spv"
-)));
-#[cfg(powerpost_no_shaders)]
-const SPIRV: Option<&[u8]> = None;
-
 impl DetmathCheck {
     /// Builds the pipeline on `gpu`.
     ///
@@ -97,10 +89,9 @@ impl DetmathCheck {
     /// [`GpuError::ShadersNotBuilt`] if the crate was built without `glslc`;
     /// [`GpuError::Vulkan`] if the driver rejects the shader.
     pub fn new(gpu: &Gpu) -> Result<Self, GpuError> {
-        let spirv = SPIRV.ok_or(GpuError::ShadersNotBuilt)?;
         Ok(Self {
             gpu: gpu.clone(),
-            pipeline: gpu.pipeline(spirv)?,
+            pipeline: gpu.compile(spirv!("detmath_check"))?,
         })
     }
 

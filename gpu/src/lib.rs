@@ -40,6 +40,19 @@
 
 #![deny(missing_docs)]
 
+/// The SPIR-V of `shaders/<name>.comp` as build.rs compiled it, or `None` where the crate
+/// was built without glslc.
+macro_rules! spirv {
+    ($name:literal) => {{
+        #[cfg(not(powerpost_no_shaders))]
+        let code: Option<&'static [u8]> =
+            Some(include_bytes!(concat!(env!("OUT_DIR"), "/", $name, ".spv")));
+        #[cfg(powerpost_no_shaders)]
+        let code: Option<&'static [u8]> = None;
+        code
+    }};
+}
+
 pub mod conv;
 pub mod detmath;
 mod error;
@@ -218,6 +231,15 @@ impl Gpu {
             p.driver_name.as_deref().unwrap_or("?"),
             p.driver_info.as_deref().unwrap_or("")
         )
+    }
+
+    /// The compute pipeline of a shader from [`spirv!`] (entry point `main`).
+    ///
+    /// # Errors
+    /// [`GpuError::ShadersNotBuilt`] for `None`; [`GpuError::Vulkan`] if the driver rejects
+    /// the shader.
+    pub(crate) fn compile(&self, spirv: Option<&[u8]>) -> Result<Arc<ComputePipeline>, GpuError> {
+        self.pipeline(spirv.ok_or(GpuError::ShadersNotBuilt)?)
     }
 
     /// The compute pipeline of SPIR-V module `spirv` (entry point `main`).

@@ -40,19 +40,6 @@ struct FourierShape {
     c_noise: f32,
 }
 
-#[cfg(not(powerpost_no_shaders))]
-const LINEAR_SPIRV: Option<&[u8]> = Some(include_bytes!(concat!(env!("OUT_DIR"), "/linear.spv")));
-#[cfg(powerpost_no_shaders)]
-const LINEAR_SPIRV: Option<&[u8]> = None;
-
-#[cfg(not(powerpost_no_shaders))]
-const FOURIER_SPIRV: Option<&[u8]> = Some(include_bytes!(concat!(
-    env!("OUT_DIR"),
-    "/fourier_features.spv"
-)));
-#[cfg(powerpost_no_shaders)]
-const FOURIER_SPIRV: Option<&[u8]> = None;
-
 /// The dense layer's pipeline.
 pub struct Linear {
     gpu: Gpu,
@@ -66,10 +53,9 @@ impl Linear {
     /// [`GpuError::ShadersNotBuilt`] if the crate was built without `glslc`;
     /// [`GpuError::Vulkan`] if the driver rejects the shader.
     pub fn new(gpu: &Gpu) -> Result<Self, GpuError> {
-        let spirv = LINEAR_SPIRV.ok_or(GpuError::ShadersNotBuilt)?;
         Ok(Self {
             gpu: gpu.clone(),
-            pipeline: gpu.pipeline(spirv)?,
+            pipeline: gpu.compile(spirv!("linear"))?,
         })
     }
 
@@ -137,10 +123,9 @@ impl FourierFeatures {
     /// [`GpuError::ShadersNotBuilt`] if the crate was built without `glslc`;
     /// [`GpuError::Vulkan`] if the driver rejects the shader or the upload fails.
     pub fn new(gpu: &Gpu) -> Result<Self, GpuError> {
-        let spirv = FOURIER_SPIRV.ok_or(GpuError::ShadersNotBuilt)?;
         Ok(Self {
             gpu: gpu.clone(),
-            pipeline: gpu.pipeline(spirv)?,
+            pipeline: gpu.compile(spirv!("fourier_features"))?,
             frequencies: gpu.upload_f32(&FREQUENCIES)?,
         })
     }

@@ -44,11 +44,6 @@ struct Shape {
     eps: f32,
 }
 
-#[cfg(not(powerpost_no_shaders))]
-const SPIRV: Option<&[u8]> = Some(include_bytes!(concat!(env!("OUT_DIR"), "/group_norm.spv")));
-#[cfg(powerpost_no_shaders)]
-const SPIRV: Option<&[u8]> = None;
-
 /// The group-normalisation shader's pipeline.
 pub struct GroupNormPipeline {
     gpu: Gpu,
@@ -62,10 +57,9 @@ impl GroupNormPipeline {
     /// [`GpuError::ShadersNotBuilt`] if the crate was built without `glslc`;
     /// [`GpuError::Vulkan`] if the driver rejects the shader.
     pub fn new(gpu: &Gpu) -> Result<Self, GpuError> {
-        let spirv = SPIRV.ok_or(GpuError::ShadersNotBuilt)?;
         Ok(Self {
             gpu: gpu.clone(),
-            pipeline: gpu.pipeline(spirv)?,
+            pipeline: gpu.compile(spirv!("group_norm"))?,
         })
     }
 

@@ -35,19 +35,6 @@ struct Shape {
     planes: u32,
 }
 
-#[cfg(not(powerpost_no_shaders))]
-const POOL_SPIRV: Option<&[u8]> = Some(include_bytes!(concat!(env!("OUT_DIR"), "/avg_pool2.spv")));
-#[cfg(powerpost_no_shaders)]
-const POOL_SPIRV: Option<&[u8]> = None;
-
-#[cfg(not(powerpost_no_shaders))]
-const UPSAMPLE_SPIRV: Option<&[u8]> = Some(include_bytes!(concat!(
-    env!("OUT_DIR"),
-    "/upsample_nearest2.spv"
-)));
-#[cfg(powerpost_no_shaders)]
-const UPSAMPLE_SPIRV: Option<&[u8]> = None;
-
 /// Runs one resampling shader on `planes` planes: `input` into `out`, whose planes have
 /// geometry `to`; `coarse` (the smaller of the two geometries) goes to the shader.
 #[allow(clippy::too_many_arguments)]
@@ -95,10 +82,9 @@ impl AvgPool2 {
     /// [`GpuError::ShadersNotBuilt`] if the crate was built without `glslc`;
     /// [`GpuError::Vulkan`] if the driver rejects the shader.
     pub fn new(gpu: &Gpu) -> Result<Self, GpuError> {
-        let spirv = POOL_SPIRV.ok_or(GpuError::ShadersNotBuilt)?;
         Ok(Self {
             gpu: gpu.clone(),
-            pipeline: gpu.pipeline(spirv)?,
+            pipeline: gpu.compile(spirv!("avg_pool2"))?,
         })
     }
 
@@ -153,10 +139,9 @@ impl UpsampleNearest2 {
     /// [`GpuError::ShadersNotBuilt`] if the crate was built without `glslc`;
     /// [`GpuError::Vulkan`] if the driver rejects the shader.
     pub fn new(gpu: &Gpu) -> Result<Self, GpuError> {
-        let spirv = UPSAMPLE_SPIRV.ok_or(GpuError::ShadersNotBuilt)?;
         Ok(Self {
             gpu: gpu.clone(),
-            pipeline: gpu.pipeline(spirv)?,
+            pipeline: gpu.compile(spirv!("upsample_nearest2"))?,
         })
     }
 
