@@ -8,6 +8,7 @@
 # 3. The bit-exactness suites (network and wave physics) again under
 #    `-C target-cpu=native` (wider SIMD, other
 #    instruction selection): the snapshot digests must not change.
+# 4. The API docs of every crate build without warnings (broken or ambiguous links).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,3 +21,6 @@ cargo build --locked --release --manifest-path tests/nostd-check/Cargo.toml
 echo "== bit-exactness under -C target-cpu=native"
 RUSTFLAGS="-C target-cpu=native" CARGO_TARGET_DIR=target/native \
   cargo test --locked -p powerpost-tests --test bitexact --test wave_snapshot
+
+echo "== API docs (rustdoc, warnings are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc --locked --workspace --no-deps

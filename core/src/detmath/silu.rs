@@ -60,7 +60,7 @@ pub fn sigmoid(x: f32) -> f32 {
 
 /// Applies [`silu`] to every value in place, with exactly [`silu`]'s operations per value.
 ///
-/// Values are processed in blocks of [`BLOCK`], one stage of the computation at a time, so
+/// Values are processed in blocks of 128 (`BLOCK`), one stage of the computation at a time, so
 /// that vectorised code has many independent vectors in flight (each value's computation
 /// is one long dependency chain of ≈ 60 operations).
 #[inline(always)]

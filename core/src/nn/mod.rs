@@ -1,6 +1,6 @@
 //! Neural-network layers on padded planar tensors: the fast kernels (generic over SIMD
 //! width, bit-identical to the scalar order written in each module) and their plain
-//! reference versions ([`reference`]).
+//! reference versions ([`reference`](mod@reference)).
 
 pub mod conv;
 pub mod geometry;
