@@ -20,7 +20,7 @@ use vulkano::buffer::BufferContents;
 use powerpost_core::nn::conv::{check_conv, Conv, Source};
 use powerpost_core::nn::geometry::Geometry;
 
-use crate::{check_buffer, group_count, read_f32, Gpu, GpuError};
+use crate::{check_buffer, group_count, Gpu, GpuError, Kernel};
 
 /// Work-group size of the shader (`local_size_x`): consecutive plane cells.
 const GROUP: usize = 64;
@@ -42,8 +42,7 @@ struct Shape {
 
 /// The convolution shader's pipeline.
 pub struct Conv2d {
-    gpu: Gpu,
-    pipeline: std::sync::Arc<vulkano::pipeline::ComputePipeline>,
+    kernel: Kernel,
 }
 
 impl Conv2d {
@@ -54,8 +53,7 @@ impl Conv2d {
     /// [`GpuError::Vulkan`] if the driver rejects the shader.
     pub fn new(gpu: &Gpu) -> Result<Self, GpuError> {
         Ok(Self {
-            gpu: gpu.clone(),
-            pipeline: gpu.compile(spirv!("conv2d"))?,
+            kernel: Kernel::new(gpu, spirv!("conv2d"))?,
         })
     }
 
@@ -111,16 +109,13 @@ impl Conv2d {
             residual_scale: conv.residual_scale,
         };
         debug_assert_eq!(in_channels, (shape.channels0 + shape.channels1) as usize);
-        let gpu = &self.gpu;
-        let buffers = [
-            gpu.upload_f32(sources[0].data)?,
-            gpu.upload_f32(sources.get(1).map_or(&[], |s| s.data))?,
-            gpu.upload_f32(conv.weight)?,
-            gpu.upload_f32(conv.bias)?,
-            gpu.upload_f32(conv.residual.unwrap_or(&[]))?,
-            gpu.output_from(out)?,
+        let inputs = [
+            sources[0].data,
+            sources.get(1).map_or(&[], |s| s.data),
+            conv.weight,
+            conv.bias,
+            conv.residual.unwrap_or(&[]),
         ];
-        gpu.dispatch_with(&self.pipeline, &buffers, groups, shape)?;
-        read_f32(&buffers[5], out)
+        self.kernel.run_f32(&inputs, out, groups, shape)
     }
 }

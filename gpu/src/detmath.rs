@@ -9,7 +9,7 @@
 
 use powerpost_core::detmath;
 
-use crate::{Gpu, GpuError};
+use crate::{Gpu, GpuError, Kernel};
 
 /// Names of the functions the check shader evaluates, in output order.
 pub const FUNCTIONS: [&str; 17] = [
@@ -78,8 +78,7 @@ pub fn cpu_reference(f: usize, x: f32, x2: f32) -> f32 {
 
 /// The check shader's pipeline.
 pub struct DetmathCheck {
-    gpu: Gpu,
-    pipeline: std::sync::Arc<vulkano::pipeline::ComputePipeline>,
+    kernel: Kernel,
 }
 
 impl DetmathCheck {
@@ -90,8 +89,7 @@ impl DetmathCheck {
     /// [`GpuError::Vulkan`] if the driver rejects the shader.
     pub fn new(gpu: &Gpu) -> Result<Self, GpuError> {
         Ok(Self {
-            gpu: gpu.clone(),
-            pipeline: gpu.compile(spirv!("detmath_check"))?,
+            kernel: Kernel::new(gpu, spirv!("detmath_check"))?,
         })
     }
 
@@ -112,13 +110,10 @@ impl DetmathCheck {
                 max: MAX_INPUTS,
             });
         }
-        let input = self.gpu.upload(x_bits)?;
-        let output = self.gpu.output(FUNCTIONS.len() * n)?;
-        self.gpu.dispatch(
-            &self.pipeline,
-            &[input, output.clone()],
-            n.div_ceil(GROUP) as u32,
-        )?;
+        let input = self.kernel.gpu().upload(x_bits)?;
+        let output = self.kernel.gpu().output(FUNCTIONS.len() * n)?;
+        self.kernel
+            .dispatch(&[input, output.clone()], n.div_ceil(GROUP) as u32)?;
         let guard = output
             .read()
             .map_err(crate::error::vk("reading the results back"))?;

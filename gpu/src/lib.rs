@@ -233,15 +233,6 @@ impl Gpu {
         )
     }
 
-    /// The compute pipeline of a shader from [`spirv!`] (entry point `main`).
-    ///
-    /// # Errors
-    /// [`GpuError::ShadersNotBuilt`] for `None`; [`GpuError::Vulkan`] if the driver rejects
-    /// the shader.
-    pub(crate) fn compile(&self, spirv: Option<&[u8]>) -> Result<Arc<ComputePipeline>, GpuError> {
-        self.pipeline(spirv.ok_or(GpuError::ShadersNotBuilt)?)
-    }
-
     /// The compute pipeline of SPIR-V module `spirv` (entry point `main`).
     pub(crate) fn pipeline(&self, spirv: &[u8]) -> Result<Arc<ComputePipeline>, GpuError> {
         let words =
@@ -448,4 +439,72 @@ pub(crate) fn read_f32(buffer: &Subbuffer<[u32]>, out: &mut [f32]) -> Result<(),
         *o = f32::from_bits(bits);
     }
     Ok(())
+}
+
+/// A compiled shader on its device: what every pipeline struct holds, and the one way
+/// the network pipelines run (upload the inputs, start the output from the caller's
+/// values, dispatch, read the output back).
+pub(crate) struct Kernel {
+    gpu: Gpu,
+    pipeline: Arc<ComputePipeline>,
+}
+
+impl Kernel {
+    /// The pipeline of a shader from [`spirv!`] on `gpu` (entry point `main`).
+    ///
+    /// # Errors
+    /// [`GpuError::ShadersNotBuilt`] for `None`; [`GpuError::Vulkan`] if the driver rejects
+    /// the shader.
+    pub(crate) fn new(gpu: &Gpu, spirv: Option<&[u8]>) -> Result<Self, GpuError> {
+        Ok(Self {
+            gpu: gpu.clone(),
+            pipeline: gpu.pipeline(spirv.ok_or(GpuError::ShadersNotBuilt)?)?,
+        })
+    }
+
+    /// The device.
+    pub(crate) fn gpu(&self) -> &Gpu {
+        &self.gpu
+    }
+
+    /// Runs the shader over a `groups` grid with push constants `push`, `inputs` bound
+    /// to bindings 0, 1, … and `out` to the binding after them; `out` starts with its
+    /// current values and holds the result afterwards.
+    pub(crate) fn run_f32<Pc: BufferContents>(
+        &self,
+        inputs: &[&[f32]],
+        out: &mut [f32],
+        groups: [u32; 3],
+        push: Pc,
+    ) -> Result<(), GpuError> {
+        let inputs = inputs
+            .iter()
+            .map(|data| self.gpu.upload_f32(data))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.run_uploaded(inputs, out, groups, push)
+    }
+
+    /// As [`Kernel::run_f32`] with inputs already on the device.
+    pub(crate) fn run_uploaded<Pc: BufferContents>(
+        &self,
+        mut buffers: Vec<Subbuffer<[u32]>>,
+        out: &mut [f32],
+        groups: [u32; 3],
+        push: Pc,
+    ) -> Result<(), GpuError> {
+        let output = self.gpu.output_from(out)?;
+        buffers.push(output.clone());
+        self.gpu
+            .dispatch_with(&self.pipeline, &buffers, groups, push)?;
+        read_f32(&output, out)
+    }
+
+    /// Runs the shader once over `groups` work groups without push constants.
+    pub(crate) fn dispatch(
+        &self,
+        buffers: &[Subbuffer<[u32]>],
+        groups: u32,
+    ) -> Result<(), GpuError> {
+        self.gpu.dispatch(&self.pipeline, buffers, groups)
+    }
 }

@@ -19,7 +19,7 @@ use vulkano::buffer::{BufferContents, Subbuffer};
 
 use powerpost_core::nn::linear::{check_fourier_features, check_linear, FREQUENCIES};
 
-use crate::{check_buffer, group_count, read_f32, Gpu, GpuError};
+use crate::{check_buffer, group_count, Gpu, GpuError, Kernel};
 
 /// Work-group size of both shaders (`local_size_x`).
 const GROUP: usize = 64;
@@ -42,8 +42,7 @@ struct FourierShape {
 
 /// The dense layer's pipeline.
 pub struct Linear {
-    gpu: Gpu,
-    pipeline: std::sync::Arc<vulkano::pipeline::ComputePipeline>,
+    kernel: Kernel,
 }
 
 impl Linear {
@@ -54,8 +53,7 @@ impl Linear {
     /// [`GpuError::Vulkan`] if the driver rejects the shader.
     pub fn new(gpu: &Gpu) -> Result<Self, GpuError> {
         Ok(Self {
-            gpu: gpu.clone(),
-            pipeline: gpu.compile(spirv!("linear"))?,
+            kernel: Kernel::new(gpu, spirv!("linear"))?,
         })
     }
 
@@ -97,22 +95,14 @@ impl Linear {
             in_len: input.len() as u32,
             out_len: out.len() as u32,
         };
-        let gpu = &self.gpu;
-        let buffers = [
-            gpu.upload_f32(weight)?,
-            gpu.upload_f32(bias)?,
-            gpu.upload_f32(input)?,
-            gpu.output_from(out)?,
-        ];
-        gpu.dispatch_with(&self.pipeline, &buffers, groups, shape)?;
-        read_f32(&buffers[3], out)
+        self.kernel
+            .run_f32(&[weight, bias, input], out, groups, shape)
     }
 }
 
 /// The Fourier features' pipeline, holding the core's frequencies on the device.
 pub struct FourierFeatures {
-    gpu: Gpu,
-    pipeline: std::sync::Arc<vulkano::pipeline::ComputePipeline>,
+    kernel: Kernel,
     frequencies: Subbuffer<[u32]>,
 }
 
@@ -124,8 +114,7 @@ impl FourierFeatures {
     /// [`GpuError::Vulkan`] if the driver rejects the shader or the upload fails.
     pub fn new(gpu: &Gpu) -> Result<Self, GpuError> {
         Ok(Self {
-            gpu: gpu.clone(),
-            pipeline: gpu.compile(spirv!("fourier_features"))?,
+            kernel: Kernel::new(gpu, spirv!("fourier_features"))?,
             frequencies: gpu.upload_f32(&FREQUENCIES)?,
         })
     }
@@ -146,9 +135,7 @@ impl FourierFeatures {
             c_noise,
         };
         let groups = [half.div_ceil(GROUP) as u32, 1, 1];
-        let buffers = [self.frequencies.clone(), self.gpu.output_from(out)?];
-        self.gpu
-            .dispatch_with(&self.pipeline, &buffers, groups, shape)?;
-        read_f32(&buffers[1], out)
+        self.kernel
+            .run_uploaded(vec![self.frequencies.clone()], out, groups, shape)
     }
 }

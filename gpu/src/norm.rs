@@ -28,7 +28,7 @@ use powerpost_core::nn::conv::Source;
 use powerpost_core::nn::geometry::Geometry;
 use powerpost_core::nn::norm::{check_group_norm, GroupNorm};
 
-use crate::{check_buffer, group_count, read_f32, Gpu, GpuError};
+use crate::{check_buffer, group_count, Gpu, GpuError, Kernel};
 
 /// The shader's push constants (`Shape` in `shaders/group_norm.comp`).
 #[derive(BufferContents, Clone, Copy)]
@@ -46,8 +46,7 @@ struct Shape {
 
 /// The group-normalisation shader's pipeline.
 pub struct GroupNormPipeline {
-    gpu: Gpu,
-    pipeline: std::sync::Arc<vulkano::pipeline::ComputePipeline>,
+    kernel: Kernel,
 }
 
 impl GroupNormPipeline {
@@ -58,8 +57,7 @@ impl GroupNormPipeline {
     /// [`GpuError::Vulkan`] if the driver rejects the shader.
     pub fn new(gpu: &Gpu) -> Result<Self, GpuError> {
         Ok(Self {
-            gpu: gpu.clone(),
-            pipeline: gpu.compile(spirv!("group_norm"))?,
+            kernel: Kernel::new(gpu, spirv!("group_norm"))?,
         })
     }
 
@@ -115,15 +113,12 @@ impl GroupNormPipeline {
             silu: norm.silu as u32,
             eps: norm.eps,
         };
-        let gpu = &self.gpu;
-        let buffers = [
-            gpu.upload_f32(sources[0].data)?,
-            gpu.upload_f32(sources.get(1).map_or(&[], |s| s.data))?,
-            gpu.upload_f32(norm.gamma)?,
-            gpu.upload_f32(norm.beta)?,
-            gpu.output_from(out)?,
+        let inputs = [
+            sources[0].data,
+            sources.get(1).map_or(&[], |s| s.data),
+            norm.gamma,
+            norm.beta,
         ];
-        gpu.dispatch_with(&self.pipeline, &buffers, groups, shape)?;
-        read_f32(&buffers[4], out)
+        self.kernel.run_f32(&inputs, out, groups, shape)
     }
 }

@@ -20,7 +20,7 @@ use vulkano::buffer::BufferContents;
 use powerpost_core::nn::geometry::Geometry;
 use powerpost_core::nn::resample::{check_avg_pool2, check_upsample_nearest2};
 
-use crate::{check_buffer, group_count, read_f32, Gpu, GpuError};
+use crate::{check_buffer, group_count, Gpu, GpuError, Kernel};
 
 /// Work-group size of both shaders (`local_size_x`): consecutive plane cells.
 const GROUP: usize = 64;
@@ -39,8 +39,7 @@ struct Shape {
 /// geometry `to`; `coarse` (the smaller of the two geometries) goes to the shader.
 #[allow(clippy::too_many_arguments)]
 fn resample(
-    gpu: &Gpu,
-    pipeline: &std::sync::Arc<vulkano::pipeline::ComputePipeline>,
+    kernel: &Kernel,
     what: [&'static str; 4],
     coarse: Geometry,
     to: Geometry,
@@ -64,15 +63,12 @@ fn resample(
         width: coarse.width as u32,
         planes: planes as u32,
     };
-    let buffers = [gpu.upload_f32(input)?, gpu.output_from(out)?];
-    gpu.dispatch_with(pipeline, &buffers, groups, shape)?;
-    read_f32(&buffers[1], out)
+    kernel.run_f32(&[input], out, groups, shape)
 }
 
 /// The 2×2 average-pooling shader's pipeline.
 pub struct AvgPool2 {
-    gpu: Gpu,
-    pipeline: std::sync::Arc<vulkano::pipeline::ComputePipeline>,
+    kernel: Kernel,
 }
 
 impl AvgPool2 {
@@ -83,8 +79,7 @@ impl AvgPool2 {
     /// [`GpuError::Vulkan`] if the driver rejects the shader.
     pub fn new(gpu: &Gpu) -> Result<Self, GpuError> {
         Ok(Self {
-            gpu: gpu.clone(),
-            pipeline: gpu.compile(spirv!("avg_pool2"))?,
+            kernel: Kernel::new(gpu, spirv!("avg_pool2"))?,
         })
     }
 
@@ -109,8 +104,7 @@ impl AvgPool2 {
     ) -> Result<(), GpuError> {
         let coarse = check_avg_pool2(fine, planes, input.len(), out.len())?;
         resample(
-            &self.gpu,
-            &self.pipeline,
+            &self.kernel,
             [
                 "pool input",
                 "pool output",
@@ -128,8 +122,7 @@ impl AvgPool2 {
 
 /// The nearest-neighbour up-sampling shader's pipeline.
 pub struct UpsampleNearest2 {
-    gpu: Gpu,
-    pipeline: std::sync::Arc<vulkano::pipeline::ComputePipeline>,
+    kernel: Kernel,
 }
 
 impl UpsampleNearest2 {
@@ -140,8 +133,7 @@ impl UpsampleNearest2 {
     /// [`GpuError::Vulkan`] if the driver rejects the shader.
     pub fn new(gpu: &Gpu) -> Result<Self, GpuError> {
         Ok(Self {
-            gpu: gpu.clone(),
-            pipeline: gpu.compile(spirv!("upsample_nearest2"))?,
+            kernel: Kernel::new(gpu, spirv!("upsample_nearest2"))?,
         })
     }
 
@@ -164,8 +156,7 @@ impl UpsampleNearest2 {
     ) -> Result<(), GpuError> {
         let fine = check_upsample_nearest2(coarse, planes, input.len(), out.len())?;
         resample(
-            &self.gpu,
-            &self.pipeline,
+            &self.kernel,
             [
                 "upsample input",
                 "upsample output",
