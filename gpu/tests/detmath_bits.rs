@@ -7,27 +7,16 @@
 //! Without a Vulkan driver or without `glslc` at build time the tests print why and pass,
 //! unless `POWERPOST_REQUIRE_VULKAN=1` (CI sets it), which turns that into a failure.
 
+#[allow(dead_code)]
+mod common;
+
 use powerpost_gpu::detmath::{cpu_reference, DetmathCheck, FUNCTIONS, MAX_INPUTS};
-use powerpost_gpu::{Gpu, GpuError};
+use powerpost_gpu::GpuError;
 
 /// The check pipeline on the best device, or `None` (with a note) where there is none and
 /// none is required.
 fn check_or_skip() -> Option<DetmathCheck> {
-    let required = std::env::var_os("POWERPOST_REQUIRE_VULKAN").is_some_and(|v| v != "0");
-    let made = Gpu::new().and_then(|gpu| {
-        eprintln!("device: {} ({})", gpu.device_name(), gpu.driver_info());
-        DetmathCheck::new(&gpu)
-    });
-    match made {
-        Ok(check) => Some(check),
-        Err(e @ (GpuError::NoLoader(_) | GpuError::NoDevice | GpuError::ShadersNotBuilt))
-            if !required =>
-        {
-            eprintln!("skipped (set POWERPOST_REQUIRE_VULKAN=1 to fail instead): {e}");
-            None
-        }
-        Err(e) => panic!("Vulkan backend unavailable: {e}"),
-    }
+    common::pipeline_or_skip(DetmathCheck::new)
 }
 
 /// Special inputs: signed zeros, infinities, NaNs with payloads, subnormal and normal

@@ -1,7 +1,8 @@
-//! Helpers shared by the network-kernel tests: the skip-unless-required device setup of
-//! `detmath_bits.rs`, a seeded generator and bit comparison.
+//! Helpers shared by the device tests: the skip-unless-required device setup, seeded test
+//! data (from the core's own Philox generator) and bit comparison.
 
 use powerpost_core::nn::geometry::Geometry;
+use powerpost_core::rng::NoiseStream;
 use powerpost_gpu::{Gpu, GpuError};
 
 /// The pipeline `make` builds on the best device, or `None` (with a note) where there is
@@ -24,22 +25,27 @@ pub fn pipeline_or_skip<P>(make: impl FnOnce(&Gpu) -> Result<P, GpuError>) -> Op
     }
 }
 
-/// SplitMix64: a small seeded generator for test data.
-pub struct Rng(u64);
+/// Seeded test data: consecutive words of the core's Philox stream `(seed, 0)`.
+pub struct Rng {
+    stream: NoiseStream,
+    next: u64,
+}
 
 impl Rng {
     /// A generator started at `seed`.
     pub fn new(seed: u64) -> Self {
-        Self(seed)
+        Self {
+            stream: NoiseStream::new(seed, 0),
+            next: 0,
+        }
     }
 
-    /// The next 64 random bits.
+    /// The next 64 random bits (two Philox words).
     pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        let words = self.stream.block(self.next / 2);
+        let half = 2 * (self.next % 2) as usize;
+        self.next += 1;
+        (u64::from(words[half]) << 32) | u64::from(words[half + 1])
     }
 
     /// Uniform in `[-1, 1)` times `2^e` with `e` uniform in `-6..=6`: values of many
