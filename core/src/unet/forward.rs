@@ -1,9 +1,13 @@
 //! The forward pass: EDM preconditioning around the raw U-Net `F`, batch of one or two
-//! (the conditional and the unconditional branch of the same `x`).
+//! (the conditional and the unconditional branch of the same `x`), running the operations
+//! of the [program](super::program) with the core's kernels.
+//!
+//! The pieces around the program — [`network_input`], [`embedding`], [`conv_bias`] and
+//! [`combine`] — are public so that other backends run exactly these on the host.
 
-use super::config::{UNetConfig, FOURIER_FEATURES, MAX_LEVELS};
-use super::params::{params_len, ConvParams, Cursor, EmbeddingParams, OutParams, ResParams};
-use super::plan::{Block, Plan, ResBlock};
+use super::config::{UNetConfig, FOURIER_FEATURES};
+use super::params::params_len;
+use super::program::{embedding_params, for_each_op, Bias, Op, INPUT_SLOT, OUTPUT_SLOT, SLOTS};
 use crate::detmath;
 use crate::error::{check_len, Error};
 use crate::exec::Executor;
@@ -77,74 +81,61 @@ pub struct DenoiseOutput<'a> {
     pub unconditional: Option<&'a mut [f32]>,
 }
 
-/// Index of the ping-pong, scratch and skip buffers inside the workspace.
-const X0: usize = 0;
-const X1: usize = 1;
-const T: usize = 2;
-const H: usize = 3;
-const SKIP0: usize = 4;
-const BUFFERS: usize = SKIP0 + MAX_LEVELS;
-
 /// Sizes of the workspace's parts for one geometry and batch.
 #[derive(Debug, Clone, Copy)]
 struct Layout {
-    sizes: [usize; BUFFERS],
+    slots: [usize; SLOTS],
     vectors: usize,
 }
 
 impl Layout {
     fn new(config: &UNetConfig, geometry: Geometry, batch: usize) -> Self {
-        let mut sizes = [0usize; BUFFERS];
-        let mut max_channels = config.in_channels.max(config.out_channels);
-        let geom = |level: usize| {
-            let mut g = geometry;
-            for _ in 0..level {
-                g = g.half();
-            }
-            g
-        };
-        let mut grow = |slot: usize, channels: usize, level: usize| {
-            let n = batch * geom(level).tensor_len(channels);
-            sizes[slot] = sizes[slot].max(n);
-        };
-        grow(X0, config.in_channels, 0);
-        grow(X1, config.in_channels, 0);
-        grow(H, config.out_channels, 0);
-        Plan::new(config).for_each(|block| match block {
-            Block::ConvIn { channels } | Block::Out { channels } => {
-                grow(X0, channels, 0);
-                grow(X1, channels, 0);
-                grow(T, channels, 0);
-                max_channels = max_channels.max(channels);
-            }
-            Block::Res(r) => {
-                grow(X0, r.in_channels.max(r.out_channels), r.level);
-                grow(X1, r.in_channels.max(r.out_channels), r.level);
-                grow(T, r.total_in().max(r.out_channels), r.level);
-                grow(H, r.out_channels, r.level);
-                if r.saves_skip {
-                    grow(SKIP0 + r.level, r.out_channels, r.level);
-                }
-                max_channels = max_channels.max(r.total_in()).max(r.out_channels);
-            }
-            Block::Down { level, channels } => {
-                grow(X0, channels, level);
-                grow(X1, channels, level);
-            }
-            Block::Up { level, channels } => {
-                grow(X0, channels, level - 1);
-                grow(X1, channels, level - 1);
+        let mut max_out = 0usize;
+        for_each_op(config, |op| {
+            if let Op::Conv(conv) = op {
+                max_out = max_out.max(conv.out_channels);
             }
         });
         let e = config.embedding_channels;
-        // feat, hidden, emb[batch], projection, bias_a[batch], bias_b[batch]
-        let vectors = FOURIER_FEATURES + e + batch * e + max_channels + 2 * batch * max_channels;
-        Self { sizes, vectors }
+        // embedding scratch (features, hidden), emb[batch], projection, bias[batch]
+        let vectors = embedding_scratch_len(config) + batch * e + max_out + batch * max_out;
+        Self {
+            slots: slot_lens(config, geometry, batch),
+            vectors,
+        }
     }
 
     fn total(&self) -> usize {
-        self.sizes.iter().sum::<usize>() + self.vectors
+        self.slots.iter().sum::<usize>() + self.vectors
     }
+}
+
+/// The geometry of resolution level `level` of an image of geometry `geometry`.
+pub fn level_geometry(geometry: Geometry, level: usize) -> Geometry {
+    let mut g = geometry;
+    for _ in 0..level {
+        g = g.half();
+    }
+    g
+}
+
+/// Values each workspace slot of the [program](super::program) needs for an image of
+/// `height × width` (as `geometry`) and `batch` branches: the largest tensor any
+/// operation writes there (the network input for [`INPUT_SLOT`]).
+pub fn slot_lens(config: &UNetConfig, geometry: Geometry, batch: usize) -> [usize; SLOTS] {
+    let mut lens = [0usize; SLOTS];
+    let mut grow = |slot: usize, channels: usize, level: usize| {
+        let n = batch * level_geometry(geometry, level).tensor_len(channels);
+        lens[slot] = lens[slot].max(n);
+    };
+    grow(INPUT_SLOT, config.in_channels, 0);
+    for_each_op(config, |op| match op {
+        Op::Conv(c) => grow(c.dst, c.out_channels, c.level),
+        Op::GroupNorm(n) => grow(n.dst, n.channels(), n.level),
+        Op::AvgPool2(r) => grow(r.dst, r.channels, r.level + 1),
+        Op::UpsampleNearest2(r) => grow(r.dst, r.channels, r.level - 1),
+    });
+    lens
 }
 
 /// Workspace values (f32) that [`UNet::denoise`] needs for an image of
@@ -153,21 +144,22 @@ pub fn workspace_len(config: &UNetConfig, height: usize, width: usize, batch: us
     Layout::new(config, Geometry::new(height, width), batch).total()
 }
 
-/// Borrows two buffers for reading and one for writing from the buffer table.
+/// Borrows `N` buffers for reading and one for writing from the slot table.
 ///
-/// `write` must differ from both `read` indices (which may be equal).
-fn split<'a>(
-    bufs: &'a mut [&mut [f32]; BUFFERS],
-    read: [usize; 2],
+/// `write` must differ from every `read` index (which may repeat); the program never
+/// writes a slot it reads.
+fn split<'a, const N: usize>(
+    bufs: &'a mut [&mut [f32]; SLOTS],
+    read: [usize; N],
     write: usize,
-) -> ([&'a [f32]; 2], &'a mut [f32]) {
-    let mut r: [&'a [f32]; 2] = [&[], &[]];
+) -> ([&'a [f32]; N], &'a mut [f32]) {
+    let mut r: [&'a [f32]; N] = [&[]; N];
     let mut w: &'a mut [f32] = &mut [];
     for (i, b) in bufs.iter_mut().enumerate() {
         if i == write {
             w = &mut **b;
         } else if read.contains(&i) {
-            let s: &'a [f32] = &**b;
+            let s: &'a [f32] = b;
             for (slot, &want) in r.iter_mut().zip(read.iter()) {
                 if want == i {
                     *slot = s;
@@ -188,12 +180,186 @@ pub struct UNet<'p> {
 
 /// The small per-call vectors carved from the end of the workspace.
 struct Vectors<'w> {
-    features: &'w mut [f32],
-    hidden: &'w mut [f32],
     emb: &'w mut [f32],
     projection: &'w mut [f32],
-    bias_a: &'w mut [f32],
-    bias_b: &'w mut [f32],
+    bias: &'w mut [f32],
+}
+
+/// Scratch values [`embedding`] needs: the Fourier features and the hidden layer.
+pub fn embedding_scratch_len(config: &UNetConfig) -> usize {
+    FOURIER_FEATURES + config.embedding_channels
+}
+
+/// Computes the noise embedding of every batch item into `emb` (`batch × E` values,
+/// `batch = emb.len() / E`):
+/// `emb[b] = SiLU(fc1 · SiLU(fc0 · fourier(c_noise) + b0) + b1 [+ null])`, the null
+/// embedding being added to every item except item 0 when `conditional_first`.
+///
+/// # Errors
+/// [`Error::BufferLength`] unless `params` has [`super::params_len`] values, `scratch`
+/// [`embedding_scratch_len`] values and `emb` a multiple of `E`.
+pub fn embedding(
+    config: &UNetConfig,
+    params: &[f32],
+    c_noise: f32,
+    conditional_first: bool,
+    scratch: &mut [f32],
+    emb: &mut [f32],
+) -> Result<(), Error> {
+    let e = config.embedding_channels;
+    check_len("params", params.len(), super::params_len(config))?;
+    check_len(
+        "embedding scratch",
+        scratch.len(),
+        embedding_scratch_len(config),
+    )?;
+    if e == 0 || !emb.len().is_multiple_of(e) {
+        return Err(Error::BufferLength {
+            buffer: "embedding",
+            expected: e,
+            actual: emb.len(),
+        });
+    }
+    let p = embedding_params(config);
+    let (features, hidden) = scratch.split_at_mut(FOURIER_FEATURES);
+    fourier_features(c_noise, features)?;
+    linear(
+        p.fc0_weight.of(params),
+        p.fc0_bias.of(params),
+        features,
+        hidden,
+    )?;
+    for value in hidden.iter_mut() {
+        *value = detmath::silu(*value);
+    }
+    for (b, item) in emb.chunks_exact_mut(e).enumerate() {
+        linear(p.fc1_weight.of(params), p.fc1_bias.of(params), hidden, item)?;
+        let unconditional = !(b == 0 && conditional_first);
+        for (value, &null) in item.iter_mut().zip(p.null.of(params)) {
+            if unconditional {
+                *value += null;
+            }
+            *value = detmath::silu(*value);
+        }
+    }
+    Ok(())
+}
+
+/// The bias of one convolution for every batch item into `out` (`batch × out_channels`,
+/// `batch = emb.len() / E`): a shared bias repeated, or a residual block's conditioned
+/// bias `conv_bias + (emb_bias + emb_weight · emb[b])` (the projection computed into
+/// `projection`, `out_channels` values).
+///
+/// # Errors
+/// [`Error::BufferLength`] for mis-sized buffers.
+pub fn conv_bias(
+    config: &UNetConfig,
+    params: &[f32],
+    bias: &Bias,
+    emb: &[f32],
+    projection: &mut [f32],
+    out: &mut [f32],
+) -> Result<(), Error> {
+    let e = config.embedding_channels;
+    let batch = emb.len().checked_div(e).unwrap_or(0);
+    match bias {
+        Bias::Shared(range) => {
+            let b = range.of(params);
+            check_len("conv bias", out.len(), batch * b.len())?;
+            for item in out.chunks_exact_mut(b.len().max(1)) {
+                item.copy_from_slice(b);
+            }
+        }
+        Bias::Conditioned {
+            conv_bias,
+            emb_weight,
+            emb_bias,
+        } => {
+            let b0 = conv_bias.of(params);
+            let cout = b0.len();
+            check_len("conv bias", out.len(), batch * cout)?;
+            check_len("projection", projection.len(), cout)?;
+            for (item, emb_b) in out.chunks_exact_mut(cout.max(1)).zip(emb.chunks_exact(e)) {
+                linear(
+                    emb_weight.of(params),
+                    emb_bias.of(params),
+                    emb_b,
+                    projection,
+                )?;
+                for ((o, &b), &pj) in item.iter_mut().zip(b0).zip(projection.iter()) {
+                    *o = b + pj;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Writes the network input of every batch item into `out` (`batch × 2` planes of
+/// `geometry`): channel 0 = `c_in · x`, channel 1 = the condition for item 0 when
+/// `condition` is given, else zeros.
+///
+/// # Errors
+/// [`Error::BufferLength`] for mis-sized buffers.
+pub fn network_input(
+    geometry: Geometry,
+    c_in: f32,
+    x: &[f32],
+    condition: Option<&[f32]>,
+    out: &mut [f32],
+) -> Result<(), Error> {
+    let plane = geometry.plane_len();
+    check_len("x", x.len(), geometry.pixels())?;
+    if let Some(y) = condition {
+        check_len("condition", y.len(), geometry.pixels())?;
+    }
+    if out.is_empty() || !out.len().is_multiple_of(2 * plane) {
+        return Err(Error::BufferLength {
+            buffer: "network input",
+            expected: 2 * plane,
+            actual: out.len(),
+        });
+    }
+    for (b, item) in out.chunks_exact_mut(2 * plane).enumerate() {
+        let (ch0, ch1) = item.split_at_mut(plane);
+        pad_into(geometry, x, ch0);
+        for value in ch0.iter_mut() {
+            *value *= c_in;
+        }
+        match condition {
+            Some(y) if b == 0 => pad_into(geometry, y, ch1),
+            _ => ch1.fill(0.0),
+        }
+    }
+    Ok(())
+}
+
+/// The denoised estimate `D = c_skip · x + c_out · F` of one batch item from its raw
+/// network output `raw` (one padded plane of `geometry`) into `out` (`height × width`).
+///
+/// # Errors
+/// [`Error::BufferLength`] for mis-sized buffers.
+pub fn combine(
+    pre: &Preconditioning,
+    geometry: Geometry,
+    x: &[f32],
+    raw: &[f32],
+    out: &mut [f32],
+) -> Result<(), Error> {
+    let w = geometry.width;
+    check_len("x", x.len(), geometry.pixels())?;
+    check_len("raw output", raw.len(), geometry.plane_len())?;
+    check_len("denoised output", out.len(), geometry.pixels())?;
+    if w == 0 {
+        return Ok(());
+    }
+    for (y, (row, xs)) in out.chunks_exact_mut(w).zip(x.chunks_exact(w)).enumerate() {
+        let start = geometry.index(y, 0);
+        for ((o, &fx), &xv) in row.iter_mut().zip(&raw[start..start + w]).zip(xs) {
+            *o = pre.c_skip * xv + pre.c_out * fx;
+        }
+    }
+    Ok(())
 }
 
 impl<'p> UNet<'p> {
@@ -238,24 +404,21 @@ impl<'p> UNet<'p> {
         self.isa
     }
 
-    /// Evaluates the denoiser D(x; σ, y) and/or D(x; σ, ∅) in one batched pass.
-    ///
-    /// The conditional branch (if requested) is batch item 0 and sees `condition`; the
-    /// unconditional branch sees a zero condition and the learned null embedding.
-    /// `workspace` must hold [`workspace_len`]`(config, height, width, batch)` values,
-    /// `batch` being the number of requested branches.
+    /// The flat parameters.
+    pub fn params(&self) -> &'p [f32] {
+        self.params
+    }
+
+    /// Checks one evaluation request as [`UNet::denoise`] does and returns the number of
+    /// requested branches (the batch).
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] for sides that are zero or not multiples of
-    /// `config.size_multiple()`, a non-positive or non-finite σ, non-finite inputs, or no
-    /// requested branch; [`Error::BufferLength`] for mis-sized buffers.
-    pub fn denoise(
+    /// As [`UNet::denoise`], except for the workspace.
+    pub fn check_denoise(
         &self,
-        exec: &dyn Executor,
-        input: DenoiseInput<'_>,
-        output: DenoiseOutput<'_>,
-        workspace: &mut [f32],
-    ) -> Result<(), Error> {
+        input: &DenoiseInput<'_>,
+        output: &DenoiseOutput<'_>,
+    ) -> Result<usize, Error> {
         let c = &self.config;
         let (h, w) = (input.height, input.width);
         let m = c.size_multiple();
@@ -302,441 +465,191 @@ impl<'p> UNet<'p> {
         {
             check_len("denoised output", out.len(), n)?;
         }
-        let geometry = Geometry::new(h, w);
+        Ok(batch)
+    }
+
+    /// Evaluates the denoiser D(x; σ, y) and/or D(x; σ, ∅) in one batched pass.
+    ///
+    /// The conditional branch (if requested) is batch item 0 and sees `condition`; the
+    /// unconditional branch sees a zero condition and the learned null embedding.
+    /// `workspace` must hold [`workspace_len`]`(config, height, width, batch)` values,
+    /// `batch` being the number of requested branches. Runs the operations of
+    /// [`for_each_op`] in order.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for sides that are zero or not multiples of
+    /// `config.size_multiple()`, a non-positive or non-finite σ, non-finite inputs, or no
+    /// requested branch; [`Error::BufferLength`] for mis-sized buffers.
+    pub fn denoise(
+        &self,
+        exec: &dyn Executor,
+        input: DenoiseInput<'_>,
+        output: DenoiseOutput<'_>,
+        workspace: &mut [f32],
+    ) -> Result<(), Error> {
+        let batch = self.check_denoise(&input, &output)?;
+        let c = &self.config;
+        let want_cond = output.conditional.is_some();
+        let geometry = Geometry::new(input.height, input.width);
         let layout = Layout::new(c, geometry, batch);
         check_len("workspace", workspace.len(), layout.total())?;
 
         // Carve the workspace.
         let mut rest: &mut [f32] = workspace;
-        let mut bufs: [&mut [f32]; BUFFERS] = Default::default();
-        for (slot, &size) in bufs.iter_mut().zip(layout.sizes.iter()) {
+        let mut bufs: [&mut [f32]; SLOTS] = Default::default();
+        for (slot, &size) in bufs.iter_mut().zip(layout.slots.iter()) {
             let (head, tail) = rest.split_at_mut(size);
             *slot = head;
             rest = tail;
         }
         let e = c.embedding_channels;
-        let (features, rest) = rest.split_at_mut(FOURIER_FEATURES);
-        let (hidden, rest) = rest.split_at_mut(e);
+        let (scratch, rest) = rest.split_at_mut(embedding_scratch_len(c));
         let (emb, rest) = rest.split_at_mut(batch * e);
-        let bias_len = rest.len() / (1 + 2 * batch);
-        let (projection, rest) = rest.split_at_mut(bias_len);
-        let (bias_a, bias_b) = rest.split_at_mut(batch * bias_len);
+        let max_out = rest.len() / (1 + batch);
+        let (projection, bias) = rest.split_at_mut(max_out);
         let mut v = Vectors {
-            features,
-            hidden,
             emb,
             projection,
-            bias_a,
-            bias_b,
+            bias,
         };
 
         let pre = Preconditioning::new(input.sigma, c.sigma_data);
-        // Input tensor: channel 0 = c_in · x, channel 1 = y (conditional) or 0.
-        {
-            let plane = geometry.plane_len();
-            let x_in = &mut bufs[X1][..batch * 2 * plane];
-            for b in 0..batch {
-                let item = &mut x_in[b * 2 * plane..(b + 1) * 2 * plane];
-                let (ch0, ch1) = item.split_at_mut(plane);
-                pad_into(geometry, input.x, ch0);
-                for value in ch0.iter_mut() {
-                    *value *= pre.c_in;
-                }
-                if b == 0 && want_cond {
-                    pad_into(geometry, input.condition, ch1);
-                } else {
-                    ch1.fill(0.0);
-                }
-            }
-        }
+        let plane = geometry.plane_len();
+        network_input(
+            geometry,
+            pre.c_in,
+            input.x,
+            want_cond.then_some(input.condition),
+            &mut bufs[INPUT_SLOT][..batch * 2 * plane],
+        )?;
+        embedding(c, self.params, pre.c_noise, want_cond, scratch, v.emb)?;
 
-        let mut cursor = Cursor::new(self.params);
-        let emb_params = EmbeddingParams::take(c, &mut cursor);
-        self.embedding(&emb_params, pre.c_noise, batch, want_cond, &mut v)?;
-
-        let mut cur = X1;
-        let mut level = 0usize;
         let mut result: Result<(), Error> = Ok(());
-        let levels_geometry = |level: usize| {
-            let mut g = geometry;
-            for _ in 0..level {
-                g = g.half();
+        for_each_op(c, |op| {
+            if result.is_ok() {
+                result = self.run_op(exec, geometry, batch, &op, &mut bufs, &mut v);
             }
-            g
-        };
-        let mut skip_of_level = [usize::MAX; MAX_LEVELS];
-        Plan::new(c).for_each(|block| {
-            if result.is_err() {
-                return;
-            }
-            result = (|| -> Result<(), Error> {
-                match block {
-                    Block::ConvIn { channels } => {
-                        let p = ConvParams::take_conv_in(c, &mut cursor);
-                        replicate(p.bias, batch, v.bias_b);
-                        let g = geometry;
-                        let ([xin, _], out) = split(&mut bufs, [cur, cur], X0);
-                        conv2d(
-                            exec,
-                            self.isa,
-                            g,
-                            batch,
-                            &[Source {
-                                data: &xin[..batch * g.tensor_len(c.in_channels)],
-                                channels: c.in_channels,
-                            }],
-                            &Conv {
-                                kernel: 3,
-                                out_channels: channels,
-                                weight: p.weight,
-                                bias: &v.bias_b[..batch * channels],
-                                residual: None,
-                                residual_scale: 1.0,
-                            },
-                            &mut out[..batch * g.tensor_len(channels)],
-                        )?;
-                        cur = X0;
-                    }
-                    Block::Res(r) => {
-                        let p = ResParams::take(c, &r, &mut cursor);
-                        let g = levels_geometry(r.level);
-                        let dst = if r.saves_skip {
-                            SKIP0 + r.level
-                        } else if cur == X0 {
-                            X1
-                        } else {
-                            X0
-                        };
-                        let skip = if r.skip_channels > 0 {
-                            skip_of_level[r.level]
-                        } else {
-                            cur
-                        };
-                        self.res_block(exec, g, batch, &r, &p, &mut bufs, cur, skip, dst, &mut v)?;
-                        if r.saves_skip {
-                            skip_of_level[r.level] = dst;
-                        }
-                        cur = dst;
-                    }
-                    Block::Down {
-                        level: to,
-                        channels,
-                    } => {
-                        let fine = levels_geometry(to - 1);
-                        let dst = if cur == X0 { X1 } else { X0 };
-                        let ([xin, _], out) = split(&mut bufs, [cur, cur], dst);
-                        avg_pool2(
-                            exec,
-                            fine,
-                            batch * channels,
-                            &xin[..batch * fine.tensor_len(channels)],
-                            &mut out[..batch * fine.half().tensor_len(channels)],
-                        )?;
-                        cur = dst;
-                        level = to;
-                    }
-                    Block::Up {
-                        level: from,
-                        channels,
-                    } => {
-                        let coarse = levels_geometry(from);
-                        let dst = if cur == X0 { X1 } else { X0 };
-                        let ([xin, _], out) = split(&mut bufs, [cur, cur], dst);
-                        upsample_nearest2(
-                            exec,
-                            coarse,
-                            batch * channels,
-                            &xin[..batch * coarse.tensor_len(channels)],
-                            &mut out[..batch * coarse.double().tensor_len(channels)],
-                        )?;
-                        cur = dst;
-                        level = from - 1;
-                    }
-                    Block::Out { channels } => {
-                        let p = OutParams::take(c, channels, &mut cursor);
-                        let g = geometry;
-                        let len = batch * g.tensor_len(channels);
-                        {
-                            let ([xin, _], t) = split(&mut bufs, [cur, cur], T);
-                            let norm = GroupNorm {
-                                groups: c.groups(channels),
-                                gamma: p.norm_weight,
-                                beta: p.norm_bias,
-                                eps: c.eps,
-                                silu: true,
-                            };
-                            group_norm(
-                                exec,
-                                self.isa,
-                                g,
-                                batch,
-                                &[Source {
-                                    data: &xin[..len],
-                                    channels,
-                                }],
-                                &norm,
-                                &mut t[..len],
-                            )?;
-                        }
-                        replicate(p.conv.bias, batch, v.bias_b);
-                        let ([t, _], out) = split(&mut bufs, [T, T], H);
-                        let oc = c.out_channels;
-                        conv2d(
-                            exec,
-                            self.isa,
-                            g,
-                            batch,
-                            &[Source {
-                                data: &t[..len],
-                                channels,
-                            }],
-                            &Conv {
-                                kernel: 3,
-                                out_channels: oc,
-                                weight: p.conv.weight,
-                                bias: &v.bias_b[..batch * oc],
-                                residual: None,
-                                residual_scale: 1.0,
-                            },
-                            &mut out[..batch * g.tensor_len(oc)],
-                        )?;
-                    }
-                }
-                Ok(())
-            })();
         });
         result?;
-        let _ = level;
 
-        // D = c_skip · x + c_out · F.
-        let raw = &bufs[H];
-        let plane = geometry.plane_len();
-        let mut item = 0;
-        for out in [output.conditional, output.unconditional]
+        let raw = &bufs[OUTPUT_SLOT];
+        for (item, out) in [output.conditional, output.unconditional]
             .into_iter()
             .flatten()
+            .enumerate()
         {
-            let f = &raw[item * plane..(item + 1) * plane];
-            for (y, row) in out.chunks_exact_mut(w).enumerate() {
-                let start = geometry.index(y, 0);
-                let xs = &input.x[y * w..(y + 1) * w];
-                for ((o, &fx), &xv) in row.iter_mut().zip(&f[start..start + w]).zip(xs) {
-                    *o = pre.c_skip * xv + pre.c_out * fx;
-                }
-            }
-            item += 1;
+            combine(
+                &pre,
+                geometry,
+                input.x,
+                &raw[item * plane..(item + 1) * plane],
+                out,
+            )?;
         }
         Ok(())
     }
 
-    /// Computes the noise embedding of every batch item into `v.emb`:
-    /// `emb = SiLU(fc1 · SiLU(fc0 · fourier(c_noise) + b0) + b1 [+ null])`, the null
-    /// embedding being added for the unconditional item.
-    fn embedding(
-        &self,
-        p: &EmbeddingParams<'_>,
-        c_noise: f32,
-        batch: usize,
-        want_cond: bool,
-        v: &mut Vectors<'_>,
-    ) -> Result<(), Error> {
-        let e = self.config.embedding_channels;
-        fourier_features(c_noise, v.features)?;
-        linear(p.fc0_weight, p.fc0_bias, v.features, v.hidden)?;
-        for value in v.hidden.iter_mut() {
-            *value = detmath::silu(*value);
-        }
-        for b in 0..batch {
-            let item = &mut v.emb[b * e..(b + 1) * e];
-            linear(p.fc1_weight, p.fc1_bias, v.hidden, item)?;
-            let unconditional = !(b == 0 && want_cond);
-            for (value, &null) in item.iter_mut().zip(p.null) {
-                if unconditional {
-                    *value += null;
-                }
-                *value = detmath::silu(*value);
-            }
-        }
-        Ok(())
-    }
-
-    /// Runs one residual block from buffer `cur` (and `skip`) into buffer `dst`.
-    #[allow(clippy::too_many_arguments)]
-    fn res_block(
+    /// Runs one operation of the program on the workspace slots.
+    fn run_op(
         &self,
         exec: &dyn Executor,
-        g: Geometry,
+        geometry: Geometry,
         batch: usize,
-        r: &ResBlock,
-        p: &ResParams<'_>,
-        bufs: &mut [&mut [f32]; BUFFERS],
-        cur: usize,
-        skip: usize,
-        dst: usize,
+        op: &Op,
+        bufs: &mut [&mut [f32]; SLOTS],
         v: &mut Vectors<'_>,
     ) -> Result<(), Error> {
         let c = &self.config;
-        let (cin, cs, cout) = (r.in_channels, r.skip_channels, r.out_channels);
-        let total = cin + cs;
-        let in_len = batch * g.tensor_len(cin);
-        let skip_len = batch * g.tensor_len(cs);
-        let total_len = batch * g.tensor_len(total);
-        let out_len = batch * g.tensor_len(cout);
-        // 1. t = SiLU(GroupNorm0(concat(x, skip)))
-        {
-            let ([x, s], t) = split(bufs, [cur, skip], T);
-            let mut sources = [
-                Source {
-                    data: &x[..in_len],
-                    channels: cin,
-                },
-                Source {
-                    data: &s[..skip_len],
-                    channels: cs,
-                },
-            ];
-            let count = if cs > 0 { 2 } else { 1 };
-            sources[1].data = &s[..skip_len];
-            let norm = GroupNorm {
-                groups: c.groups(total),
-                gamma: p.norm0_weight,
-                beta: p.norm0_bias,
-                eps: c.eps,
-                silu: true,
-            };
-            group_norm(
-                exec,
-                self.isa,
-                g,
-                batch,
-                &sources[..count],
-                &norm,
-                &mut t[..total_len],
-            )?;
-        }
-        // 2. bias_a[b] = conv0.bias + (emb.bias + emb.weight · emb[b])
-        let e = c.embedding_channels;
-        for b in 0..batch {
-            let proj = &mut v.projection[..cout];
-            linear(p.emb_weight, p.emb_bias, &v.emb[b * e..(b + 1) * e], proj)?;
-            for ((dst_bias, &b0), &pj) in v.bias_a[b * cout..(b + 1) * cout]
-                .iter_mut()
-                .zip(p.conv0_bias)
-                .zip(proj.iter())
-            {
-                *dst_bias = b0 + pj;
+        let params = self.params;
+        let reads = op.reads();
+        match op {
+            Op::Conv(conv) => {
+                let g = level_geometry(geometry, conv.level);
+                let oc = conv.out_channels;
+                let out_len = batch * g.tensor_len(oc);
+                let bias = &mut v.bias[..batch * oc];
+                conv_bias(c, params, &conv.bias, v.emb, &mut v.projection[..oc], bias)?;
+                let (inputs, out) = split(bufs, reads, conv.dst);
+                let mut sources = [Source {
+                    data: &[],
+                    channels: 0,
+                }; 2];
+                for ((source, operand), data) in sources.iter_mut().zip(conv.sources()).zip(inputs)
+                {
+                    *source = Source {
+                        data: &data[..batch * g.tensor_len(operand.channels)],
+                        channels: operand.channels,
+                    };
+                }
+                conv2d(
+                    exec,
+                    self.isa,
+                    g,
+                    batch,
+                    &sources[..conv.source_count],
+                    &Conv {
+                        kernel: conv.kernel,
+                        out_channels: oc,
+                        weight: conv.weight.of(params),
+                        bias,
+                        residual: conv.residual.map(|_| &inputs[2][..out_len]),
+                        residual_scale: conv.residual_scale,
+                    },
+                    &mut out[..out_len],
+                )
+            }
+            Op::GroupNorm(n) => {
+                let g = level_geometry(geometry, n.level);
+                let len = batch * g.tensor_len(n.channels());
+                let (inputs, out) = split(bufs, reads, n.dst);
+                let mut sources = [Source {
+                    data: &[],
+                    channels: 0,
+                }; 2];
+                for ((source, operand), data) in sources.iter_mut().zip(n.sources()).zip(inputs) {
+                    *source = Source {
+                        data: &data[..batch * g.tensor_len(operand.channels)],
+                        channels: operand.channels,
+                    };
+                }
+                group_norm(
+                    exec,
+                    self.isa,
+                    g,
+                    batch,
+                    &sources[..n.source_count],
+                    &GroupNorm {
+                        groups: n.groups,
+                        gamma: n.gamma.of(params),
+                        beta: n.beta.of(params),
+                        eps: c.eps,
+                        silu: true,
+                    },
+                    &mut out[..len],
+                )
+            }
+            Op::AvgPool2(r) => {
+                let fine = level_geometry(geometry, r.level);
+                let ([src], out) = split(bufs, [r.src], r.dst);
+                avg_pool2(
+                    exec,
+                    fine,
+                    batch * r.channels,
+                    &src[..batch * fine.tensor_len(r.channels)],
+                    &mut out[..batch * fine.half().tensor_len(r.channels)],
+                )
+            }
+            Op::UpsampleNearest2(r) => {
+                let coarse = level_geometry(geometry, r.level);
+                let ([src], out) = split(bufs, [r.src], r.dst);
+                upsample_nearest2(
+                    exec,
+                    coarse,
+                    batch * r.channels,
+                    &src[..batch * coarse.tensor_len(r.channels)],
+                    &mut out[..batch * coarse.double().tensor_len(r.channels)],
+                )
             }
         }
-        // 3. u = Conv0(t) + bias_a
-        {
-            let ([t, _], u) = split(bufs, [T, T], H);
-            conv2d(
-                exec,
-                self.isa,
-                g,
-                batch,
-                &[Source {
-                    data: &t[..total_len],
-                    channels: total,
-                }],
-                &Conv {
-                    kernel: 3,
-                    out_channels: cout,
-                    weight: p.conv0_weight,
-                    bias: &v.bias_a[..batch * cout],
-                    residual: None,
-                    residual_scale: 1.0,
-                },
-                &mut u[..out_len],
-            )?;
-        }
-        // 4. t = SiLU(GroupNorm1(u))
-        {
-            let ([u, _], t) = split(bufs, [H, H], T);
-            let norm = GroupNorm {
-                groups: c.groups(cout),
-                gamma: p.norm1_weight,
-                beta: p.norm1_bias,
-                eps: c.eps,
-                silu: true,
-            };
-            group_norm(
-                exec,
-                self.isa,
-                g,
-                batch,
-                &[Source {
-                    data: &u[..out_len],
-                    channels: cout,
-                }],
-                &norm,
-                &mut t[..out_len],
-            )?;
-        }
-        // 5. residual path: s = Conv1×1_skip(concat(x, skip)) into H, or x itself.
-        let residual_slot = if let Some((weight, bias)) = p.skip {
-            replicate(bias, batch, v.bias_b);
-            let ([x, s], out) = split(bufs, [cur, skip], H);
-            let sources = [
-                Source {
-                    data: &x[..in_len],
-                    channels: cin,
-                },
-                Source {
-                    data: &s[..skip_len],
-                    channels: cs,
-                },
-            ];
-            let count = if cs > 0 { 2 } else { 1 };
-            conv2d(
-                exec,
-                self.isa,
-                g,
-                batch,
-                &sources[..count],
-                &Conv {
-                    kernel: 1,
-                    out_channels: cout,
-                    weight,
-                    bias: &v.bias_b[..batch * cout],
-                    residual: None,
-                    residual_scale: 1.0,
-                },
-                &mut out[..out_len],
-            )?;
-            H
-        } else {
-            cur
-        };
-        // 6. out = (Conv1(t) + s) × 1/√2
-        replicate(p.conv1_bias, batch, v.bias_b);
-        let ([t, s], out) = split(bufs, [T, residual_slot], dst);
-        conv2d(
-            exec,
-            self.isa,
-            g,
-            batch,
-            &[Source {
-                data: &t[..out_len],
-                channels: cout,
-            }],
-            &Conv {
-                kernel: 3,
-                out_channels: cout,
-                weight: p.conv1_weight,
-                bias: &v.bias_b[..batch * cout],
-                residual: Some(&s[..out_len]),
-                residual_scale: RESIDUAL_SCALE,
-            },
-            &mut out[..out_len],
-        )?;
-        Ok(())
-    }
-}
-
-/// Writes `bias` once per batch item into the front of `dst`.
-fn replicate(bias: &[f32], batch: usize, dst: &mut [f32]) {
-    for b in 0..batch {
-        dst[b * bias.len()..(b + 1) * bias.len()].copy_from_slice(bias);
     }
 }

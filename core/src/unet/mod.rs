@@ -13,7 +13,8 @@
 //!   frequencies, [`crate::nn::linear::FREQUENCIES`]) → Linear(64→E) → SiLU →
 //!   Linear(E→E) (+ null) → SiLU. Each residual block adds its own Linear(E→C) projection
 //!   to its first convolution's bias.
-//! - **Blocks**: see [`plan`] (layout) and [`plan::ResBlock`] (residual block). Group
+//! - **Blocks**: see [`plan`] (layout), [`plan::ResBlock`] (residual block) and
+//!   [`program`] (the operations every backend runs). Group
 //!   norm uses `min(32, C/4)` groups, ε = 1e-5; down-sampling is 2×2 average pooling,
 //!   up-sampling nearest-neighbour; residual outputs are scaled by 1/√2.
 //! - **Fully convolutional**: any `H × W` divisible by `2^(levels−1)` works with the same
@@ -31,6 +32,7 @@ pub mod denoiser;
 pub mod forward;
 pub mod params;
 pub mod plan;
+pub mod program;
 pub mod weights;
 
 pub use config::UNetConfig;

@@ -101,66 +101,78 @@ fn res_tensors(c: &UNetConfig, r: &ResBlock, mut f: impl FnMut(&'static str, &[u
     }
 }
 
-/// Calls `f(prefix, suffix, shape, kind)` for every tensor of `config`, in table order.
-fn walk(
+/// Calls `f(suffix, shape, kind)` for each tensor of the embedding MLP, in table order.
+pub(crate) fn embedding_tensors(
     config: &UNetConfig,
-    mut f: impl FnMut(&dyn Fn(&mut TensorName), &'static str, &[usize], ParamKind),
+    mut f: impl FnMut(&'static str, &[usize], ParamKind),
 ) {
     let (e, ff) = (config.embedding_channels, FOURIER_FEATURES);
-    let emb = |n: &mut TensorName| {
-        let _ = n.push_str("emb.");
-    };
-    f(
-        &emb,
-        "fc0.weight",
-        &[e, ff],
-        ParamKind::Weight { fan_in: ff },
-    );
-    f(&emb, "fc0.bias", &[e], ParamKind::Bias);
-    f(&emb, "fc1.weight", &[e, e], ParamKind::Weight { fan_in: e });
-    f(&emb, "fc1.bias", &[e], ParamKind::Bias);
-    f(&emb, "null", &[e], ParamKind::NullEmbedding);
-    Plan::new(config).for_each(|block| match block {
+    f("fc0.weight", &[e, ff], ParamKind::Weight { fan_in: ff });
+    f("fc0.bias", &[e], ParamKind::Bias);
+    f("fc1.weight", &[e, e], ParamKind::Weight { fan_in: e });
+    f("fc1.bias", &[e], ParamKind::Bias);
+    f("null", &[e], ParamKind::NullEmbedding);
+}
+
+/// Calls `f(suffix, shape, kind)` for each tensor of `block`, in table order (none for
+/// the resampling blocks).
+pub(crate) fn block_tensors(
+    config: &UNetConfig,
+    block: Block,
+    mut f: impl FnMut(&'static str, &[usize], ParamKind),
+) {
+    match block {
         Block::ConvIn { channels } => {
-            let p = |n: &mut TensorName| {
-                let _ = n.push_str("conv_in.");
-            };
             let cin = config.in_channels;
             f(
-                &p,
                 "weight",
                 &[channels, cin, 3, 3],
                 ParamKind::Weight { fan_in: cin * 9 },
             );
-            f(&p, "bias", &[channels], ParamKind::Bias);
+            f("bias", &[channels], ParamKind::Bias);
         }
-        Block::Res(r) => {
-            let p = |n: &mut TensorName| {
-                let _ = match r.stage {
-                    Stage::Encoder => write!(n, "enc.{}.{}.", r.level, r.index),
-                    Stage::Middle => write!(n, "mid.{}.", r.index),
-                    Stage::Decoder => write!(n, "dec.{}.{}.", r.level, r.index),
-                };
-            };
-            res_tensors(config, &r, |suffix, shape, kind| f(&p, suffix, shape, kind));
-        }
+        Block::Res(r) => res_tensors(config, &r, f),
         Block::Down { .. } | Block::Up { .. } => {}
         Block::Out { channels } => {
-            let p = |n: &mut TensorName| {
-                let _ = n.push_str("out.");
-            };
-            f(&p, "norm.weight", &[channels], ParamKind::NormScale);
-            f(&p, "norm.bias", &[channels], ParamKind::NormShift);
+            f("norm.weight", &[channels], ParamKind::NormScale);
+            f("norm.bias", &[channels], ParamKind::NormShift);
             f(
-                &p,
                 "conv.weight",
                 &[config.out_channels, channels, 3, 3],
                 ParamKind::Weight {
                     fan_in: channels * 9,
                 },
             );
-            f(&p, "conv.bias", &[config.out_channels], ParamKind::Bias);
+            f("conv.bias", &[config.out_channels], ParamKind::Bias);
         }
+    }
+}
+
+/// Calls `f(prefix, suffix, shape, kind)` for every tensor of `config`, in table order.
+fn walk(
+    config: &UNetConfig,
+    mut f: impl FnMut(&dyn Fn(&mut TensorName), &'static str, &[usize], ParamKind),
+) {
+    let emb = |n: &mut TensorName| {
+        let _ = n.push_str("emb.");
+    };
+    embedding_tensors(config, |suffix, shape, kind| f(&emb, suffix, shape, kind));
+    Plan::new(config).for_each(|block| {
+        let prefix = |n: &mut TensorName| {
+            let _ = match block {
+                Block::ConvIn { .. } => n.push_str("conv_in.").map_err(|_| core::fmt::Error),
+                Block::Res(r) => match r.stage {
+                    Stage::Encoder => write!(n, "enc.{}.{}.", r.level, r.index),
+                    Stage::Middle => write!(n, "mid.{}.", r.index),
+                    Stage::Decoder => write!(n, "dec.{}.{}.", r.level, r.index),
+                },
+                Block::Out { .. } => n.push_str("out.").map_err(|_| core::fmt::Error),
+                Block::Down { .. } | Block::Up { .. } => Ok(()),
+            };
+        };
+        block_tensors(config, block, |suffix, shape, kind| {
+            f(&prefix, suffix, shape, kind)
+        });
     });
 }
 
@@ -199,129 +211,6 @@ pub fn tensor_count(config: &UNetConfig) -> usize {
     let mut n = 0;
     for_each_tensor(config, |_| n += 1);
     n
-}
-
-/// Hands out consecutive parameter slices in table order.
-#[derive(Debug)]
-pub(crate) struct Cursor<'p> {
-    rest: &'p [f32],
-}
-
-impl<'p> Cursor<'p> {
-    /// A cursor at the start of `params` (which must hold [`params_len`] values).
-    pub(crate) fn new(params: &'p [f32]) -> Self {
-        Self { rest: params }
-    }
-
-    /// The next `len` values.
-    pub(crate) fn take(&mut self, len: usize) -> &'p [f32] {
-        let (head, tail) = self.rest.split_at(len.min(self.rest.len()));
-        self.rest = tail;
-        head
-    }
-}
-
-/// The embedding MLP's parameters.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct EmbeddingParams<'p> {
-    pub fc0_weight: &'p [f32],
-    pub fc0_bias: &'p [f32],
-    pub fc1_weight: &'p [f32],
-    pub fc1_bias: &'p [f32],
-    pub null: &'p [f32],
-}
-
-impl<'p> EmbeddingParams<'p> {
-    /// Takes the embedding's tensors (table order, see [`walk`]).
-    pub(crate) fn take(c: &UNetConfig, cur: &mut Cursor<'p>) -> Self {
-        let (e, ff) = (c.embedding_channels, FOURIER_FEATURES);
-        Self {
-            fc0_weight: cur.take(e * ff),
-            fc0_bias: cur.take(e),
-            fc1_weight: cur.take(e * e),
-            fc1_bias: cur.take(e),
-            null: cur.take(e),
-        }
-    }
-}
-
-/// A residual block's parameters.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct ResParams<'p> {
-    pub norm0_weight: &'p [f32],
-    pub norm0_bias: &'p [f32],
-    pub conv0_weight: &'p [f32],
-    pub conv0_bias: &'p [f32],
-    pub emb_weight: &'p [f32],
-    pub emb_bias: &'p [f32],
-    pub norm1_weight: &'p [f32],
-    pub norm1_bias: &'p [f32],
-    pub conv1_weight: &'p [f32],
-    pub conv1_bias: &'p [f32],
-    pub skip: Option<(&'p [f32], &'p [f32])>,
-}
-
-impl<'p> ResParams<'p> {
-    /// Takes a residual block's tensors (table order, see [`res_tensors`]).
-    pub(crate) fn take(c: &UNetConfig, r: &ResBlock, cur: &mut Cursor<'p>) -> Self {
-        let (i, o, e) = (r.total_in(), r.out_channels, c.embedding_channels);
-        Self {
-            norm0_weight: cur.take(i),
-            norm0_bias: cur.take(i),
-            conv0_weight: cur.take(o * i * 9),
-            conv0_bias: cur.take(o),
-            emb_weight: cur.take(o * e),
-            emb_bias: cur.take(o),
-            norm1_weight: cur.take(o),
-            norm1_bias: cur.take(o),
-            conv1_weight: cur.take(o * o * 9),
-            conv1_bias: cur.take(o),
-            skip: if r.has_skip_conv() {
-                Some((cur.take(o * i), cur.take(o)))
-            } else {
-                None
-            },
-        }
-    }
-}
-
-/// The convolution-in and output head's parameters.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct ConvParams<'p> {
-    pub weight: &'p [f32],
-    pub bias: &'p [f32],
-}
-
-/// The output head's parameters.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct OutParams<'p> {
-    pub norm_weight: &'p [f32],
-    pub norm_bias: &'p [f32],
-    pub conv: ConvParams<'p>,
-}
-
-impl<'p> ConvParams<'p> {
-    /// Takes the input convolution's tensors.
-    pub(crate) fn take_conv_in(c: &UNetConfig, cur: &mut Cursor<'p>) -> Self {
-        Self {
-            weight: cur.take(c.base_channels * c.in_channels * 9),
-            bias: cur.take(c.base_channels),
-        }
-    }
-}
-
-impl<'p> OutParams<'p> {
-    /// Takes the output head's tensors.
-    pub(crate) fn take(c: &UNetConfig, channels: usize, cur: &mut Cursor<'p>) -> Self {
-        Self {
-            norm_weight: cur.take(channels),
-            norm_bias: cur.take(channels),
-            conv: ConvParams {
-                weight: cur.take(c.out_channels * channels * 9),
-                bias: cur.take(c.out_channels),
-            },
-        }
-    }
 }
 
 /// Fills `params` with seeded random values: weights `N(0, 1/fan_in)`, biases and shifts
