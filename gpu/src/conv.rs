@@ -17,10 +17,13 @@
 
 use vulkano::buffer::BufferContents;
 
+use vulkano::buffer::Subbuffer;
+
 use powerpost_core::nn::conv::{check_conv, Conv, Source};
 use powerpost_core::nn::geometry::Geometry;
+use powerpost_core::unet::program::ConvOp;
 
-use crate::{check_buffer, group_count, Gpu, GpuError, Kernel};
+use crate::{check_buffer, group_count, Gpu, GpuError, Kernel, Recorder};
 
 /// Work-group size of the shader (`local_size_x`): consecutive plane cells.
 const GROUP: usize = 64;
@@ -38,6 +41,37 @@ struct Shape {
     channels1: u32,
     has_residual: u32,
     residual_scale: f32,
+}
+
+/// The work-group grid and push constants of one convolution: `channels` of the (up to)
+/// two sources, and the residual scale when a residual is added.
+fn launch(
+    geometry: Geometry,
+    batch: usize,
+    kernel: usize,
+    out_channels: usize,
+    channels: [usize; 2],
+    residual_scale: Option<f32>,
+) -> Result<([u32; 3], Shape), GpuError> {
+    let plane = geometry.plane_len();
+    let groups = [
+        group_count("conv plane cells / 64", plane.div_ceil(GROUP))?,
+        group_count("conv output channels", out_channels)?,
+        group_count("conv batch", batch)?,
+    ];
+    // Every count below is at most a buffer length (< 2^31) or a group count.
+    let shape = Shape {
+        height: geometry.height as u32,
+        width: geometry.width as u32,
+        batch: batch as u32,
+        kernel: kernel as u32,
+        out_channels: out_channels as u32,
+        channels0: channels[0] as u32,
+        channels1: channels[1] as u32,
+        has_residual: residual_scale.is_some() as u32,
+        residual_scale: residual_scale.unwrap_or(1.0),
+    };
+    Ok((groups, shape))
 }
 
 /// The convolution shader's pipeline.
@@ -90,24 +124,18 @@ impl Conv2d {
         ] {
             check_buffer(what, len)?;
         }
-        let plane = geometry.plane_len();
-        let groups = [
-            group_count("conv plane cells / 64", plane.div_ceil(GROUP))?,
-            group_count("conv output channels", conv.out_channels)?,
-            group_count("conv batch", batch)?,
+        let channels = [
+            sources[0].channels,
+            sources.get(1).map_or(0, |s| s.channels),
         ];
-        // Every count below is at most a buffer length (< 2^31) or a group count.
-        let shape = Shape {
-            height: geometry.height as u32,
-            width: geometry.width as u32,
-            batch: batch as u32,
-            kernel: conv.kernel as u32,
-            out_channels: conv.out_channels as u32,
-            channels0: sources[0].channels as u32,
-            channels1: sources.get(1).map_or(0, |s| s.channels) as u32,
-            has_residual: conv.residual.is_some() as u32,
-            residual_scale: conv.residual_scale,
-        };
+        let (groups, shape) = launch(
+            geometry,
+            batch,
+            conv.kernel,
+            conv.out_channels,
+            channels,
+            conv.residual.map(|_| conv.residual_scale),
+        )?;
         debug_assert_eq!(in_channels, (shape.channels0 + shape.channels1) as usize);
         let inputs = [
             sources[0].data,
@@ -117,5 +145,35 @@ impl Conv2d {
             conv.residual.unwrap_or(&[]),
         ];
         self.kernel.run_f32(&inputs, out, groups, shape)
+    }
+
+    /// Records the convolution of `op` (the network program's operation, already
+    /// checked against the slot sizes by the caller) into `recorder`. `buffers` are the
+    /// shader's bindings: source 0, source 1, weight, bias, residual, output.
+    pub(crate) fn record(
+        &self,
+        recorder: &mut Recorder,
+        geometry: Geometry,
+        batch: usize,
+        op: &ConvOp,
+        buffers: &[Subbuffer<[u32]>; 6],
+    ) -> Result<(), GpuError> {
+        let channels = [
+            op.sources[0].channels,
+            if op.source_count > 1 {
+                op.sources[1].channels
+            } else {
+                0
+            },
+        ];
+        let (groups, shape) = launch(
+            geometry,
+            batch,
+            op.kernel,
+            op.out_channels,
+            channels,
+            op.residual.map(|_| op.residual_scale),
+        )?;
+        self.kernel.record(recorder, buffers, groups, shape)
     }
 }

@@ -32,11 +32,16 @@
 //!   (`shaders/upsample_nearest2.comp`), a bit copy as in
 //!   [`powerpost_core::nn::resample::upsample_nearest2`].
 //!
-//! The network pipelines take and return host slices in the core's padded planar layout
-//! ([`powerpost_core::nn::geometry`]) with the core's signatures and validation (same
-//! [`powerpost_core::Error`]s), so a caller can swap one for the other; every call uploads
-//! its inputs and reads its output back. Keeping tensors on the device between layers
-//! comes with the whole network.
+//! - [`unet::GpuUNet`]: the whole score network, the core's
+//!   [program](powerpost_core::unet::program) recorded once as one command buffer of the
+//!   pipelines above, tensors kept on the device between layers; bit-identical to
+//!   [`powerpost_core::unet::UNet::denoise`].
+//!
+//! The layer pipelines' `run` methods take and return host slices in the core's padded
+//! planar layout ([`powerpost_core::nn::geometry`]) with the core's signatures and
+//! validation (same [`powerpost_core::Error`]s), so a caller can swap one for the other;
+//! each such call uploads its inputs and reads its output back. The network records the
+//! same pipelines into one submission instead.
 
 #![deny(missing_docs)]
 
@@ -59,12 +64,15 @@ mod error;
 pub mod linear;
 pub mod norm;
 pub mod resample;
+pub mod unet;
 
 use std::sync::Arc;
 
 use vulkano::buffer::{Buffer, BufferContents, BufferCreateInfo, BufferUsage, Subbuffer};
 use vulkano::command_buffer::allocator::StandardCommandBufferAllocator;
-use vulkano::command_buffer::{AutoCommandBufferBuilder, CommandBufferUsage};
+use vulkano::command_buffer::{
+    AutoCommandBufferBuilder, CommandBufferUsage, PrimaryAutoCommandBuffer,
+};
 use vulkano::descriptor_set::allocator::StandardDescriptorSetAllocator;
 use vulkano::descriptor_set::{DescriptorSet, WriteDescriptorSet};
 use vulkano::device::physical::{PhysicalDevice, PhysicalDeviceType};
@@ -82,6 +90,7 @@ use vulkano::{Version, VulkanLibrary};
 
 use error::vk;
 pub use error::GpuError;
+pub use unet::GpuUNet;
 
 /// A Vulkan device with a compute queue and the allocators the pipelines share.
 ///
@@ -355,9 +364,98 @@ impl Gpu {
         groups: [u32; 3],
         push: Option<Pc>,
     ) -> Result<(), GpuError> {
+        let mut recorder = self.recorder(false)?;
+        recorder.dispatch(pipeline, buffers, groups, push)?;
+        let commands = recorder.finish()?;
+        self.execute(&commands)
+    }
+
+    /// A command recorder on this device's compute queue; `reusable` command buffers may
+    /// be executed many times (one at a time).
+    pub(crate) fn recorder(&self, reusable: bool) -> Result<Recorder, GpuError> {
+        let usage = if reusable {
+            CommandBufferUsage::MultipleSubmit
+        } else {
+            CommandBufferUsage::OneTimeSubmit
+        };
+        let builder = AutoCommandBufferBuilder::primary(
+            self.commands.clone(),
+            self.queue.queue_family_index(),
+            usage,
+        )
+        .map_err(vk("creating a command buffer"))?;
+        Ok(Recorder {
+            gpu: self.clone(),
+            builder,
+        })
+    }
+
+    /// Submits `commands` and waits for them to finish.
+    pub(crate) fn execute(&self, commands: &Arc<PrimaryAutoCommandBuffer>) -> Result<(), GpuError> {
+        vulkano::sync::now(self.device.clone())
+            .then_execute(self.queue.clone(), commands.clone())
+            .map_err(vk("submitting"))?
+            .then_signal_fence_and_flush()
+            .map_err(vk("flushing"))?
+            .wait(None)
+            .map_err(vk("waiting for the device"))
+    }
+
+    /// The device's alignment of storage-buffer offsets, in f32 values.
+    pub(crate) fn offset_alignment(&self) -> usize {
+        let bytes = self
+            .device
+            .physical_device()
+            .properties()
+            .min_storage_buffer_offset_alignment
+            .as_devicesize() as usize;
+        bytes.div_ceil(4).max(1)
+    }
+
+    /// A storage buffer of `len` values (at least one) that only the device uses.
+    pub(crate) fn device_buffer(&self, len: usize) -> Result<Subbuffer<[u32]>, GpuError> {
+        Buffer::new_slice::<u32>(
+            self.memory.clone(),
+            BufferCreateInfo {
+                usage: BufferUsage::STORAGE_BUFFER,
+                ..Default::default()
+            },
+            AllocationCreateInfo {
+                memory_type_filter: MemoryTypeFilter::PREFER_DEVICE,
+                ..Default::default()
+            },
+            len.max(1) as u64,
+        )
+        .map_err(vk("allocating a device buffer"))
+    }
+
+    /// A storage buffer of `len` values (at least one) that the host writes, reads or
+    /// both between dispatches.
+    pub(crate) fn host_buffer(&self, len: usize) -> Result<Subbuffer<[u32]>, GpuError> {
+        self.storage_buffer((0..len.max(1)).map(|_| 0u32), true)
+    }
+}
+
+/// Commands being recorded for one submission: dispatches in order, with the barriers
+/// between them that vulkano derives from the buffers each one reads and writes.
+pub(crate) struct Recorder {
+    gpu: Gpu,
+    builder: AutoCommandBufferBuilder<PrimaryAutoCommandBuffer>,
+}
+
+impl Recorder {
+    /// Records one dispatch of `pipeline` over a `groups` grid with `buffers` bound to
+    /// set 0, bindings 0, 1, …, and optional push constants (offset 0).
+    pub(crate) fn dispatch<Pc: BufferContents>(
+        &mut self,
+        pipeline: &Arc<ComputePipeline>,
+        buffers: &[Subbuffer<[u32]>],
+        groups: [u32; 3],
+        push: Option<Pc>,
+    ) -> Result<(), GpuError> {
         let layout = pipeline.layout().set_layouts()[0].clone();
         let set = DescriptorSet::new(
-            self.descriptors.clone(),
+            self.gpu.descriptors.clone(),
             layout,
             buffers
                 .iter()
@@ -366,13 +464,7 @@ impl Gpu {
             [],
         )
         .map_err(vk("creating the descriptor set"))?;
-        let mut builder = AutoCommandBufferBuilder::primary(
-            self.commands.clone(),
-            self.queue.queue_family_index(),
-            CommandBufferUsage::OneTimeSubmit,
-        )
-        .map_err(vk("creating a command buffer"))?;
-        builder
+        self.builder
             .bind_pipeline_compute(pipeline.clone())
             .map_err(vk("binding the pipeline"))?
             .bind_descriptor_sets(
@@ -383,21 +475,21 @@ impl Gpu {
             )
             .map_err(vk("binding the buffers"))?;
         if let Some(push) = push {
-            builder
+            self.builder
                 .push_constants(pipeline.layout().clone(), 0, push)
                 .map_err(vk("setting the push constants"))?;
         }
         // SAFETY: the shaders index their buffers only below their lengths
         // (`.length()` checks in every shader).
-        unsafe { builder.dispatch(groups) }.map_err(vk("recording the dispatch"))?;
-        let commands = builder.build().map_err(vk("building the command buffer"))?;
-        vulkano::sync::now(self.device.clone())
-            .then_execute(self.queue.clone(), commands)
-            .map_err(vk("submitting"))?
-            .then_signal_fence_and_flush()
-            .map_err(vk("flushing"))?
-            .wait(None)
-            .map_err(vk("waiting for the device"))
+        unsafe { self.builder.dispatch(groups) }.map_err(vk("recording the dispatch"))?;
+        Ok(())
+    }
+
+    /// The recorded command buffer.
+    pub(crate) fn finish(self) -> Result<Arc<PrimaryAutoCommandBuffer>, GpuError> {
+        self.builder
+            .build()
+            .map_err(vk("building the command buffer"))
     }
 }
 
@@ -497,6 +589,17 @@ impl Kernel {
         self.gpu
             .dispatch_with(&self.pipeline, &buffers, groups, push)?;
         read_f32(&output, out)
+    }
+
+    /// Records one dispatch of the shader into `recorder` (see [`Recorder::dispatch`]).
+    pub(crate) fn record<Pc: BufferContents>(
+        &self,
+        recorder: &mut Recorder,
+        buffers: &[Subbuffer<[u32]>],
+        groups: [u32; 3],
+        push: Pc,
+    ) -> Result<(), GpuError> {
+        recorder.dispatch(&self.pipeline, buffers, groups, Some(push))
     }
 
     /// Runs the shader once over `groups` work groups without push constants.

@@ -27,8 +27,10 @@ use vulkano::buffer::BufferContents;
 use powerpost_core::nn::conv::Source;
 use powerpost_core::nn::geometry::Geometry;
 use powerpost_core::nn::norm::{check_group_norm, GroupNorm};
+use powerpost_core::unet::program::NormOp;
+use vulkano::buffer::Subbuffer;
 
-use crate::{check_buffer, group_count, Gpu, GpuError, Kernel};
+use crate::{check_buffer, group_count, Gpu, GpuError, Kernel, Recorder};
 
 /// The shader's push constants (`Shape` in `shaders/group_norm.comp`).
 #[derive(BufferContents, Clone, Copy)]
@@ -42,6 +44,35 @@ struct Shape {
     groups: u32,
     silu: u32,
     eps: f32,
+}
+
+/// The work-group grid and push constants of one group norm over the (up to) two
+/// sources' `channels`.
+fn launch(
+    geometry: Geometry,
+    batch: usize,
+    channels: [usize; 2],
+    groups: usize,
+    silu: bool,
+    eps: f32,
+) -> Result<([u32; 3], Shape), GpuError> {
+    let grid = [
+        group_count("group-norm groups", groups)?,
+        group_count("group-norm batch", batch)?,
+        1,
+    ];
+    // Every count below is at most a buffer length (< 2^31) or a group count.
+    let shape = Shape {
+        height: geometry.height as u32,
+        width: geometry.width as u32,
+        batch: batch as u32,
+        channels0: channels[0] as u32,
+        channels1: channels[1] as u32,
+        groups: groups as u32,
+        silu: silu as u32,
+        eps,
+    };
+    Ok((grid, shape))
 }
 
 /// The group-normalisation shader's pipeline.
@@ -97,22 +128,11 @@ impl GroupNormPipeline {
         ] {
             check_buffer(what, len)?;
         }
-        let groups = [
-            group_count("group-norm groups", norm.groups)?,
-            group_count("group-norm batch", batch)?,
-            1,
+        let channels = [
+            sources[0].channels,
+            sources.get(1).map_or(0, |s| s.channels),
         ];
-        // Every count below is at most a buffer length (< 2^31) or a group count.
-        let shape = Shape {
-            height: geometry.height as u32,
-            width: geometry.width as u32,
-            batch: batch as u32,
-            channels0: sources[0].channels as u32,
-            channels1: sources.get(1).map_or(0, |s| s.channels) as u32,
-            groups: norm.groups as u32,
-            silu: norm.silu as u32,
-            eps: norm.eps,
-        };
+        let (groups, shape) = launch(geometry, batch, channels, norm.groups, norm.silu, norm.eps)?;
         let inputs = [
             sources[0].data,
             sources.get(1).map_or(&[], |s| s.data),
@@ -120,5 +140,29 @@ impl GroupNormPipeline {
             norm.beta,
         ];
         self.kernel.run_f32(&inputs, out, groups, shape)
+    }
+
+    /// Records the group norm (with SiLU) of `op` (the network program's operation,
+    /// already checked against the slot sizes by the caller) into `recorder`. `buffers`
+    /// are the shader's bindings: source 0, source 1, γ, β, output.
+    pub(crate) fn record(
+        &self,
+        recorder: &mut Recorder,
+        geometry: Geometry,
+        batch: usize,
+        op: &NormOp,
+        eps: f32,
+        buffers: &[Subbuffer<[u32]>; 5],
+    ) -> Result<(), GpuError> {
+        let channels = [
+            op.sources[0].channels,
+            if op.source_count > 1 {
+                op.sources[1].channels
+            } else {
+                0
+            },
+        ];
+        let (groups, shape) = launch(geometry, batch, channels, op.groups, true, eps)?;
+        self.kernel.record(recorder, buffers, groups, shape)
     }
 }

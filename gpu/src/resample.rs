@@ -15,12 +15,12 @@
 //!   (the shader reads and writes `uint`), as Rust's copy is: NaN payloads and subnormals
 //!   pass unchanged.
 
-use vulkano::buffer::BufferContents;
+use vulkano::buffer::{BufferContents, Subbuffer};
 
 use powerpost_core::nn::geometry::Geometry;
 use powerpost_core::nn::resample::{check_avg_pool2, check_upsample_nearest2};
 
-use crate::{check_buffer, group_count, Gpu, GpuError, Kernel};
+use crate::{check_buffer, group_count, Gpu, GpuError, Kernel, Recorder};
 
 /// Work-group size of both shaders (`local_size_x`): consecutive plane cells.
 const GROUP: usize = 64;
@@ -33,6 +33,28 @@ struct Shape {
     height: u32,
     width: u32,
     planes: u32,
+}
+
+/// The work-group grid and push constants of one resampling to planes of geometry `to`;
+/// `coarse` (the smaller of the two geometries) goes to the shader.
+fn launch(
+    what: [&'static str; 2],
+    coarse: Geometry,
+    to: Geometry,
+    planes: usize,
+) -> Result<([u32; 3], Shape), GpuError> {
+    let groups = [
+        group_count(what[0], to.plane_len().div_ceil(GROUP))?,
+        group_count(what[1], planes)?,
+        1,
+    ];
+    // The buffers hold fewer than 2^31 values, so the sides fit in u32.
+    let shape = Shape {
+        height: coarse.height as u32,
+        width: coarse.width as u32,
+        planes: planes as u32,
+    };
+    Ok((groups, shape))
 }
 
 /// Runs one resampling shader on `planes` planes: `input` into `out`, whose planes have
@@ -52,17 +74,7 @@ fn resample(
     }
     check_buffer(what[0], input.len())?;
     check_buffer(what[1], out.len())?;
-    let groups = [
-        group_count(what[2], to.plane_len().div_ceil(GROUP))?,
-        group_count(what[3], planes)?,
-        1,
-    ];
-    // The buffers hold fewer than 2^31 values, so the sides fit in u32.
-    let shape = Shape {
-        height: coarse.height as u32,
-        width: coarse.width as u32,
-        planes: planes as u32,
-    };
+    let (groups, shape) = launch([what[2], what[3]], coarse, to, planes)?;
     kernel.run_f32(&[input], out, groups, shape)
 }
 
@@ -120,6 +132,27 @@ impl AvgPool2 {
     }
 }
 
+impl AvgPool2 {
+    /// Records the pooling of `planes` planes of geometry `fine` from `buffers[0]` into
+    /// `buffers[1]` (the network program's operation, checked by the caller).
+    pub(crate) fn record(
+        &self,
+        recorder: &mut Recorder,
+        fine: Geometry,
+        planes: usize,
+        buffers: &[Subbuffer<[u32]>; 2],
+    ) -> Result<(), GpuError> {
+        let coarse = fine.half();
+        let (groups, shape) = launch(
+            ["pool plane cells / 64", "pool planes"],
+            coarse,
+            coarse,
+            planes,
+        )?;
+        self.kernel.record(recorder, buffers, groups, shape)
+    }
+}
+
 /// The nearest-neighbour up-sampling shader's pipeline.
 pub struct UpsampleNearest2 {
     kernel: Kernel,
@@ -169,5 +202,25 @@ impl UpsampleNearest2 {
             input,
             out,
         )
+    }
+}
+
+impl UpsampleNearest2 {
+    /// Records the up-sampling of `planes` planes of geometry `coarse` from `buffers[0]`
+    /// into `buffers[1]` (the network program's operation, checked by the caller).
+    pub(crate) fn record(
+        &self,
+        recorder: &mut Recorder,
+        coarse: Geometry,
+        planes: usize,
+        buffers: &[Subbuffer<[u32]>; 2],
+    ) -> Result<(), GpuError> {
+        let (groups, shape) = launch(
+            ["upsample plane cells / 64", "upsample planes"],
+            coarse,
+            coarse.double(),
+            planes,
+        )?;
+        self.kernel.record(recorder, buffers, groups, shape)
     }
 }
