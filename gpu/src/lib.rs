@@ -90,7 +90,7 @@ use vulkano::{Version, VulkanLibrary};
 
 use error::vk;
 pub use error::GpuError;
-pub use unet::GpuUNet;
+pub use unet::{GpuDenoiser, GpuUNet};
 
 /// A Vulkan device with a compute queue and the allocators the pipelines share.
 ///
