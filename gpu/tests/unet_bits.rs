@@ -131,9 +131,10 @@ fn default_network_matches_the_core() {
     }
 }
 
-/// The shipped weights on the shipped model's grid: the call `powerpost sample` makes.
+/// The shipped weights (real magnitudes everywhere) on a quarter of the shipped model's
+/// 64 × 128 grid (lavapipe is slow: the full grid takes ≈ 40 s here).
 #[test]
-fn shipped_weights_match_the_core_on_the_edge_grid() {
+fn shipped_weights_match_the_core() {
     let config = UNetConfig::DEFAULT;
     let bytes = std::fs::read(concat!(
         env!("CARGO_MANIFEST_DIR"),

@@ -95,6 +95,8 @@ pub struct SampleArgs {
     pub from: Option<PathBuf>,
     #[command(flatten)]
     pub run: RunArgs,
+    #[command(flatten)]
+    pub device: super::DeviceArgs,
 }
 
 /// The JSON sidecar `sample.json`.
@@ -257,7 +259,10 @@ pub fn run(args: &SampleArgs) -> Result<()> {
         }
     }
 
-    let engine = Engine::new(args.run.threads)?;
+    let engine = Engine::new(args.run.threads, &args.device)?;
+    if let (Some(device), false) = (engine.device_label(), args.run.quiet) {
+        eprintln!("network on the Vulkan device {device}");
+    }
     let sampling = Sampling {
         weights: &weights,
         height,

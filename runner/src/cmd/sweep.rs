@@ -109,6 +109,8 @@ pub struct SweepArgs {
     pub out: PathBuf,
     #[command(flatten)]
     pub run: RunArgs,
+    #[command(flatten)]
+    pub device: super::DeviceArgs,
 }
 
 /// Options of `powerpost sweep-merge`.
@@ -610,7 +612,10 @@ pub fn run(args: &SweepArgs) -> Result<()> {
             eprintln!("{note}");
         }
     }
-    let engine = Engine::new(args.run.threads)?;
+    let engine = Engine::new(args.run.threads, &args.device)?;
+    if let (Some(device), false) = (engine.device_label(), args.run.quiet) {
+        eprintln!("network on the Vulkan device {device}");
+    }
     let to_sample = todo
         .iter()
         .filter(|(_, metrics_only)| !metrics_only)
