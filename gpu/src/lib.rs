@@ -232,6 +232,12 @@ impl Gpu {
         &self.device.physical_device().properties().device_name
     }
 
+    /// Whether the device is a CPU implementation of Vulkan (such as Mesa's lavapipe):
+    /// right for testing the backend, slower than the core's own CPU kernels.
+    pub fn is_cpu_implementation(&self) -> bool {
+        self.device.physical_device().properties().device_type == PhysicalDeviceType::Cpu
+    }
+
     /// The driver's name and version information, as reported.
     pub fn driver_info(&self) -> String {
         let p = self.device.physical_device().properties();

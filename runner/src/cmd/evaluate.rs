@@ -267,9 +267,7 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
     }
     let out_dir = prepare_output(&args.out)?;
     let engine = Engine::new(args.run.threads, &args.device)?;
-    if let (Some(device), false) = (engine.device_label(), args.run.quiet) {
-        eprintln!("network on the Vulkan device {device}");
-    }
+    engine.announce_device(args.run.quiet);
     let threads = engine.executor().threads();
     let range = 2.0 * weights.normalization.velocity_half_range_km_s as f64;
 

@@ -715,7 +715,26 @@ impl Engine {
         }
     }
 
+    /// Says on stderr which Vulkan device runs the network (unless `quiet`), and warns
+    /// when it is a CPU implementation of Vulkan (always, even when `quiet`).
+    pub fn announce_device(&self, quiet: bool) {
+        #[cfg(feature = "vulkan")]
+        if let (Some(gpu), Some(label)) = (&self.gpu, self.device_label()) {
+            if !quiet {
+                eprintln!("network on the Vulkan device {label}");
+            }
+            if gpu.is_cpu_implementation() {
+                eprintln!(
+                    "note: {} is a CPU implementation of Vulkan (for testing the backend); --backend cpu is much faster on this machine",
+                    gpu.device_name()
+                );
+            }
+        }
+        let _ = quiet;
+    }
+
     /// The Vulkan device in use, as "name (driver)", or `None` on the CPU.
+    #[cfg_attr(not(feature = "vulkan"), allow(dead_code))]
     pub fn device_label(&self) -> Option<String> {
         #[cfg(feature = "vulkan")]
         if let Some(gpu) = &self.gpu {

@@ -260,9 +260,7 @@ pub fn run(args: &SampleArgs) -> Result<()> {
     }
 
     let engine = Engine::new(args.run.threads, &args.device)?;
-    if let (Some(device), false) = (engine.device_label(), args.run.quiet) {
-        eprintln!("network on the Vulkan device {device}");
-    }
+    engine.announce_device(args.run.quiet);
     let sampling = Sampling {
         weights: &weights,
         height,

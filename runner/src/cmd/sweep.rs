@@ -613,9 +613,7 @@ pub fn run(args: &SweepArgs) -> Result<()> {
         }
     }
     let engine = Engine::new(args.run.threads, &args.device)?;
-    if let (Some(device), false) = (engine.device_label(), args.run.quiet) {
-        eprintln!("network on the Vulkan device {device}");
-    }
+    engine.announce_device(args.run.quiet);
     let to_sample = todo
         .iter()
         .filter(|(_, metrics_only)| !metrics_only)
