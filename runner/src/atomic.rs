@@ -6,6 +6,7 @@
 //! anything fails, the temporary file is deleted and the destination is left untouched.
 
 use anyhow::{Context, Result};
+pub use powerpost_train::files::remove_stale_temporaries;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};

@@ -21,7 +21,7 @@
 //!
 //! A rerun skips shards whose digests verify; `--shard k/n` builds shards `j ≡ k (mod n)`.
 
-use crate::files::{npy_bytes, read_npy, sha256_hex, write_atomic};
+use crate::files::{npy_bytes, read_npy, remove_stale_temporaries, sha256_hex, write_atomic};
 use anyhow::{bail, Context, Result};
 use powerpost_core::exec::Serial;
 use powerpost_core::geology::{self, GeologyParams};
@@ -347,6 +347,15 @@ pub fn build_with(
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.threads.max(1))
         .build()?;
+    // What killed runs left of this process's own shards (other machines may be writing
+    // the other parts into the same directory), and of the manifest when unsharded.
+    for k in (0..shards).filter(|k| k % parts == part) {
+        let (xf, yf, rf) = shard_names(k);
+        remove_stale_temporaries(&opts.out, &[&xf, &yf, &rf])?;
+    }
+    if parts == 1 {
+        remove_stale_temporaries(&opts.out, &["manifest.json", "powerpost"])?;
+    }
     let mut report = BuildReport {
         built: 0,
         skipped: 0,

@@ -156,6 +156,18 @@ pub fn train(
     }
     std::fs::create_dir_all(&opts.out)
         .with_context(|| format!("{}: cannot create directory", opts.out.display()))?;
+    // What a killed run left of its atomic writes (`powerpost`: the prefix older versions
+    // used for every file).
+    crate::files::remove_stale_temporaries(
+        &opts.out,
+        &[
+            "checkpoint.bin",
+            "log.csv",
+            "loss.png",
+            "weights.safetensors",
+            "powerpost",
+        ],
+    )?;
     let ckpt_path = opts.out.join("checkpoint.bin");
     let log_path = opts.out.join("log.csv");
     let init = match &opts.init_from {

@@ -378,6 +378,8 @@ pub fn prepare_output(dest: &Path) -> Result<OutputDir> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "out".into());
+    // What killed runs left beside the destination.
+    crate::atomic::remove_stale_temporaries(&parent, &[&name])?;
     let prefix = format!(".{name}.");
     let temp = crate::atomic::temp_builder(&prefix, ".tmp", true)
         .tempdir_in(&parent)

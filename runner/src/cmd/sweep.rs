@@ -582,6 +582,17 @@ pub fn run(args: &SweepArgs) -> Result<()> {
     }
     std::fs::create_dir_all(args.out.join("cells"))
         .with_context(|| format!("--out {}: cannot create the directory", args.out.display()))?;
+    // What killed runs left of this run's cells and files (other shards' cells untouched).
+    let my_cells: Vec<String> = mine
+        .iter()
+        .map(|&c| {
+            let (lambda, alpha) = plan.cell(c);
+            cell_name(lambda, alpha)
+        })
+        .collect();
+    let my_cells: Vec<&str> = my_cells.iter().map(String::as_str).collect();
+    atomic::remove_stale_temporaries(&args.out.join("cells"), &my_cells)?;
+    atomic::remove_stale_temporaries(&args.out, &["sweep.json", "sweep.csv", "sweep.png"])?;
     atomic::write_bytes(
         &args.out.join("sweep.json"),
         (serde_json::to_string_pretty(&plan)? + "\n").as_bytes(),
