@@ -20,9 +20,10 @@
 //! leading one of `m` lands in the top hex digit of `F`, and `F = m · 2^shift`, with `shift`
 //! from −3 to 23: up to 3 low bits are rounded off, which is where IBM loses precision
 //! (relative error at most `2⁻²¹`). Rounding happens only when `F`'s leading hex digit is
-//! below 8, so it never carries `F` up to `2²⁴`. Specials: `±0` → `0x00000000` / `0x80000000`; `±∞` →
-//! the largest IBM magnitude with the sign (`0x7FFFFFFF` / `0xFFFFFFFF`), as overflow would
-//! saturate; NaN, which IBM cannot represent, → `0x7FFFFFFF` (the SEG-Y writer refuses
+//! below 8, so it never carries `F` up to `2²⁴`. Specials: `±0` → `0x00000000`, the IBM
+//! "true zero" (the sign of a zero is dropped: readers such as segyio read `0x80000000` as
+//! `+0` anyway); `±∞` → the largest IBM magnitude with the sign (`0x7FFFFFFF` /
+//! `0xFFFFFFFF`), as overflow would saturate; NaN, which IBM cannot represent, → `0x7FFFFFFF` (the SEG-Y writer refuses
 //! non-finite samples before converting, so files never get one).
 
 /// The largest positive IBM single, `(1 − 2⁻²⁴)·16⁶³`.
@@ -74,7 +75,7 @@ pub fn f32_to_ibm(value: f32) -> u32 {
     // value = ±significand · 2^exp2.
     let (significand, exp2) = if biased == 0 {
         if stored == 0 {
-            return sign;
+            return 0;
         }
         (stored, -149)
     } else {
@@ -105,7 +106,7 @@ mod tests {
         let sign = if x.is_sign_negative() { 0x8000_0000 } else { 0 };
         let mut q = f64::from(x).abs();
         if q == 0.0 {
-            return sign;
+            return 0;
         }
         let mut e = 64i32;
         while q >= 1.0 {
@@ -160,13 +161,15 @@ mod tests {
             (0x3F10_0000, 1.0 / 256.0),
             (0x4110_0001, 1.0 + 2.0f32.powi(-20)),
             (0x0000_0000, 0.0),
-            (0x8000_0000, -0.0),
         ];
         for (word, value) in exact {
             assert_eq!(ibm_to_f32(word).to_bits(), value.to_bits(), "{word:#010x}");
             assert_eq!(f32_to_ibm(value), word, "{value}");
         }
         assert_eq!(f32_to_ibm(0.1), 0x4019_999A);
+        // Zeros: −0 is written as the true zero; 0x80000000 reads as −0.
+        assert_eq!(f32_to_ibm(-0.0), 0);
+        assert_eq!(ibm_to_f32(0x8000_0000).to_bits(), (-0.0f32).to_bits());
         assert_eq!(ibm_to_f64(0x4019_999A), 1_677_722.0 / 16_777_216.0);
         // The extremes of the IBM range, exactly.
         assert_eq!(ibm_to_f64(IBM_MAX), (1.0 - 2f64.powi(-24)) * 2f64.powi(252));
@@ -241,7 +244,7 @@ mod tests {
             assert!(err <= f64::from(x).abs() * 2f64.powi(-21));
             // Exact whenever the f32 fits in the IBM fraction.
             let bits = x.to_bits() & 0x7F_FFFF;
-            if bits.trailing_zeros() >= 3 {
+            if bits.trailing_zeros() >= 3 && x != 0.0 {
                 assert_eq!(ibm_to_f32(word).to_bits(), x.to_bits(), "{x:e}");
             }
         }
