@@ -58,7 +58,7 @@ fn truncated_files_say_where_they_end() {
                 part: p,
                 expected: x,
                 found: f,
-            } => assert_eq!((*p, *x, *f), (part, expected as u64, found as u64), "{len}"),
+            } => assert_eq!((*p, *x, *f), (part, expected, found), "{len}"),
             other => panic!("{len}: {other}"),
         }
     }
