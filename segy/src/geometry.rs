@@ -126,12 +126,25 @@ fn check_layout(
         }
         .into());
     }
-    if segy.samples_per_trace != samples {
+    if segy.traces().checked_mul(segy.samples_per_trace) != Some(segy.data.len()) {
+        return Err(ErrorKind::DataLength {
+            traces: segy.traces(),
+            samples: segy.samples_per_trace,
+            found: segy.data.len(),
+        }
+        .into());
+    }
+    if segy.samples_per_trace != samples || samples == 0 {
+        let expected = if samples == 0 {
+            "more than 0".to_string()
+        } else {
+            samples.to_string()
+        };
         return Err(field_error(
             None,
             binary_field::samples_per_trace,
             segy.samples_per_trace,
-            samples.to_string(),
+            expected,
         ));
     }
     if segy.sample_interval() != f64::from(interval) {

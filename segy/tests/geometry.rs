@@ -139,6 +139,25 @@ fn shot_geometry_mismatches_name_the_trace_and_field() {
     let mut rounded = line();
     rounded.source_x[3] += 0.00004;
     assert!(rounded.check(&segy).is_ok());
+    // A hand-made Segy whose data does not fill its traces, or a geometry without samples.
+    let mut short = segy.clone();
+    short.data.pop();
+    assert!(matches!(
+        line().check(&short).unwrap_err().kind(),
+        ErrorKind::DataLength { .. }
+    ));
+    let mut empty = segy.clone();
+    empty.samples_per_trace = 0;
+    empty.data.clear();
+    let no_samples = ShotGeometry {
+        samples: 0,
+        ..line()
+    };
+    assert!(no_samples
+        .shots_from_segy(&empty)
+        .unwrap_err()
+        .to_string()
+        .contains("is 0, expected more than 0"));
     // Feet are refused.
     let mut feet = segy.clone();
     feet.binary.measurement_system = 2;
