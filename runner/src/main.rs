@@ -13,6 +13,7 @@ mod figures;
 mod npy;
 #[allow(dead_code)]
 mod progress;
+mod segy_io;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -35,9 +36,9 @@ enum Command {
     Geology(cmd::geology::GeologyArgs),
     /// Draw velocity models or seismic images from a .npy file as a PNG.
     Plot(cmd::plot::PlotArgs),
-    /// Forward-model shots for a velocity model (.npy → shots .npy [shots, nt, receivers]).
+    /// Forward-model shots for a velocity model (.npy → shots .npy [shots, nt, receivers] or SEG-Y .sgy).
     Simulate(cmd::wave::SimulateArgs),
-    /// Reverse-time migrate shots with a smooth background (→ RTM image .npy).
+    /// Reverse-time migrate shots (.npy or SEG-Y) with a smooth background (→ RTM image .npy or .sgy).
     Migrate(cmd::wave::MigrateArgs),
     /// Relative shot-data residual ‖F(model) − d_obs‖ / ‖d_obs‖ (JSON on stdout).
     Residual(cmd::wave::ResidualArgs),

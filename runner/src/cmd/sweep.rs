@@ -94,8 +94,9 @@ pub struct SweepArgs {
     /// Ground-truth velocity (km/s), 2-D [H, W] .npy: adds RMSE and SSIM of each mean.
     #[arg(long)]
     pub truth: Option<PathBuf>,
-    /// Observed shots [shots, nt, receivers] .npy of --preset: adds the data residual of
-    /// each posterior mean (costly, see the docs).
+    /// Observed shots [shots, nt, receivers] .npy (or SEG-Y .sgy/.segy with the preset's
+    /// geometry) of --preset: adds the data residual of each posterior mean (costly, see
+    /// the docs).
     #[arg(long)]
     pub shots: Option<PathBuf>,
     /// Acquisition preset of --shots (`edge`: 64 × 128 models; `paper`: 256 × 256).
@@ -716,21 +717,26 @@ fn read_shots(
     if (a.model_nz, a.model_nx) != (height, width) {
         bail!("--preset {preset}: models are {} × {}, the RTM image is {height} × {width}; the data residual needs the preset's model size", a.model_nz, a.model_nx);
     }
-    let array = npy::read_f32_ranks(path, &[3]).context("--shots")?;
-    let want = [a.n_sources, a.cfg.nt, a.n_receivers];
-    if array.shape != want {
-        bail!(
-            "{}: shape {:?}, expected {want:?} ([shots, nt, receivers]) for preset {preset}",
-            path.display(),
-            array.shape
-        );
-    }
-    if array.data.iter().any(|v| !v.is_finite()) {
-        bail!("{}: shots contain NaN or infinite values", path.display());
-    }
+    let data = if crate::segy_io::is_segy(path) {
+        crate::segy_io::read_shots(path, &a, preset).context("--shots")?
+    } else {
+        let array = npy::read_f32_ranks(path, &[3]).context("--shots")?;
+        let want = [a.n_sources, a.cfg.nt, a.n_receivers];
+        if array.shape != want {
+            bail!(
+                "{}: shape {:?}, expected {want:?} ([shots, nt, receivers]) for preset {preset}",
+                path.display(),
+                array.shape
+            );
+        }
+        if array.data.iter().any(|v| !v.is_finite()) {
+            bail!("{}: shots contain NaN or infinite values", path.display());
+        }
+        array.data
+    };
     Ok((
         a,
-        array.data,
+        data,
         FileRecord {
             path: super::posterior_io::absolute(path),
             sha256: sha256_file(path)?,

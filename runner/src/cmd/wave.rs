@@ -4,6 +4,10 @@
 //! Shots are processed in parallel (one shot per task, each shot computed serially, so
 //! results do not depend on the thread count); images are summed in shot order.
 //!
+//! Shots and RTM images are `.npy`, or SEG-Y when the path ends in `.sgy` / `.segy`
+//! ([`crate::segy_io`]): shots as shots × receivers traces with the preset's geometry in
+//! the trace headers (checked on input), images as one trace per model column.
+//!
 //! RTM keeps each shot's whole background wavefield in memory (one propagation fewer, see
 //! `powerpost_core::wave::born`) when all concurrent shots fit in [`RTM_STORED_BUDGET`]
 //! bytes, and checkpoints otherwise; the image bits are the same either way.
@@ -21,6 +25,7 @@ use crate::atomic::write_bytes;
 use crate::exec::{resolve_threads, PoolExecutor};
 use crate::npy::{read_f32_ranks, write_f32};
 use crate::progress::Progress;
+use crate::segy_io::{self, SegyFormat};
 
 /// Memory (bytes) that `migrate` may spend on stored background wavefields, all
 /// concurrent shots together; above it, shots use checkpointing.
@@ -29,8 +34,9 @@ pub const RTM_STORED_BUDGET: usize = 4 << 30;
 /// Options shared by the wave commands.
 #[derive(Args, Debug, Clone)]
 pub struct PresetArgs {
-    /// Acquisition preset: `paper` (256×256 at 12.5 m) or `edge` (64×128 at 25 m,
-    /// modelled on a 2× finer grid).
+    /// Acquisition preset: `paper` (256×256 at 12.5 m), `edge` (64×128 at 25 m,
+    /// modelled on a 2× finer grid) or `tiny` (16×32 at 12.5 m, 4 shots, 0.5 s; for smoke
+    /// tests).
     #[arg(long, default_value = "paper")]
     pub preset: String,
     #[command(flatten)]
@@ -46,9 +52,14 @@ pub struct SimulateArgs {
     /// Velocity model `.npy` in m/s or km/s, shape [nz, nx] (or [1, nz, nx]) of the preset's model grid.
     #[arg(long)]
     pub model: PathBuf,
-    /// Output shots `.npy`, shape [shots, nt, receivers].
+    /// Output shots: `.npy` of shape [shots, nt, receivers], or SEG-Y (`.sgy`/`.segy`:
+    /// shots × receivers traces, the preset's geometry in the trace headers).
     #[arg(long)]
     pub out: PathBuf,
+    /// Sample format of a SEG-Y `--out`: `ieee` (format 5, exact; default) or `ibm`
+    /// (format 1, rounded to nearest).
+    #[arg(long, value_enum)]
+    pub segy_format: Option<SegyFormat>,
     #[command(flatten)]
     pub preset: PresetArgs,
     /// Signal-to-noise ratio of the added coloured noise in dB.
@@ -65,7 +76,8 @@ pub struct SimulateArgs {
 /// `powerpost migrate`.
 #[derive(Args, Debug)]
 pub struct MigrateArgs {
-    /// Shots `.npy`, shape [shots, nt, receivers].
+    /// Shots: `.npy` of shape [shots, nt, receivers], or SEG-Y (`.sgy`/`.segy`) whose
+    /// geometry must be the preset's.
     #[arg(long)]
     pub shots: PathBuf,
     /// Migration velocity `.npy` (used as is).
@@ -77,9 +89,13 @@ pub struct MigrateArgs {
     /// Gaussian smoothing σ in model grid points (with `--model`).
     #[arg(long, default_value_t = 10.0)]
     pub sigma: f32,
-    /// Output RTM image `.npy`, shape [nz, nx] of the model grid.
+    /// Output RTM image: `.npy` of shape [nz, nx] of the model grid, or SEG-Y
+    /// (`.sgy`/`.segy`: one trace per column, dz in mm as the sample interval).
     #[arg(long)]
     pub out: PathBuf,
+    /// Sample format of a SEG-Y `--out`: `ieee` (default) or `ibm`.
+    #[arg(long, value_enum)]
+    pub segy_format: Option<SegyFormat>,
     #[command(flatten)]
     pub preset: PresetArgs,
     /// Mute the image where the velocity is at most this (the water layer), m/s.
@@ -99,7 +115,8 @@ pub struct ResidualArgs {
     /// Velocity model `.npy` whose predicted shots are compared.
     #[arg(long)]
     pub model: PathBuf,
-    /// Observed shots `.npy`, shape [shots, nt, receivers].
+    /// Observed shots: `.npy` of shape [shots, nt, receivers], or SEG-Y (`.sgy`/`.segy`)
+    /// whose geometry must be the preset's.
     #[arg(long)]
     pub shots: PathBuf,
     #[command(flatten)]
@@ -159,8 +176,33 @@ pub struct BenchArgs {
     pub out_shot: Option<PathBuf>,
 }
 
+/// The `tiny` preset: the `paper` set-up on a 16 × 32 model at 12.5 m with 4 sources, 32
+/// receivers and a 0.5 s record (401 samples). Thousands of times cheaper than `edge`, for
+/// smoke tests and the runner's SEG-Y round trips; models this small carry little geology.
+fn tiny_acquisition() -> Acquisition {
+    let (nz, nx, spacing) = (16, 32, 12.5);
+    let mut cfg = WaveConfig::new(nz, nx, spacing, 1.25e-3, 401, 15.0);
+    cfg.source_delay = 0.1;
+    cfg.pml_width = 20;
+    Acquisition {
+        model_nz: nz,
+        model_nx: nx,
+        model_spacing: spacing,
+        refine: 1,
+        cfg,
+        n_sources: 4,
+        n_receivers: nx,
+        depth: 2.0 * spacing,
+    }
+}
+
 fn preset(args: &PresetArgs) -> Result<Acquisition> {
-    let mut a = Acquisition::by_name(&args.preset).map_err(|e| anyhow::anyhow!("--preset: {e}"))?;
+    let mut a = if args.preset == "tiny" {
+        tiny_acquisition()
+    } else {
+        Acquisition::by_name(&args.preset)
+            .map_err(|e| anyhow::anyhow!("--preset: {e} (or `tiny`)"))?
+    };
     if args.time_order != 2 && args.time_order != 4 {
         bail!("--time-order: expected 2 or 4, got {}", args.time_order);
     }
@@ -211,8 +253,11 @@ fn read_model(path: &Path, a: &Acquisition) -> Result<Vec<f32>> {
     Ok(data)
 }
 
-/// Reads shots and checks their shape against the preset.
-fn read_shots(path: &Path, a: &Acquisition) -> Result<Vec<f32>> {
+/// Reads shots (`.npy` or SEG-Y) and checks their shape or geometry against the preset.
+fn read_shots(path: &Path, a: &Acquisition, preset: &str) -> Result<Vec<f32>> {
+    if segy_io::is_segy(path) {
+        return segy_io::read_shots(path, a, preset);
+    }
     let s = read_f32_ranks(path, &[3])?;
     let want = [a.n_sources, a.cfg.nt, a.n_receivers];
     if s.shape != want {
@@ -308,6 +353,7 @@ fn refine(a: &Acquisition, model: &[f32]) -> Result<Vec<f32>> {
 /// Runs `powerpost simulate`.
 pub fn simulate(args: SimulateArgs) -> Result<()> {
     let a = preset(&args.preset)?;
+    let segy_format = segy_io::output_format(&args.out, args.segy_format)?;
     let model = read_model(&args.model, &a)?;
     let fine = refine(&a, &model)?;
     let mut shots = model_all_shots(&a, &fine, &args.preset.run, "simulate")?;
@@ -333,14 +379,48 @@ pub fn simulate(args: SimulateArgs) -> Result<()> {
             .map_err(core_err(&format!("noise for shot {s}")))?;
         }
     }
+    if segy_io::is_segy(&args.out) {
+        let cfg = a.cfg;
+        let noise = if args.clean {
+            "NONE (CLEAN)".to_string()
+        } else {
+            format!("{} DB COLOURED, SEED {}", args.snr_db, args.seed)
+        };
+        let description = [
+            format!(
+                "POWERPOST {}: SYNTHETIC SHOT GATHERS, 2-D ACOUSTIC FINITE DIFFERENCES",
+                env!("CARGO_PKG_VERSION")
+            ),
+            format!(
+                "PRESET {}: MODEL {} X {} AT {} M, MODELLED ON {} X {} AT {} M",
+                args.preset.preset, a.model_nz, a.model_nx, a.model_spacing, cfg.nz, cfg.nx, cfg.dz
+            ),
+            format!(
+                "RICKER {} HZ, DELAY {} S; SPACE ORDER {}, TIME ORDER {}",
+                cfg.peak_frequency, cfg.source_delay, cfg.space_order, cfg.time_order
+            ),
+            format!("NOISE: {noise}"),
+            format!("MODEL: {}", file_name(&args.model)),
+        ]
+        .map(|line| segy_io::header_text(&line, 76));
+        return segy_io::write_shots(&args.out, &a, &shots, segy_format, &description);
+    }
     write_f32(&args.out, &[a.n_sources, a.cfg.nt, a.n_receivers], &shots)
+}
+
+/// The file name of a path, for textual headers.
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// Runs `powerpost migrate`.
 pub fn migrate(args: MigrateArgs) -> Result<()> {
     let mut a = preset(&args.preset)?;
     a.cfg.time_order = 2;
-    let shots = read_shots(&args.shots, &a)?;
+    let segy_format = segy_io::output_format(&args.out, args.segy_format)?;
+    let shots = read_shots(&args.shots, &a, &args.preset.preset)?;
     let (background, mute_velocity) = match (&args.background, &args.model) {
         (Some(b), None) => {
             let bg = read_model(b, &a)?;
@@ -456,13 +536,38 @@ pub fn migrate(args: MigrateArgs) -> Result<()> {
         0,
     )
     .map_err(core_err("mute"))?;
+    if segy_io::is_segy(&args.out) {
+        let background = match (&args.background, &args.model) {
+            (Some(b), _) => format!("BACKGROUND {}", file_name(b)),
+            (None, Some(m)) => format!("{} SMOOTHED, SIGMA {}", file_name(m), args.sigma),
+            _ => String::new(),
+        };
+        let description = [
+            format!(
+                "POWERPOST {}: REVERSE-TIME MIGRATION IMAGE IN DEPTH, PRESET {}",
+                env!("CARGO_PKG_VERSION"),
+                args.preset.preset
+            ),
+            format!("SHOTS: {}", file_name(&args.shots)),
+            format!("VELOCITY: {background}"),
+            format!(
+                "WATER MUTE AT {} M/S; LAPLACIAN {}; ILLUMINATION EPS {}",
+                args.water_velocity,
+                if args.laplacian { "YES" } else { "NO" },
+                args.illumination_eps
+                    .map_or("NONE".to_string(), |e| e.to_string())
+            ),
+        ]
+        .map(|line| segy_io::header_text(&line, 76));
+        return segy_io::write_image(&args.out, &a, &coarse, segy_format, &description);
+    }
     write_f32(&args.out, &[a.model_nz, a.model_nx], &coarse)
 }
 
 /// Runs `powerpost residual`.
 pub fn residual(args: ResidualArgs) -> Result<()> {
     let a = preset(&args.preset)?;
-    let observed = read_shots(&args.shots, &a)?;
+    let observed = read_shots(&args.shots, &a, &args.preset.preset)?;
     let model = read_model(&args.model, &a)?;
     let fine = refine(&a, &model)?;
     let predicted = model_all_shots(&a, &fine, &args.preset.run, "residual")?;
