@@ -35,11 +35,16 @@
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
-pub mod buffers;
-pub mod geology;
-pub mod network;
+// Declaration order is the header's order.
 pub mod status;
+
+pub mod network;
+
+pub mod geology;
+
 pub mod wave;
+
+pub mod buffers;
 
 pub use status::{powerpost_error, powerpost_status, powerpost_status_message};
 

@@ -51,7 +51,7 @@ pub enum powerpost_status {
 }
 
 /// Every status, in numeric order.
-pub const ALL_STATUSES: [powerpost_status; 10] = [
+pub(crate) const ALL_STATUSES: [powerpost_status; 10] = [
     powerpost_status::POWERPOST_OK,
     powerpost_status::POWERPOST_BUFFER_LENGTH,
     powerpost_status::POWERPOST_INVALID_ARGUMENT,
