@@ -74,46 +74,50 @@ fn static_library() -> PathBuf {
         .clone()
 }
 
+/// Compiles and links `tests/c/{name}.c` against the static library into the scratch
+/// directory `build-{name}`.
+fn compile(name: &str) -> PathBuf {
+    let dir = scratch_dir(&format!("build-{name}"));
+    let out = dir.join(name);
+    let compiler = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let status = Command::new(&compiler)
+        .args([
+            "-std=c99",
+            "-O2",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-pedantic",
+        ])
+        .arg("-I")
+        .arg(crate_dir.join("include"))
+        .arg(crate_dir.join(format!("tests/c/{name}.c")))
+        .arg(static_library())
+        // What `rustc --print native-static-libs` lists for the staticlib on Linux.
+        .args([
+            "-lgcc_s",
+            "-lutil",
+            "-lrt",
+            "-lpthread",
+            "-lm",
+            "-ldl",
+            "-lc",
+        ])
+        .arg("-o")
+        .arg(&out)
+        .status()
+        .unwrap_or_else(|e| {
+            panic!("cannot run the C compiler `{compiler}` ({e}); install gcc or set CC")
+        });
+    assert!(status.success(), "compiling tests/c/{name}.c failed");
+    out
+}
+
 /// The C program, compiled once per test process.
 fn smoke_binary() -> &'static Path {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY.get_or_init(|| {
-        let dir = scratch_dir("build");
-        let out = dir.join("smoke");
-        let compiler = std::env::var("CC").unwrap_or_else(|_| "cc".into());
-        let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let status = Command::new(&compiler)
-            .args([
-                "-std=c99",
-                "-O2",
-                "-Wall",
-                "-Wextra",
-                "-Werror",
-                "-pedantic",
-            ])
-            .arg("-I")
-            .arg(crate_dir.join("include"))
-            .arg(crate_dir.join("tests/c/smoke.c"))
-            .arg(static_library())
-            // What `rustc --print native-static-libs` lists for the staticlib on Linux.
-            .args([
-                "-lgcc_s",
-                "-lutil",
-                "-lrt",
-                "-lpthread",
-                "-lm",
-                "-ldl",
-                "-lc",
-            ])
-            .arg("-o")
-            .arg(&out)
-            .status()
-            .unwrap_or_else(|e| {
-                panic!("cannot run the C compiler `{compiler}` ({e}); install gcc or set CC")
-            });
-        assert!(status.success(), "compiling tests/c/smoke.c failed");
-        out
-    })
+    BINARY.get_or_init(|| compile("smoke"))
 }
 
 /// Starts the C program.
@@ -484,4 +488,54 @@ fn c_error_paths_report_the_right_statuses() {
         "{stdout}"
     );
     assert!(stdout.contains("buffer `scratch` has length"), "{stdout}");
+}
+
+#[test]
+fn readme_example_is_minimal_c_and_compiles() {
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let example = std::fs::read_to_string(crate_dir.join("tests/c/minimal.c")).unwrap();
+    let readme = std::fs::read_to_string(crate_dir.join("README.md")).unwrap();
+    assert!(
+        readme.contains(&example),
+        "capi/README.md must quote tests/c/minimal.c verbatim"
+    );
+    let binary = compile("minimal");
+    // Wrong usage is reported without touching the library.
+    let output = Command::new(&binary).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn header_compiles_as_cpp() {
+    let compiler = std::env::var("CXX").unwrap_or_else(|_| "c++".into());
+    let dir = scratch_dir("cpp");
+    let source = dir.join("header.cpp");
+    std::fs::write(
+        &source,
+        "#include \"powerpost.h\"\n\
+         int main() { powerpost_error e = powerpost_error(); (void)e;\n\
+         return powerpost_abi_version() == POWERPOST_ABI_VERSION ? 0 : 1; }\n",
+    )
+    .unwrap();
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    match Command::new(&compiler)
+        .args([
+            "-std=c++11",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-pedantic",
+            "-fsyntax-only",
+        ])
+        .arg("-I")
+        .arg(crate_dir.join("include"))
+        .arg(&source)
+        .status()
+    {
+        Ok(status) => assert!(
+            status.success(),
+            "include/powerpost.h does not compile as C++"
+        ),
+        Err(e) => eprintln!("note: no C++ compiler `{compiler}` ({e}); C++ check skipped"),
+    }
 }
