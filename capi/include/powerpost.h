@@ -348,7 +348,8 @@ typedef struct powerpost_sampler {
 
 /**
  * Progress callback: called with `(context, done, total)` after each of the `total`
- * sampler steps, on the calling thread.
+ * sampler steps, on the calling thread. It must return normally (no `longjmp` out of
+ * it) and must not touch the call's `sample` or `scratch` buffers.
  */
 typedef void (*powerpost_progress_fn)(void *context, size_t done, size_t total);
 

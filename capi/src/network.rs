@@ -17,6 +17,7 @@
 
 use core::ffi::c_void;
 
+use powerpost_core::error::check_len;
 use powerpost_core::exec::Serial;
 use powerpost_core::normalize::Normalization;
 use powerpost_core::posterior::{draw_sample, PosteriorRequest};
@@ -169,10 +170,14 @@ pub unsafe extern "C" fn powerpost_weights_inspect(
     // SAFETY: the caller's promises are forwarded to `guard` and `buffers`.
     unsafe {
         guard(error, || {
-            let bytes = buffers::input("bytes", bytes, bytes_len)?;
             if info.is_null() {
                 return Err(Failure::NullPointer { name: "info" });
             }
+            disjoint(&[
+                Span::input("bytes", bytes, bytes_len),
+                Span::output("info", info, 1),
+            ])?;
+            let bytes = buffers::input("bytes", bytes, bytes_len)?;
             let file = SafeTensors::parse(bytes).map_err(Error::from)?;
             let architecture = file.metadata(ARCHITECTURE_KEY);
             let preset = PRESETS
@@ -562,7 +567,8 @@ pub unsafe extern "C" fn powerpost_network_evaluations(sampler: *const powerpost
 }
 
 /// Progress callback: called with `(context, done, total)` after each of the `total`
-/// sampler steps, on the calling thread.
+/// sampler steps, on the calling thread. It must return normally (no `longjmp` out of
+/// it) and must not touch the call's `sample` or `scratch` buffers.
 #[allow(non_camel_case_types)]
 pub type powerpost_progress_fn =
     Option<unsafe extern "C" fn(context: *mut c_void, done: usize, total: usize)>;
@@ -679,10 +685,11 @@ pub unsafe extern "C" fn powerpost_draw_sample(
             let config = network_config(preset)?;
             let request = *buffers::value("request", request)?;
             let sampler = request.sampler.to_core()?;
-            image_len(&config, request.height, request.width)?;
+            let n = image_len(&config, request.height, request.width)?;
             let rtm_len = if request.rtm_image.is_null() {
                 0
             } else {
+                check_len("request.rtm_image", request.rtm_image_len, n)?;
                 request.rtm_image_len
             };
             disjoint(&[

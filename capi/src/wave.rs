@@ -20,6 +20,7 @@
 //! inputs. The time order (2: leapfrog, 4: with the modified-equation correction) applies
 //! to forward modelling; RTM is always second order.
 
+use powerpost_core::error::check_len;
 use powerpost_core::exec::Serial;
 use powerpost_core::wave::{self, Acquisition, WaveConfig};
 use powerpost_core::Error;
@@ -309,8 +310,9 @@ pub unsafe extern "C" fn powerpost_wave_prepare_medium(
             ])?;
             let velocity = buffers::input("velocity_m_s", velocity_m_s, velocity_len)?;
             let medium = buffers::output("medium", medium, medium_len)?;
+            check_len("velocity_m_s", velocity.len(), a.model_nz * a.model_nx)?;
             let core_len = wave::medium_len(&a.cfg)?;
-            powerpost_core::error::check_len("medium", medium.len(), core_len + fine_len(&a))?;
+            check_len("medium", medium.len(), core_len + fine_len(&a))?;
             let (core, fine) = medium.split_at_mut(core_len);
             a.refine_model(velocity, fine)?;
             wave::prepare_medium(&a.cfg, fine, core)?;
@@ -322,7 +324,7 @@ pub unsafe extern "C" fn powerpost_wave_prepare_medium(
 /// The core's part of a medium buffer.
 fn core_medium<'m>(a: &Acquisition, medium: &'m [f32]) -> Result<&'m [f32], Failure> {
     let core_len = wave::medium_len(&a.cfg)?;
-    powerpost_core::error::check_len("medium", medium.len(), core_len + fine_len(a))?;
+    check_len("medium", medium.len(), core_len + fine_len(a))?;
     Ok(&medium[..core_len])
 }
 
@@ -366,7 +368,7 @@ pub unsafe extern "C" fn powerpost_wave_forward_shot(
             let shot = buffers::output("shot", shot, shot_len)?;
             let scratch = buffers::output("scratch", scratch, scratch_len)?;
             let position = a.source_position(source)?;
-            powerpost_core::error::check_len(
+            check_len(
                 "scratch",
                 scratch.len(),
                 wave::state_len(&a.cfg)? + geometry_len(&a),
@@ -426,7 +428,7 @@ pub unsafe extern "C" fn powerpost_wave_add_noise(
             let cfg = &a.cfg;
             let l = noise_filter_len(cfg);
             let white = wave::colored_noise_scratch_len(cfg.nt, a.n_receivers, l);
-            powerpost_core::error::check_len("scratch", scratch.len(), white + l)?;
+            check_len("scratch", scratch.len(), white + l)?;
             let (white, filter) = scratch.split_at_mut(white);
             // The first `l` samples of the wavelet (each sample depends only on its index).
             wave::ricker_wavelet(cfg.peak_frequency, cfg.source_delay, cfg.dt, filter)?;
@@ -758,8 +760,8 @@ pub unsafe extern "C" fn powerpost_gaussian_smooth(
             let input = buffers::input("input", input, input_len)?;
             let scratch = buffers::output("scratch", scratch, scratch_len)?;
             let out = buffers::output("out", out, out_len)?;
-            powerpost_core::error::check_len("input", input.len(), n)?;
-            powerpost_core::error::check_len("out", out.len(), n)?;
+            check_len("input", input.len(), n)?;
+            check_len("out", out.len(), n)?;
             wave::gaussian_smooth(input, nz, nx, sigma, scratch, out)?;
             Ok(())
         })

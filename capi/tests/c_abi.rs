@@ -58,20 +58,23 @@ fn scratch_dir(name: &str) -> PathBuf {
     dir
 }
 
-/// `libpowerpost_capi.a` of this build: cargo puts it in the profile directory, the parent
-/// of this test executable's `deps/` directory (whatever the target directory is).
+/// `libpowerpost_capi.a` of this build. For `cargo test`, cargo writes it to the `deps/`
+/// directory beside this test executable (whatever the target directory and profile);
+/// a `cargo build` of the same profile copies one into the profile directory above. The
+/// newer of the two is this source's.
 fn static_library() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let deps = exe.parent().unwrap();
     let candidates = [
-        deps.parent().unwrap().join("libpowerpost_capi.a"),
         deps.join("libpowerpost_capi.a"),
+        deps.parent().unwrap().join("libpowerpost_capi.a"),
     ];
     candidates
         .iter()
-        .find(|p| p.is_file())
+        .filter_map(|p| Some((std::fs::metadata(p).ok()?.modified().ok()?, p)))
+        .max_by_key(|(modified, _)| *modified)
+        .map(|(_, p)| p.clone())
         .unwrap_or_else(|| panic!("no static library at {candidates:?}"))
-        .clone()
 }
 
 /// Compiles and links `tests/c/{name}.c` against the static library into the scratch

@@ -379,6 +379,10 @@ static int run_errors(const char *weights_path) {
   REQUIRE(err.expected == scratch_len && err.actual == scratch_len - 1);
   EXPECT(DRAW(&request, sample, n - 1, scratch, scratch_len), POWERPOST_BUFFER_LENGTH);
   REQUIRE(strcmp(err.name, "sample") == 0 && err.expected == n && err.actual == n - 1);
+  request.rtm_image_len = n - 1;
+  EXPECT(DRAW(&request, sample, n, scratch, scratch_len), POWERPOST_BUFFER_LENGTH);
+  REQUIRE(strcmp(err.name, "request.rtm_image") == 0 && err.expected == n && err.actual == n - 1);
+  request.rtm_image_len = n;
   EXPECT(powerpost_network_load_weights(POWERPOST_NETWORK_DEFAULT, bytes, bytes_len, scratch,
                                         net.params_len - 1, &err),
          POWERPOST_BUFFER_LENGTH);
@@ -467,6 +471,10 @@ static int run_errors(const char *weights_path) {
                                        medium_len, &err),
          POWERPOST_UNSTABLE_TIME_STEP);
   REQUIRE(err.actual > err.expected);
+  EXPECT(powerpost_wave_prepare_medium(POWERPOST_ACQUISITION_EDGE, 2, velocity, n - 1, medium,
+                                       medium_len, &err),
+         POWERPOST_BUFFER_LENGTH);
+  REQUIRE(strcmp(err.name, "velocity_m_s") == 0 && err.expected == n);
   velocity[5] = NAN;
   EXPECT(powerpost_wave_prepare_medium(POWERPOST_ACQUISITION_EDGE, 2, velocity, n, medium,
                                        medium_len, &err),
