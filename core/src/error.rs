@@ -52,6 +52,12 @@ pub enum Error {
         /// What became non-finite (e.g. `"sample"`).
         name: &'static str,
     },
+    /// A denoiser running outside the core (e.g. on a Vulkan device) failed; the backend
+    /// that returned this keeps the details.
+    Device {
+        /// What the backend was doing.
+        what: &'static str,
+    },
 }
 
 impl fmt::Display for Error {
@@ -84,6 +90,7 @@ impl fmt::Display for Error {
             Error::NonFinite { name } => {
                 write!(f, "`{name}` became non-finite (NaN or infinity)")
             }
+            Error::Device { what } => write!(f, "the compute device failed while {what}"),
         }
     }
 }

@@ -7,7 +7,7 @@
 
 use crate::error::{check_len, Error};
 use crate::exec::Executor;
-use crate::power::{power_scaled_scratch_len, PowerScaled};
+use crate::power::{power_scaled_scratch_len, ConditionalDenoiser, PowerScaled};
 use crate::rng::NoiseStream;
 use crate::sampler::{sample_with_progress, sampler_scratch_len, SamplerConfig};
 use crate::unet::denoiser::{network_denoiser_workspace_len, NetworkDenoiser};
@@ -42,13 +42,19 @@ pub fn posterior_scratch_len(
     width: usize,
     sampler: &SamplerConfig,
 ) -> usize {
-    let n = height * width;
     network_denoiser_workspace_len(net, height, width)
-        + power_scaled_scratch_len(n)
-        + sampler_scratch_len(sampler.kind, n)
+        + sampling_scratch_len(height, width, sampler)
 }
 
-/// Draws one sample (normalised velocity, `height × width`) into `out`.
+/// Scratch values [`draw_sample_with`] needs (the network's own workspace is the
+/// denoiser's business).
+pub fn sampling_scratch_len(height: usize, width: usize, sampler: &SamplerConfig) -> usize {
+    let n = height * width;
+    power_scaled_scratch_len(n) + sampler_scratch_len(sampler.kind, n)
+}
+
+/// Draws one sample (normalised velocity, `height × width`) into `out` with the core's
+/// network on `exec`.
 ///
 /// `progress(done, total)` is called after every sampler step.
 ///
@@ -65,11 +71,39 @@ pub fn draw_sample(
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<(), Error> {
     let (h, w) = (request.height, request.width);
-    check_len("sample", out.len(), h * w)?;
     check_len(
         "scratch",
         scratch.len(),
         posterior_scratch_len(net, h, w, &request.sampler),
+    )?;
+    let (workspace, rest) = scratch.split_at_mut(network_denoiser_workspace_len(net, h, w));
+    let network =
+        NetworkDenoiser::new(net, exec, h, w, request.rtm_image.unwrap_or(&[]), workspace)?;
+    draw_sample_with(network, request, out, rest, progress)
+}
+
+/// Draws one sample as [`draw_sample`] does, with `network` evaluating the conditional
+/// and unconditional denoisers (bound to the request's size and RTM image): the same
+/// bits as [`draw_sample`] whenever `network` returns the core network's bits, as the
+/// Vulkan backend does.
+///
+/// # Errors
+/// As [`draw_sample`]; [`Error::BufferLength`] if `network` is not for
+/// `height × width` images or `scratch` is not [`sampling_scratch_len`] long.
+pub fn draw_sample_with<D: ConditionalDenoiser>(
+    network: D,
+    request: &PosteriorRequest<'_>,
+    out: &mut [f32],
+    scratch: &mut [f32],
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<(), Error> {
+    let (h, w) = (request.height, request.width);
+    check_len("sample", out.len(), h * w)?;
+    check_len("network image", network.image_len(), h * w)?;
+    check_len(
+        "scratch",
+        scratch.len(),
+        sampling_scratch_len(h, w, &request.sampler),
     )?;
     if request.rtm_image.is_none() && request.lambda != 0.0 {
         return Err(Error::InvalidArgument {
@@ -77,10 +111,7 @@ pub fn draw_sample(
             expected: "0 when no RTM image is given (prior sampling)",
         });
     }
-    let (workspace, rest) = scratch.split_at_mut(network_denoiser_workspace_len(net, h, w));
-    let (power_scratch, sampler_scratch) = rest.split_at_mut(power_scaled_scratch_len(h * w));
-    let network =
-        NetworkDenoiser::new(net, exec, h, w, request.rtm_image.unwrap_or(&[]), workspace)?;
+    let (power_scratch, sampler_scratch) = scratch.split_at_mut(power_scaled_scratch_len(h * w));
     let mut denoiser = PowerScaled::new(network, request.lambda, request.alpha, power_scratch)?;
     let noise = NoiseStream::new(request.seed, request.sample_index);
     sample_with_progress(

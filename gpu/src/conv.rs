@@ -28,6 +28,9 @@ use crate::{check_buffer, group_count, Gpu, GpuError, Kernel, Recorder};
 /// Work-group size of the shader (`local_size_x`): consecutive plane cells.
 const GROUP: usize = 64;
 
+/// Output channels one invocation computes (`OUT_BLOCK` in the shader).
+const OUT_BLOCK: usize = 4;
+
 /// The shader's push constants (`Shape` in `shaders/conv2d.comp`).
 #[derive(BufferContents, Clone, Copy)]
 #[repr(C)]
@@ -56,7 +59,7 @@ fn launch(
     let plane = geometry.plane_len();
     let groups = [
         group_count("conv plane cells / 64", plane.div_ceil(GROUP))?,
-        group_count("conv output channels", out_channels)?,
+        group_count("conv output channels / 4", out_channels.div_ceil(OUT_BLOCK))?,
         group_count("conv batch", batch)?,
     ];
     // Every count below is at most a buffer length (< 2^31) or a group count.

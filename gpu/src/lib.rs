@@ -90,7 +90,7 @@ use vulkano::{Version, VulkanLibrary};
 
 use error::vk;
 pub use error::GpuError;
-pub use unet::GpuUNet;
+pub use unet::{GpuDenoiser, GpuUNet};
 
 /// A Vulkan device with a compute queue and the allocators the pipelines share.
 ///
@@ -230,6 +230,12 @@ impl Gpu {
     /// The device's name, as its driver reports it.
     pub fn device_name(&self) -> &str {
         &self.device.physical_device().properties().device_name
+    }
+
+    /// Whether the device is a CPU implementation of Vulkan (such as Mesa's lavapipe):
+    /// right for testing the backend, slower than the core's own CPU kernels.
+    pub fn is_cpu_implementation(&self) -> bool {
+        self.device.physical_device().properties().device_type == PhysicalDeviceType::Cpu
     }
 
     /// The driver's name and version information, as reported.

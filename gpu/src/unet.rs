@@ -367,3 +367,95 @@ fn write_f32(buffer: &Subbuffer<[u32]>, values: &[f32]) -> Result<(), GpuError> 
     }
     Ok(())
 }
+
+/// A [`GpuUNet`] bound to an image size and a condition, as a
+/// [`ConditionalDenoiser`](powerpost_core::power::ConditionalDenoiser) for the core's
+/// samplers ([`powerpost_core::posterior::draw_sample_with`]): the device's counterpart
+/// of [`powerpost_core::unet::denoiser::NetworkDenoiser`].
+///
+/// The sampler trait speaks the core's [`Error`](powerpost_core::Error); a device failure
+/// reaches the sampler as [`Error::Device`](powerpost_core::Error::Device) and the full
+/// [`GpuError`] waits in [`GpuDenoiser::take_failure`].
+pub struct GpuDenoiser<'a> {
+    net: &'a mut GpuUNet,
+    height: usize,
+    width: usize,
+    condition: &'a [f32],
+    failure: Option<GpuError>,
+}
+
+impl<'a> GpuDenoiser<'a> {
+    /// Binds `net` to `height × width` images and a condition (the normalised RTM image,
+    /// or an empty slice when only the unconditional branch will be asked for).
+    ///
+    /// # Errors
+    /// [`Error::BufferLength`](powerpost_core::Error::BufferLength) for a mis-sized
+    /// condition.
+    pub fn new(
+        net: &'a mut GpuUNet,
+        height: usize,
+        width: usize,
+        condition: &'a [f32],
+    ) -> Result<Self, powerpost_core::Error> {
+        if !condition.is_empty() {
+            powerpost_core::error::check_len("condition", condition.len(), height * width)?;
+        }
+        Ok(Self {
+            net,
+            height,
+            width,
+            condition,
+            failure: None,
+        })
+    }
+
+    /// The device error behind the last [`Error::Device`](powerpost_core::Error::Device),
+    /// if any (taken: a second call returns `None`).
+    pub fn take_failure(&mut self) -> Option<GpuError> {
+        self.failure.take()
+    }
+}
+
+impl powerpost_core::power::ConditionalDenoiser for GpuDenoiser<'_> {
+    fn image_len(&self) -> usize {
+        self.height * self.width
+    }
+
+    fn denoise(
+        &mut self,
+        x: &[f32],
+        sigma: f32,
+        conditional: Option<&mut [f32]>,
+        unconditional: Option<&mut [f32]>,
+    ) -> Result<(), powerpost_core::Error> {
+        if conditional.is_some() && self.condition.is_empty() {
+            return Err(powerpost_core::Error::InvalidArgument {
+                name: "condition",
+                expected: "an RTM image for the conditional branch (λ > 0)",
+            });
+        }
+        let input = DenoiseInput {
+            height: self.height,
+            width: self.width,
+            x,
+            sigma,
+            condition: self.condition,
+        };
+        match self.net.denoise(
+            input,
+            DenoiseOutput {
+                conditional,
+                unconditional,
+            },
+        ) {
+            Ok(()) => Ok(()),
+            Err(GpuError::Core(e)) => Err(e),
+            Err(e) => {
+                self.failure = Some(e);
+                Err(powerpost_core::Error::Device {
+                    what: "evaluating the network",
+                })
+            }
+        }
+    }
+}

@@ -35,6 +35,10 @@ pub struct BenchArgs {
     /// Weights: a safetensors file, or `random:SEED` for seeded random weights.
     #[arg(long, default_value = "random:2024")]
     pub weights: String,
+    /// Also time the network on a Vulkan device (the best one, or the one whose name
+    /// contains NAME), side by side with the CPU rows, and check it returns the CPU's bits.
+    #[arg(long, value_name = "NAME", num_args = 0..=1, default_missing_value = "")]
+    pub vulkan: Option<String>,
     /// Append one JSON line per measurement to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -135,6 +139,37 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             "gflops": flops / (med * 1e-3) / 1e9, "isa": net.isa().name(), "height": h, "width": w,
         }));
     }
+    if let Some(name) = &args.vulkan {
+        #[cfg(feature = "vulkan")]
+        {
+            let row = vulkan_row(name, &config, &params, h, w, &x, &y, args.repeats, flops)?;
+            let best_cpu = json_lines
+                .iter()
+                .filter_map(|l| l["median_ms"].as_f64())
+                .fold(f64::INFINITY, f64::min);
+            let (device, med, min, max, same) = row;
+            println!(
+                "{:>8} {med:>14.2} {:>10.1} {min:>10.2} {max:>10.2}   Vulkan: {device}; {:.2}× the fastest CPU row; output bits {}",
+                "vulkan",
+                flops / (med * 1e-3) / 1e9,
+                best_cpu / med,
+                if same { "identical to the CPU's" } else { "DIFFER from the CPU's" }
+            );
+            json_lines.push(serde_json::json!({
+                "peer": "powerpost-vulkan", "device": device, "median_ms": med,
+                "gflops": flops / (med * 1e-3) / 1e9, "height": h, "width": w,
+                "bits_equal_cpu": same,
+            }));
+            if !same {
+                bail!("the Vulkan device returned other bits than the CPU");
+            }
+        }
+        #[cfg(not(feature = "vulkan"))]
+        {
+            let _ = name;
+            bail!("--vulkan: this powerpost was built without the `vulkan` feature");
+        }
+    }
     if args.sample {
         let threads = *args.threads.iter().max().unwrap_or(&1);
         let exec = PoolExecutor::new(threads)?;
@@ -184,4 +219,76 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Times the CFG pair on a Vulkan device: (device, median, min, max ms, whether its
+/// output bits equal the CPU's).
+#[cfg(feature = "vulkan")]
+#[allow(clippy::too_many_arguments)]
+fn vulkan_row(
+    name: &str,
+    config: &powerpost_core::unet::UNetConfig,
+    params: &[f32],
+    h: usize,
+    w: usize,
+    x: &[f32],
+    y: &[f32],
+    repeats: usize,
+    flops: f64,
+) -> Result<(String, f64, f64, f64, bool)> {
+    let _ = flops;
+    let gpu = if name.is_empty() {
+        powerpost_gpu::Gpu::new()
+    } else {
+        powerpost_gpu::Gpu::with_device(name)
+    }
+    .context("--vulkan")?;
+    let device = format!("{} ({})", gpu.device_name(), gpu.driver_info().trim());
+    let mut gpu_net = powerpost_gpu::GpuUNet::new(&gpu, *config, params).context("--vulkan")?;
+    let input = DenoiseInput {
+        height: h,
+        width: w,
+        x,
+        sigma: 1.3,
+        condition: y,
+    };
+    let (mut cond, mut uncond) = (vec![0.0; h * w], vec![0.0; h * w]);
+    let mut times = Vec::with_capacity(repeats);
+    for i in 0..repeats + 2 {
+        let start = Instant::now();
+        gpu_net
+            .denoise(
+                input,
+                DenoiseOutput {
+                    conditional: Some(&mut cond),
+                    unconditional: Some(&mut uncond),
+                },
+            )
+            .context("--vulkan")?;
+        if i >= 2 {
+            times.push(start.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    let net = UNet::new(*config, params)?;
+    let mut workspace = vec![0.0; workspace_len(config, h, w, 2)];
+    let (mut cpu_cond, mut cpu_uncond) = (vec![0.0; h * w], vec![0.0; h * w]);
+    net.denoise(
+        &powerpost_core::exec::Serial,
+        input,
+        DenoiseOutput {
+            conditional: Some(&mut cpu_cond),
+            unconditional: Some(&mut cpu_uncond),
+        },
+        &mut workspace,
+    )?;
+    let same = cond
+        .iter()
+        .chain(&uncond)
+        .map(|v| v.to_bits())
+        .eq(cpu_cond.iter().chain(&cpu_uncond).map(|v| v.to_bits()));
+    let (min, max) = (
+        times.iter().cloned().fold(f64::INFINITY, f64::min),
+        times.iter().cloned().fold(0.0, f64::max),
+    );
+    Ok((device, median(&mut times), min, max, same))
 }

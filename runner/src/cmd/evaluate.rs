@@ -109,6 +109,8 @@ pub struct EvaluateArgs {
     pub study_samples: usize,
     #[command(flatten)]
     pub run: RunArgs,
+    #[command(flatten)]
+    pub device: super::DeviceArgs,
 }
 
 /// One held-out pair's figures.
@@ -264,7 +266,8 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
         }
     }
     let out_dir = prepare_output(&args.out)?;
-    let engine = Engine::new(args.run.threads)?;
+    let engine = Engine::new(args.run.threads, &args.device)?;
+    engine.announce_device(args.run.quiet);
     let threads = engine.executor().threads();
     let range = 2.0 * weights.normalization.velocity_half_range_km_s as f64;
 

@@ -39,5 +39,22 @@ pub fn run() -> Result<()> {
             .map(|n| n.get())
             .unwrap_or(1)
     );
+    println!("vulkan devices (--backend vulkan): {}", vulkan_devices());
     Ok(())
+}
+
+/// The usable Vulkan devices, best first, or why there are none.
+#[cfg(feature = "vulkan")]
+fn vulkan_devices() -> String {
+    match powerpost_gpu::Gpu::device_names() {
+        Ok(names) if names.is_empty() => "none found".to_string(),
+        Ok(names) => names.join(", "),
+        Err(e) => format!("none ({e})"),
+    }
+}
+
+/// The usable Vulkan devices: none in a build without the `vulkan` feature.
+#[cfg(not(feature = "vulkan"))]
+fn vulkan_devices() -> String {
+    "none (built without the `vulkan` feature)".to_string()
 }

@@ -16,6 +16,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use powerpost_core::exec::{Executor, Serial};
 use powerpost_core::normalize::Normalization;
 use powerpost_core::posterior::{draw_sample, posterior_scratch_len, PosteriorRequest};
+#[cfg(feature = "vulkan")]
+use powerpost_core::posterior::{draw_sample_with, sampling_scratch_len};
 use powerpost_core::safetensors::SafeTensors;
 use powerpost_core::sampler::{network_evaluations, Predictor, SamplerConfig, SamplerKind};
 use powerpost_core::unet::{
@@ -667,20 +669,82 @@ pub struct Sampling<'a> {
     pub seed: u64,
 }
 
-/// A thread pool and the network, ready to draw samples.
+/// A thread pool (and, with `--backend vulkan`, a Vulkan device), ready to draw samples.
 pub struct Engine {
     executor: PoolExecutor,
+    #[cfg(feature = "vulkan")]
+    gpu: Option<powerpost_gpu::Gpu>,
 }
 
 impl Engine {
-    /// A pool of `threads` workers (`None`: every core).
+    /// A pool of `threads` workers (`None`: every core), and the Vulkan device that
+    /// `device` asks for.
     ///
     /// # Errors
-    /// If the threads cannot be started.
-    pub fn new(threads: Option<usize>) -> Result<Self> {
-        Ok(Self {
-            executor: PoolExecutor::new(resolve_threads(threads))?,
-        })
+    /// If the threads cannot be started, or the Vulkan device cannot be opened (no
+    /// loader, no device, no device of that name, a build without shaders).
+    pub fn new(threads: Option<usize>, device: &super::DeviceArgs) -> Result<Self> {
+        let executor = PoolExecutor::new(resolve_threads(threads))?;
+        match device.backend {
+            super::Backend::Cpu => {
+                if device.vulkan_device.is_some() {
+                    bail!("--vulkan-device: applies to --backend vulkan only");
+                }
+                Ok(Self {
+                    executor,
+                    #[cfg(feature = "vulkan")]
+                    gpu: None,
+                })
+            }
+            #[cfg(feature = "vulkan")]
+            super::Backend::Vulkan => {
+                let gpu = match &device.vulkan_device {
+                    Some(name) => powerpost_gpu::Gpu::with_device(name),
+                    None => powerpost_gpu::Gpu::new(),
+                }
+                .context("--backend vulkan")?;
+                Ok(Self {
+                    executor,
+                    gpu: Some(gpu),
+                })
+            }
+            #[cfg(not(feature = "vulkan"))]
+            super::Backend::Vulkan => {
+                bail!("--backend vulkan: this powerpost was built without the `vulkan` feature")
+            }
+        }
+    }
+
+    /// Says on stderr which Vulkan device runs the network (unless `quiet`), and warns
+    /// when it is a CPU implementation of Vulkan (always, even when `quiet`).
+    pub fn announce_device(&self, quiet: bool) {
+        #[cfg(feature = "vulkan")]
+        if let (Some(gpu), Some(label)) = (&self.gpu, self.device_label()) {
+            if !quiet {
+                eprintln!("network on the Vulkan device {label}");
+            }
+            if gpu.is_cpu_implementation() {
+                eprintln!(
+                    "note: {} is a CPU implementation of Vulkan (for testing the backend); --backend cpu is much faster on this machine",
+                    gpu.device_name()
+                );
+            }
+        }
+        let _ = quiet;
+    }
+
+    /// The Vulkan device in use, as "name (driver)", or `None` on the CPU.
+    #[cfg_attr(not(feature = "vulkan"), allow(dead_code))]
+    pub fn device_label(&self) -> Option<String> {
+        #[cfg(feature = "vulkan")]
+        if let Some(gpu) = &self.gpu {
+            return Some(format!(
+                "{} ({})",
+                gpu.device_name(),
+                gpu.driver_info().trim()
+            ));
+        }
+        None
     }
 
     /// The executor.
@@ -719,6 +783,57 @@ impl Engine {
             }
             None => None,
         };
+        let request_of = |index: u64| PosteriorRequest {
+            height: s.height,
+            width: s.width,
+            rtm_image: condition.as_deref(),
+            lambda: s.lambda,
+            alpha: s.alpha,
+            sampler: s.sampler,
+            seed: s.seed,
+            sample_index: index,
+        };
+        let finish = |index: u64, x: &[f32], velocity: &mut [f32]| -> Result<()> {
+            w.normalization
+                .network_to_velocity(x, velocity)
+                .map_err(|e| anyhow!("sample {index}: {e}"))?;
+            progress.sample_done();
+            Ok(())
+        };
+        #[cfg(feature = "vulkan")]
+        if let Some(gpu) = &self.gpu {
+            // One device, samples one after another (each evaluation is one submission).
+            let mut gpu_net = powerpost_gpu::GpuUNet::new(gpu, w.config, &w.params)
+                .context("--backend vulkan: uploading the network")?;
+            let mut scratch = vec![0.0f32; sampling_scratch_len(s.height, s.width, &s.sampler)];
+            let mut x = vec![0.0f32; len];
+            let mut out = vec![0.0f32; len * n];
+            for (k, velocity) in out.chunks_exact_mut(len.max(1)).enumerate() {
+                let index = first + k as u64;
+                let mut denoiser = powerpost_gpu::GpuDenoiser::new(
+                    &mut gpu_net,
+                    s.height,
+                    s.width,
+                    condition.as_deref().unwrap_or(&[]),
+                )
+                .map_err(|e| anyhow!("sample {index}: {e}"))?;
+                let drawn = draw_sample_with(
+                    &mut denoiser,
+                    &request_of(index),
+                    &mut x,
+                    &mut scratch,
+                    &mut |_, _| progress.step(),
+                );
+                if let Err(e) = drawn {
+                    return Err(match denoiser.take_failure() {
+                        Some(device) => anyhow!(device).context(format!("sample {index}")),
+                        None => anyhow!("sample {index}: {e}"),
+                    });
+                }
+                finish(index, &x, velocity)?;
+            }
+            return Ok(out);
+        }
         let scratch_len = posterior_scratch_len(&net, s.height, s.width, &s.sampler);
         let one = |index: u64,
                    exec: &dyn Executor,
@@ -726,25 +841,11 @@ impl Engine {
                    scratch: &mut [f32],
                    x: &mut [f32]|
          -> Result<()> {
-            let request = PosteriorRequest {
-                height: s.height,
-                width: s.width,
-                rtm_image: condition.as_deref(),
-                lambda: s.lambda,
-                alpha: s.alpha,
-                sampler: s.sampler,
-                seed: s.seed,
-                sample_index: index,
-            };
-            draw_sample(&net, exec, &request, x, scratch, &mut |_, _| {
+            draw_sample(&net, exec, &request_of(index), x, scratch, &mut |_, _| {
                 progress.step()
             })
             .map_err(|e| anyhow!("sample {index}: {e}"))?;
-            w.normalization
-                .network_to_velocity(x, velocity)
-                .map_err(|e| anyhow!("sample {index}: {e}"))?;
-            progress.sample_done();
-            Ok(())
+            finish(index, x, velocity)
         };
         let mut out = vec![0.0f32; len * n];
         let threads = self.executor.threads().max(1);

@@ -95,6 +95,8 @@ pub struct SampleArgs {
     pub from: Option<PathBuf>,
     #[command(flatten)]
     pub run: RunArgs,
+    #[command(flatten)]
+    pub device: super::DeviceArgs,
 }
 
 /// The JSON sidecar `sample.json`.
@@ -257,7 +259,8 @@ pub fn run(args: &SampleArgs) -> Result<()> {
         }
     }
 
-    let engine = Engine::new(args.run.threads)?;
+    let engine = Engine::new(args.run.threads, &args.device)?;
+    engine.announce_device(args.run.quiet);
     let sampling = Sampling {
         weights: &weights,
         height,

@@ -109,6 +109,8 @@ pub struct SweepArgs {
     pub out: PathBuf,
     #[command(flatten)]
     pub run: RunArgs,
+    #[command(flatten)]
+    pub device: super::DeviceArgs,
 }
 
 /// Options of `powerpost sweep-merge`.
@@ -610,7 +612,8 @@ pub fn run(args: &SweepArgs) -> Result<()> {
             eprintln!("{note}");
         }
     }
-    let engine = Engine::new(args.run.threads)?;
+    let engine = Engine::new(args.run.threads, &args.device)?;
+    engine.announce_device(args.run.quiet);
     let to_sample = todo
         .iter()
         .filter(|(_, metrics_only)| !metrics_only)
