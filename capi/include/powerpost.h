@@ -93,6 +93,11 @@ enum powerpost_status
    * A bug in powerpost: a caught panic, or a core error this adapter does not know.
    */
   POWERPOST_INTERNAL = 9,
+  /**
+   * A compute device (e.g. a Vulkan GPU backend) failed; `name` says while doing
+   * what. Not returned by the CPU functions of this library today.
+   */
+  POWERPOST_DEVICE = 10,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L

@@ -20,12 +20,9 @@ use core::ffi::c_void;
 use powerpost_core::error::check_len;
 use powerpost_core::exec::Serial;
 use powerpost_core::normalize::Normalization;
-use powerpost_core::posterior::{draw_sample, PosteriorRequest};
-use powerpost_core::power::power_scaled_scratch_len;
+use powerpost_core::posterior::{draw_sample, sampling_scratch_len, PosteriorRequest};
 use powerpost_core::safetensors::SafeTensors;
-use powerpost_core::sampler::{
-    network_evaluations, sampler_scratch_len, Predictor, SamplerConfig, SamplerKind,
-};
+use powerpost_core::sampler::{network_evaluations, Predictor, SamplerConfig, SamplerKind};
 use powerpost_core::unet::ARCHITECTURE_KEY;
 use powerpost_core::unet::{load_params, params_len, workspace_len, UNet, UNetConfig};
 use powerpost_core::Error;
@@ -614,30 +611,22 @@ pub extern "C" fn powerpost_sample_scratch_len(
 ) -> usize {
     guard_len(|| {
         let config = network_config(preset)?;
-        let n = image_len(&config, height, width)?;
+        image_len(&config, height, width)?;
         Ok(scratch_len(
             &config,
             height,
             width,
-            n,
             core_sampler_kind(sampler_kind)?,
         ))
     })
 }
 
 /// The core's `posterior_scratch_len`, from the configuration alone (the core's function
-/// takes a network, which needs parameters): the denoiser workspace (both branches), the
-/// power-scaling scratch and the sampler's scratch.
-fn scratch_len(
-    config: &UNetConfig,
-    height: usize,
-    width: usize,
-    n: usize,
-    kind: SamplerKind,
-) -> usize {
+/// takes a network, which needs parameters): the denoiser workspace (both branches) and
+/// the sampling scratch.
+fn scratch_len(config: &UNetConfig, height: usize, width: usize, kind: SamplerKind) -> usize {
     workspace_len(config, height, width, 2)
-        + power_scaled_scratch_len(n)
-        + sampler_scratch_len(kind, n)
+        + sampling_scratch_len(height, width, &SamplerConfig::with_kind(kind))
 }
 
 /// Draws one sample of the power-scaled posterior p(y|x)^λ·p(x)^α (or of the power-scaled

@@ -48,10 +48,13 @@ pub enum powerpost_status {
     POWERPOST_NULL_POINTER = 8,
     /// A bug in powerpost: a caught panic, or a core error this adapter does not know.
     POWERPOST_INTERNAL = 9,
+    /// A compute device (e.g. a Vulkan GPU backend) failed; `name` says while doing
+    /// what. Not returned by the CPU functions of this library today.
+    POWERPOST_DEVICE = 10,
 }
 
 /// Every status, in numeric order.
-pub(crate) const ALL_STATUSES: [powerpost_status; 10] = [
+pub(crate) const ALL_STATUSES: [powerpost_status; 11] = [
     powerpost_status::POWERPOST_OK,
     powerpost_status::POWERPOST_BUFFER_LENGTH,
     powerpost_status::POWERPOST_INVALID_ARGUMENT,
@@ -62,6 +65,7 @@ pub(crate) const ALL_STATUSES: [powerpost_status; 10] = [
     powerpost_status::POWERPOST_TOO_DISPERSIVE,
     powerpost_status::POWERPOST_NULL_POINTER,
     powerpost_status::POWERPOST_INTERNAL,
+    powerpost_status::POWERPOST_DEVICE,
 ];
 
 impl powerpost_status {
@@ -85,6 +89,7 @@ impl powerpost_status {
             S::POWERPOST_TOO_DISPERSIVE => c"the grid is too coarse for this velocity model",
             S::POWERPOST_NULL_POINTER => c"a required pointer is NULL",
             S::POWERPOST_INTERNAL => c"internal error in powerpost (please report it)",
+            S::POWERPOST_DEVICE => c"the compute device failed",
         }
     }
 }
@@ -191,6 +196,7 @@ pub fn status_of_error(error: &Error) -> powerpost_status {
         Error::Weights(_) => S::POWERPOST_WEIGHTS,
         Error::ArchitectureMismatch => S::POWERPOST_ARCHITECTURE_MISMATCH,
         Error::NonFinite { .. } => S::POWERPOST_NON_FINITE,
+        Error::Device { .. } => S::POWERPOST_DEVICE,
         // `Error` is non-exhaustive: a variant added to the core later is reported as
         // internal until it gets its own code here.
         _ => S::POWERPOST_INTERNAL,
@@ -221,6 +227,7 @@ pub fn record_of(failure: &Failure) -> powerpost_error {
         }
         Failure::Core(Error::InvalidArgument { name: n, .. })
         | Failure::Core(Error::NonFinite { name: n })
+        | Failure::Core(Error::Device { what: n })
         | Failure::NullPointer { name: n } => {
             name.push(n);
             (0, 0)
@@ -342,7 +349,7 @@ mod tests {
     use powerpost_core::safetensors::{SafetensorsError, SafetensorsErrorKind};
 
     /// One value of every core error variant.
-    fn every_core_error() -> [Error; 7] {
+    fn every_core_error() -> [Error; 8] {
         [
             Error::BufferLength {
                 buffer: "scratch",
@@ -367,6 +374,9 @@ mod tests {
             )),
             Error::ArchitectureMismatch,
             Error::NonFinite { name: "sample" },
+            Error::Device {
+                what: "running the network",
+            },
         ]
     }
 
@@ -401,7 +411,8 @@ mod tests {
 
     #[test]
     fn records_carry_names_and_numbers() {
-        let [buffer, argument, unstable, dispersive, weights, _, non_finite] = every_core_error();
+        let [buffer, argument, unstable, dispersive, weights, _, non_finite, device] =
+            every_core_error();
         let r = record_of(&Failure::Core(buffer));
         assert_eq!((r.name_str(), r.expected, r.actual), ("scratch", 10, 3));
         assert_eq!(record_of(&Failure::Core(argument)).name_str(), "lambda");
@@ -414,6 +425,10 @@ mod tests {
             "emb.fc0.weight"
         );
         assert_eq!(record_of(&Failure::Core(non_finite)).name_str(), "sample");
+        assert_eq!(
+            record_of(&Failure::Core(device)).name_str(),
+            "running the network"
+        );
         let r = record_of(&Failure::NullPointer { name: "params" });
         assert_eq!(r.name_str(), "params");
         assert_eq!(r.message_str(), "`params` is NULL");

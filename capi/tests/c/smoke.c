@@ -330,7 +330,7 @@ static int run_errors(const char *weights_path) {
 
   REQUIRE(powerpost_abi_version() == POWERPOST_ABI_VERSION);
   REQUIRE(strlen(powerpost_version()) > 0);
-  for (code = POWERPOST_OK; code <= POWERPOST_INTERNAL; code++) {
+  for (code = POWERPOST_OK; code <= POWERPOST_DEVICE; code++) {
     const char *m = powerpost_status_message(code);
     REQUIRE(m != NULL && strlen(m) > 0);
   }
