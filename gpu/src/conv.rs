@@ -21,7 +21,7 @@ use vulkano::buffer::Subbuffer;
 
 use powerpost_core::nn::conv::{check_conv, Conv, Source};
 use powerpost_core::nn::geometry::Geometry;
-use powerpost_core::unet::program::ConvOp;
+use powerpost_core::unet::program::{operand_channels, ConvOp};
 
 use crate::{check_buffer, group_count, Gpu, GpuError, Kernel, Recorder};
 
@@ -161,14 +161,7 @@ impl Conv2d {
         op: &ConvOp,
         buffers: &[Subbuffer<[u32]>; 6],
     ) -> Result<(), GpuError> {
-        let channels = [
-            op.sources[0].channels,
-            if op.source_count > 1 {
-                op.sources[1].channels
-            } else {
-                0
-            },
-        ];
+        let channels = operand_channels(op.sources());
         let (groups, shape) = launch(
             geometry,
             batch,

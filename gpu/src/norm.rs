@@ -27,7 +27,7 @@ use vulkano::buffer::BufferContents;
 use powerpost_core::nn::conv::Source;
 use powerpost_core::nn::geometry::Geometry;
 use powerpost_core::nn::norm::{check_group_norm, GroupNorm};
-use powerpost_core::unet::program::NormOp;
+use powerpost_core::unet::program::{operand_channels, NormOp};
 use vulkano::buffer::Subbuffer;
 
 use crate::{check_buffer, group_count, Gpu, GpuError, Kernel, Recorder};
@@ -154,14 +154,7 @@ impl GroupNormPipeline {
         eps: f32,
         buffers: &[Subbuffer<[u32]>; 5],
     ) -> Result<(), GpuError> {
-        let channels = [
-            op.sources[0].channels,
-            if op.source_count > 1 {
-                op.sources[1].channels
-            } else {
-                0
-            },
-        ];
+        let channels = operand_channels(op.sources());
         let (groups, shape) = launch(geometry, batch, channels, op.groups, true, eps)?;
         self.kernel.record(recorder, buffers, groups, shape)
     }

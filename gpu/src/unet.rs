@@ -12,7 +12,7 @@
 //! coefficients, the padded network input ([`network_input`]), the noise embedding and every
 //! convolution's per-item bias ([`embedding`], [`conv_bias`]: a few thousand values, less
 //! than one dispatch would cost), and the final `D = c_skip·x + c_out·F`
-//! ([`combine`]). Everything per pixel runs on the device.
+//! ([`combine_branches`]). Everything per pixel runs on the device.
 //!
 //! Per call: one upload of the input and the biases, one submission, one read-back of the
 //! raw output.
@@ -25,7 +25,8 @@ use vulkano::command_buffer::PrimaryAutoCommandBuffer;
 
 use powerpost_core::nn::geometry::Geometry;
 use powerpost_core::unet::forward::{
-    combine, conv_bias, embedding, embedding_scratch_len, level_geometry, network_input, slot_lens,
+    combine_branches, conv_bias, embedding, embedding_scratch_len, level_geometry, network_input,
+    slot_lens,
 };
 use powerpost_core::unet::params::for_each_tensor;
 use powerpost_core::unet::program::{for_each_op, Op, ParamRange, INPUT_SLOT, OUTPUT_SLOT, SLOTS};
@@ -198,19 +199,7 @@ impl GpuUNet {
 
         let mut raw = vec![0.0f32; batch * plane];
         read_f32(&prepared.slots[OUTPUT_SLOT], &mut raw)?;
-        for (item, out) in [output.conditional, output.unconditional]
-            .into_iter()
-            .flatten()
-            .enumerate()
-        {
-            combine(
-                &pre,
-                geometry,
-                input.x,
-                &raw[item * plane..(item + 1) * plane],
-                out,
-            )?;
-        }
+        combine_branches(&pre, geometry, input.x, &raw, output)?;
         Ok(())
     }
 

@@ -362,6 +362,36 @@ pub fn combine(
     Ok(())
 }
 
+/// [`combine`] for every requested branch of `output`, batch item after batch item of
+/// the raw output `raw` (the conditional branch first when requested).
+///
+/// # Errors
+/// [`Error::BufferLength`] for mis-sized buffers.
+pub fn combine_branches(
+    pre: &Preconditioning,
+    geometry: Geometry,
+    x: &[f32],
+    raw: &[f32],
+    output: DenoiseOutput<'_>,
+) -> Result<(), Error> {
+    let plane = geometry.plane_len();
+    for (item, out) in [output.conditional, output.unconditional]
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let raw_item = raw
+            .get(item * plane..(item + 1) * plane)
+            .ok_or(Error::BufferLength {
+                buffer: "raw output",
+                expected: (item + 1) * plane,
+                actual: raw.len(),
+            })?;
+        combine(pre, geometry, x, raw_item, out)?;
+    }
+    Ok(())
+}
+
 impl<'p> UNet<'p> {
     /// A network of architecture `config` with the flat parameters `params` (see
     /// [`super::params`]), running with the fastest instruction set of this CPU.
@@ -532,21 +562,7 @@ impl<'p> UNet<'p> {
         });
         result?;
 
-        let raw = &bufs[OUTPUT_SLOT];
-        for (item, out) in [output.conditional, output.unconditional]
-            .into_iter()
-            .flatten()
-            .enumerate()
-        {
-            combine(
-                &pre,
-                geometry,
-                input.x,
-                &raw[item * plane..(item + 1) * plane],
-                out,
-            )?;
-        }
-        Ok(())
+        combine_branches(&pre, geometry, input.x, &bufs[OUTPUT_SLOT], output)
     }
 
     /// Runs one operation of the program on the workspace slots.

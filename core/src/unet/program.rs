@@ -74,6 +74,21 @@ pub struct Operand {
     pub channels: usize,
 }
 
+/// The channels of up to two operands, `0` for an absent second one (what the shaders'
+/// `channels0` / `channels1` take).
+pub fn operand_channels(sources: &[Operand]) -> [usize; 2] {
+    [
+        sources.first().map_or(0, |s| s.channels),
+        sources.get(1).map_or(0, |s| s.channels),
+    ]
+}
+
+/// The slots of up to two operands, the first repeated for an absent second one.
+fn operand_slots(sources: &[Operand]) -> [usize; 2] {
+    let first = sources.first().map_or(X0, |s| s.slot);
+    [first, sources.get(1).map_or(first, |s| s.slot)]
+}
+
 /// The per-item bias of a convolution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Bias {
@@ -196,21 +211,11 @@ impl Op {
     pub fn reads(&self) -> [usize; 3] {
         match self {
             Op::Conv(c) => {
-                let first = c.sources[0].slot;
-                let second = if c.source_count > 1 {
-                    c.sources[1].slot
-                } else {
-                    first
-                };
+                let [first, second] = operand_slots(c.sources());
                 [first, second, c.residual.unwrap_or(first)]
             }
             Op::GroupNorm(n) => {
-                let first = n.sources[0].slot;
-                let second = if n.source_count > 1 {
-                    n.sources[1].slot
-                } else {
-                    first
-                };
+                let [first, second] = operand_slots(n.sources());
                 [first, second, first]
             }
             Op::AvgPool2(r) | Op::UpsampleNearest2(r) => [r.src; 3],

@@ -9,8 +9,12 @@
 //!   interpolation, [`Acquisition::refine_model`]); 16 sources and 128 receivers (one per
 //!   model column), otherwise as `paper`. Images come back on the model grid by taking
 //!   the coincident points ([`Acquisition::coarsen`]).
+//! - `tiny`: the `paper` set-up on a 16 × 32 model at 12.5 m with 4 sources, 32 receivers
+//!   and a 0.5 s record (401 samples): thousands of times cheaper than `edge`, for smoke
+//!   tests and file round trips (models this small carry little geology).
 //!
-//! Sources sit at `x = (i + ½)·X/16` (`X` the model width), both at depth `2·h_fine`.
+//! Sources sit at `x = (i + ½)·X/n_sources` (`X` the model width), both at depth
+//! `2·h_fine`.
 
 use crate::error::{check_len, Error};
 
@@ -48,7 +52,14 @@ impl Acquisition {
         Self::build(64, 128, 25.0, 2, 128)
     }
 
-    /// A preset by name (`"paper"` or `"edge"`).
+    /// The `tiny` preset (smoke tests).
+    pub fn tiny() -> Self {
+        let mut a = Self::build_with(16, 32, 12.5, 1, 32, 401);
+        a.n_sources = 4;
+        a
+    }
+
+    /// A preset by name (`"paper"`, `"edge"` or `"tiny"`).
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] for other names.
@@ -56,17 +67,29 @@ impl Acquisition {
         match name {
             "paper" => Ok(Self::paper()),
             "edge" => Ok(Self::edge()),
+            "tiny" => Ok(Self::tiny()),
             _ => Err(Error::InvalidArgument {
                 name: "preset",
-                expected: "`paper` or `edge`",
+                expected: "`paper`, `edge` or `tiny`",
             }),
         }
     }
 
     fn build(nz: usize, nx: usize, spacing: f32, refine: usize, n_receivers: usize) -> Self {
+        Self::build_with(nz, nx, spacing, refine, n_receivers, 1441)
+    }
+
+    fn build_with(
+        nz: usize,
+        nx: usize,
+        spacing: f32,
+        refine: usize,
+        n_receivers: usize,
+        nt: usize,
+    ) -> Self {
         let h = spacing / refine as f32;
         let (fz, fx) = (refine * (nz - 1) + 1, refine * (nx - 1) + 1);
-        let mut cfg = WaveConfig::new(fz, fx, h, 1.25e-3, 1441, 15.0);
+        let mut cfg = WaveConfig::new(fz, fx, h, 1.25e-3, nt, 15.0);
         cfg.source_delay = 0.1;
         cfg.pml_width = 20;
         Self {

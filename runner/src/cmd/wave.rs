@@ -176,33 +176,8 @@ pub struct BenchArgs {
     pub out_shot: Option<PathBuf>,
 }
 
-/// The `tiny` preset: the `paper` set-up on a 16 × 32 model at 12.5 m with 4 sources, 32
-/// receivers and a 0.5 s record (401 samples). Thousands of times cheaper than `edge`, for
-/// smoke tests and the runner's SEG-Y round trips; models this small carry little geology.
-fn tiny_acquisition() -> Acquisition {
-    let (nz, nx, spacing) = (16, 32, 12.5);
-    let mut cfg = WaveConfig::new(nz, nx, spacing, 1.25e-3, 401, 15.0);
-    cfg.source_delay = 0.1;
-    cfg.pml_width = 20;
-    Acquisition {
-        model_nz: nz,
-        model_nx: nx,
-        model_spacing: spacing,
-        refine: 1,
-        cfg,
-        n_sources: 4,
-        n_receivers: nx,
-        depth: 2.0 * spacing,
-    }
-}
-
 fn preset(args: &PresetArgs) -> Result<Acquisition> {
-    let mut a = if args.preset == "tiny" {
-        tiny_acquisition()
-    } else {
-        Acquisition::by_name(&args.preset)
-            .map_err(|e| anyhow::anyhow!("--preset: {e} (or `tiny`)"))?
-    };
+    let mut a = Acquisition::by_name(&args.preset).map_err(|e| anyhow::anyhow!("--preset: {e}"))?;
     if args.time_order != 2 && args.time_order != 4 {
         bail!("--time-order: expected 2 or 4, got {}", args.time_order);
     }
