@@ -22,7 +22,7 @@
 
 use powerpost_core::error::check_len;
 use powerpost_core::exec::Serial;
-use powerpost_core::wave::{self, Acquisition, WaveConfig};
+use powerpost_core::wave::{self, Acquisition};
 use powerpost_core::Error;
 
 use crate::buffers::{self, disjoint, Span};
@@ -163,12 +163,6 @@ fn geometry_len(a: &Acquisition) -> usize {
     a.cfg.nt + 2 * a.n_receivers
 }
 
-/// Length of the noise-colouring filter: the wavelet's first `⌈2·delay/dt⌉ + 1` samples
-/// (at most `nt`), as `powerpost simulate` and the dataset builder use.
-fn noise_filter_len(cfg: &WaveConfig) -> usize {
-    ((2.0 * cfg.source_delay / cfg.dt).ceil() as usize + 1).min(cfg.nt)
-}
-
 /// Floats of one model of `preset` (`model_nz × model_nx`; 0 for an unknown preset).
 #[no_mangle]
 pub extern "C" fn powerpost_wave_model_len(preset: i32) -> usize {
@@ -234,7 +228,7 @@ pub extern "C" fn powerpost_wave_rtm_scratch_len(preset: i32, store_wavefield: i
 pub extern "C" fn powerpost_wave_noise_scratch_len(preset: i32) -> usize {
     guard_len(|| {
         let a = acquisition(preset, 2)?;
-        let l = noise_filter_len(&a.cfg);
+        let l = a.cfg.noise_filter_len();
         Ok(wave::colored_noise_scratch_len(a.cfg.nt, a.n_receivers, l) + l)
     })
 }
@@ -426,7 +420,7 @@ pub unsafe extern "C" fn powerpost_wave_add_noise(
             let shot = buffers::output("shot", shot, shot_len)?;
             let scratch = buffers::output("scratch", scratch, scratch_len)?;
             let cfg = &a.cfg;
-            let l = noise_filter_len(cfg);
+            let l = cfg.noise_filter_len();
             let white = wave::colored_noise_scratch_len(cfg.nt, a.n_receivers, l);
             check_len("scratch", scratch.len(), white + l)?;
             let (white, filter) = scratch.split_at_mut(white);

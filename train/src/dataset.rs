@@ -169,7 +169,7 @@ pub fn rtm_image(
     let mut wavelet = vec![0.0; cfg.nt];
     wave::ricker_wavelet(cfg.peak_frequency, cfg.source_delay, cfg.dt, &mut wavelet)
         .map_err(core_err(what()))?;
-    let filter_len = ((2.0 * cfg.source_delay / cfg.dt).ceil() as usize + 1).min(cfg.nt);
+    let filter_len = cfg.noise_filter_len();
     let true_medium = medium_of(&velocity)?;
     let mut smooth_scratch =
         vec![0.0; wave::smooth_scratch_len(nz, nx, smooth_sigma).map_err(core_err(what()))?];

@@ -95,6 +95,12 @@ pub const DEFAULT_MIN_PPW_ORDER8: f32 = 6.0;
 pub const DEFAULT_MIN_PPW_ORDER4: f32 = 10.0;
 
 impl WaveConfig {
+    /// Length of the filter that colours shot noise ([`super::noise`]): the source
+    /// wavelet's first `⌈2·delay/Δt⌉ + 1` samples (its whole main lobe), at most `nt`.
+    pub fn noise_filter_len(&self) -> usize {
+        (libm::ceilf(2.0 * self.source_delay / self.dt) as usize + 1).min(self.nt)
+    }
+
     /// A configuration with space order 8, time order 2, a 20-point C-PML, no free
     /// surface, source delay `1.5 / f_peak` and the default dispersion threshold.
     pub fn new(

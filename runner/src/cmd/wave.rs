@@ -334,7 +334,7 @@ pub fn simulate(args: SimulateArgs) -> Result<()> {
     let mut shots = model_all_shots(&a, &fine, &args.preset.run, "simulate")?;
     if !args.clean {
         let cfg = a.cfg;
-        let filter_len = ((2.0 * cfg.source_delay / cfg.dt).ceil() as usize + 1).min(cfg.nt);
+        let filter_len = cfg.noise_filter_len();
         let w = wavelet(&cfg)?;
         let filter = &w[..filter_len];
         let per = cfg.nt * a.n_receivers;
