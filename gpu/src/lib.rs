@@ -71,7 +71,7 @@ use std::sync::Arc;
 use vulkano::buffer::{Buffer, BufferContents, BufferCreateInfo, BufferUsage, Subbuffer};
 use vulkano::command_buffer::allocator::StandardCommandBufferAllocator;
 use vulkano::command_buffer::{
-    AutoCommandBufferBuilder, CommandBufferUsage, PrimaryAutoCommandBuffer,
+    AutoCommandBufferBuilder, CommandBufferUsage, CopyBufferInfo, PrimaryAutoCommandBuffer,
 };
 use vulkano::descriptor_set::allocator::StandardDescriptorSetAllocator;
 use vulkano::descriptor_set::{DescriptorSet, WriteDescriptorSet};
@@ -300,7 +300,9 @@ impl Gpu {
         Buffer::from_iter(
             self.memory.clone(),
             BufferCreateInfo {
-                usage: BufferUsage::STORAGE_BUFFER,
+                usage: BufferUsage::STORAGE_BUFFER
+                    | BufferUsage::TRANSFER_SRC
+                    | BufferUsage::TRANSFER_DST,
                 ..Default::default()
             },
             AllocationCreateInfo {
@@ -423,7 +425,9 @@ impl Gpu {
         Buffer::new_slice::<u32>(
             self.memory.clone(),
             BufferCreateInfo {
-                usage: BufferUsage::STORAGE_BUFFER,
+                usage: BufferUsage::STORAGE_BUFFER
+                    | BufferUsage::TRANSFER_SRC
+                    | BufferUsage::TRANSFER_DST,
                 ..Default::default()
             },
             AllocationCreateInfo {
@@ -488,6 +492,18 @@ impl Recorder {
         // SAFETY: the shaders index their buffers only below their lengths
         // (`.length()` checks in every shader).
         unsafe { self.builder.dispatch(groups) }.map_err(vk("recording the dispatch"))?;
+        Ok(())
+    }
+
+    /// Records a copy of `src` into `dst` (as many values as the shorter holds).
+    pub(crate) fn copy(
+        &mut self,
+        src: &Subbuffer<[u32]>,
+        dst: &Subbuffer<[u32]>,
+    ) -> Result<(), GpuError> {
+        self.builder
+            .copy_buffer(CopyBufferInfo::buffers(src.clone(), dst.clone()))
+            .map_err(vk("recording a copy"))?;
         Ok(())
     }
 

@@ -14,8 +14,10 @@
 //! than one dispatch would cost), and the final `D = c_skip·x + c_out·F`
 //! ([`combine_branches`]). Everything per pixel runs on the device.
 //!
-//! Per call: one upload of the input and the biases, one submission, one read-back of the
-//! raw output.
+//! Per call: the host writes the input and the biases into two small host-visible staging
+//! buffers and reads the raw output from a third; one submission copies the staging
+//! buffers into device-local memory, runs every layer there and copies the raw output
+//! back (so on a discrete GPU the activations never cross the bus).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -59,9 +61,13 @@ struct Prepared {
     height: usize,
     width: usize,
     batch: usize,
-    slots: Vec<Subbuffer<[u32]>>,
-    /// The per-item biases of every convolution, one aligned segment each, in op order.
-    biases: Subbuffer<[u32]>,
+    /// Host-visible staging of the network input (copied into the input slot).
+    input: Subbuffer<[u32]>,
+    /// Host-visible copy of the raw output (from the output slot).
+    output: Subbuffer<[u32]>,
+    /// Host-visible staging of the per-item biases of every convolution, one aligned
+    /// segment each, in op order (copied into `biases`).
+    bias_staging: Subbuffer<[u32]>,
     /// `(offset, len)` of each convolution's segment in `biases`, in op order.
     bias_segments: Vec<(usize, usize)>,
     commands: Arc<PrimaryAutoCommandBuffer>,
@@ -160,7 +166,7 @@ impl GpuUNet {
             want_cond.then_some(input.condition),
             &mut tensor,
         )?;
-        write_f32(&prepared.slots[INPUT_SLOT], &tensor)?;
+        write_f32(&prepared.input, &tensor)?;
 
         let mut scratch = vec![0.0f32; embedding_scratch_len(c)];
         let mut emb = vec![0.0f32; batch * c.embedding_channels];
@@ -172,7 +178,7 @@ impl GpuUNet {
             &mut scratch,
             &mut emb,
         )?;
-        let mut biases = vec![0.0f32; prepared.biases.len() as usize];
+        let mut biases = vec![0.0f32; prepared.bias_staging.len() as usize];
         let mut projection = Vec::new();
         let mut segments = prepared.bias_segments.iter();
         let mut result = Ok(());
@@ -193,12 +199,12 @@ impl GpuUNet {
             }
         });
         result?;
-        write_f32(&prepared.biases, &biases)?;
+        write_f32(&prepared.bias_staging, &biases)?;
 
         self.gpu.execute(&prepared.commands)?;
 
         let mut raw = vec![0.0f32; batch * plane];
-        read_f32(&prepared.slots[OUTPUT_SLOT], &mut raw)?;
+        read_f32(&prepared.output, &mut raw)?;
         combine_branches(&pre, geometry, input.x, &raw, output)?;
         Ok(())
     }
@@ -225,14 +231,13 @@ impl GpuUNet {
         let geometry = Geometry::new(height, width);
         let lens = slot_lens(c, geometry, batch);
         let mut slots = Vec::with_capacity(SLOTS);
-        for (slot, &len) in lens.iter().enumerate() {
+        for &len in &lens {
             check_buffer("network activations", len)?;
-            slots.push(if slot == INPUT_SLOT || slot == OUTPUT_SLOT {
-                self.gpu.host_buffer(len)?
-            } else {
-                self.gpu.device_buffer(len)?
-            });
+            slots.push(self.gpu.device_buffer(len)?);
         }
+        let plane = geometry.plane_len();
+        let input = self.gpu.host_buffer(batch * 2 * plane)?;
+        let output = self.gpu.host_buffer(batch * plane)?;
         let align = self.gpu.offset_alignment();
         let mut bias_segments = Vec::new();
         let mut bias_len = 0;
@@ -245,10 +250,13 @@ impl GpuUNet {
             }
         });
         check_buffer("network biases", bias_len)?;
-        let biases = self.gpu.host_buffer(bias_len)?;
+        let bias_staging = self.gpu.host_buffer(bias_len)?;
+        let biases = self.gpu.device_buffer(bias_len)?;
         let unused = self.gpu.device_buffer(1)?;
 
         let mut recorder = self.gpu.recorder(true)?;
+        recorder.copy(&input, &slots[INPUT_SLOT])?;
+        recorder.copy(&bias_staging, &biases)?;
         let mut segments = bias_segments.iter();
         let mut result = Ok(());
         for_each_op(c, |op| {
@@ -266,13 +274,15 @@ impl GpuUNet {
             }
         });
         result?;
+        recorder.copy(&slots[OUTPUT_SLOT], &output)?;
         Ok(Prepared {
             height,
             width,
             batch,
             commands: recorder.finish()?,
-            slots,
-            biases,
+            input,
+            output,
+            bias_staging,
             bias_segments,
         })
     }
