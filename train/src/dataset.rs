@@ -21,7 +21,8 @@
 //!
 //! A rerun skips shards whose digests verify; `--shard k/n` builds shards `j ≡ k (mod n)`.
 
-use crate::files::{npy_bytes, read_npy, remove_stale_temporaries, sha256_hex, write_atomic};
+use crate::files::{remove_stale_temporaries, sha256_hex, write_atomic};
+use crate::npy::{self, Dtypes};
 use anyhow::{bail, Context, Result};
 use powerpost_core::exec::Serial;
 use powerpost_core::geology::{self, GeologyParams};
@@ -296,7 +297,7 @@ pub fn build_with(
     }
     let models = match &opts.models {
         Some(path) => {
-            let (shape, data) = read_npy(path)?;
+            let npy::Array { shape, data } = npy::read(path, Dtypes::F32OrF64, &[])?;
             if shape.len() != 3 || shape[1] != nz || shape[2] != nx {
                 bail!("{}: shape {shape:?}, expected [N, {nz}, {nx}] (velocity models on the edge grid)", path.display());
             }
@@ -396,8 +397,8 @@ pub fn build_with(
         }
         let (xf, yf, rf) = shard_names(k);
         let (xb, yb) = (
-            npy_bytes(&[count, nz, nx], &xs),
-            npy_bytes(&[count, nz, nx], &ys),
+            npy::to_bytes(&[count, nz, nx], &xs)?,
+            npy::to_bytes(&[count, nz, nx], &ys)?,
         );
         write_atomic(&opts.out.join(&xf), &xb)?;
         write_atomic(&opts.out.join(&yf), &yb)?;
@@ -419,7 +420,7 @@ pub fn build_with(
         (0..shards).map(|k| verified_shard(&opts.out, k)).collect();
     if records.iter().all(Option::is_some) {
         let records: Vec<ShardRecord> = records.into_iter().flatten().collect();
-        let (_, y0) = read_npy(&opts.out.join(&records[0].y_file))?;
+        let y0 = npy::read_f32(&opts.out.join(&records[0].y_file))?.data;
         let n = y0.len() as f64;
         let mean = y0.iter().map(|&v| v as f64).sum::<f64>() / n;
         let var = y0.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n;
@@ -556,7 +557,8 @@ impl RawDataset {
                         p.display()
                     );
                 }
-                let (shape, data) = crate::files::parse_npy(&b, &p.display().to_string())?;
+                let npy::Array { shape, data } =
+                    npy::parse_f32(&b, &p.display().to_string(), &[])?;
                 if shape != [r.count, manifest.height, manifest.width] {
                     bail!(
                         "{}: shape {shape:?}, expected [{}, {}, {}]",

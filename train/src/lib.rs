@@ -10,6 +10,7 @@
 //!   resume, CSV log and loss-curve PNG.
 //! - [`export`]: EMA weights as f16 safetensors the core loads.
 //! - [`dataset`]: the (velocity, RTM) pair builder and reader.
+//! - [`npy`]: `.npy` reading and writing (also the `powerpost` binary's).
 //!
 //! Everything is deterministic: the same inputs and seed give the same bits for any
 //! thread count.
@@ -25,6 +26,7 @@ pub mod files;
 pub mod kernels;
 pub mod loss;
 pub mod network;
+pub mod npy;
 pub mod optim;
 pub mod plot;
 pub mod trainer;
