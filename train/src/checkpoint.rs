@@ -48,10 +48,31 @@ pub struct Header {
 /// Writes a checkpoint atomically.
 ///
 /// # Errors
-/// I/O failures (naming `path`).
+/// I/O failures (naming `path`), and those of [`to_bytes`].
 pub fn save(path: &Path, header: &Header, params: &[f32], state: &OptimState) -> Result<()> {
+    let bytes = to_bytes(header, params, state)
+        .with_context(|| format!("{}: cannot write checkpoint", path.display()))?;
+    write_atomic(path, &bytes)
+}
+
+/// The bytes of a checkpoint (see the module docs).
+///
+/// # Errors
+/// If `header.params_len` differs from the length of `params` or of an optimiser array.
+pub fn to_bytes(header: &Header, params: &[f32], state: &OptimState) -> Result<Vec<u8>> {
+    let p = header.params_len;
+    for (name, len) in [
+        ("parameters", params.len()),
+        ("EMA", state.ema.len()),
+        ("first moments", state.m.len()),
+        ("second moments", state.v.len()),
+    ] {
+        if len != p {
+            bail!("{name}: {len} values, the header says {p} parameters");
+        }
+    }
     let json = serde_json::to_vec(header)?;
-    let mut bytes = Vec::with_capacity(16 + json.len() + 16 * params.len());
+    let mut bytes = Vec::with_capacity(16 + json.len() + 16 * p);
     bytes.extend_from_slice(MAGIC);
     bytes.extend_from_slice(&(json.len() as u64).to_le_bytes());
     bytes.extend_from_slice(&json);
@@ -60,38 +81,75 @@ pub fn save(path: &Path, header: &Header, params: &[f32], state: &OptimState) ->
             bytes.extend_from_slice(&v.to_le_bytes());
         }
     }
-    write_atomic(path, &bytes)
+    Ok(bytes)
 }
 
 /// Reads a checkpoint: header, parameters and optimiser state.
 ///
 /// # Errors
-/// Unreadable or malformed files, named with the failing part.
+/// Unreadable or malformed files (see [`parse`]), named with the failing part.
 pub fn load(path: &Path) -> Result<(Header, Vec<f32>, OptimState)> {
     let bytes = std::fs::read(path)
         .with_context(|| format!("{}: cannot read checkpoint", path.display()))?;
-    if bytes.len() < 16 || &bytes[..8] != MAGIC {
-        bail!(
-            "{}: not a powerpost checkpoint (magic bytes missing)",
-            path.display()
-        );
+    parse(&bytes, &path.display().to_string())
+}
+
+/// Parses a checkpoint held in memory; `what` names it in errors.
+///
+/// Checks the magic, that the header length lies inside the buffer, the JSON header, that
+/// the body holds exactly four arrays of `params_len` values (checked arithmetic), and
+/// that the Adam bias-correction powers β^step lie in [0, 1] and the elapsed time is
+/// finite and non-negative. The caller checks `architecture` and `params_len` against its
+/// network.
+///
+/// # Errors
+/// Each failing part, named, after `what`.
+pub fn parse(bytes: &[u8], what: &str) -> Result<(Header, Vec<f32>, OptimState)> {
+    if bytes.get(..8) != Some(MAGIC.as_slice()) {
+        bail!("{what}: not a powerpost checkpoint (magic bytes missing)");
     }
-    let n = u64::from_le_bytes(bytes[8..16].try_into()?) as usize;
-    let json = bytes
-        .get(16..16 + n)
-        .with_context(|| format!("{}: truncated header", path.display()))?;
+    let Some(len_field) = bytes.get(8..16) else {
+        bail!("{what}: truncated header (the file ends inside its length)");
+    };
+    let mut len = [0u8; 8];
+    len.copy_from_slice(len_field);
+    let n = u64::from_le_bytes(len);
+    let json = usize::try_from(n)
+        .ok()
+        .and_then(|n| bytes.get(16..16usize.checked_add(n)?))
+        .with_context(|| {
+            format!(
+                "{what}: truncated header (its length field says {n} bytes, the file has {} after it)",
+                bytes.len() - 16
+            )
+        })?;
     let header: Header =
-        serde_json::from_slice(json).with_context(|| format!("{}: bad header", path.display()))?;
-    let body = &bytes[16 + n..];
-    let p = header.params_len;
-    if body.len() != 16 * p {
+        serde_json::from_slice(json).with_context(|| format!("{what}: bad header"))?;
+    for (field, value) in [
+        ("beta1_power", header.beta1_power),
+        ("beta2_power", header.beta2_power),
+    ] {
+        if !(0.0..=1.0).contains(&value) {
+            bail!("{what}: header field `{field}` is {value}, expected a number from 0 to 1");
+        }
+    }
+    if !(header.elapsed_secs.is_finite() && header.elapsed_secs >= 0.0) {
         bail!(
-            "{}: body holds {} bytes, expected {} for {p} parameters",
-            path.display(),
-            body.len(),
-            16 * p
+            "{what}: header field `elapsed_secs` is {}, expected a finite number >= 0",
+            header.elapsed_secs
         );
     }
+    let body = &bytes[16 + json.len()..];
+    let p = header.params_len;
+    let expected = p.checked_mul(16);
+    if expected != Some(body.len()) {
+        bail!(
+            "{what}: body holds {} bytes, expected {} for {p} parameters",
+            body.len(),
+            expected.map_or("more than fit in memory".to_string(), |e| e.to_string())
+        );
+    }
+    // `body` holds exactly four arrays of `p` values: every slice below is in range.
     let arr = |k: usize| -> Vec<f32> {
         body[k * 4 * p..(k + 1) * 4 * p]
             .chunks_exact(4)
@@ -106,5 +164,6 @@ pub fn load(path: &Path) -> Result<(Header, Vec<f32>, OptimState)> {
         beta1_power: header.beta1_power,
         beta2_power: header.beta2_power,
     };
-    Ok((header.clone(), arr(0), state))
+    let params = arr(0);
+    Ok((header, params, state))
 }

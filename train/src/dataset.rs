@@ -37,6 +37,8 @@ pub const VELOCITY_CENTER: f32 = 3.0;
 pub const VELOCITY_HALF_RANGE: f32 = 1.5;
 /// Water-mute threshold (m/s).
 pub const WATER_VELOCITY: f32 = 1510.0;
+/// The manifest's `format` tag.
+pub const MANIFEST_FORMAT: &str = "powerpost-dataset-v1";
 
 /// Options of [`build`].
 #[derive(Debug, Clone)]
@@ -116,6 +118,105 @@ pub struct Manifest {
     pub rtm_scale: f32,
     /// Shards.
     pub shards: Vec<ShardRecord>,
+}
+
+impl Manifest {
+    /// Checks what readers rely on: the format tag, positive image sides, a pair count
+    /// that fits in memory, `train_pairs + held_out_pairs = pairs`, shards numbered
+    /// `0, 1, …` that tile the pairs in order (each at least one pair) with plain file
+    /// names (no directories), and usable normalisation constants. `what` names the
+    /// manifest in errors.
+    ///
+    /// # Errors
+    /// The first field that fails, named.
+    pub fn validate(&self, what: &str) -> Result<()> {
+        let field = |name: &str, value: &dyn std::fmt::Display, expected: &str| {
+            anyhow::anyhow!("{what}: field `{name}` is {value}, expected {expected}")
+        };
+        if self.format != MANIFEST_FORMAT {
+            return Err(field("format", &self.format, MANIFEST_FORMAT));
+        }
+        for (name, side) in [("height", self.height), ("width", self.width)] {
+            if side == 0 {
+                return Err(field(name, &side, "at least 1"));
+            }
+        }
+        let values = self
+            .pairs
+            .checked_mul(self.height)
+            .and_then(|v| v.checked_mul(self.width))
+            .filter(|&v| v <= isize::MAX as usize / 4);
+        if values.is_none() {
+            return Err(field(
+                "pairs",
+                &self.pairs,
+                "a count whose images fit in memory",
+            ));
+        }
+        if self.train_pairs.checked_add(self.held_out_pairs) != Some(self.pairs) {
+            return Err(field(
+                "train_pairs",
+                &self.train_pairs,
+                &format!("pairs − held_out_pairs = {} − {}", self.pairs, self.held_out_pairs),
+            ));
+        }
+        let mut next = 0usize;
+        for (k, r) in self.shards.iter().enumerate() {
+            let name = |f: &str| format!("shards[{k}].{f}");
+            if r.shard != k {
+                return Err(field(&name("shard"), &r.shard, &k.to_string()));
+            }
+            if r.first != next {
+                return Err(field(&name("first"), &r.first, &next.to_string()));
+            }
+            if r.count == 0 || r.count > self.pairs - next {
+                return Err(field(
+                    &name("count"),
+                    &r.count,
+                    &format!("1 to {} (the pairs left)", self.pairs - next),
+                ));
+            }
+            next += r.count;
+            for (f, file) in [("x_file", &r.x_file), ("y_file", &r.y_file)] {
+                let plain = !file.is_empty()
+                    && file != "."
+                    && file != ".."
+                    && !file.contains(['/', '\\', '\0']);
+                if !plain {
+                    return Err(field(
+                        &name(f),
+                        &format!("`{file}`"),
+                        "a file name in the dataset directory",
+                    ));
+                }
+            }
+        }
+        if next != self.pairs {
+            return Err(field(
+                "pairs",
+                &self.pairs,
+                &format!("{next} (the pairs the shards hold)"),
+            ));
+        }
+        if !(self.velocity_half_range.is_finite() && self.velocity_half_range > 0.0) {
+            return Err(field(
+                "velocity_half_range",
+                &self.velocity_half_range,
+                "a finite number > 0",
+            ));
+        }
+        if !self.velocity_center.is_finite() {
+            return Err(field(
+                "velocity_center",
+                &self.velocity_center,
+                "a finite number",
+            ));
+        }
+        if !(self.rtm_scale.is_finite() && self.rtm_scale != 0.0) {
+            return Err(field("rtm_scale", &self.rtm_scale, "a finite number ≠ 0"));
+        }
+        Ok(())
+    }
 }
 
 /// What [`build`] did.
@@ -428,7 +529,7 @@ pub fn build_with(
             bail!("shard 0: RTM images have zero or non-finite variance; cannot normalise");
         }
         let manifest = Manifest {
-            format: "powerpost-dataset-v1".into(),
+            format: MANIFEST_FORMAT.into(),
             seed: opts.seed,
             preset: "edge".into(),
             prior: opts.models.as_ref().map_or("geology".into(), |p| {
@@ -540,29 +641,42 @@ impl RawDataset {
                 path.display()
             )
         })?;
-        let manifest: Manifest = serde_json::from_slice(&bytes)
-            .with_context(|| format!("{}: malformed manifest", path.display()))?;
+        Self::from_manifest(&bytes, &path.display().to_string(), &|file| {
+            let p = dir.join(file);
+            let b = std::fs::read(&p).with_context(|| format!("{}: cannot read", p.display()))?;
+            Ok((p.display().to_string(), b))
+        })
+    }
+
+    /// [`load`](Self::load) from the manifest's bytes (`what` names it in errors) and a
+    /// function that reads a shard file by name and returns how to name it in errors and
+    /// its bytes.
+    ///
+    /// # Errors
+    /// A malformed manifest ([`Manifest::validate`]), shard files that cannot be read,
+    /// differ from their digests or are not `[count, height, width]` float32 arrays.
+    pub fn from_manifest(
+        bytes: &[u8],
+        what: &str,
+        read_file: &dyn Fn(&str) -> Result<(String, Vec<u8>)>,
+    ) -> Result<Self> {
+        let manifest: Manifest =
+            serde_json::from_slice(bytes).with_context(|| format!("{what}: malformed manifest"))?;
+        manifest.validate(what)?;
         let (mut xs, mut ys) = (Vec::new(), Vec::new());
         for r in &manifest.shards {
             for (file, digest, dst) in [
                 (&r.x_file, &r.x_sha256, &mut xs),
                 (&r.y_file, &r.y_sha256, &mut ys),
             ] {
-                let p = dir.join(file);
-                let b =
-                    std::fs::read(&p).with_context(|| format!("{}: cannot read", p.display()))?;
+                let (name, b) = read_file(file)?;
                 if &sha256_hex(&b) != digest {
-                    bail!(
-                        "{}: SHA-256 differs from the manifest (corrupt or replaced shard)",
-                        p.display()
-                    );
+                    bail!("{name}: SHA-256 differs from the manifest (corrupt or replaced shard)");
                 }
-                let npy::Array { shape, data } =
-                    npy::parse_f32(&b, &p.display().to_string(), &[])?;
+                let npy::Array { shape, data } = npy::parse_f32(&b, &name, &[])?;
                 if shape != [r.count, manifest.height, manifest.width] {
                     bail!(
-                        "{}: shape {shape:?}, expected [{}, {}, {}]",
-                        p.display(),
+                        "{name}: shape {shape:?}, expected [{}, {}, {}]",
                         r.count,
                         manifest.height,
                         manifest.width
@@ -571,19 +685,13 @@ impl RawDataset {
                 dst.extend(data);
             }
         }
-        if xs.len() != manifest.pairs * manifest.height * manifest.width {
-            bail!(
-                "{}: shards hold {} pairs, manifest says {}",
-                path.display(),
-                xs.len() / (manifest.height * manifest.width),
-                manifest.pairs
-            );
-        }
+        // Validated: the shards tile the pairs, and each file had its shard's shape.
+        debug_assert_eq!(xs.len(), manifest.pairs * manifest.height * manifest.width);
         Ok(Self {
             manifest,
             velocity_kms: xs,
             rtm: ys,
-            digest: sha256_hex(&bytes),
+            digest: sha256_hex(bytes),
         })
     }
 
