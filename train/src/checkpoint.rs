@@ -167,3 +167,96 @@ pub fn parse(bytes: &[u8], what: &str) -> Result<(Header, Vec<f32>, OptimState)>
     let params = arr(0);
     Ok((header, params, state))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(p: usize) -> Header {
+        Header {
+            architecture: "a".into(),
+            seed: 1,
+            batch: 2,
+            step: 3,
+            beta1_power: 0.729,
+            beta2_power: 0.997,
+            optimizer: AdamWConfig::default(),
+            loss: crate::loss::LossConfig::default(),
+            dataset: "d".into(),
+            params_len: p,
+            elapsed_secs: 0.5,
+            init: String::new(),
+        }
+    }
+
+    fn state(p: usize) -> OptimState {
+        OptimState {
+            step: 3,
+            m: vec![1.0; p],
+            v: vec![2.0; p],
+            ema: vec![3.0; p],
+            beta1_power: 0.729,
+            beta2_power: 0.997,
+        }
+    }
+
+    /// The checkpoint of `header` with its JSON replaced by `json` (same body).
+    fn with_json(json: &str, body: &[u8]) -> Vec<u8> {
+        let mut bytes = MAGIC.to_vec();
+        bytes.extend_from_slice(&(json.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(json.as_bytes());
+        bytes.extend_from_slice(body);
+        bytes
+    }
+
+    #[test]
+    fn round_trips_and_refuses_inconsistent_writes() {
+        let bytes = to_bytes(&header(2), &[0.5, -1.0], &state(2)).unwrap();
+        let (h, p, s) = parse(&bytes, "c").unwrap();
+        assert_eq!((h, p, s), (header(2), vec![0.5, -1.0], state(2)));
+        let e = to_bytes(&header(3), &[0.5, -1.0], &state(2)).unwrap_err();
+        assert_eq!(e.to_string(), "parameters: 2 values, the header says 3 parameters");
+    }
+
+    #[test]
+    fn corrupt_lengths_are_errors_not_panics() {
+        let good = to_bytes(&header(1), &[0.5], &state(1)).unwrap();
+        let json_len = u64::from_le_bytes(good[8..16].try_into().unwrap()) as usize;
+        let json = std::str::from_utf8(&good[16..16 + json_len]).unwrap();
+        let body = &good[16 + json_len..];
+        let cases: Vec<(Vec<u8>, &str)> = vec![
+            (b"PPCKPT0".to_vec(), "not a powerpost checkpoint"),
+            (b"PPCKPT01\x05".to_vec(), "file ends inside its length"),
+            // A header length far beyond the file (and beyond usize on 32-bit targets).
+            (
+                [&good[..8], &u64::MAX.to_le_bytes()[..], &good[16..]].concat(),
+                "its length field says 18446744073709551615 bytes",
+            ),
+            // 16 × params_len overflows usize.
+            (
+                with_json(&json.replace("\"params_len\":1", "\"params_len\":2305843009213693952"), body),
+                "more than fit in memory",
+            ),
+            (
+                with_json(&json.replace("\"params_len\":1", "\"params_len\":2"), body),
+                "body holds 16 bytes, expected 32 for 2 parameters",
+            ),
+            (
+                with_json(&json.replace("\"beta1_power\":0.729", "\"beta1_power\":1.5"), body),
+                "`beta1_power` is 1.5, expected a number from 0 to 1",
+            ),
+            (
+                with_json(&json.replace("\"elapsed_secs\":0.5", "\"elapsed_secs\":-1.0"), body),
+                "`elapsed_secs` is -1",
+            ),
+            (with_json("{", body), "bad header"),
+        ];
+        for (bytes, expected) in cases {
+            let msg = format!("{:#}", parse(&bytes, "run/checkpoint.bin").unwrap_err());
+            assert!(
+                msg.starts_with("run/checkpoint.bin: ") && msg.contains(expected),
+                "{msg}"
+            );
+        }
+    }
+}

@@ -704,3 +704,75 @@ impl RawDataset {
         )
     }
 }
+
+#[cfg(test)]
+mod manifest_tests {
+    use super::*;
+
+    /// A valid manifest of 3 pairs in shards of 2 and 1.
+    fn manifest() -> Manifest {
+        let shard = |k: usize, first: usize, count: usize| ShardRecord {
+            shard: k,
+            first,
+            count,
+            x_file: format!("x_{k:04}.npy"),
+            y_file: format!("y_{k:04}.npy"),
+            x_sha256: String::new(),
+            y_sha256: String::new(),
+        };
+        Manifest {
+            format: MANIFEST_FORMAT.into(),
+            seed: 0,
+            preset: "edge".into(),
+            prior: "geology".into(),
+            height: 2,
+            width: 4,
+            pairs: 3,
+            train_pairs: 2,
+            held_out_pairs: 1,
+            snr_db: 10.0,
+            smooth_sigma: 10.0,
+            velocity_center: 3.0,
+            velocity_half_range: 1.5,
+            rtm_scale: 1.0,
+            shards: vec![shard(0, 0, 2), shard(1, 2, 1)],
+        }
+    }
+
+    #[test]
+    fn validate_names_the_first_bad_field() {
+        manifest().validate("m.json").unwrap();
+        let cases: Vec<(fn(&mut Manifest), &str)> = vec![
+            (|m| m.format = "v0".into(), "field `format` is v0"),
+            (|m| m.width = 0, "field `width` is 0"),
+            (|m| m.pairs = usize::MAX, "field `pairs`"),
+            // `evaluate` took pairs − train_pairs and the trainer indexed pairs below
+            // train_pairs: both overflowed or went out of range with train_pairs > pairs.
+            (|m| m.train_pairs = 5, "field `train_pairs` is 5"),
+            (|m| m.shards[1].first = 3, "field `shards[1].first` is 3, expected 2"),
+            (|m| m.shards[1].shard = 0, "field `shards[1].shard` is 0"),
+            (|m| m.shards[1].count = 2, "field `shards[1].count` is 2, expected 1 to 1"),
+            (|m| m.shards.truncate(1), "field `pairs` is 3, expected 2"),
+            (|m| m.shards[0].x_file = "/etc/passwd".into(), "shards[0].x_file"),
+            (|m| m.shards[0].y_file = "..".into(), "shards[0].y_file"),
+            (|m| m.velocity_half_range = 0.0, "velocity_half_range"),
+            (|m| m.rtm_scale = f32::INFINITY, "rtm_scale"),
+        ];
+        for (corrupt, expected) in cases {
+            let mut m = manifest();
+            corrupt(&mut m);
+            let msg = m.validate("m.json").unwrap_err().to_string();
+            assert!(msg.starts_with("m.json: ") && msg.contains(expected), "{msg}");
+        }
+    }
+
+    #[test]
+    fn from_manifest_checks_before_reading_shards() {
+        let mut m = manifest();
+        m.train_pairs = 7;
+        let bytes = serde_json::to_vec(&m).unwrap();
+        let read = |_: &str| -> Result<(String, Vec<u8>)> { panic!("no shard is read") };
+        let e = RawDataset::from_manifest(&bytes, "m.json", &read).unwrap_err();
+        assert!(e.to_string().contains("train_pairs"), "{e}");
+    }
+}

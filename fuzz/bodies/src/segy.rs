@@ -14,6 +14,8 @@
 //!   characters beyond ASCII as `?`); writing the result again gives the same bytes
 //!   (IEEE, and IBM in the normal range). A refused write is a non-finite sample or an
 //!   out-of-range sample count or interval, nothing else;
+//! - the runner's geometry checks (shot gathers, depth images) on the parsed file: an
+//!   error or the samples rearranged, whatever the header values (scalars included);
 //! - headers alone: the binary and trace header codecs round-trip any bytes in both byte
 //!   orders, the textual header any 3200 bytes;
 //! - write → parse: files built from the fuzz bytes (headers, 1–8 traces, any finite
@@ -21,8 +23,9 @@
 
 use powerpost_segy::ibm::{f32_to_ibm, ibm_to_f32};
 use powerpost_segy::{
-    parse, to_bytes, BinaryHeader, ByteOrder, ErrorKind, SampleFormat, Segy, TextEncoding,
-    TextualHeader, TraceHeader, HEADERS_END, TEXT_HEADER_LEN, TRACE_HEADER_LEN,
+    parse, to_bytes, BinaryHeader, ByteOrder, DepthImageGeometry, ErrorKind, SampleFormat, Segy,
+    ShotGeometry, TextEncoding, TextualHeader, TraceHeader, HEADERS_END, TEXT_HEADER_LEN,
+    TRACE_HEADER_LEN,
 };
 
 use crate::mutate::LengthField;
@@ -39,6 +42,8 @@ pub const LENGTH_FIELDS: &[LengthField] = &[
     LengthField { offset: 3504, width: 2, big_endian: true },
     LengthField { offset: 3512, width: 8, big_endian: true },
     LengthField { offset: 3600 + 114, width: 2, big_endian: true },
+    LengthField { offset: 3600 + 70, width: 2, big_endian: true },
+    LengthField { offset: 3600 + 68, width: 2, big_endian: true },
     LengthField { offset: 3220, width: 2, big_endian: false },
 ];
 
@@ -71,7 +76,54 @@ pub fn check(bytes: &[u8]) {
         assert!(h.sample_count == 0 || usize::from(h.sample_count) == ns);
     }
     assert!(segy.sample_interval() >= 0.0 || segy.sample_interval().is_nan());
+    geometry(&segy);
     round_trip(&segy);
+}
+
+/// The geometry checks the runner applies to files it reads (`--shots`, images), with a
+/// geometry whose layout matches the file so that the per-trace position checks run on
+/// the fuzzed headers: one shot at x = 12.5 m, receivers and image columns every 25 m,
+/// depths 0, the file's sample interval.
+fn geometry(segy: &Segy) {
+    let (ns, traces) = (segy.samples_per_trace, segy.traces());
+    let interval = segy.binary.sample_interval;
+    let shots = ShotGeometry {
+        source_x: vec![12.5],
+        source_depth: 0.0,
+        receiver_x: (0..traces).map(|r| 25.0 * r as f64).collect(),
+        receiver_depth: 0.0,
+        samples: ns,
+        sample_interval_us: interval,
+    };
+    match shots.shots_from_segy(segy) {
+        // One shot: [time][receiver].
+        Ok(data) => {
+            assert_eq!(data.len(), segy.data.len());
+            for (r, trace) in segy.data.chunks_exact(ns).enumerate() {
+                for (t, v) in trace.iter().enumerate() {
+                    assert_eq!(data[t * traces + r].to_bits(), v.to_bits());
+                }
+            }
+        }
+        Err(e) => assert!(!e.to_string().is_empty()),
+    }
+    let image = DepthImageGeometry {
+        nz: ns,
+        nx: traces,
+        dz: f64::from(interval) / 1000.0,
+        dx: 25.0,
+    };
+    match image.image_from_segy(segy) {
+        Ok(data) => {
+            assert_eq!(data.len(), segy.data.len());
+            for (ix, trace) in segy.data.chunks_exact(ns).enumerate() {
+                for (iz, v) in trace.iter().enumerate() {
+                    assert_eq!(data[iz * traces + ix].to_bits(), v.to_bits());
+                }
+            }
+        }
+        Err(e) => assert!(!e.to_string().is_empty()),
+    }
 }
 
 /// `segy` as the writer would take it: integer formats re-encoded as IEEE.
@@ -300,6 +352,7 @@ fn file(format: i16, order: ByteOrder, traces: usize, ns: usize, ascii: bool) ->
             coordinate_scalar: -100,
             source_x: 1250,
             group_x: 2500 * t as i32,
+            cdp_x: 2500 * t as i32,
             sample_count: ns as u16,
             sample_interval: 1000,
             ..TraceHeader::default()

@@ -46,7 +46,11 @@ fn run_one(t: &Target, what: &str, input: &[u8]) {
         let out = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../../target/fuzz-replay-failures");
         std::fs::create_dir_all(&out).unwrap();
-        let path = out.join(format!("{}-{}", t.name, what.replace('/', "_")));
+        let file: String = what
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || c == '.' { c } else { '_' })
+            .collect();
+        let path = out.join(format!("{}-{file}", t.name));
         std::fs::write(&path, input).unwrap();
         panic!(
             "target `{}` failed on {what} (saved as {}): {message}",
