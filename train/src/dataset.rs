@@ -615,6 +615,9 @@ impl Dataset {
     }
 }
 
+/// Reads a shard file by name: how to name it in errors, and its bytes.
+pub type ReadShard<'a> = dyn Fn(&str) -> Result<(String, Vec<u8>)> + 'a;
+
 /// A dataset as stored: velocities in km/s and raw RTM images, before normalisation.
 #[derive(Debug, Clone)]
 pub struct RawDataset {
@@ -658,7 +661,7 @@ impl RawDataset {
     pub fn from_manifest(
         bytes: &[u8],
         what: &str,
-        read_file: &dyn Fn(&str) -> Result<(String, Vec<u8>)>,
+        read_file: &ReadShard<'_>,
     ) -> Result<Self> {
         let manifest: Manifest =
             serde_json::from_slice(bytes).with_context(|| format!("{what}: malformed manifest"))?;
@@ -742,7 +745,8 @@ mod manifest_tests {
     #[test]
     fn validate_names_the_first_bad_field() {
         manifest().validate("m.json").unwrap();
-        let cases: Vec<(fn(&mut Manifest), &str)> = vec![
+        type Corrupt = fn(&mut Manifest);
+        let cases: Vec<(Corrupt, &str)> = vec![
             (|m| m.format = "v0".into(), "field `format` is v0"),
             (|m| m.width = 0, "field `width` is 0"),
             (|m| m.pairs = usize::MAX, "field `pairs`"),
