@@ -107,7 +107,9 @@ const VALUES: &[&str] = &["3.0", "1.5", " 2.5e-3 ", "-0", "0", "nan", "inf", "1e
 /// Exports parameters and metadata built from `data` and loads them back.
 pub fn write_then_load(data: &[u8]) {
     let mut b = Bytes::new(data);
-    let config = if b.u8() % 8 == 0 { UNetConfig::TINY } else { MICRO };
+    // MICRO only: exporting the tiny preset (≈ 30 000 values) for every input made the
+    // target ten times slower; the replay test writes and loads tiny weights too.
+    let config = MICRO;
     let n = params_len(&config);
     // Any finite f16 value (non-finite bit patterns become 0).
     let params: Vec<f32> = (0..n)

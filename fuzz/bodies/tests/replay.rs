@@ -66,8 +66,12 @@ fn replay(name: &str) {
     let mut inputs = files(&dir("corpus", name));
     assert!(!inputs.is_empty(), "no seed corpus for `{name}`");
     inputs.extend(files(&dir("regressions", name)));
-    if name == "capi" {
-        inputs.push(("generated-tiny-weights".into(), powerpost_fuzz_bodies::capi::tiny_weights()));
+    // Complete weights of the tiny preset: too large to commit, generated here.
+    let tiny = powerpost_fuzz_bodies::capi::tiny_weights();
+    match name {
+        "capi" => inputs.push(("generated-tiny-weights".into(), tiny)),
+        "weights" => inputs.push(("generated-tiny-weights".into(), tiny[1..].to_vec())),
+        _ => {}
     }
     for (file, bytes) in &inputs {
         run_one(t, file, bytes);
