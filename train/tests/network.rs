@@ -5,7 +5,7 @@ use powerpost_core::exec::Serial;
 use powerpost_core::unet::{
     init_random, params_len, workspace_len, DenoiseInput, DenoiseOutput, UNet, UNetConfig,
 };
-use powerpost_tests::{seeded_image, Threads};
+use powerpost_tests::{digest, seeded_image, Threads};
 use powerpost_train::network::{Network, Tape, TrainBatch};
 
 /// Forward of a batch mixing branches and noise levels equals the core's denoiser per item.
@@ -225,4 +225,50 @@ fn gradient_is_bit_identical_for_any_thread_count() {
     let serial = run(&Serial);
     assert_eq!(serial, run(&Threads(2)));
     assert_eq!(serial, run(&Threads(5)));
+}
+
+/// Digests of the forward output and the whole gradient of one seeded batch (conditional
+/// and unconditional items, four noise levels): pins the training bits, so a rewrite of
+/// the forward or backward pass that changes any bit shows up here.
+fn training_bits(config: UNetConfig, h: usize, w: usize) -> String {
+    let n = h * w;
+    let mut params = vec![0.0; params_len(&config)];
+    init_random(&config, 21, &mut params).unwrap();
+    let sigmas = [0.02f32, 0.5, 1.7, 12.0];
+    let conditional = [true, false, false, true];
+    let noisy = seeded_image(8, 0, 4 * n, 1.0);
+    let condition = seeded_image(8, 1, 4 * n, 0.6);
+    let r = seeded_image(8, 2, 4 * n, 1.0);
+    let net = Network::new(config).unwrap();
+    let batch = TrainBatch {
+        height: h,
+        width: w,
+        noisy: &noisy,
+        sigma: &sigmas,
+        condition: &condition,
+        conditional: &conditional,
+    };
+    let mut tape = Tape::new();
+    let exec = Threads(2);
+    net.forward(&exec, &params, &batch, &mut tape).unwrap();
+    let mut grads = vec![0.0; params.len()];
+    net.backward(&exec, &params, &tape, &r, &mut grads).unwrap();
+    format!(
+        "{} {h}x{w}\nD sha256 {}\ngradient sha256 {}",
+        config.describe(),
+        digest(&tape.denoised),
+        digest(&grads)
+    )
+}
+
+#[test]
+fn forward_and_gradient_bits_are_pinned() {
+    insta::assert_snapshot!(
+        "training_bits",
+        format!(
+            "{}\n{}",
+            training_bits(UNetConfig::TINY, 8, 16),
+            training_bits(UNetConfig::DEFAULT, 16, 32)
+        )
+    );
 }

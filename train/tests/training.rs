@@ -1,7 +1,7 @@
 //! Loss, optimiser, checkpoint/resume and export.
 
 use powerpost_core::unet::{load_params, params_len, UNetConfig};
-use powerpost_tests::seeded_image;
+use powerpost_tests::{digest, seeded_image};
 use powerpost_train::dataset::{Dataset, Manifest};
 use powerpost_train::exec::Pool;
 use powerpost_train::loss::{edm_loss, edm_weight, epoch_permutation, sample_draw, LossConfig};
@@ -284,4 +284,29 @@ fn fine_tuning_starts_from_given_weights_and_resumes_exactly() {
     o.init_from = Some(dir.path().join("junk.bin"));
     let err = train(&data, &o, &exec, &mut |_| {}).unwrap_err();
     assert!(format!("{err:#}").contains("junk.bin"), "{err:#}");
+}
+
+/// The weights, moments and EMA after three steps of the real trainer on a tiny dataset
+/// (insta snapshot of their digests): pins the training bits end to end.
+#[test]
+fn three_training_steps_are_pinned() {
+    let data = tiny_dataset(5, 8, 16);
+    let dir = tempfile::tempdir().unwrap();
+    let run = train(
+        &data,
+        &options(dir.path().join("a"), 3),
+        &Pool::new(2).unwrap(),
+        &mut |_| {},
+    )
+    .unwrap();
+    insta::assert_snapshot!(
+        "three_training_steps",
+        format!(
+            "params sha256 {}\nm sha256 {}\nv sha256 {}\nema sha256 {}",
+            digest(&run.params),
+            digest(&run.state.m),
+            digest(&run.state.v),
+            digest(&run.state.ema)
+        )
+    );
 }
