@@ -233,6 +233,21 @@ fn two_mut(grads: &mut [f32], a: ParamRange, b: ParamRange) -> (&mut [f32], &mut
     }
 }
 
+/// Accumulates the gradients of one [`linear`] call with the parameters `weight`, `bias`
+/// (into their tensors of `grads`) and, if given, of its `input`.
+fn dense_backward(
+    params: &[f32],
+    grads: &mut [f32],
+    weight: ParamRange,
+    bias: ParamRange,
+    input: &[f32],
+    grad_out: &[f32],
+    grad_in: Option<&mut [f32]>,
+) {
+    let (gw, gb) = two_mut(grads, weight, bias);
+    linear_backward(weight.of(params), input, grad_out, gw, gb, grad_in);
+}
+
 /// The gradient tensor of parameter range `r`.
 fn grad_of(grads: &mut [f32], r: ParamRange) -> &mut [f32] {
     &mut grads[r.offset..r.offset + r.len]
@@ -256,6 +271,8 @@ pub struct Network {
     /// Per tape tensor: whether a backward rule reads its values (a convolution's or group
     /// norm's source).
     kept: Vec<bool>,
+    /// The most output channels of any convolution (sizes the per-item bias buffer).
+    max_out_channels: usize,
     embedding: EmbeddingParams,
     weight_mask: Vec<bool>,
     len: usize,
@@ -285,9 +302,13 @@ impl Network {
             version[op.dst()] = steps.len();
         });
         let mut kept = vec![false; steps.len() + 1];
+        let mut max_out_channels = 0;
         for step in &steps {
-            for (k, _) in sources_of(&step.op).iter().enumerate() {
-                kept[step.reads[k]] = true;
+            for &t in &step.reads[..sources_of(&step.op).len()] {
+                kept[t] = true;
+            }
+            if let Op::Conv(conv) = step.op {
+                max_out_channels = max_out_channels.max(conv.out_channels);
             }
         }
         Ok(Self {
@@ -295,6 +316,7 @@ impl Network {
             isa: Isa::detect(),
             steps,
             kept,
+            max_out_channels,
             embedding: embedding_params(&config),
             weight_mask,
             len: params_len(&config),
@@ -381,12 +403,7 @@ impl Network {
 
         // The program, one new tensor per operation; a slot's previous tensor is dropped
         // when no backward rule needs it.
-        let mut max_out = 0;
-        for step in &self.steps {
-            if let Op::Conv(conv) = step.op {
-                max_out = max_out.max(conv.out_channels);
-            }
-        }
+        let max_out = self.max_out_channels;
         let mut projection = vec![0.0; max_out];
         let mut bias = vec![0.0; nb * max_out];
         let mut in_slot = [0usize; SLOTS];
@@ -641,25 +658,27 @@ impl Network {
                 add_into(grad_of(grads, p.null), &g_pre);
             }
             g_hidden.fill(0.0);
-            let (gw, gb) = two_mut(grads, p.fc1_weight, p.fc1_bias);
-            linear_backward(
-                p.fc1_weight.of(params),
-                &tape.hidden[b * e..(b + 1) * e],
+            let hidden = &tape.hidden[b * e..(b + 1) * e];
+            dense_backward(
+                params,
+                grads,
+                p.fc1_weight,
+                p.fc1_bias,
+                hidden,
                 &g_pre,
-                gw,
-                gb,
                 Some(&mut g_hidden),
             );
             let g_hpre: Vec<f32> = (0..e)
                 .map(|k| g_hidden[k] * silu_grad(tape.hidden_pre[b * e + k]))
                 .collect();
-            let (gw, gb) = two_mut(grads, p.fc0_weight, p.fc0_bias);
-            linear_backward(
-                p.fc0_weight.of(params),
-                &tape.features[b * FOURIER_FEATURES..(b + 1) * FOURIER_FEATURES],
+            let features = &tape.features[b * FOURIER_FEATURES..(b + 1) * FOURIER_FEATURES];
+            dense_backward(
+                params,
+                grads,
+                p.fc0_weight,
+                p.fc0_bias,
+                features,
                 &g_hpre,
-                gw,
-                gb,
                 None,
             );
         }
@@ -766,20 +785,21 @@ impl Backward<'_> {
                 emb_bias,
             } => {
                 sum_bias(&bias_items, conv_bias, grads);
+                // bias[b] = conv_bias + emb_bias + emb_weight · emb[b].
                 let e = g_emb.len() / nb;
-                let (gw, gb) = two_mut(grads, emb_weight, emb_bias);
-                for (b, (g_item, emb_item)) in bias_items
+                for ((g_item, emb_item), g_emb_item) in bias_items
                     .chunks_exact(oc)
                     .zip(tape.emb.chunks_exact(e))
-                    .enumerate()
+                    .zip(g_emb.chunks_exact_mut(e))
                 {
-                    linear_backward(
-                        emb_weight.of(self.params),
+                    dense_backward(
+                        self.params,
+                        grads,
+                        emb_weight,
+                        emb_bias,
                         emb_item,
                         g_item,
-                        gw,
-                        gb,
-                        Some(&mut g_emb[b * e..(b + 1) * e]),
+                        Some(g_emb_item),
                     );
                 }
             }
