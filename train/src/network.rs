@@ -302,6 +302,7 @@ impl Network {
             version[op.dst()] = steps.len();
         });
         let mut kept = vec![false; steps.len() + 1];
+        kept[0] = true; // the network input (every slot's tensor before its first write)
         let mut max_out_channels = 0;
         for step in &steps {
             for &t in &step.reads[..sources_of(&step.op).len()] {
@@ -401,13 +402,19 @@ impl Network {
         tape.tensors.push(input);
         self.embedding_forward(params, tape)?;
 
-        // The program, one new tensor per operation; a slot's previous tensor is dropped
-        // when no backward rule needs it.
+        // The program, one new tensor per operation. The tensor a slot held goes back to
+        // the pool before the operation that overwrites the slot (which never reads it),
+        // unless a backward rule needs it.
         let max_out = self.max_out_channels;
         let mut projection = vec![0.0; max_out];
         let mut bias = vec![0.0; nb * max_out];
         let mut in_slot = [0usize; SLOTS];
         for (i, step) in self.steps.iter().enumerate() {
+            let overwritten = std::mem::replace(&mut in_slot[step.op.dst()], i + 1);
+            if !self.kept[overwritten] {
+                let dropped = std::mem::take(&mut tape.tensors[overwritten]);
+                tape.scratch.give(dropped);
+            }
             let out = self.run_op(
                 exec,
                 params,
@@ -418,12 +425,6 @@ impl Network {
                 &mut bias,
             )?;
             tape.tensors.push(out);
-            let dst = step.op.dst();
-            let overwritten = std::mem::replace(&mut in_slot[dst], i + 1);
-            if overwritten > 0 && !self.kept[overwritten] {
-                let t = std::mem::take(&mut tape.tensors[overwritten]);
-                tape.scratch.give(t);
-            }
         }
 
         // D = c_skip · x + c_out · F.
@@ -439,7 +440,7 @@ impl Network {
             )?;
         }
         for t in in_slot {
-            if t > 0 && !self.kept[t] {
+            if !self.kept[t] {
                 let dropped = std::mem::take(&mut tape.tensors[t]);
                 tape.scratch.give(dropped);
             }
