@@ -18,7 +18,7 @@
 //! *version* of a slot: tensor 0 is the network input, tensor `i + 1` the output of
 //! operation `i`. A version that no later backward rule needs (one read only as a
 //! residual, e.g. the 1×1 skip convolution's output, and the raw output `F`) goes back to
-//! the buffer pool as soon as its slot is overwritten.
+//! the buffer pool before the operation that overwrites its slot.
 //!
 //! ## Backward
 //! From `∂L/∂D` (`∂L/∂F = c_out · ∂L/∂D`) the operations are walked in reverse, one rule
@@ -43,12 +43,17 @@
 //! convolution or the residual add; a skip connection also by the decoder block)
 //! receives one contribution per read, in the order the backward pass produces them
 //! (reverse program order; a two-source operation gives its first source's part first).
-//! They are added as a balanced binary tree in that order: contributions 1 + 2, 3 + 4,
-//! then the two sums; a lone last contribution is added to the sum before it. (For the
-//! four contributions of a skip connection read by the next block and the decoder block
-//! this is `(decoder's two) + (next block's two)`.) Every sum inside the kernels has its
-//! own documented order ([`crate::kernels`]), so the gradient bits do not depend on the
-//! thread count.
+//! They are added as a balanced binary tree in that order: each new contribution is
+//! added to the newest partial sum of as many contributions, repeatedly (1 + 2, then
+//! 3 + 4, then (1 + 2) + (3 + 4), …); when the tensor's writer is reached, what is left
+//! is added from the newest partial sum into the older ones ((1 + 2) + 3 for three). For
+//! a block input that is (residual or skip-convolution part) + (group-norm part); for the
+//! four contributions of a skip connection read by the next block and by the decoder
+//! block, (decoder's two) + (next block's two); for a skip connection followed by the
+//! pooling, (decoder's two) + pooling's — the sums the block-wise backward pass this
+//! module replaced formed, so the training bits did not change. Every sum inside the
+//! kernels has its own documented order ([`crate::kernels`]), so the gradient bits do not
+//! depend on the thread count.
 
 use crate::kernels::conv::{conv_input_grad, conv_weight_grad};
 use crate::kernels::linear::linear_backward;
