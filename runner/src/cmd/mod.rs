@@ -5,6 +5,7 @@ pub mod evaluate;
 pub mod geology;
 pub mod info;
 pub mod metrics;
+pub mod paper;
 pub mod plot;
 pub mod posterior_io;
 pub mod sample;

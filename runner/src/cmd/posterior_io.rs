@@ -356,18 +356,36 @@ pub struct Weights {
     pub record: WeightsRecord,
 }
 
-/// Where the default weights would be: `weights/powerpost-edge.safetensors` under the
-/// directories above the binary, then under the source tree the binary was built from.
-pub fn default_weights_candidates() -> Vec<PathBuf> {
+/// Where a file shipped in the repository (`relative` to its root, e.g. the default
+/// weights or `examples/edge-2016`) would be: under the directories above the binary,
+/// then under the source tree the binary was built from.
+pub fn shipped_candidates(relative: &str) -> Vec<PathBuf> {
     let mut out = Vec::new();
     if let Ok(exe) = std::env::current_exe() {
         for dir in exe.ancestors().skip(1) {
-            out.push(dir.join(DEFAULT_WEIGHTS));
+            out.push(dir.join(relative));
         }
     }
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    out.push(repo.join(DEFAULT_WEIGHTS));
+    out.push(repo.join(relative));
     out
+}
+
+/// The shipped directory `relative` (e.g. `examples/edge-2016`), the first of its
+/// [`shipped_candidates`] that exists.
+///
+/// # Errors
+/// If none exists (an installation without the examples).
+pub fn resolve_example(relative: &str) -> Result<PathBuf> {
+    shipped_candidates(relative)
+        .into_iter()
+        .find(|p| p.is_dir())
+        .ok_or_else(|| anyhow!("--example: the shipped example {relative} was not found next to the binary or in the source tree; give --example DIR (with velocity.npy and rtm.npy) or --rtm and --truth"))
+}
+
+/// Where the default weights would be: [`DEFAULT_WEIGHTS`] in [`shipped_candidates`].
+pub fn default_weights_candidates() -> Vec<PathBuf> {
+    shipped_candidates(DEFAULT_WEIGHTS)
 }
 
 /// Loads `--weights SPEC`: a safetensors file, `random:SEED`, or (`None`) the default file.
