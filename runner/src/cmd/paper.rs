@@ -511,11 +511,11 @@ pub fn run(args: &PaperArgs) -> Result<()> {
         let order = sorted_cells(plan);
         let samples = read_samples(plan, &dirs[0], &order, shown(plan))?;
         let mut panels = Vec::new();
-        for k in 0..shown(plan) {
-            for (i, &c) in order.iter().enumerate() {
+        for row in 0..shown(plan) {
+            for (cell_samples, &c) in samples.iter().zip(&order) {
                 let (l, a) = plan.cell(c);
                 panels.push(Panel {
-                    image: Image::new(&samples[i][k], height, width)?,
+                    image: Image::new(&cell_samples[row], height, width)?,
                     title: format!("λ={l} α={a}"),
                 });
             }

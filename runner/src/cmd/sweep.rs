@@ -641,11 +641,13 @@ pub fn check_grid(option: &str, values: &[f32], likelihood: bool) -> Result<()> 
         bail!("{option}: expected at least one value");
     }
     for (i, &v) in values.iter().enumerate() {
-        if likelihood && !(v.is_finite() && v >= 0.0) {
-            bail!("{option}: expected a finite number >= 0, got {v}");
-        }
-        if !likelihood && !(v.is_finite() && v > 0.0) {
-            bail!("{option}: expected a finite number > 0, got {v}");
+        let (valid, bound) = if likelihood {
+            (v >= 0.0, ">=")
+        } else {
+            (v > 0.0, ">")
+        };
+        if !(v.is_finite() && valid) {
+            bail!("{option}: expected a finite number {bound} 0, got {v}");
         }
         if values[..i].iter().any(|w| w.to_bits() == v.to_bits()) {
             bail!("{option}: value {v} appears twice");

@@ -473,6 +473,37 @@ mod tests {
     }
 
     #[test]
+    fn blank_panels_leave_their_place_empty() {
+        let a = vec![4.5f32; 2 * 4];
+        let panels = vec![
+            Panel::blank(),
+            Panel {
+                image: Image::new(&a, 2, 4).unwrap(),
+                title: String::new(),
+            },
+        ];
+        let mut fig = GridFigure::new(1, 2, panels, ColorScale::velocity(1.5, 4.5));
+        fig.cell_pixels = 10;
+        let canvas = fig.render().unwrap();
+        let grid_y = MARGIN + text_height(TEXT) + 8;
+        // The blank place stays white, frame included; the panel beside it is drawn.
+        for x in MARGIN - 1..MARGIN + 41 {
+            for y in grid_y - 1..grid_y + 21 {
+                assert_eq!(canvas.pixel(x, y), WHITE, "({x}, {y})");
+            }
+        }
+        assert_eq!(
+            canvas.pixel(MARGIN + 40 + GAP + 5, grid_y + 5),
+            Colormap::Viridis.rgb(1.0)
+        );
+        assert!(
+            GridFigure::new(1, 1, vec![Panel::blank()], ColorScale::velocity(0.0, 1.0))
+                .render()
+                .is_err()
+        );
+    }
+
+    #[test]
     fn mismatched_panels_are_rejected() {
         let a = vec![0.0f32; 6];
         let b = vec![0.0f32; 8];
