@@ -7,45 +7,15 @@
 //! output, or was killed, and is rerun writes the uninterrupted run's bytes; other
 //! parameters in a finished directory and bad inputs are clean errors that write nothing.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{read_npy, write_npy};
+use common::{assert_no_temporaries, assert_user_error, ok, powerpost, read_npy, tree, write_npy};
 
 const H: usize = 16;
 const W: usize = 32;
-
-fn powerpost(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_powerpost"))
-        .args(args)
-        .env("RUST_BACKTRACE", "1")
-        .output()
-        .unwrap()
-}
-
-fn ok(args: &[&str]) -> Output {
-    let out = powerpost(args);
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-/// Asserts a clean user error: exit 2, an `error:` message containing every `needle`.
-fn assert_user_error(out: &Output, needles: &[&str]) {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");
-    assert!(stderr.starts_with("error: "), "stderr: {stderr}");
-    assert!(!stderr.contains("panicked"), "stderr: {stderr}");
-    for needle in needles {
-        assert!(stderr.contains(needle), "missing {needle:?} in: {stderr}");
-    }
-}
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
@@ -109,25 +79,6 @@ fn paper_args<'a>(
         args.extend(value);
     }
     args
-}
-
-/// Every file under `root` (relative path → bytes), except names in `skip`.
-fn tree(root: &Path, skip: &[&str]) -> BTreeMap<String, Vec<u8>> {
-    let mut files = BTreeMap::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            let name = path.file_name().unwrap().to_string_lossy().to_string();
-            if path.is_dir() {
-                stack.push(path);
-            } else if !skip.contains(&name.as_str()) {
-                let rel = path.strip_prefix(root).unwrap().display().to_string();
-                files.insert(rel, std::fs::read(&path).unwrap());
-            }
-        }
-    }
-    files
 }
 
 /// `paper.json` without what may differ between runs of the same inputs: this
@@ -219,23 +170,6 @@ fn cli_residual(model: &Path, shots: &Path) -> String {
     ]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     format!("{:.9e}", v["relative_residual"].as_f64().unwrap())
-}
-
-fn assert_no_temporaries(root: &Path) {
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            assert!(
-                !path.to_string_lossy().ends_with(".tmp"),
-                "{} left behind",
-                path.display()
-            );
-            if path.is_dir() {
-                stack.push(path);
-            }
-        }
-    }
 }
 
 #[test]

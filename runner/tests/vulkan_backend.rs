@@ -9,18 +9,10 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 mod common;
-use common::write_npy;
+use common::{powerpost, write_npy};
 
 const H: usize = 8;
 const W: usize = 16;
-
-fn powerpost(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_powerpost"))
-        .args(args)
-        .env("RUST_BACKTRACE", "1")
-        .output()
-        .unwrap()
-}
 
 fn required() -> bool {
     std::env::var_os("POWERPOST_REQUIRE_VULKAN").is_some_and(|v| v != "0")
