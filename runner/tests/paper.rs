@@ -12,7 +12,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{assert_no_temporaries, assert_user_error, ok, powerpost, read_npy, tree, write_npy};
+use common::{
+    assert_no_temporaries, assert_user_error, csv, ok, powerpost, read_npy, tree, write_npy,
+};
 
 const H: usize = 16;
 const W: usize = 32;
@@ -111,14 +113,6 @@ fn copy_dir(from: &Path, to: &Path) {
             std::fs::copy(&path, &dest).unwrap();
         }
     }
-}
-
-fn csv(path: &Path) -> Vec<Vec<String>> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(|l| l.split(',').map(str::to_string).collect())
-        .collect()
 }
 
 /// ‖F(model) − d‖/‖d‖ computed here with the core's modelling (model in km/s on the

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 mod common;
-use common::{assert_user_error, ok, powerpost, read_npy, tree, write_npy};
+use common::{assert_user_error, csv, ok, powerpost, read_npy, tree, write_npy};
 
 const H: usize = 16;
 const W: usize = 32;
@@ -507,15 +507,6 @@ fn weights_file_with_normalisation_metadata() {
         ]),
         &["malformed.safetensors", "powerpost.rtm_scale"],
     );
-}
-
-/// Parses `sweep.csv` into rows of strings.
-fn csv(path: &Path) -> Vec<Vec<String>> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(|l| l.split(',').map(str::to_string).collect())
-        .collect()
 }
 
 #[test]

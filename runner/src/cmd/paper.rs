@@ -53,8 +53,8 @@
 //! rerun without `--shard` to draw them.
 
 use super::posterior_io::{
-    resolve_example, sampler_from_options, sampler_label, sha256_hex, Engine, ExactF32, FileRecord,
-    SamplerRecord, WeightsRecord,
+    resolve_example, sampler_label, sha256_hex, Engine, ExactF32, FileRecord, SamplerRecord,
+    WeightsRecord,
 };
 use super::sweep::{
     self, cell_dir, check_grid, csv_value, data_residual, execute, lambda_alpha_figure, load_cells,
@@ -159,19 +159,10 @@ pub struct PaperArgs {
     /// Run seed (every cell draws samples 0 .. n of it).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Sampler noise levels (default 16 with dpmpp-2m, 18 otherwise), all figures.
-    #[arg(long)]
-    pub steps: Option<usize>,
-    /// Sampler for all figures (default: dpmpp-2m for Fig. 2, where α = 1; exact-power
-    /// for Figs. 1 and 4).
-    #[arg(long)]
-    pub sampler: Option<String>,
-    /// The exact-power sampler with N Langevin corrector steps per level, all figures.
-    #[arg(long, value_name = "N")]
-    pub exact_power: Option<usize>,
-    /// Weights: a .safetensors file or random:SEED (default: the installation's).
-    #[arg(long)]
-    pub weights: Option<String>,
+    /// Sampler options, for all figures (default: dpmpp-2m for Fig. 2, where α = 1;
+    /// exact-power for Figs. 1 and 4).
+    #[command(flatten)]
+    pub sampling: super::SamplerArgs,
     /// Compute only shard k of m of every sweep (no figures), e.g. 2/4.
     #[arg(long, value_name = "K/M")]
     pub shard: Option<String>,
@@ -344,19 +335,11 @@ pub fn run(args: &PaperArgs) -> Result<()> {
     {
         bail!("--snr-db and --background-sigma: expected finite numbers (σ > 0)");
     }
-    let sampler_for = |alphas: &[f32]| {
-        sampler_from_options(
-            args.sampler.as_deref(),
-            args.steps,
-            args.exact_power,
-            alphas,
-        )
-    };
     let fig2_alpha = [1.0f32];
     let samplers = [
-        sampler_for(&args.fig1_alpha)?,
-        sampler_for(&fig2_alpha)?,
-        sampler_for(&args.fig4_alpha)?,
+        args.sampling.config(&args.fig1_alpha)?,
+        args.sampling.config(&fig2_alpha)?,
+        args.sampling.config(&args.fig4_alpha)?,
     ];
 
     // Inputs.
@@ -376,7 +359,7 @@ pub fn run(args: &PaperArgs) -> Result<()> {
         from_example(&args.truth, "velocity.npy"),
     );
     let mut inputs = SweepInputs::load(
-        args.weights.as_deref(),
+        args.sampling.weights.as_deref(),
         &rtm_path,
         Some(&truth_path),
         args.shots.as_deref(),
@@ -461,13 +444,7 @@ pub fn run(args: &PaperArgs) -> Result<()> {
     for figure in &figures {
         let t = Instant::now();
         let sampler = figure.prepared.plan.sampler()?;
-        sweep::announce_sampler(
-            &figure.alphas,
-            args.sampler.as_deref(),
-            args.exact_power,
-            &sampler,
-            quiet,
-        );
+        args.sampling.announce(&figure.alphas, &sampler, quiet);
         if !quiet {
             eprintln!(
                 "{}: {} cells × {} samples ({})",
@@ -520,21 +497,14 @@ pub fn run(args: &PaperArgs) -> Result<()> {
                 });
             }
         }
-        let mut figure = GridFigure::new(
-            shown(plan),
+        save_velocity_grid(
+            plan,
             order.len(),
             panels,
-            velocity_scale(&plan.weights.normalization),
-        );
-        figure.row_labels = (0..shown(plan)).map(|k| format!("#{k}")).collect();
-        figure.title = format!(
-            "Fig. 1: prior samples (λ = 0) with prior power α ({}, seed {})",
-            sampler_label(&plan.sampler()?),
-            plan.seed
-        );
-        figure
-            .render()?
-            .save_png(&args.out.join("fig1-prior-alpha.png"))?;
+            (0..shown(plan)).map(|k| format!("#{k}")).collect(),
+            "Fig. 1: prior samples (λ = 0) with prior power α",
+            &args.out.join("fig1-prior-alpha.png"),
+        )?;
     }
 
     // Fig. 2: a reference column, then λ increasing; rows the mean and samples.
@@ -576,24 +546,16 @@ pub fn run(args: &PaperArgs) -> Result<()> {
                 });
             }
         }
-        let mut figure = GridFigure::new(
-            rows,
+        save_velocity_grid(
+            plan,
             order.len() + 1,
             panels,
-            velocity_scale(&plan.weights.normalization),
-        );
-        figure.row_labels = std::iter::once("mean".to_string())
-            .chain((0..shown(plan)).map(|k| format!("#{k}")))
-            .collect();
-        figure.title = format!(
-            "Fig. 2: posterior mean and samples with likelihood power λ, α = 1 ({} samples per λ; {}, seed {})",
-            plan.n,
-            sampler_label(&plan.sampler()?),
-            plan.seed
-        );
-        figure
-            .render()?
-            .save_png(&args.out.join("fig2-posterior-lambda.png"))?;
+            std::iter::once("mean".to_string())
+                .chain((0..shown(plan)).map(|k| format!("#{k}")))
+                .collect(),
+            "Fig. 2: posterior mean and samples with likelihood power λ, α = 1",
+            &args.out.join("fig2-posterior-lambda.png"),
+        )?;
     }
 
     // Fig. 3 and residual.csv.
@@ -630,7 +592,7 @@ pub fn run(args: &PaperArgs) -> Result<()> {
             .collect::<Result<Vec<_>>>()?;
         let images: Vec<&[f32]> = first.iter().map(Vec::as_slice).collect();
         let title = format!(
-            "Fig. 4: posterior sample #0 over likelihood power λ (rows) and prior power α (columns) ({}, seed {})",
+            "Fig. 4: sample #0 over λ (rows) and α (columns) ({}, seed {})",
             sampler_label(&plan.sampler()?),
             plan.seed
         );
@@ -782,6 +744,33 @@ fn simulated_shots(
     })
 }
 
+/// Saves `panels` (row-major, `cols` per row) as a grid with one velocity colour bar,
+/// `row_labels` at the left and `title` followed by the sweep's samples per cell, sampler
+/// and seed.
+fn save_velocity_grid(
+    plan: &SweepPlan,
+    cols: usize,
+    panels: Vec<Panel<'_>>,
+    row_labels: Vec<String>,
+    title: &str,
+    path: &Path,
+) -> Result<()> {
+    let mut figure = GridFigure::new(
+        row_labels.len(),
+        cols,
+        panels,
+        velocity_scale(&plan.weights.normalization),
+    );
+    figure.row_labels = row_labels;
+    figure.title = format!(
+        "{title} ({} samples per cell; {}, seed {})",
+        plan.n,
+        sampler_label(&plan.sampler()?),
+        plan.seed
+    );
+    figure.render()?.save_png(path)
+}
+
 /// The cells of `plan` by increasing λ, then α.
 fn sorted_cells(plan: &SweepPlan) -> Vec<usize> {
     let mut order: Vec<usize> = (0..plan.cells()).collect();
@@ -833,10 +822,27 @@ fn residual_plot(
     let mut medians = Vec::new();
     let mut means = Vec::new();
     let mut ticks = Vec::new();
+    let mut notes = Vec::new();
     for (i, &c) in order.iter().enumerate() {
         let x = i as f64;
         let r = &records[c];
-        ticks.push((x, format!("{}", plan.cell(c).0)));
+        let lambda = plan.cell(c).0;
+        ticks.push((x, format!("{lambda}")));
+        let refused = r
+            .metrics
+            .sample_residuals
+            .iter()
+            .flatten()
+            .filter(|s| s.residual.is_none())
+            .count();
+        if refused > 0 || r.metrics.residual.is_none() {
+            let mean = if r.metrics.residual.is_none() {
+                "the mean and "
+            } else {
+                ""
+            };
+            notes.push(format!("λ={lambda}: {mean}{refused} of {} samples", plan.n));
+        }
         let samples: Vec<f64> = r
             .metrics
             .sample_residuals
@@ -890,6 +896,14 @@ fn residual_plot(
                 },
             },
         ],
+        notes: if notes.is_empty() {
+            notes
+        } else {
+            std::iter::once("No residual (outside the".to_string())
+                .chain(std::iter::once("preset's modelling limits):".to_string()))
+                .chain(notes)
+                .collect()
+        },
         width: 720,
         height: 400,
     })

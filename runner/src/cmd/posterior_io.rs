@@ -605,6 +605,31 @@ pub fn automatic_sampler_note(
     })
 }
 
+/// Prints, once every input is validated, the warning for the smallest α ≠ 1 of `alphas`
+/// with an annealed-path sampler (α < 1 is the harmful case; always shown) and, unless
+/// `quiet`, the note when the exact-power sampler was picked because of α ≠ 1.
+pub fn announce_sampler(
+    alphas: &[f32],
+    sampler_option: Option<&str>,
+    exact_power: Option<usize>,
+    sampler: &SamplerConfig,
+    quiet: bool,
+) {
+    let worst = alphas
+        .iter()
+        .copied()
+        .filter(|&a| a != 1.0)
+        .min_by(f32::total_cmp);
+    if let Some(w) = worst.and_then(|a| annealed_power_warning(a, sampler)) {
+        eprintln!("{w}");
+    }
+    if !quiet {
+        if let Some(note) = automatic_sampler_note(sampler_option, exact_power, sampler) {
+            eprintln!("{note}");
+        }
+    }
+}
+
 /// A progress bar over sampler steps that also shows samples/s.
 pub struct SampleProgress {
     bar: ProgressBar,

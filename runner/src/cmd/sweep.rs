@@ -50,9 +50,8 @@
 
 use super::metrics::{rmse, ssim};
 use super::posterior_io::{
-    load_weights, mean_and_std, read_rtm, sampler_from_options, sha256_file, Engine, ExactF32,
-    FileRecord, NormalizationRecord, RtmInput, SampleProgress, SamplerRecord, Sampling, Weights,
-    WeightsRecord,
+    load_weights, mean_and_std, read_rtm, sha256_file, Engine, ExactF32, FileRecord,
+    NormalizationRecord, RtmInput, SampleProgress, SamplerRecord, Sampling, Weights, WeightsRecord,
 };
 use super::RunArgs;
 use crate::atomic;
@@ -86,19 +85,8 @@ pub struct SweepArgs {
     /// Run seed (every cell uses samples 0..n of it).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Sampler noise levels (default 16 with dpmpp-2m, 18 otherwise).
-    #[arg(long)]
-    pub steps: Option<usize>,
-    /// Sampler (default dpmpp-2m when every α is 1, exact-power with 4 corrector steps
-    /// otherwise).
-    #[arg(long)]
-    pub sampler: Option<String>,
-    /// The exact-power sampler with N Langevin corrector steps per level.
-    #[arg(long, value_name = "N")]
-    pub exact_power: Option<usize>,
-    /// Weights: a .safetensors file or random:SEED (default: the installation's).
-    #[arg(long)]
-    pub weights: Option<String>,
+    #[command(flatten)]
+    pub sampling: super::SamplerArgs,
     /// RTM image: 2-D [H, W] float32 .npy.
     #[arg(long)]
     pub rtm: PathBuf,
@@ -656,33 +644,6 @@ pub fn check_grid(option: &str, values: &[f32], likelihood: bool) -> Result<()> 
     Ok(())
 }
 
-/// Prints, once every input is validated, the warning for the smallest α ≠ 1 of `alphas`
-/// with an annealed-path sampler (α < 1 is the harmful case; always shown) and, unless
-/// `quiet`, the note when the exact-power sampler was picked because of α ≠ 1.
-pub fn announce_sampler(
-    alphas: &[f32],
-    sampler_option: Option<&str>,
-    exact_power: Option<usize>,
-    sampler: &SamplerConfig,
-    quiet: bool,
-) {
-    let worst = alphas
-        .iter()
-        .copied()
-        .filter(|&a| a != 1.0)
-        .min_by(f32::total_cmp);
-    if let Some(w) = worst.and_then(|a| super::posterior_io::annealed_power_warning(a, sampler)) {
-        eprintln!("{w}");
-    }
-    if !quiet {
-        if let Some(note) =
-            super::posterior_io::automatic_sampler_note(sampler_option, exact_power, sampler)
-        {
-            eprintln!("{note}");
-        }
-    }
-}
-
 /// Runs `powerpost sweep`.
 pub fn run(args: &SweepArgs) -> Result<()> {
     let shard = args.shard.as_deref().map(parse_shard).transpose()?;
@@ -696,14 +657,9 @@ pub fn run(args: &SweepArgs) -> Result<()> {
             "--sample-residuals: needs --shots (the observed data the residuals are taken against)"
         );
     }
-    let sampler = sampler_from_options(
-        args.sampler.as_deref(),
-        args.steps,
-        args.exact_power,
-        &args.alpha,
-    )?;
+    let sampler = args.sampling.config(&args.alpha)?;
     let inputs = SweepInputs::load(
-        args.weights.as_deref(),
+        args.sampling.weights.as_deref(),
         &args.rtm,
         args.truth.as_deref(),
         args.shots.as_deref(),
@@ -720,13 +676,8 @@ pub fn run(args: &SweepArgs) -> Result<()> {
     };
     let prepared = prepare(SweepPlan::new(&spec, &inputs), &args.out)?;
     let engine = Engine::new(args.run.threads, &args.device)?;
-    announce_sampler(
-        &args.alpha,
-        args.sampler.as_deref(),
-        args.exact_power,
-        &sampler,
-        args.run.quiet,
-    );
+    args.sampling
+        .announce(&args.alpha, &sampler, args.run.quiet);
     engine.announce_device(args.run.quiet);
     execute(&prepared, &inputs, &engine, args.run.quiet, &[])?;
     Ok(())

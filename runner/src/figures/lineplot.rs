@@ -57,6 +57,8 @@ pub struct LinePlot {
     pub x_ticks: Vec<(f64, String)>,
     /// The series, drawn in order (later ones on top).
     pub series: Vec<Series>,
+    /// Lines of text under the legend (e.g. what the plot leaves out).
+    pub notes: Vec<String>,
     /// Width of the plot area (px).
     pub width: usize,
     /// Height of the plot area (px).
@@ -248,13 +250,15 @@ impl LinePlot {
         let legend_w = self
             .series
             .iter()
-            .map(|s| text_width(&s.label, TEXT))
+            .map(|s| 36 + text_width(&s.label, TEXT))
+            .chain(self.notes.iter().map(|n| text_width(n, TEXT)))
             .max()
-            .map_or(0, |w| 36 + w);
+            .unwrap_or(0);
         let width = (legend_x + legend_w + MARGIN)
             .max(text_width(&self.title, TEXT) + 2 * MARGIN)
             .max(x0 + text_width(&self.y_label, TEXT) + MARGIN);
-        let height = y0 + self.height + 8 + line + 10 + line + MARGIN;
+        let legend_h = (self.series.len() + 1 + self.notes.len()) * (line + 8);
+        let height = (y0 + self.height + 8 + line + 10 + line).max(y0 + legend_h) + MARGIN;
         let mut canvas = Canvas::new(width, height, WHITE);
         let frame = Frame {
             x0,
@@ -372,6 +376,10 @@ impl LinePlot {
             }
             draw_text(&mut canvas, legend_x + 36, y, &s.label, TEXT, INK);
         }
+        for (k, note) in self.notes.iter().enumerate() {
+            let y = y0 + (self.series.len() + 1 + k) * (line + 8);
+            draw_text(&mut canvas, legend_x, y, note, TEXT, INK);
+        }
         Ok(canvas)
     }
 }
@@ -390,6 +398,7 @@ mod tests {
             y_label: "y".into(),
             x_ticks: Vec::new(),
             series,
+            notes: Vec::new(),
             width: 201,
             height: 101,
         }

@@ -61,6 +61,15 @@ pub fn tree(root: &Path, skip: &[&str]) -> BTreeMap<String, Vec<u8>> {
     files
 }
 
+/// The rows of a CSV file without quoting, split at commas.
+pub fn csv(path: &Path) -> Vec<Vec<String>> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .collect()
+}
+
 /// Panics if any `.tmp` file or directory (an atomic write's temporary) is left under
 /// `root`.
 pub fn assert_no_temporaries(root: &Path) {
