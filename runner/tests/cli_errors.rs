@@ -2,7 +2,6 @@
 //! expected, no output file, no panic. Plus the geology command's happy path.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 mod common;
 use common::{assert_user_error, powerpost, raw_npy, read_npy, write_npy};

@@ -3,7 +3,6 @@
 //! those of the samples `powerpost sample` draws, recomputed here independently.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 mod common;
 use common::{ok, powerpost, write_npy};

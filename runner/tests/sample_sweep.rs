@@ -5,7 +5,6 @@
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 mod common;
 use common::{assert_user_error, csv, ok, powerpost, read_npy, tree, write_npy};

@@ -5,7 +5,7 @@
 //! clean error (exit 2, file and field named, no output).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 mod common;
 use common::{powerpost, read_npy, write_npy};

@@ -6,7 +6,7 @@
 //! `POWERPOST_REQUIRE_VULKAN=1` (set by CI).
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 mod common;
 use common::{powerpost, write_npy};
