@@ -1,21 +1,8 @@
 //! `powerpost`: the command-line front end. Thin: files in and out, threads, progress,
 //! figures; all numerics live in `powerpost-core`.
 
-// Shared infrastructure: the commands still to come use the parts that look unused now.
-#[allow(dead_code)]
-mod atomic;
-mod cmd;
-#[allow(dead_code)]
-mod exec;
-#[allow(dead_code)]
-mod figures;
-#[allow(dead_code)]
-mod npy;
-#[allow(dead_code)]
-mod progress;
-mod segy_io;
-
 use anyhow::Result;
+use powerpost::cmd;
 use clap::{Parser, Subcommand};
 
 /// Power-scaled Bayesian velocity-model building with a score-based generative model.

@@ -18,7 +18,8 @@ pub fn apply(stored: i32, scalar: i16) -> f64 {
     match scalar {
         0 | 1 => f64::from(stored),
         s if s > 0 => f64::from(stored) * f64::from(s),
-        s => f64::from(stored) / f64::from(-s),
+        // Negated in f64: `-s` overflows i16 for -32768 (found by fuzzing).
+        s => f64::from(stored) / -f64::from(s),
     }
 }
 
@@ -32,7 +33,7 @@ pub fn store(value: f64, scalar: i16) -> Option<i32> {
     let scaled = match scalar {
         0 | 1 => value,
         s if s > 0 => value / f64::from(s),
-        s => value * f64::from(-s),
+        s => value * -f64::from(s),
     };
     let rounded = scaled.round();
     (rounded.is_finite() && rounded.abs() <= f64::from(i32::MAX)).then_some(rounded as i32)
@@ -92,6 +93,10 @@ mod tests {
         assert_eq!(store(-0.004, -100), Some(0));
         assert_eq!(store(3e9, 1), None);
         assert_eq!(store(f64::NAN, 1), None);
+        // The most negative scalar divides by 32768 (negating it as an i16 overflowed).
+        assert_eq!(apply(65536, i16::MIN), 2.0);
+        assert_eq!(store(2.0, i16::MIN), Some(65536));
+        assert_eq!(apply(3, i16::MAX), 98301.0);
     }
 
     #[test]

@@ -1,11 +1,16 @@
 //! The 3200-byte textual file header: 40 lines ("card images") of 80 characters.
 //!
 //! Rev 0 and 1 require EBCDIC; rev 2 allows ASCII, and many tools write ASCII anyway, so the
-//! reader detects the encoding: it decodes the block both ways and counts the characters
-//! that are ASCII letters, digits or spaces; ASCII wins only on a strictly higher count
-//! (a blank EBCDIC header is all `0x40`, which is `@` in ASCII, so it stays EBCDIC). Real
-//! headers are clear-cut: ASCII text read as EBCDIC decodes to accented letters and
-//! control characters, EBCDIC text read as ASCII to bytes above 0x7F.
+//! reader detects the encoding. The standard starts every card image with the character
+//! `C`, which is `0xC3` in EBCDIC and `0x43` in ASCII (and something else in the other
+//! encoding), so a first byte of `0xC3` or `0x43` decides. Otherwise the reader decodes the
+//! block both ways and counts the characters that are ASCII letters, digits or spaces;
+//! ASCII wins only on a strictly higher count (a blank EBCDIC header is all `0x40`, which
+//! is `@` in ASCII, so it stays EBCDIC). Counting alone misreads headers whose text is
+//! mostly `@` (ASCII; `0x40` is the EBCDIC space) or mostly punctuation (EBCDIC; `.<(+|&`
+//! are `0x4B`–`0x50`, ASCII letters) — the fuzzer found the first — which is why the
+//! first byte comes first; the writer's rev 1 headers ([`TextualHeader::with_description`])
+//! always start with `C`.
 //!
 //! Lines are kept with control characters (including NUL, and the CR/LF some ASCII writers
 //! put at column 80) replaced by spaces and trailing spaces removed. The writer pads each
@@ -39,17 +44,22 @@ pub struct TextualHeader {
     pub encoding: TextEncoding,
 }
 
-/// True for characters the detector counts as text.
+/// True for characters the detector counts as text: ASCII letters, digits and the space.
 fn is_text(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == ' '
 }
 
-/// Decodes one byte in an encoding, control characters as spaces.
-fn decode_byte(byte: u8, encoding: TextEncoding) -> char {
-    let c = match encoding {
+/// The character a byte stands for in an encoding (control characters included).
+fn raw_char(byte: u8, encoding: TextEncoding) -> char {
+    match encoding {
         TextEncoding::Ebcdic => ebcdic::to_char(byte),
         TextEncoding::Ascii => char::from(byte),
-    };
+    }
+}
+
+/// Decodes one byte in an encoding, control characters as spaces.
+fn decode_byte(byte: u8, encoding: TextEncoding) -> char {
+    let c = raw_char(byte, encoding);
     if c.is_control() {
         ' '
     } else {
@@ -63,10 +73,19 @@ impl TextualHeader {
 
     /// The encoding a 3200-byte block most likely has (see the module docs).
     pub fn detect_encoding(bytes: &[u8]) -> TextEncoding {
+        match bytes.first() {
+            Some(0xC3) => return TextEncoding::Ebcdic,
+            Some(b'C') => return TextEncoding::Ascii,
+            _ => {}
+        }
+        // Control characters are not text (decoding shows them as spaces, but counting
+        // them as spaces made the count depend on which bytes are controls in which
+        // encoding: a header read as ASCII, written and read again came back as EBCDIC —
+        // found by fuzzing).
         let count = |encoding| {
             bytes
                 .iter()
-                .filter(|&&b| is_text(decode_byte(b, encoding)))
+                .filter(|&&b| is_text(raw_char(b, encoding)))
                 .count()
         };
         if count(TextEncoding::Ascii) > count(TextEncoding::Ebcdic) {
@@ -208,6 +227,40 @@ mod tests {
             let bytes = h.to_bytes();
             assert_eq!(TextualHeader::detect_encoding(&bytes), encoding);
             assert_eq!(TextualHeader::parse(&bytes), h);
+        }
+    }
+
+    #[test]
+    fn detection_is_stable_under_writing_what_was_read() {
+        // 40 letters, 100 bytes 0xA1 (`¡` in ASCII, `~` in EBCDIC: text in neither) and
+        // 0x1A (a control in both) elsewhere: ASCII. Written, the controls become ASCII
+        // spaces (0x20) and `¡` becomes `?` (0x3F), both EBCDIC controls; when controls
+        // counted as spaces, the written header (3160 "EBCDIC spaces" against 3100 ASCII
+        // letters and spaces) read back as EBCDIC.
+        let mut bytes = [0x1Au8; 3200];
+        bytes[..40].copy_from_slice(&[b'a'; 40]);
+        bytes[100..200].copy_from_slice(&[0xA1; 100]);
+        let h = TextualHeader::parse(&bytes);
+        assert_eq!(h.encoding, TextEncoding::Ascii);
+        assert_eq!(TextualHeader::parse(&h.to_bytes()).encoding, TextEncoding::Ascii);
+    }
+
+    #[test]
+    fn a_leading_c_decides_what_counting_gets_wrong() {
+        // Mostly `@` in ASCII (0x40, the EBCDIC space) and mostly punctuation in EBCDIC
+        // (0x4B-0x50, ASCII letters): counting alone picks the other encoding.
+        let at = vec![format!("C{}", "@".repeat(79)); 40];
+        let punct = vec![format!("C{}", ".<(+|&".repeat(13)); 40];
+        for (lines, encoding) in [(at, TextEncoding::Ascii), (punct, TextEncoding::Ebcdic)] {
+            let h = TextualHeader::new(&lines, encoding).unwrap();
+            let mut bytes = h.to_bytes();
+            assert_eq!(TextualHeader::parse(&bytes), h);
+            // Without the leading `C` the count decides, and gets it wrong.
+            bytes[0] = match encoding {
+                TextEncoding::Ascii => b'x',
+                TextEncoding::Ebcdic => 0xA7,
+            };
+            assert_ne!(TextualHeader::detect_encoding(&bytes), encoding);
         }
     }
 

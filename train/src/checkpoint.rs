@@ -48,10 +48,31 @@ pub struct Header {
 /// Writes a checkpoint atomically.
 ///
 /// # Errors
-/// I/O failures (naming `path`).
+/// I/O failures (naming `path`), and those of [`to_bytes`].
 pub fn save(path: &Path, header: &Header, params: &[f32], state: &OptimState) -> Result<()> {
+    let bytes = to_bytes(header, params, state)
+        .with_context(|| format!("{}: cannot write checkpoint", path.display()))?;
+    write_atomic(path, &bytes)
+}
+
+/// The bytes of a checkpoint (see the module docs).
+///
+/// # Errors
+/// If `header.params_len` differs from the length of `params` or of an optimiser array.
+pub fn to_bytes(header: &Header, params: &[f32], state: &OptimState) -> Result<Vec<u8>> {
+    let p = header.params_len;
+    for (name, len) in [
+        ("parameters", params.len()),
+        ("EMA", state.ema.len()),
+        ("first moments", state.m.len()),
+        ("second moments", state.v.len()),
+    ] {
+        if len != p {
+            bail!("{name}: {len} values, the header says {p} parameters");
+        }
+    }
     let json = serde_json::to_vec(header)?;
-    let mut bytes = Vec::with_capacity(16 + json.len() + 16 * params.len());
+    let mut bytes = Vec::with_capacity(16 + json.len() + 16 * p);
     bytes.extend_from_slice(MAGIC);
     bytes.extend_from_slice(&(json.len() as u64).to_le_bytes());
     bytes.extend_from_slice(&json);
@@ -60,38 +81,75 @@ pub fn save(path: &Path, header: &Header, params: &[f32], state: &OptimState) ->
             bytes.extend_from_slice(&v.to_le_bytes());
         }
     }
-    write_atomic(path, &bytes)
+    Ok(bytes)
 }
 
 /// Reads a checkpoint: header, parameters and optimiser state.
 ///
 /// # Errors
-/// Unreadable or malformed files, named with the failing part.
+/// Unreadable or malformed files (see [`parse`]), named with the failing part.
 pub fn load(path: &Path) -> Result<(Header, Vec<f32>, OptimState)> {
     let bytes = std::fs::read(path)
         .with_context(|| format!("{}: cannot read checkpoint", path.display()))?;
-    if bytes.len() < 16 || &bytes[..8] != MAGIC {
-        bail!(
-            "{}: not a powerpost checkpoint (magic bytes missing)",
-            path.display()
-        );
+    parse(&bytes, &path.display().to_string())
+}
+
+/// Parses a checkpoint held in memory; `what` names it in errors.
+///
+/// Checks the magic, that the header length lies inside the buffer, the JSON header, that
+/// the body holds exactly four arrays of `params_len` values (checked arithmetic), and
+/// that the Adam bias-correction powers β^step lie in [0, 1] and the elapsed time is
+/// finite and non-negative. The caller checks `architecture` and `params_len` against its
+/// network.
+///
+/// # Errors
+/// Each failing part, named, after `what`.
+pub fn parse(bytes: &[u8], what: &str) -> Result<(Header, Vec<f32>, OptimState)> {
+    if bytes.get(..8) != Some(MAGIC.as_slice()) {
+        bail!("{what}: not a powerpost checkpoint (magic bytes missing)");
     }
-    let n = u64::from_le_bytes(bytes[8..16].try_into()?) as usize;
-    let json = bytes
-        .get(16..16 + n)
-        .with_context(|| format!("{}: truncated header", path.display()))?;
+    let Some(len_field) = bytes.get(8..16) else {
+        bail!("{what}: truncated header (the file ends inside its length)");
+    };
+    let mut len = [0u8; 8];
+    len.copy_from_slice(len_field);
+    let n = u64::from_le_bytes(len);
+    let json = usize::try_from(n)
+        .ok()
+        .and_then(|n| bytes.get(16..16usize.checked_add(n)?))
+        .with_context(|| {
+            format!(
+                "{what}: truncated header (its length field says {n} bytes, the file has {} after it)",
+                bytes.len() - 16
+            )
+        })?;
     let header: Header =
-        serde_json::from_slice(json).with_context(|| format!("{}: bad header", path.display()))?;
-    let body = &bytes[16 + n..];
-    let p = header.params_len;
-    if body.len() != 16 * p {
+        serde_json::from_slice(json).with_context(|| format!("{what}: bad header"))?;
+    for (field, value) in [
+        ("beta1_power", header.beta1_power),
+        ("beta2_power", header.beta2_power),
+    ] {
+        if !(0.0..=1.0).contains(&value) {
+            bail!("{what}: header field `{field}` is {value}, expected a number from 0 to 1");
+        }
+    }
+    if !(header.elapsed_secs.is_finite() && header.elapsed_secs >= 0.0) {
         bail!(
-            "{}: body holds {} bytes, expected {} for {p} parameters",
-            path.display(),
-            body.len(),
-            16 * p
+            "{what}: header field `elapsed_secs` is {}, expected a finite number >= 0",
+            header.elapsed_secs
         );
     }
+    let body = &bytes[16 + json.len()..];
+    let p = header.params_len;
+    let expected = p.checked_mul(16);
+    if expected != Some(body.len()) {
+        bail!(
+            "{what}: body holds {} bytes, expected {} for {p} parameters",
+            body.len(),
+            expected.map_or("more than fit in memory".to_string(), |e| e.to_string())
+        );
+    }
+    // `body` holds exactly four arrays of `p` values: every slice below is in range.
     let arr = |k: usize| -> Vec<f32> {
         body[k * 4 * p..(k + 1) * 4 * p]
             .chunks_exact(4)
@@ -106,5 +164,99 @@ pub fn load(path: &Path) -> Result<(Header, Vec<f32>, OptimState)> {
         beta1_power: header.beta1_power,
         beta2_power: header.beta2_power,
     };
-    Ok((header.clone(), arr(0), state))
+    let params = arr(0);
+    Ok((header, params, state))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(p: usize) -> Header {
+        Header {
+            architecture: "a".into(),
+            seed: 1,
+            batch: 2,
+            step: 3,
+            beta1_power: 0.729,
+            beta2_power: 0.997,
+            optimizer: AdamWConfig::default(),
+            loss: crate::loss::LossConfig::default(),
+            dataset: "d".into(),
+            params_len: p,
+            elapsed_secs: 0.5,
+            init: String::new(),
+        }
+    }
+
+    fn state(p: usize) -> OptimState {
+        OptimState {
+            step: 3,
+            m: vec![1.0; p],
+            v: vec![2.0; p],
+            ema: vec![3.0; p],
+            beta1_power: 0.729,
+            beta2_power: 0.997,
+        }
+    }
+
+    /// The checkpoint of `header` with its JSON replaced by `json` (same body).
+    fn with_json(json: &str, body: &[u8]) -> Vec<u8> {
+        let mut bytes = MAGIC.to_vec();
+        bytes.extend_from_slice(&(json.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(json.as_bytes());
+        bytes.extend_from_slice(body);
+        bytes
+    }
+
+    #[test]
+    fn round_trips_and_refuses_inconsistent_writes() {
+        let bytes = to_bytes(&header(2), &[0.5, -1.0], &state(2)).unwrap();
+        let (h, p, s) = parse(&bytes, "c").unwrap();
+        assert_eq!((h, p, s), (header(2), vec![0.5, -1.0], state(2)));
+        let e = to_bytes(&header(3), &[0.5, -1.0], &state(2)).unwrap_err();
+        assert_eq!(e.to_string(), "parameters: 2 values, the header says 3 parameters");
+    }
+
+    #[test]
+    fn corrupt_lengths_are_errors_not_panics() {
+        let good = to_bytes(&header(1), &[0.5], &state(1)).unwrap();
+        let json_len = u64::from_le_bytes(good[8..16].try_into().unwrap()) as usize;
+        let json = std::str::from_utf8(&good[16..16 + json_len]).unwrap();
+        let body = &good[16 + json_len..];
+        let cases: Vec<(Vec<u8>, &str)> = vec![
+            (b"PPCKPT0".to_vec(), "not a powerpost checkpoint"),
+            (b"PPCKPT01\x05".to_vec(), "file ends inside its length"),
+            // A header length far beyond the file (and beyond usize on 32-bit targets).
+            (
+                [&good[..8], &u64::MAX.to_le_bytes()[..], &good[16..]].concat(),
+                "its length field says 18446744073709551615 bytes",
+            ),
+            // 16 × params_len overflows usize.
+            (
+                with_json(&json.replace("\"params_len\":1", "\"params_len\":2305843009213693952"), body),
+                "more than fit in memory",
+            ),
+            (
+                with_json(&json.replace("\"params_len\":1", "\"params_len\":2"), body),
+                "body holds 16 bytes, expected 32 for 2 parameters",
+            ),
+            (
+                with_json(&json.replace("\"beta1_power\":0.729", "\"beta1_power\":1.5"), body),
+                "`beta1_power` is 1.5, expected a number from 0 to 1",
+            ),
+            (
+                with_json(&json.replace("\"elapsed_secs\":0.5", "\"elapsed_secs\":-1.0"), body),
+                "`elapsed_secs` is -1",
+            ),
+            (with_json("{", body), "bad header"),
+        ];
+        for (bytes, expected) in cases {
+            let msg = format!("{:#}", parse(&bytes, "run/checkpoint.bin").unwrap_err());
+            assert!(
+                msg.starts_with("run/checkpoint.bin: ") && msg.contains(expected),
+                "{msg}"
+            );
+        }
+    }
 }

@@ -21,7 +21,8 @@
 //!
 //! A rerun skips shards whose digests verify; `--shard k/n` builds shards `j ≡ k (mod n)`.
 
-use crate::files::{npy_bytes, read_npy, remove_stale_temporaries, sha256_hex, write_atomic};
+use crate::files::{remove_stale_temporaries, sha256_hex, write_atomic};
+use crate::npy::{self, Dtypes};
 use anyhow::{bail, Context, Result};
 use powerpost_core::exec::Serial;
 use powerpost_core::geology::{self, GeologyParams};
@@ -36,6 +37,8 @@ pub const VELOCITY_CENTER: f32 = 3.0;
 pub const VELOCITY_HALF_RANGE: f32 = 1.5;
 /// Water-mute threshold (m/s).
 pub const WATER_VELOCITY: f32 = 1510.0;
+/// The manifest's `format` tag.
+pub const MANIFEST_FORMAT: &str = "powerpost-dataset-v1";
 
 /// Options of [`build`].
 #[derive(Debug, Clone)]
@@ -115,6 +118,105 @@ pub struct Manifest {
     pub rtm_scale: f32,
     /// Shards.
     pub shards: Vec<ShardRecord>,
+}
+
+impl Manifest {
+    /// Checks what readers rely on: the format tag, positive image sides, a pair count
+    /// that fits in memory, `train_pairs + held_out_pairs = pairs`, shards numbered
+    /// `0, 1, …` that tile the pairs in order (each at least one pair) with plain file
+    /// names (no directories), and usable normalisation constants. `what` names the
+    /// manifest in errors.
+    ///
+    /// # Errors
+    /// The first field that fails, named.
+    pub fn validate(&self, what: &str) -> Result<()> {
+        let field = |name: &str, value: &dyn std::fmt::Display, expected: &str| {
+            anyhow::anyhow!("{what}: field `{name}` is {value}, expected {expected}")
+        };
+        if self.format != MANIFEST_FORMAT {
+            return Err(field("format", &self.format, MANIFEST_FORMAT));
+        }
+        for (name, side) in [("height", self.height), ("width", self.width)] {
+            if side == 0 {
+                return Err(field(name, &side, "at least 1"));
+            }
+        }
+        let values = self
+            .pairs
+            .checked_mul(self.height)
+            .and_then(|v| v.checked_mul(self.width))
+            .filter(|&v| v <= isize::MAX as usize / 4);
+        if values.is_none() {
+            return Err(field(
+                "pairs",
+                &self.pairs,
+                "a count whose images fit in memory",
+            ));
+        }
+        if self.train_pairs.checked_add(self.held_out_pairs) != Some(self.pairs) {
+            return Err(field(
+                "train_pairs",
+                &self.train_pairs,
+                &format!("pairs − held_out_pairs = {} − {}", self.pairs, self.held_out_pairs),
+            ));
+        }
+        let mut next = 0usize;
+        for (k, r) in self.shards.iter().enumerate() {
+            let name = |f: &str| format!("shards[{k}].{f}");
+            if r.shard != k {
+                return Err(field(&name("shard"), &r.shard, &k.to_string()));
+            }
+            if r.first != next {
+                return Err(field(&name("first"), &r.first, &next.to_string()));
+            }
+            if r.count == 0 || r.count > self.pairs - next {
+                return Err(field(
+                    &name("count"),
+                    &r.count,
+                    &format!("1 to {} (the pairs left)", self.pairs - next),
+                ));
+            }
+            next += r.count;
+            for (f, file) in [("x_file", &r.x_file), ("y_file", &r.y_file)] {
+                let plain = !file.is_empty()
+                    && file != "."
+                    && file != ".."
+                    && !file.contains(['/', '\\', '\0']);
+                if !plain {
+                    return Err(field(
+                        &name(f),
+                        &format!("`{file}`"),
+                        "a file name in the dataset directory",
+                    ));
+                }
+            }
+        }
+        if next != self.pairs {
+            return Err(field(
+                "pairs",
+                &self.pairs,
+                &format!("{next} (the pairs the shards hold)"),
+            ));
+        }
+        if !(self.velocity_half_range.is_finite() && self.velocity_half_range > 0.0) {
+            return Err(field(
+                "velocity_half_range",
+                &self.velocity_half_range,
+                "a finite number > 0",
+            ));
+        }
+        if !self.velocity_center.is_finite() {
+            return Err(field(
+                "velocity_center",
+                &self.velocity_center,
+                "a finite number",
+            ));
+        }
+        if !(self.rtm_scale.is_finite() && self.rtm_scale != 0.0) {
+            return Err(field("rtm_scale", &self.rtm_scale, "a finite number ≠ 0"));
+        }
+        Ok(())
+    }
 }
 
 /// What [`build`] did.
@@ -296,7 +398,7 @@ pub fn build_with(
     }
     let models = match &opts.models {
         Some(path) => {
-            let (shape, data) = read_npy(path)?;
+            let npy::Array { shape, data } = npy::read(path, Dtypes::F32OrF64, &[])?;
             if shape.len() != 3 || shape[1] != nz || shape[2] != nx {
                 bail!("{}: shape {shape:?}, expected [N, {nz}, {nx}] (velocity models on the edge grid)", path.display());
             }
@@ -396,8 +498,8 @@ pub fn build_with(
         }
         let (xf, yf, rf) = shard_names(k);
         let (xb, yb) = (
-            npy_bytes(&[count, nz, nx], &xs),
-            npy_bytes(&[count, nz, nx], &ys),
+            npy::to_bytes(&[count, nz, nx], &xs)?,
+            npy::to_bytes(&[count, nz, nx], &ys)?,
         );
         write_atomic(&opts.out.join(&xf), &xb)?;
         write_atomic(&opts.out.join(&yf), &yb)?;
@@ -419,7 +521,7 @@ pub fn build_with(
         (0..shards).map(|k| verified_shard(&opts.out, k)).collect();
     if records.iter().all(Option::is_some) {
         let records: Vec<ShardRecord> = records.into_iter().flatten().collect();
-        let (_, y0) = read_npy(&opts.out.join(&records[0].y_file))?;
+        let y0 = npy::read_f32(&opts.out.join(&records[0].y_file))?.data;
         let n = y0.len() as f64;
         let mean = y0.iter().map(|&v| v as f64).sum::<f64>() / n;
         let var = y0.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n;
@@ -427,7 +529,7 @@ pub fn build_with(
             bail!("shard 0: RTM images have zero or non-finite variance; cannot normalise");
         }
         let manifest = Manifest {
-            format: "powerpost-dataset-v1".into(),
+            format: MANIFEST_FORMAT.into(),
             seed: opts.seed,
             preset: "edge".into(),
             prior: opts.models.as_ref().map_or("geology".into(), |p| {
@@ -513,6 +615,9 @@ impl Dataset {
     }
 }
 
+/// Reads a shard file by name: how to name it in errors, and its bytes.
+pub type ReadShard<'a> = dyn Fn(&str) -> Result<(String, Vec<u8>)> + 'a;
+
 /// A dataset as stored: velocities in km/s and raw RTM images, before normalisation.
 #[derive(Debug, Clone)]
 pub struct RawDataset {
@@ -539,28 +644,42 @@ impl RawDataset {
                 path.display()
             )
         })?;
-        let manifest: Manifest = serde_json::from_slice(&bytes)
-            .with_context(|| format!("{}: malformed manifest", path.display()))?;
+        Self::from_manifest(&bytes, &path.display().to_string(), &|file| {
+            let p = dir.join(file);
+            let b = std::fs::read(&p).with_context(|| format!("{}: cannot read", p.display()))?;
+            Ok((p.display().to_string(), b))
+        })
+    }
+
+    /// [`load`](Self::load) from the manifest's bytes (`what` names it in errors) and a
+    /// function that reads a shard file by name and returns how to name it in errors and
+    /// its bytes.
+    ///
+    /// # Errors
+    /// A malformed manifest ([`Manifest::validate`]), shard files that cannot be read,
+    /// differ from their digests or are not `[count, height, width]` float32 arrays.
+    pub fn from_manifest(
+        bytes: &[u8],
+        what: &str,
+        read_file: &ReadShard<'_>,
+    ) -> Result<Self> {
+        let manifest: Manifest =
+            serde_json::from_slice(bytes).with_context(|| format!("{what}: malformed manifest"))?;
+        manifest.validate(what)?;
         let (mut xs, mut ys) = (Vec::new(), Vec::new());
         for r in &manifest.shards {
             for (file, digest, dst) in [
                 (&r.x_file, &r.x_sha256, &mut xs),
                 (&r.y_file, &r.y_sha256, &mut ys),
             ] {
-                let p = dir.join(file);
-                let b =
-                    std::fs::read(&p).with_context(|| format!("{}: cannot read", p.display()))?;
+                let (name, b) = read_file(file)?;
                 if &sha256_hex(&b) != digest {
-                    bail!(
-                        "{}: SHA-256 differs from the manifest (corrupt or replaced shard)",
-                        p.display()
-                    );
+                    bail!("{name}: SHA-256 differs from the manifest (corrupt or replaced shard)");
                 }
-                let (shape, data) = crate::files::parse_npy(&b, &p.display().to_string())?;
+                let npy::Array { shape, data } = npy::parse_f32(&b, &name, &[])?;
                 if shape != [r.count, manifest.height, manifest.width] {
                     bail!(
-                        "{}: shape {shape:?}, expected [{}, {}, {}]",
-                        p.display(),
+                        "{name}: shape {shape:?}, expected [{}, {}, {}]",
                         r.count,
                         manifest.height,
                         manifest.width
@@ -569,19 +688,13 @@ impl RawDataset {
                 dst.extend(data);
             }
         }
-        if xs.len() != manifest.pairs * manifest.height * manifest.width {
-            bail!(
-                "{}: shards hold {} pairs, manifest says {}",
-                path.display(),
-                xs.len() / (manifest.height * manifest.width),
-                manifest.pairs
-            );
-        }
+        // Validated: the shards tile the pairs, and each file had its shard's shape.
+        debug_assert_eq!(xs.len(), manifest.pairs * manifest.height * manifest.width);
         Ok(Self {
             manifest,
             velocity_kms: xs,
             rtm: ys,
-            digest: sha256_hex(&bytes),
+            digest: sha256_hex(bytes),
         })
     }
 
@@ -592,5 +705,78 @@ impl RawDataset {
             &self.velocity_kms[i * n..(i + 1) * n],
             &self.rtm[i * n..(i + 1) * n],
         )
+    }
+}
+
+#[cfg(test)]
+mod manifest_tests {
+    use super::*;
+
+    /// A valid manifest of 3 pairs in shards of 2 and 1.
+    fn manifest() -> Manifest {
+        let shard = |k: usize, first: usize, count: usize| ShardRecord {
+            shard: k,
+            first,
+            count,
+            x_file: format!("x_{k:04}.npy"),
+            y_file: format!("y_{k:04}.npy"),
+            x_sha256: String::new(),
+            y_sha256: String::new(),
+        };
+        Manifest {
+            format: MANIFEST_FORMAT.into(),
+            seed: 0,
+            preset: "edge".into(),
+            prior: "geology".into(),
+            height: 2,
+            width: 4,
+            pairs: 3,
+            train_pairs: 2,
+            held_out_pairs: 1,
+            snr_db: 10.0,
+            smooth_sigma: 10.0,
+            velocity_center: 3.0,
+            velocity_half_range: 1.5,
+            rtm_scale: 1.0,
+            shards: vec![shard(0, 0, 2), shard(1, 2, 1)],
+        }
+    }
+
+    #[test]
+    fn validate_names_the_first_bad_field() {
+        manifest().validate("m.json").unwrap();
+        type Corrupt = fn(&mut Manifest);
+        let cases: Vec<(Corrupt, &str)> = vec![
+            (|m| m.format = "v0".into(), "field `format` is v0"),
+            (|m| m.width = 0, "field `width` is 0"),
+            (|m| m.pairs = usize::MAX, "field `pairs`"),
+            // `evaluate` took pairs − train_pairs and the trainer indexed pairs below
+            // train_pairs: both overflowed or went out of range with train_pairs > pairs.
+            (|m| m.train_pairs = 5, "field `train_pairs` is 5"),
+            (|m| m.shards[1].first = 3, "field `shards[1].first` is 3, expected 2"),
+            (|m| m.shards[1].shard = 0, "field `shards[1].shard` is 0"),
+            (|m| m.shards[1].count = 2, "field `shards[1].count` is 2, expected 1 to 1"),
+            (|m| m.shards.truncate(1), "field `pairs` is 3, expected 2"),
+            (|m| m.shards[0].x_file = "/etc/passwd".into(), "shards[0].x_file"),
+            (|m| m.shards[0].y_file = "..".into(), "shards[0].y_file"),
+            (|m| m.velocity_half_range = 0.0, "velocity_half_range"),
+            (|m| m.rtm_scale = f32::INFINITY, "rtm_scale"),
+        ];
+        for (corrupt, expected) in cases {
+            let mut m = manifest();
+            corrupt(&mut m);
+            let msg = m.validate("m.json").unwrap_err().to_string();
+            assert!(msg.starts_with("m.json: ") && msg.contains(expected), "{msg}");
+        }
+    }
+
+    #[test]
+    fn from_manifest_checks_before_reading_shards() {
+        let mut m = manifest();
+        m.train_pairs = 7;
+        let bytes = serde_json::to_vec(&m).unwrap();
+        let read = |_: &str| -> Result<(String, Vec<u8>)> { panic!("no shard is read") };
+        let e = RawDataset::from_manifest(&bytes, "m.json", &read).unwrap_err();
+        assert!(e.to_string().contains("train_pairs"), "{e}");
     }
 }

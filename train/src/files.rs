@@ -1,6 +1,6 @@
-//! Small file helpers: atomic writes, `.npy` (little-endian f32, C order) and SHA-256.
+//! Small file helpers: atomic writes and SHA-256 (`.npy` files: [`crate::npy`]).
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::path::Path;
@@ -97,107 +97,6 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
-}
-
-/// Encodes a little-endian f32 `.npy` (format 1.0, C order).
-pub fn npy_bytes(shape: &[usize], data: &[f32]) -> Vec<u8> {
-    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-    let shape_text = if shape.len() == 1 {
-        format!("({},)", dims[0])
-    } else {
-        format!("({})", dims.join(", "))
-    };
-    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape_text}, }}");
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut out = Vec::with_capacity(10 + header.len() + data.len() * 4);
-    out.extend_from_slice(b"\x93NUMPY\x01\x00");
-    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    out.extend_from_slice(header.as_bytes());
-    for v in data {
-        out.extend_from_slice(&v.to_le_bytes());
-    }
-    out
-}
-
-/// Decodes a little-endian f32 (or f64, converted) C-order `.npy`; `what` names the file
-/// in errors.
-///
-/// # Errors
-/// A malformed header, another dtype, Fortran order or a truncated body.
-pub fn parse_npy(bytes: &[u8], what: &str) -> Result<(Vec<usize>, Vec<f32>)> {
-    if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
-        bail!("{what}: not a .npy file (magic bytes missing)");
-    }
-    let (header_len, start) = match bytes[6] {
-        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
-        2 | 3 if bytes.len() >= 12 => (
-            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
-            12,
-        ),
-        v => bail!("{what}: unsupported .npy version {v}"),
-    };
-    let header = std::str::from_utf8(
-        bytes
-            .get(start..start + header_len)
-            .context(format!("{what}: truncated header"))?,
-    )
-    .context(format!("{what}: header is not text"))?;
-    let descr = if header.contains("'<f4'") || header.contains("\"<f4\"") {
-        4
-    } else if header.contains("'<f8'") || header.contains("\"<f8\"") {
-        8
-    } else {
-        bail!("{what}: dtype must be little-endian float32 or float64 ('<f4'/'<f8')");
-    };
-    if header.contains("'fortran_order': True") {
-        bail!("{what}: Fortran-order arrays are not supported; save with C order");
-    }
-    let open = header
-        .find("'shape':")
-        .context(format!("{what}: header has no shape"))?;
-    let rest = &header[open + 8..];
-    let (l, r) = (
-        rest.find('(').context(format!("{what}: bad shape"))?,
-        rest.find(')').context(format!("{what}: bad shape"))?,
-    );
-    let shape: Vec<usize> = rest[l + 1..r]
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| s.parse::<usize>())
-        .collect::<Result<_, _>>()
-        .context(format!("{what}: bad shape"))?;
-    let count: usize = shape.iter().product();
-    let body = &bytes[start + header_len..];
-    if body.len() != count * descr {
-        bail!(
-            "{what}: body holds {} bytes, expected {} for shape {shape:?}",
-            body.len(),
-            count * descr
-        );
-    }
-    let data = if descr == 4 {
-        body.chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect()
-    } else {
-        body.chunks_exact(8)
-            .map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8])) as f32)
-            .collect()
-    };
-    Ok((shape, data))
-}
-
-/// Reads a `.npy` file.
-///
-/// # Errors
-/// Unreadable or malformed file (named in the error).
-pub fn read_npy(path: &Path) -> Result<(Vec<usize>, Vec<f32>)> {
-    let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
-    parse_npy(&bytes, &path.display().to_string())
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@
 //!   resume, CSV log and loss-curve PNG.
 //! - [`export`]: EMA weights as f16 safetensors the core loads.
 //! - [`dataset`]: the (velocity, RTM) pair builder and reader.
+//! - [`npy`]: `.npy` reading and writing (also the `powerpost` binary's).
 //!
 //! Everything is deterministic: the same inputs and seed give the same bits for any
 //! thread count.
@@ -26,6 +27,7 @@ pub mod files;
 pub mod kernels;
 pub mod loss;
 pub mod network;
+pub mod npy;
 pub mod optim;
 pub mod plot;
 pub mod trainer;

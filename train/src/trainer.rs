@@ -121,6 +121,13 @@ fn initial_weights(
                 config.describe()
             );
         }
+        if p.len() != params_len(config) {
+            bail!(
+                "--init-from {name}: holds {} parameters, the architecture has {}",
+                p.len(),
+                params_len(config)
+            );
+        }
         return Ok((p, s.ema));
     }
     let mut p = vec![0.0; params_len(config)];
@@ -197,6 +204,14 @@ pub fn train(
                 ckpt_path.display(),
                 h.architecture,
                 config.describe()
+            );
+        }
+        if p.len() != params_len(&config) {
+            bail!(
+                "{}: holds {} parameters, the architecture has {}",
+                ckpt_path.display(),
+                p.len(),
+                params_len(&config)
             );
         }
         if h.seed != opts.seed

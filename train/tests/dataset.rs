@@ -2,7 +2,7 @@
 //! stand-in for the RTM physics), plus one real pair (ignored: about a minute).
 
 use powerpost_train::dataset::{build, build_with, BuildOptions, Dataset};
-use powerpost_train::files::{npy_bytes, read_npy};
+use powerpost_train::npy;
 
 fn opts(out: std::path::PathBuf, pairs: usize) -> BuildOptions {
     BuildOptions {
@@ -62,7 +62,7 @@ fn shards_resume_split_and_verify() {
         .zip(&raw7)
         .all(|(a, b)| *a == b * data.manifest.rtm_scale));
     // RTM scale: 1/std of shard 0's images.
-    let (_, y0) = read_npy(&whole.join("y_0000.npy")).unwrap();
+    let y0 = npy::read_f32(&whole.join("y_0000.npy")).unwrap().data;
     let mean = y0.iter().map(|&v| v as f64).sum::<f64>() / y0.len() as f64;
     let std = (y0.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / y0.len() as f64).sqrt();
     assert!(((data.manifest.rtm_scale as f64) * std - 1.0).abs() < 1e-6);
@@ -116,7 +116,7 @@ fn user_models_are_the_prior_source_and_bad_ones_are_named() {
         .map(|i| 1500.0 + (i % 8192) as f32 * 0.3)
         .collect();
     let path = dir.path().join("stack.npy");
-    std::fs::write(&path, npy_bytes(&[3, 64, 128], &models)).unwrap();
+    std::fs::write(&path, npy::to_bytes(&[3, 64, 128], &models).unwrap()).unwrap();
     let out = dir.path().join("ds");
     build_with(
         &BuildOptions {
@@ -136,7 +136,7 @@ fn user_models_are_the_prior_source_and_bad_ones_are_named() {
     // m/s were converted to km/s before normalising.
     let (x1, _) = data.pair(1);
     assert!((x1[0] - (models[64 * 128] * 1e-3 - 3.0) / 1.5).abs() < 1e-6);
-    std::fs::write(&path, npy_bytes(&[3, 32, 128], &models[..3 * 32 * 128])).unwrap();
+    std::fs::write(&path, npy::to_bytes(&[3, 32, 128], &models[..3 * 32 * 128]).unwrap()).unwrap();
     let err = build_with(
         &BuildOptions {
             models: Some(path),

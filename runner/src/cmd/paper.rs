@@ -731,8 +731,7 @@ fn simulated_shots(
     let mut data = super::wave::forward_all_shots(a, &model_m_s, engine.executor(), &progress)
         .with_context(|| format!("simulating the observed shots from {}", truth.1.path))?;
     super::wave::add_noise(a, &mut data, args.snr_db, args.noise_seed)?;
-    let mut bytes = Vec::new();
-    npy::encode_f32(&mut bytes, &[a.n_sources, a.cfg.nt, a.n_receivers], &data)?;
+    let bytes = npy::to_bytes(&[a.n_sources, a.cfg.nt, a.n_receivers], &data)?;
     wanted.sha256 = sha256_hex(&bytes);
     Ok(Shots {
         observed: ObservedShots {

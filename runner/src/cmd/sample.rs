@@ -301,23 +301,85 @@ pub fn run(args: &SampleArgs) -> Result<()> {
     ])
 }
 
-/// Reads and checks a `sample.json`.
+/// Reads and checks a `sample.json` ([`SampleSidecar::parse`]).
 ///
 /// # Errors
-/// Unreadable file, malformed JSON or missing fields, naming the file.
+/// Unreadable file, and those of [`SampleSidecar::parse`], naming the file.
 pub fn read_sidecar(path: &Path) -> Result<SampleSidecar> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("--from {}: cannot read", path.display()))?;
-    let sidecar: SampleSidecar = serde_json::from_str(&text)
-        .map_err(|e| anyhow!("{}: not a powerpost sample.json: {e}", path.display()))?;
-    if sidecar.kind != "sample" {
-        bail!(
-            "{}: field `kind` is `{}`, expected `sample`",
-            path.display(),
-            sidecar.kind
-        );
+    SampleSidecar::parse(&text, &path.display().to_string())
+}
+
+impl SampleSidecar {
+    /// Parses a `sample.json` and checks every recorded parameter as a new run's would be
+    /// checked (`what` names the file in errors): the kind, the sampler configuration,
+    /// λ ≥ 0 and α > 0 (λ = 0 for a prior run), at least one sample, sample indices that
+    /// do not overflow, an image size the runner accepts, samples that fit in memory.
+    /// What needs the weights (the architecture's size multiple, the digests) is checked
+    /// when they are loaded.
+    ///
+    /// # Errors
+    /// Malformed JSON, missing or unknown fields, or the first invalid field, named.
+    pub fn parse(text: &str, what: &str) -> Result<Self> {
+        let sidecar: SampleSidecar = serde_json::from_str(text)
+            .map_err(|e| anyhow!("{what}: not a powerpost sample.json: {e}"))?;
+        sidecar.validate(what)?;
+        Ok(sidecar)
     }
-    Ok(sidecar)
+
+    /// The checks of [`parse`](Self::parse) after deserialising.
+    ///
+    /// # Errors
+    /// The first invalid field, named, after `what`.
+    pub fn validate(&self, what: &str) -> Result<()> {
+        if self.kind != "sample" {
+            bail!("{what}: field `kind` is `{}`, expected `sample`", self.kind);
+        }
+        self.sampler.config().with_context(|| what.to_string())?;
+        if !(self.lambda.is_finite() && self.lambda >= 0.0) {
+            bail!(
+                "{what}: field `lambda` is {}, expected a finite number >= 0",
+                self.lambda
+            );
+        }
+        if !(self.alpha.is_finite() && self.alpha > 0.0) {
+            bail!(
+                "{what}: field `alpha` is {}, expected a finite number > 0",
+                self.alpha
+            );
+        }
+        if self.rtm.is_none() && self.lambda != 0.0 {
+            bail!(
+                "{what}: field `lambda` is {}, expected 0 for a prior run (`rtm` is null)",
+                self.lambda
+            );
+        }
+        if self.n == 0 {
+            bail!("{what}: field `n` is 0, expected at least 1 sample");
+        }
+        if self.first.checked_add(self.n as u64).is_none() {
+            bail!(
+                "{what}: fields `first` {} + `n` {} overflow the sample index",
+                self.first,
+                self.n
+            );
+        }
+        check_size(what, self.height, self.width, 1)?;
+        if self
+            .n
+            .checked_mul(self.height * self.width)
+            .map_or(true, |t| t > isize::MAX as usize / 8)
+        {
+            bail!(
+                "{what}: {} samples of {} × {} do not fit in memory",
+                self.n,
+                self.height,
+                self.width
+            );
+        }
+        Ok(())
+    }
 }
 
 /// An output directory being written: files go to a temporary directory beside it.

@@ -50,8 +50,9 @@
 
 use super::metrics::{rmse, ssim};
 use super::posterior_io::{
-    load_weights, mean_and_std, read_rtm, sha256_file, Engine, ExactF32, FileRecord,
-    NormalizationRecord, RtmInput, SampleProgress, SamplerRecord, Sampling, Weights, WeightsRecord,
+    check_size, load_weights, mean_and_std, read_rtm, sha256_file, Engine, ExactF32,
+    FileRecord, NormalizationRecord, RtmInput, SampleProgress, SamplerRecord, Sampling, Weights,
+    WeightsRecord,
 };
 use super::RunArgs;
 use crate::atomic;
@@ -208,6 +209,70 @@ impl SweepPlan {
         }
     }
 
+    /// Parses a `sweep.json` and checks it as `powerpost sweep` checks its options (`what`
+    /// names the file in errors): the kind, non-empty λ and α lists without repeated
+    /// values, λ ≥ 0 and α > 0, at least one sample per cell, an image size the runner
+    /// accepts, the sampler configuration, and a shard `k/m` with 1 ≤ k ≤ m.
+    ///
+    /// # Errors
+    /// Malformed JSON, missing or unknown fields, or the first invalid field, named.
+    pub fn parse(text: &str, what: &str) -> Result<Self> {
+        let plan: SweepPlan = serde_json::from_str(text)
+            .map_err(|e| anyhow!("{what}: not a powerpost sweep.json: {e}"))?;
+        plan.validate(what)?;
+        Ok(plan)
+    }
+
+    /// The checks of [`parse`](Self::parse) after deserialising.
+    ///
+    /// # Errors
+    /// The first invalid field, named, after `what`.
+    pub fn validate(&self, what: &str) -> Result<()> {
+        if self.kind != "sweep" {
+            bail!("{what}: field `kind` is `{}`, expected `sweep`", self.kind);
+        }
+        for (field, list, lambda) in [("lambdas", &self.lambdas, true), ("alphas", &self.alphas, false)] {
+            if list.is_empty() {
+                bail!("{what}: field `{field}` is empty, expected at least one value");
+            }
+            for (i, v) in list.iter().enumerate() {
+                let v = v.0;
+                let ok = if lambda {
+                    v.is_finite() && v >= 0.0
+                } else {
+                    v.is_finite() && v > 0.0
+                };
+                if !ok {
+                    bail!(
+                        "{what}: field `{field}[{i}]` is {v}, expected a finite number {}",
+                        if lambda { ">= 0" } else { "> 0" }
+                    );
+                }
+                if list[..i].iter().any(|w| w.0.to_bits() == v.to_bits()) {
+                    bail!("{what}: field `{field}` holds {v} twice");
+                }
+            }
+        }
+        if self.lambdas.len().checked_mul(self.alphas.len()).is_none() {
+            bail!("{what}: fields `lambdas` × `alphas` hold too many cells");
+        }
+        if self.n == 0 {
+            bail!("{what}: field `n` is 0, expected at least 1 sample per cell");
+        }
+        check_size(what, self.height, self.width, 1)?;
+        self.sampler.config().with_context(|| what.to_string())?;
+        if let Some(s) = self.shard {
+            if !(1..=s.count).contains(&s.index) {
+                bail!(
+                    "{what}: field `shard` is {}/{}, expected K/M with 1 <= K <= M",
+                    s.index,
+                    s.count
+                );
+            }
+        }
+        Ok(())
+    }
+
     /// The plan without paths and shard: what shards of one sweep share.
     fn identity(&self) -> SweepPlan {
         let mut p = self.clone();
@@ -230,6 +295,9 @@ impl SweepPlan {
     }
 
     /// (λ, α) of cell `c` (`c < cells()`).
+    ///
+    /// # Panics
+    /// If `c >= cells()`.
     pub fn cell(&self, c: usize) -> (f32, f32) {
         (
             self.lambdas[c / self.alphas.len()].0,
@@ -238,6 +306,9 @@ impl SweepPlan {
     }
 
     /// What a cell made under this plan records as its parameters.
+    ///
+    /// # Panics
+    /// If `c >= cells()`.
     pub fn cell_params(&self, c: usize) -> CellParams {
         let (lambda, alpha) = self.cell(c);
         CellParams {
@@ -1211,27 +1282,27 @@ fn finalize(plan: &SweepPlan, out: &Path) -> Result<()> {
     lambda_alpha_figure(plan, &images, false, title)?.save_png(&out.join("sweep.png"))
 }
 
-/// Runs `powerpost sweep-merge`.
-pub fn merge(args: &MergeArgs) -> Result<()> {
-    let mut plans = Vec::new();
-    for dir in &args.shards {
-        let path = dir.join("sweep.json");
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("{}: cannot read (not a sweep directory?)", path.display()))?;
-        let plan: SweepPlan = serde_json::from_str(&text)
-            .map_err(|e| anyhow!("{}: not a powerpost sweep.json: {e}", path.display()))?;
-        plans.push(plan);
-    }
-    let first = plans[0].clone();
+/// Which of `plans` (the `sweep.json` of each shard directory given to `sweep-merge`,
+/// validated by [`SweepPlan::parse`]; `names` names them in errors) holds each shard:
+/// element `k` of the result is the position in `plans` of shard `k + 1`.
+///
+/// # Errors
+/// No plans, plans of different sweeps, different shard counts, a shard given twice, or a
+/// missing shard.
+pub fn shard_order(plans: &[SweepPlan], names: &[String]) -> Result<Vec<usize>> {
+    let name = |k: usize| names.get(k).map_or("?", String::as_str);
+    let Some(first) = plans.first() else {
+        bail!("no shard directories given");
+    };
     let count = first.shard.map_or(1, |s| s.count);
-    let mut by_index: Vec<Option<usize>> = vec![None; count];
+    // Shard index → position in `plans`; nothing is sized by `count`, which comes from a file.
+    let mut by_index: BTreeMap<usize, usize> = BTreeMap::new();
     for (k, plan) in plans.iter().enumerate() {
-        let path = args.shards[k].join("sweep.json");
         if plan.identity() != first.identity() {
             bail!(
                 "{}: belongs to another sweep than {} ({})",
-                path.display(),
-                args.shards[0].join("sweep.json").display(),
+                name(k),
+                name(0),
                 first_difference(&plan.identity(), &first.identity())
             );
         }
@@ -1239,31 +1310,55 @@ pub fn merge(args: &MergeArgs) -> Result<()> {
         if shard.count != count {
             bail!(
                 "{}: field `shard.count` is {}, the first shard says {count}",
-                path.display(),
+                name(k),
                 shard.count
             );
         }
-        if let Some(other) = by_index[shard.index - 1].replace(k) {
+        if !(1..=count).contains(&shard.index) {
+            bail!(
+                "{}: field `shard` is {}/{count}, expected K/M with 1 <= K <= M",
+                name(k),
+                shard.index
+            );
+        }
+        if let Some(other) = by_index.insert(shard.index, k) {
             bail!(
                 "{} and {}: both are shard {}/{count}",
-                args.shards[other].display(),
-                args.shards[k].display(),
+                name(other),
+                name(k),
                 shard.index
             );
         }
     }
-    if let Some(missing) = by_index.iter().position(Option::is_none) {
+    // The indices are distinct and at most `count`, so the first gap is at most plans + 1.
+    if let Some(missing) = (1..=count).find(|i| !by_index.contains_key(i)) {
         bail!(
-            "incomplete set: shard {}/{count} is missing (got {} of {count} shard directories)",
-            missing + 1,
+            "incomplete set: shard {missing}/{count} is missing (got {} of {count} shard directories)",
             plans.len()
         );
     }
+    Ok(by_index.into_values().collect())
+}
+
+/// Runs `powerpost sweep-merge`.
+pub fn merge(args: &MergeArgs) -> Result<()> {
+    let mut plans = Vec::new();
+    let mut names = Vec::new();
+    for dir in &args.shards {
+        let path = dir.join("sweep.json");
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("{}: cannot read (not a sweep directory?)", path.display()))?;
+        plans.push(SweepPlan::parse(&text, &path.display().to_string())?);
+        names.push(path.display().to_string());
+    }
+    let by_index = shard_order(&plans, &names)?;
+    let first = plans[0].clone();
+    let count = by_index.len();
     // Check every cell before writing anything.
     let mut sources = Vec::new();
     for c in 0..first.cells() {
         let (lambda, alpha) = first.cell(c);
-        let shard_dir = &args.shards[by_index[c % count].unwrap_or(0)];
+        let shard_dir = &args.shards[by_index[c % count]];
         let dir = cell_dir(shard_dir, lambda, alpha);
         match inspect_cell(&dir) {
             CellState::Complete(record) if record.params == first.cell_params(c) => {
