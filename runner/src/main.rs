@@ -35,6 +35,8 @@ enum Command {
     Sweep(Box<cmd::sweep::SweepArgs>),
     /// Merge the shard directories of a sweep into one (CSV and figure).
     SweepMerge(cmd::sweep::MergeArgs),
+    /// Reproduce the paper's four figures and its residual curve on the shipped example.
+    Paper(Box<cmd::paper::PaperArgs>),
     /// Time acoustic forward modelling and one RTM shot (for bench/devito_bench.py).
     BenchWave(cmd::wave::BenchArgs),
     /// Build (velocity, RTM) training pairs as sharded .npy files with a manifest.
@@ -69,6 +71,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Sample(a) => cmd::sample::run(&a),
         Command::Sweep(a) => cmd::sweep::run(&a),
         Command::SweepMerge(a) => cmd::sweep::merge(&a),
+        Command::Paper(a) => cmd::paper::run(&a),
         Command::Dataset(a) => cmd::train::dataset(&a),
         Command::Train(a) => cmd::train::run_train(&a),
         Command::Evaluate(a) => cmd::evaluate::run(&a),

@@ -2,33 +2,9 @@
 //! expected, no output file, no panic. Plus the geology command's happy path.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 mod common;
-use common::{raw_npy, read_npy, write_npy};
-
-/// Runs the binary with `args`.
-fn powerpost(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_powerpost"))
-        .args(args)
-        .env("RUST_BACKTRACE", "1")
-        .output()
-        .unwrap()
-}
-
-/// Asserts a clean user error: exit 2, one `error:` message containing every `needle`.
-fn assert_user_error(out: &Output, needles: &[&str]) {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");
-    assert!(stderr.starts_with("error: "), "stderr: {stderr}");
-    assert!(
-        !stderr.contains("panicked") && !stderr.contains("stack backtrace"),
-        "stderr: {stderr}"
-    );
-    for needle in needles {
-        assert!(stderr.contains(needle), "missing {needle:?} in: {stderr}");
-    }
-}
+use common::{assert_user_error, powerpost, raw_npy, read_npy, write_npy};
 
 /// A fresh directory and a path in it as a string.
 fn scratch() -> (tempfile::TempDir, impl Fn(&str) -> PathBuf) {

@@ -3,32 +3,13 @@
 //! those of the samples `powerpost sample` draws, recomputed here independently.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 mod common;
-use common::write_npy;
+use common::{ok, powerpost, write_npy};
 
 /// Data of an `f32` `.npy`.
 fn read_npy(path: &Path) -> Vec<f32> {
     common::read_npy(path).1
-}
-
-fn powerpost(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_powerpost"))
-        .args(args)
-        .env("RUST_BACKTRACE", "1")
-        .output()
-        .unwrap()
-}
-
-fn ok(args: &[&str]) -> Output {
-    let out = powerpost(args);
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
 }
 
 #[test]

@@ -4,13 +4,12 @@
 //! must then finish with exactly the bits of a run that was never interrupted, every
 //! logged step once. (`train_signal.rs` covers the polite SIGTERM path.)
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::write_npy;
+use common::{assert_no_temporaries, tree, write_npy};
 
 fn powerpost(args: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_powerpost"));
@@ -56,24 +55,6 @@ fn kill_after(args: &[&str], progress: impl Fn() -> usize, at_least: usize) -> b
     let status = child.wait().unwrap();
     assert!(!status.success());
     true
-}
-
-/// Every file under `root` (relative path → bytes), skipping the names in `skip`.
-fn tree(root: &Path, skip: &[&str]) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut files = BTreeMap::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if !skip.iter().any(|s| path.ends_with(s)) {
-                let rel = path.strip_prefix(root).unwrap().to_path_buf();
-                files.insert(rel, std::fs::read(&path).unwrap());
-            }
-        }
-    }
-    files
 }
 
 fn logged_steps(log: &Path) -> Vec<u64> {
@@ -246,22 +227,4 @@ fn sweep_killed_at_any_moment_resumes_to_the_uninterrupted_bits() {
     );
     // The finishing run removed what the killed ones left (temporaries of atomic writes).
     assert_no_temporaries(dir.path());
-}
-
-/// Panics if any `.tmp` file or directory is left under `root`.
-fn assert_no_temporaries(root: &Path) {
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            assert!(
-                !path.to_string_lossy().ends_with(".tmp"),
-                "{} left behind",
-                path.display()
-            );
-            if path.is_dir() {
-                stack.push(path);
-            }
-        }
-    }
 }

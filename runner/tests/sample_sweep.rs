@@ -3,50 +3,14 @@
 //! RNG streams, thread-count independence, shard + merge = unsharded, resume, metrics
 //! against independent computations, and clean errors on bad input.
 
-use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 mod common;
-use common::{read_npy, write_npy};
+use common::{assert_user_error, csv, ok, powerpost, read_npy, tree, write_npy};
 
 const H: usize = 16;
 const W: usize = 32;
-
-/// Runs the binary with `args`.
-fn powerpost(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_powerpost"))
-        .args(args)
-        .env("RUST_BACKTRACE", "1")
-        .output()
-        .unwrap()
-}
-
-/// Runs the binary and asserts success.
-fn ok(args: &[&str]) -> Output {
-    let out = powerpost(args);
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-/// Asserts a clean user error: exit 2, an `error:` message containing every `needle`.
-fn assert_user_error(out: &Output, needles: &[&str]) {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");
-    assert!(stderr.starts_with("error: "), "stderr: {stderr}");
-    assert!(
-        !stderr.contains("panicked") && !stderr.contains("backtrace"),
-        "stderr: {stderr}"
-    );
-    for needle in needles {
-        assert!(stderr.contains(needle), "missing {needle:?} in: {stderr}");
-    }
-}
 
 /// A smooth synthetic RTM image (reflectors) and a matching "truth" (km/s).
 fn inputs(dir: &Path) -> (PathBuf, PathBuf) {
@@ -69,27 +33,6 @@ fn s(p: &Path) -> &str {
 /// A path as a `'static` string (leaked; fine in a test).
 fn leak(p: PathBuf) -> &'static str {
     Box::leak(p.to_str().unwrap().to_string().into_boxed_str())
-}
-
-/// Every file under `dir` (relative path → bytes), skipping `skip` names.
-fn tree(dir: &Path, skip: &[&str]) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            let name = p.file_name().unwrap().to_string_lossy().to_string();
-            if p.is_dir() {
-                stack.push(p);
-            } else if !skip.contains(&name.as_str()) {
-                out.insert(
-                    p.strip_prefix(dir).unwrap().display().to_string(),
-                    std::fs::read(&p).unwrap(),
-                );
-            }
-        }
-    }
-    out
 }
 
 const SAMPLE_FILES: [&str; 5] = [
@@ -563,15 +506,6 @@ fn weights_file_with_normalisation_metadata() {
         ]),
         &["malformed.safetensors", "powerpost.rtm_scale"],
     );
-}
-
-/// Parses `sweep.csv` into rows of strings.
-fn csv(path: &Path) -> Vec<Vec<String>> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(|l| l.split(',').map(str::to_string).collect())
-        .collect()
 }
 
 #[test]

@@ -5,18 +5,10 @@
 //! clean error (exit 2, file and field named, no output).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 mod common;
-use common::{read_npy, write_npy};
-
-fn powerpost(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_powerpost"))
-        .args(args)
-        .env("RUST_BACKTRACE", "1")
-        .output()
-        .unwrap()
-}
+use common::{powerpost, read_npy, write_npy};
 
 fn ok(out: &Output) {
     assert_eq!(

@@ -6,21 +6,13 @@
 //! `POWERPOST_REQUIRE_VULKAN=1` (set by CI).
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 mod common;
-use common::write_npy;
+use common::{powerpost, write_npy};
 
 const H: usize = 8;
 const W: usize = 16;
-
-fn powerpost(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_powerpost"))
-        .args(args)
-        .env("RUST_BACKTRACE", "1")
-        .output()
-        .unwrap()
-}
 
 fn required() -> bool {
     std::env::var_os("POWERPOST_REQUIRE_VULKAN").is_some_and(|v| v != "0")

@@ -1,8 +1,9 @@
 //! `powerpost-train`: trains exactly the network that `powerpost-core` runs.
 //!
 //! - [`network`]: the core's U-Net forward pass with stored activations (bit-identical to
-//!   [`powerpost_core::unet::UNet::denoise`]) and its backward pass, both walking the
-//!   core's block plan; backward kernels in [`kernels`].
+//!   [`powerpost_core::unet::UNet::denoise`]) and its backward pass, both running the
+//!   core's operation program ([`powerpost_core::unet::program`]); backward kernels in
+//!   [`kernels`].
 //! - [`loss`]: the EDM loss with classifier-free guidance and flip augmentation, every
 //!   random draw a pure function of `(seed, stream, index)`.
 //! - [`optim`]: AdamW, warm-up, gradient clipping, EMA.

@@ -1,18 +1,59 @@
-//! The trainable network: the core's U-Net forward pass with stored activations, and its
-//! backward pass, both walking [`Plan::for_each`] (the one architecture description).
+//! The trainable network: the core's operation program
+//! ([`powerpost_core::unet::program`]) run forward with every activation kept, and run
+//! backward op by op. The trainer holds no description of the network of its own: what a
+//! residual block computes, which tensors each operation reads and writes and which
+//! parameters it uses all come from [`for_each_op`], the program that the CPU inference
+//! pass and the Vulkan backend execute too.
 //!
-//! The forward pass calls exactly the core's kernels with exactly the core's arguments
-//! ([`powerpost_core::unet::forward`]), per batch item, so its output equals
+//! ## Forward
+//! Per batch item the network input and the embedding are those of the core
+//! ([`network_input`]; the embedding MLP of [`embedding_params`], with its pre-activations
+//! kept), then the program's operations run in order on the core's kernels with the
+//! core's biases ([`conv_bias`]), and [`combine`] forms `D`. So the output equals
 //! [`powerpost_core::unet::UNet::denoise`] bit for bit. Differences from inference: every
-//! batch item has its own noisy image, noise level, condition and branch (conditional, or
-//! unconditional: zero condition channel plus the learned null embedding), and every
-//! intermediate tensor is kept on a [`Tape`] for the backward pass.
+//! batch item has its own noisy image, noise level, condition and branch (conditional,
+//! or unconditional: zero condition channel plus the learned null embedding).
 //!
-//! The backward pass takes `∂L/∂D` for every item and writes `∂L/∂θ` into a flat gradient
-//! buffer in parameter-table order ([`powerpost_core::unet::params`]). Its kernels are in
-//! [`crate::kernels`].
-
-use std::collections::HashMap;
+//! The program reuses a handful of workspace slots; the tape instead keeps one tensor per
+//! *version* of a slot: tensor 0 is the network input, tensor `i + 1` the output of
+//! operation `i`. A version that no later backward rule needs (one read only as a
+//! residual, e.g. the 1×1 skip convolution's output, and the raw output `F`) goes back to
+//! the buffer pool before the operation that overwrites its slot.
+//!
+//! ## Backward
+//! From `∂L/∂D` (`∂L/∂F = c_out · ∂L/∂D`) the operations are walked in reverse, one rule
+//! per [`Op`] variant, with the kernels of [`crate::kernels`]:
+//!
+//! - **Conv**: `g = residual_scale · ∂out` (just `∂out` without residual); weight grad and
+//!   per-item bias grad from `g` and the sources; the bias grads summed in batch order
+//!   into a shared bias, or for [`Bias::Conditioned`] also back through the
+//!   noise-embedding projection into `∂emb[b]`; input grad over the concatenated sources,
+//!   split per source; `g` itself is the residual's gradient contribution.
+//! - **GroupNorm** (+ SiLU): input grad over the concatenated sources, split per source;
+//!   `γ`, `β` grads.
+//! - **AvgPool2 / UpsampleNearest2**: their adjoints.
+//!
+//! The network input (tensor 0) gets no gradient. Each parameter tensor is used by exactly
+//! one operation and addressed by the operation's [`ParamRange`]; the gradient buffer has
+//! the parameter buffer's layout. Finally `∂emb` runs back through the embedding MLP
+//! (the null embedding collects the unconditional items' gradients).
+//!
+//! ## Order of gradient accumulation
+//! A tensor read by several operations (a block input: by the group norm and by the skip
+//! convolution or the residual add; a skip connection also by the decoder block)
+//! receives one contribution per read, in the order the backward pass produces them
+//! (reverse program order; a two-source operation gives its first source's part first).
+//! They are added as a balanced binary tree in that order: each new contribution is
+//! added to the newest partial sum of as many contributions, repeatedly (1 + 2, then
+//! 3 + 4, then (1 + 2) + (3 + 4), …); when the tensor's writer is reached, what is left
+//! is added from the newest partial sum into the older ones ((1 + 2) + 3 for three). For
+//! a block input that is (residual or skip-convolution part) + (group-norm part); for the
+//! four contributions of a skip connection read by the next block and by the decoder
+//! block, (decoder's two) + (next block's two); for a skip connection followed by the
+//! pooling, (decoder's two) + pooling's — the sums the block-wise backward pass this
+//! module replaced formed, so the training bits did not change. Every sum inside the
+//! kernels has its own documented order ([`crate::kernels`]), so the gradient bits do not
+//! depend on the thread count.
 
 use crate::kernels::conv::{conv_input_grad, conv_weight_grad};
 use crate::kernels::linear::linear_backward;
@@ -20,17 +61,21 @@ use crate::kernels::norm::{group_norm_backward, NormSpec};
 use crate::kernels::resample::{avg_pool2_backward, upsample_nearest2_backward};
 use crate::kernels::silu_grad;
 use powerpost_core::detmath;
+use powerpost_core::error::check_len;
 use powerpost_core::exec::Executor;
 use powerpost_core::nn::conv::{conv2d, Conv, Source};
-use powerpost_core::nn::geometry::{pad_into, Geometry};
+use powerpost_core::nn::geometry::Geometry;
 use powerpost_core::nn::linear::{fourier_features, linear};
 use powerpost_core::nn::norm::{group_norm, GroupNorm};
 use powerpost_core::nn::resample::{avg_pool2, upsample_nearest2};
 use powerpost_core::nn::simd::Isa;
 use powerpost_core::unet::config::FOURIER_FEATURES;
-use powerpost_core::unet::forward::RESIDUAL_SCALE;
+use powerpost_core::unet::forward::{combine, conv_bias, level_geometry, network_input};
 use powerpost_core::unet::params::{for_each_tensor, params_len, ParamKind};
-use powerpost_core::unet::plan::{Block, Plan, ResBlock, Stage};
+use powerpost_core::unet::program::{
+    embedding_params, for_each_op, Bias, ConvOp, EmbeddingParams, NormOp, Op, Operand, ParamRange,
+    ResampleOp, SLOTS,
+};
 use powerpost_core::unet::{Preconditioning, UNetConfig};
 use powerpost_core::Error;
 
@@ -65,41 +110,12 @@ impl TrainBatch<'_> {
     }
 }
 
-/// Where a parameter tensor lives in the flat buffer.
+/// One operation of the program with the tape tensors (slot versions) it reads.
 #[derive(Debug, Clone, Copy)]
-struct Slot {
-    offset: usize,
-    len: usize,
-}
-
-/// What one plan block stored on the tape (tensor ids).
-#[derive(Debug, Clone, Copy)]
-enum Record {
-    ConvIn {
-        input: usize,
-        channels: usize,
-    },
-    Res {
-        block: ResBlock,
-        x: usize,
-        skip: Option<usize>,
-        t0: usize,
-        u: usize,
-        t1: usize,
-    },
-    Down {
-        level: usize,
-        channels: usize,
-    },
-    Up {
-        level: usize,
-        channels: usize,
-    },
-    Out {
-        channels: usize,
-        input: usize,
-        t: usize,
-    },
+struct Step {
+    op: Op,
+    /// The tensor of every slot in [`Op::reads`].
+    reads: [usize; 3],
 }
 
 /// Everything the forward pass keeps for the backward pass.
@@ -115,8 +131,9 @@ pub struct Tape {
     hidden: Vec<f32>,
     emb_pre: Vec<f32>,
     emb: Vec<f32>,
+    /// Tensor 0: the network input; tensor `i + 1`: operation `i`'s output (empty once
+    /// dropped).
     tensors: Vec<Vec<f32>>,
-    records: Vec<Record>,
     /// The denoised estimates `D` of the last forward pass, `batch × height × width`.
     pub denoised: Vec<f32>,
     /// Buffers kept from earlier steps for reuse (stored activations and the backward
@@ -147,10 +164,12 @@ impl Scratch {
 
     /// Keeps `buffer` for a later [`Scratch::take`].
     fn give(&self, buffer: Vec<f32>) {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(buffer);
+        if !buffer.is_empty() {
+            self.0
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(buffer);
+        }
     }
 }
 
@@ -160,44 +179,108 @@ impl Tape {
         Self::default()
     }
 
-    fn alloc(&mut self, len: usize) -> usize {
-        let buffer = self.scratch.take(len);
-        self.tensors.push(buffer);
-        self.tensors.len() - 1
-    }
-
     /// Floats held by the stored activations.
     pub fn stored_floats(&self) -> usize {
         self.tensors.iter().map(|t| t.len()).sum()
     }
 }
 
-/// The network of one architecture: the plan, the parameter table and the kernels' ISA.
+/// The gradient contributions to one tensor not yet added up: partial sums with their
+/// tree heights (see the module docs, "Order of gradient accumulation").
+#[derive(Debug, Default)]
+struct Contributions(Vec<(Vec<f32>, u32)>);
+
+impl Contributions {
+    /// Adds the next contribution: two partial sums of the same height merge (the older
+    /// one first).
+    fn push(&mut self, scratch: &Scratch, mut grad: Vec<f32>) {
+        let mut height = 0;
+        while let Some((top, h)) = self.0.pop() {
+            if h != height {
+                self.0.push((top, h));
+                break;
+            }
+            let mut sum = top;
+            add_into(&mut sum, &grad);
+            scratch.give(std::mem::replace(&mut grad, sum));
+            height += 1;
+        }
+        self.0.push((grad, height));
+    }
+
+    /// The total gradient (`None` when nothing contributed): the remaining partial sums
+    /// added from the newest into the older ones.
+    fn total(&mut self, scratch: &Scratch) -> Option<Vec<f32>> {
+        let (mut sum, _) = self.0.pop()?;
+        while let Some((mut older, _)) = self.0.pop() {
+            add_into(&mut older, &sum);
+            scratch.give(std::mem::replace(&mut sum, older));
+        }
+        Some(sum)
+    }
+}
+
+/// `acc += other`, element by element.
+fn add_into(acc: &mut [f32], other: &[f32]) {
+    for (a, &b) in acc.iter_mut().zip(other) {
+        *a += b;
+    }
+}
+
+/// Two disjoint mutable tensors of the gradient buffer.
+fn two_mut(grads: &mut [f32], a: ParamRange, b: ParamRange) -> (&mut [f32], &mut [f32]) {
+    if a.offset < b.offset {
+        let (head, tail) = grads.split_at_mut(b.offset);
+        (&mut head[a.offset..a.offset + a.len], &mut tail[..b.len])
+    } else {
+        let (y, x) = two_mut(grads, b, a);
+        (x, y)
+    }
+}
+
+/// Accumulates the gradients of one [`linear`] call with the parameters `weight`, `bias`
+/// (into their tensors of `grads`) and, if given, of its `input`.
+fn dense_backward(
+    params: &[f32],
+    grads: &mut [f32],
+    weight: ParamRange,
+    bias: ParamRange,
+    input: &[f32],
+    grad_out: &[f32],
+    grad_in: Option<&mut [f32]>,
+) {
+    let (gw, gb) = two_mut(grads, weight, bias);
+    linear_backward(weight.of(params), input, grad_out, gw, gb, grad_in);
+}
+
+/// The gradient tensor of parameter range `r`.
+fn grad_of(grads: &mut [f32], r: ParamRange) -> &mut [f32] {
+    &mut grads[r.offset..r.offset + r.len]
+}
+
+/// Adds the per-item bias gradients (`batch × r.len`) in batch order into tensor `r`.
+fn sum_bias(items: &[f32], r: ParamRange, grads: &mut [f32]) {
+    let dst = grad_of(grads, r);
+    for item in items.chunks_exact(r.len.max(1)) {
+        add_into(dst, item);
+    }
+}
+
+/// The network of one architecture: its program with the tape tensors every operation
+/// reads, the parameter layout and the kernels' ISA.
 #[derive(Debug, Clone)]
 pub struct Network {
     config: UNetConfig,
     isa: Isa,
-    slots: HashMap<String, Slot>,
+    steps: Vec<Step>,
+    /// Per tape tensor: whether a backward rule reads its values (a convolution's or group
+    /// norm's source).
+    kept: Vec<bool>,
+    /// The most output channels of any convolution (sizes the per-item bias buffer).
+    max_out_channels: usize,
+    embedding: EmbeddingParams,
     weight_mask: Vec<bool>,
-    blocks: Vec<Block>,
     len: usize,
-}
-
-/// Name prefix of a residual block's tensors (as in the parameter table).
-pub fn res_prefix(r: &ResBlock) -> String {
-    match r.stage {
-        Stage::Encoder => format!("enc.{}.{}.", r.level, r.index),
-        Stage::Middle => format!("mid.{}.", r.index),
-        Stage::Decoder => format!("dec.{}.{}.", r.level, r.index),
-    }
-}
-
-fn geometry_at(g: Geometry, level: usize) -> Geometry {
-    (0..level).fold(g, |g, _| g.half())
-}
-
-fn replicate(bias: &[f32], batch: usize) -> Vec<f32> {
-    (0..batch).flat_map(|_| bias.iter().copied()).collect()
 }
 
 impl Network {
@@ -207,28 +290,41 @@ impl Network {
     /// An invalid configuration.
     pub fn new(config: UNetConfig) -> Result<Self, Error> {
         config.validate()?;
-        let mut slots = HashMap::new();
         let mut weight_mask = vec![false; params_len(&config)];
         for_each_tensor(&config, |t| {
-            slots.insert(
-                t.name.to_string(),
-                Slot {
-                    offset: t.offset,
-                    len: t.len,
-                },
-            );
             if matches!(t.kind, ParamKind::Weight { .. }) {
                 weight_mask[t.offset..t.offset + t.len].fill(true);
             }
         });
-        let mut blocks = Vec::new();
-        Plan::new(&config).for_each(|b| blocks.push(b));
+        let mut steps = Vec::new();
+        // Every slot starts as tensor 0 (only INPUT_SLOT is read before it is written).
+        let mut version = [0usize; SLOTS];
+        for_each_op(&config, |op| {
+            steps.push(Step {
+                op,
+                reads: op.reads().map(|slot| version[slot]),
+            });
+            version[op.dst()] = steps.len();
+        });
+        let mut kept = vec![false; steps.len() + 1];
+        kept[0] = true; // the network input (every slot's tensor before its first write)
+        let mut max_out_channels = 0;
+        for step in &steps {
+            for &t in &step.reads[..sources_of(&step.op).len()] {
+                kept[t] = true;
+            }
+            if let Op::Conv(conv) = step.op {
+                max_out_channels = max_out_channels.max(conv.out_channels);
+            }
+        }
         Ok(Self {
             config,
             isa: Isa::detect(),
-            slots,
+            steps,
+            kept,
+            max_out_channels,
+            embedding: embedding_params(&config),
             weight_mask,
-            blocks,
             len: params_len(&config),
         })
     }
@@ -247,15 +343,6 @@ impl Network {
     /// applies to these only).
     pub fn weight_mask(&self) -> &[bool] {
         &self.weight_mask
-    }
-
-    fn slot(&self, name: &str) -> Slot {
-        self.slots[name]
-    }
-
-    fn get<'p>(&self, params: &'p [f32], name: &str) -> &'p [f32] {
-        let s = self.slot(name);
-        &params[s.offset..s.offset + s.len]
     }
 
     /// Runs the forward pass of `batch`, storing every activation on `tape` and the
@@ -279,11 +366,11 @@ impl Network {
                 expected: "positive multiples of 2^(levels-1)",
             });
         }
-        powerpost_core::error::check_len("params", params.len(), self.len)?;
+        check_len("params", params.len(), self.len)?;
         let n = h * w;
-        powerpost_core::error::check_len("noisy", batch.noisy.len(), nb * n)?;
-        powerpost_core::error::check_len("condition", batch.condition.len(), nb * n)?;
-        powerpost_core::error::check_len("conditional", batch.conditional.len(), nb)?;
+        check_len("noisy", batch.noisy.len(), nb * n)?;
+        check_len("condition", batch.condition.len(), nb * n)?;
+        check_len("conditional", batch.conditional.len(), nb)?;
         if batch.sigma.iter().any(|s| !(*s > 0.0 && s.is_finite())) {
             return Err(Error::InvalidArgument {
                 name: "sigma",
@@ -293,7 +380,6 @@ impl Network {
         for t in tape.tensors.drain(..) {
             tape.scratch.give(t);
         }
-        tape.records.clear();
         tape.height = h;
         tape.width = w;
         tape.batch = nb;
@@ -305,369 +391,202 @@ impl Network {
         tape.conditional = batch.conditional.to_vec();
         let geometry = Geometry::new(h, w);
         let plane = geometry.plane_len();
-        let e = c.embedding_channels;
 
-        // Input tensor: channel 0 = c_in · x, channel 1 = y (conditional) or 0.
-        let input = tape.alloc(nb * 2 * plane);
-        for b in 0..nb {
-            let item = &mut tape.tensors[input][b * 2 * plane..(b + 1) * 2 * plane];
-            let (ch0, ch1) = item.split_at_mut(plane);
-            pad_into(geometry, &batch.noisy[b * n..(b + 1) * n], ch0);
-            let c_in = tape.pre[b].c_in;
-            for v in ch0.iter_mut() {
-                *v *= c_in;
-            }
-            if batch.conditional[b] {
-                pad_into(geometry, &batch.condition[b * n..(b + 1) * n], ch1);
-            }
-        }
-
-        // Embedding, per item.
-        tape.features = vec![0.0; nb * FOURIER_FEATURES];
-        tape.hidden_pre = vec![0.0; nb * e];
-        tape.hidden = vec![0.0; nb * e];
-        tape.emb_pre = vec![0.0; nb * e];
-        tape.emb = vec![0.0; nb * e];
-        let null = self.get(params, "emb.null");
-        for b in 0..nb {
-            let f = &mut tape.features[b * FOURIER_FEATURES..(b + 1) * FOURIER_FEATURES];
-            fourier_features(tape.pre[b].c_noise, f)?;
-            let hp = &mut tape.hidden_pre[b * e..(b + 1) * e];
-            linear(
-                self.get(params, "emb.fc0.weight"),
-                self.get(params, "emb.fc0.bias"),
-                f,
-                hp,
+        // Tensor 0: [c_in · x, y or 0] per item.
+        let mut input = tape.scratch.take(nb * 2 * plane);
+        for (b, item) in input.chunks_exact_mut(2 * plane).enumerate() {
+            let condition = &batch.condition[b * n..(b + 1) * n];
+            network_input(
+                geometry,
+                tape.pre[b].c_in,
+                &batch.noisy[b * n..(b + 1) * n],
+                batch.conditional[b].then_some(condition),
+                item,
             )?;
-            for (hv, &p) in tape.hidden[b * e..(b + 1) * e].iter_mut().zip(hp.iter()) {
-                *hv = detmath::silu(p);
-            }
-            let ep = &mut tape.emb_pre[b * e..(b + 1) * e];
-            linear(
-                self.get(params, "emb.fc1.weight"),
-                self.get(params, "emb.fc1.bias"),
-                &tape.hidden[b * e..(b + 1) * e],
-                ep,
-            )?;
-            for ((ev, p), &nv) in tape.emb[b * e..(b + 1) * e]
-                .iter_mut()
-                .zip(ep.iter_mut())
-                .zip(null)
-            {
-                if !batch.conditional[b] {
-                    *p += nv;
-                }
-                *ev = detmath::silu(*p);
-            }
         }
+        tape.tensors.push(input);
+        self.embedding_forward(params, tape)?;
 
-        let mut cur = input;
-        let mut skip_of_level = [usize::MAX; powerpost_core::unet::config::MAX_LEVELS];
-        let mut f_id = usize::MAX;
-        for &block in &self.blocks {
-            match block {
-                Block::ConvIn { channels } => {
-                    let out = tape.alloc(nb * geometry.tensor_len(channels));
-                    let bias = replicate(self.get(params, "conv_in.bias"), nb);
-                    let (before, after) = tape.tensors.split_at_mut(out);
-                    conv2d(
-                        exec,
-                        self.isa,
-                        geometry,
-                        nb,
-                        &[Source {
-                            data: &before[cur],
-                            channels: c.in_channels,
-                        }],
-                        &Conv {
-                            kernel: 3,
-                            out_channels: channels,
-                            weight: self.get(params, "conv_in.weight"),
-                            bias: &bias,
-                            residual: None,
-                            residual_scale: 1.0,
-                        },
-                        &mut after[0],
-                    )?;
-                    tape.records.push(Record::ConvIn {
-                        input: cur,
-                        channels,
-                    });
-                    cur = out;
-                }
-                Block::Res(r) => {
-                    let skip = if r.skip_channels > 0 {
-                        Some(skip_of_level[r.level])
-                    } else {
-                        None
-                    };
-                    let out = self.res_forward(
-                        exec,
-                        params,
-                        tape,
-                        geometry_at(geometry, r.level),
-                        &r,
-                        cur,
-                        skip,
-                    )?;
-                    if r.saves_skip {
-                        skip_of_level[r.level] = out;
-                    }
-                    cur = out;
-                }
-                Block::Down { level, channels } => {
-                    let fine = geometry_at(geometry, level - 1);
-                    let out = tape.alloc(nb * fine.half().tensor_len(channels));
-                    let (before, after) = tape.tensors.split_at_mut(out);
-                    avg_pool2(exec, fine, nb * channels, &before[cur], &mut after[0])?;
-                    tape.records.push(Record::Down { level, channels });
-                    cur = out;
-                }
-                Block::Up { level, channels } => {
-                    let coarse = geometry_at(geometry, level);
-                    let out = tape.alloc(nb * coarse.double().tensor_len(channels));
-                    let (before, after) = tape.tensors.split_at_mut(out);
-                    upsample_nearest2(exec, coarse, nb * channels, &before[cur], &mut after[0])?;
-                    tape.records.push(Record::Up { level, channels });
-                    cur = out;
-                }
-                Block::Out { channels } => {
-                    let len = nb * geometry.tensor_len(channels);
-                    let t = tape.alloc(len);
-                    {
-                        let (before, after) = tape.tensors.split_at_mut(t);
-                        let norm = GroupNorm {
-                            groups: c.groups(channels),
-                            gamma: self.get(params, "out.norm.weight"),
-                            beta: self.get(params, "out.norm.bias"),
-                            eps: c.eps,
-                            silu: true,
-                        };
-                        group_norm(
-                            exec,
-                            self.isa,
-                            geometry,
-                            nb,
-                            &[Source {
-                                data: &before[cur],
-                                channels,
-                            }],
-                            &norm,
-                            &mut after[0],
-                        )?;
-                    }
-                    let f = tape.alloc(nb * geometry.tensor_len(c.out_channels));
-                    let bias = replicate(self.get(params, "out.conv.bias"), nb);
-                    let (before, after) = tape.tensors.split_at_mut(f);
-                    conv2d(
-                        exec,
-                        self.isa,
-                        geometry,
-                        nb,
-                        &[Source {
-                            data: &before[t],
-                            channels,
-                        }],
-                        &Conv {
-                            kernel: 3,
-                            out_channels: c.out_channels,
-                            weight: self.get(params, "out.conv.weight"),
-                            bias: &bias,
-                            residual: None,
-                            residual_scale: 1.0,
-                        },
-                        &mut after[0],
-                    )?;
-                    tape.records.push(Record::Out {
-                        channels,
-                        input: cur,
-                        t,
-                    });
-                    f_id = f;
-                }
+        // The program, one new tensor per operation. The tensor a slot held goes back to
+        // the pool before the operation that overwrites the slot (which never reads it),
+        // unless a backward rule needs it.
+        let max_out = self.max_out_channels;
+        let mut projection = vec![0.0; max_out];
+        let mut bias = vec![0.0; nb * max_out];
+        let mut in_slot = [0usize; SLOTS];
+        for (i, step) in self.steps.iter().enumerate() {
+            let overwritten = std::mem::replace(&mut in_slot[step.op.dst()], i + 1);
+            if !self.kept[overwritten] {
+                let dropped = std::mem::take(&mut tape.tensors[overwritten]);
+                tape.scratch.give(dropped);
             }
+            let out = self.run_op(
+                exec,
+                params,
+                tape,
+                geometry,
+                step,
+                &mut projection,
+                &mut bias,
+            )?;
+            tape.tensors.push(out);
         }
 
         // D = c_skip · x + c_out · F.
         tape.denoised = vec![0.0; nb * n];
-        let raw = &tape.tensors[f_id];
-        for b in 0..nb {
-            let pre = tape.pre[b];
-            let fp = &raw[b * plane..(b + 1) * plane];
-            for y in 0..h {
-                let start = geometry.index(y, 0);
-                for x in 0..w {
-                    let xv = batch.noisy[b * n + y * w + x];
-                    tape.denoised[b * n + y * w + x] = pre.c_skip * xv + pre.c_out * fp[start + x];
-                }
+        let raw = &tape.tensors[self.steps.len()];
+        for (b, out) in tape.denoised.chunks_exact_mut(n).enumerate() {
+            combine(
+                &tape.pre[b],
+                geometry,
+                &batch.noisy[b * n..(b + 1) * n],
+                &raw[b * plane..(b + 1) * plane],
+                out,
+            )?;
+        }
+        for t in in_slot {
+            if !self.kept[t] {
+                let dropped = std::mem::take(&mut tape.tensors[t]);
+                tape.scratch.give(dropped);
             }
         }
         Ok(())
     }
 
-    /// One residual block forward (the core's `res_block` sequence); returns the output id.
+    /// The noise embedding of every item (the core's MLP, with the pre-activations kept):
+    /// `emb[b] = SiLU(fc1 · SiLU(fc0 · fourier(c_noise) + b0) + b1 [+ null])`.
+    fn embedding_forward(&self, params: &[f32], tape: &mut Tape) -> Result<(), Error> {
+        let (e, nb) = (self.config.embedding_channels, tape.batch);
+        let p = &self.embedding;
+        tape.features = vec![0.0; nb * FOURIER_FEATURES];
+        tape.hidden_pre = vec![0.0; nb * e];
+        tape.hidden = vec![0.0; nb * e];
+        tape.emb_pre = vec![0.0; nb * e];
+        tape.emb = vec![0.0; nb * e];
+        for b in 0..nb {
+            let f = &mut tape.features[b * FOURIER_FEATURES..(b + 1) * FOURIER_FEATURES];
+            fourier_features(tape.pre[b].c_noise, f)?;
+            let hp = &mut tape.hidden_pre[b * e..(b + 1) * e];
+            linear(p.fc0_weight.of(params), p.fc0_bias.of(params), f, hp)?;
+            for (hv, &pre) in tape.hidden[b * e..(b + 1) * e].iter_mut().zip(hp.iter()) {
+                *hv = detmath::silu(pre);
+            }
+            let ep = &mut tape.emb_pre[b * e..(b + 1) * e];
+            linear(
+                p.fc1_weight.of(params),
+                p.fc1_bias.of(params),
+                &tape.hidden[b * e..(b + 1) * e],
+                ep,
+            )?;
+            for ((ev, pre), &null) in tape.emb[b * e..(b + 1) * e]
+                .iter_mut()
+                .zip(ep.iter_mut())
+                .zip(p.null.of(params))
+            {
+                if !tape.conditional[b] {
+                    *pre += null;
+                }
+                *ev = detmath::silu(*pre);
+            }
+        }
+        Ok(())
+    }
+
+    /// The sources of a convolution or group norm as kernel operands (tape tensors).
+    fn sources<'t>(tape: &'t Tape, step: &Step, operands: &[Operand]) -> Vec<Source<'t>> {
+        operands
+            .iter()
+            .zip(step.reads)
+            .map(|(o, t)| Source {
+                data: &tape.tensors[t],
+                channels: o.channels,
+            })
+            .collect()
+    }
+
+    /// Runs one operation forward; returns its output tensor.
     #[allow(clippy::too_many_arguments)]
-    fn res_forward(
+    fn run_op(
         &self,
         exec: &dyn Executor,
         params: &[f32],
-        tape: &mut Tape,
-        g: Geometry,
-        r: &ResBlock,
-        x: usize,
-        skip: Option<usize>,
-    ) -> Result<usize, Error> {
+        tape: &Tape,
+        geometry: Geometry,
+        step: &Step,
+        projection: &mut [f32],
+        bias: &mut [f32],
+    ) -> Result<Vec<f32>, Error> {
         let c = &self.config;
         let nb = tape.batch;
-        let e = c.embedding_channels;
-        let pf = res_prefix(r);
-        let q = |s: &str| self.get(params, &format!("{pf}{s}"));
-        let (cin, cs, cout) = (r.in_channels, r.skip_channels, r.out_channels);
-        let total = cin + cs;
-        let t0 = tape.alloc(nb * g.tensor_len(total));
-        let u = tape.alloc(nb * g.tensor_len(cout));
-        let t1 = tape.alloc(nb * g.tensor_len(cout));
-        let out = tape.alloc(nb * g.tensor_len(cout));
-        let tensors = &mut tape.tensors;
-        // Disjoint borrows: inputs (x, skip) precede t0; t0 < u < t1 < out.
-        let (inputs, rest) = tensors.split_at_mut(t0);
-        let (t0s, rest) = rest.split_at_mut(1);
-        let (us, rest) = rest.split_at_mut(1);
-        let (t1s, outs) = rest.split_at_mut(1);
-        let xs = &inputs[x];
-        let mut sources = vec![Source {
-            data: xs,
-            channels: cin,
-        }];
-        if let Some(s) = skip {
-            sources.push(Source {
-                data: &inputs[s],
-                channels: cs,
-            });
-        }
-        // 1. t0 = SiLU(GroupNorm0(concat(x, skip)))
-        let norm0 = GroupNorm {
-            groups: c.groups(total),
-            gamma: q("norm0.weight"),
-            beta: q("norm0.bias"),
-            eps: c.eps,
-            silu: true,
-        };
-        group_norm(exec, self.isa, g, nb, &sources, &norm0, &mut t0s[0])?;
-        // 2. bias_a[b] = conv0.bias + (emb.bias + emb.weight · emb[b])
-        let mut bias_a = vec![0.0; nb * cout];
-        let mut proj = vec![0.0; cout];
-        for b in 0..nb {
-            linear(
-                q("emb.weight"),
-                q("emb.bias"),
-                &tape.emb[b * e..(b + 1) * e],
-                &mut proj,
-            )?;
-            for ((d, &b0), &pj) in bias_a[b * cout..(b + 1) * cout]
-                .iter_mut()
-                .zip(q("conv0.bias"))
-                .zip(&proj)
-            {
-                *d = b0 + pj;
+        match step.op {
+            Op::Conv(conv) => {
+                let g = level_geometry(geometry, conv.level);
+                let oc = conv.out_channels;
+                let bias = &mut bias[..nb * oc];
+                conv_bias(
+                    c,
+                    params,
+                    &conv.bias,
+                    &tape.emb,
+                    &mut projection[..oc],
+                    bias,
+                )?;
+                let mut out = tape.scratch.take(nb * g.tensor_len(oc));
+                conv2d(
+                    exec,
+                    self.isa,
+                    g,
+                    nb,
+                    &Self::sources(tape, step, conv.sources()),
+                    &Conv {
+                        kernel: conv.kernel,
+                        out_channels: oc,
+                        weight: conv.weight.of(params),
+                        bias,
+                        residual: conv.residual.map(|_| &tape.tensors[step.reads[2]][..]),
+                        residual_scale: conv.residual_scale,
+                    },
+                    &mut out,
+                )?;
+                Ok(out)
+            }
+            Op::GroupNorm(norm) => {
+                let g = level_geometry(geometry, norm.level);
+                let mut out = tape.scratch.take(nb * g.tensor_len(norm.channels()));
+                group_norm(
+                    exec,
+                    self.isa,
+                    g,
+                    nb,
+                    &Self::sources(tape, step, norm.sources()),
+                    &GroupNorm {
+                        groups: norm.groups,
+                        gamma: norm.gamma.of(params),
+                        beta: norm.beta.of(params),
+                        eps: c.eps,
+                        silu: true,
+                    },
+                    &mut out,
+                )?;
+                Ok(out)
+            }
+            Op::AvgPool2(r) => {
+                let fine = level_geometry(geometry, r.level);
+                let mut out = tape.scratch.take(nb * fine.half().tensor_len(r.channels));
+                let src = &tape.tensors[step.reads[0]];
+                avg_pool2(exec, fine, nb * r.channels, src, &mut out)?;
+                Ok(out)
+            }
+            Op::UpsampleNearest2(r) => {
+                let coarse = level_geometry(geometry, r.level);
+                let mut out = tape
+                    .scratch
+                    .take(nb * coarse.double().tensor_len(r.channels));
+                let src = &tape.tensors[step.reads[0]];
+                upsample_nearest2(exec, coarse, nb * r.channels, src, &mut out)?;
+                Ok(out)
             }
         }
-        // 3. u = Conv0(t0) + bias_a
-        conv2d(
-            exec,
-            self.isa,
-            g,
-            nb,
-            &[Source {
-                data: &t0s[0],
-                channels: total,
-            }],
-            &Conv {
-                kernel: 3,
-                out_channels: cout,
-                weight: q("conv0.weight"),
-                bias: &bias_a,
-                residual: None,
-                residual_scale: 1.0,
-            },
-            &mut us[0],
-        )?;
-        // 4. t1 = SiLU(GroupNorm1(u))
-        let norm1 = GroupNorm {
-            groups: c.groups(cout),
-            gamma: q("norm1.weight"),
-            beta: q("norm1.bias"),
-            eps: c.eps,
-            silu: true,
-        };
-        group_norm(
-            exec,
-            self.isa,
-            g,
-            nb,
-            &[Source {
-                data: &us[0],
-                channels: cout,
-            }],
-            &norm1,
-            &mut t1s[0],
-        )?;
-        // 5. residual path
-        let skip_out;
-        let residual: &[f32] = if r.has_skip_conv() {
-            let bias = replicate(q("skip.bias"), nb);
-            let mut s = vec![0.0; nb * g.tensor_len(cout)];
-            conv2d(
-                exec,
-                self.isa,
-                g,
-                nb,
-                &sources,
-                &Conv {
-                    kernel: 1,
-                    out_channels: cout,
-                    weight: q("skip.weight"),
-                    bias: &bias,
-                    residual: None,
-                    residual_scale: 1.0,
-                },
-                &mut s,
-            )?;
-            skip_out = s;
-            &skip_out
-        } else {
-            xs
-        };
-        // 6. out = (Conv1(t1) + s) × 1/√2
-        let bias1 = replicate(q("conv1.bias"), nb);
-        conv2d(
-            exec,
-            self.isa,
-            g,
-            nb,
-            &[Source {
-                data: &t1s[0],
-                channels: cout,
-            }],
-            &Conv {
-                kernel: 3,
-                out_channels: cout,
-                weight: q("conv1.weight"),
-                bias: &bias1,
-                residual: Some(residual),
-                residual_scale: RESIDUAL_SCALE,
-            },
-            &mut outs[0],
-        )?;
-        tape.records.push(Record::Res {
-            block: *r,
-            x,
-            skip,
-            t0,
-            u,
-            t1,
-        });
-        Ok(out)
     }
 
     /// Backward pass: from `grad_denoised = ∂L/∂D` (`batch × height × width`) to the
@@ -686,431 +605,291 @@ impl Network {
         let c = &self.config;
         let (h, w, nb) = (tape.height, tape.width, tape.batch);
         let n = h * w;
-        powerpost_core::error::check_len("grad_denoised", grad_denoised.len(), nb * n)?;
-        powerpost_core::error::check_len("grads", grads.len(), self.len)?;
+        check_len("tape", tape.tensors.len(), self.steps.len() + 1)?;
+        check_len("params", params.len(), self.len)?;
+        check_len("grad_denoised", grad_denoised.len(), nb * n)?;
+        check_len("grads", grads.len(), self.len)?;
         grads.fill(0.0);
-        let e = c.embedding_channels;
         let geometry = Geometry::new(h, w);
         let plane = geometry.plane_len();
-        let mut g_emb = vec![0.0f32; nb * e];
-        // ∂L/∂F = c_out · ∂L/∂D.
         let scratch = &tape.scratch;
-        let mut g_cur = scratch.take(nb * plane * c.out_channels);
+        let mut g_emb = vec![0.0f32; nb * c.embedding_channels];
+        let mut pending: Vec<Contributions> = Vec::new();
+        pending.resize_with(self.steps.len() + 1, Contributions::default);
+        // ∂L/∂F = c_out · ∂L/∂D.
+        let mut g_raw = scratch.take(nb * plane * c.out_channels);
         for b in 0..nb {
             let c_out = tape.pre[b].c_out;
             for y in 0..h {
                 let start = geometry.index(y, 0);
                 for x in 0..w {
-                    g_cur[b * plane + start + x] = c_out * grad_denoised[b * n + y * w + x];
+                    g_raw[b * plane + start + x] = c_out * grad_denoised[b * n + y * w + x];
                 }
             }
         }
-        let mut g_skip: Vec<Option<Vec<f32>>> =
-            vec![None; powerpost_core::unet::config::MAX_LEVELS];
-        for record in tape.records.iter().rev() {
-            match *record {
-                Record::Out { channels, input, t } => {
-                    let oc = c.out_channels;
-                    let ws = self.slot("out.conv.weight");
-                    let mut bias_items = vec![0.0; nb * oc];
-                    conv_weight_grad(
-                        exec,
-                        geometry,
-                        nb,
-                        &[Source {
-                            data: &tape.tensors[t],
-                            channels,
-                        }],
-                        3,
-                        &g_cur,
-                        &mut grads[ws.offset..ws.offset + ws.len],
-                        &mut bias_items,
-                    )?;
-                    self.sum_bias(&bias_items, nb, "out.conv.bias", grads);
-                    let mut g_t = scratch.take(nb * geometry.tensor_len(channels));
-                    conv_input_grad(
-                        exec,
-                        self.isa,
-                        geometry,
-                        nb,
-                        3,
-                        self.get(params, "out.conv.weight"),
-                        oc,
-                        channels,
-                        &g_cur,
-                        &mut g_t,
-                    )?;
-                    let mut g_in = scratch.take(nb * geometry.tensor_len(channels));
-                    let spec = NormSpec {
-                        groups: c.groups(channels),
-                        gamma: self.get(params, "out.norm.weight"),
-                        beta: self.get(params, "out.norm.bias"),
-                        eps: c.eps,
-                        silu: true,
-                    };
-                    let (gw, gb) = self.two_grads(grads, "out.norm.weight", "out.norm.bias");
-                    group_norm_backward(
-                        exec,
-                        geometry,
-                        nb,
-                        &[Source {
-                            data: &tape.tensors[input],
-                            channels,
-                        }],
-                        &spec,
-                        &g_t,
-                        &mut g_in,
-                        gw,
-                        gb,
-                    )?;
-                    scratch.give(g_t);
-                    scratch.give(std::mem::replace(&mut g_cur, g_in));
-                }
-                Record::Up { level, channels } => {
-                    let coarse = geometry_at(geometry, level);
-                    let mut g = scratch.take(nb * coarse.tensor_len(channels));
-                    upsample_nearest2_backward(exec, coarse, nb * channels, &g_cur, &mut g);
-                    scratch.give(std::mem::replace(&mut g_cur, g));
-                }
-                Record::Down { level, channels } => {
-                    let fine = geometry_at(geometry, level - 1);
-                    let mut g = scratch.take(nb * fine.tensor_len(channels));
-                    avg_pool2_backward(exec, fine, nb * channels, &g_cur, &mut g);
-                    scratch.give(std::mem::replace(&mut g_cur, g));
-                }
-                Record::Res {
-                    block,
-                    x,
-                    skip,
-                    t0,
-                    u,
-                    t1,
-                } => {
-                    if block.saves_skip {
-                        if let Some(gs) = g_skip[block.level].take() {
-                            for (a, &b) in g_cur.iter_mut().zip(&gs) {
-                                *a += b;
-                            }
-                            scratch.give(gs);
-                        }
-                    }
-                    let (g_x, g_s) = self.res_backward(
-                        exec,
-                        params,
-                        tape,
-                        geometry_at(geometry, block.level),
-                        &block,
-                        x,
-                        skip,
-                        t0,
-                        u,
-                        t1,
-                        &g_cur,
-                        grads,
-                        &mut g_emb,
-                    )?;
-                    if let Some(gs) = g_s {
-                        g_skip[block.level] = Some(gs);
-                    }
-                    scratch.give(std::mem::replace(&mut g_cur, g_x));
-                }
-                Record::ConvIn { input, channels } => {
-                    let ws = self.slot("conv_in.weight");
-                    let mut bias_items = vec![0.0; nb * channels];
-                    conv_weight_grad(
-                        exec,
-                        geometry,
-                        nb,
-                        &[Source {
-                            data: &tape.tensors[input],
-                            channels: c.in_channels,
-                        }],
-                        3,
-                        &g_cur,
-                        &mut grads[ws.offset..ws.offset + ws.len],
-                        &mut bias_items,
-                    )?;
-                    self.sum_bias(&bias_items, nb, "conv_in.bias", grads);
-                }
+        pending[self.steps.len()].push(scratch, g_raw);
+        for (i, step) in self.steps.iter().enumerate().rev() {
+            let Some(g_out) = pending[i + 1].total(scratch) else {
+                continue;
+            };
+            let back = Backward {
+                net: self,
+                exec,
+                params,
+                tape,
+                geometry,
+                step,
+            };
+            match step.op {
+                Op::Conv(conv) => back.conv(&conv, g_out, grads, &mut g_emb, &mut pending)?,
+                Op::GroupNorm(norm) => back.norm(&norm, g_out, grads, &mut pending)?,
+                Op::AvgPool2(r) => back.pool(&r, g_out, &mut pending),
+                Op::UpsampleNearest2(r) => back.upsample(&r, g_out, &mut pending),
             }
         }
-        scratch.give(g_cur);
         self.embedding_backward(params, tape, &g_emb, grads);
         Ok(())
-    }
-
-    /// Adds the per-item bias gradients (`batch × len`) in batch order into tensor `name`.
-    fn sum_bias(&self, items: &[f32], nb: usize, name: &str, grads: &mut [f32]) {
-        let s = self.slot(name);
-        let dst = &mut grads[s.offset..s.offset + s.len];
-        for b in 0..nb {
-            for (d, &v) in dst.iter_mut().zip(&items[b * s.len..(b + 1) * s.len]) {
-                *d += v;
-            }
-        }
-    }
-
-    /// Two disjoint mutable gradient tensors (the first must precede the second).
-    fn two_grads<'g>(
-        &self,
-        grads: &'g mut [f32],
-        first: &str,
-        second: &str,
-    ) -> (&'g mut [f32], &'g mut [f32]) {
-        let (a, b) = (self.slot(first), self.slot(second));
-        let (head, tail) = grads.split_at_mut(b.offset);
-        (&mut head[a.offset..a.offset + a.len], &mut tail[..b.len])
-    }
-
-    /// One residual block backward; returns `(∂L/∂x, ∂L/∂skip)`.
-    #[allow(clippy::too_many_arguments)]
-    fn res_backward(
-        &self,
-        exec: &dyn Executor,
-        params: &[f32],
-        tape: &Tape,
-        g: Geometry,
-        r: &ResBlock,
-        x: usize,
-        skip: Option<usize>,
-        t0: usize,
-        u: usize,
-        t1: usize,
-        g_out: &[f32],
-        grads: &mut [f32],
-        g_emb: &mut [f32],
-    ) -> Result<(Vec<f32>, Option<Vec<f32>>), Error> {
-        let c = &self.config;
-        let nb = tape.batch;
-        let e = c.embedding_channels;
-        let pf = res_prefix(r);
-        let name = |s: &str| format!("{pf}{s}");
-        let q = |s: &str| self.get(params, &name(s));
-        let (cin, cs, cout) = (r.in_channels, r.skip_channels, r.out_channels);
-        let total = cin + cs;
-        let plane = g.plane_len();
-        let mut sources = vec![Source {
-            data: &tape.tensors[x],
-            channels: cin,
-        }];
-        if let Some(s) = skip {
-            sources.push(Source {
-                data: &tape.tensors[s],
-                channels: cs,
-            });
-        }
-        // out = (acc + s)·k: ∂acc = ∂s = k·∂out.
-        let scratch = &tape.scratch;
-        let mut g_acc = scratch.take(g_out.len());
-        for (a, &v) in g_acc.iter_mut().zip(g_out) {
-            *a = v * RESIDUAL_SCALE;
-        }
-        // Conv1.
-        let mut bias_items = vec![0.0; nb * cout];
-        {
-            let ws = self.slot(&name("conv1.weight"));
-            conv_weight_grad(
-                exec,
-                g,
-                nb,
-                &[Source {
-                    data: &tape.tensors[t1],
-                    channels: cout,
-                }],
-                3,
-                &g_acc,
-                &mut grads[ws.offset..ws.offset + ws.len],
-                &mut bias_items,
-            )?;
-            self.sum_bias(&bias_items, nb, &name("conv1.bias"), grads);
-        }
-        let mut g_t1 = scratch.take(nb * g.tensor_len(cout));
-        conv_input_grad(
-            exec,
-            self.isa,
-            g,
-            nb,
-            3,
-            q("conv1.weight"),
-            cout,
-            cout,
-            &g_acc,
-            &mut g_t1,
-        )?;
-        // Norm1.
-        let mut g_u = scratch.take(nb * g.tensor_len(cout));
-        {
-            let spec = NormSpec {
-                groups: c.groups(cout),
-                gamma: q("norm1.weight"),
-                beta: q("norm1.bias"),
-                eps: c.eps,
-                silu: true,
-            };
-            let (gw, gb) = self.two_grads(grads, &name("norm1.weight"), &name("norm1.bias"));
-            group_norm_backward(
-                exec,
-                g,
-                nb,
-                &[Source {
-                    data: &tape.tensors[u],
-                    channels: cout,
-                }],
-                &spec,
-                &g_t1,
-                &mut g_u,
-                gw,
-                gb,
-            )?;
-        }
-        scratch.give(g_t1);
-        // Conv0 (bias per item = conv0.bias + emb projection).
-        {
-            let ws = self.slot(&name("conv0.weight"));
-            conv_weight_grad(
-                exec,
-                g,
-                nb,
-                &[Source {
-                    data: &tape.tensors[t0],
-                    channels: total,
-                }],
-                3,
-                &g_u,
-                &mut grads[ws.offset..ws.offset + ws.len],
-                &mut bias_items,
-            )?;
-            self.sum_bias(&bias_items, nb, &name("conv0.bias"), grads);
-            let (gw, gb) = self.two_grads(grads, &name("emb.weight"), &name("emb.bias"));
-            for b in 0..nb {
-                linear_backward(
-                    q("emb.weight"),
-                    &tape.emb[b * e..(b + 1) * e],
-                    &bias_items[b * cout..(b + 1) * cout],
-                    gw,
-                    gb,
-                    Some(&mut g_emb[b * e..(b + 1) * e]),
-                );
-            }
-        }
-        let mut g_t0 = scratch.take(nb * g.tensor_len(total));
-        conv_input_grad(
-            exec,
-            self.isa,
-            g,
-            nb,
-            3,
-            q("conv0.weight"),
-            cout,
-            total,
-            &g_u,
-            &mut g_t0,
-        )?;
-        scratch.give(g_u);
-        // Norm0 over concat(x, skip).
-        let mut g_cat = scratch.take(nb * g.tensor_len(total));
-        {
-            let spec = NormSpec {
-                groups: c.groups(total),
-                gamma: q("norm0.weight"),
-                beta: q("norm0.bias"),
-                eps: c.eps,
-                silu: true,
-            };
-            let (gw, gb) = self.two_grads(grads, &name("norm0.weight"), &name("norm0.bias"));
-            group_norm_backward(exec, g, nb, &sources, &spec, &g_t0, &mut g_cat, gw, gb)?;
-        }
-        scratch.give(g_t0);
-        // Residual path.
-        if r.has_skip_conv() {
-            let ws = self.slot(&name("skip.weight"));
-            conv_weight_grad(
-                exec,
-                g,
-                nb,
-                &sources,
-                1,
-                &g_acc,
-                &mut grads[ws.offset..ws.offset + ws.len],
-                &mut bias_items,
-            )?;
-            self.sum_bias(&bias_items, nb, &name("skip.bias"), grads);
-            let mut g_res = scratch.take(nb * g.tensor_len(total));
-            conv_input_grad(
-                exec,
-                self.isa,
-                g,
-                nb,
-                1,
-                q("skip.weight"),
-                cout,
-                total,
-                &g_acc,
-                &mut g_res,
-            )?;
-            for (a, &b) in g_cat.iter_mut().zip(&g_res) {
-                *a += b;
-            }
-            scratch.give(g_res);
-        } else {
-            for (a, &b) in g_cat.iter_mut().zip(&g_acc) {
-                *a += b;
-            }
-        }
-        scratch.give(g_acc);
-        if cs == 0 {
-            return Ok((g_cat, None));
-        }
-        let mut g_x = scratch.take(nb * cin * plane);
-        let mut g_s = scratch.take(nb * cs * plane);
-        for b in 0..nb {
-            let item = &g_cat[b * total * plane..(b + 1) * total * plane];
-            g_x[b * cin * plane..(b + 1) * cin * plane].copy_from_slice(&item[..cin * plane]);
-            g_s[b * cs * plane..(b + 1) * cs * plane].copy_from_slice(&item[cin * plane..]);
-        }
-        scratch.give(g_cat);
-        Ok((g_x, Some(g_s)))
     }
 
     /// Backward through the embedding MLP and the null embedding.
     fn embedding_backward(&self, params: &[f32], tape: &Tape, g_emb: &[f32], grads: &mut [f32]) {
         let e = self.config.embedding_channels;
-        let nb = tape.batch;
+        let p = &self.embedding;
         let mut g_hidden = vec![0.0f32; e];
-        for b in 0..nb {
+        for b in 0..tape.batch {
             let g_pre: Vec<f32> = (0..e)
                 .map(|k| g_emb[b * e + k] * silu_grad(tape.emb_pre[b * e + k]))
                 .collect();
             if !tape.conditional[b] {
-                let s = self.slot("emb.null");
-                for (d, &v) in grads[s.offset..s.offset + s.len].iter_mut().zip(&g_pre) {
-                    *d += v;
-                }
+                add_into(grad_of(grads, p.null), &g_pre);
             }
             g_hidden.fill(0.0);
-            {
-                let (gw, gb) = self.two_grads(grads, "emb.fc1.weight", "emb.fc1.bias");
-                linear_backward(
-                    self.get(params, "emb.fc1.weight"),
-                    &tape.hidden[b * e..(b + 1) * e],
-                    &g_pre,
-                    gw,
-                    gb,
-                    Some(&mut g_hidden),
-                );
-            }
+            let hidden = &tape.hidden[b * e..(b + 1) * e];
+            dense_backward(
+                params,
+                grads,
+                p.fc1_weight,
+                p.fc1_bias,
+                hidden,
+                &g_pre,
+                Some(&mut g_hidden),
+            );
             let g_hpre: Vec<f32> = (0..e)
                 .map(|k| g_hidden[k] * silu_grad(tape.hidden_pre[b * e + k]))
                 .collect();
-            let (gw, gb) = self.two_grads(grads, "emb.fc0.weight", "emb.fc0.bias");
-            linear_backward(
-                self.get(params, "emb.fc0.weight"),
-                &tape.features[b * FOURIER_FEATURES..(b + 1) * FOURIER_FEATURES],
+            let features = &tape.features[b * FOURIER_FEATURES..(b + 1) * FOURIER_FEATURES];
+            dense_backward(
+                params,
+                grads,
+                p.fc0_weight,
+                p.fc0_bias,
+                features,
                 &g_hpre,
-                gw,
-                gb,
                 None,
             );
         }
+    }
+}
+
+/// The operands of a convolution or group norm (none for a resampling).
+fn sources_of(op: &Op) -> &[Operand] {
+    match op {
+        Op::Conv(conv) => conv.sources(),
+        Op::GroupNorm(norm) => norm.sources(),
+        Op::AvgPool2(_) | Op::UpsampleNearest2(_) => &[],
+    }
+}
+
+/// The backward rules of one operation.
+struct Backward<'a> {
+    net: &'a Network,
+    exec: &'a dyn Executor,
+    params: &'a [f32],
+    tape: &'a Tape,
+    geometry: Geometry,
+    step: &'a Step,
+}
+
+impl Backward<'_> {
+    /// Hands the gradient of the operation's concatenated sources (`batch ×
+    /// Σ channels × plane`) to the sources' tensors, split per source; the network input
+    /// (tensor 0) takes none.
+    fn to_sources(
+        &self,
+        g: Geometry,
+        operands: &[Operand],
+        grad: Vec<f32>,
+        pending: &mut [Contributions],
+    ) {
+        let scratch = &self.tape.scratch;
+        let reads = self.step.reads;
+        if operands.len() == 1 {
+            if reads[0] > 0 {
+                pending[reads[0]].push(scratch, grad);
+            } else {
+                scratch.give(grad);
+            }
+            return;
+        }
+        let nb = self.tape.batch;
+        let plane = g.plane_len();
+        let total: usize = operands.iter().map(|o| o.channels).sum();
+        let mut first = 0;
+        for (k, o) in operands.iter().enumerate() {
+            let len = o.channels * plane;
+            if reads[k] > 0 {
+                let mut part = scratch.take(nb * len);
+                for (b, item) in part.chunks_exact_mut(len).enumerate() {
+                    let start = b * total * plane + first;
+                    item.copy_from_slice(&grad[start..start + len]);
+                }
+                pending[reads[k]].push(scratch, part);
+            }
+            first += len;
+        }
+        scratch.give(grad);
+    }
+
+    /// Convolution: weight, bias (and embedding-projection) grads, source grads, and the
+    /// residual's share.
+    fn conv(
+        &self,
+        conv: &ConvOp,
+        g_out: Vec<f32>,
+        grads: &mut [f32],
+        g_emb: &mut [f32],
+        pending: &mut [Contributions],
+    ) -> Result<(), Error> {
+        let (tape, scratch) = (self.tape, &self.tape.scratch);
+        let nb = tape.batch;
+        let g = level_geometry(self.geometry, conv.level);
+        let oc = conv.out_channels;
+        // out = (conv + bias + residual) · scale: ∂conv = ∂residual = scale · ∂out.
+        let mut g_pre = g_out;
+        if conv.residual.is_some() || conv.residual_scale != 1.0 {
+            for v in g_pre.iter_mut() {
+                *v *= conv.residual_scale;
+            }
+        }
+        let sources = Network::sources(tape, self.step, conv.sources());
+        let mut bias_items = vec![0.0; nb * oc];
+        conv_weight_grad(
+            self.exec,
+            g,
+            nb,
+            &sources,
+            conv.kernel,
+            &g_pre,
+            grad_of(grads, conv.weight),
+            &mut bias_items,
+        )?;
+        match conv.bias {
+            Bias::Shared(bias) => sum_bias(&bias_items, bias, grads),
+            Bias::Conditioned {
+                conv_bias,
+                emb_weight,
+                emb_bias,
+            } => {
+                sum_bias(&bias_items, conv_bias, grads);
+                // bias[b] = conv_bias + emb_bias + emb_weight · emb[b].
+                let e = g_emb.len() / nb;
+                for ((g_item, emb_item), g_emb_item) in bias_items
+                    .chunks_exact(oc)
+                    .zip(tape.emb.chunks_exact(e))
+                    .zip(g_emb.chunks_exact_mut(e))
+                {
+                    dense_backward(
+                        self.params,
+                        grads,
+                        emb_weight,
+                        emb_bias,
+                        emb_item,
+                        g_item,
+                        Some(g_emb_item),
+                    );
+                }
+            }
+        }
+        if self.step.reads.iter().take(sources.len()).any(|&t| t > 0) {
+            let total = sources.iter().map(|s| s.channels).sum();
+            let mut g_in = scratch.take(nb * g.tensor_len(total));
+            conv_input_grad(
+                self.exec,
+                self.net.isa,
+                g,
+                nb,
+                conv.kernel,
+                conv.weight.of(self.params),
+                oc,
+                total,
+                &g_pre,
+                &mut g_in,
+            )?;
+            self.to_sources(g, conv.sources(), g_in, pending);
+        }
+        match conv.residual {
+            Some(_) => pending[self.step.reads[2]].push(scratch, g_pre),
+            None => scratch.give(g_pre),
+        }
+        Ok(())
+    }
+
+    /// Group norm + SiLU: `γ`, `β` and source grads.
+    fn norm(
+        &self,
+        norm: &NormOp,
+        g_out: Vec<f32>,
+        grads: &mut [f32],
+        pending: &mut [Contributions],
+    ) -> Result<(), Error> {
+        let tape = self.tape;
+        let g = level_geometry(self.geometry, norm.level);
+        let mut g_in = tape
+            .scratch
+            .take(tape.batch * g.tensor_len(norm.channels()));
+        let spec = NormSpec {
+            groups: norm.groups,
+            gamma: norm.gamma.of(self.params),
+            beta: norm.beta.of(self.params),
+            eps: self.net.config.eps,
+            silu: true,
+        };
+        let (gw, gb) = two_mut(grads, norm.gamma, norm.beta);
+        group_norm_backward(
+            self.exec,
+            g,
+            tape.batch,
+            &Network::sources(tape, self.step, norm.sources()),
+            &spec,
+            &g_out,
+            &mut g_in,
+            gw,
+            gb,
+        )?;
+        tape.scratch.give(g_out);
+        self.to_sources(g, norm.sources(), g_in, pending);
+        Ok(())
+    }
+
+    /// 2×2 average pooling: its adjoint.
+    fn pool(&self, r: &ResampleOp, g_out: Vec<f32>, pending: &mut [Contributions]) {
+        let tape = self.tape;
+        let fine = level_geometry(self.geometry, r.level);
+        let mut g = tape.scratch.take(tape.batch * fine.tensor_len(r.channels));
+        avg_pool2_backward(self.exec, fine, tape.batch * r.channels, &g_out, &mut g);
+        tape.scratch.give(g_out);
+        pending[self.step.reads[0]].push(&tape.scratch, g);
+    }
+
+    /// Nearest up-sampling: its adjoint.
+    fn upsample(&self, r: &ResampleOp, g_out: Vec<f32>, pending: &mut [Contributions]) {
+        let tape = self.tape;
+        let coarse = level_geometry(self.geometry, r.level);
+        let mut g = tape
+            .scratch
+            .take(tape.batch * coarse.tensor_len(r.channels));
+        upsample_nearest2_backward(self.exec, coarse, tape.batch * r.channels, &g_out, &mut g);
+        tape.scratch.give(g_out);
+        pending[self.step.reads[0]].push(&tape.scratch, g);
     }
 }

@@ -1,34 +1,93 @@
 //! The training network against the core: the forward pass bit for bit, the backward
 //! pass against finite differences of the whole network (TINY configuration).
 
-use powerpost_core::exec::Serial;
+use powerpost_core::exec::{Executor, Serial};
 use powerpost_core::unet::{
     init_random, params_len, workspace_len, DenoiseInput, DenoiseOutput, UNet, UNetConfig,
 };
-use powerpost_tests::{seeded_image, Threads};
+use powerpost_tests::{digest, seeded_image, Threads};
 use powerpost_train::network::{Network, Tape, TrainBatch};
+
+/// A seeded batch of `h × w` items: noisy images (stream 0 of `seed`), conditions
+/// (stream 1, scaled by `condition_scale`) and loss weights `r = ∂L/∂D` (stream 2).
+struct Seeded {
+    h: usize,
+    w: usize,
+    sigmas: Vec<f32>,
+    conditional: Vec<bool>,
+    noisy: Vec<f32>,
+    condition: Vec<f32>,
+    r: Vec<f32>,
+}
+
+impl Seeded {
+    fn new(
+        seed: u64,
+        h: usize,
+        w: usize,
+        sigmas: &[f32],
+        conditional: &[bool],
+        condition_scale: f32,
+    ) -> Self {
+        let len = sigmas.len() * h * w;
+        Self {
+            h,
+            w,
+            sigmas: sigmas.to_vec(),
+            conditional: conditional.to_vec(),
+            noisy: seeded_image(seed, 0, len, 1.0),
+            condition: seeded_image(seed, 1, len, condition_scale),
+            r: seeded_image(seed, 2, len, 1.0),
+        }
+    }
+
+    fn batch(&self) -> TrainBatch<'_> {
+        TrainBatch {
+            height: self.h,
+            width: self.w,
+            noisy: &self.noisy,
+            sigma: &self.sigmas,
+            condition: &self.condition,
+            conditional: &self.conditional,
+        }
+    }
+
+    /// Forward and backward on `exec`: the denoised estimates and the gradient of
+    /// `L = Σ r · D`.
+    fn forward_backward(
+        &self,
+        net: &Network,
+        exec: &dyn Executor,
+        params: &[f32],
+    ) -> (Vec<f32>, Vec<f32>) {
+        let mut tape = Tape::new();
+        net.forward(exec, params, &self.batch(), &mut tape).unwrap();
+        let mut grads = vec![0.0; params.len()];
+        net.backward(exec, params, &tape, &self.r, &mut grads)
+            .unwrap();
+        (tape.denoised, grads)
+    }
+}
 
 /// Forward of a batch mixing branches and noise levels equals the core's denoiser per item.
 fn check_forward(config: UNetConfig, h: usize, w: usize) {
     let mut params = vec![0.0; params_len(&config)];
     init_random(&config, 7, &mut params).unwrap();
     let n = h * w;
-    let sigmas = [0.3f32, 0.3, 2.5, 0.01];
-    let conditional = [true, false, true, false];
-    let mut noisy = seeded_image(1, 0, 4 * n, 1.0);
-    noisy.copy_within(0..n, n); // items 0 and 1: same x (the core's batch of 2)
-    let condition = seeded_image(1, 1, 4 * n, 0.5);
+    let mut s = Seeded::new(
+        1,
+        h,
+        w,
+        &[0.3, 0.3, 2.5, 0.01],
+        &[true, false, true, false],
+        0.5,
+    );
+    s.noisy.copy_within(0..n, n); // items 0 and 1: same x (the core's batch of 2)
+    let (sigmas, conditional, noisy, condition) =
+        (&s.sigmas, &s.conditional, &s.noisy, &s.condition);
     let net = Network::new(config).unwrap();
     let mut tape = Tape::new();
-    let batch = TrainBatch {
-        height: h,
-        width: w,
-        noisy: &noisy,
-        sigma: &sigmas,
-        condition: &condition,
-        conditional: &conditional,
-    };
-    net.forward(&Threads(3), &params, &batch, &mut tape)
+    net.forward(&Threads(3), &params, &s.batch(), &mut tape)
         .unwrap();
     let unet = UNet::new(config, &params).unwrap();
     for b in 0..4 {
@@ -112,32 +171,15 @@ fn weighted_sum(d: &[f32], r: &[f32]) -> f64 {
 fn whole_network_gradient_matches_finite_differences() {
     let config = UNetConfig::TINY;
     let (h, w) = (8, 8);
-    let n = h * w;
     let mut params = vec![0.0; params_len(&config)];
     init_random(&config, 3, &mut params).unwrap();
-    let sigmas = [0.4f32, 1.3, 0.08];
-    let conditional = [true, false, true];
-    let noisy = seeded_image(5, 0, 3 * n, 1.0);
-    let condition = seeded_image(5, 1, 3 * n, 0.7);
-    let r = seeded_image(5, 2, 3 * n, 1.0);
+    let s = Seeded::new(5, h, w, &[0.4, 1.3, 0.08], &[true, false, true], 0.7);
     let net = Network::new(config).unwrap();
-    let batch = TrainBatch {
-        height: h,
-        width: w,
-        noisy: &noisy,
-        sigma: &sigmas,
-        condition: &condition,
-        conditional: &conditional,
-    };
-    let mut tape = Tape::new();
-    let exec = Threads(2);
-    net.forward(&exec, &params, &batch, &mut tape).unwrap();
-    let mut grads = vec![0.0; params.len()];
-    net.backward(&exec, &params, &tape, &r, &mut grads).unwrap();
+    let (_, grads) = s.forward_backward(&net, &Threads(2), &params);
     let loss_at = |p: &[f32]| {
         let mut t = Tape::new();
-        net.forward(&Serial, p, &batch, &mut t).unwrap();
-        weighted_sum(&t.denoised, &r)
+        net.forward(&Serial, p, &s.batch(), &mut t).unwrap();
+        weighted_sum(&t.denoised, &s.r)
     };
     // One random direction per tensor: the directional derivative g·d against the
     // central difference (L(θ + h d) − L(θ − h d)) / 2h.
@@ -198,31 +240,51 @@ fn whole_network_gradient_matches_finite_differences() {
 fn gradient_is_bit_identical_for_any_thread_count() {
     let config = UNetConfig::TINY;
     let (h, w) = (8, 16);
-    let n = h * w;
     let mut params = vec![0.0; params_len(&config)];
     init_random(&config, 9, &mut params).unwrap();
-    let sigmas = [0.4f32, 1.3];
-    let conditional = [true, false];
-    let noisy = seeded_image(6, 0, 2 * n, 1.0);
-    let condition = seeded_image(6, 1, 2 * n, 0.7);
-    let r = seeded_image(6, 2, 2 * n, 1.0);
+    let s = Seeded::new(6, h, w, &[0.4, 1.3], &[true, false], 0.7);
     let net = Network::new(config).unwrap();
-    let batch = TrainBatch {
-        height: h,
-        width: w,
-        noisy: &noisy,
-        sigma: &sigmas,
-        condition: &condition,
-        conditional: &conditional,
-    };
-    let run = |exec: &dyn powerpost_core::exec::Executor| {
-        let mut tape = Tape::new();
-        net.forward(exec, &params, &batch, &mut tape).unwrap();
-        let mut grads = vec![0.0; params.len()];
-        net.backward(exec, &params, &tape, &r, &mut grads).unwrap();
+    let run = |exec: &dyn Executor| {
+        let (_, grads) = s.forward_backward(&net, exec, &params);
         grads.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
     };
     let serial = run(&Serial);
     assert_eq!(serial, run(&Threads(2)));
     assert_eq!(serial, run(&Threads(5)));
+}
+
+/// Digests of the forward output and the whole gradient of one seeded batch (conditional
+/// and unconditional items, four noise levels): pins the training bits, so a rewrite of
+/// the forward or backward pass that changes any bit shows up here.
+fn training_bits(config: UNetConfig, h: usize, w: usize) -> String {
+    let mut params = vec![0.0; params_len(&config)];
+    init_random(&config, 21, &mut params).unwrap();
+    let s = Seeded::new(
+        8,
+        h,
+        w,
+        &[0.02, 0.5, 1.7, 12.0],
+        &[true, false, false, true],
+        0.6,
+    );
+    let (denoised, grads) =
+        s.forward_backward(&Network::new(config).unwrap(), &Threads(2), &params);
+    format!(
+        "{} {h}x{w}\nD sha256 {}\ngradient sha256 {}",
+        config.describe(),
+        digest(&denoised),
+        digest(&grads)
+    )
+}
+
+#[test]
+fn forward_and_gradient_bits_are_pinned() {
+    insta::assert_snapshot!(
+        "training_bits",
+        format!(
+            "{}\n{}",
+            training_bits(UNetConfig::TINY, 8, 16),
+            training_bits(UNetConfig::DEFAULT, 16, 32)
+        )
+    );
 }

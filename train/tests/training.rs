@@ -1,7 +1,7 @@
 //! Loss, optimiser, checkpoint/resume and export.
 
 use powerpost_core::unet::{load_params, params_len, UNetConfig};
-use powerpost_tests::seeded_image;
+use powerpost_tests::{digest, seeded_image};
 use powerpost_train::dataset::{Dataset, Manifest};
 use powerpost_train::exec::Pool;
 use powerpost_train::loss::{edm_loss, edm_weight, epoch_permutation, sample_draw, LossConfig};
@@ -84,7 +84,18 @@ fn resumed_run_matches_uninterrupted_run_bit_for_bit() {
     .unwrap();
     // Interrupted after 3 steps, resumed to 7, on another thread count.
     let two = Pool::new(2).unwrap();
-    train(&data, &options(dir.path().join("b"), 3), &two, &mut |_| {}).unwrap();
+    let partial = train(&data, &options(dir.path().join("b"), 3), &two, &mut |_| {}).unwrap();
+    // The state after 3 steps is pinned (digests): a change of the training bits shows.
+    insta::assert_snapshot!(
+        "three_training_steps",
+        format!(
+            "params sha256 {}\nm sha256 {}\nv sha256 {}\nema sha256 {}",
+            digest(&partial.params),
+            digest(&partial.state.m),
+            digest(&partial.state.v),
+            digest(&partial.state.ema)
+        )
+    );
     let resumed = train(&data, &options(dir.path().join("b"), 7), &two, &mut |_| {}).unwrap();
     assert_eq!(resumed.steps_run, 4);
     assert_eq!(bits(&straight.params), bits(&resumed.params));

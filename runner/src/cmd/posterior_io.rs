@@ -356,18 +356,36 @@ pub struct Weights {
     pub record: WeightsRecord,
 }
 
-/// Where the default weights would be: `weights/powerpost-edge.safetensors` under the
-/// directories above the binary, then under the source tree the binary was built from.
-pub fn default_weights_candidates() -> Vec<PathBuf> {
+/// Where a file shipped in the repository (`relative` to its root, e.g. the default
+/// weights or `examples/edge-2016`) would be: under the directories above the binary,
+/// then under the source tree the binary was built from.
+pub fn shipped_candidates(relative: &str) -> Vec<PathBuf> {
     let mut out = Vec::new();
     if let Ok(exe) = std::env::current_exe() {
         for dir in exe.ancestors().skip(1) {
-            out.push(dir.join(DEFAULT_WEIGHTS));
+            out.push(dir.join(relative));
         }
     }
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    out.push(repo.join(DEFAULT_WEIGHTS));
+    out.push(repo.join(relative));
     out
+}
+
+/// The shipped directory `relative` (e.g. `examples/edge-2016`), the first of its
+/// [`shipped_candidates`] that exists.
+///
+/// # Errors
+/// If none exists (an installation without the examples).
+pub fn resolve_example(relative: &str) -> Result<PathBuf> {
+    shipped_candidates(relative)
+        .into_iter()
+        .find(|p| p.is_dir())
+        .ok_or_else(|| anyhow!("--example: the shipped example {relative} was not found next to the binary or in the source tree; give --example DIR (with velocity.npy and rtm.npy) or --rtm and --truth"))
+}
+
+/// Where the default weights would be: [`DEFAULT_WEIGHTS`] in [`shipped_candidates`].
+pub fn default_weights_candidates() -> Vec<PathBuf> {
+    shipped_candidates(DEFAULT_WEIGHTS)
 }
 
 /// Loads `--weights SPEC`: a safetensors file, `random:SEED`, or (`None`) the default file.
@@ -585,6 +603,31 @@ pub fn automatic_sampler_note(
             DEFAULT_SAMPLER.name()
         )
     })
+}
+
+/// Prints, once every input is validated, the warning for the smallest α ≠ 1 of `alphas`
+/// with an annealed-path sampler (α < 1 is the harmful case; always shown) and, unless
+/// `quiet`, the note when the exact-power sampler was picked because of α ≠ 1.
+pub fn announce_sampler(
+    alphas: &[f32],
+    sampler_option: Option<&str>,
+    exact_power: Option<usize>,
+    sampler: &SamplerConfig,
+    quiet: bool,
+) {
+    let worst = alphas
+        .iter()
+        .copied()
+        .filter(|&a| a != 1.0)
+        .min_by(f32::total_cmp);
+    if let Some(w) = worst.and_then(|a| annealed_power_warning(a, sampler)) {
+        eprintln!("{w}");
+    }
+    if !quiet {
+        if let Some(note) = automatic_sampler_note(sampler_option, exact_power, sampler) {
+            eprintln!("{note}");
+        }
+    }
 }
 
 /// A progress bar over sampler steps that also shows samples/s.

@@ -24,8 +24,8 @@
 
 use super::posterior_io::{
     check_power, check_size, check_weights, evaluations, load_weights, mean_and_std, read_rtm,
-    sampler_from_options, sha256_file, Engine, FileRecord, NormalizationRecord, SampleProgress,
-    SamplerRecord, Sampling, WeightsRecord,
+    sha256_file, Engine, FileRecord, NormalizationRecord, SampleProgress, SamplerRecord, Sampling,
+    WeightsRecord,
 };
 use super::RunArgs;
 use crate::atomic;
@@ -71,22 +71,8 @@ pub struct SampleArgs {
     /// Index of the first sample (default 0): sample i is the same bits in every run.
     #[arg(long)]
     pub first: Option<u64>,
-    /// Sampler noise levels N (default 16 with dpmpp-2m: 16 network evaluations; 18 with
-    /// the other samplers, e.g. 35 evaluations with heun).
-    #[arg(long)]
-    pub steps: Option<usize>,
-    /// Sampler: dpmpp-2m (default at α = 1), heun, euler, edm-stochastic,
-    /// euler-maruyama, pc, exact-power (default when α ≠ 1, with 4 corrector steps).
-    #[arg(long)]
-    pub sampler: Option<String>,
-    /// Exact power-scaled posterior: the exact-power sampler with N Langevin corrector
-    /// steps per noise level (default 4 when α ≠ 1; see docs/sampling.md).
-    #[arg(long, value_name = "N")]
-    pub exact_power: Option<usize>,
-    /// Weights: a .safetensors file, or random:SEED for seeded random weights (testing).
-    /// Default: weights/powerpost-edge.safetensors of the installation.
-    #[arg(long)]
-    pub weights: Option<String>,
+    #[command(flatten)]
+    pub sampling: super::SamplerArgs,
     /// Output directory.
     #[arg(long)]
     pub out: PathBuf,
@@ -144,6 +130,7 @@ pub fn run(args: &SampleArgs) -> Result<()> {
         None => None,
     };
     let weights_spec = args
+        .sampling
         .weights
         .clone()
         .or_else(|| recorded.as_ref().map(|r| r.weights.path.clone()));
@@ -198,12 +185,7 @@ pub fn run(args: &SampleArgs) -> Result<()> {
     } else {
         lambda = args.lambda.unwrap_or(if args.prior { 0.0 } else { 1.0 });
         alpha = args.alpha.unwrap_or(1.0);
-        sampler = sampler_from_options(
-            args.sampler.as_deref(),
-            args.steps,
-            args.exact_power,
-            &[alpha],
-        )?;
+        sampler = args.sampling.config(&[alpha])?;
         n = args.n.unwrap_or(16);
         first = args.first.unwrap_or(0);
         seed = args.seed.unwrap_or(0);
@@ -246,18 +228,8 @@ pub fn run(args: &SampleArgs) -> Result<()> {
         }
     }
     let out_dir = prepare_output(&args.out)?;
-    if let Some(w) = super::posterior_io::annealed_power_warning(alpha, &sampler) {
-        eprintln!("{w}");
-    }
-    if recorded.is_none() && !args.run.quiet {
-        if let Some(note) = super::posterior_io::automatic_sampler_note(
-            args.sampler.as_deref(),
-            args.exact_power,
-            &sampler,
-        ) {
-            eprintln!("{note}");
-        }
-    }
+    let quiet_note = recorded.is_some() || args.run.quiet;
+    args.sampling.announce(&[alpha], &sampler, quiet_note);
 
     let engine = Engine::new(args.run.threads, &args.device)?;
     engine.announce_device(args.run.quiet);

@@ -17,6 +17,10 @@
 //!   order (`mean_std` = pixel mean of the standard-deviation map, km/s; `rmse`, `ssim`
 //!   of the posterior mean against `--truth` ([`super::metrics`]); `residual` = relative
 //!   shot-data residual ‖F(mean) − d_obs‖/‖d_obs‖ with `--shots`; empty when not asked);
+//! - with `--sample-residuals`: every sample's residual ‖F(x_i) − d_obs‖/‖d_obs‖ too, in
+//!   `cell.json` (`metrics.sample_residuals`, in sample order) and `residuals.csv`
+//!   (`lambda,alpha,sample,residual`: per cell a `mean` row, then samples `0 .. n`; an
+//!   empty residual where the modelling refused the model);
 //! - `sweep.png`: the posterior mean of every cell, rows λ increasing bottom to top,
 //!   columns α increasing left to right, one shared velocity colour bar.
 //!
@@ -36,26 +40,33 @@
 //! The residual forward-models every shot of the preset through the posterior mean: with
 //! the `edge` preset (16 shots, 1441 time steps on a 127 × 255 grid plus absorbing layers)
 //! that is about 1.1 G grid-point updates per cell, a few seconds on 2 cores; shots run in
-//! parallel on the thread pool.
+//! parallel on the thread pool. `--sample-residuals` costs that again for every sample.
+//!
+//! ## As a library
+//! `powerpost paper` runs several sweeps through the same functions: [`SweepInputs::load`]
+//! (or built by hand), [`SweepPlan::new`], [`prepare`] (checks an output directory, writes
+//! nothing), [`execute`] (cells, resume, optional donors to copy identical cells from,
+//! `sweep.csv`/`sweep.png`), and [`load_cells`] / [`lambda_alpha_figure`] to read results.
 
 use super::metrics::{rmse, ssim};
 use super::posterior_io::{
-    check_power, check_size, load_weights, mean_and_std, read_rtm, sampler_from_options, sha256_file, Engine,
-    ExactF32, FileRecord, NormalizationRecord, SampleProgress, SamplerRecord, Sampling, Weights,
+    check_size, load_weights, mean_and_std, read_rtm, sha256_file, Engine, ExactF32,
+    FileRecord, NormalizationRecord, RtmInput, SampleProgress, SamplerRecord, Sampling, Weights,
     WeightsRecord,
 };
 use super::RunArgs;
 use crate::atomic;
-use crate::figures::{ColorScale, GridFigure, Image, Panel};
+use crate::figures::{Canvas, ColorScale, GridFigure, Image, Panel};
 use crate::npy;
+use crate::progress::Progress;
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
-use powerpost_core::exec::{Executor, Serial};
+use powerpost_core::exec::Executor;
+use powerpost_core::sampler::SamplerConfig;
 use powerpost_core::wave::{self, Acquisition};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 /// Files of a cell directory besides `cell.json`.
 const CELL_FILES: [&str; 3] = ["samples.npy", "mean.npy", "std.npy"];
@@ -75,19 +86,8 @@ pub struct SweepArgs {
     /// Run seed (every cell uses samples 0..n of it).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Sampler noise levels (default 16 with dpmpp-2m, 18 otherwise).
-    #[arg(long)]
-    pub steps: Option<usize>,
-    /// Sampler (default dpmpp-2m when every α is 1, exact-power with 4 corrector steps
-    /// otherwise).
-    #[arg(long)]
-    pub sampler: Option<String>,
-    /// The exact-power sampler with N Langevin corrector steps per level.
-    #[arg(long, value_name = "N")]
-    pub exact_power: Option<usize>,
-    /// Weights: a .safetensors file or random:SEED (default: the installation's).
-    #[arg(long)]
-    pub weights: Option<String>,
+    #[command(flatten)]
+    pub sampling: super::SamplerArgs,
     /// RTM image: 2-D [H, W] float32 .npy.
     #[arg(long)]
     pub rtm: PathBuf,
@@ -99,9 +99,14 @@ pub struct SweepArgs {
     /// the docs).
     #[arg(long)]
     pub shots: Option<PathBuf>,
-    /// Acquisition preset of --shots (`edge`: 64 × 128 models; `paper`: 256 × 256).
+    /// Acquisition preset of --shots (`edge`: 64 × 128 models; `paper`: 256 × 256; `tiny`:
+    /// 16 × 32).
     #[arg(long, default_value = "edge")]
     pub preset: String,
+    /// With --shots: also the data residual of every sample (in cell.json and
+    /// residuals.csv; one more forward modelling of all shots per sample).
+    #[arg(long)]
+    pub sample_residuals: bool,
     /// Compute only shard k of m (1-based; cells assigned round-robin), e.g. 2/4.
     #[arg(long, value_name = "K/M")]
     pub shard: Option<String>,
@@ -177,9 +182,33 @@ pub struct SweepPlan {
     pub shots: Option<ShotsRecord>,
     /// This directory's shard (`null`: all cells).
     pub shard: Option<Shard>,
+    /// Whether every sample's data residual is recorded too (absent: no).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sample_residuals: bool,
 }
 
 impl SweepPlan {
+    /// The plan of `spec` on `inputs` (this version, their records).
+    pub fn new(spec: &SweepSpec, inputs: &SweepInputs) -> Self {
+        Self {
+            kind: "sweep".into(),
+            powerpost_version: env!("CARGO_PKG_VERSION").into(),
+            lambdas: spec.lambdas.iter().map(|&v| ExactF32(v)).collect(),
+            alphas: spec.alphas.iter().map(|&v| ExactF32(v)).collect(),
+            n: spec.n,
+            seed: spec.seed,
+            height: inputs.rtm.height,
+            width: inputs.rtm.width,
+            sampler: SamplerRecord::of(&spec.sampler),
+            weights: inputs.weights.record.clone(),
+            rtm: inputs.rtm.record.clone(),
+            truth: inputs.truth.as_ref().map(|t| t.1.clone()),
+            shots: inputs.shots.as_ref().map(|s| s.record.clone()),
+            shard: spec.shard,
+            sample_residuals: spec.sample_residuals && inputs.shots.is_some(),
+        }
+    }
+
     /// Parses a `sweep.json` and checks it as `powerpost sweep` checks its options (`what`
     /// names the file in errors): the kind, non-empty λ and α lists without repeated
     /// values, λ ≥ 0 and α > 0, at least one sample per cell, an image size the runner
@@ -303,8 +332,41 @@ impl SweepPlan {
             truth_sha256: self.truth.as_ref().map(|t| t.sha256.clone()),
             shots_sha256: self.shots.as_ref().map(|s| s.file.sha256.clone()),
             preset: self.shots.as_ref().map(|s| s.preset.clone()),
+            sample_residuals: self.sample_residuals,
         }
     }
+
+    /// The sampler, validated.
+    ///
+    /// # Errors
+    /// A record this build cannot run (see [`SamplerRecord::config`]).
+    pub fn sampler(&self) -> Result<SamplerConfig> {
+        self.sampler.config()
+    }
+}
+
+/// The grids and sampling settings of one sweep (see [`SweepPlan::new`]).
+#[derive(Debug, Clone)]
+pub struct SweepSpec {
+    /// λ list, in the order given.
+    pub lambdas: Vec<f32>,
+    /// α list, in the order given.
+    pub alphas: Vec<f32>,
+    /// Samples per cell.
+    pub n: usize,
+    /// Run seed.
+    pub seed: u64,
+    /// Sampler.
+    pub sampler: SamplerConfig,
+    /// Shard to compute (`None`: every cell).
+    pub shard: Option<Shard>,
+    /// Record every sample's data residual (needs shots).
+    pub sample_residuals: bool,
+}
+
+/// The directory of cell (λ, α) in the sweep directory `out`.
+pub fn cell_dir(out: &Path, lambda: f32, alpha: f32) -> PathBuf {
+    out.join("cells").join(cell_name(lambda, alpha))
 }
 
 /// The directory name of a cell.
@@ -352,6 +414,9 @@ pub struct MetricInputs {
     pub shots_sha256: Option<String>,
     /// Preset of the shots.
     pub preset: Option<String>,
+    /// Whether each sample's residual is computed too (absent: no).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sample_residuals: bool,
 }
 
 /// A cell's statistics.
@@ -371,6 +436,20 @@ pub struct CellMetrics {
     /// Why the residual could not be computed (e.g. the mean is not a velocity model the
     /// preset's finite differences accept: CFL limit, dispersion, non-positive values).
     pub residual_error: Option<String>,
+    /// Each sample's relative data residual, in sample order (absent unless asked for).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample_residuals: Option<Vec<SampleResidual>>,
+}
+
+/// The data residual of one sample.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SampleResidual {
+    /// ‖F(x_i) − d_obs‖/‖d_obs‖, or `null` when the modelling refused the sample.
+    pub residual: Option<f64>,
+    /// Why not (absent when there is a residual).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// `cell.json`.
@@ -389,8 +468,11 @@ pub struct CellRecord {
     pub outputs: BTreeMap<String, String>,
 }
 
-/// Parses `k/m`.
-fn parse_shard(text: &str) -> Result<Shard> {
+/// Parses `k/m` (the text of `--shard`).
+///
+/// # Errors
+/// Anything but two integers with 1 ≤ k ≤ m.
+pub fn parse_shard(text: &str) -> Result<Shard> {
     let parsed = text.split_once('/').and_then(|(k, m)| {
         Some((
             k.trim().parse::<usize>().ok()?,
@@ -451,26 +533,114 @@ fn first_difference<T: Serialize>(recorded: &T, wanted: &T) -> String {
     "parameters differ".to_string()
 }
 
-/// Inputs for the metrics, loaded once.
-struct MetricData {
+/// Observed shots of a sweep: the acquisition, the data `[shots, nt, receivers]` and the
+/// record of the file.
+pub struct ObservedShots {
+    /// The preset's acquisition.
+    pub acquisition: Acquisition,
+    /// The shots.
+    pub data: Vec<f32>,
+    /// The file and preset name.
+    pub record: ShotsRecord,
+}
+
+/// What a sweep reads, loaded and checked against each other once.
+pub struct SweepInputs {
+    /// The network.
+    pub weights: Weights,
+    /// The RTM image (its size is the sweep's).
+    pub rtm: RtmInput,
+    /// Ground truth (km/s) and its record.
+    pub truth: Option<(Vec<f32>, FileRecord)>,
+    /// Observed shots.
+    pub shots: Option<ObservedShots>,
+}
+
+impl SweepInputs {
+    /// Loads `--weights`, `--rtm`, `--truth` and `--shots` (of `--preset`).
+    ///
+    /// # Errors
+    /// Unreadable or malformed files, sizes that do not match the RTM image or the preset,
+    /// values that are not velocities or finite shots; the message names the file.
+    pub fn load(
+        weights: Option<&str>,
+        rtm: &Path,
+        truth: Option<&Path>,
+        shots: Option<&Path>,
+        preset: &str,
+    ) -> Result<Self> {
+        let weights = load_weights(weights)?;
+        let rtm = read_rtm(rtm, weights.config.size_multiple())?;
+        let truth = match truth {
+            Some(path) => Some(read_truth(path, rtm.height, rtm.width)?),
+            None => None,
+        };
+        let shots = match shots {
+            Some(path) => Some(read_shots(path, preset, rtm.height, rtm.width)?),
+            None => None,
+        };
+        Ok(Self {
+            weights,
+            rtm,
+            truth,
+            shots,
+        })
+    }
+}
+
+/// Inputs for the metrics, borrowed from the [`SweepInputs`].
+struct MetricData<'a> {
     inputs: MetricInputs,
-    truth: Option<Vec<f32>>,
-    shots: Option<(Acquisition, Vec<f32>)>,
+    truth: Option<&'a [f32]>,
+    shots: Option<&'a ObservedShots>,
     ssim_data_range: f64,
 }
 
-impl MetricData {
-    /// Metrics of one posterior mean.
+impl<'a> MetricData<'a> {
+    /// The metric inputs of `plan` on `inputs`.
+    fn new(plan: &SweepPlan, inputs: &'a SweepInputs) -> Self {
+        Self {
+            inputs: plan.metric_inputs(),
+            truth: inputs.truth.as_ref().map(|t| &t.0[..]),
+            shots: inputs.shots.as_ref(),
+            ssim_data_range: 2.0 * inputs.weights.normalization.velocity_half_range_km_s as f64,
+        }
+    }
+
+    /// The residual of one model, or why there is none. A model the modelling refuses
+    /// (unstable or too dispersive on the preset's grid) is recorded, not fatal: one bad
+    /// cell must not stop a long sweep.
+    fn residual(
+        &self,
+        model: &[f32],
+        what: &str,
+        exec: &dyn Executor,
+    ) -> (Option<f64>, Option<String>) {
+        let Some(shots) = self.shots else {
+            return (None, None);
+        };
+        match data_residual(&shots.acquisition, model, &shots.data, exec) {
+            Ok(r) => (Some(r), None),
+            Err(e) => {
+                eprintln!("warning: no data residual for {what}: {e:#}");
+                (None, Some(format!("{e:#}")))
+            }
+        }
+    }
+
+    /// Metrics of one cell: its mean and std maps, and its samples (needed only when every
+    /// sample's residual is asked for).
     fn compute(
         &self,
         mean: &[f32],
         std: &[f32],
+        samples: &[f32],
         height: usize,
         width: usize,
         exec: &dyn Executor,
     ) -> Result<CellMetrics> {
         let mean_std = std.iter().map(|&v| v as f64).sum::<f64>() / std.len().max(1) as f64;
-        let (rmse_value, ssim_value, range) = match &self.truth {
+        let (rmse_value, ssim_value, range) = match self.truth {
             Some(t) => (
                 Some(rmse(mean, t)?),
                 Some(ssim(mean, t, height, width, self.ssim_data_range)?),
@@ -478,18 +648,17 @@ impl MetricData {
             ),
             None => (None, None, None),
         };
-        // A mean the modelling refuses (unstable or too dispersive on the preset's grid)
-        // is recorded, not fatal: one bad cell must not stop a long sweep.
-        let (residual, residual_error) = match &self.shots {
-            Some((a, observed)) => match data_residual(a, mean, observed, exec) {
-                Ok(r) => (Some(r), None),
-                Err(e) => {
-                    eprintln!("warning: no data residual for this cell: {e:#}");
-                    (None, Some(format!("{e:#}")))
-                }
-            },
-            None => (None, None),
-        };
+        let (residual, residual_error) = self.residual(mean, "this cell's mean", exec);
+        let sample_residuals = (self.inputs.sample_residuals && self.shots.is_some()).then(|| {
+            samples
+                .chunks_exact((height * width).max(1))
+                .enumerate()
+                .map(|(k, x)| {
+                    let (residual, error) = self.residual(x, &format!("sample {k}"), exec);
+                    SampleResidual { residual, error }
+                })
+                .collect()
+        });
         Ok(CellMetrics {
             mean_std,
             rmse: rmse_value,
@@ -497,141 +666,125 @@ impl MetricData {
             ssim_data_range: range,
             residual,
             residual_error,
+            sample_residuals,
         })
     }
 }
 
-/// Relative residual ‖F(mean) − d_obs‖/‖d_obs‖ of a mean model in km/s (shots in shot
-/// order; each shot serial, shots in parallel).
-fn data_residual(
+/// Relative residual ‖F(model) − d_obs‖/‖d_obs‖ of a model in km/s on the preset's
+/// model grid (shots as `powerpost residual` models them: each shot serial, shots in
+/// parallel on `exec`, so the value is the same for any thread count).
+///
+/// # Errors
+/// A model the finite differences refuse, or shots of the wrong length.
+pub fn data_residual(
     a: &Acquisition,
-    mean_km_s: &[f32],
+    model_km_s: &[f32],
     observed: &[f32],
     exec: &dyn Executor,
 ) -> Result<f64> {
-    let core =
-        |what: &'static str| move |e: powerpost_core::Error| anyhow!("data residual ({what}): {e}");
-    let model: Vec<f32> = mean_km_s.iter().map(|v| v * 1000.0).collect();
-    let cfg = a.cfg;
-    let mut fine = vec![0.0; cfg.nz * cfg.nx];
-    a.refine_model(&model, &mut fine).map_err(core("model"))?;
-    let mut medium = vec![0.0; wave::medium_len(&cfg).map_err(core("config"))?];
-    wave::prepare_medium(&cfg, &fine, &mut medium)
-        .map_err(core("posterior mean as velocity model"))?;
-    let receivers: Vec<[f32; 2]> = (0..a.n_receivers)
-        .map(|j| a.receiver_position(j))
-        .collect::<Result<_, _>>()
-        .map_err(core("receivers"))?;
-    let mut wavelet = vec![0.0; cfg.nt];
-    wave::ricker_wavelet(cfg.peak_frequency, cfg.source_delay, cfg.dt, &mut wavelet)
-        .map_err(core("wavelet"))?;
-    let per = cfg.nt * a.n_receivers;
-    let shots: Vec<Mutex<Result<Vec<f32>, powerpost_core::Error>>> = (0..a.n_sources)
-        .map(|_| Mutex::new(Ok(Vec::new())))
-        .collect();
-    exec.for_each(a.n_sources, &|s| {
-        let run = || -> Result<Vec<f32>, powerpost_core::Error> {
-            let mut state = vec![0.0; wave::state_len(&cfg)?];
-            let mut shot = vec![0.0; per];
-            wave::forward_shot(
-                &cfg,
-                &medium,
-                a.source_position(s)?,
-                &receivers,
-                &wavelet,
-                &mut state,
-                &mut shot,
-                &Serial,
-            )?;
-            Ok(shot)
-        };
-        *shots[s].lock().unwrap_or_else(|p| p.into_inner()) = run();
-    });
-    let mut predicted = Vec::with_capacity(per * a.n_sources);
-    for (s, m) in shots.into_iter().enumerate() {
-        predicted.extend(
-            m.into_inner()
-                .unwrap_or_else(|p| p.into_inner())
-                .map_err(|e| anyhow!("data residual (shot {s}): {e}"))?,
-        );
+    let model: Vec<f32> = model_km_s.iter().map(|v| v * 1000.0).collect();
+    let hidden = Progress::new(a.n_sources as u64, "residual", true);
+    let predicted =
+        super::wave::forward_all_shots(a, &model, exec, &hidden).context("data residual")?;
+    wave::relative_residual(&predicted, observed).map_err(|e| anyhow!("data residual (shots): {e}"))
+}
+
+/// Checks a list of powers given with `option`: at least one value, each finite and
+/// `>= 0` (λ, `likelihood`) or `> 0` (α), none twice.
+///
+/// # Errors
+/// The first offending value, naming the option.
+pub fn check_grid(option: &str, values: &[f32], likelihood: bool) -> Result<()> {
+    if values.is_empty() {
+        bail!("{option}: expected at least one value");
     }
-    wave::relative_residual(&predicted, observed).map_err(core("shots"))
+    for (i, &v) in values.iter().enumerate() {
+        let (valid, bound) = if likelihood {
+            (v >= 0.0, ">=")
+        } else {
+            (v > 0.0, ">")
+        };
+        if !(v.is_finite() && valid) {
+            bail!("{option}: expected a finite number {bound} 0, got {v}");
+        }
+        if values[..i].iter().any(|w| w.to_bits() == v.to_bits()) {
+            bail!("{option}: value {v} appears twice");
+        }
+    }
+    Ok(())
 }
 
 /// Runs `powerpost sweep`.
 pub fn run(args: &SweepArgs) -> Result<()> {
     let shard = args.shard.as_deref().map(parse_shard).transpose()?;
-    if args.lambda.is_empty() || args.alpha.is_empty() {
-        bail!("--lambda and --alpha: expected at least one value each");
-    }
-    for &l in &args.lambda {
-        check_power(l, 1.0)?;
-    }
-    for &a in &args.alpha {
-        check_power(0.0, a)?;
-    }
-    for (option, list) in [("--lambda", &args.lambda), ("--alpha", &args.alpha)] {
-        for (i, v) in list.iter().enumerate() {
-            if list[..i].iter().any(|w| w.to_bits() == v.to_bits()) {
-                bail!("{option}: value {v} appears twice");
-            }
-        }
-    }
+    check_grid("--lambda", &args.lambda, true)?;
+    check_grid("--alpha", &args.alpha, false)?;
     if args.n == 0 {
         bail!("--n: expected at least 1 sample per cell");
     }
-    let sampler = sampler_from_options(
-        args.sampler.as_deref(),
-        args.steps,
-        args.exact_power,
-        &args.alpha,
+    if args.sample_residuals && args.shots.is_none() {
+        bail!(
+            "--sample-residuals: needs --shots (the observed data the residuals are taken against)"
+        );
+    }
+    let sampler = args.sampling.config(&args.alpha)?;
+    let inputs = SweepInputs::load(
+        args.sampling.weights.as_deref(),
+        &args.rtm,
+        args.truth.as_deref(),
+        args.shots.as_deref(),
+        &args.preset,
     )?;
-    let weights = load_weights(args.weights.as_deref())?;
-    let rtm = read_rtm(&args.rtm, weights.config.size_multiple())?;
-    let (height, width) = (rtm.height, rtm.width);
-    let truth = match &args.truth {
-        Some(path) => Some(read_truth(path, height, width)?),
-        None => None,
-    };
-    let shots = match &args.shots {
-        Some(path) => Some(read_shots(path, &args.preset, height, width)?),
-        None => None,
-    };
-    let plan = SweepPlan {
-        kind: "sweep".into(),
-        powerpost_version: env!("CARGO_PKG_VERSION").into(),
-        lambdas: args.lambda.iter().map(|&v| ExactF32(v)).collect(),
-        alphas: args.alpha.iter().map(|&v| ExactF32(v)).collect(),
+    let spec = SweepSpec {
+        lambdas: args.lambda.clone(),
+        alphas: args.alpha.clone(),
         n: args.n,
         seed: args.seed,
-        height,
-        width,
-        sampler: SamplerRecord::of(&sampler),
-        weights: weights.record.clone(),
-        rtm: rtm.record.clone(),
-        truth: truth.as_ref().map(|t| t.1.clone()),
-        shots: shots.as_ref().map(|(_, _, record)| ShotsRecord {
-            file: record.clone(),
-            preset: args.preset.clone(),
-        }),
+        sampler,
         shard,
+        sample_residuals: args.sample_residuals,
     };
-    let metric_data = MetricData {
-        inputs: plan.metric_inputs(),
-        truth: truth.map(|t| t.0),
-        shots: shots.map(|(a, s, _)| (a, s)),
-        ssim_data_range: 2.0 * weights.normalization.velocity_half_range_km_s as f64,
-    };
+    let prepared = prepare(SweepPlan::new(&spec, &inputs), &args.out)?;
+    let engine = Engine::new(args.run.threads, &args.device)?;
+    args.sampling
+        .announce(&args.alpha, &sampler, args.run.quiet);
+    engine.announce_device(args.run.quiet);
+    execute(&prepared, &inputs, &engine, args.run.quiet, &[])?;
+    Ok(())
+}
 
+/// A sweep directory checked against its plan, nothing written yet: which cells this run
+/// (shard) owns and what each still needs.
+pub struct PreparedSweep {
+    /// The plan.
+    pub plan: SweepPlan,
+    /// The sweep directory.
+    pub out: PathBuf,
+    /// This shard's cells.
+    mine: Vec<usize>,
+    /// Cells to do: (cell, only the metrics).
+    todo: Vec<(usize, bool)>,
+    /// Complete cells found.
+    pub skipped: usize,
+}
+
+/// Checks `out` against `plan` without writing anything: complete cells made with the same
+/// parameters are kept (their metrics redone if the metric inputs changed), incomplete ones
+/// redone, and a complete cell made with other parameters is an error.
+///
+/// # Errors
+/// A complete cell with other parameters, naming its `cell.json` and the first field that
+/// differs.
+pub fn prepare(plan: SweepPlan, out: &Path) -> Result<PreparedSweep> {
     let mine: Vec<usize> = (0..plan.cells())
-        .filter(|c| shard.map_or(true, |s| c % s.count == s.index - 1))
+        .filter(|c| plan.shard.map_or(true, |s| c % s.count == s.index - 1))
         .collect();
-    // Decide what to do for each cell first, so that bad directories fail before any work.
     let mut todo = Vec::new();
     let mut skipped = 0;
     for &c in &mine {
         let (lambda, alpha) = plan.cell(c);
-        let dir = args.out.join("cells").join(cell_name(lambda, alpha));
+        let dir = cell_dir(out, lambda, alpha);
         match inspect_cell(&dir) {
             CellState::Complete(record) => {
                 let want = plan.cell_params(c);
@@ -642,7 +795,7 @@ pub fn run(args: &SweepArgs) -> Result<()> {
                         first_difference(&record.params, &want)
                     );
                 }
-                if record.metric_inputs != metric_data.inputs {
+                if record.metric_inputs != plan.metric_inputs() {
                     todo.push((c, true));
                 } else {
                     skipped += 1;
@@ -651,10 +804,50 @@ pub fn run(args: &SweepArgs) -> Result<()> {
             CellState::Missing => todo.push((c, false)),
         }
     }
-    std::fs::create_dir_all(args.out.join("cells"))
-        .with_context(|| format!("--out {}: cannot create the directory", args.out.display()))?;
+    Ok(PreparedSweep {
+        plan,
+        out: out.to_path_buf(),
+        mine,
+        todo,
+        skipped,
+    })
+}
+
+/// What [`execute`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct SweepCounts {
+    /// Cells sampled now.
+    pub computed: usize,
+    /// Cells copied whole from a donor sweep.
+    pub copied: usize,
+    /// Complete cells whose metrics were recomputed.
+    pub metrics_updated: usize,
+    /// Complete cells left as they were.
+    pub skipped: usize,
+}
+
+/// Runs a prepared sweep: creates the directory, writes `sweep.json`, makes every missing
+/// cell (copying it from the first of the `donors` — other sweep directories — that holds
+/// a complete cell with the same parameters and metric inputs, else sampling it), and,
+/// unsharded, writes `sweep.csv`, `sweep.png` (and `residuals.csv`).
+///
+/// # Errors
+/// Files that cannot be written, a failing sample, a cell that disappears.
+pub fn execute(
+    prep: &PreparedSweep,
+    inputs: &SweepInputs,
+    engine: &Engine,
+    quiet: bool,
+    donors: &[PathBuf],
+) -> Result<SweepCounts> {
+    let plan = &prep.plan;
+    let out = &prep.out;
+    let metric_data = MetricData::new(plan, inputs);
+    std::fs::create_dir_all(out.join("cells"))
+        .with_context(|| format!("--out {}: cannot create the directory", out.display()))?;
     // What killed runs left of this run's cells and files (other shards' cells untouched).
-    let my_cells: Vec<String> = mine
+    let my_cells: Vec<String> = prep
+        .mine
         .iter()
         .map(|&c| {
             let (lambda, alpha) = plan.cell(c);
@@ -662,91 +855,98 @@ pub fn run(args: &SweepArgs) -> Result<()> {
         })
         .collect();
     let my_cells: Vec<&str> = my_cells.iter().map(String::as_str).collect();
-    atomic::remove_stale_temporaries(&args.out.join("cells"), &my_cells)?;
-    atomic::remove_stale_temporaries(&args.out, &["sweep.json", "sweep.csv", "sweep.png"])?;
-    atomic::write_bytes(
-        &args.out.join("sweep.json"),
-        (serde_json::to_string_pretty(&plan)? + "\n").as_bytes(),
+    atomic::remove_stale_temporaries(&out.join("cells"), &my_cells)?;
+    atomic::remove_stale_temporaries(
+        out,
+        &["sweep.json", "sweep.csv", "sweep.png", "residuals.csv"],
     )?;
-    if skipped > 0 && !args.run.quiet {
+    atomic::write_bytes(
+        &out.join("sweep.json"),
+        (serde_json::to_string_pretty(plan)? + "\n").as_bytes(),
+    )?;
+    if prep.skipped > 0 && !quiet {
         eprintln!(
-            "resuming: {skipped} of {} cells already complete",
-            mine.len()
+            "{}: resuming, {} of {} cells already complete",
+            out.display(),
+            prep.skipped,
+            prep.mine.len()
         );
     }
-    // Once every input is validated: one warning for the smallest α ≠ 1 (α < 1 is the
-    // harmful case).
-    let worst = args
-        .alpha
+    // Where each cell to make comes from: a donor's identical cell, or the sampler.
+    let sources: Vec<Option<PathBuf>> = prep
+        .todo
         .iter()
-        .copied()
-        .filter(|&a| a != 1.0)
-        .min_by(f32::total_cmp);
-    if let Some(w) = worst.and_then(|a| super::posterior_io::annealed_power_warning(a, &sampler)) {
-        eprintln!("{w}");
-    }
-    if !args.run.quiet {
-        if let Some(note) = super::posterior_io::automatic_sampler_note(
-            args.sampler.as_deref(),
-            args.exact_power,
-            &sampler,
-        ) {
-            eprintln!("{note}");
-        }
-    }
-    let engine = Engine::new(args.run.threads, &args.device)?;
-    engine.announce_device(args.run.quiet);
-    let to_sample = todo
+        .map(|&(c, metrics_only)| {
+            let (lambda, alpha) = plan.cell(c);
+            donors
+                .iter()
+                .map(|d| cell_dir(d, lambda, alpha))
+                .find(|dir| {
+                    !metrics_only
+                        && matches!(inspect_cell(dir), CellState::Complete(r)
+                            if r.params == plan.cell_params(c) && r.metric_inputs == metric_data.inputs)
+                })
+        })
+        .collect();
+    let to_sample = prep
+        .todo
         .iter()
-        .filter(|(_, metrics_only)| !metrics_only)
+        .zip(&sources)
+        .filter(|((_, metrics_only), source)| !metrics_only && source.is_none())
         .count();
-    let mut progress = SampleProgress::new(
-        (to_sample * args.n) as u64,
-        sampler.steps as u64,
-        args.run.quiet,
-    );
-    for &(c, metrics_only) in &todo {
+    let sampler = plan.sampler()?;
+    let mut progress =
+        SampleProgress::new((to_sample * plan.n) as u64, sampler.steps as u64, quiet);
+    let mut counts = SweepCounts {
+        skipped: prep.skipped,
+        ..SweepCounts::default()
+    };
+    for (&(c, metrics_only), source) in prep.todo.iter().zip(&sources) {
         let (lambda, alpha) = plan.cell(c);
-        let dir = args.out.join("cells").join(cell_name(lambda, alpha));
+        let dir = cell_dir(out, lambda, alpha);
         if metrics_only {
-            update_metrics(&dir, &metric_data, height, width, engine.executor())?;
+            update_metrics(&dir, &metric_data, plan, engine.executor())?;
+            counts.metrics_updated += 1;
+        } else if let Some(src) = source {
+            copy_cell(src, &dir)?;
+            counts.copied += 1;
         } else {
             let sampling = Sampling {
-                weights: &weights,
-                height,
-                width,
-                rtm: Some(&rtm.raw),
+                weights: &inputs.weights,
+                height: plan.height,
+                width: plan.width,
+                rtm: Some(&inputs.rtm.raw),
                 lambda,
                 alpha,
                 sampler,
-                seed: args.seed,
+                seed: plan.seed,
             };
             compute_cell(
-                &engine,
+                engine,
                 &sampling,
-                &plan,
+                plan,
                 c,
                 &metric_data,
                 &dir,
                 &mut progress,
             )
             .with_context(|| format!("cell λ = {lambda}, α = {alpha}"))?;
+            counts.computed += 1;
         }
     }
     progress.finish();
-    if shard.is_none() {
-        finalize(&plan, &args.out, &weights_normalization(&weights))?;
+    if plan.shard.is_none() {
+        finalize(plan, out)?;
     }
-    Ok(())
-}
-
-/// The normalisation record of loaded weights.
-fn weights_normalization(w: &Weights) -> NormalizationRecord {
-    w.normalization.into()
+    Ok(counts)
 }
 
 /// Reads the ground truth (km/s).
-fn read_truth(path: &Path, height: usize, width: usize) -> Result<(Vec<f32>, FileRecord)> {
+///
+/// # Errors
+/// Not a 2-D `.npy` of `height × width`, or a value that is not a velocity in km/s
+/// (naming its row and column).
+pub fn read_truth(path: &Path, height: usize, width: usize) -> Result<(Vec<f32>, FileRecord)> {
     let name = path.display();
     let array = npy::read_f32_ranks(path, &[2]).context("--truth")?;
     if array.shape != [height, width] {
@@ -776,17 +976,24 @@ fn read_truth(path: &Path, height: usize, width: usize) -> Result<(Vec<f32>, Fil
     ))
 }
 
-/// Reads observed shots for a preset and checks that the model grid is the image's.
-fn read_shots(
-    path: &Path,
-    preset: &str,
-    height: usize,
-    width: usize,
-) -> Result<(Acquisition, Vec<f32>, FileRecord)> {
+/// The acquisition of `preset`, checked to model `height × width` models.
+///
+/// # Errors
+/// An unknown preset, or one whose model grid is another size.
+pub fn acquisition_for(preset: &str, height: usize, width: usize) -> Result<Acquisition> {
     let a = Acquisition::by_name(preset).map_err(|e| anyhow!("--preset: {e}"))?;
     if (a.model_nz, a.model_nx) != (height, width) {
         bail!("--preset {preset}: models are {} × {}, the RTM image is {height} × {width}; the data residual needs the preset's model size", a.model_nz, a.model_nx);
     }
+    Ok(a)
+}
+
+/// Reads observed shots for a preset and checks that the model grid is the image's.
+///
+/// # Errors
+/// See [`acquisition_for`]; a file of the wrong shape or geometry, non-finite values.
+pub fn read_shots(path: &Path, preset: &str, height: usize, width: usize) -> Result<ObservedShots> {
+    let a = acquisition_for(preset, height, width)?;
     let data = if crate::segy_io::is_segy(path) {
         crate::segy_io::read_shots(path, &a, preset).context("--shots")?
     } else {
@@ -804,14 +1011,36 @@ fn read_shots(
         }
         array.data
     };
-    Ok((
-        a,
+    Ok(ObservedShots {
+        acquisition: a,
         data,
-        FileRecord {
-            path: super::posterior_io::absolute(path),
-            sha256: sha256_file(path)?,
+        record: ShotsRecord {
+            file: FileRecord {
+                path: super::posterior_io::absolute(path),
+                sha256: sha256_file(path)?,
+            },
+            preset: preset.to_string(),
         },
-    ))
+    })
+}
+
+/// A temporary directory beside `dir` (named after it, so that a later run removes it if
+/// this process is killed), into which a cell is written before [`place_directory`].
+fn cell_temp(dir: &Path) -> Result<tempfile::TempDir> {
+    let parent = dir.parent().unwrap_or(Path::new("."));
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let prefix = format!(".{name}.");
+    crate::atomic::temp_builder(&prefix, ".tmp", true)
+        .tempdir_in(parent)
+        .with_context(|| {
+            format!(
+                "cannot create a temporary directory in {}",
+                parent.display()
+            )
+        })
 }
 
 /// Draws a cell's samples and writes its directory (whole, by rename).
@@ -820,27 +1049,15 @@ fn compute_cell(
     s: &Sampling<'_>,
     plan: &SweepPlan,
     c: usize,
-    metric_data: &MetricData,
+    metric_data: &MetricData<'_>,
     dir: &Path,
     progress: &mut SampleProgress,
 ) -> Result<()> {
     let samples = engine.draw(s, 0, plan.n, progress)?;
     let (mean, std) = mean_and_std(&samples, s.height * s.width);
-    let metrics = metric_data.compute(&mean, &std, s.height, s.width, engine.executor())?;
-    let parent = dir.parent().unwrap_or(Path::new("."));
-    let name = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let prefix = format!(".{name}.");
-    let temp = crate::atomic::temp_builder(&prefix, ".tmp", true)
-        .tempdir_in(parent)
-        .with_context(|| {
-            format!(
-                "cannot create a temporary directory in {}",
-                parent.display()
-            )
-        })?;
+    let metrics =
+        metric_data.compute(&mean, &std, &samples, s.height, s.width, engine.executor())?;
+    let temp = cell_temp(dir)?;
     npy::write_f32(
         &temp.path().join("samples.npy"),
         &[plan.n, s.height, s.width],
@@ -866,6 +1083,16 @@ fn compute_cell(
     place_directory(temp, dir)
 }
 
+/// Copies the complete cell directory `src` to `dir` (whole, by rename).
+fn copy_cell(src: &Path, dir: &Path) -> Result<()> {
+    let temp = cell_temp(dir)?;
+    for name in CELL_FILES.iter().chain(["cell.json"].iter()) {
+        std::fs::copy(src.join(name), temp.path().join(name))
+            .with_context(|| format!("cannot copy {}", src.join(name).display()))?;
+    }
+    place_directory(temp, dir)
+}
+
 /// Moves a finished temporary directory to `dir`, replacing what is there.
 fn place_directory(temp: tempfile::TempDir, dir: &Path) -> Result<()> {
     if dir.exists() {
@@ -885,9 +1112,8 @@ fn place_directory(temp: tempfile::TempDir, dir: &Path) -> Result<()> {
 /// Recomputes a complete cell's metrics for new metric inputs.
 fn update_metrics(
     dir: &Path,
-    metric_data: &MetricData,
-    height: usize,
-    width: usize,
+    metric_data: &MetricData<'_>,
+    plan: &SweepPlan,
     exec: &dyn Executor,
 ) -> Result<()> {
     let CellState::Complete(mut record) = inspect_cell(dir) else {
@@ -895,7 +1121,12 @@ fn update_metrics(
     };
     let mean = npy::read_f32(&dir.join("mean.npy"))?.data;
     let std = npy::read_f32(&dir.join("std.npy"))?.data;
-    record.metrics = metric_data.compute(&mean, &std, height, width, exec)?;
+    let samples = if metric_data.inputs.sample_residuals {
+        npy::read_f32(&dir.join("samples.npy"))?.data
+    } else {
+        Vec::new()
+    };
+    record.metrics = metric_data.compute(&mean, &std, &samples, plan.height, plan.width, exec)?;
     record.metric_inputs = metric_data.inputs.clone();
     atomic::write_bytes(
         &dir.join("cell.json"),
@@ -903,44 +1134,89 @@ fn update_metrics(
     )
 }
 
-/// Writes `sweep.csv` and `sweep.png` from the complete cells under `out`.
-fn finalize(plan: &SweepPlan, out: &Path, normalization: &NormalizationRecord) -> Result<()> {
-    let mut records = Vec::new();
-    let mut means = Vec::new();
-    for c in 0..plan.cells() {
-        let (lambda, alpha) = plan.cell(c);
-        let dir = out.join("cells").join(cell_name(lambda, alpha));
-        let CellState::Complete(record) = inspect_cell(&dir) else {
-            bail!("{}: cell is missing or incomplete", dir.display())
-        };
-        if record.params != plan.cell_params(c) {
-            bail!(
-                "{}: {}",
-                dir.join("cell.json").display(),
-                first_difference(&record.params, &plan.cell_params(c))
-            );
-        }
-        means.push(npy::read_f32(&dir.join("mean.npy"))?.data);
-        records.push(record);
-    }
-    let opt = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v}"));
-    let mut csv = String::from("lambda,alpha,n,mean_std,rmse,ssim,residual\n");
-    for r in &records {
-        let m = &r.metrics;
-        csv += &format!(
-            "{},{},{},{},{},{},{}\n",
-            r.params.lambda,
-            r.params.alpha,
-            r.params.n,
-            m.mean_std,
-            opt(m.rmse),
-            opt(m.ssim),
-            opt(m.residual)
-        );
-    }
-    atomic::write_bytes(&out.join("sweep.csv"), csv.as_bytes())?;
+/// The records of every cell of `plan` under the sweep directory `out`, in cell order.
+///
+/// # Errors
+/// A cell that is missing or incomplete, or was made with other parameters.
+pub fn load_cells(plan: &SweepPlan, out: &Path) -> Result<Vec<CellRecord>> {
+    (0..plan.cells())
+        .map(|c| {
+            let (lambda, alpha) = plan.cell(c);
+            let dir = cell_dir(out, lambda, alpha);
+            let CellState::Complete(record) = inspect_cell(&dir) else {
+                bail!("{}: cell is missing or incomplete", dir.display())
+            };
+            if record.params != plan.cell_params(c) {
+                bail!(
+                    "{}: {}",
+                    dir.join("cell.json").display(),
+                    first_difference(&record.params, &plan.cell_params(c))
+                );
+            }
+            Ok(record)
+        })
+        .collect()
+}
 
-    // Rows: λ decreasing from the top (increasing bottom to top); columns: α increasing.
+/// Header of `sweep.csv` (and the metric columns of `powerpost paper`'s metrics.csv).
+pub const METRICS_CSV_HEADER: &str = "lambda,alpha,n,mean_std,rmse,ssim,residual";
+
+/// A value for a CSV cell: empty for `None`.
+pub fn csv_value(v: Option<f64>) -> String {
+    v.map_or(String::new(), |v| format!("{v}"))
+}
+
+/// The `sweep.csv` row of a cell (no newline).
+pub fn metrics_csv_row(r: &CellRecord) -> String {
+    let m = &r.metrics;
+    format!(
+        "{},{},{},{},{},{},{}",
+        r.params.lambda,
+        r.params.alpha,
+        r.params.n,
+        m.mean_std,
+        csv_value(m.rmse),
+        csv_value(m.ssim),
+        csv_value(m.residual)
+    )
+}
+
+/// Header of `residuals.csv`.
+pub const RESIDUALS_CSV_HEADER: &str = "lambda,alpha,sample,residual";
+
+/// The `residuals.csv` rows of a cell: `mean`, then each recorded sample (with newlines).
+pub fn residual_csv_rows(r: &CellRecord) -> String {
+    let (l, a) = (r.params.lambda, r.params.alpha);
+    let mut rows = format!("{l},{a},mean,{}\n", csv_value(r.metrics.residual));
+    for (k, s) in r.metrics.sample_residuals.iter().flatten().enumerate() {
+        rows += &format!("{l},{a},{k},{}\n", csv_value(s.residual));
+    }
+    rows
+}
+
+/// The velocity colour scale of a normalisation (its whole range, km/s).
+pub fn velocity_scale(n: &NormalizationRecord) -> ColorScale {
+    ColorScale::velocity(
+        n.velocity_center_km_s - n.velocity_half_range_km_s,
+        n.velocity_center_km_s + n.velocity_half_range_km_s,
+    )
+}
+
+/// One image per cell of `plan` (`images[c]`, cell order) on a grid: rows λ increasing
+/// bottom to top, columns α increasing left to right, labelled `λ=…` / `α=…`, one shared
+/// velocity colour bar; with `panel_titles` each panel also says `λ=… α=…`.
+///
+/// # Errors
+/// Images of the wrong size, fewer images than cells.
+pub fn lambda_alpha_figure(
+    plan: &SweepPlan,
+    images: &[&[f32]],
+    panel_titles: bool,
+    title: String,
+) -> Result<Canvas> {
+    if images.len() != plan.cells() {
+        bail!("{} images for {} cells", images.len(), plan.cells());
+    }
     let mut lambdas: Vec<f32> = plan.lambdas.iter().map(|v| v.0).collect();
     lambdas.sort_by(|a, b| b.total_cmp(a));
     let mut alphas: Vec<f32> = plan.alphas.iter().map(|v| v.0).collect();
@@ -952,28 +1228,58 @@ fn finalize(plan: &SweepPlan, out: &Path, normalization: &NormalizationRecord) -
                 .find(|&c| plan.cell(c) == (l, a))
                 .unwrap_or(0);
             panels.push(Panel {
-                image: Image::new(&means[c], plan.height, plan.width)?,
-                title: String::new(),
+                image: Image::new(images[c], plan.height, plan.width)?,
+                title: if panel_titles {
+                    format!("λ={l} α={a}")
+                } else {
+                    String::new()
+                },
             });
         }
     }
-    let v_min = normalization.velocity_center_km_s - normalization.velocity_half_range_km_s;
-    let v_max = normalization.velocity_center_km_s + normalization.velocity_half_range_km_s;
     let mut figure = GridFigure::new(
         lambdas.len(),
         alphas.len(),
         panels,
-        ColorScale::velocity(v_min, v_max),
+        velocity_scale(&plan.weights.normalization),
     );
     figure.row_labels = lambdas.iter().map(|l| format!("λ={l}")).collect();
     figure.col_labels = alphas.iter().map(|a| format!("α={a}")).collect();
-    figure.title = format!(
+    figure.title = title;
+    figure.render()
+}
+
+/// Writes `sweep.csv`, `sweep.png` (and with sample residuals `residuals.csv`) from the
+/// complete cells under `out`.
+fn finalize(plan: &SweepPlan, out: &Path) -> Result<()> {
+    let records = load_cells(plan, out)?;
+    let mut csv = format!("{METRICS_CSV_HEADER}\n");
+    for r in &records {
+        csv += &metrics_csv_row(r);
+        csv.push('\n');
+    }
+    atomic::write_bytes(&out.join("sweep.csv"), csv.as_bytes())?;
+    if plan.sample_residuals {
+        let mut csv = format!("{RESIDUALS_CSV_HEADER}\n");
+        for r in &records {
+            csv += &residual_csv_rows(r);
+        }
+        atomic::write_bytes(&out.join("residuals.csv"), csv.as_bytes())?;
+    }
+    let means = (0..plan.cells())
+        .map(|c| {
+            let (lambda, alpha) = plan.cell(c);
+            Ok(npy::read_f32(&cell_dir(out, lambda, alpha).join("mean.npy"))?.data)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let images: Vec<&[f32]> = means.iter().map(Vec::as_slice).collect();
+    let title = format!(
         "Posterior mean of {} samples per cell ({}, seed {})",
         plan.n,
-        super::posterior_io::sampler_label(&plan.sampler.config()?),
+        super::posterior_io::sampler_label(&plan.sampler()?),
         plan.seed
     );
-    figure.render()?.save_png(&out.join("sweep.png"))
+    lambda_alpha_figure(plan, &images, false, title)?.save_png(&out.join("sweep.png"))
 }
 
 /// Which of `plans` (the `sweep.json` of each shard directory given to `sweep-merge`,
@@ -1053,7 +1359,7 @@ pub fn merge(args: &MergeArgs) -> Result<()> {
     for c in 0..first.cells() {
         let (lambda, alpha) = first.cell(c);
         let shard_dir = &args.shards[by_index[c % count]];
-        let dir = shard_dir.join("cells").join(cell_name(lambda, alpha));
+        let dir = cell_dir(shard_dir, lambda, alpha);
         match inspect_cell(&dir) {
             CellState::Complete(record) if record.params == first.cell_params(c) => {
                 if record.metric_inputs != first.metric_inputs() {
@@ -1074,7 +1380,7 @@ pub fn merge(args: &MergeArgs) -> Result<()> {
         .with_context(|| format!("--out {}: cannot create the directory", args.out.display()))?;
     for (c, src) in sources.iter().enumerate() {
         let (lambda, alpha) = first.cell(c);
-        let dest = cells_out.join(cell_name(lambda, alpha));
+        let dest = cell_dir(&args.out, lambda, alpha);
         let same = match (std::fs::canonicalize(src), std::fs::canonicalize(&dest)) {
             (Ok(a), Ok(b)) => a == b,
             _ => false,
@@ -1084,19 +1390,7 @@ pub fn merge(args: &MergeArgs) -> Result<()> {
         {
             continue;
         }
-        let temp = crate::atomic::temp_builder(".merge.", ".tmp", true)
-            .tempdir_in(&cells_out)
-            .with_context(|| {
-                format!(
-                    "cannot create a temporary directory in {}",
-                    cells_out.display()
-                )
-            })?;
-        for name in CELL_FILES.iter().chain(["cell.json"].iter()) {
-            std::fs::copy(src.join(name), temp.path().join(name))
-                .with_context(|| format!("cannot copy {}", src.join(name).display()))?;
-        }
-        place_directory(temp, &dest)?;
+        copy_cell(src, &dest)?;
     }
     let mut merged = first.clone();
     merged.shard = None;
@@ -1104,7 +1398,7 @@ pub fn merge(args: &MergeArgs) -> Result<()> {
         &args.out.join("sweep.json"),
         (serde_json::to_string_pretty(&merged)? + "\n").as_bytes(),
     )?;
-    finalize(&merged, &args.out, &merged.weights.normalization)
+    finalize(&merged, &args.out)
 }
 
 impl CellState {
@@ -1117,6 +1411,7 @@ impl CellState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use powerpost_core::exec::Serial;
 
     /// The residual of a model against its own clean shots is exactly 0, and grows when
     /// the model is perturbed (about 20 s of CPU with the `edge` preset: run with

@@ -266,24 +266,30 @@ fn wavelet(cfg: &WaveConfig) -> Result<Vec<f32>> {
     Ok(w)
 }
 
-/// Forward-models all shots of the preset for a refined velocity model.
-fn model_all_shots(
+/// Forward-models every shot of the preset through `model_m_s` (model grid, m/s; refined
+/// to the modelling grid here): shots in parallel on `exec`, each shot serial, so the bits
+/// do not depend on the thread count. Shots `[shots, nt, receivers]` in shot order.
+///
+/// # Errors
+/// A model the finite differences refuse (naming the core's check), or the first failing
+/// shot by index.
+pub fn forward_all_shots(
     a: &Acquisition,
-    fine_velocity: &[f32],
-    run: &RunArgs,
-    label: &str,
+    model_m_s: &[f32],
+    exec: &dyn Executor,
+    progress: &Progress,
 ) -> Result<Vec<f32>> {
+    let fine = refine(a, model_m_s)?;
     let cfg = a.cfg;
     let mut medium = vec![0.0; wave::medium_len(&cfg).map_err(core_err("config"))?];
-    wave::prepare_medium(&cfg, fine_velocity, &mut medium).map_err(core_err("velocity model"))?;
+    wave::prepare_medium(&cfg, &fine, &mut medium).map_err(core_err("velocity model"))?;
     let recs = receivers(a)?;
     let w = wavelet(&cfg)?;
     let per = cfg.nt * a.n_receivers;
-    let out: Vec<Mutex<Vec<f32>>> = (0..a.n_sources).map(|_| Mutex::new(Vec::new())).collect();
-    let errors: Mutex<Vec<String>> = Mutex::new(Vec::new());
-    let progress = Progress::new(a.n_sources as u64, label, run.quiet);
-    let pool = PoolExecutor::new(resolve_threads(run.threads))?;
-    pool.for_each(a.n_sources, &|s| {
+    let shots: Vec<Mutex<std::result::Result<Vec<f32>, powerpost_core::Error>>> = (0..a.n_sources)
+        .map(|_| Mutex::new(Ok(Vec::new())))
+        .collect();
+    exec.for_each(a.n_sources, &|s| {
         let run = || -> std::result::Result<Vec<f32>, powerpost_core::Error> {
             let mut state = vec![0.0; wave::state_len(&cfg)?];
             let mut shot = vec![0.0; per];
@@ -299,23 +305,62 @@ fn model_all_shots(
             )?;
             Ok(shot)
         };
-        match run() {
-            Ok(v) => *out[s].lock().unwrap_or_else(|p| p.into_inner()) = v,
-            Err(e) => errors
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(format!("shot {s}: {e}")),
-        }
+        *shots[s].lock().unwrap_or_else(|p| p.into_inner()) = run();
         progress.inc(1);
     });
     progress.finish();
-    if let Some(e) = errors.into_inner().unwrap_or_default().first() {
-        bail!("{e}");
+    let mut out = Vec::with_capacity(per * a.n_sources);
+    for (s, m) in shots.into_iter().enumerate() {
+        out.extend(
+            m.into_inner()
+                .unwrap_or_else(|p| p.into_inner())
+                .map_err(|e| anyhow::anyhow!("shot {s}: {e}"))?,
+        );
     }
-    Ok(out
-        .into_iter()
-        .flat_map(|m| m.into_inner().unwrap_or_default())
-        .collect())
+    Ok(out)
+}
+
+/// Adds band-limited noise at `snr_db` to every shot (the wavelet's first
+/// `noise_filter_len` samples as the colouring filter; shot `s` draws stream `s` of
+/// `seed`), as `simulate` does.
+///
+/// # Errors
+/// Errors of the core (e.g. a shot of zero energy), naming the shot.
+pub fn add_noise(a: &Acquisition, shots: &mut [f32], snr_db: f32, seed: u64) -> Result<()> {
+    let cfg = a.cfg;
+    let filter_len = cfg.noise_filter_len();
+    let w = wavelet(&cfg)?;
+    let filter = &w[..filter_len];
+    let per = cfg.nt * a.n_receivers;
+    let mut scratch = vec![0.0; wave::colored_noise_scratch_len(cfg.nt, a.n_receivers, filter_len)];
+    for (s, shot) in shots.chunks_exact_mut(per).enumerate() {
+        wave::add_colored_noise(
+            shot,
+            cfg.nt,
+            a.n_receivers,
+            filter,
+            snr_db,
+            seed,
+            s as u64,
+            &mut scratch,
+        )
+        .map_err(core_err(&format!("noise for shot {s}")))?;
+    }
+    Ok(())
+}
+
+/// The Gaussian-smoothed (σ in grid points) copy of a `nz × nx` model: the migration
+/// background of `migrate --model` (any units: the filter is linear).
+///
+/// # Errors
+/// A σ or size the core refuses.
+pub fn smooth_background(model: &[f32], nz: usize, nx: usize, sigma: f32) -> Result<Vec<f32>> {
+    let mut scratch =
+        vec![0.0; wave::smooth_scratch_len(nz, nx, sigma).map_err(core_err("--sigma"))?];
+    let mut bg = vec![0.0; nz * nx];
+    wave::gaussian_smooth(model, nz, nx, sigma, &mut scratch, &mut bg)
+        .map_err(core_err("smoothing"))?;
+    Ok(bg)
 }
 
 fn refine(a: &Acquisition, model: &[f32]) -> Result<Vec<f32>> {
@@ -325,34 +370,26 @@ fn refine(a: &Acquisition, model: &[f32]) -> Result<Vec<f32>> {
     Ok(fine)
 }
 
+/// [`forward_all_shots`] on a pool of the `--threads` workers, with a progress bar.
+fn forward_with(
+    a: &Acquisition,
+    model_m_s: &[f32],
+    run: &RunArgs,
+    label: &str,
+) -> Result<Vec<f32>> {
+    let pool = PoolExecutor::new(resolve_threads(run.threads))?;
+    let progress = Progress::new(a.n_sources as u64, label, run.quiet);
+    forward_all_shots(a, model_m_s, &pool, &progress)
+}
+
 /// Runs `powerpost simulate`.
 pub fn simulate(args: SimulateArgs) -> Result<()> {
     let a = preset(&args.preset)?;
     let segy_format = segy_io::output_format(&args.out, args.segy_format)?;
     let model = read_model(&args.model, &a)?;
-    let fine = refine(&a, &model)?;
-    let mut shots = model_all_shots(&a, &fine, &args.preset.run, "simulate")?;
+    let mut shots = forward_with(&a, &model, &args.preset.run, "simulate")?;
     if !args.clean {
-        let cfg = a.cfg;
-        let filter_len = cfg.noise_filter_len();
-        let w = wavelet(&cfg)?;
-        let filter = &w[..filter_len];
-        let per = cfg.nt * a.n_receivers;
-        let mut scratch =
-            vec![0.0; wave::colored_noise_scratch_len(cfg.nt, a.n_receivers, filter_len)];
-        for (s, shot) in shots.chunks_exact_mut(per).enumerate() {
-            wave::add_colored_noise(
-                shot,
-                cfg.nt,
-                a.n_receivers,
-                filter,
-                args.snr_db,
-                args.seed,
-                s as u64,
-                &mut scratch,
-            )
-            .map_err(core_err(&format!("noise for shot {s}")))?;
-        }
+        add_noise(&a, &mut shots, args.snr_db, args.seed)?;
     }
     if segy_io::is_segy(&args.out) {
         let cfg = a.cfg;
@@ -403,15 +440,7 @@ pub fn migrate(args: MigrateArgs) -> Result<()> {
         }
         (None, Some(m)) => {
             let model = read_model(m, &a)?;
-            let (nz, nx) = (a.model_nz, a.model_nx);
-            let mut scratch = vec![
-                0.0;
-                wave::smooth_scratch_len(nz, nx, args.sigma)
-                    .map_err(core_err("--sigma"))?
-            ];
-            let mut bg = vec![0.0; nz * nx];
-            wave::gaussian_smooth(&model, nz, nx, args.sigma, &mut scratch, &mut bg)
-                .map_err(core_err("smoothing"))?;
+            let bg = smooth_background(&model, a.model_nz, a.model_nx, args.sigma)?;
             (bg, model)
         }
         _ => bail!("give exactly one of --background or --model"),
@@ -544,8 +573,7 @@ pub fn residual(args: ResidualArgs) -> Result<()> {
     let a = preset(&args.preset)?;
     let observed = read_shots(&args.shots, &a, &args.preset.preset)?;
     let model = read_model(&args.model, &a)?;
-    let fine = refine(&a, &model)?;
-    let predicted = model_all_shots(&a, &fine, &args.preset.run, "residual")?;
+    let predicted = forward_with(&a, &model, &args.preset.run, "residual")?;
     let r = wave::relative_residual(&predicted, &observed)
         .map_err(core_err(&args.shots.display().to_string()))?;
     let json = format!(

@@ -5,14 +5,17 @@
 //! optional figure title, column labels above and row labels at the left (like the paper's
 //! λ × α grid), a title above each panel and one colour bar at the right with min, middle
 //! and max tick labels and the unit. Each data cell becomes a square block of pixels
-//! (nearest neighbour: velocities stay crisp).
+//! (nearest neighbour: velocities stay crisp); a [`Panel::blank`] leaves its place empty.
+//! A [`LinePlot`] draws curves, points and reference lines on linear axes.
 
 pub mod canvas;
 pub mod colormap;
+pub mod lineplot;
 pub mod text;
 
 pub use canvas::Canvas;
 pub use colormap::Colormap;
+pub use lineplot::{LinePlot, Series, SeriesKind};
 
 use anyhow::{bail, Result};
 use text::{draw_text, draw_text_centred, text_height, text_width};
@@ -61,10 +64,29 @@ impl<'a> Image<'a> {
 /// One panel: an image and the title above it (may be empty).
 #[derive(Debug, Clone)]
 pub struct Panel<'a> {
-    /// The data.
+    /// The data (0 × 0: a blank place, see [`Panel::blank`]).
     pub image: Image<'a>,
     /// Title drawn above the panel.
     pub title: String,
+}
+
+impl Panel<'_> {
+    /// A place in the grid left empty (no image, no frame, no title).
+    pub fn blank() -> Self {
+        Self {
+            image: Image {
+                data: &[],
+                rows: 0,
+                cols: 0,
+            },
+            title: String::new(),
+        }
+    }
+
+    /// Whether this is a [`Panel::blank`].
+    pub fn is_blank(&self) -> bool {
+        self.image.rows == 0 || self.image.cols == 0
+    }
 }
 
 /// How values map to colours, and what the colour bar says.
@@ -193,10 +215,10 @@ impl<'a> GridFigure<'a> {
     /// Draws the figure.
     ///
     /// # Errors
-    /// If there are no panels, more panels than cells, panels of different sizes, or a
-    /// label list of the wrong length.
+    /// If there are no panels (other than blanks), more panels than cells, panels of
+    /// different sizes, or a label list of the wrong length.
     pub fn render(&self) -> Result<Canvas> {
-        let Some(first) = self.panels.first() else {
+        let Some(first) = self.panels.iter().find(|p| !p.is_blank()) else {
             bail!("a figure needs at least one panel")
         };
         if self.rows == 0 || self.cols == 0 || self.panels.len() > self.rows * self.cols {
@@ -211,7 +233,7 @@ impl<'a> GridFigure<'a> {
         if let Some(p) = self
             .panels
             .iter()
-            .find(|p| (p.image.rows, p.image.cols) != (data_rows, data_cols))
+            .find(|p| !p.is_blank() && (p.image.rows, p.image.cols) != (data_rows, data_cols))
         {
             bail!(
                 "panel '{}' is {} × {}, the first is {data_rows} × {data_cols}",
@@ -297,6 +319,9 @@ impl<'a> GridFigure<'a> {
             draw_text(&mut canvas, MARGIN, y, label, TEXT, INK);
         }
         for (k, panel) in self.panels.iter().enumerate() {
+            if panel.is_blank() {
+                continue;
+            }
             let (r, c) = (k / self.cols, k % self.cols);
             let x0 = grid_x + c * (panel_w + GAP);
             let y0 = grid_y + r * (cell_h + GAP);
@@ -445,6 +470,37 @@ mod tests {
             Colormap::Viridis.rgb(1.0)
         );
         assert!(canvas.width() > grid_x + 160 + GAP + 2 * GAP + BAR_WIDTH);
+    }
+
+    #[test]
+    fn blank_panels_leave_their_place_empty() {
+        let a = vec![4.5f32; 2 * 4];
+        let panels = vec![
+            Panel::blank(),
+            Panel {
+                image: Image::new(&a, 2, 4).unwrap(),
+                title: String::new(),
+            },
+        ];
+        let mut fig = GridFigure::new(1, 2, panels, ColorScale::velocity(1.5, 4.5));
+        fig.cell_pixels = 10;
+        let canvas = fig.render().unwrap();
+        let grid_y = MARGIN + text_height(TEXT) + 8;
+        // The blank place stays white, frame included; the panel beside it is drawn.
+        for x in MARGIN - 1..MARGIN + 41 {
+            for y in grid_y - 1..grid_y + 21 {
+                assert_eq!(canvas.pixel(x, y), WHITE, "({x}, {y})");
+            }
+        }
+        assert_eq!(
+            canvas.pixel(MARGIN + 40 + GAP + 5, grid_y + 5),
+            Colormap::Viridis.rgb(1.0)
+        );
+        assert!(
+            GridFigure::new(1, 1, vec![Panel::blank()], ColorScale::velocity(0.0, 1.0))
+                .render()
+                .is_err()
+        );
     }
 
     #[test]

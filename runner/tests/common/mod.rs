@@ -3,7 +3,91 @@
 
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::path::Path;
+use std::process::{Command, Output};
+
+/// Runs the binary with `args` (backtraces on, so a panic would show).
+pub fn powerpost(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_powerpost"))
+        .args(args)
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .unwrap()
+}
+
+/// Runs the binary and asserts success.
+pub fn ok(args: &[&str]) -> Output {
+    let out = powerpost(args);
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Asserts a clean user error: exit 2, one `error:` message containing every `needle`, no
+/// panic or backtrace.
+pub fn assert_user_error(out: &Output, needles: &[&str]) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");
+    assert!(stderr.starts_with("error: "), "stderr: {stderr}");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("stack backtrace"),
+        "stderr: {stderr}"
+    );
+    for needle in needles {
+        assert!(stderr.contains(needle), "missing {needle:?} in: {stderr}");
+    }
+}
+
+/// Every file under `root` (relative path → bytes), skipping files named in `skip`.
+pub fn tree(root: &Path, skip: &[&str]) -> BTreeMap<String, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().to_string();
+            if path.is_dir() {
+                stack.push(path);
+            } else if !skip.contains(&name.as_str()) {
+                let rel = path.strip_prefix(root).unwrap().display().to_string();
+                files.insert(rel, std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    files
+}
+
+/// The rows of a CSV file without quoting, split at commas.
+pub fn csv(path: &Path) -> Vec<Vec<String>> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .collect()
+}
+
+/// Panics if any `.tmp` file or directory (an atomic write's temporary) is left under
+/// `root`.
+pub fn assert_no_temporaries(root: &Path) {
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            assert!(
+                !path.to_string_lossy().ends_with(".tmp"),
+                "{} left behind",
+                path.display()
+            );
+            if path.is_dir() {
+                stack.push(path);
+            }
+        }
+    }
+}
 
 /// A `.npy` file (format 1.0) with the given header dict and raw data bytes (also for
 /// deliberately malformed files).
