@@ -159,6 +159,7 @@ fn plan(shard: Option<Shard>) -> SweepPlan {
         truth: None,
         shots: None,
         shard,
+        sample_residuals: false,
     }
 }
 
