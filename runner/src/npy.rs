@@ -35,16 +35,7 @@ mod tests {
 
     /// A hand-built `.npy` file (format 1.0) with the given header dict and data bytes.
     fn raw_npy(dict: &str, data: &[u8]) -> Vec<u8> {
-        let mut header = dict.to_string();
-        while !(10 + header.len() + 1).is_multiple_of(64) {
-            header.push(' ');
-        }
-        header.push('\n');
-        let mut out = b"\x93NUMPY\x01\x00".to_vec();
-        out.extend_from_slice(&(header.len() as u16).to_le_bytes());
-        out.extend_from_slice(header.as_bytes());
-        out.extend_from_slice(data);
-        out
+        powerpost_train::npy::v1_file(dict, data)
     }
 
     #[test]

@@ -161,6 +161,23 @@ pub fn read(path: &Path, dtypes: Dtypes, ranks: &[usize]) -> Result<Array> {
     parse(&bytes, &name, dtypes, ranks)
 }
 
+/// A format-1.0 `.npy` file with `dict` as its header, verbatim (padded with spaces and a
+/// newline to a multiple of 64 bytes, as numpy pads), followed by `data`: for tests and fuzz
+/// seeds, which need headers [`to_bytes`] never writes.
+pub fn v1_file(dict: &str, data: &[u8]) -> Vec<u8> {
+    let mut header = dict.to_string();
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut out = MAGIC.to_vec();
+    out.extend_from_slice(&[1, 0]);
+    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    out.extend_from_slice(header.as_bytes());
+    out.extend_from_slice(data);
+    out
+}
+
 /// The bytes of a C-order `<f4` `.npy` file, as `numpy.save` writes them (see the module
 /// docs).
 ///
@@ -373,16 +390,7 @@ mod tests {
 
     /// A hand-built `.npy` file (format 1.0) with the given header dict and data bytes.
     fn raw_npy(dict: &str, data: &[u8]) -> Vec<u8> {
-        let mut header = dict.to_string();
-        while (10 + header.len() + 1) % 64 != 0 {
-            header.push(' ');
-        }
-        header.push('\n');
-        let mut out = b"\x93NUMPY\x01\x00".to_vec();
-        out.extend_from_slice(&(header.len() as u16).to_le_bytes());
-        out.extend_from_slice(header.as_bytes());
-        out.extend_from_slice(data);
-        out
+        v1_file(dict, data)
     }
 
     #[test]

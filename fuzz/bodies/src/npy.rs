@@ -112,18 +112,7 @@ pub fn write_then_parse(data: &[u8]) {
 /// Seeds: numpy.save layouts of several ranks, float64, version 2.0 and 3.0 headers,
 /// Fortran order, big-endian and near misses.
 pub fn seeds() -> Vec<(String, Vec<u8>)> {
-    let v1 = |dict: &str, data: &[u8]| {
-        let mut header = dict.to_string();
-        while (10 + header.len() + 1) % 64 != 0 {
-            header.push(' ');
-        }
-        header.push('\n');
-        let mut out = b"\x93NUMPY\x01\x00".to_vec();
-        out.extend_from_slice(&(header.len() as u16).to_le_bytes());
-        out.extend_from_slice(header.as_bytes());
-        out.extend_from_slice(data);
-        out
-    };
+    let v1 = powerpost_train::npy::v1_file;
     let v3 = |dict: &str, data: &[u8]| {
         let header = format!("{dict}\n");
         let mut out = b"\x93NUMPY\x03\x00".to_vec();
