@@ -2,8 +2,8 @@
 //! figures; all numerics live in `powerpost-core`.
 
 use anyhow::Result;
-use powerpost::cmd;
 use clap::{Parser, Subcommand};
+use powerpost::cmd;
 
 /// Power-scaled Bayesian velocity-model building with a score-based generative model.
 #[derive(Parser, Debug)]

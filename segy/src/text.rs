@@ -242,7 +242,10 @@ mod tests {
         bytes[100..200].copy_from_slice(&[0xA1; 100]);
         let h = TextualHeader::parse(&bytes);
         assert_eq!(h.encoding, TextEncoding::Ascii);
-        assert_eq!(TextualHeader::parse(&h.to_bytes()).encoding, TextEncoding::Ascii);
+        assert_eq!(
+            TextualHeader::parse(&h.to_bytes()).encoding,
+            TextEncoding::Ascii
+        );
     }
 
     #[test]

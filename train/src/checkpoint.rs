@@ -215,7 +215,10 @@ mod tests {
         let (h, p, s) = parse(&bytes, "c").unwrap();
         assert_eq!((h, p, s), (header(2), vec![0.5, -1.0], state(2)));
         let e = to_bytes(&header(3), &[0.5, -1.0], &state(2)).unwrap_err();
-        assert_eq!(e.to_string(), "parameters: 2 values, the header says 3 parameters");
+        assert_eq!(
+            e.to_string(),
+            "parameters: 2 values, the header says 3 parameters"
+        );
     }
 
     #[test]
@@ -234,7 +237,10 @@ mod tests {
             ),
             // 16 × params_len overflows usize.
             (
-                with_json(&json.replace("\"params_len\":1", "\"params_len\":2305843009213693952"), body),
+                with_json(
+                    &json.replace("\"params_len\":1", "\"params_len\":2305843009213693952"),
+                    body,
+                ),
                 "more than fit in memory",
             ),
             (
@@ -242,11 +248,17 @@ mod tests {
                 "body holds 16 bytes, expected 32 for 2 parameters",
             ),
             (
-                with_json(&json.replace("\"beta1_power\":0.729", "\"beta1_power\":1.5"), body),
+                with_json(
+                    &json.replace("\"beta1_power\":0.729", "\"beta1_power\":1.5"),
+                    body,
+                ),
                 "`beta1_power` is 1.5, expected a number from 0 to 1",
             ),
             (
-                with_json(&json.replace("\"elapsed_secs\":0.5", "\"elapsed_secs\":-1.0"), body),
+                with_json(
+                    &json.replace("\"elapsed_secs\":0.5", "\"elapsed_secs\":-1.0"),
+                    body,
+                ),
                 "`elapsed_secs` is -1",
             ),
             (with_json("{", body), "bad header"),

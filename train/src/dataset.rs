@@ -157,7 +157,10 @@ impl Manifest {
             return Err(field(
                 "train_pairs",
                 &self.train_pairs,
-                &format!("pairs − held_out_pairs = {} − {}", self.pairs, self.held_out_pairs),
+                &format!(
+                    "pairs − held_out_pairs = {} − {}",
+                    self.pairs, self.held_out_pairs
+                ),
             ));
         }
         let mut next = 0usize;
@@ -658,11 +661,7 @@ impl RawDataset {
     /// # Errors
     /// A malformed manifest ([`Manifest::validate`]), shard files that cannot be read,
     /// differ from their digests or are not `[count, height, width]` float32 arrays.
-    pub fn from_manifest(
-        bytes: &[u8],
-        what: &str,
-        read_file: &ReadShard<'_>,
-    ) -> Result<Self> {
+    pub fn from_manifest(bytes: &[u8], what: &str, read_file: &ReadShard<'_>) -> Result<Self> {
         let manifest: Manifest =
             serde_json::from_slice(bytes).with_context(|| format!("{what}: malformed manifest"))?;
         manifest.validate(what)?;
@@ -753,11 +752,20 @@ mod manifest_tests {
             // `evaluate` took pairs − train_pairs and the trainer indexed pairs below
             // train_pairs: both overflowed or went out of range with train_pairs > pairs.
             (|m| m.train_pairs = 5, "field `train_pairs` is 5"),
-            (|m| m.shards[1].first = 3, "field `shards[1].first` is 3, expected 2"),
+            (
+                |m| m.shards[1].first = 3,
+                "field `shards[1].first` is 3, expected 2",
+            ),
             (|m| m.shards[1].shard = 0, "field `shards[1].shard` is 0"),
-            (|m| m.shards[1].count = 2, "field `shards[1].count` is 2, expected 1 to 1"),
+            (
+                |m| m.shards[1].count = 2,
+                "field `shards[1].count` is 2, expected 1 to 1",
+            ),
             (|m| m.shards.truncate(1), "field `pairs` is 3, expected 2"),
-            (|m| m.shards[0].x_file = "/etc/passwd".into(), "shards[0].x_file"),
+            (
+                |m| m.shards[0].x_file = "/etc/passwd".into(),
+                "shards[0].x_file",
+            ),
             (|m| m.shards[0].y_file = "..".into(), "shards[0].y_file"),
             (|m| m.velocity_half_range = 0.0, "velocity_half_range"),
             (|m| m.rtm_scale = f32::INFINITY, "rtm_scale"),
@@ -766,7 +774,10 @@ mod manifest_tests {
             let mut m = manifest();
             corrupt(&mut m);
             let msg = m.validate("m.json").unwrap_err().to_string();
-            assert!(msg.starts_with("m.json: ") && msg.contains(expected), "{msg}");
+            assert!(
+                msg.starts_with("m.json: ") && msg.contains(expected),
+                "{msg}"
+            );
         }
     }
 

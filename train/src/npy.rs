@@ -318,14 +318,21 @@ impl Header {
         let missing = |key| format!("the header has no '{key}'");
         let fortran_order = match fortran.ok_or_else(|| missing("fortran_order"))? {
             Value::Boolean(b) => b,
-            other => return Err(format!("'fortran_order' is {other}, expected True or False")),
+            other => {
+                return Err(format!(
+                    "'fortran_order' is {other}, expected True or False"
+                ))
+            }
         };
         let shape = match shape.ok_or_else(|| missing("shape"))? {
             Value::Tuple(dims) | Value::List(dims) => dims
                 .iter()
                 .map(|d| match d {
                     Value::Integer(n) => usize::try_from(n).map_err(|_| {
-                        format!("shape entry {n}, expected an integer from 0 to {}", usize::MAX)
+                        format!(
+                            "shape entry {n}, expected an integer from 0 to {}",
+                            usize::MAX
+                        )
                     }),
                     other => Err(format!("shape entry {other}, expected an integer")),
                 })
@@ -478,8 +485,14 @@ mod tests {
             (b"not numpy at all".to_vec(), "magic string"),
             (b"\x93NUMPY\x01".to_vec(), "ends inside the format version"),
             (b"\x93NUMPY\x04\x00\x00\x00".to_vec(), "format version 4.0"),
-            (b"\x93NUMPY\x01\x00\x05".to_vec(), "ends inside the header length"),
-            (b"\x93NUMPY\x02\x00\xff\xff\xff\xff{".to_vec(), "truncated header"),
+            (
+                b"\x93NUMPY\x01\x00\x05".to_vec(),
+                "ends inside the header length",
+            ),
+            (
+                b"\x93NUMPY\x02\x00\xff\xff\xff\xff{".to_vec(),
+                "truncated header",
+            ),
             (v1(b"{'\xff"), "not UTF-8"),
             (v1(b"[[[[[[[[[["), "nests brackets"),
             (v1(b"{,"), "not a Python literal"),
@@ -540,7 +553,10 @@ mod tests {
             &[0; 8],
         );
         let msg = format!("{:#}", parse_f32(&record, "r.npy", &[]).unwrap_err());
-        assert!(msg.ends_with("found shape [2] structured (record) dtype"), "{msg}");
+        assert!(
+            msg.ends_with("found shape [2] structured (record) dtype"),
+            "{msg}"
+        );
         let long = raw_npy(
             "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }",
             &[0; 12],

@@ -136,7 +136,11 @@ fn user_models_are_the_prior_source_and_bad_ones_are_named() {
     // m/s were converted to km/s before normalising.
     let (x1, _) = data.pair(1);
     assert!((x1[0] - (models[64 * 128] * 1e-3 - 3.0) / 1.5).abs() < 1e-6);
-    std::fs::write(&path, npy::to_bytes(&[3, 32, 128], &models[..3 * 32 * 128]).unwrap()).unwrap();
+    std::fs::write(
+        &path,
+        npy::to_bytes(&[3, 32, 128], &models[..3 * 32 * 128]).unwrap(),
+    )
+    .unwrap();
     let err = build_with(
         &BuildOptions {
             models: Some(path),

@@ -58,7 +58,12 @@ fn record() -> powerpost_error {
 
 /// Checks the record the call left for `status`.
 fn check_record(status: S, e: &powerpost_error) {
-    assert_ne!(status, S::POWERPOST_INTERNAL, "a panic was caught: {}", e.message_str());
+    assert_ne!(
+        status,
+        S::POWERPOST_INTERNAL,
+        "a panic was caught: {}",
+        e.message_str()
+    );
     assert_eq!(e.status, status);
     if status == S::POWERPOST_OK {
         assert!(e.message_str().is_empty() && e.name_str().is_empty());
@@ -75,8 +80,7 @@ fn inspect(file: &[u8]) {
     };
     let mut e = record();
     // SAFETY: the pointers are valid for the lengths given.
-    let status =
-        unsafe { powerpost_weights_inspect(file.as_ptr(), file.len(), &mut info, &mut e) };
+    let status = unsafe { powerpost_weights_inspect(file.as_ptr(), file.len(), &mut info, &mut e) };
     check_record(status, &e);
     // Without an error record, the same status.
     // SAFETY: as above; a NULL error record is allowed.
@@ -104,9 +108,8 @@ fn inspect(file: &[u8]) {
     // NULL with a non-zero length.
     let mut e = record();
     // SAFETY: NULL is checked by the callee before use.
-    let status = unsafe {
-        powerpost_weights_inspect(std::ptr::null(), file.len() + 1, &mut info, &mut e)
-    };
+    let status =
+        unsafe { powerpost_weights_inspect(std::ptr::null(), file.len() + 1, &mut info, &mut e) };
     check_record(status, &e);
     assert_eq!(status, S::POWERPOST_NULL_POINTER);
 }
@@ -125,7 +128,11 @@ fn load(preset: i32, file: &[u8], variant: u8) {
         2 => (unsafe { buffer.as_mut_ptr().cast::<u8>().add(1).cast() }, n),
         _ => (buffer.as_mut_ptr(), n),
     };
-    let bytes = if variant == 3 { std::ptr::null() } else { file.as_ptr() };
+    let bytes = if variant == 3 {
+        std::ptr::null()
+    } else {
+        file.as_ptr()
+    };
     let mut e = record();
     // SAFETY: `params` points to `params_len` floats of `buffer` (possibly misaligned, which
     // the callee checks before use); `bytes` is NULL or the file.
@@ -179,11 +186,23 @@ pub fn seeds() -> Vec<(String, Vec<u8>)> {
     let tiny = UNetConfig::TINY.describe();
     let default = UNetConfig::DEFAULT.describe();
     vec![
-        ("tiny_one_tensor.bin".into(), with(0, file(&tiny, tensor, &[0, 0x3C]))),
+        (
+            "tiny_one_tensor.bin".into(),
+            with(0, file(&tiny, tensor, &[0, 0x3C])),
+        ),
         ("tiny_misaligned.bin".into(), with(16, file(&tiny, "", &[]))),
-        ("default_short_buffer.bin".into(), with(8, file(&default, "", &[]))),
-        ("foreign.bin".into(), with(24, file("resnet-50", tensor, &[0, 0x7C]))),
-        ("broken.bin".into(), with(3, b"\x10\0\0\0\0\0\0\0{\"a\":{\"dtype\":".to_vec())),
+        (
+            "default_short_buffer.bin".into(),
+            with(8, file(&default, "", &[])),
+        ),
+        (
+            "foreign.bin".into(),
+            with(24, file("resnet-50", tensor, &[0, 0x7C])),
+        ),
+        (
+            "broken.bin".into(),
+            with(3, b"\x10\0\0\0\0\0\0\0{\"a\":{\"dtype\":".to_vec()),
+        ),
     ]
 }
 
@@ -195,6 +214,10 @@ pub fn tiny_weights() -> Vec<u8> {
         .map(|i| ((i * 7919) % 61) as f32 / 64.0 - 0.5)
         .collect();
     let mut out = vec![0u8];
-    out.extend(powerpost_train::export::safetensors_f16(&config, &params, &[]));
+    out.extend(powerpost_train::export::safetensors_f16(
+        &config,
+        &params,
+        &[],
+    ));
     out
 }

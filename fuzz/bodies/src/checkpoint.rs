@@ -88,7 +88,13 @@ fn round_trip(parsed: &(Header, Vec<f32>, OptimState)) {
 }
 
 /// Strings with JSON escapes and multi-byte characters.
-const TEXTS: &[&str] = &["", "powerpost-unet-v1 in=2", "random:7", "file:\"q\"\\\n\t", "é\u{0}𝄞"];
+const TEXTS: &[&str] = &[
+    "",
+    "powerpost-unet-v1 in=2",
+    "random:7",
+    "file:\"q\"\\\n\t",
+    "é\u{0}𝄞",
+];
 
 /// A finite `f32` from the bytes (non-finite bit patterns become their exponent-less twin).
 fn finite32(b: &mut Bytes<'_>) -> f32 {

@@ -56,7 +56,8 @@ pub const TARGETS: &[Target] = &[
         name: "weights",
         body: weights::fuzz,
         length_fields: safetensors::LENGTH_FIELDS,
-        covers: "core unet::load_params and Normalization::from_safetensors (architecture metadata)",
+        covers:
+            "core unet::load_params and Normalization::from_safetensors (architecture metadata)",
     },
     Target {
         name: "npy",
@@ -92,7 +93,8 @@ pub const TARGETS: &[Target] = &[
         name: "capi",
         body: capi::fuzz,
         length_fields: safetensors::LENGTH_FIELDS,
-        covers: "C ABI powerpost_weights_inspect and powerpost_network_load_weights on byte buffers",
+        covers:
+            "C ABI powerpost_weights_inspect and powerpost_network_load_weights on byte buffers",
     },
 ];
 

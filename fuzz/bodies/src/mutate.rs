@@ -122,7 +122,11 @@ fn read(bytes: &[u8], at: usize, width: usize, big_endian: bool) -> u64 {
     let field = &bytes[at..at + width];
     let mut value = 0u64;
     for k in 0..width {
-        let b = if big_endian { field[k] } else { field[width - 1 - k] };
+        let b = if big_endian {
+            field[k]
+        } else {
+            field[width - 1 - k]
+        };
         value = (value << 8) | u64::from(b);
     }
     value
@@ -132,7 +136,11 @@ fn read(bytes: &[u8], at: usize, width: usize, big_endian: bool) -> u64 {
 fn write(bytes: &mut [u8], at: usize, width: usize, big_endian: bool, value: u64) {
     for k in 0..width {
         let b = (value >> (8 * k)) as u8;
-        let i = if big_endian { at + width - 1 - k } else { at + k };
+        let i = if big_endian {
+            at + width - 1 - k
+        } else {
+            at + k
+        };
         bytes[i] = b;
     }
 }
@@ -203,7 +211,9 @@ pub fn mutate(seed: &[u8], other: &[u8], fields: &[LengthField], rng: &mut Rng) 
             }
             10 => {
                 // The contents of a "quoted" or 'quoted' string → an odd string.
-                let quotes: Vec<usize> = (0..len).filter(|&i| b[i] == b'"' || b[i] == b'\'').collect();
+                let quotes: Vec<usize> = (0..len)
+                    .filter(|&i| b[i] == b'"' || b[i] == b'\'')
+                    .collect();
                 if quotes.len() >= 2 {
                     let k = rng.below(quotes.len() - 1);
                     let (s, e) = (quotes[k] + 1, quotes[k + 1]);

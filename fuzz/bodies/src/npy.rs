@@ -43,7 +43,10 @@ pub fn fuzz(data: &[u8]) {
 fn same(a: &Array, b: &Array) -> bool {
     a.shape == b.shape
         && a.data.len() == b.data.len()
-        && a.data.iter().zip(&b.data).all(|(x, y)| x.to_bits() == y.to_bits())
+        && a.data
+            .iter()
+            .zip(&b.data)
+            .all(|(x, y)| x.to_bits() == y.to_bits())
 }
 
 /// Parses `bytes` both ways and checks the properties of the module docs.
@@ -65,14 +68,22 @@ pub fn check(bytes: &[u8]) {
         }
     }
     if let Ok(a) = &f32_only {
-        let b = either.as_ref().expect("float32 files are read when float64 is allowed");
+        let b = either
+            .as_ref()
+            .expect("float32 files are read when float64 is allowed");
         assert!(same(a, b));
         // The peer: npyz's reader, where it reads the file as f32.
         if let Ok(file) = npyz::NpyFile::new(bytes) {
             let shape: Vec<usize> = file.shape().iter().map(|&n| n as usize).collect();
             if let Ok(values) = file.into_vec::<f32>() {
                 assert_eq!(shape, a.shape);
-                assert!(same(a, &Array { shape, data: values }));
+                assert!(same(
+                    a,
+                    &Array {
+                        shape,
+                        data: values
+                    }
+                ));
             }
         }
     }

@@ -64,7 +64,9 @@ pub fn check(bytes: &[u8]) {
         }
     };
     let header_len = file.header_len();
-    let prefix: [u8; 8] = bytes[..PREFIX_LEN].try_into().expect("accepted input has a prefix");
+    let prefix: [u8; 8] = bytes[..PREFIX_LEN]
+        .try_into()
+        .expect("accepted input has a prefix");
     assert_eq!(u64::from_le_bytes(prefix), header_len as u64);
     let data_start = PREFIX_LEN + header_len;
     let data_len = bytes.len() - data_start;
@@ -120,7 +122,10 @@ pub fn check(bytes: &[u8]) {
     for (key, value) in file.metadata_entries() {
         let decode = |s: powerpost_core::safetensors::JsonStr<'_>| {
             let mut buf = vec![0u8; s.decoded_len()];
-            let text = s.decode_into(&mut buf).expect("sized by decoded_len").to_string();
+            let text = s
+                .decode_into(&mut buf)
+                .expect("sized by decoded_len")
+                .to_string();
             assert_eq!(text, s.chars().collect::<String>());
             assert!(s.eq_str(&text));
             if !s.has_escapes() {
@@ -163,7 +168,16 @@ pub fn check(bytes: &[u8]) {
 const NAME_CHARS: &[u8] = b"abcz._-09/ ";
 
 /// Metadata strings that need JSON escapes or are multi-byte.
-const META_TEXTS: &[&str] = &["", "1.5", "a\"b", "back\\slash", "tab\tnew\nline", "\u{1}", "é€𝄞", "powerpost-unet-v1"];
+const META_TEXTS: &[&str] = &[
+    "",
+    "1.5",
+    "a\"b",
+    "back\\slash",
+    "tab\tnew\nline",
+    "\u{1}",
+    "é€𝄞",
+    "powerpost-unet-v1",
+];
 
 /// Builds tensors and metadata from `data`, serialises them with the official crate and
 /// checks that the core parses exactly them back.
@@ -206,10 +220,15 @@ pub fn write_then_parse(data: &[u8]) {
     assert_eq!(parsed.len(), tensors.len());
     for (name, dtype, shape, bytes) in &tensors {
         let t = parsed.get(name).expect("every tensor is there");
-        assert_eq!((t.dtype, t.shape(), t.data), (*dtype, shape.as_slice(), bytes.as_slice()));
+        assert_eq!(
+            (t.dtype, t.shape(), t.data),
+            (*dtype, shape.as_slice(), bytes.as_slice())
+        );
     }
     for (key, value) in &metadata {
-        let entry = parsed.metadata_entry(key).expect("every metadata key is there");
+        let entry = parsed
+            .metadata_entry(key)
+            .expect("every metadata key is there");
         assert_eq!(&entry.chars().collect::<String>(), value);
     }
     assert_eq!(parsed.metadata_entries().count(), metadata.len());

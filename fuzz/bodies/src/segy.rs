@@ -35,17 +35,61 @@ use crate::Bytes;
 /// Sample interval, samples per trace, format code, extended sample count, revision,
 /// extended textual headers, number of traces; the first trace's sample count.
 pub const LENGTH_FIELDS: &[LengthField] = &[
-    LengthField { offset: 3216, width: 2, big_endian: true },
-    LengthField { offset: 3220, width: 2, big_endian: true },
-    LengthField { offset: 3224, width: 2, big_endian: true },
-    LengthField { offset: 3268, width: 4, big_endian: true },
-    LengthField { offset: 3500, width: 2, big_endian: true },
-    LengthField { offset: 3504, width: 2, big_endian: true },
-    LengthField { offset: 3512, width: 8, big_endian: true },
-    LengthField { offset: 3600 + 114, width: 2, big_endian: true },
-    LengthField { offset: 3600 + 70, width: 2, big_endian: true },
-    LengthField { offset: 3600 + 68, width: 2, big_endian: true },
-    LengthField { offset: 3220, width: 2, big_endian: false },
+    LengthField {
+        offset: 3216,
+        width: 2,
+        big_endian: true,
+    },
+    LengthField {
+        offset: 3220,
+        width: 2,
+        big_endian: true,
+    },
+    LengthField {
+        offset: 3224,
+        width: 2,
+        big_endian: true,
+    },
+    LengthField {
+        offset: 3268,
+        width: 4,
+        big_endian: true,
+    },
+    LengthField {
+        offset: 3500,
+        width: 2,
+        big_endian: true,
+    },
+    LengthField {
+        offset: 3504,
+        width: 2,
+        big_endian: true,
+    },
+    LengthField {
+        offset: 3512,
+        width: 8,
+        big_endian: true,
+    },
+    LengthField {
+        offset: 3600 + 114,
+        width: 2,
+        big_endian: true,
+    },
+    LengthField {
+        offset: 3600 + 70,
+        width: 2,
+        big_endian: true,
+    },
+    LengthField {
+        offset: 3600 + 68,
+        width: 2,
+        big_endian: true,
+    },
+    LengthField {
+        offset: 3220,
+        width: 2,
+        big_endian: false,
+    },
 ];
 
 /// The body of the `segy` target.
@@ -193,7 +237,10 @@ fn round_trip(segy: &Segy, decoded_from_ibm: bool) {
                 } else {
                     // Nearest IBM value: at most 3 bits of 24 are lost (ibm module docs).
                     let error = (f64::from(*x) - f64::from(*y)).abs();
-                    assert!(error <= f64::from(*x).abs() * 2f64.powi(-21), "{x:e} -> {y:e}");
+                    assert!(
+                        error <= f64::from(*x).abs() * 2f64.powi(-21),
+                        "{x:e} -> {y:e}"
+                    );
                 }
             }
         }
@@ -202,7 +249,10 @@ fn round_trip(segy: &Segy, decoded_from_ibm: bool) {
         let mut expected = *ha;
         expected.sample_count = a.samples_per_trace as u16;
         expected.sample_interval = a.binary.sample_interval;
-        assert_eq!(expected.to_bytes(ByteOrder::Big), hb.to_bytes(ByteOrder::Big));
+        assert_eq!(
+            expected.to_bytes(ByteOrder::Big),
+            hb.to_bytes(ByteOrder::Big)
+        );
     }
     let expected_binary = BinaryHeader {
         format_code: a.format.code(),
@@ -229,7 +279,10 @@ fn round_trip(segy: &Segy, decoded_from_ibm: bool) {
         expected_binary.to_bytes(ByteOrder::Big),
         b.binary.to_bytes(ByteOrder::Big)
     );
-    assert_eq!(b.text.encoding, a.text.encoding, "the text keeps its encoding");
+    assert_eq!(
+        b.text.encoding, a.text.encoding,
+        "the text keeps its encoding"
+    );
     assert_eq!(b.text.lines, rewritten_lines(&a.text));
     if ieee || a.data.iter().all(|&v| ibm_exact(v)) {
         assert_eq!(to_bytes(&b).expect("writes again"), written);
@@ -339,8 +392,15 @@ fn file(format: i16, order: ByteOrder, traces: usize, ns: usize, ascii: bool) ->
         "C39 SEG Y REV1".to_string(),
         "C40 END TEXTUAL HEADER".to_string(),
     ];
-    let encoding = if ascii { TextEncoding::Ascii } else { TextEncoding::Ebcdic };
-    let mut out = TextualHeader::new(&lines, encoding).unwrap().to_bytes().to_vec();
+    let encoding = if ascii {
+        TextEncoding::Ascii
+    } else {
+        TextEncoding::Ebcdic
+    };
+    let mut out = TextualHeader::new(&lines, encoding)
+        .unwrap()
+        .to_bytes()
+        .to_vec();
     let binary = BinaryHeader {
         sample_interval: 1000,
         samples_per_trace: ns as u16,
@@ -390,11 +450,26 @@ fn file(format: i16, order: ByteOrder, traces: usize, ns: usize, ascii: bool) ->
 /// with an extended textual header and the sample count only in the trace headers.
 pub fn seeds() -> Vec<(String, Vec<u8>)> {
     let mut out = vec![
-        ("ieee_be.sgy".to_string(), file(5, ByteOrder::Big, 3, 4, false)),
-        ("ibm_be_ascii.sgy".to_string(), file(1, ByteOrder::Big, 2, 3, true)),
-        ("int32_le.sgy".to_string(), file(2, ByteOrder::Little, 2, 2, false)),
-        ("int16_be.sgy".to_string(), file(3, ByteOrder::Big, 2, 3, false)),
-        ("int8_le.sgy".to_string(), file(8, ByteOrder::Little, 1, 5, true)),
+        (
+            "ieee_be.sgy".to_string(),
+            file(5, ByteOrder::Big, 3, 4, false),
+        ),
+        (
+            "ibm_be_ascii.sgy".to_string(),
+            file(1, ByteOrder::Big, 2, 3, true),
+        ),
+        (
+            "int32_le.sgy".to_string(),
+            file(2, ByteOrder::Little, 2, 2, false),
+        ),
+        (
+            "int16_be.sgy".to_string(),
+            file(3, ByteOrder::Big, 2, 3, false),
+        ),
+        (
+            "int8_le.sgy".to_string(),
+            file(8, ByteOrder::Little, 1, 5, true),
+        ),
     ];
     // Rev 2: byte-order word, one extended textual header ending in the EndText stanza,
     // samples per trace 0 in the binary header (taken from the first trace header).
@@ -408,7 +483,10 @@ pub fn seeds() -> Vec<(String, Vec<u8>)> {
     binary.extended_textual_headers = 1;
     binary.samples_per_trace = 0;
     binary.number_of_traces = 2;
-    rev2.splice(TEXT_HEADER_LEN..HEADERS_END, binary.to_bytes(ByteOrder::Little));
+    rev2.splice(
+        TEXT_HEADER_LEN..HEADERS_END,
+        binary.to_bytes(ByteOrder::Little),
+    );
     let mut stanza = [b' '; TEXT_HEADER_LEN];
     stanza[..16].copy_from_slice(b"((SEG: EndText))");
     rev2.splice(HEADERS_END..HEADERS_END, stanza);

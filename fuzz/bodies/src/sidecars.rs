@@ -64,7 +64,10 @@ fn sample(text: &str) {
     assert!(total <= isize::MAX as usize / 8);
     let json = serde_json::to_string_pretty(&s).expect("serialises");
     let back = SampleSidecar::parse(&json, SAMPLE).expect("a written sample.json parses");
-    assert_eq!(serde_json::to_string_pretty(&back).expect("serialises"), json);
+    assert_eq!(
+        serde_json::to_string_pretty(&back).expect("serialises"),
+        json
+    );
 }
 
 /// `sweep.json`; the plan if accepted.
@@ -82,7 +85,10 @@ fn sweep(text: &str) -> Option<SweepPlan> {
         assert!(lambda.is_finite() && lambda >= 0.0);
         assert!(alpha.is_finite() && alpha > 0.0);
         let params = plan.cell_params(c);
-        assert_eq!((params.lambda.to_bits(), params.alpha.to_bits()), (lambda.to_bits(), alpha.to_bits()));
+        assert_eq!(
+            (params.lambda.to_bits(), params.alpha.to_bits()),
+            (lambda.to_bits(), alpha.to_bits())
+        );
         params.sampler.config().expect("validated");
     }
     if let Some(s) = plan.shard {
@@ -100,7 +106,9 @@ fn merge(text: &str) {
     if plans.is_empty() {
         return;
     }
-    let names: Vec<String> = (0..plans.len()).map(|k| format!("fuzz/s{k}/sweep.json")).collect();
+    let names: Vec<String> = (0..plans.len())
+        .map(|k| format!("fuzz/s{k}/sweep.json"))
+        .collect();
     let Ok(order) = shard_order(&plans, &names) else {
         return;
     };
@@ -122,7 +130,10 @@ fn cell(text: &str) {
     };
     let json = serde_json::to_string_pretty(&record).expect("serialises");
     let back: CellRecord = serde_json::from_str(&json).expect("a written cell.json parses");
-    assert_eq!(serde_json::to_string_pretty(&back).expect("serialises"), json);
+    assert_eq!(
+        serde_json::to_string_pretty(&back).expect("serialises"),
+        json
+    );
 }
 
 /// The records of a small run.
@@ -209,7 +220,10 @@ pub fn seeds() -> Vec<(String, Vec<u8>)> {
         serde_json::to_string_pretty(&record).unwrap()
     };
     vec![
-        ("sample_posterior.json".into(), with(0, pretty(&sidecar(false)))),
+        (
+            "sample_posterior.json".into(),
+            with(0, pretty(&sidecar(false))),
+        ),
         ("sample_prior.json".into(), with(0, pretty(&sidecar(true)))),
         ("sweep.json".into(), with(1, pretty(&plan(None)))),
         ("merge_complete.bin".into(), shards(2, &[2, 1])),

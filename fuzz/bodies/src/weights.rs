@@ -63,7 +63,9 @@ pub fn check(config: &UNetConfig, bytes: &[u8]) {
             let mut count = 0;
             for_each_tensor(config, |t| {
                 count += 1;
-                let view = file.get(&t.name).expect("every table tensor is in the file");
+                let view = file
+                    .get(&t.name)
+                    .expect("every table tensor is in the file");
                 assert_eq!((view.dtype, view.shape()), (Dtype::F16, t.shape()));
                 let loaded = &params[t.offset..t.offset + t.len];
                 for (v, raw) in loaded.iter().zip(view.data.chunks_exact(2)) {
@@ -89,8 +91,16 @@ pub fn check_normalization(bytes: &[u8]) {
     n.validate().expect("an accepted normalisation is valid");
     let defaults = Normalization::default();
     for (key, value, default) in [
-        (VELOCITY_CENTER_KEY, n.velocity_center_km_s, defaults.velocity_center_km_s),
-        (VELOCITY_HALF_RANGE_KEY, n.velocity_half_range_km_s, defaults.velocity_half_range_km_s),
+        (
+            VELOCITY_CENTER_KEY,
+            n.velocity_center_km_s,
+            defaults.velocity_center_km_s,
+        ),
+        (
+            VELOCITY_HALF_RANGE_KEY,
+            n.velocity_half_range_km_s,
+            defaults.velocity_half_range_km_s,
+        ),
         (RTM_SCALE_KEY, n.rtm_scale, defaults.rtm_scale),
     ] {
         let expected = match file.metadata(key) {
@@ -102,7 +112,9 @@ pub fn check_normalization(bytes: &[u8]) {
 }
 
 /// Texts for the normalisation metadata (valid, malformed, out of range).
-const VALUES: &[&str] = &["3.0", "1.5", " 2.5e-3 ", "-0", "0", "nan", "inf", "1e39", "x", ""];
+const VALUES: &[&str] = &[
+    "3.0", "1.5", " 2.5e-3 ", "-0", "0", "nan", "inf", "1e39", "x", "",
+];
 
 /// Exports parameters and metadata built from `data` and loads them back.
 pub fn write_then_load(data: &[u8]) {
@@ -172,7 +184,10 @@ pub fn seeds() -> Vec<(String, Vec<u8>)> {
     };
     vec![
         ("micro.safetensors".into(), good),
-        ("micro_inf.safetensors".into(), safetensors_f16(&MICRO, &inf, &[])),
+        (
+            "micro_inf.safetensors".into(),
+            safetensors_f16(&MICRO, &inf, &[]),
+        ),
         ("tiny_metadata_only.safetensors".into(), tiny_meta),
     ]
 }

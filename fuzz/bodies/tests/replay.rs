@@ -14,7 +14,10 @@ use powerpost_fuzz_bodies::{seeds, target, Target, TARGETS};
 
 /// `fuzz/<kind>/<target>`.
 fn dir(kind: &str, target: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(kind).join(target)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(kind)
+        .join(target)
 }
 
 /// The files of a directory (none if it does not exist), sorted by name.
@@ -43,12 +46,17 @@ fn run_one(t: &Target, what: &str, input: &[u8]) {
             .cloned()
             .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
             .unwrap_or_default();
-        let out = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../target/fuzz-replay-failures");
+        let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/fuzz-replay-failures");
         std::fs::create_dir_all(&out).unwrap();
         let file: String = what
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '.' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '.' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
         let path = out.join(format!("{}-{file}", t.name));
         std::fs::write(&path, input).unwrap();
@@ -81,7 +89,9 @@ fn replay(name: &str) {
         .and_then(|v| v.parse().ok())
         .unwrap_or(2000);
     // A seed per target, so that adding a target does not change the others' mutants.
-    let seed = name.bytes().fold(0x5EED_u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+    let seed = name.bytes().fold(0x5EED_u64, |h, b| {
+        h.wrapping_mul(31).wrapping_add(u64::from(b))
+    });
     let mut rng = Rng::new(seed);
     for i in 0..iterations {
         let (file, base) = &inputs[i % inputs.len()];
@@ -96,14 +106,26 @@ fn every_target_is_replayed_here() {
     let names: Vec<&str> = TARGETS.iter().map(|t| t.name).collect();
     assert_eq!(
         names,
-        ["safetensors", "weights", "npy", "segy", "checkpoint", "manifest", "sidecars", "capi"]
+        [
+            "safetensors",
+            "weights",
+            "npy",
+            "segy",
+            "checkpoint",
+            "manifest",
+            "sidecars",
+            "capi"
+        ]
     );
     // And each has its cargo-fuzz wrapper.
     for t in TARGETS {
         let wrapper = dir("fuzz_targets", &format!("{}.rs", t.name));
         let text = std::fs::read_to_string(&wrapper)
             .unwrap_or_else(|e| panic!("{}: {e}", wrapper.display()));
-        assert!(text.contains(&format!("powerpost_fuzz_bodies::{}::fuzz", t.name)), "{text}");
+        assert!(
+            text.contains(&format!("powerpost_fuzz_bodies::{}::fuzz", t.name)),
+            "{text}"
+        );
     }
 }
 
@@ -113,12 +135,22 @@ fn committed_seeds_are_current_and_small() {
     for (target, name, bytes) in seeds() {
         let path = dir("corpus", target).join(&name);
         let committed = std::fs::read(&path).unwrap_or_else(|e| {
-            panic!("{}: {e} (run `cargo run -p powerpost-fuzz-bodies --example write_seeds`)", path.display())
+            panic!(
+                "{}: {e} (run `cargo run -p powerpost-fuzz-bodies --example write_seeds`)",
+                path.display()
+            )
         });
-        assert!(committed == bytes, "{} is stale: rerun the write_seeds example", path.display());
+        assert!(
+            committed == bytes,
+            "{} is stale: rerun the write_seeds example",
+            path.display()
+        );
     }
     for t in TARGETS {
-        total += files(&dir("corpus", t.name)).iter().map(|(_, b)| b.len()).sum::<usize>();
+        total += files(&dir("corpus", t.name))
+            .iter()
+            .map(|(_, b)| b.len())
+            .sum::<usize>();
     }
     assert!(total < 100_000, "seed corpus of {total} bytes");
 }

@@ -50,9 +50,8 @@
 
 use super::metrics::{rmse, ssim};
 use super::posterior_io::{
-    check_size, load_weights, mean_and_std, read_rtm, sha256_file, Engine, ExactF32,
-    FileRecord, NormalizationRecord, RtmInput, SampleProgress, SamplerRecord, Sampling, Weights,
-    WeightsRecord,
+    check_size, load_weights, mean_and_std, read_rtm, sha256_file, Engine, ExactF32, FileRecord,
+    NormalizationRecord, RtmInput, SampleProgress, SamplerRecord, Sampling, Weights, WeightsRecord,
 };
 use super::RunArgs;
 use crate::atomic;
@@ -231,7 +230,10 @@ impl SweepPlan {
         if self.kind != "sweep" {
             bail!("{what}: field `kind` is `{}`, expected `sweep`", self.kind);
         }
-        for (field, list, lambda) in [("lambdas", &self.lambdas, true), ("alphas", &self.alphas, false)] {
+        for (field, list, lambda) in [
+            ("lambdas", &self.lambdas, true),
+            ("alphas", &self.alphas, false),
+        ] {
             if list.is_empty() {
                 bail!("{what}: field `{field}` is empty, expected at least one value");
             }
