@@ -167,6 +167,7 @@ fn plan(shard: Option<Shard>) -> SweepPlan {
         sampler,
         weights,
         rtm,
+        rtm_gain: None,
         truth: None,
         shots: None,
         shard,
@@ -193,6 +194,7 @@ pub fn seeds() -> Vec<(String, Vec<u8>)> {
         normalization: weights.normalization,
         weights: weights.clone(),
         rtm: (!prior).then(|| rtm.clone()),
+        rtm_gain: (!prior).then_some(ExactF32(0.5)),
         outputs: [("samples.npy".to_string(), "ef".repeat(32))].into(),
     };
     let with = |selector: u8, json: String| {

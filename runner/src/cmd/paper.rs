@@ -361,6 +361,7 @@ pub fn run(args: &PaperArgs) -> Result<()> {
     let mut inputs = SweepInputs::load(
         args.sampling.weights.as_deref(),
         &rtm_path,
+        false,
         Some(&truth_path),
         args.shots.as_deref(),
         &args.preset,

@@ -10,8 +10,8 @@
 //! - `samples.png`: up to 8 samples and the mean on the velocity scale (centre ± half-range
 //!   of the normalisation, km/s), and the standard deviation on its own scale;
 //! - `sample.json`: every parameter (λ, α, N, first, seed, all sampler fields, image size,
-//!   normalisation, weights path + SHA-256, RTM path + SHA-256, version) and the SHA-256 of
-//!   the three `.npy` files.
+//!   normalisation, weights path + SHA-256, RTM path + SHA-256, the `--rtm-normalize` gain
+//!   if any, version) and the SHA-256 of the three `.npy` files.
 //!
 //! Everything is written into a temporary directory beside DIR first; a new DIR then
 //! appears whole by one rename, an existing DIR has each file replaced atomically. Bad
@@ -24,8 +24,8 @@
 
 use super::posterior_io::{
     check_power, check_size, check_weights, evaluations, load_weights, mean_and_std, read_rtm,
-    sha256_file, Engine, FileRecord, NormalizationRecord, SampleProgress, SamplerRecord, Sampling,
-    WeightsRecord,
+    sha256_file, Engine, ExactF32, FileRecord, NormalizationRecord, SampleProgress, SamplerRecord,
+    Sampling, WeightsRecord,
 };
 use super::RunArgs;
 use crate::atomic;
@@ -47,6 +47,11 @@ pub struct SampleArgs {
     /// multiplied by the weights' RTM scale). H and W must be multiples of 4.
     #[arg(long, required_unless_present_any = ["prior", "from"], conflicts_with = "prior")]
     pub rtm: Option<PathBuf>,
+    /// Rescale the RTM image so that its standard deviation after the weights' RTM scale is
+    /// 1, the training images' pooled value: for images from another migration code,
+    /// acquisition or unit. The gain is recorded in sample.json.
+    #[arg(long, conflicts_with_all = ["prior", "from"])]
+    pub rtm_normalize: bool,
     /// Sample the power-scaled prior p(x)^α instead (no RTM; λ = 0).
     #[arg(long)]
     pub prior: bool,
@@ -119,6 +124,9 @@ pub struct SampleSidecar {
     pub weights: WeightsRecord,
     /// RTM image (`null`: prior).
     pub rtm: Option<FileRecord>,
+    /// Gain applied to the RTM image's values (`--rtm-normalize`; absent: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rtm_gain: Option<ExactF32>,
     /// SHA-256 of each output `.npy`.
     pub outputs: BTreeMap<String, String>,
 }
@@ -152,7 +160,7 @@ pub fn run(args: &SampleArgs) -> Result<()> {
         rtm = match &r.rtm {
             Some(rec) => {
                 let path = args.rtm.clone().unwrap_or_else(|| PathBuf::from(&rec.path));
-                let input = read_rtm(&path, multiple)?;
+                let mut input = read_rtm(&path, multiple)?;
                 if input.record.sha256 != rec.sha256 {
                     bail!(
                         "{}: field `rtm.sha256` is {}, but {} has SHA-256 {}: not the RTM image this run was made with",
@@ -161,6 +169,9 @@ pub fn run(args: &SampleArgs) -> Result<()> {
                         path.display(),
                         input.record.sha256
                     );
+                }
+                if let Some(gain) = r.rtm_gain {
+                    input.apply_gain(gain.0);
                 }
                 Some(input)
             }
@@ -198,7 +209,10 @@ pub fn run(args: &SampleArgs) -> Result<()> {
                 .rtm
                 .as_ref()
                 .ok_or_else(|| anyhow!("give --rtm IMAGE.npy or --prior"))?;
-            let input = read_rtm(path, multiple)?;
+            let mut input = read_rtm(path, multiple)?;
+            if args.rtm_normalize {
+                input.normalize(weights.normalization.rtm_scale)?;
+            }
             (height, width) = (input.height, input.width);
             rtm = Some(input);
         }
@@ -226,6 +240,9 @@ pub fn run(args: &SampleArgs) -> Result<()> {
                 env!("CARGO_PKG_VERSION")
             );
         }
+    }
+    if let Some(input) = &rtm {
+        input.warn_amplitude(&weights);
     }
     let out_dir = prepare_output(&args.out)?;
     let quiet_note = recorded.is_some() || args.run.quiet;
@@ -287,6 +304,7 @@ pub fn run(args: &SampleArgs) -> Result<()> {
         network_evaluations_per_sample: evaluations(&sampler),
         normalization: weights.normalization.into(),
         weights: weights.record.clone(),
+        rtm_gain: rtm.as_ref().and_then(|r| r.gain).map(ExactF32),
         rtm: rtm.map(|r| r.record),
         outputs,
     };
@@ -354,6 +372,17 @@ impl SampleSidecar {
                 "{what}: field `lambda` is {}, expected 0 for a prior run (`rtm` is null)",
                 self.lambda
             );
+        }
+        if let Some(gain) = self.rtm_gain {
+            if self.rtm.is_none() {
+                bail!("{what}: field `rtm_gain` is set for a prior run (`rtm` is null); expected it absent");
+            }
+            if !(gain.0.is_finite() && gain.0 > 0.0) {
+                bail!(
+                    "{what}: field `rtm_gain` is {}, expected a finite number > 0",
+                    gain.0
+                );
+            }
         }
         if self.n == 0 {
             bail!("{what}: field `n` is 0, expected at least 1 sample");

@@ -8,7 +8,8 @@
 //! --alpha α --first 0 --n n --seed S` with the same RTM image, weights and sampler.
 //!
 //! ## Output directory
-//! - `sweep.json`: the plan (lists, n, seed, sampler, weights, RTM, truth, shots, shard);
+//! - `sweep.json`: the plan (lists, n, seed, sampler, weights, RTM and its
+//!   `--rtm-normalize` gain, truth, shots, shard);
 //! - `cells/l{λ}_a{α}/`: `samples.npy` (n × H × W, km/s), `mean.npy`, `std.npy`, and
 //!   `cell.json` (the cell's parameters, with digests instead of paths, its metrics and
 //!   the SHA-256 of its files). A cell directory appears whole (written beside, then
@@ -90,6 +91,11 @@ pub struct SweepArgs {
     /// RTM image: 2-D [H, W] float32 .npy.
     #[arg(long)]
     pub rtm: PathBuf,
+    /// Rescale the RTM image so that its standard deviation after the weights' RTM scale
+    /// is 1, the training images' pooled value (as `sample --rtm-normalize`); the gain is
+    /// recorded in sweep.json and every cell.json.
+    #[arg(long)]
+    pub rtm_normalize: bool,
     /// Ground-truth velocity (km/s), 2-D [H, W] .npy: adds RMSE and SSIM of each mean.
     #[arg(long)]
     pub truth: Option<PathBuf>,
@@ -175,6 +181,9 @@ pub struct SweepPlan {
     pub weights: WeightsRecord,
     /// RTM image.
     pub rtm: FileRecord,
+    /// Gain applied to the RTM image's values (`--rtm-normalize`; absent: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rtm_gain: Option<ExactF32>,
     /// Ground truth, if any.
     pub truth: Option<FileRecord>,
     /// Observed shots, if any.
@@ -201,6 +210,7 @@ impl SweepPlan {
             sampler: SamplerRecord::of(&spec.sampler),
             weights: inputs.weights.record.clone(),
             rtm: inputs.rtm.record.clone(),
+            rtm_gain: inputs.rtm.gain.map(ExactF32),
             truth: inputs.truth.as_ref().map(|t| t.1.clone()),
             shots: inputs.shots.as_ref().map(|s| s.record.clone()),
             shard: spec.shard,
@@ -325,6 +335,7 @@ impl SweepPlan {
             architecture: self.weights.architecture.clone(),
             normalization: self.weights.normalization,
             rtm_sha256: self.rtm.sha256.clone(),
+            rtm_gain: self.rtm_gain,
         }
     }
 
@@ -404,6 +415,9 @@ pub struct CellParams {
     pub normalization: NormalizationRecord,
     /// RTM digest.
     pub rtm_sha256: String,
+    /// Gain applied to the RTM image (absent: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rtm_gain: Option<ExactF32>,
 }
 
 /// What the metrics depend on besides the mean.
@@ -531,6 +545,9 @@ fn first_difference<T: Serialize>(recorded: &T, wanted: &T) -> String {
                 );
             }
         }
+        if let Some((key, value)) = a.iter().find(|(key, _)| !b.contains_key(*key)) {
+            return format!("`{key}` recorded {value}, now nothing");
+        }
     }
     "parameters differ".to_string()
 }
@@ -559,20 +576,27 @@ pub struct SweepInputs {
 }
 
 impl SweepInputs {
-    /// Loads `--weights`, `--rtm`, `--truth` and `--shots` (of `--preset`).
+    /// Loads `--weights`, `--rtm` (normalised if `rtm_normalize`, else its amplitude
+    /// checked), `--truth` and `--shots` (of `--preset`).
     ///
     /// # Errors
     /// Unreadable or malformed files, sizes that do not match the RTM image or the preset,
-    /// values that are not velocities or finite shots; the message names the file.
+    /// values that are not velocities or finite shots, an RTM image that cannot be
+    /// normalised; the message names the file.
     pub fn load(
         weights: Option<&str>,
         rtm: &Path,
+        rtm_normalize: bool,
         truth: Option<&Path>,
         shots: Option<&Path>,
         preset: &str,
     ) -> Result<Self> {
         let weights = load_weights(weights)?;
-        let rtm = read_rtm(rtm, weights.config.size_multiple())?;
+        let mut rtm = read_rtm(rtm, weights.config.size_multiple())?;
+        if rtm_normalize {
+            rtm.normalize(weights.normalization.rtm_scale)?;
+        }
+        rtm.warn_amplitude(&weights);
         let truth = match truth {
             Some(path) => Some(read_truth(path, rtm.height, rtm.width)?),
             None => None,
@@ -734,6 +758,7 @@ pub fn run(args: &SweepArgs) -> Result<()> {
     let inputs = SweepInputs::load(
         args.sampling.weights.as_deref(),
         &args.rtm,
+        args.rtm_normalize,
         args.truth.as_deref(),
         args.shots.as_deref(),
         &args.preset,

@@ -27,12 +27,21 @@ pub fn ok(args: &[&str]) -> Output {
     out
 }
 
-/// Asserts a clean user error: exit 2, one `error:` message containing every `needle`, no
-/// panic or backtrace.
+/// Asserts a clean user error: exit 2, one `error:` message containing every `needle`
+/// (after nothing but `warning:` lines, e.g. about an input's amplitude), no panic or
+/// backtrace.
 pub fn assert_user_error(out: &Output, needles: &[&str]) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");
-    assert!(stderr.starts_with("error: "), "stderr: {stderr}");
+    let only_warnings_before = stderr
+        .find("error: ")
+        .map_or("", |at| &stderr[..at])
+        .lines()
+        .all(|l| l.starts_with("warning: "));
+    assert!(
+        stderr.starts_with("error: ") || (only_warnings_before && stderr.contains("\nerror: ")),
+        "stderr: {stderr}"
+    );
     assert!(
         !stderr.contains("panicked") && !stderr.contains("stack backtrace"),
         "stderr: {stderr}"
