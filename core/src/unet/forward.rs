@@ -563,7 +563,7 @@ impl<'p> UNet<'p> {
         });
         result?;
 
-        combine_branches(&pre, geometry, input.x, &bufs[OUTPUT_SLOT], output)
+        combine_branches(&pre, geometry, input.x, bufs[OUTPUT_SLOT], output)
     }
 
     /// Runs one operation of the program on the workspace slots.
