@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test powerpost has. This is the README's test command and what CI calls.
 #
+# 0. The quick gates first: rustfmt's formatting and clippy's lints (warnings are errors;
+#    clippy.toml sets the MSRV it checks against) over every crate and target.
 # 1. The whole workspace's tests (unit, integration, insta snapshots).
 # 2. The no_std/no-alloc proof: a `#![no_std]` staticlib with its own panic handler and no
 #    global allocator that calls the network's forward pass. It fails to build if the core
@@ -11,6 +13,12 @@
 # 4. The API docs of every crate build without warnings (broken or ambiguous links).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+echo "== formatting (rustfmt)"
+cargo fmt --all -- --check
+
+echo "== lints (clippy, warnings are errors)"
+cargo clippy --locked --workspace --all-targets -- -D warnings
 
 echo "== workspace tests"
 cargo test --workspace --locked

@@ -2,6 +2,7 @@
 //! for every output value, for both branches together and each alone, several sizes and
 //! noise levels, random and shipped weights; and the same refusals.
 
+#[allow(dead_code)] // `padded` is for the layer tests; the network takes unpadded images
 mod common;
 
 use common::{assert_same_bits, garbage, pipeline_or_skip, Rng};
@@ -172,7 +173,9 @@ fn refuses_what_the_core_refuses() {
     let mut bad_x = x.clone();
     bad_x[7] = f32::NAN;
     let cond = vec![0.1; h * w];
-    let cases: [(usize, usize, &[f32], f32, &[f32], bool, bool); 6] = [
+    // (height, width, x, σ, condition, conditional branch wanted, unconditional wanted)
+    type Refusal<'a> = (usize, usize, &'a [f32], f32, &'a [f32], bool, bool);
+    let cases: [Refusal; 6] = [
         (h, w, &x, 1.0, &cond, false, false), // no branch
         (7, w, &x[..7 * w], 1.0, &cond[..7 * w], true, true), // odd side
         (h, w, &bad_x, 1.0, &cond, true, true), // NaN input

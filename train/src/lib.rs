@@ -16,9 +16,6 @@
 //! Everything is deterministic: the same inputs and seed give the same bits for any
 //! thread count.
 
-// `x % n == 0` is kept over `is_multiple_of` (workspace MSRV 1.80).
-#![allow(clippy::manual_is_multiple_of)]
-
 pub mod checkpoint;
 pub mod dataset;
 pub mod exec;

@@ -71,7 +71,7 @@ impl Sum8 {
     pub fn extend(&mut self, values: &[f32]) {
         let mut rest = values;
         // Align to a multiple of 8 so that whole chunks map lane j to partial j.
-        while !self.count.is_multiple_of(8) && !rest.is_empty() {
+        while self.count % 8 != 0 && !rest.is_empty() {
             self.partial[self.count % 8] += rest[0];
             self.count += 1;
             rest = &rest[1..];
@@ -94,7 +94,7 @@ impl Sum8 {
     #[inline]
     pub fn extend_squared_deviation(&mut self, values: &[f32], mean: f32) {
         let mut rest = values;
-        while !self.count.is_multiple_of(8) && !rest.is_empty() {
+        while self.count % 8 != 0 && !rest.is_empty() {
             let d = rest[0] - mean;
             self.partial[self.count % 8] += d * d;
             self.count += 1;
@@ -150,7 +150,7 @@ pub fn check_group_norm(
             expected: "non-empty feature maps",
         });
     }
-    if norm.groups == 0 || !channels.is_multiple_of(norm.groups) {
+    if norm.groups == 0 || channels % norm.groups != 0 {
         return Err(Error::InvalidArgument {
             name: "groups",
             expected: "a divisor of the channel count",

@@ -24,7 +24,7 @@ pub fn check_avg_pool2(
     input_len: usize,
     out_len: usize,
 ) -> Result<Geometry, Error> {
-    if !fine.height.is_multiple_of(2) || !fine.width.is_multiple_of(2) {
+    if fine.height % 2 != 0 || fine.width % 2 != 0 {
         return Err(Error::InvalidArgument {
             name: "geometry",
             expected: "even height and width",

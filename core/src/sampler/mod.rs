@@ -383,6 +383,34 @@ pub(crate) fn denoise_into_x<D: Denoiser + ?Sized>(
     Ok(())
 }
 
+/// A one-step method `step(denoiser, σ_i, σ_{i+1}, x, scratch)` (Euler, Heun): moves `x`
+/// from σ_i to σ_{i+1}, using `scratch` as its working buffer.
+type OneStepMethod<D> = fn(&mut D, f32, f32, &mut [f32], &mut [f32]) -> Result<(), Error>;
+
+/// Walks the schedule with a one-step method `step(denoiser, σ_i, σ_{i+1}, x, scratch)`
+/// (Euler, Heun), reporting progress after each step.
+fn run_one_step_method<D: Denoiser + ?Sized>(
+    denoiser: &mut D,
+    schedule: &KarrasSchedule,
+    x: &mut [f32],
+    scratch: &mut [f32],
+    progress: &mut dyn FnMut(usize, usize),
+    step: OneStepMethod<D>,
+) -> Result<(), Error> {
+    let steps = schedule.steps();
+    for i in 0..steps {
+        step(
+            denoiser,
+            schedule.sigma(i),
+            schedule.sigma(i + 1),
+            x,
+            scratch,
+        )?;
+        progress(i + 1, steps);
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -510,28 +538,4 @@ mod tests {
         .validate()
         .unwrap();
     }
-}
-
-/// Walks the schedule with a one-step method `step(denoiser, σ_i, σ_{i+1}, x, scratch)`
-/// (Euler, Heun), reporting progress after each step.
-fn run_one_step_method<D: Denoiser + ?Sized>(
-    denoiser: &mut D,
-    schedule: &KarrasSchedule,
-    x: &mut [f32],
-    scratch: &mut [f32],
-    progress: &mut dyn FnMut(usize, usize),
-    step: fn(&mut D, f32, f32, &mut [f32], &mut [f32]) -> Result<(), Error>,
-) -> Result<(), Error> {
-    let steps = schedule.steps();
-    for i in 0..steps {
-        step(
-            denoiser,
-            schedule.sigma(i),
-            schedule.sigma(i + 1),
-            x,
-            scratch,
-        )?;
-        progress(i + 1, steps);
-    }
-    Ok(())
 }

@@ -213,7 +213,7 @@ pub fn embedding(
         scratch.len(),
         embedding_scratch_len(config),
     )?;
-    if e == 0 || !emb.len().is_multiple_of(e) {
+    if e == 0 || emb.len() % e != 0 {
         return Err(Error::BufferLength {
             buffer: "embedding",
             expected: e,
@@ -313,7 +313,8 @@ pub fn network_input(
     if let Some(y) = condition {
         check_len("condition", y.len(), geometry.pixels())?;
     }
-    if out.is_empty() || !out.len().is_multiple_of(2 * plane) {
+    // `checked_rem` refuses a zero divisor (a wrapped plane length) rather than panicking.
+    if out.is_empty() || out.len().checked_rem(2 * plane) != Some(0) {
         return Err(Error::BufferLength {
             buffer: "network input",
             expected: 2 * plane,
@@ -562,7 +563,7 @@ impl<'p> UNet<'p> {
         });
         result?;
 
-        combine_branches(&pre, geometry, input.x, &bufs[OUTPUT_SLOT], output)
+        combine_branches(&pre, geometry, input.x, bufs[OUTPUT_SLOT], output)
     }
 
     /// Runs one operation of the program on the workspace slots.

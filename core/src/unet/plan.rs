@@ -119,7 +119,7 @@ impl<'c> Plan<'c> {
         });
         let mut ch = c.base_channels;
         let mut skip = [0usize; super::config::MAX_LEVELS];
-        for level in 0..levels {
+        for (level, skip_channels) in skip.iter_mut().enumerate().take(levels) {
             if level > 0 {
                 f(Block::Down {
                     level,
@@ -140,7 +140,7 @@ impl<'c> Plan<'c> {
                 }));
                 ch = out;
             }
-            skip[level] = ch;
+            *skip_channels = ch;
         }
         for index in 0..c.middle_blocks {
             f(Block::Res(ResBlock {

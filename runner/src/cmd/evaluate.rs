@@ -275,7 +275,7 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
     let mut results = Vec::new();
     let mut shown = Vec::new();
     let mut sample_seconds = 0.0;
-    let mut progress = SampleProgress::new(
+    let progress = SampleProgress::new(
         (held.len() * args.samples) as u64,
         sampler.steps as u64,
         args.run.quiet,
@@ -293,7 +293,7 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
             seed: args.seed,
         };
         let t = Instant::now();
-        let samples = engine.draw(&s, 0, args.samples, &mut progress)?;
+        let samples = engine.draw(&s, 0, args.samples, &progress)?;
         sample_seconds += t.elapsed().as_secs_f64();
         let (mean, std) = mean_and_std(&samples, len);
         let background = smoothed(truth, height, width, m.smooth_sigma)?;
@@ -342,12 +342,12 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
             sampler,
             seed: args.seed,
         };
-        let mut progress = SampleProgress::new(
+        let progress = SampleProgress::new(
             args.prior_samples as u64,
             sampler.steps as u64,
             args.run.quiet,
         );
-        let samples = engine.draw(&s, 0, args.prior_samples, &mut progress)?;
+        let samples = engine.draw(&s, 0, args.prior_samples, &progress)?;
         progress.finish();
         let train = &data.velocity_kms[..m.train_pairs * len];
         let mut nearest_rmse = Vec::new();
@@ -393,7 +393,7 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
         let n = args.study_samples;
         let run_with = |config: SamplerConfig| -> Result<(Vec<Vec<f32>>, f64, usize)> {
             let steps = config.steps;
-            let mut progress =
+            let progress =
                 SampleProgress::new((study.len() * n) as u64, steps as u64, args.run.quiet);
             let t = Instant::now();
             let mut all = Vec::new();
@@ -408,7 +408,7 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
                     sampler: config,
                     seed: args.seed,
                 };
-                all.push(engine.draw(&s, 0, n, &mut progress)?);
+                all.push(engine.draw(&s, 0, n, &progress)?);
             }
             progress.finish();
             Ok((

@@ -1027,7 +1027,7 @@ pub fn evaluations(config: &SamplerConfig) -> usize {
 /// Pointwise mean and standard deviation (population, divide by N) of `n` images of `len`
 /// values, in f64, summing in sample-index order (two passes), rounded to f32 at the end.
 pub fn mean_and_std(samples: &[f32], len: usize) -> (Vec<f32>, Vec<f32>) {
-    let n = if len == 0 { 0 } else { samples.len() / len };
+    let n = samples.len().checked_div(len).unwrap_or(0);
     let mut sum = vec![0.0f64; len];
     for image in samples.chunks_exact(len.max(1)) {
         for (s, &v) in sum.iter_mut().zip(image) {

@@ -260,8 +260,8 @@ pub fn run(args: &SampleArgs) -> Result<()> {
         sampler,
         seed,
     };
-    let mut progress = SampleProgress::new(n as u64, sampler.steps as u64, args.run.quiet);
-    let samples = engine.draw(&sampling, first, n, &mut progress)?;
+    let progress = SampleProgress::new(n as u64, sampler.steps as u64, args.run.quiet);
+    let samples = engine.draw(&sampling, first, n, &progress)?;
     progress.finish();
     let (mean, std) = mean_and_std(&samples, height * width);
 

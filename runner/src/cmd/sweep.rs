@@ -507,8 +507,8 @@ pub fn parse_shard(text: &str) -> Result<Shard> {
 enum CellState {
     /// No usable directory.
     Missing,
-    /// Complete, with its record.
-    Complete(CellRecord),
+    /// Complete, with its record (boxed: the record is large, `Missing` is empty).
+    Complete(Box<CellRecord>),
 }
 
 /// Reads a cell directory: complete when `cell.json` parses and every file has its
@@ -526,7 +526,7 @@ fn inspect_cell(dir: &Path) -> CellState {
             _ => return CellState::Missing,
         }
     }
-    CellState::Complete(record)
+    CellState::Complete(Box::new(record))
 }
 
 /// The first top-level field in which two records differ (for messages).
@@ -1180,7 +1180,7 @@ pub fn load_cells(plan: &SweepPlan, out: &Path) -> Result<Vec<CellRecord>> {
                     first_difference(&record.params, &plan.cell_params(c))
                 );
             }
-            Ok(record)
+            Ok(*record)
         })
         .collect()
 }

@@ -290,22 +290,8 @@ pub fn forward_all_shots(
         .map(|_| Mutex::new(Ok(Vec::new())))
         .collect();
     exec.for_each(a.n_sources, &|s| {
-        let run = || -> std::result::Result<Vec<f32>, powerpost_core::Error> {
-            let mut state = vec![0.0; wave::state_len(&cfg)?];
-            let mut shot = vec![0.0; per];
-            wave::forward_shot(
-                &cfg,
-                &medium,
-                a.source_position(s)?,
-                &recs,
-                &w,
-                &mut state,
-                &mut shot,
-                &Serial,
-            )?;
-            Ok(shot)
-        };
-        *shots[s].lock().unwrap_or_else(|p| p.into_inner()) = run();
+        *shots[s].lock().unwrap_or_else(|p| p.into_inner()) =
+            forward_one_shot(a, &medium, &recs, &w, s);
         progress.inc(1);
     });
     progress.finish();
@@ -318,6 +304,30 @@ pub fn forward_all_shots(
         );
     }
     Ok(out)
+}
+
+/// Forward-models shot `s` serially on a prepared `medium`: its `[nt, receivers]` traces.
+fn forward_one_shot(
+    a: &Acquisition,
+    medium: &[f32],
+    receivers: &[[f32; 2]],
+    wavelet: &[f32],
+    s: usize,
+) -> std::result::Result<Vec<f32>, powerpost_core::Error> {
+    let cfg = a.cfg;
+    let mut state = vec![0.0; wave::state_len(&cfg)?];
+    let mut shot = vec![0.0; cfg.nt * a.n_receivers];
+    wave::forward_shot(
+        &cfg,
+        medium,
+        a.source_position(s)?,
+        receivers,
+        wavelet,
+        &mut state,
+        &mut shot,
+        &Serial,
+    )?;
+    Ok(shot)
 }
 
 /// Adds band-limited noise at `snr_db` to every shot (the wavelet's first
