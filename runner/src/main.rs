@@ -15,8 +15,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Print the version, the network architecture and the machine's capabilities.
-    Info,
+    /// Print the version, the network architecture, the machine's capabilities and what the weights hold.
+    Info(cmd::info::InfoArgs),
     /// Time the score network (CFG pair) and a posterior sample on this machine.
     Bench(cmd::bench::BenchArgs),
     /// Generate seeded synthetic North Sea-like velocity models (.npy and/or a PNG gallery).
@@ -60,7 +60,7 @@ fn main() -> std::process::ExitCode {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Info => cmd::info::run(),
+        Command::Info(args) => cmd::info::run(&args),
         Command::Bench(args) => cmd::bench::run(&args),
         Command::Geology(args) => cmd::geology::run(&args),
         Command::Plot(args) => cmd::plot::run(&args),

@@ -5,7 +5,8 @@
 //! independently); the gain is recorded and `--from` reproduces the bits; a constant image
 //! is refused without output; a sweep directory made with normalisation refuses a rerun
 //! without it. With the shipped weights, an image far from the training amplitude draws a
-//! warning naming the file, the shipped example does not.
+//! warning naming the file, the shipped example does not; `powerpost info` reports the
+//! weights' digest and the raw RTM amplitude they expect.
 
 use std::path::{Path, PathBuf};
 
@@ -291,4 +292,51 @@ fn amplitude_warning_with_the_shipped_weights() {
     );
     let stderr = run(&loud_path, "loud-normalised", &["--rtm-normalize"]);
     assert!(!stderr.contains("warning"), "{stderr}");
+}
+
+/// `powerpost info` describes the shipped weights: the SHA-256 it prints is the file's
+/// (computed here independently), and the raw RTM amplitude it says the weights expect
+/// (1 / RTM scale) is, after the scale, inside the training band for the shipped example
+/// image; `--weights random:SEED` is flagged as noise; a missing file is a clean error
+/// with nothing on stdout.
+#[test]
+fn info_describes_the_weights() {
+    use sha2::{Digest, Sha256};
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let file = root.join("weights/powerpost-edge.safetensors");
+    let want = format!("{:x}", Sha256::digest(std::fs::read(&file).unwrap()));
+    let out = ok(&["info"]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(text.contains(&format!("sha256: {want}")), "{text}");
+    let expected_std: f64 = text
+        .lines()
+        .find_map(|l| l.split("standard deviation near ").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no amplitude line in {text}"));
+    let (_, example) = read_npy(&root.join("examples/edge-2016/rtm.npy"));
+    let n = example.len() as f64;
+    let mean = example.iter().map(|&v| v as f64).sum::<f64>() / n;
+    let std = (example
+        .iter()
+        .map(|&v| (v as f64 - mean).powi(2))
+        .sum::<f64>()
+        / n)
+        .sqrt();
+    let ratio = std / expected_std;
+    assert!(
+        (0.55..=2.15).contains(&ratio),
+        "example std / expected = {ratio}"
+    );
+
+    let out = ok(&["info", "--weights", "random:3"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("weights: random:3") && text.contains("noise"),
+        "{text}"
+    );
+
+    let out = powerpost(&["info", "--weights", "/nonexistent/w.safetensors"]);
+    assert_user_error(&out, &["/nonexistent/w.safetensors", "cannot read"]);
+    assert!(out.stdout.is_empty());
 }

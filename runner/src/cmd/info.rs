@@ -1,12 +1,38 @@
-//! `powerpost info`: version, network architecture and this machine's capabilities.
+//! `powerpost info`: version, network architecture and this machine's capabilities, and
+//! what a weights file holds (the shipped one by default, or `--weights`): digest,
+//! architecture, normalisation, the raw RTM amplitude it expects, training metadata.
 
-use anyhow::Result;
+use super::posterior_io::{default_weights_candidates, load_weights, Weights};
+use anyhow::{Context, Result};
+use clap::Args;
 use powerpost_core::nn::simd::Isa;
+use powerpost_core::safetensors::SafeTensors;
 use powerpost_core::unet::plan::{conv_flops, Block, Plan};
 use powerpost_core::unet::{params_len, workspace_len, UNetConfig};
 
+/// Options of `powerpost info`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct InfoArgs {
+    /// Describe these weights (a .safetensors file or random:SEED) instead of the shipped
+    /// default.
+    #[arg(long)]
+    pub weights: Option<String>,
+}
+
 /// Runs `powerpost info`.
-pub fn run() -> Result<()> {
+///
+/// # Errors
+/// A `--weights` file that cannot be read or is not valid weights (the shipped default
+/// missing is reported, not an error).
+pub fn run(args: &InfoArgs) -> Result<()> {
+    // Weights first, so that a bad --weights fails before anything is printed.
+    let weights = match &args.weights {
+        Some(spec) => Some(load_weights(Some(spec))?),
+        None if default_weights_candidates().iter().any(|p| p.is_file()) => {
+            Some(load_weights(None)?)
+        }
+        None => None,
+    };
     let c = UNetConfig::DEFAULT;
     println!("powerpost {}", env!("CARGO_PKG_VERSION"));
     println!("architecture: {}", c.describe());
@@ -40,6 +66,53 @@ pub fn run() -> Result<()> {
             .unwrap_or(1)
     );
     println!("vulkan devices (--backend vulkan): {}", vulkan_devices());
+    match &weights {
+        Some(w) => describe_weights(w)?,
+        None => println!("weights: none shipped next to this binary (give --weights FILE)"),
+    }
+    Ok(())
+}
+
+/// Prints what `w` holds.
+fn describe_weights(w: &Weights) -> Result<()> {
+    let n = &w.normalization;
+    println!("weights: {}", w.record.path);
+    println!("  sha256: {}", w.record.sha256);
+    println!("  architecture: {}", w.record.architecture);
+    println!(
+        "  parameters: {} ({} tensors)",
+        w.params.len(),
+        powerpost_core::unet::params::tensor_count(&w.config)
+    );
+    println!(
+        "  velocity normalisation: (v − {} km/s) / {} km/s",
+        n.velocity_center_km_s, n.velocity_half_range_km_s
+    );
+    if w.record.path.starts_with("random:") {
+        println!("  RTM scale: {:e}", n.rtm_scale);
+        println!("  seeded random weights: for testing only, the samples are noise");
+        return Ok(());
+    }
+    println!(
+        "  RTM scale: {:e} (RTM images with a standard deviation near {:.3e} in their own units match the training images; otherwise sample --rtm-normalize)",
+        n.rtm_scale,
+        1.0 / f64::from(n.rtm_scale).abs()
+    );
+    let bytes = std::fs::read(&w.record.path)
+        .with_context(|| format!("--weights {}: cannot read", w.record.path))?;
+    let file = SafeTensors::parse(&bytes)
+        .map_err(|e| anyhow::anyhow!("{}: not a valid safetensors file: {e}", w.record.path))?;
+    for (key, label) in [
+        (
+            "powerpost.train_steps",
+            "steps of the training run that wrote it (a fine-tuning run counts its own)",
+        ),
+        ("powerpost.dataset_sha256", "training dataset sha256"),
+    ] {
+        if let Some(value) = file.metadata(key) {
+            println!("  {label}: {value}");
+        }
+    }
     Ok(())
 }
 
