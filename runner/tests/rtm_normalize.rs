@@ -59,6 +59,13 @@ fn sample(rtm: &Path, out: &Path, extra: &[&str]) -> (Vec<f32>, String) {
     (samples, String::from_utf8_lossy(&o.stderr).to_string())
 }
 
+/// Population standard deviation in f64 (two passes), the test's own reference.
+fn population_std(v: &[f32]) -> f64 {
+    let n = v.len() as f64;
+    let mean = v.iter().map(|&x| x as f64).sum::<f64>() / n;
+    (v.iter().map(|&x| (x as f64 - mean).powi(2)).sum::<f64>() / n).sqrt()
+}
+
 fn bits(v: &[f32]) -> Vec<u32> {
     v.iter().map(|x| x.to_bits()).collect()
 }
@@ -90,9 +97,7 @@ fn normalised_samples_do_not_depend_on_the_image_unit() {
 
     // Independent reference: divide by the population standard deviation in f64 here and
     // sample that image without normalisation.
-    let n = base.len() as f64;
-    let mean = base.iter().map(|&v| v as f64).sum::<f64>() / n;
-    let std = (base.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n).sqrt();
+    let std = population_std(&base);
     let gain = (1.0 / std) as f32;
     let unit: Vec<f32> = base.iter().map(|v| v * gain).collect();
     let unit_path = write(dir.path(), "rtm_unit.npy", &unit);
@@ -315,14 +320,7 @@ fn info_describes_the_weights() {
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| panic!("no amplitude line in {text}"));
     let (_, example) = read_npy(&root.join("examples/edge-2016/rtm.npy"));
-    let n = example.len() as f64;
-    let mean = example.iter().map(|&v| v as f64).sum::<f64>() / n;
-    let std = (example
-        .iter()
-        .map(|&v| (v as f64 - mean).powi(2))
-        .sum::<f64>()
-        / n)
-        .sqrt();
+    let std = population_std(&example);
     let ratio = std / expected_std;
     assert!(
         (0.55..=2.15).contains(&ratio),
