@@ -2,7 +2,7 @@
 # Runs every test powerpost has. This is the README's test command and what CI calls.
 #
 # 0. The quick gates first: rustfmt's formatting and clippy's lints (warnings are errors;
-#    clippy.toml sets the MSRV it checks against) over every crate and target.
+#    each crate's `rust-version` is the MSRV it checks against) over every crate and target.
 # 1. The whole workspace's tests (unit, integration, insta snapshots).
 # 2. The no_std/no-alloc proof: a `#![no_std]` staticlib with its own panic handler and no
 #    global allocator that calls the network's forward pass. It fails to build if the core

@@ -84,7 +84,7 @@ fn check<T>(name: &'static str, ptr: *const T, len: usize) -> Result<(), Failure
     if ptr.is_null() {
         return Err(Failure::NullPointer { name });
     }
-    if (ptr as usize) % align_of::<T>() != 0 {
+    if !(ptr as usize).is_multiple_of(align_of::<T>()) {
         return Err(Failure::Core(Error::InvalidArgument {
             name,
             expected: "a pointer aligned for its element type (4 bytes for float)",

@@ -75,7 +75,7 @@ pub fn network_config(preset: i32) -> Result<UNetConfig, Failure> {
 /// Checks an image size for `config` and returns `height × width`.
 fn image_len(config: &UNetConfig, height: usize, width: usize) -> Result<usize, Failure> {
     let m = config.size_multiple();
-    let side_ok = |s: usize| s > 0 && s % m == 0 && s <= POWERPOST_MAX_IMAGE_SIDE;
+    let side_ok = |s: usize| s > 0 && s.is_multiple_of(m) && s <= POWERPOST_MAX_IMAGE_SIDE;
     if !(side_ok(height) && side_ok(width)) {
         return Err(Failure::Core(Error::InvalidArgument {
             name: "height/width",

@@ -144,9 +144,10 @@ impl GpuUNet {
         let want_cond = output.conditional.is_some();
         let (height, width) = (input.height, input.width);
         let geometry = Geometry::new(height, width);
-        let fresh = self.prepared.as_ref().map_or(true, |p| {
-            (p.height, p.width, p.batch) != (height, width, batch)
-        });
+        let fresh = self
+            .prepared
+            .as_ref()
+            .is_none_or(|p| (p.height, p.width, p.batch) != (height, width, batch));
         if fresh {
             self.prepared = Some(self.prepare(height, width, batch)?);
         }

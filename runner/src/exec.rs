@@ -108,7 +108,7 @@ fn worker(shared: &Shared, mut seen: usize) {
         let mut spins = 0u32;
         while idle(seen) {
             spins = spins.wrapping_add(1);
-            if spins % 64 == 0 && start.elapsed() > SPIN {
+            if spins.is_multiple_of(64) && start.elapsed() > SPIN {
                 let mut g = lock(&shared.sleep);
                 shared.parked.fetch_add(1, SeqCst);
                 while idle(seen) {
@@ -232,7 +232,7 @@ impl Executor for PoolExecutor {
         let mut spins = 0u32;
         while job.done.load(SeqCst) < n {
             spins = spins.wrapping_add(1);
-            if spins % 64 == 0 && start.elapsed() > SPIN {
+            if spins.is_multiple_of(64) && start.elapsed() > SPIN {
                 let mut g = lock(&job.finished);
                 job.caller_parked.store(true, SeqCst);
                 while job.done.load(SeqCst) < n {

@@ -223,7 +223,7 @@ pub fn parse(bytes: &[u8]) -> Result<Segy, Error> {
         .unwrap_or(usize::MAX);
     let body = bytes.len() - start;
     let traces = body / trace_len;
-    if body % trace_len != 0 {
+    if !body.is_multiple_of(trace_len) {
         return Err(truncated(
             bytes,
             Part::Trace(traces),

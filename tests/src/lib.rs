@@ -91,7 +91,7 @@ pub fn reference_denoise(
     if conditional {
         cur.extend_from_slice(y);
     } else {
-        cur.extend(std::iter::repeat(0.0).take(h * w));
+        cur.extend(std::iter::repeat_n(0.0, h * w));
     }
     let (mut ch, mut hh, mut ww) = (config.in_channels, h, w);
     let mut skips: HashMap<usize, (Vec<f32>, usize)> = HashMap::new();

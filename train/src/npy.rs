@@ -166,7 +166,7 @@ pub fn read(path: &Path, dtypes: Dtypes, ranks: &[usize]) -> Result<Array> {
 /// seeds, which need headers [`to_bytes`] never writes.
 pub fn v1_file(dict: &str, data: &[u8]) -> Vec<u8> {
     let mut header = dict.to_string();
-    while (10 + header.len() + 1) % 64 != 0 {
+    while !(10 + header.len() + 1).is_multiple_of(64) {
         header.push(' ');
     }
     header.push('\n');
@@ -201,7 +201,7 @@ pub fn to_bytes(shape: &[usize], data: &[f32]) -> Result<Vec<u8>> {
     // Version 1.0 if the padded header fits a u16, else 2.0 (as numpy.save decides).
     let padded = |prefix: usize| {
         let mut header = dict.clone();
-        while (prefix + header.len() + 1) % 64 != 0 {
+        while !(prefix + header.len() + 1).is_multiple_of(64) {
             header.push(' ');
         }
         header.push('\n');

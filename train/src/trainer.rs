@@ -154,7 +154,7 @@ pub fn train(
         bail!("--batch: expected at least 1");
     }
     let m = config.size_multiple();
-    if data.height % m != 0 || data.width % m != 0 {
+    if !data.height.is_multiple_of(m) || !data.width.is_multiple_of(m) {
         bail!(
             "dataset images {}×{} are not multiples of {m} (the network's levels)",
             data.height,

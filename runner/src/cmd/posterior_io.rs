@@ -606,10 +606,14 @@ pub fn read_rtm(path: &Path, multiple: usize) -> Result<RtmInput> {
 /// # Errors
 /// Zero sides or sides not multiples of `multiple`.
 pub fn check_size(what: &str, height: usize, width: usize, multiple: usize) -> Result<()> {
-    if height == 0 || width == 0 || height % multiple != 0 || width % multiple != 0 {
+    if height == 0
+        || width == 0
+        || !height.is_multiple_of(multiple)
+        || !width.is_multiple_of(multiple)
+    {
         bail!("{what}: image is {height} × {width}; expected height and width to be positive multiples of {multiple} (the network's size multiple)");
     }
-    if height.checked_mul(width).map_or(true, |n| n > (1 << 26)) {
+    if height.checked_mul(width).is_none_or(|n| n > (1 << 26)) {
         bail!("{what}: image of {height} × {width} is too large");
     }
     Ok(())

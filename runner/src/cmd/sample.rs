@@ -228,7 +228,7 @@ pub fn run(args: &SampleArgs) -> Result<()> {
         bail!("--first {first} + --n {n} overflows the sample index");
     }
     if n.checked_mul(height * width)
-        .map_or(true, |t| t > isize::MAX as usize / 8)
+        .is_none_or(|t| t > isize::MAX as usize / 8)
     {
         bail!("--n {n} samples of {height} × {width} do not fit in memory");
     }
@@ -398,7 +398,7 @@ impl SampleSidecar {
         if self
             .n
             .checked_mul(self.height * self.width)
-            .map_or(true, |t| t > isize::MAX as usize / 8)
+            .is_none_or(|t| t > isize::MAX as usize / 8)
         {
             bail!(
                 "{what}: {} samples of {} × {} do not fit in memory",

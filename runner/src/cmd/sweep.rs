@@ -805,7 +805,7 @@ pub struct PreparedSweep {
 /// differs.
 pub fn prepare(plan: SweepPlan, out: &Path) -> Result<PreparedSweep> {
     let mine: Vec<usize> = (0..plan.cells())
-        .filter(|c| plan.shard.map_or(true, |s| c % s.count == s.index - 1))
+        .filter(|c| plan.shard.is_none_or(|s| c % s.count == s.index - 1))
         .collect();
     let mut todo = Vec::new();
     let mut skipped = 0;

@@ -102,7 +102,7 @@ pub fn assert_no_temporaries(root: &Path) {
 /// deliberately malformed files).
 pub fn raw_npy(path: &Path, dict: &str, data: &[u8]) {
     let mut header = dict.to_string();
-    while (10 + header.len() + 1) % 64 != 0 {
+    while !(10 + header.len() + 1).is_multiple_of(64) {
         header.push(' ');
     }
     header.push('\n');

@@ -60,7 +60,11 @@ pub fn group_norm_backward(
     beta_grad: &mut [f32],
 ) -> Result<(), Error> {
     let channels: usize = sources.iter().map(|s| s.channels).sum();
-    if sources.is_empty() || sources.len() > 2 || norm.groups == 0 || channels % norm.groups != 0 {
+    if sources.is_empty()
+        || sources.len() > 2
+        || norm.groups == 0
+        || !channels.is_multiple_of(norm.groups)
+    {
         return Err(Error::InvalidArgument {
             name: "groups",
             expected: "a divisor of the channel count",
