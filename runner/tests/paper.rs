@@ -431,3 +431,61 @@ fn bad_paper_input_is_refused_without_output() {
     assert_user_error(&out, &["nowhere", "rtm.npy"]);
     assert!(!out_dir.exists());
 }
+
+/// `paper --rtm-normalize`: the gain that makes the RTM image's standard deviation 1 after
+/// the shipped weights' RTM scale (computed here independently) is recorded in paper.json
+/// and in every sweep's plan, and no amplitude warning is printed (without the option the
+/// tiny preset's image, 1e-9 of the training amplitude, draws one; other warnings, about
+/// means outside the modelling limits at this untrained size, may appear); a constant image
+/// with the option is refused without output.
+#[test]
+fn paper_rtm_normalize_records_the_gain() {
+    let dir = tempfile::tempdir().unwrap();
+    let (rtm, truth) = inputs(dir.path());
+    let out_dir = dir.path().join("norm");
+    let mut args = paper_args(&rtm, &truth, &out_dir, &[]);
+    args.push("--rtm-normalize");
+    let out = ok(&args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("warning: --rtm"), "{stderr}");
+
+    let weights =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../weights/powerpost-edge.safetensors");
+    let file = std::fs::read(weights).unwrap();
+    let (_, meta) = safetensors::SafeTensors::read_metadata(&file).unwrap();
+    let scale: f64 = meta.metadata().as_ref().unwrap()["powerpost.rtm_scale"]
+        .parse()
+        .unwrap();
+    let (_, values) = read_npy(&rtm);
+    let n = values.len() as f64;
+    let mean = values.iter().map(|&v| v as f64).sum::<f64>() / n;
+    let std = (values
+        .iter()
+        .map(|&v| (v as f64 - mean).powi(2))
+        .sum::<f64>()
+        / n)
+        .sqrt();
+    let want = (1.0 / (std * (scale as f32) as f64)) as f32;
+
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("paper.json")).unwrap()).unwrap();
+    assert_eq!(record["rtm_gain"].as_f64().map(|g| g as f32), Some(want));
+    for sweep in ["fig1-prior", "fig2-lambda", "fig4-grid"] {
+        let plan: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out_dir.join(sweep).join("sweep.json")).unwrap())
+                .unwrap();
+        assert_eq!(
+            plan["rtm_gain"].as_f64().map(|g| g as f32),
+            Some(want),
+            "{sweep}"
+        );
+    }
+
+    let flat = dir.path().join("flat.npy");
+    write_npy(&flat, &[H, W], &[0.25; H * W]);
+    let bad = dir.path().join("bad");
+    let mut args = paper_args(&flat, &truth, &bad, &[]);
+    args.push("--rtm-normalize");
+    assert_user_error(&powerpost(&args), &["--rtm-normalize", "flat.npy"]);
+    assert!(!bad.exists());
+}

@@ -105,6 +105,10 @@ pub struct PaperArgs {
     /// RTM image, 2-D .npy [default: rtm.npy of --example].
     #[arg(long)]
     pub rtm: Option<PathBuf>,
+    /// Rescale the RTM image to the training images' amplitude (as `sample
+    /// --rtm-normalize`); the gain is recorded in paper.json and every sweep.
+    #[arg(long)]
+    pub rtm_normalize: bool,
     /// True velocity model (km/s), 2-D .npy [default: velocity.npy of --example].
     #[arg(long)]
     pub truth: Option<PathBuf>,
@@ -194,6 +198,9 @@ struct PaperRecord<'a> {
     weights: &'a WeightsRecord,
     /// RTM image.
     rtm: &'a FileRecord,
+    /// Gain applied to the RTM image (`--rtm-normalize`; absent: none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rtm_gain: Option<ExactF32>,
     /// True model.
     truth: &'a FileRecord,
     /// Observed shots.
@@ -361,7 +368,7 @@ pub fn run(args: &PaperArgs) -> Result<()> {
     let mut inputs = SweepInputs::load(
         args.sampling.weights.as_deref(),
         &rtm_path,
-        false,
+        args.rtm_normalize,
         Some(&truth_path),
         args.shots.as_deref(),
         &args.preset,
@@ -635,6 +642,7 @@ pub fn run(args: &PaperArgs) -> Result<()> {
         powerpost_version: env!("CARGO_PKG_VERSION"),
         weights: &plans[0].weights,
         rtm: &inputs.rtm.record,
+        rtm_gain: inputs.rtm.gain.map(ExactF32),
         truth: &truth.1,
         shots: ShotsEntry {
             file: &observed.record.file,
