@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 
 mod common;
 use common::{
-    assert_no_temporaries, assert_user_error, csv, ok, powerpost, read_npy, tree, write_npy,
+    assert_no_temporaries, assert_user_error, csv, ok, population_std, powerpost, read_npy, tree,
+    write_npy,
 };
 
 const H: usize = 16;
@@ -457,14 +458,7 @@ fn paper_rtm_normalize_records_the_gain() {
         .parse()
         .unwrap();
     let (_, values) = read_npy(&rtm);
-    let n = values.len() as f64;
-    let mean = values.iter().map(|&v| v as f64).sum::<f64>() / n;
-    let std = (values
-        .iter()
-        .map(|&v| (v as f64 - mean).powi(2))
-        .sum::<f64>()
-        / n)
-        .sqrt();
+    let std = population_std(&values);
     let want = (1.0 / (std * (scale as f32) as f64)) as f32;
 
     let record: serde_json::Value =

@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 
 mod common;
-use common::{assert_user_error, ok, powerpost, read_npy, write_npy};
+use common::{assert_user_error, ok, population_std, powerpost, read_npy, write_npy};
 
 const H: usize = 16;
 const W: usize = 32;
@@ -57,13 +57,6 @@ fn sample(rtm: &Path, out: &Path, extra: &[&str]) -> (Vec<f32>, String) {
     let o = ok(&args);
     let (_, samples) = read_npy(&out.join("samples.npy"));
     (samples, String::from_utf8_lossy(&o.stderr).to_string())
-}
-
-/// Population standard deviation in f64 (two passes), the test's own reference.
-fn population_std(v: &[f32]) -> f64 {
-    let n = v.len() as f64;
-    let mean = v.iter().map(|&x| x as f64).sum::<f64>() / n;
-    (v.iter().map(|&x| (x as f64 - mean).powi(2)).sum::<f64>() / n).sqrt()
 }
 
 fn bits(v: &[f32]) -> Vec<u32> {

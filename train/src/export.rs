@@ -12,6 +12,11 @@ pub const VELOCITY_CENTER_KEY: &str = "powerpost.velocity_center";
 pub const VELOCITY_HALF_RANGE_KEY: &str = "powerpost.velocity_half_range";
 /// Metadata key: the RTM normalisation factor.
 pub const RTM_SCALE_KEY: &str = "powerpost.rtm_scale";
+/// Metadata key: the steps of the training run that wrote the file (a fine-tuning run counts
+/// its own).
+pub const TRAIN_STEPS_KEY: &str = "powerpost.train_steps";
+/// Metadata key: the digest of the training dataset's manifest and shards.
+pub const DATASET_SHA256_KEY: &str = "powerpost.dataset_sha256";
 
 /// Serialises `params` (f32, table order) as f16 safetensors with `extra` metadata.
 pub fn safetensors_f16(config: &UNetConfig, params: &[f32], extra: &[(&str, String)]) -> Vec<u8> {

@@ -8,7 +8,10 @@
 
 use crate::checkpoint::{self, Header};
 use crate::dataset::Dataset;
-use crate::export::{safetensors_f16, RTM_SCALE_KEY, VELOCITY_CENTER_KEY, VELOCITY_HALF_RANGE_KEY};
+use crate::export::{
+    safetensors_f16, DATASET_SHA256_KEY, RTM_SCALE_KEY, TRAIN_STEPS_KEY, VELOCITY_CENTER_KEY,
+    VELOCITY_HALF_RANGE_KEY,
+};
 use crate::files::write_atomic;
 use crate::loss::{assemble, edm_loss, LossConfig};
 use crate::network::{Network, Tape, TrainBatch};
@@ -289,8 +292,8 @@ pub fn train(
                 format!("{}", data.manifest.velocity_half_range),
             ),
             (RTM_SCALE_KEY, format!("{:e}", data.manifest.rtm_scale)),
-            ("powerpost.train_steps", state.step.to_string()),
-            ("powerpost.dataset_sha256", data.digest.clone()),
+            (TRAIN_STEPS_KEY, state.step.to_string()),
+            (DATASET_SHA256_KEY, data.digest.clone()),
         ];
         write_atomic(
             &opts.out.join("weights.safetensors"),

@@ -3,10 +3,9 @@
 //! architecture, normalisation, the raw RTM amplitude it expects, training metadata.
 
 use super::posterior_io::{default_weights_candidates, load_weights, Weights};
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
 use powerpost_core::nn::simd::Isa;
-use powerpost_core::safetensors::SafeTensors;
 use powerpost_core::unet::plan::{conv_flops, Block, Plan};
 use powerpost_core::unet::{params_len, workspace_len, UNetConfig};
 
@@ -67,14 +66,14 @@ pub fn run(args: &InfoArgs) -> Result<()> {
     );
     println!("vulkan devices (--backend vulkan): {}", vulkan_devices());
     match &weights {
-        Some(w) => describe_weights(w)?,
+        Some(w) => describe_weights(w),
         None => println!("weights: none shipped next to this binary (give --weights FILE)"),
     }
     Ok(())
 }
 
-/// Prints what `w` holds.
-fn describe_weights(w: &Weights) -> Result<()> {
+/// Prints what `w` holds (from what [`load_weights`] read: the file is not read again).
+fn describe_weights(w: &Weights) {
     let n = &w.normalization;
     println!("weights: {}", w.record.path);
     println!("  sha256: {}", w.record.sha256);
@@ -88,32 +87,19 @@ fn describe_weights(w: &Weights) -> Result<()> {
         "  velocity normalisation: (v − {} km/s) / {} km/s",
         n.velocity_center_km_s, n.velocity_half_range_km_s
     );
-    if w.record.path.starts_with("random:") {
+    if w.is_random() {
         println!("  RTM scale: {:e}", n.rtm_scale);
         println!("  seeded random weights: for testing only, the samples are noise");
-        return Ok(());
+        return;
     }
     println!(
         "  RTM scale: {:e} (RTM images with a standard deviation near {:.3e} in their own units match the training images; otherwise sample --rtm-normalize)",
         n.rtm_scale,
         1.0 / f64::from(n.rtm_scale).abs()
     );
-    let bytes = std::fs::read(&w.record.path)
-        .with_context(|| format!("--weights {}: cannot read", w.record.path))?;
-    let file = SafeTensors::parse(&bytes)
-        .map_err(|e| anyhow::anyhow!("{}: not a valid safetensors file: {e}", w.record.path))?;
-    for (key, label) in [
-        (
-            "powerpost.train_steps",
-            "steps of the training run that wrote it (a fine-tuning run counts its own)",
-        ),
-        ("powerpost.dataset_sha256", "training dataset sha256"),
-    ] {
-        if let Some(value) = file.metadata(key) {
-            println!("  {label}: {value}");
-        }
+    for (label, value) in &w.training {
+        println!("  {label}: {value}");
     }
-    Ok(())
 }
 
 /// The usable Vulkan devices, best first, or why there are none.

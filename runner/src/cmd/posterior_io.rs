@@ -354,6 +354,30 @@ pub struct Weights {
     pub normalization: Normalization,
     /// What to record.
     pub record: WeightsRecord,
+    /// The training metadata the file carries, `(label, value)` for each entry of
+    /// [`TRAINING_METADATA`] present (none for `random:SEED`).
+    pub training: Vec<(&'static str, String)>,
+}
+
+/// Metadata the trainer writes about the training run, `(key, label)` (the labels are
+/// what `powerpost info` prints).
+pub const TRAINING_METADATA: [(&str, &str); 2] = [
+    (
+        powerpost_train::export::TRAIN_STEPS_KEY,
+        "steps of the training run that wrote it (a fine-tuning run counts its own)",
+    ),
+    (
+        powerpost_train::export::DATASET_SHA256_KEY,
+        "training dataset sha256",
+    ),
+];
+
+impl Weights {
+    /// Whether these are `random:SEED` weights (no training, so no training amplitude or
+    /// metadata).
+    pub fn is_random(&self) -> bool {
+        self.record.path.starts_with("random:")
+    }
 }
 
 /// Where a file shipped in the repository (`relative` to its root, e.g. the default
@@ -429,6 +453,10 @@ pub fn load_weights(spec: Option<&str>) -> Result<Weights> {
         Normalization::from_safetensors(&file).map_err(|e| anyhow!("{name}: metadata: {e}"))?;
     let mut params = vec![0.0f32; params_len(config)];
     load_params(config, &bytes, &mut params).map_err(|e| anyhow!("{name}: {e}"))?;
+    let training = TRAINING_METADATA
+        .iter()
+        .filter_map(|&(key, label)| Some((label, file.metadata(key)?.to_string())))
+        .collect();
     Ok(Weights {
         config: *config,
         params,
@@ -439,6 +467,7 @@ pub fn load_weights(spec: Option<&str>) -> Result<Weights> {
             architecture: arch.to_string(),
             normalization: normalization.into(),
         },
+        training,
     })
 }
 
@@ -459,6 +488,7 @@ fn random_weights(seed: u64) -> Result<Weights> {
             architecture: config.describe().to_string(),
             normalization: normalization.into(),
         },
+        training: Vec::new(),
     })
 }
 
@@ -494,12 +524,18 @@ pub struct RtmInput {
     pub gain: Option<f32>,
 }
 
+/// Range of the shipped training images' standard deviations after the weights' RTM scale
+/// (edge-864; median 0.91). By construction of the scale (one over the standard deviation
+/// of the training RTM values) their pooled standard deviation is 1.
+pub const TRAINING_RTM_AMPLITUDE: (f64, f64) = (0.55, 2.15);
+
 /// Standard deviations, after the weights' RTM scale, outside which an RTM image's
-/// amplitude draws a warning. By construction of the scale (one over the standard deviation
-/// of the training RTM values) the training images have a pooled standard deviation of 1;
-/// the shipped edge-864 set's images range over 0.55–2.15 (median 0.91). Four times outside
-/// that is an image from another migration code, acquisition or unit.
-pub const RTM_AMPLITUDE_WARN: (f64, f64) = (0.55 / 4.0, 2.15 * 4.0);
+/// amplitude draws a warning: four times outside [`TRAINING_RTM_AMPLITUDE`], an image from
+/// another migration code, acquisition or unit.
+pub const RTM_AMPLITUDE_WARN: (f64, f64) = (
+    TRAINING_RTM_AMPLITUDE.0 / 4.0,
+    TRAINING_RTM_AMPLITUDE.1 * 4.0,
+);
 
 /// Standard deviation (population, f64, values in index order) of `values × scale`.
 pub fn rtm_amplitude(values: &[f32], scale: f32) -> f64 {
@@ -556,14 +592,15 @@ impl RtmInput {
     /// outside [`RTM_AMPLITUDE_WARN`] (only for images that were not normalised, and only
     /// for trained weights: `random:SEED` weights have no training amplitude).
     pub fn warn_amplitude(&self, weights: &Weights) {
-        if self.gain.is_some() || weights.record.path.starts_with("random:") {
+        if self.gain.is_some() || weights.is_random() {
             return;
         }
         let amplitude = rtm_amplitude(&self.raw, weights.normalization.rtm_scale);
         let (lo, hi) = RTM_AMPLITUDE_WARN;
         if !(lo..=hi).contains(&amplitude) {
+            let (train_lo, train_hi) = TRAINING_RTM_AMPLITUDE;
             eprintln!(
-                "warning: --rtm {}: its amplitude after the weights' RTM scale (standard deviation {amplitude:.3e}) is far from the training images' (0.55–2.15): the network never saw such images, so its samples are not meaningful. If the image comes from another migration code, acquisition or unit, add --rtm-normalize.",
+                "warning: --rtm {}: its amplitude after the weights' RTM scale (standard deviation {amplitude:.3e}) is far from the training images' ({train_lo}–{train_hi}): the network never saw such images, so its samples are not meaningful. If the image comes from another migration code, acquisition or unit, add --rtm-normalize.",
                 self.record.path
             );
         }

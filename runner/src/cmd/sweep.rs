@@ -596,7 +596,6 @@ impl SweepInputs {
         if rtm_normalize {
             rtm.normalize(weights.normalization.rtm_scale)?;
         }
-        rtm.warn_amplitude(&weights);
         let truth = match truth {
             Some(path) => Some(read_truth(path, rtm.height, rtm.width)?),
             None => None,
@@ -605,6 +604,8 @@ impl SweepInputs {
             Some(path) => Some(read_shots(path, preset, rtm.height, rtm.width)?),
             None => None,
         };
+        // Once every input is known good, so that a bad one gives just its error.
+        rtm.warn_amplitude(&weights);
         Ok(Self {
             weights,
             rtm,

@@ -27,6 +27,14 @@ pub fn ok(args: &[&str]) -> Output {
     out
 }
 
+/// Population standard deviation in f64 (two passes): the tests' own reference for the
+/// RTM amplitude the runner normalises.
+pub fn population_std(v: &[f32]) -> f64 {
+    let n = v.len() as f64;
+    let mean = v.iter().map(|&x| x as f64).sum::<f64>() / n;
+    (v.iter().map(|&x| (x as f64 - mean).powi(2)).sum::<f64>() / n).sqrt()
+}
+
 /// Asserts a clean user error: exit 2, one `error:` message containing every `needle`
 /// (after nothing but `warning:` lines, e.g. about an input's amplitude), no panic or
 /// backtrace.
