@@ -74,7 +74,7 @@ pub use exp::{exp, exp2};
 pub use log::{ln, log2};
 pub use recip::{div, recip};
 pub use rsqrt::rsqrt;
-pub use silu::{sigmoid, silu, silu_affine, silu_in_place};
+pub use silu::{sigmoid, sigmoid_many, silu, silu_affine, silu_in_place};
 pub use sqrt::sqrt;
 pub use tanh::tanh;
 pub use trig::{cos, sin, sin_cos};

@@ -17,11 +17,10 @@
 //! f64. One task per (batch item,
 //! group); the per-item `dγ, dβ` are added in batch order afterwards.
 
-use super::silu_grad;
 use powerpost_core::detmath;
 use powerpost_core::exec::{Executor, SharedMut};
 use powerpost_core::nn::conv::Source;
-use powerpost_core::nn::geometry::Geometry;
+use powerpost_core::nn::geometry::{zero_ring_rows, Geometry};
 use powerpost_core::nn::norm::Sum8;
 use powerpost_core::Error;
 
@@ -97,15 +96,18 @@ pub fn group_norm_backward(
     let mut parts = vec![0.0f32; 2 * batch * channels];
     let parts_shared = SharedMut::new(&mut parts);
     let gi = SharedMut::new(grad_in);
-    let row = |b: usize, c: usize, y: usize| -> &[f32] {
+    let plane_of = |b: usize, c: usize| -> &[f32] {
         let first = &sources[0];
         let (s, local) = if c < first.channels {
             (first, c)
         } else {
             (&sources[1], c - first.channels)
         };
-        let start = (b * s.channels + local) * plane + geometry.index(y, 0);
-        &s.data[start..start + geometry.width]
+        &s.data[(b * s.channels + local) * plane..(b * s.channels + local + 1) * plane]
+    };
+    let row = |b: usize, c: usize, y: usize| -> &[f32] {
+        let start = geometry.index(y, 0);
+        &plane_of(b, c)[start..start + geometry.width]
     };
     exec.for_each(batch * norm.groups, &|task| {
         let (b, g) = (task / norm.groups, task % norm.groups);
@@ -130,19 +132,36 @@ pub fn group_norm_backward(
         // channel sums of g and g·x̂.
         let mut dbeta = vec![0.0f64; cpg];
         let mut dgamma = vec![0.0f64; cpg];
+        let (p0, p1) = (
+            geometry.index(0, 0),
+            geometry.index(geometry.height - 1, geometry.width - 1) + 1,
+        );
         for (k, c) in chans.clone().enumerate() {
             let scale = norm.gamma[c] * inv_std;
             let shift = norm.beta[c] - mean * scale;
             // SAFETY: this task owns plane (b, c) of the input gradient.
             let dst = unsafe { gi.slice((b * channels + c) * plane, plane) };
-            dst.fill(0.0);
+            let go = &grad_out[(b * channels + c) * plane..(b * channels + c + 1) * plane];
+            // g over the whole flattened interior range at once (the ring cells between
+            // rows are computed too, then zeroed): element-wise, so the same bits as row
+            // by row, with more independent values in flight.
+            gradient_plane(
+                norm.silu,
+                &plane_of(b, c)[p0..p1],
+                &go[p0..p1],
+                &mut dst[p0..p1],
+                scale,
+                shift,
+            );
+            zero_ring_rows(geometry, dst, 0, geometry.height);
             for y in 0..geometry.height {
                 let start = geometry.index(y, 0);
-                let go = &grad_out[(b * channels + c) * plane + start
-                    ..(b * channels + c) * plane + start + geometry.width];
-                let d = &mut dst[start..start + geometry.width];
-                let (sb, sg) =
-                    pass_one(norm.silu, row(b, c, y), go, d, scale, shift, mean, inv_std);
+                let (sb, sg) = row_sums(
+                    row(b, c, y),
+                    &dst[start..start + geometry.width],
+                    mean,
+                    inv_std,
+                );
                 dbeta[k] += sb;
                 dgamma[k] += sg;
             }
@@ -186,115 +205,96 @@ pub fn group_norm_backward(
     Ok(())
 }
 
-/// One row of pass 1: writes `g = d_out · silu'(e·scale + shift)` (or `d_out`) into `dst`
-/// and returns the row's `(Σ g, Σ g·x̂)`; the AVX2-compiled copy when available (same
+/// Pass 1, element-wise part: `dst = d_out · silu'(e·scale + shift)` (or `d_out` without
+/// the activation) for equal-length slices; the AVX2-compiled copy when available (same
 /// operations, so the same bits).
-#[allow(clippy::too_many_arguments)]
-fn pass_one(
-    silu: bool,
-    e: &[f32],
-    d_out: &[f32],
-    dst: &mut [f32],
-    scale: f32,
-    shift: f32,
-    mean: f32,
-    inv_std: f32,
-) -> (f64, f64) {
+fn gradient_plane(silu: bool, e: &[f32], d_out: &[f32], dst: &mut [f32], scale: f32, shift: f32) {
     #[cfg(target_arch = "x86_64")]
     if super::has_avx2() {
         // SAFETY: AVX2 is available.
-        return unsafe { pass_one_avx2(silu, e, d_out, dst, scale, shift, mean, inv_std) };
+        return unsafe { gradient_plane_avx2(silu, e, d_out, dst, scale, shift) };
     }
-    pass_one_generic(silu, e, d_out, dst, scale, shift, mean, inv_std)
+    gradient_plane_generic(silu, e, d_out, dst, scale, shift)
 }
 
-/// AVX2-compiled copy of [`pass_one_generic`].
+/// AVX2-compiled copy of [`gradient_plane_generic`].
 ///
 /// # Safety
 /// AVX2 must be available.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn pass_one_avx2(
+unsafe fn gradient_plane_avx2(
     silu: bool,
     e: &[f32],
     d_out: &[f32],
     dst: &mut [f32],
     scale: f32,
     shift: f32,
-    mean: f32,
-    inv_std: f32,
-) -> (f64, f64) {
-    pass_one_generic(silu, e, d_out, dst, scale, shift, mean, inv_std)
+) {
+    gradient_plane_generic(silu, e, d_out, dst, scale, shift)
 }
 
-/// Elements per block of [`pass_one_generic`] (four AVX2 vectors whose independent
-/// SiLU-derivative chains overlap).
-const BLOCK: usize = 32;
+/// Values per block of [`gradient_plane_generic`] (the block of
+/// [`detmath::sigmoid_many`]: sixteen AVX2 vectors whose dependency chains overlap).
+const BLOCK: usize = 128;
 
-/// Pass 1 over one row, [`BLOCK`] elements at a time (one stage at a time over
-/// fixed-size arrays, so that each stage compiles to vector code with several
-/// independent vectors in flight); element `j` of the row goes to lane `j mod 8`; the
-/// leftover elements go to their lanes one at a time.
+/// [`gradient_plane`] in blocks of [`BLOCK`]: `y = e·scale + shift`, `s = σ(y)` stage by
+/// stage ([`detmath::sigmoid_many`]), then `d_out · (s·(1 + y·(1 − s)))`, the operations
+/// of [`silu_grad`](super::silu_grad).
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn pass_one_generic(
+fn gradient_plane_generic(
     silu: bool,
     e: &[f32],
     d_out: &[f32],
     dst: &mut [f32],
     scale: f32,
     shift: f32,
-    mean: f32,
-    inv_std: f32,
-) -> (f64, f64) {
-    let (mut sb, mut sg) = ([0.0f32; 8], [0.0f32; 8]);
+) {
     let n = dst.len().min(e.len()).min(d_out.len());
     let (e, d_out, dst) = (&e[..n], &d_out[..n], &mut dst[..n]);
-    let mut e_blocks = e.chunks_exact(BLOCK);
-    let mut d_blocks = d_out.chunks_exact(BLOCK);
-    let mut o_blocks = dst.chunks_exact_mut(BLOCK);
-    for ((ev, dv), ov) in (&mut e_blocks).zip(&mut d_blocks).zip(&mut o_blocks) {
-        let ev: &[f32; BLOCK] = ev.try_into().unwrap_or(&[0.0; BLOCK]);
-        let dv: &[f32; BLOCK] = dv.try_into().unwrap_or(&[0.0; BLOCK]);
-        let mut g = *dv;
-        if silu {
-            let mut y = [0.0f32; BLOCK];
-            for l in 0..BLOCK {
-                y[l] = ev[l] * scale + shift;
-            }
-            for l in 0..BLOCK {
-                g[l] = dv[l] * silu_grad(y[l]);
-            }
+    if !silu {
+        dst.copy_from_slice(d_out);
+        return;
+    }
+    let (mut y, mut s) = ([0.0f32; BLOCK], [0.0f32; BLOCK]);
+    for ((ev, dv), ov) in e
+        .chunks(BLOCK)
+        .zip(d_out.chunks(BLOCK))
+        .zip(dst.chunks_mut(BLOCK))
+    {
+        let m = ov.len();
+        for (yi, &ei) in y.iter_mut().zip(ev) {
+            *yi = ei * scale + shift;
         }
-        ov.copy_from_slice(&g);
-        for l in 0..BLOCK {
-            sb[l % 8] += g[l];
-            sg[l % 8] += g[l] * ((ev[l] - mean) * inv_std);
+        detmath::sigmoid_many(&y[..m], &mut s[..m]);
+        for (((o, &d), &yi), &si) in ov.iter_mut().zip(dv).zip(&y).zip(&s) {
+            *o = d * (si * (1.0 + yi * (1.0 - si)));
         }
     }
-    // Leftovers: the next element index is a multiple of BLOCK, so lane = index mod 8.
-    for (l, ((&ev, &dv), o)) in e_blocks
-        .remainder()
-        .iter()
-        .zip(d_blocks.remainder())
-        .zip(o_blocks.into_remainder())
-        .enumerate()
-    {
-        let g = if silu {
-            dv * silu_grad(ev * scale + shift)
-        } else {
-            dv
-        };
-        *o = g;
-        sb[l % 8] += g;
-        sg[l % 8] += g * ((ev - mean) * inv_std);
+}
+
+/// Pass 1, sums over one row: `(Σ g, Σ g·x̂)` with `x̂ = (e − mean)·inv_std`, element `j`
+/// into lane `j mod 8`, lanes combined by [`super::combine8`].
+fn row_sums(e: &[f32], g: &[f32], mean: f32, inv_std: f32) -> (f64, f64) {
+    let (mut sb, mut sg) = ([0.0f32; 8], [0.0f32; 8]);
+    let (mut e8, mut g8) = (e.chunks_exact(8), g.chunks_exact(8));
+    for (ev, gv) in (&mut e8).zip(&mut g8) {
+        for l in 0..8 {
+            sb[l] += gv[l];
+            sg[l] += gv[l] * ((ev[l] - mean) * inv_std);
+        }
+    }
+    // The leftovers start at a multiple of 8: element j goes to lane j mod 8.
+    for (l, (&ev, &gv)) in e8.remainder().iter().zip(g8.remainder()).enumerate() {
+        sb[l] += gv;
+        sg[l] += gv * ((ev - mean) * inv_std);
     }
     (super::combine8(&sb) as f64, super::combine8(&sg) as f64)
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::silu_grad;
     use super::*;
 
     /// Pass 1 written element by element (lane `j mod 8`), the definition the blocked
@@ -327,11 +327,12 @@ mod tests {
         )
     }
 
-    /// Blocked pass 1 (portable and AVX2 copies) equals the element-by-element form on
-    /// rows with whole blocks and leftovers, with and without SiLU.
+    /// Pass 1 in its two blocked parts (the element-wise gradient, portable and AVX2
+    /// copies, then the row sums) equals the element-by-element form bit for bit, on rows
+    /// with whole blocks and leftovers, with and without SiLU.
     #[test]
     fn blocked_pass_one_equals_reference() {
-        for n in [5usize, 32, 77, 128] {
+        for n in [5usize, 32, 77, 128, 300] {
             let e: Vec<f32> = (0..n)
                 .map(|i| ((i * 7919) % 211) as f32 * 0.05 - 5.0)
                 .collect();
@@ -342,24 +343,14 @@ mod tests {
                 let (scale, shift, mean, inv_std) = (1.3, -0.2, 0.1, 0.7);
                 let mut want = vec![0.0; n];
                 let sums = pass_one_reference(silu, &e, &d, &mut want, scale, shift, mean, inv_std);
-                let mut got = vec![0.0; n];
-                assert_eq!(
-                    pass_one_generic(silu, &e, &d, &mut got, scale, shift, mean, inv_std),
-                    sums
-                );
-                assert_eq!(
-                    got.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
-                    want.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
-                );
-                let mut got = vec![0.0; n];
-                assert_eq!(
-                    pass_one(silu, &e, &d, &mut got, scale, shift, mean, inv_std),
-                    sums
-                );
-                assert_eq!(
-                    got.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
-                    want.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
-                );
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                let mut got = vec![f32::NAN; n];
+                gradient_plane_generic(silu, &e, &d, &mut got, scale, shift);
+                assert_eq!(bits(&got), bits(&want));
+                let mut got = vec![f32::NAN; n];
+                gradient_plane(silu, &e, &d, &mut got, scale, shift);
+                assert_eq!(bits(&got), bits(&want));
+                assert_eq!(row_sums(&e, &got, mean, inv_std), sums);
             }
         }
     }

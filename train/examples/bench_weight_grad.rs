@@ -1,0 +1,65 @@
+//! Times the convolution weight gradient (`conv_weight_grad`, one thread) on one layer
+//! shape: median of 15 calls, GFLOP/s (2 · batch · H · W · in · out · k² flops) and a
+//! digest of the gradient bits (equal digests: a change kept the bits).
+//!
+//! `cargo run --release -p powerpost-train --example bench_weight_grad -- H W IN OUT K [BATCH]`
+//! (batch 16 by default), e.g. `64 128 32 32 3` (level 0 of the default network) or
+//! `64 128 32 32 1`.
+
+use powerpost_core::exec::Serial;
+use powerpost_core::nn::conv::Source;
+use powerpost_core::nn::geometry::Geometry;
+use powerpost_train::kernels::conv::conv_weight_grad;
+use std::time::Instant;
+
+fn main() {
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    if args.len() < 5 {
+        eprintln!("usage: bench_weight_grad H W IN OUT K [BATCH]");
+        std::process::exit(2);
+    }
+    let (h, w, cin, cout, k) = (args[0], args[1], args[2], args[3], args[4]);
+    let batch = args.get(5).copied().unwrap_or(16);
+    let g = Geometry::new(h, w);
+    let plane = g.plane_len();
+    // Interior values from a fixed pattern, zero ring (the layout's contract).
+    let fill = |planes: usize, a: usize, b: usize, m: usize| {
+        let mut v = vec![0.0f32; planes * plane];
+        for p in 0..planes {
+            for yy in 0..h {
+                for xx in 0..w {
+                    v[p * plane + g.index(yy, xx)] = ((p * a + yy * b + xx) % m) as f32 * 0.1 - 0.8;
+                }
+            }
+        }
+        v
+    };
+    let x = fill(batch * cin, 13, 3, 17);
+    let dy = fill(batch * cout, 11, 7, 19);
+    let mut dw = vec![0.0f32; cout * cin * k * k];
+    let mut db = vec![0.0f32; batch * cout];
+    let mut times = Vec::new();
+    for _ in 0..15 {
+        let start = Instant::now();
+        let sources = [Source {
+            data: &x,
+            channels: cin,
+        }];
+        conv_weight_grad(&Serial, g, batch, &sources, k, &dy, &mut dw, &mut db)
+            .expect("buffers sized for the shape");
+        times.push(start.elapsed().as_secs_f64());
+    }
+    times.sort_by(f64::total_cmp);
+    let median = times[times.len() / 2];
+    let flops = 2.0 * (batch * h * w * cin * cout * k * k) as f64;
+    let digest = dw.iter().chain(&db).fold(0u64, |a, v| {
+        a.wrapping_mul(31).wrapping_add(v.to_bits() as u64)
+    });
+    println!(
+        "{h}×{w} {cin}→{cout} k{k} batch {batch}: median {median:.4} s, {:.1} GFLOP/s, digest {digest:016x}",
+        flops / median * 1e-9
+    );
+}
