@@ -1,14 +1,14 @@
-//! Times the convolution weight gradient (`conv_weight_grad`, one thread) on one layer
+//! Times the convolution weight gradient (`conv_weight_grad`) on one layer
 //! shape: median of 15 calls, GFLOP/s (2 · batch · H · W · in · out · k² flops) and a
 //! digest of the gradient bits (equal digests: a change kept the bits).
 //!
-//! `cargo run --release -p powerpost-train --example bench_weight_grad -- H W IN OUT K [BATCH]`
-//! (batch 16 by default), e.g. `64 128 32 32 3` (level 0 of the default network) or
+//! `cargo run --release -p powerpost-train --example bench_weight_grad -- H W IN OUT K [BATCH] [THREADS]`
+//! (batch 16 and one thread by default), e.g. `64 128 32 32 3` (level 0 of the default network) or
 //! `64 128 32 32 1`.
 
-use powerpost_core::exec::Serial;
 use powerpost_core::nn::conv::Source;
 use powerpost_core::nn::geometry::Geometry;
+use powerpost_train::exec::Pool;
 use powerpost_train::kernels::conv::conv_weight_grad;
 use std::time::Instant;
 
@@ -18,11 +18,13 @@ fn main() {
         .filter_map(|a| a.parse().ok())
         .collect();
     if args.len() < 5 {
-        eprintln!("usage: bench_weight_grad H W IN OUT K [BATCH]");
+        eprintln!("usage: bench_weight_grad H W IN OUT K [BATCH] [THREADS]");
         std::process::exit(2);
     }
     let (h, w, cin, cout, k) = (args[0], args[1], args[2], args[3], args[4]);
     let batch = args.get(5).copied().unwrap_or(16);
+    let threads = args.get(6).copied().unwrap_or(1);
+    let pool = Pool::new(threads).expect("worker threads");
     let g = Geometry::new(h, w);
     let plane = g.plane_len();
     // Interior values from a fixed pattern, zero ring (the layout's contract).
@@ -48,7 +50,7 @@ fn main() {
             data: &x,
             channels: cin,
         }];
-        conv_weight_grad(&Serial, g, batch, &sources, k, &dy, &mut dw, &mut db)
+        conv_weight_grad(&pool, g, batch, &sources, k, &dy, &mut dw, &mut db)
             .expect("buffers sized for the shape");
         times.push(start.elapsed().as_secs_f64());
     }
@@ -59,7 +61,7 @@ fn main() {
         a.wrapping_mul(31).wrapping_add(v.to_bits() as u64)
     });
     println!(
-        "{h}×{w} {cin}→{cout} k{k} batch {batch}: median {median:.4} s, {:.1} GFLOP/s, digest {digest:016x}",
+        "{h}×{w} {cin}→{cout} k{k} batch {batch}, {threads} threads: median {median:.4} s, {:.1} GFLOP/s, digest {digest:016x}",
         flops / median * 1e-9
     );
 }
