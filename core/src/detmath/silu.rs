@@ -134,28 +134,12 @@ fn sigmoid_block(x: &[f32; BLOCK]) -> [f32; BLOCK] {
     for (ei, &xi) in e.iter_mut().zip(x.iter()) {
         *ei = exp_at_most_87_5(-xi.abs());
     }
-    let mut m = [0.0f32; BLOCK];
-    let mut r = [0.0f32; BLOCK];
-    let mut ex = [0i32; BLOCK];
-    for (((mi, ri), xi), &ei) in m
-        .iter_mut()
-        .zip(r.iter_mut())
-        .zip(ex.iter_mut())
-        .zip(e.iter())
-    {
+    let mut d = [0.0f32; BLOCK];
+    for (di, &ei) in d.iter_mut().zip(e.iter()) {
         // 1 + e ∈ [1, 2]: recip without its special cases, as in `sigmoid`.
-        let (m_bits, k) = recip_split(1.0 + ei);
-        (*mi, *ri) = recip_initial(m_bits);
-        *xi = k;
+        *di = 1.0 + ei;
     }
-    for _ in 0..3 {
-        for (ri, &mi) in r.iter_mut().zip(m.iter()) {
-            *ri = recip_newton(mi, *ri);
-        }
-    }
-    for ((ri, &mi), &k) in r.iter_mut().zip(m.iter()).zip(ex.iter()) {
-        *ri = recip_scale(recip_final(mi, *ri), k);
-    }
+    let r = recip_block_at_least_one(&d);
     let mut out = [0.0f32; BLOCK];
     for (((o, &xi), &ri), &ei) in out.iter_mut().zip(x.iter()).zip(r.iter()).zip(e.iter()) {
         let value = if xi >= 0.0 { ri } else { ei * ri };
@@ -184,32 +168,40 @@ fn silu_block(x: &[f32; BLOCK]) -> [f32; BLOCK] {
     for ((di, ri), &ei) in d.iter_mut().zip(d_err.iter_mut()).zip(e.iter()) {
         (*di, *ri) = two_sum(1.0, ei);
     }
-    let mut m = [0.0f32; BLOCK];
-    let mut s = [0.0f32; BLOCK];
-    let mut ex = [0i32; BLOCK];
-    for (((mi, si), ei), &di) in m
-        .iter_mut()
-        .zip(s.iter_mut())
-        .zip(ex.iter_mut())
-        .zip(d.iter())
-    {
-        let (m_bits, e) = recip_split(di);
-        (*mi, *si) = recip_initial(m_bits);
-        *ei = e;
-    }
-    for _ in 0..3 {
-        for (si, &mi) in s.iter_mut().zip(m.iter()) {
-            *si = recip_newton(mi, *si);
-        }
-    }
-    for ((si, &mi), &ei) in s.iter_mut().zip(m.iter()).zip(ex.iter()) {
-        *si = recip_scale(recip_final(mi, *si), ei);
-    }
+    let s = recip_block_at_least_one(&d);
     let mut out = [0.0f32; BLOCK];
     for (((o, &xi), &si), &ri) in out.iter_mut().zip(x.iter()).zip(s.iter()).zip(d_err.iter()) {
         *o = silu_finish(xi, si, ri);
     }
     out
+}
+
+/// [`recip_at_least_one`] of [`BLOCK`] values, stage by stage across the block
+/// (bit-identical: the same stages in the same order for every value).
+#[inline(always)]
+fn recip_block_at_least_one(d: &[f32; BLOCK]) -> [f32; BLOCK] {
+    let mut m = [0.0f32; BLOCK];
+    let mut r = [0.0f32; BLOCK];
+    let mut ex = [0i32; BLOCK];
+    for (((mi, ri), ei), &di) in m
+        .iter_mut()
+        .zip(r.iter_mut())
+        .zip(ex.iter_mut())
+        .zip(d.iter())
+    {
+        let (m_bits, e) = recip_split(di);
+        (*mi, *ri) = recip_initial(m_bits);
+        *ei = e;
+    }
+    for _ in 0..3 {
+        for (ri, &mi) in r.iter_mut().zip(m.iter()) {
+            *ri = recip_newton(mi, *ri);
+        }
+    }
+    for ((ri, &mi), &ei) in r.iter_mut().zip(m.iter()).zip(ex.iter()) {
+        *ri = recip_scale(recip_final(mi, *ri), ei);
+    }
+    r
 }
 
 /// First stage of [`silu`]: `e = exp(−x)` for `x ≥ −87.5` (never overflows); the flushed
