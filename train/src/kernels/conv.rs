@@ -644,6 +644,43 @@ mod tests {
         }
     }
 
+    /// The input gradient overwrites every value of its buffer, zero ring included (the
+    /// trainer hands it reused buffers without zeroing them).
+    #[test]
+    fn input_grad_writes_every_value() {
+        let g = Geometry::new(5, 11);
+        let (batch, cin, cout) = (2, 3, 4);
+        for kernel in [1, 3] {
+            let weight: Vec<f32> = (0..cout * cin * kernel * kernel)
+                .map(|i| (i % 7) as f32 * 0.1 - 0.3)
+                .collect();
+            let dy = padded(g, batch * cout, 7);
+            let mut dx = vec![f32::NAN; batch * cin * g.plane_len()];
+            conv_input_grad(
+                &Serial,
+                Isa::detect(),
+                g,
+                batch,
+                kernel,
+                &weight,
+                cout,
+                cin,
+                &dy,
+                &mut dx,
+            )
+            .unwrap();
+            assert!(dx.iter().all(|v| v.is_finite()));
+            for plane in dx.chunks_exact(g.plane_len()) {
+                for (p, v) in plane.iter().enumerate() {
+                    let (y, x) = (p / g.stride(), p % g.stride());
+                    if y == 0 || y > g.height || x == 0 || x > g.width {
+                        assert_eq!(v.to_bits(), 0, "ring cell {p}");
+                    }
+                }
+            }
+        }
+    }
+
     /// Deterministic pseudo-random values in [−1, 1) on the interior, zero ring.
     fn padded(g: Geometry, planes: usize, seed: u32) -> Vec<f32> {
         let mut v = vec![0.0f32; planes * g.plane_len()];

@@ -327,6 +327,57 @@ mod tests {
         )
     }
 
+    /// The backward pass overwrites every value of the input gradient, zero ring
+    /// included (the trainer hands it reused buffers without zeroing them).
+    #[test]
+    fn backward_writes_every_value() {
+        use powerpost_core::exec::Serial;
+        let g = Geometry::new(4, 9);
+        let (batch, channels) = (2, 4);
+        let plane = g.plane_len();
+        let mut x = vec![0.0f32; batch * channels * plane];
+        let mut d_out = vec![0.0f32; batch * channels * plane];
+        for y in 0..g.height {
+            for c in 0..batch * channels {
+                for xx in 0..g.width {
+                    let p = c * plane + g.index(y, xx);
+                    x[p] = ((p * 37) % 23) as f32 * 0.1 - 1.0;
+                    d_out[p] = ((p * 53) % 19) as f32 * 0.05 - 0.4;
+                }
+            }
+        }
+        let (gamma, beta) = (vec![1.2f32; channels], vec![0.1f32; channels]);
+        let mut grad_in = vec![f32::NAN; x.len()];
+        let (mut dg, mut db) = (vec![0.0; channels], vec![0.0; channels]);
+        group_norm_backward(
+            &Serial,
+            g,
+            batch,
+            &[Source { data: &x, channels }],
+            &NormSpec {
+                groups: 2,
+                gamma: &gamma,
+                beta: &beta,
+                eps: 1e-5,
+                silu: true,
+            },
+            &d_out,
+            &mut grad_in,
+            &mut dg,
+            &mut db,
+        )
+        .unwrap();
+        assert!(grad_in.iter().all(|v| v.is_finite()));
+        for plane_values in grad_in.chunks_exact(plane) {
+            for (p, v) in plane_values.iter().enumerate() {
+                let (y, xx) = (p / g.stride(), p % g.stride());
+                if y == 0 || y > g.height || xx == 0 || xx > g.width {
+                    assert_eq!(v.to_bits(), 0, "ring cell {p}");
+                }
+            }
+        }
+    }
+
     /// Pass 1 in its two blocked parts (the element-wise gradient, portable and AVX2
     /// copies, then the row sums) equals the element-by-element form bit for bit, on rows
     /// with whole blocks and leftovers, with and without SiLU.
