@@ -342,22 +342,28 @@ mod tests {
         assert!(worst.ulps <= SIGMOID_BOUND, "{worst:?}");
     }
 
-    #[test]
-    fn sigmoid_many_equals_sigmoid() {
+    /// 1000 bit patterns spread over all of f32 (NaNs and infinities included), then the
+    /// special cases around the flush threshold and `extra`.
+    fn spread_values(extra: &[f32]) -> std::vec::Vec<f32> {
         let mut values: std::vec::Vec<f32> = (0..1000u32)
             .map(|i| f32::from_bits(i.wrapping_mul(2_654_435_761)))
             .collect();
         values.extend([
             0.0,
             -0.0,
-            -87.3,
             -87.5,
-            -88.0,
             87.6,
             f32::NAN,
             f32::INFINITY,
             f32::NEG_INFINITY,
         ]);
+        values.extend_from_slice(extra);
+        values
+    }
+
+    #[test]
+    fn sigmoid_many_equals_sigmoid() {
+        let values = spread_values(&[-87.3, -88.0]);
         for len in [0, 5, 128, 200, values.len()] {
             let mut out = std::vec![f32::NAN; len];
             sigmoid_many(&values[..len], &mut out);
@@ -373,19 +379,7 @@ mod tests {
 
     #[test]
     fn in_place_equals_silu() {
-        let mut values: std::vec::Vec<f32> = (0..1000u32)
-            .map(|i| f32::from_bits(i.wrapping_mul(2_654_435_761)))
-            .collect();
-        values.extend([
-            0.0,
-            -0.0,
-            -87.5,
-            -87.6,
-            87.6,
-            f32::NAN,
-            f32::INFINITY,
-            f32::NEG_INFINITY,
-        ]);
+        let mut values = spread_values(&[-87.6]);
         let expected: std::vec::Vec<f32> = values.iter().map(|&x| silu(x)).collect();
         let input = values.clone();
         silu_in_place(&mut values);
