@@ -150,11 +150,8 @@ struct Scratch(std::sync::Mutex<Vec<Vec<f32>>>);
 impl Scratch {
     /// A zeroed buffer of `len` values (a kept one when available).
     fn take(&self, len: usize) -> Vec<f32> {
-        let mut pool = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        match pool.iter().rposition(|v| v.len() == len) {
-            Some(i) => {
-                let mut v = pool.swap_remove(i);
-                drop(pool);
+        match self.reuse(len) {
+            Some(mut v) => {
                 v.fill(0.0);
                 v
             }
@@ -168,11 +165,14 @@ impl Scratch {
     /// never reach a result, so a resumed run (fresh buffers) and an uninterrupted one
     /// (reused buffers) stay bit-identical.
     fn take_overwritten(&self, len: usize) -> Vec<f32> {
+        self.reuse(len).unwrap_or_else(|| vec![0.0; len])
+    }
+
+    /// A kept buffer of exactly `len` values, contents as left, if there is one.
+    fn reuse(&self, len: usize) -> Option<Vec<f32>> {
         let mut pool = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        match pool.iter().rposition(|v| v.len() == len) {
-            Some(i) => pool.swap_remove(i),
-            None => vec![0.0; len],
-        }
+        let i = pool.iter().rposition(|v| v.len() == len)?;
+        Some(pool.swap_remove(i))
     }
 
     /// Keeps `buffer` for a later [`Scratch::take`].

@@ -268,34 +268,30 @@ fn conv_weight_grad_with(
                     };
                 }
             }
-            if kernel == 3 {
-                // One input channel at a time: its nine taps are the streams.
-                for (local, i) in i_range.clone().enumerate() {
-                    let streams = Streams::taps(input_plane(b, i), &offsets, p0, p1);
-                    block_taps(avx2, o_count, &dys, &streams, p0, p1, &mut acc);
-                    for (t, d) in dw.iter_mut().enumerate().take(o_count) {
-                        for (k, v) in d[local * 9..(local + 1) * 9].iter_mut().enumerate() {
-                            *v += combine8(&acc[t][k]);
-                        }
-                    }
-                }
-            } else {
-                // 1 × 1: up to three input channels at a time, one stream each.
-                let mut local = 0;
-                while local < i_count {
+            // Input channels in groups: one channel (its nine taps are the streams) for a
+            // 3 × 3 kernel, up to three channels (one stream each) for a 1 × 1 kernel.
+            let mut local = 0;
+            while local < i_count {
+                let (n, streams) = if kernel == 3 {
+                    (
+                        1,
+                        Streams::taps(input_plane(b, i_range.start + local), &offsets, p0, p1),
+                    )
+                } else {
                     let n = (i_count - local).min(3);
                     let planes: [&[f32]; 3] = core::array::from_fn(|s| {
                         input_plane(b, i_range.start + local + s.min(n - 1))
                     });
-                    let streams = Streams::planes(&planes[..n], p0, p1);
-                    block_taps(avx2, o_count, &dys, &streams, p0, p1, &mut acc);
-                    for (t, d) in dw.iter_mut().enumerate().take(o_count) {
-                        for (s, v) in d[local..local + n].iter_mut().enumerate() {
-                            *v += combine8(&acc[t][s]);
-                        }
+                    (n, Streams::planes(&planes[..n], p0, p1))
+                };
+                block_taps(avx2, o_count, &dys, &streams, p0, p1, &mut acc);
+                // Accumulator k of the group is entry local·k² + k of the block's row.
+                for (t, d) in dw.iter_mut().enumerate().take(o_count) {
+                    for (k, v) in d[local * k2..(local + n) * k2].iter_mut().enumerate() {
+                        *v += combine8(&acc[t][k]);
                     }
-                    local += n;
                 }
+                local += n;
             }
         });
     }
@@ -669,15 +665,7 @@ mod tests {
                 &mut dx,
             )
             .unwrap();
-            assert!(dx.iter().all(|v| v.is_finite()));
-            for plane in dx.chunks_exact(g.plane_len()) {
-                for (p, v) in plane.iter().enumerate() {
-                    let (y, x) = (p / g.stride(), p % g.stride());
-                    if y == 0 || y > g.height || x == 0 || x > g.width {
-                        assert_eq!(v.to_bits(), 0, "ring cell {p}");
-                    }
-                }
-            }
+            super::super::assert_overwritten_with_zero_ring(g, &dx);
         }
     }
 

@@ -46,3 +46,21 @@ pub(crate) fn has_avx2() -> bool {
         false
     }
 }
+
+/// Asserts that every value of the planes in `values` is finite and every ring cell `+0`
+/// (test helper for kernels that must overwrite their whole output).
+#[cfg(test)]
+pub(crate) fn assert_overwritten_with_zero_ring(
+    geometry: powerpost_core::nn::geometry::Geometry,
+    values: &[f32],
+) {
+    assert!(values.iter().all(|v| v.is_finite()));
+    for plane in values.chunks_exact(geometry.plane_len()) {
+        for (p, v) in plane.iter().enumerate() {
+            let (y, x) = (p / geometry.stride(), p % geometry.stride());
+            if y == 0 || y > geometry.height || x == 0 || x > geometry.width {
+                assert_eq!(v.to_bits(), 0, "ring cell {p}");
+            }
+        }
+    }
+}
