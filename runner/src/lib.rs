@@ -7,6 +7,7 @@ pub mod atomic;
 pub mod cmd;
 pub mod exec;
 pub mod figures;
+pub mod isa;
 pub mod npy;
 pub mod progress;
 pub mod segy_io;

@@ -59,6 +59,7 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run(cli: Cli) -> Result<()> {
+    powerpost::isa::apply_env()?;
     match cli.command {
         Command::Info(args) => cmd::info::run(&args),
         Command::Bench(args) => cmd::bench::run(&args),

@@ -62,6 +62,12 @@ fn main() {
     let batch = *args.first().unwrap_or(&16);
     let threads = *args.get(1).unwrap_or(&2);
     let repeats = *args.get(2).unwrap_or(&3);
+    // `POWERPOST_ISA=avx2` etc. caps the instruction set, as for the `powerpost` binary.
+    if let Ok(name) = std::env::var("POWERPOST_ISA") {
+        let isa = Isa::from_name(&name).filter(|isa| isa.is_supported());
+        Isa::set_cap(Some(isa.expect("POWERPOST_ISA: unknown or unsupported")));
+    }
+    println!("instruction set: {}", Isa::detect().name());
     let exec = Pool::new(threads).unwrap();
     let config = UNetConfig::DEFAULT;
     let (h, w) = (64, 128);

@@ -1,7 +1,8 @@
 //! A minimal SIMD abstraction for the fast kernels.
 //!
 //! Kernels are written once, generic over [`Lanes`], and instantiated for each instruction
-//! set: [`Scalar`] (1 lane, any CPU), [`Sse2`] (4 lanes, every x86-64) and [`Avx2`] (8 lanes).
+//! set: [`Scalar`] (1 lane, any CPU), [`Sse2`] (4 lanes, every x86-64), [`Avx2`] (8 lanes)
+//! and [`Avx512`] (16 lanes, AVX-512 Foundation).
 //! Only lane-wise `+`, `−`, `×`, loads, stores and broadcasts exist here: each lane computes
 //! one output with exactly the operations, in exactly the order, of the scalar code, so the
 //! result bits do not depend on the lane count. There is deliberately no fused
@@ -172,6 +173,69 @@ mod x86 {
         xcr0 & 0b110 == 0b110
     }
 
+    /// Sixteen lanes of AVX-512 (Foundation subset only; built with Rust ≥ 1.89, see
+    /// `build.rs`). Only used inside functions
+    /// compiled with `#[target_feature(enable = "avx,avx2,avx512f")]` after a runtime check
+    /// (see [`super::Isa`]).
+    #[cfg(powerpost_avx512)]
+    #[derive(Debug, Clone, Copy)]
+    pub struct Avx512(pub __m512);
+
+    // The AVX-512 intrinsics are stable since 1.89; `build.rs` enables this code only then.
+    #[cfg(powerpost_avx512)]
+    #[allow(clippy::incompatible_msrv)]
+    impl Lanes for Avx512 {
+        const LANES: usize = 16;
+        #[inline(always)]
+        fn splat(v: f32) -> Self {
+            // SAFETY: only reached from AVX-512-enabled code paths after detection.
+            Avx512(unsafe { _mm512_set1_ps(v) })
+        }
+        #[inline(always)]
+        unsafe fn load(ptr: *const f32) -> Self {
+            // SAFETY: guaranteed by the caller.
+            Avx512(unsafe { _mm512_loadu_ps(ptr) })
+        }
+        #[inline(always)]
+        unsafe fn store(self, ptr: *mut f32) {
+            // SAFETY: guaranteed by the caller.
+            unsafe { _mm512_storeu_ps(ptr, self.0) }
+        }
+        #[inline(always)]
+        fn add(self, o: Self) -> Self {
+            // SAFETY: only reached from AVX-512-enabled code paths after detection.
+            Avx512(unsafe { _mm512_add_ps(self.0, o.0) })
+        }
+        #[inline(always)]
+        fn sub(self, o: Self) -> Self {
+            // SAFETY: as above.
+            Avx512(unsafe { _mm512_sub_ps(self.0, o.0) })
+        }
+        #[inline(always)]
+        fn mul(self, o: Self) -> Self {
+            // SAFETY: as above.
+            Avx512(unsafe { _mm512_mul_ps(self.0, o.0) })
+        }
+    }
+
+    /// Whether the CPU and the operating system support AVX2 and AVX-512 Foundation
+    /// (CPUID leaf 7 EBX bit 16; XCR0 enables the opmask and all 32 ZMM registers).
+    #[cfg(powerpost_avx512)]
+    pub fn has_avx512() -> bool {
+        if !has_avx2() {
+            return false;
+        }
+        // SAFETY: leaf 7 exists (checked by `has_avx2`).
+        #[allow(unused_unsafe)]
+        let leaf7 = unsafe { __cpuid_count(7, 0) };
+        if leaf7.ebx & (1 << 16) == 0 {
+            return false;
+        }
+        // SAFETY: OSXSAVE is set (checked by `has_avx2`).
+        let xcr0 = unsafe { xgetbv0() };
+        xcr0 & 0b1110_0110 == 0b1110_0110
+    }
+
     /// Reads XCR0.
     #[target_feature(enable = "xsave")]
     unsafe fn xgetbv0() -> u64 {
@@ -180,8 +244,20 @@ mod x86 {
     }
 }
 
+#[cfg(all(target_arch = "x86_64", powerpost_avx512))]
+pub use x86::Avx512;
 #[cfg(target_arch = "x86_64")]
 pub use x86::{Avx2, Sse2};
+
+use core::sync::atomic::{AtomicU8, Ordering};
+
+/// Number of instruction sets of this architecture.
+#[cfg(all(target_arch = "x86_64", powerpost_avx512))]
+const ISA_COUNT: usize = 4;
+#[cfg(all(target_arch = "x86_64", not(powerpost_avx512)))]
+const ISA_COUNT: usize = 3;
+#[cfg(not(target_arch = "x86_64"))]
+const ISA_COUNT: usize = 1;
 
 /// The instruction set a kernel runs with. Every choice gives the same output bits; only
 /// the speed differs.
@@ -195,21 +271,67 @@ pub enum Isa {
     /// x86-64 AVX2, 8 lanes.
     #[cfg(target_arch = "x86_64")]
     Avx2,
+    /// x86-64 AVX-512 Foundation, 16 lanes (with Rust ≥ 1.89).
+    #[cfg(all(target_arch = "x86_64", powerpost_avx512))]
+    Avx512,
 }
 
+/// The widest instruction set [`Isa::detect`] may return, as an [`Isa::rank`]
+/// (`u8::MAX`: no cap). Process-wide; see [`Isa::set_cap`].
+static CAP: AtomicU8 = AtomicU8::new(u8::MAX);
+
+/// [`Isa::rank`] of the fastest supported instruction set plus one, once detected (`0`:
+/// not yet; CPUID is slow under a hypervisor, so it runs once).
+static DETECTED: AtomicU8 = AtomicU8::new(0);
+
 impl Isa {
-    /// The fastest instruction set this CPU supports.
+    /// The fastest instruction set this CPU supports, at most the cap set with
+    /// [`Isa::set_cap`] (none by default).
     pub fn detect() -> Isa {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if x86::has_avx2() {
-                return Isa::Avx2;
-            }
-            Isa::Sse2
+        let mut best = DETECTED.load(Ordering::Relaxed);
+        if best == 0 {
+            best = Isa::all_supported().map(Isa::rank).max().unwrap_or(0) + 1;
+            DETECTED.store(best, Ordering::Relaxed);
         }
-        #[cfg(not(target_arch = "x86_64"))]
-        {
-            Isa::Scalar
+        // The supported sets are a prefix of `ALL` (each one implies the narrower ones).
+        let rank = (best - 1).min(CAP.load(Ordering::Relaxed));
+        Isa::ALL[usize::from(rank)]
+    }
+
+    /// Caps what [`Isa::detect`] returns at `cap` (`None` lifts the cap), for the whole
+    /// process; kernels built afterwards use it. Only the speed changes: every instruction
+    /// set gives the same bits. For comparing instruction sets, or for CPUs that slow
+    /// down on wide vectors.
+    pub fn set_cap(cap: Option<Isa>) {
+        CAP.store(cap.map_or(u8::MAX, Isa::rank), Ordering::Relaxed);
+    }
+
+    /// The instruction set called `name` (as [`Isa::name`] gives it) on this architecture.
+    pub fn from_name(name: &str) -> Option<Isa> {
+        Isa::ALL.into_iter().find(|isa| isa.name() == name)
+    }
+
+    /// Every instruction set of this architecture, slowest first.
+    const ALL: [Isa; ISA_COUNT] = [
+        Isa::Scalar,
+        #[cfg(target_arch = "x86_64")]
+        Isa::Sse2,
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2,
+        #[cfg(all(target_arch = "x86_64", powerpost_avx512))]
+        Isa::Avx512,
+    ];
+
+    /// Position in [`Isa::ALL`] (wider instruction sets rank higher).
+    fn rank(self) -> u8 {
+        match self {
+            Isa::Scalar => 0,
+            #[cfg(target_arch = "x86_64")]
+            Isa::Sse2 => 1,
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => 2,
+            #[cfg(all(target_arch = "x86_64", powerpost_avx512))]
+            Isa::Avx512 => 3,
         }
     }
 
@@ -221,20 +343,28 @@ impl Isa {
             Isa::Sse2 => true,
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2 => x86::has_avx2(),
+            #[cfg(all(target_arch = "x86_64", powerpost_avx512))]
+            Isa::Avx512 => x86::has_avx512(),
         }
     }
 
-    /// Every instruction set this CPU supports, slowest first.
+    /// Every instruction set this CPU supports, slowest first (the cap of
+    /// [`Isa::set_cap`] does not apply).
     pub fn all_supported() -> impl Iterator<Item = Isa> {
-        [
-            Isa::Scalar,
+        Isa::ALL.into_iter().filter(|isa| isa.is_supported())
+    }
+
+    /// The f32 lanes of its vectors (1 for [`Isa::Scalar`]).
+    pub fn lanes(self) -> usize {
+        match self {
+            Isa::Scalar => Scalar::LANES,
             #[cfg(target_arch = "x86_64")]
-            Isa::Sse2,
+            Isa::Sse2 => Sse2::LANES,
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx2,
-        ]
-        .into_iter()
-        .filter(|isa| isa.is_supported())
+            Isa::Avx2 => Avx2::LANES,
+            #[cfg(all(target_arch = "x86_64", powerpost_avx512))]
+            Isa::Avx512 => Avx512::LANES,
+        }
     }
 
     /// The instruction set's name.
@@ -245,6 +375,8 @@ impl Isa {
             Isa::Sse2 => "sse2",
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2 => "avx2",
+            #[cfg(all(target_arch = "x86_64", powerpost_avx512))]
+            Isa::Avx512 => "avx512",
         }
     }
 }
@@ -252,9 +384,10 @@ impl Isa {
 /// Calls a generic kernel with the lane type of `isa`, inside a function compiled for that
 /// instruction set.
 ///
-/// `dispatch!(isa, kernel(arg: Type, ...))` expands to a match on `isa`. The AVX arm calls
-/// an `#[target_feature(enable = "avx,avx2")]` entry point whose body is the `#[inline(always)]`
-/// generic kernel, so the whole kernel is compiled with AVX instructions.
+/// `dispatch!(isa, kernel(arg: Type, ...))` expands to a match on `isa`. The AVX2 arm calls
+/// an `#[target_feature(enable = "avx,avx2")]` entry point (the AVX-512 arm one with
+/// `avx512f` added) whose body is the `#[inline(always)]` generic kernel, so the whole
+/// kernel is compiled with that instruction set.
 macro_rules! dispatch {
     ($isa:expr, $kernel:ident ( $($arg:ident : $ty:ty),* $(,)? )) => {{
         #[cfg(target_arch = "x86_64")]
@@ -264,6 +397,13 @@ macro_rules! dispatch {
             #[allow(unused_unsafe)]
             unsafe { $kernel::<$crate::nn::simd::Avx2>($($arg),*) }
         }
+        #[cfg(all(target_arch = "x86_64", powerpost_avx512))]
+        #[target_feature(enable = "avx,avx2,avx512f")]
+        unsafe fn avx512_entry($($arg: $ty),*) {
+            // SAFETY: forwarded from the caller of `dispatch!`.
+            #[allow(unused_unsafe)]
+            unsafe { $kernel::<$crate::nn::simd::Avx512>($($arg),*) }
+        }
         match $isa {
             $crate::nn::simd::Isa::Scalar => $kernel::<$crate::nn::simd::Scalar>($($arg),*),
             #[cfg(target_arch = "x86_64")]
@@ -271,6 +411,9 @@ macro_rules! dispatch {
             // SAFETY: kernels validate `Isa::is_supported` on entry.
             #[cfg(target_arch = "x86_64")]
             $crate::nn::simd::Isa::Avx2 => avx_entry($($arg),*),
+            // SAFETY: as above.
+            #[cfg(all(target_arch = "x86_64", powerpost_avx512))]
+            $crate::nn::simd::Isa::Avx512 => avx512_entry($($arg),*),
         }
     }};
 }

@@ -6,8 +6,8 @@
 //! pointers into its fields, checked once when it is built (every view is a slice taken
 //! with bounds checks, then only read or written inside its range). [`run`] computes
 //! points `i .. i + LANES` with the vector type of the chosen [`Isa`] while a whole vector
-//! fits, then (AVX2) one 4-lane SSE2 vector where four points remain, and the rest one at
-//! a time with [`Scalar`]. Every lane computes its
+//! fits, then narrower vectors (AVX-512: one 8-lane AVX2 vector, then one 4-lane SSE2
+//! vector; AVX2: the SSE2 one) where they fit, and the rest one at a time with [`Scalar`]. Every lane computes its
 //! point with exactly the scalar expression, operation for operation (no fused
 //! multiply-add exists in [`Lanes`]), so the bits do not depend on the instruction set or
 //! on where a row is split into vectors.
@@ -15,11 +15,14 @@
 //! The time steps dispatch once per task of rows ([`dispatch`] of a [`WithLanes`] body): the
 //! whole block of rows, every segment and layer kernel in it, is compiled for the chosen lane
 //! type, so short layer segments cost no call or set-up each. [`run`] dispatches a single
-//! kernel. The AVX2 entries are `#[target_feature(enable = "avx,avx2")]` functions generic
+//! kernel. The AVX2 entries are `#[target_feature(enable = "avx,avx2")]` functions (the
+//! AVX-512 ones add `avx512f`) generic
 //! over the work, whose body (the `#[inline(always)]` loop and kernel) is therefore compiled with
 //! AVX instructions; it is only reached when [`Isa::is_supported`] said so (the
 //! [`super::Propagator`] checks the ISA it is given).
 
+#[cfg(all(target_arch = "x86_64", powerpost_avx512))]
+use crate::nn::simd::Avx512;
 #[cfg(target_arch = "x86_64")]
 use crate::nn::simd::{Avx2, Sse2};
 use crate::nn::simd::{Isa, Lanes, Scalar};
@@ -73,6 +76,23 @@ impl Lane for Avx2 {
     }
 }
 
+#[cfg(all(target_arch = "x86_64", powerpost_avx512))]
+#[allow(clippy::incompatible_msrv)] // see `build.rs`
+impl Lane for Avx512 {
+    type Half = Avx2;
+    #[inline(always)]
+    fn flush(self) -> Self {
+        use core::arch::x86_64::*;
+        // SAFETY: only reached from AVX-512-enabled code after detection (see `run`).
+        unsafe {
+            let abs = _mm512_abs_ps(self.0);
+            let small = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(abs, _mm512_set1_ps(FLUSH_BELOW));
+            // `+0.0` in the small lanes, `v` (NaN included) elsewhere.
+            Avx512(_mm512_maskz_mov_ps(!small, self.0))
+        }
+    }
+}
+
 /// A run of `len()` points of one row.
 pub(crate) trait RowKernel {
     /// Number of points.
@@ -84,32 +104,44 @@ pub(crate) trait RowKernel {
     unsafe fn at<L: Lane>(&self, i: usize);
 }
 
-/// Whole vectors of `L`, then whole vectors of `L::Half` (the 4-lane tail of an AVX2 row:
-/// the 20-point layers and odd widths of the `edge` preset), then the rest with [`Scalar`].
+/// Whole vectors of `L`, then of each narrower lane type in turn (`L::Half`, its half, …:
+/// the 8- and 4-lane tails of an AVX-512 or AVX2 row, e.g. the 20-point layers and odd
+/// widths of the `edge` preset), then the rest with [`Scalar`].
 ///
 /// # Safety
 /// The CPU supports `L`.
 #[inline(always)]
 pub(crate) unsafe fn drive<L: Lane, K: RowKernel>(k: &K) {
+    // SAFETY: forwarded.
+    let mut i = unsafe { drive_from::<L, K>(k, 0) };
+    while i < k.len() {
+        // SAFETY: `i < n`.
+        unsafe { k.at::<Scalar>(i) };
+        i += 1;
+    }
+}
+
+/// Whole vectors of `L` from point `i`, then (recursively) of the narrower lane types
+/// down to 2 lanes; returns the first point not computed.
+///
+/// # Safety
+/// The CPU supports `L`.
+#[inline(always)]
+unsafe fn drive_from<L: Lane, K: RowKernel>(k: &K, mut i: usize) -> usize {
     let n = k.len();
-    let mut i = 0;
+    if L::LANES == 1 {
+        return i;
+    }
     while i + L::LANES <= n {
         // SAFETY: `i + LANES <= n`; the caller guarantees CPU support.
         unsafe { k.at::<L>(i) };
         i += L::LANES;
     }
-    if <L::Half as Lanes>::LANES > 1 {
-        while i + <L::Half as Lanes>::LANES <= n {
-            // SAFETY: `i + LANES <= n`; a CPU that supports `L` supports its half.
-            unsafe { k.at::<L::Half>(i) };
-            i += <L::Half as Lanes>::LANES;
-        }
+    if <L::Half as Lanes>::LANES < L::LANES {
+        // SAFETY: a CPU that supports `L` supports its half.
+        i = unsafe { drive_from::<L::Half, K>(k, i) };
     }
-    while i < n {
-        // SAFETY: `i < n`.
-        unsafe { k.at::<Scalar>(i) };
-        i += 1;
-    }
+    i
 }
 
 /// [`drive`] compiled with AVX2.
@@ -118,6 +150,14 @@ pub(crate) unsafe fn drive<L: Lane, K: RowKernel>(k: &K) {
 unsafe fn drive_avx2<K: RowKernel>(k: &K) {
     // SAFETY: forwarded.
     unsafe { drive::<Avx2, K>(k) }
+}
+
+/// [`drive`] compiled with AVX-512.
+#[cfg(all(target_arch = "x86_64", powerpost_avx512))]
+#[target_feature(enable = "avx,avx2,avx512f")]
+unsafe fn drive_avx512<K: RowKernel>(k: &K) {
+    // SAFETY: forwarded.
+    unsafe { drive::<Avx512, K>(k) }
 }
 
 /// Runs kernel `k` with instruction set `isa`, which must be supported by this CPU
@@ -133,6 +173,9 @@ pub(crate) fn run<K: RowKernel>(isa: Isa, k: &K) {
         // SAFETY: the propagator only holds supported instruction sets.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { drive_avx2(k) },
+        // SAFETY: as above.
+        #[cfg(all(target_arch = "x86_64", powerpost_avx512))]
+        Isa::Avx512 => unsafe { drive_avx512(k) },
     }
 }
 
@@ -155,6 +198,14 @@ unsafe fn go_avx2<T: WithLanes>(t: &T) {
     unsafe { t.go::<Avx2>() }
 }
 
+/// [`WithLanes::go`] compiled with AVX-512.
+#[cfg(all(target_arch = "x86_64", powerpost_avx512))]
+#[target_feature(enable = "avx,avx2,avx512f")]
+unsafe fn go_avx512<T: WithLanes>(t: &T) {
+    // SAFETY: forwarded.
+    unsafe { t.go::<Avx512>() }
+}
+
 /// Runs `t` with instruction set `isa`, which must be supported by this CPU (checked when
 /// the ISA enters a [`super::Propagator`]).
 #[inline]
@@ -168,6 +219,9 @@ pub(crate) fn dispatch<T: WithLanes>(isa: Isa, t: &T) {
         // SAFETY: the propagator only holds supported instruction sets.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { go_avx2(t) },
+        // SAFETY: as above.
+        #[cfg(all(target_arch = "x86_64", powerpost_avx512))]
+        Isa::Avx512 => unsafe { go_avx512(t) },
     }
 }
 

@@ -35,11 +35,14 @@ pub fn silu_grad(y: f32) -> f32 {
     s * (1.0 + y * (1.0 - s))
 }
 
-/// Whether the CPU runs AVX2 (the vectorised loops are compiled for it; same bits).
+/// Whether the kernels may use AVX2 ([`Isa::detect`] is AVX2 or wider: the CPU has it
+/// and no cap forbids it; the vectorised loops are compiled for it; same bits).
+///
+/// [`Isa::detect`]: powerpost_core::nn::simd::Isa::detect
 pub(crate) fn has_avx2() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        std::is_x86_feature_detected!("avx2")
+        powerpost_core::nn::simd::Isa::detect().lanes() >= 8
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
