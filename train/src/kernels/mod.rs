@@ -50,6 +50,13 @@ pub(crate) fn has_avx2() -> bool {
     }
 }
 
+/// Whether the kernels may use AVX-512F ([`Isa::detect`] is 16 lanes wide; same bits).
+///
+/// [`Isa::detect`]: powerpost_core::nn::simd::Isa::detect
+pub(crate) fn has_avx512() -> bool {
+    powerpost_core::nn::simd::Isa::detect().lanes() >= 16
+}
+
 /// Asserts that every value of the planes in `values` is finite and every ring cell `+0`
 /// (test helper for kernels that must overwrite their whole output).
 #[cfg(test)]

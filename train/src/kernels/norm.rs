@@ -206,9 +206,14 @@ pub fn group_norm_backward(
 }
 
 /// Pass 1, element-wise part: `dst = d_out · silu'(e·scale + shift)` (or `d_out` without
-/// the activation) for equal-length slices; the AVX2-compiled copy when available (same
-/// operations, so the same bits).
+/// the activation) for equal-length slices; the AVX-512- or AVX2-compiled copy when
+/// available (same operations, so the same bits).
 fn gradient_plane(silu: bool, e: &[f32], d_out: &[f32], dst: &mut [f32], scale: f32, shift: f32) {
+    #[cfg(target_arch = "x86_64")]
+    if super::has_avx512() {
+        // SAFETY: AVX-512F is available.
+        return unsafe { gradient_plane_avx512(silu, e, d_out, dst, scale, shift) };
+    }
     #[cfg(target_arch = "x86_64")]
     if super::has_avx2() {
         // SAFETY: AVX2 is available.
@@ -224,6 +229,23 @@ fn gradient_plane(silu: bool, e: &[f32], d_out: &[f32], dst: &mut [f32], scale: 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn gradient_plane_avx2(
+    silu: bool,
+    e: &[f32],
+    d_out: &[f32],
+    dst: &mut [f32],
+    scale: f32,
+    shift: f32,
+) {
+    gradient_plane_generic(silu, e, d_out, dst, scale, shift)
+}
+
+/// AVX-512-compiled copy of [`gradient_plane_generic`].
+///
+/// # Safety
+/// AVX-512F must be available.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx,avx2,avx512f")]
+unsafe fn gradient_plane_avx512(
     silu: bool,
     e: &[f32],
     d_out: &[f32],
