@@ -36,7 +36,33 @@ unsafe fn peak_loop(iters: usize) -> f32 {
     out[0]
 }
 
+/// The same loop with 16-lane AVX-512 vectors.
+#[cfg(all(target_arch = "x86_64", powerpost_avx512))]
+#[target_feature(enable = "avx512f")]
+unsafe fn peak_loop_avx512(iters: usize) -> f32 {
+    use std::arch::x86_64::*;
+    let mut acc = [_mm512_set1_ps(0.0); 10];
+    let a = _mm512_set1_ps(1.000_001);
+    let b = _mm512_set1_ps(0.999_999);
+    for _ in 0..iters {
+        for v in acc.iter_mut() {
+            *v = _mm512_add_ps(*v, _mm512_mul_ps(a, b));
+        }
+    }
+    let mut s = acc[0];
+    for v in &acc[1..] {
+        s = _mm512_add_ps(s, *v);
+    }
+    _mm512_reduce_add_ps(s)
+}
+
 fn main() {
+    // `POWERPOST_ISA=avx2` etc. caps the instruction set, as for the `powerpost` binary.
+    if let Ok(name) = std::env::var("POWERPOST_ISA") {
+        let isa = Isa::from_name(&name).filter(|isa| isa.is_supported());
+        Isa::set_cap(Some(isa.expect("POWERPOST_ISA: unknown or unsupported")));
+    }
+    println!("instruction set: {}", Isa::detect().name());
     let iters = 20_000_000;
     let mut best = f64::INFINITY;
     for _ in 0..5 {
@@ -45,8 +71,20 @@ fn main() {
         best = best.min(cpu_time() - t);
         std::hint::black_box(r);
     }
-    let peak = (iters * 10 * 16) as f64 / best / 1e9;
-    println!("peak mul+add (1 thread): {peak:.1} GFLOP/s");
+    let mut peak = (iters * 10 * 16) as f64 / best / 1e9;
+    println!("peak mul+add (1 thread, AVX): {peak:.1} GFLOP/s");
+    #[cfg(all(target_arch = "x86_64", powerpost_avx512))]
+    if Isa::detect().lanes() == 16 {
+        let mut best = f64::INFINITY;
+        for _ in 0..5 {
+            let t = cpu_time();
+            let r = unsafe { peak_loop_avx512(iters) };
+            best = best.min(cpu_time() - t);
+            std::hint::black_box(r);
+        }
+        peak = (iters * 10 * 32) as f64 / best / 1e9;
+        println!("peak mul+add (1 thread, AVX-512): {peak:.1} GFLOP/s");
+    }
     for &(h, w, cin, cout, k) in &[
         (64, 128, 96, 32, 3),
         (64, 128, 32, 32, 3),

@@ -73,6 +73,8 @@ fn conv_matches_reference_bit_for_bit() {
         // Several input-channel chunks and a shifted last tile.
         (5, 13, 20, 6, 8, 3, true),
         (3, 29, 17, 0, 5, 1, true),
+        // 16-lane tiles of 8, then 4, then 1 output channels (13 = 8 + 4 + 1).
+        (4, 40, 7, 0, 13, 3, false),
     ];
     for (case, &(h, w, c0, c1, cout, k, residual)) in cases.iter().enumerate() {
         let g = Geometry::new(h, w);
