@@ -128,7 +128,7 @@ pub fn conv_weight_grad(
 ) -> Result<(), Error> {
     conv_weight_grad_with(
         exec,
-        super::has_avx2(),
+        super::simd_lanes(),
         geometry,
         batch,
         sources,
@@ -139,12 +139,13 @@ pub fn conv_weight_grad(
     )
 }
 
-/// [`conv_weight_grad`] with the AVX2 path switched on or off (same bits either way;
-/// `avx2 = true` requires AVX2).
+/// [`conv_weight_grad`] with the tile loop of a given vector width: `lanes` 1 (portable),
+/// 8 (AVX2) or 16 (AVX-512; must be available, see [`super::simd_lanes`]). Same bits for
+/// every width.
 #[allow(clippy::too_many_arguments)]
 fn conv_weight_grad_with(
     exec: &dyn Executor,
-    avx2: bool,
+    lanes: usize,
     geometry: Geometry,
     batch: usize,
     sources: &[Source<'_>],
@@ -284,7 +285,7 @@ fn conv_weight_grad_with(
                     });
                     (n, Streams::planes(&planes[..n], p0, p1))
                 };
-                block_taps(avx2, o_count, &dys, &streams, p0, p1, &mut acc);
+                block_taps(lanes, o_count, &dys, &streams, p0, p1, &mut acc);
                 // Accumulator k of the group is entry local·k² + k of the block's row.
                 for (t, d) in dw.iter_mut().enumerate().take(o_count) {
                     for (k, v) in d[local * k2..(local + n) * k2].iter_mut().enumerate() {
@@ -344,12 +345,13 @@ impl Streams {
 
 /// Writes into `acc[t][k]` (lane `(p − p0) mod 8`) the sums of `dys[t][p] · xₖ[p]` over
 /// `p` in `p0..p1`, in increasing `p`, for the first `o_count` output channels and the
-/// streams `xₖ` of `streams`; the AVX2 copy when `avx2` (same operations, same bits).
+/// streams `xₖ` of `streams`; with the AVX2 (`lanes` 8) or AVX-512 (`lanes` 16) tile loop
+/// when asked (same operations, same bits).
 ///
 /// # Panics
 /// If `o_count` is not 1..=3 or an output-gradient plane is shorter than `p1`.
 fn block_taps(
-    avx2: bool,
+    lanes: usize,
     o_count: usize,
     dys: &[&[f32]; OUT_BLOCK],
     streams: &Streams,
@@ -372,7 +374,30 @@ fn block_taps(
         *a = [[0.0; 8]; 9];
     }
     #[cfg(target_arch = "x86_64")]
-    if avx2 {
+    if lanes == 16 {
+        let x = &streams.ptrs;
+        // SAFETY: AVX-512F is available (caller's promise); bounds were asserted above
+        // and when the streams were built.
+        unsafe {
+            match (streams.rows * streams.per_row, o_count) {
+                (9, 3) => block_taps_avx512::<3, 9>(&dy_ptrs, x, p0, p1, acc),
+                (9, 2) => block_taps_avx512::<2, 9>(&dy_ptrs, x, p0, p1, acc),
+                (9, _) => block_taps_avx512::<1, 9>(&dy_ptrs, x, p0, p1, acc),
+                (3, 3) => block_taps_avx512::<3, 3>(&dy_ptrs, x, p0, p1, acc),
+                (3, 2) => block_taps_avx512::<2, 3>(&dy_ptrs, x, p0, p1, acc),
+                (3, _) => block_taps_avx512::<1, 3>(&dy_ptrs, x, p0, p1, acc),
+                (2, 3) => block_taps_avx512::<3, 2>(&dy_ptrs, x, p0, p1, acc),
+                (2, 2) => block_taps_avx512::<2, 2>(&dy_ptrs, x, p0, p1, acc),
+                (2, _) => block_taps_avx512::<1, 2>(&dy_ptrs, x, p0, p1, acc),
+                (_, 3) => block_taps_avx512::<3, 1>(&dy_ptrs, x, p0, p1, acc),
+                (_, 2) => block_taps_avx512::<2, 1>(&dy_ptrs, x, p0, p1, acc),
+                (_, _) => block_taps_avx512::<1, 1>(&dy_ptrs, x, p0, p1, acc),
+            }
+        }
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if lanes == 8 {
         let (x, rows) = (&streams.ptrs, streams.rows);
         // SAFETY: AVX2 is available (caller's promise); bounds were asserted above and
         // when the streams were built.
@@ -391,7 +416,7 @@ fn block_taps(
         }
         return;
     }
-    let _ = avx2;
+    let _ = lanes;
     // SAFETY: bounds were asserted above and when the streams were built.
     unsafe { block_taps_generic(o_count, &dy_ptrs, streams, p0, p1, acc) }
 }
@@ -501,6 +526,93 @@ unsafe fn block_taps_avx2<const OB: usize, const S: usize>(
             for k in 0..rows * S {
                 // SAFETY: guaranteed by the caller.
                 acc[t][k][j] += unsafe { *dys[t].add(p) * *x[k].wrapping_add(p) };
+            }
+        }
+    }
+}
+
+/// AVX-512 tile loop: all `N` streams (every kernel row at once) × `OB` output channels
+/// in registers, the eight-lane accumulators of two consecutive streams `k`, `k + 1` side
+/// by side in one 16-lane register (`acc[t][k]` and `acc[t][k + 1]` are adjacent in
+/// memory); per eight pixels it broadcasts each `dy` vector to both halves, pairs the `x`
+/// vectors of two streams, and does one multiply and one add per pair (an odd last stream
+/// uses an 8-lane register). Every lane takes exactly the operations of
+/// [`block_taps_generic`], pixels in increasing `p`, so the bits are those of the other
+/// paths.
+///
+/// # Safety
+/// AVX-512F must be available; as [`block_taps_generic`] with `o_count = OB` and `N`
+/// streams (`N` ≤ 9).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx,avx2,avx512f")]
+unsafe fn block_taps_avx512<const OB: usize, const N: usize>(
+    dys: &[*const f32; OUT_BLOCK],
+    x: &[*const f32; 9],
+    p0: usize,
+    p1: usize,
+    acc: &mut Acc,
+) {
+    use std::arch::x86_64::*;
+    let pairs = N / 2;
+    let odd = N % 2 == 1;
+    let full = p0 + (p1 - p0) / 8 * 8;
+    let mut a = [[_mm512_setzero_ps(); 4]; OB];
+    let mut single = [_mm256_setzero_ps(); OB];
+    // SAFETY (whole block): accumulators lie inside `acc`; the pointers are readable for
+    // `p` in `p0..p1` (caller's promise).
+    unsafe {
+        for t in 0..OB {
+            for (i, v) in a[t].iter_mut().enumerate().take(pairs) {
+                *v = _mm512_loadu_ps(acc[t][2 * i].as_ptr());
+            }
+            if odd {
+                single[t] = _mm256_loadu_ps(acc[t][N - 1].as_ptr());
+            }
+        }
+        let mut p = p0;
+        while p < full {
+            let xv: [__m512; 4] = core::array::from_fn(|i| {
+                if i < pairs {
+                    let lo = _mm512_castps256_ps512(_mm256_loadu_ps(x[2 * i].wrapping_add(p)));
+                    let hi = _mm256_loadu_ps(x[2 * i + 1].wrapping_add(p));
+                    _mm512_castpd_ps(_mm512_insertf64x4::<1>(
+                        _mm512_castps_pd(lo),
+                        _mm256_castps_pd(hi),
+                    ))
+                } else {
+                    _mm512_setzero_ps()
+                }
+            });
+            let xs = if odd {
+                _mm256_loadu_ps(x[N - 1].wrapping_add(p))
+            } else {
+                _mm256_setzero_ps()
+            };
+            for t in 0..OB {
+                let d8 = _mm256_loadu_ps(dys[t].add(p));
+                let d = _mm512_castpd_ps(_mm512_broadcast_f64x4(_mm256_castps_pd(d8)));
+                for i in 0..pairs {
+                    a[t][i] = _mm512_add_ps(a[t][i], _mm512_mul_ps(d, xv[i]));
+                }
+                if odd {
+                    single[t] = _mm256_add_ps(single[t], _mm256_mul_ps(d8, xs));
+                }
+            }
+            p += 8;
+        }
+        for t in 0..OB {
+            for (i, v) in a[t].iter().enumerate().take(pairs) {
+                _mm512_storeu_ps(acc[t][2 * i].as_mut_ptr(), *v);
+            }
+            if odd {
+                _mm256_storeu_ps(acc[t][N - 1].as_mut_ptr(), single[t]);
+            }
+        }
+        for (j, p) in (full..p1).enumerate() {
+            for t in 0..OB {
+                for k in 0..N {
+                    acc[t][k][j] += *dys[t].add(p) * *x[k].wrapping_add(p);
+                }
             }
         }
     }
@@ -625,15 +737,19 @@ mod tests {
                 data: &x,
                 channels: cin,
             }];
-            for avx2 in [false, super::super::has_avx2()] {
+            for lanes in super::super::supported_lanes() {
                 for exec in [&Serial as &dyn Executor, &pool] {
                     let mut dw = vec![f32::NAN; want_w.len()];
                     let mut db = vec![f32::NAN; want_b.len()];
                     conv_weight_grad_with(
-                        exec, avx2, g, batch, &sources, kernel, &dy, &mut dw, &mut db,
+                        exec, lanes, g, batch, &sources, kernel, &dy, &mut dw, &mut db,
                     )
                     .unwrap();
-                    assert_eq!(bits(&dw), bits(&want_w), "{h}×{w} {cin}→{cout} k{kernel}");
+                    assert_eq!(
+                        bits(&dw),
+                        bits(&want_w),
+                        "{h}×{w} {cin}→{cout} k{kernel}, {lanes} lanes"
+                    );
                     assert_eq!(bits(&db), bits(&want_b));
                 }
             }
@@ -726,11 +842,11 @@ mod tests {
             };
             let (want_w, want_b) = naive(g, batch, cin, cout, kernel, &xcat, &dy);
             let mut runs = Vec::new();
-            for avx2 in [false, super::super::has_avx2()] {
+            for lanes in super::super::supported_lanes() {
                 let mut dw = vec![0.0; want_w.len()];
                 let mut db = vec![0.0; want_b.len()];
                 conv_weight_grad_with(
-                    &Serial, avx2, g, batch, sources, kernel, &dy, &mut dw, &mut db,
+                    &Serial, lanes, g, batch, sources, kernel, &dy, &mut dw, &mut db,
                 )
                 .unwrap();
                 for (a, e) in dw.iter().zip(&want_w).chain(db.iter().zip(&want_b)) {
@@ -742,8 +858,10 @@ mod tests {
                 runs.push((dw, db));
             }
             let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-            assert_eq!(bits(&runs[0].0), bits(&runs[1].0));
-            assert_eq!(bits(&runs[0].1), bits(&runs[1].1));
+            for run in &runs[1..] {
+                assert_eq!(bits(&runs[0].0), bits(&run.0));
+                assert_eq!(bits(&runs[0].1), bits(&run.1));
+            }
         }
     }
 }

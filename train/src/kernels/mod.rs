@@ -57,6 +57,26 @@ pub(crate) fn has_avx512() -> bool {
     powerpost_core::nn::simd::Isa::detect().lanes() >= 16
 }
 
+/// The widest tile loop the kernels may use here: 16 (AVX-512), 8 (AVX2) or 1 lanes.
+pub(crate) fn simd_lanes() -> usize {
+    if has_avx512() {
+        16
+    } else if has_avx2() {
+        8
+    } else {
+        1
+    }
+}
+
+/// Every tile-loop width this CPU runs, narrowest first (test helper).
+#[cfg(test)]
+pub(crate) fn supported_lanes() -> Vec<usize> {
+    [1, 8, 16]
+        .into_iter()
+        .filter(|&l| l <= simd_lanes())
+        .collect()
+}
+
 /// Asserts that every value of the planes in `values` is finite and every ring cell `+0`
 /// (test helper for kernels that must overwrite their whole output).
 #[cfg(test)]
