@@ -8,11 +8,17 @@
 
 use powerpost_core::nn::conv::Source;
 use powerpost_core::nn::geometry::Geometry;
+use powerpost_core::nn::simd::Isa;
 use powerpost_train::exec::Pool;
 use powerpost_train::kernels::conv::conv_weight_grad;
 use std::time::Instant;
 
 fn main() {
+    // `POWERPOST_ISA=avx2` etc. caps the instruction set, as for the `powerpost` binary.
+    if let Ok(name) = std::env::var("POWERPOST_ISA") {
+        let isa = Isa::from_name(&name).filter(|isa| isa.is_supported());
+        Isa::set_cap(Some(isa.expect("POWERPOST_ISA: unknown or unsupported")));
+    }
     let args: Vec<usize> = std::env::args()
         .skip(1)
         .filter_map(|a| a.parse().ok())
