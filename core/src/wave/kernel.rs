@@ -86,9 +86,11 @@ impl Lane for Avx512 {
         // SAFETY: only reached from AVX-512-enabled code after detection (see `run`).
         unsafe {
             let abs = _mm512_abs_ps(self.0);
-            let small = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(abs, _mm512_set1_ps(FLUSH_BELOW));
-            // `+0.0` in the small lanes, `v` (NaN included) elsewhere.
-            Avx512(_mm512_maskz_mov_ps(!small, self.0))
+            // Lanes to keep: not `|v| < FLUSH_BELOW`, NaN included (unordered is true), so
+            // no mask inversion is needed.
+            let keep = _mm512_cmp_ps_mask::<_CMP_NLT_UQ>(abs, _mm512_set1_ps(FLUSH_BELOW));
+            // `+0.0` in the flushed lanes, `v` elsewhere.
+            Avx512(_mm512_maskz_mov_ps(keep, self.0))
         }
     }
 }
@@ -326,4 +328,62 @@ pub(crate) fn window(
 #[inline(always)]
 pub(crate) fn window_mut(f: &mut [f32], at: usize, n: usize) -> *mut f32 {
     f[at..at + n].as_mut_ptr()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::cell::Cell;
+
+    /// Flushes `values` in whole vectors of the dispatched lane type (`values.len()` a
+    /// multiple of 16), writing the results back.
+    struct FlushAll<'a>(&'a [Cell<f32>]);
+
+    impl WithLanes for FlushAll<'_> {
+        unsafe fn go<L: Lane>(&self) {
+            for chunk in self.0.chunks_exact(L::LANES) {
+                let ptr = chunk.as_ptr().cast::<f32>().cast_mut();
+                // SAFETY: `chunk` holds `LANES` values; `Cell` allows writing through it.
+                unsafe { L::load(ptr).flush().store(ptr) };
+            }
+        }
+    }
+
+    /// Every lane type flushes exactly like the scalar [`flush`]: zero below the threshold
+    /// in magnitude (subnormals included, either sign → `+0`), values at or above it and
+    /// NaN (payload and all) and infinities kept.
+    #[test]
+    fn lane_flush_equals_scalar_flush() {
+        let specials = [
+            0.0,
+            -0.0,
+            f32::NAN,
+            -f32::NAN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            FLUSH_BELOW,
+            -FLUSH_BELOW,
+            f32::from_bits(FLUSH_BELOW.to_bits() - 1),
+            -f32::from_bits(FLUSH_BELOW.to_bits() - 1),
+            f32::from_bits(FLUSH_BELOW.to_bits() + 1),
+            f32::from_bits(1),
+            -f32::from_bits(1),
+            f32::MIN_POSITIVE,
+            1.0,
+            -3.5e-20,
+        ];
+        let mut values: [f32; 32] = [0.0; 32];
+        for (i, v) in values.iter_mut().enumerate() {
+            *v = specials[i % specials.len()] * if i >= 16 { -1.0 } else { 1.0 };
+        }
+        let want: [u32; 32] = core::array::from_fn(|i| flush(values[i]).to_bits());
+        for isa in Isa::all_supported() {
+            let cells: [Cell<f32>; 32] = core::array::from_fn(|i| Cell::new(values[i]));
+            dispatch(isa, &FlushAll(&cells));
+            for (i, c) in cells.iter().enumerate() {
+                let (got, w) = (c.get().to_bits(), want[i]);
+                assert_eq!(got, w, "{isa:?} lane {i}: {:e}", values[i]);
+            }
+        }
+    }
 }
