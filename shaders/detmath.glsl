@@ -718,10 +718,12 @@ void dm_recip_split(float d, out uint m_bits, out int e) {
     e = int(bits >> 23) - 127;
 }
 
-// y * 2^-e, flushed to 0 below 2^-126, as dm_recip does.
+// y * 2^-e, flushed to 0 below 2^-126, as dm_recip does. Flushed lanes multiply 1
+// instead of y, so no lane forms a subnormal product (Rust: silu.rs, recip_scale).
 float dm_recip_scale(float y, int e) {
     bool flushed = e > 126 || (e == 126 && y < 1.0);
-    precise float value = y * dm_pow2(-(e > 126 ? 126 : e));
+    float y_kept = flushed ? 1.0 : y;
+    precise float value = y_kept * dm_pow2(-(e > 126 ? 126 : e));
     if (flushed) {
         return 0.0;
     }
