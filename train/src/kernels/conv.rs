@@ -459,9 +459,28 @@ unsafe fn block_taps_generic(
         }
         c0 = c1;
     }
+    // SAFETY: guaranteed by the caller.
+    unsafe { tail_pixels(o_count, count, dys, &streams.ptrs, full, p1, acc) }
+}
+
+/// The last `p1 − full` (fewer than eight) pixels of every tile loop, one at a time into
+/// lanes 0, 1, … of the first `o_count × count` accumulators.
+///
+/// # Safety
+/// As [`block_taps_generic`].
+#[inline(always)]
+unsafe fn tail_pixels(
+    o_count: usize,
+    count: usize,
+    dys: &[*const f32; OUT_BLOCK],
+    x: &[*const f32; 9],
+    full: usize,
+    p1: usize,
+    acc: &mut Acc,
+) {
     for (j, p) in (full..p1).enumerate() {
         for (t, acc_t) in acc.iter_mut().enumerate().take(o_count) {
-            for (a, x) in acc_t.iter_mut().zip(&streams.ptrs).take(count) {
+            for (a, x) in acc_t.iter_mut().zip(x).take(count) {
                 // SAFETY: guaranteed by the caller.
                 a[j] += unsafe { *dys[t].add(p) * *x.wrapping_add(p) };
             }
@@ -521,14 +540,8 @@ unsafe fn block_taps_avx2<const OB: usize, const S: usize>(
         }
         c0 = c1;
     }
-    for (j, p) in (full..p1).enumerate() {
-        for t in 0..OB {
-            for k in 0..rows * S {
-                // SAFETY: guaranteed by the caller.
-                acc[t][k][j] += unsafe { *dys[t].add(p) * *x[k].wrapping_add(p) };
-            }
-        }
-    }
+    // SAFETY: guaranteed by the caller.
+    unsafe { tail_pixels(OB, rows * S, dys, x, full, p1, acc) }
 }
 
 /// AVX-512 tile loop: all `N` streams (every kernel row at once) × `OB` output channels
@@ -608,13 +621,7 @@ unsafe fn block_taps_avx512<const OB: usize, const N: usize>(
                 _mm256_storeu_ps(acc[t][N - 1].as_mut_ptr(), single[t]);
             }
         }
-        for (j, p) in (full..p1).enumerate() {
-            for t in 0..OB {
-                for k in 0..N {
-                    acc[t][k][j] += *dys[t].add(p) * *x[k].wrapping_add(p);
-                }
-            }
-        }
+        tail_pixels(OB, N, dys, x, full, p1, acc);
     }
 }
 
