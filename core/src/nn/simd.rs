@@ -174,9 +174,9 @@ mod x86 {
     }
 
     /// Sixteen lanes of AVX-512 (Foundation subset only; built with Rust ≥ 1.89, see
-    /// `build.rs`). Only used inside functions
-    /// compiled with `#[target_feature(enable = "avx,avx2,avx512f")]` after a runtime check
-    /// (see [`super::Isa`]).
+    /// `build.rs`). Only used inside functions compiled with
+    /// `#[target_feature(enable = "avx,avx2,avx512f")]` after a runtime check (see
+    /// [`super::Isa`]).
     #[cfg(powerpost_avx512)]
     #[derive(Debug, Clone, Copy)]
     pub struct Avx512(pub __m512);
@@ -260,8 +260,10 @@ const ISA_COUNT: usize = 3;
 const ISA_COUNT: usize = 1;
 
 /// The instruction set a kernel runs with. Every choice gives the same output bits; only
-/// the speed differs.
+/// the speed differs. The variants depend on the architecture (and AVX-512 on the
+/// compiler), so matches outside this crate need a wildcard arm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Isa {
     /// One lane of plain f32 code.
     Scalar,
