@@ -7,7 +7,14 @@ use powerpost::cmd;
 
 /// Power-scaled Bayesian velocity-model building with a score-based generative model.
 #[derive(Parser, Debug)]
-#[command(name = "powerpost", version, about)]
+#[command(
+    name = "powerpost",
+    version,
+    about,
+    after_help = "Environment: POWERPOST_ISA=avx2 (or sse2, scalar) caps the CPU instruction set \
+                  the kernels use; every choice gives the same output bits (`powerpost info` \
+                  shows the one in use)."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
