@@ -4,7 +4,7 @@ use powerpost_core::exec::Serial;
 use powerpost_core::nn::conv::{conv2d, Conv, Source};
 use powerpost_core::nn::geometry::Geometry;
 use powerpost_core::nn::norm::{group_norm, GroupNorm};
-use powerpost_core::nn::simd::Isa;
+use powerpost_core::nn::simd::{Avx2, Isa, Lanes};
 
 fn cpu_time() -> f64 {
     let mut ts = libc::timespec {
@@ -20,47 +20,44 @@ fn cpu_time() -> f64 {
 /// cover 2–4 pipes × 3–4 cycles of latency on Zen 3 and recent Intel cores.
 const CHAINS: usize = 7;
 
-/// Separate multiplies and adds on 8-lane AVX vectors; returns a checksum.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx")]
-unsafe fn peak_loop(iters: usize, one: f32, zero: f32) -> f32 {
-    use std::arch::x86_64::*;
-    let (m, z) = (_mm256_set1_ps(one), _mm256_set1_ps(zero));
+/// Separate multiplies and adds on vectors of `L`; returns a checksum.
+///
+/// # Safety
+/// The CPU must run `L`; only called from the target-feature wrappers below.
+#[inline(always)]
+unsafe fn peak_loop<L: Lanes>(iters: usize, one: f32, zero: f32) -> f32 {
+    let (m, z) = (L::splat(one), L::splat(zero));
     let (mut x, mut s) = ([m; CHAINS], [z; CHAINS]);
     for _ in 0..iters {
         for c in 0..CHAINS {
-            x[c] = _mm256_mul_ps(x[c], m);
-            s[c] = _mm256_add_ps(s[c], z);
+            x[c] = x[c].mul(m);
+            s[c] = s[c].add(z);
         }
     }
-    let mut out = [0.0f32; 8];
-    let mut sum = _mm256_add_ps(x[0], s[0]);
+    let mut sum = x[0].add(s[0]);
     for c in 1..CHAINS {
-        sum = _mm256_add_ps(sum, _mm256_add_ps(x[c], s[c]));
+        sum = sum.add(x[c].add(s[c]));
     }
-    _mm256_storeu_ps(out.as_mut_ptr(), sum);
+    let mut out = [0.0f32; 16];
+    // SAFETY: `out` holds at least `LANES` values.
+    unsafe { sum.store(out.as_mut_ptr()) };
     out[0]
 }
 
-/// The same loop with 16-lane AVX-512 vectors (built with Rust ≥ 1.89, see `build.rs`).
+/// [`peak_loop`] with 8-lane AVX vectors.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx,avx2")]
+unsafe fn peak_loop_avx2(iters: usize, one: f32, zero: f32) -> f32 {
+    // SAFETY: forwarded.
+    unsafe { peak_loop::<Avx2>(iters, one, zero) }
+}
+
+/// [`peak_loop`] with 16-lane AVX-512 vectors (built with Rust ≥ 1.89, see `build.rs`).
 #[cfg(all(target_arch = "x86_64", powerpost_avx512))]
-#[target_feature(enable = "avx512f")]
-#[allow(clippy::incompatible_msrv)]
+#[target_feature(enable = "avx,avx2,avx512f")]
 unsafe fn peak_loop_avx512(iters: usize, one: f32, zero: f32) -> f32 {
-    use std::arch::x86_64::*;
-    let (m, z) = (_mm512_set1_ps(one), _mm512_set1_ps(zero));
-    let (mut x, mut s) = ([m; CHAINS], [z; CHAINS]);
-    for _ in 0..iters {
-        for c in 0..CHAINS {
-            x[c] = _mm512_mul_ps(x[c], m);
-            s[c] = _mm512_add_ps(s[c], z);
-        }
-    }
-    let mut sum = _mm512_add_ps(x[0], s[0]);
-    for c in 1..CHAINS {
-        sum = _mm512_add_ps(sum, _mm512_add_ps(x[c], s[c]));
-    }
-    _mm512_reduce_add_ps(sum)
+    // SAFETY: forwarded.
+    unsafe { peak_loop::<powerpost_core::nn::simd::Avx512>(iters, one, zero) }
 }
 
 /// Best-of-five GFLOP/s of a peak loop with `lanes`-wide vectors (one flop per lane per
@@ -85,7 +82,7 @@ fn main() {
     }
     println!("instruction set: {}", Isa::detect().name());
     // SAFETY: AVX is available wherever AVX2 was detected; the example needs it anyway.
-    let mut peak = peak_gflops(8, |n, one, zero| unsafe { peak_loop(n, one, zero) });
+    let mut peak = peak_gflops(8, |n, one, zero| unsafe { peak_loop_avx2(n, one, zero) });
     println!("peak mul+add (1 thread, AVX): {peak:.1} GFLOP/s");
     #[cfg(all(target_arch = "x86_64", powerpost_avx512))]
     if Isa::detect().lanes() == 16 {

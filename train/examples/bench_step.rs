@@ -144,6 +144,7 @@ fn main() {
         let t = Instant::now();
         conv_weight_grad(
             &exec,
+            Isa::detect(),
             g,
             batch,
             &[Source {
@@ -175,6 +176,7 @@ fn main() {
         let t = Instant::now();
         group_norm_backward(
             &exec,
+            Isa::detect(),
             g,
             batch,
             &[Source {

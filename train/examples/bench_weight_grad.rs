@@ -56,8 +56,18 @@ fn main() {
             data: &x,
             channels: cin,
         }];
-        conv_weight_grad(&pool, g, batch, &sources, k, &dy, &mut dw, &mut db)
-            .expect("buffers sized for the shape");
+        conv_weight_grad(
+            &pool,
+            Isa::detect(),
+            g,
+            batch,
+            &sources,
+            k,
+            &dy,
+            &mut dw,
+            &mut db,
+        )
+        .expect("buffers sized for the shape");
         times.push(start.elapsed().as_secs_f64());
     }
     times.sort_by(f64::total_cmp);

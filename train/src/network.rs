@@ -792,6 +792,7 @@ impl Backward<'_> {
         let mut bias_items = vec![0.0; nb * oc];
         conv_weight_grad(
             self.exec,
+            self.net.isa,
             g,
             nb,
             &sources,
@@ -876,6 +877,7 @@ impl Backward<'_> {
         let (gw, gb) = two_mut(grads, norm.gamma, norm.beta);
         group_norm_backward(
             self.exec,
+            self.net.isa,
             g,
             tape.batch,
             &Network::sources(tape, self.step, norm.sources()),

@@ -141,6 +141,7 @@ fn convolution_gradients() {
         let mut db_items = vec![0.0; batch * cout];
         conv_weight_grad(
             &exec,
+            Isa::detect(),
             g,
             batch,
             &[
@@ -277,6 +278,7 @@ fn group_norm_gradients() {
         };
         group_norm_backward(
             &Threads(2),
+            Isa::detect(),
             g,
             batch,
             &[

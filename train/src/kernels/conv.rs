@@ -112,12 +112,16 @@ type Acc = [[[f32; 8]; 9]; OUT_BLOCK];
 /// `db` (`batch × out`, written) of a convolution of `sources` (concatenated along
 /// channels, as in the forward pass) with output gradient `grad_out`.
 ///
+/// The tile loop is compiled for `isa` (AVX-512, AVX2 or portable; the same bits for
+/// every instruction set).
+///
 /// # Errors
-/// [`Error::BufferLength`] / [`Error::InvalidArgument`] for mis-sized buffers or a kernel
-/// other than 1 or 3.
+/// [`Error::BufferLength`] / [`Error::InvalidArgument`] for mis-sized buffers, a kernel
+/// other than 1 or 3, or an instruction set this CPU lacks.
 #[allow(clippy::too_many_arguments)]
 pub fn conv_weight_grad(
     exec: &dyn Executor,
+    isa: Isa,
     geometry: Geometry,
     batch: usize,
     sources: &[Source<'_>],
@@ -126,9 +130,10 @@ pub fn conv_weight_grad(
     weight_grad: &mut [f32],
     bias_grad: &mut [f32],
 ) -> Result<(), Error> {
+    super::check_isa(isa)?;
     conv_weight_grad_with(
         exec,
-        super::simd_lanes(),
+        super::tile_lanes(isa),
         geometry,
         batch,
         sources,
@@ -140,8 +145,8 @@ pub fn conv_weight_grad(
 }
 
 /// [`conv_weight_grad`] with the tile loop of a given vector width: `lanes` 1 (portable),
-/// 8 (AVX2) or 16 (AVX-512; must be available, see [`super::simd_lanes`]). Same bits for
-/// every width.
+/// 8 (AVX2) or 16 (AVX-512); the CPU must run it ([`super::tile_lanes`] of a supported
+/// instruction set). Same bits for every width.
 #[allow(clippy::too_many_arguments)]
 fn conv_weight_grad_with(
     exec: &dyn Executor,
@@ -744,7 +749,7 @@ mod tests {
                 data: &x,
                 channels: cin,
             }];
-            for lanes in super::super::supported_lanes() {
+            for lanes in Isa::all_supported().map(super::super::tile_lanes) {
                 for exec in [&Serial as &dyn Executor, &pool] {
                     let mut dw = vec![f32::NAN; want_w.len()];
                     let mut db = vec![f32::NAN; want_b.len()];
@@ -849,7 +854,7 @@ mod tests {
             };
             let (want_w, want_b) = naive(g, batch, cin, cout, kernel, &xcat, &dy);
             let mut runs = Vec::new();
-            for lanes in super::super::supported_lanes() {
+            for lanes in Isa::all_supported().map(super::super::tile_lanes) {
                 let mut dw = vec![0.0; want_w.len()];
                 let mut db = vec![0.0; want_b.len()];
                 conv_weight_grad_with(

@@ -19,6 +19,9 @@ pub mod linear;
 pub mod norm;
 pub mod resample;
 
+use powerpost_core::error::Error;
+use powerpost_core::nn::simd::Isa;
+
 /// Combines eight lane partial sums in the fixed tree order.
 #[inline(always)]
 pub fn combine8(s: &[f32; 8]) -> f32 {
@@ -35,46 +38,27 @@ pub fn silu_grad(y: f32) -> f32 {
     s * (1.0 + y * (1.0 - s))
 }
 
-/// Whether the kernels may use AVX2 ([`Isa::detect`] is AVX2 or wider: the CPU has it
-/// and no cap forbids it; the vectorised loops are compiled for it; same bits).
-///
-/// [`Isa::detect`]: powerpost_core::nn::simd::Isa::detect
-pub(crate) fn has_avx2() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        powerpost_core::nn::simd::Isa::detect().lanes() >= 8
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
+/// Width of the vectorised loops the trainer's own kernels run for `isa`: 16 (AVX-512),
+/// 8 (AVX2) or 1 (portable code, also for SSE2). Same bits for every width.
+pub(crate) fn tile_lanes(isa: Isa) -> usize {
+    match isa.lanes() {
+        l if l >= 16 => 16,
+        l if l >= 8 => 8,
+        _ => 1,
     }
 }
 
-/// Whether the kernels may use AVX-512F ([`Isa::detect`] is 16 lanes wide; same bits).
-///
-/// [`Isa::detect`]: powerpost_core::nn::simd::Isa::detect
-pub(crate) fn has_avx512() -> bool {
-    powerpost_core::nn::simd::Isa::detect().lanes() >= 16
-}
-
-/// The widest tile loop the kernels may use here: 16 (AVX-512), 8 (AVX2) or 1 lanes.
-pub(crate) fn simd_lanes() -> usize {
-    if has_avx512() {
-        16
-    } else if has_avx2() {
-        8
+/// [`Error::InvalidArgument`] unless this CPU runs `isa` (the kernels' entry check, as in
+/// the core's).
+pub(crate) fn check_isa(isa: Isa) -> Result<(), Error> {
+    if isa.is_supported() {
+        Ok(())
     } else {
-        1
+        Err(Error::InvalidArgument {
+            name: "isa",
+            expected: "an instruction set this CPU supports",
+        })
     }
-}
-
-/// Every tile-loop width this CPU runs, narrowest first (test helper).
-#[cfg(test)]
-pub(crate) fn supported_lanes() -> Vec<usize> {
-    [1, 8, 16]
-        .into_iter()
-        .filter(|&l| l <= simd_lanes())
-        .collect()
 }
 
 /// Asserts that every value of the planes in `values` is finite and every ring cell `+0`

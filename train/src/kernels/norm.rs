@@ -22,6 +22,7 @@ use powerpost_core::exec::{Executor, SharedMut};
 use powerpost_core::nn::conv::Source;
 use powerpost_core::nn::geometry::{zero_ring_rows, Geometry};
 use powerpost_core::nn::norm::Sum8;
+use powerpost_core::nn::simd::Isa;
 use powerpost_core::Error;
 
 /// The forward's normalisation parameters.
@@ -43,12 +44,15 @@ pub struct NormSpec<'a> {
 /// `grad_in` (`batch × channels × plane`, written, zero ring), `gamma_grad` and
 /// `beta_grad` (`channels`, written, summed over the batch).
 ///
+/// The element-wise pass is compiled for `isa` (the same bits for every instruction set).
+///
 /// # Errors
-/// [`Error::BufferLength`] / [`Error::InvalidArgument`] for mis-sized buffers or groups
-/// that do not divide the channels.
+/// [`Error::BufferLength`] / [`Error::InvalidArgument`] for mis-sized buffers, groups
+/// that do not divide the channels, or an instruction set this CPU lacks.
 #[allow(clippy::too_many_arguments)]
 pub fn group_norm_backward(
     exec: &dyn Executor,
+    isa: Isa,
     geometry: Geometry,
     batch: usize,
     sources: &[Source<'_>],
@@ -69,6 +73,8 @@ pub fn group_norm_backward(
             expected: "a divisor of the channel count",
         });
     }
+    super::check_isa(isa)?;
+    let lanes = super::tile_lanes(isa);
     let plane = geometry.plane_len();
     for s in sources {
         powerpost_core::error::check_len(
@@ -146,6 +152,7 @@ pub fn group_norm_backward(
             // rows are computed too, then zeroed): element-wise, so the same bits as row
             // by row, with more independent values in flight.
             gradient_plane(
+                lanes,
                 norm.silu,
                 &plane_of(b, c)[p0..p1],
                 &go[p0..p1],
@@ -206,19 +213,27 @@ pub fn group_norm_backward(
 }
 
 /// Pass 1, element-wise part: `dst = d_out · silu'(e·scale + shift)` (or `d_out` without
-/// the activation) for equal-length slices; the AVX-512- or AVX2-compiled copy when
-/// available (same operations, so the same bits).
-fn gradient_plane(silu: bool, e: &[f32], d_out: &[f32], dst: &mut [f32], scale: f32, shift: f32) {
+/// the activation) for equal-length slices; the AVX-512-compiled copy for `lanes` 16, the
+/// AVX2-compiled one for 8 (same operations, so the same bits). The CPU must run `lanes`
+/// ([`super::tile_lanes`] of a supported instruction set).
+fn gradient_plane(
+    lanes: usize,
+    silu: bool,
+    e: &[f32],
+    d_out: &[f32],
+    dst: &mut [f32],
+    scale: f32,
+    shift: f32,
+) {
     #[cfg(target_arch = "x86_64")]
-    if super::has_avx512() {
-        // SAFETY: AVX-512F is available.
-        return unsafe { gradient_plane_avx512(silu, e, d_out, dst, scale, shift) };
+    match lanes {
+        // SAFETY: AVX-512F is available (caller's promise).
+        16 => return unsafe { gradient_plane_avx512(silu, e, d_out, dst, scale, shift) },
+        // SAFETY: AVX2 is available (caller's promise).
+        8 => return unsafe { gradient_plane_avx2(silu, e, d_out, dst, scale, shift) },
+        _ => {}
     }
-    #[cfg(target_arch = "x86_64")]
-    if super::has_avx2() {
-        // SAFETY: AVX2 is available.
-        return unsafe { gradient_plane_avx2(silu, e, d_out, dst, scale, shift) };
-    }
+    let _ = lanes;
     gradient_plane_generic(silu, e, d_out, dst, scale, shift)
 }
 
@@ -373,6 +388,7 @@ mod tests {
         let (mut dg, mut db) = (vec![0.0; channels], vec![0.0; channels]);
         group_norm_backward(
             &Serial,
+            Isa::detect(),
             g,
             batch,
             &[Source { data: &x, channels }],
@@ -392,8 +408,8 @@ mod tests {
         super::super::assert_overwritten_with_zero_ring(g, &grad_in);
     }
 
-    /// Pass 1 in its two blocked parts (the element-wise gradient, portable and AVX2
-    /// copies, then the row sums) equals the element-by-element form bit for bit, on rows
+    /// Pass 1 in its two blocked parts (the element-wise gradient, portable and every
+    /// vector copy this CPU runs, then the row sums) equals the element-by-element form bit for bit, on rows
     /// with whole blocks and leftovers, with and without SiLU.
     #[test]
     fn blocked_pass_one_equals_reference() {
@@ -412,10 +428,12 @@ mod tests {
                 let mut got = vec![f32::NAN; n];
                 gradient_plane_generic(silu, &e, &d, &mut got, scale, shift);
                 assert_eq!(bits(&got), bits(&want));
-                let mut got = vec![f32::NAN; n];
-                gradient_plane(silu, &e, &d, &mut got, scale, shift);
-                assert_eq!(bits(&got), bits(&want));
-                assert_eq!(row_sums(&e, &got, mean, inv_std), sums);
+                for lanes in Isa::all_supported().map(super::super::tile_lanes) {
+                    let mut got = vec![f32::NAN; n];
+                    gradient_plane(lanes, silu, &e, &d, &mut got, scale, shift);
+                    assert_eq!(bits(&got), bits(&want), "{lanes} lanes");
+                    assert_eq!(row_sums(&e, &got, mean, inv_std), sums);
+                }
             }
         }
     }
