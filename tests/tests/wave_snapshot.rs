@@ -135,7 +135,7 @@ fn checked(name: &str, serial: &[f32], threaded: &[f32]) -> String {
     format!("{name} {a}")
 }
 
-/// The edge preset's modelling grid (127 × 255 at 12.5 m, 20-point C-PML, 16 sources,
+/// The edge preset's modelling grid (127 × 255 at 12.5 m, 16-point C-PML, 16 sources,
 /// 128 receivers), with a shortened record.
 #[test]
 fn edge_preset_outputs() {

@@ -45,9 +45,7 @@ use crate::exec::{Executor, SharedMut};
 
 use super::config::{Grid, WaveConfig};
 use super::kernel::{self, ld, sp, window, window_mut, Lane, RowKernel};
-use super::propagate::{
-    bilinear, bilinear_on, check_receivers, flush, inverse_spacing, par_rows, take, Aux, Propagator,
-};
+use super::propagate::{bilinear, flush, par_rows, take, Aux, Propagator, Receivers};
 
 /// Fields of extended size in a Born state (see [`born_state_len`]).
 const BORN_FIELDS: usize = 13;
@@ -201,7 +199,8 @@ impl Propagator<'_> {
         let cfg = &self.cfg;
         check_order(cfg)?;
         let g = prop.grid;
-        let nrec = check_receivers(cfg, receivers)?;
+        let recs = Receivers::new(cfg, receivers)?;
+        let nrec = recs.len();
         check_len("wavelet", wavelet.len(), cfg.nt)?;
         check_len("dm", dm.len(), g.nz * g.nx)?;
         if dm.iter().any(|v| !v.is_finite()) {
@@ -213,7 +212,6 @@ impl Propagator<'_> {
         check_len("shot", shot.len(), cfg.nt * nrec)?;
         check_len("state", state.len(), born_state_len(cfg)?)?;
         let src = bilinear(cfg, source, "source")?;
-        let inv = inverse_spacing(cfg);
         state.fill(0.0);
         let fl = g.field_len();
         let mut rest = &mut *state;
@@ -237,10 +235,7 @@ impl Propagator<'_> {
         let inv_dt2 = crate::detmath::recip(cfg.dt * cfg.dt);
         let free = cfg.free_surface;
         for n in 0..cfg.nt {
-            let row = &mut shot[n * nrec..(n + 1) * nrec];
-            for (o, &rp) in row.iter_mut().zip(receivers) {
-                *o = Propagator::sample(d_cur, &bilinear_on(&g, inv, rp, "receivers")?);
-            }
+            recs.sample(d_cur, &mut shot[n * nrec..(n + 1) * nrec])?;
             if n + 1 == cfg.nt {
                 break;
             }
@@ -337,7 +332,8 @@ impl Propagator<'_> {
         let cfg = &self.cfg;
         check_order(cfg)?;
         let g = prop.grid;
-        let nrec = check_receivers(cfg, receivers)?;
+        let recs = Receivers::new(cfg, receivers)?;
+        let nrec = recs.len();
         let nt = cfg.nt;
         check_len("wavelet", wavelet.len(), nt)?;
         check_len("shot", shot_data.len(), nt * nrec)?;
@@ -360,7 +356,6 @@ impl Propagator<'_> {
             il.fill(0.0);
         }
         let src = bilinear(cfg, source, "source")?;
-        let inv = inverse_spacing(cfg);
         let ncp = (nt - 1).div_ceil(k);
         let fl = g.field_len();
         let np = g.nz * g.nx;
@@ -419,12 +414,8 @@ impl Propagator<'_> {
 
         // Adjoint initial state: r^{nt−1} = W Rᵀ d^{nt−1}.
         let inject_data = |field: &mut [f32], n: usize| -> Result<(), Error> {
-            for (j, &rp) in receivers.iter().enumerate() {
-                prop.inject(
-                    field,
-                    &bilinear_on(&g, inv, rp, "receivers")?,
-                    shot_data[n * nrec + j],
-                );
+            for j in 0..nrec {
+                prop.inject(field, &recs.get(j)?, shot_data[n * nrec + j]);
             }
             prop.finish_step(field);
             Ok(())

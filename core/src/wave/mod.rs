@@ -23,7 +23,10 @@ pub mod propagate;
 pub mod ricker;
 pub mod stencil;
 
-pub use config::{medium_len, prepare_medium, Grid, WaveConfig, HALO};
+pub use config::{
+    medium_len, prepare_medium, Grid, WaveConfig, DEFAULT_PML_WIDTH, HALO, PML_PROFILE_POWER,
+    PML_REFLECTION,
+};
 pub use propagate::{bilinear, forward_shot, state_len, Propagator};
 pub use ricker::{ricker, ricker_wavelet};
 
