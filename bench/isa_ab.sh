@@ -29,7 +29,7 @@ for round in $(seq "$ROUNDS"); do
             target/release/powerpost bench --weights weights/powerpost-edge.safetensors \
                 --threads 1,2 --repeats 7 --sample 2>&1 | grep -vE "^\{|workspace|powerpost 0"
             $W --pml 40 --rtm 2>&1 | grep '^\['
-            $W --pml 20 --rtm 2>&1 | grep '^\['
+            $W --pml 16 --rtm 2>&1 | grep '^\['
             $W --pml 0 2>&1 | grep '^\['
         } | tee -a "$LOG"
     done

@@ -107,8 +107,8 @@ pub(crate) trait RowKernel {
 }
 
 /// Whole vectors of `L`, then of each narrower lane type in turn (`L::Half`, its half, …:
-/// the 8- and 4-lane tails of an AVX-512 or AVX2 row, e.g. the 20-point layers and odd
-/// widths of the `edge` preset), then the rest with [`Scalar`].
+/// the 8- and 4-lane tails of an AVX-512 or AVX2 row, e.g. 12- or 20-point layers and the
+/// odd widths of the `edge` preset), then the rest with [`Scalar`].
 ///
 /// # Safety
 /// The CPU supports `L`.

@@ -1083,7 +1083,9 @@ struct Tap {
 
 /// The receivers of a shot, checked once, with the weights of the first
 /// [`CACHED_RECEIVERS`] computed once (the time loops sample or inject every receiver at
-/// every step, and recomputing the weights cost ≈ 10 % of a forward step without layers).
+/// every step; in a `perf` profile of a layer-free forward run with 256 receivers,
+/// sampling took 14 % of the time with the weights recomputed and takes 3.7 % with them
+/// cached).
 pub(crate) struct Receivers<'r> {
     grid: Grid,
     inverse: [f32; 2],
@@ -1127,7 +1129,7 @@ impl<'r> Receivers<'r> {
     ///
     /// # Errors
     /// None in practice (every position was checked by [`Receivers::new`]).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn get(&self, j: usize) -> Result<Bilinear, Error> {
         match self.taps.get(j) {
             Some(t) if j < self.positions.len() => {
