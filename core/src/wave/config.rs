@@ -126,8 +126,8 @@ impl WaveConfig {
     }
 
     /// A configuration with space order 8, time order 2, a [`DEFAULT_PML_WIDTH`]-point
-    /// C-PML, no free
-    /// surface, source delay `1.5 / f_peak` and the default dispersion threshold.
+    /// C-PML, no free surface, source delay `1.5 / f_peak` and the default dispersion
+    /// threshold.
     pub fn new(
         nz: usize,
         nx: usize,

@@ -3,8 +3,9 @@
 //! - `paper`: model 256 × 256 at 12.5 m, modelled on the same grid; 16 sources and 256
 //!   receivers (one per column) at 25 m depth; 15 Hz Ricker (delay 0.1 s); 1.8 s record
 //!   with `Δt = 1.25 ms` (1441 samples; stable up to 5.4 km/s, 8 points per wavelength at
-//!   15 Hz for 1.5 km/s water); 16-point C-PML ([`DEFAULT_PML_WIDTH`]) on all sides, no
-//!   free surface.
+//!   15 Hz for 1.5 km/s water); 16-point C-PML
+//!   ([`DEFAULT_PML_WIDTH`](super::config::DEFAULT_PML_WIDTH), the default of
+//!   [`WaveConfig::new`]) on all sides, no free surface.
 //! - `edge`: model 64 × 128 at 25 m, modelled on the 2× finer grid 127 × 255 at 12.5 m
 //!   whose even points coincide with the model's points (the model is refined by bilinear
 //!   interpolation, [`Acquisition::refine_model`]); 16 sources and 128 receivers (one per
@@ -19,7 +20,7 @@
 
 use crate::error::{check_len, Error};
 
-use super::config::{WaveConfig, DEFAULT_PML_WIDTH};
+use super::config::WaveConfig;
 
 /// A named acquisition set-up: model grid, modelling grid and geometry.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -92,7 +93,6 @@ impl Acquisition {
         let (fz, fx) = (refine * (nz - 1) + 1, refine * (nx - 1) + 1);
         let mut cfg = WaveConfig::new(fz, fx, h, 1.25e-3, nt, 15.0);
         cfg.source_delay = 0.1;
-        cfg.pml_width = DEFAULT_PML_WIDTH;
         Self {
             model_nz: nz,
             model_nx: nx,

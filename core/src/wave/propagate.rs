@@ -1090,33 +1090,44 @@ pub(crate) struct Receivers<'r> {
     grid: Grid,
     inverse: [f32; 2],
     positions: &'r [[f32; 2]],
+    /// Taps of receivers `0..cached`.
     taps: [Tap; CACHED_RECEIVERS],
+    cached: usize,
 }
 
 impl<'r> Receivers<'r> {
-    /// Checks every position of `positions` (see [`check_receivers`]) and caches the
-    /// weights of the first [`CACHED_RECEIVERS`].
+    /// Checks every position of `positions` (one pass) and caches the weights of the
+    /// first [`CACHED_RECEIVERS`].
     ///
     /// # Errors
-    /// As [`check_receivers`].
+    /// [`Error::InvalidArgument`] (`"receivers"`) if there are none or a position is not
+    /// finite or lies outside the physical grid.
     pub(crate) fn new(cfg: &WaveConfig, positions: &'r [[f32; 2]]) -> Result<Self, Error> {
-        check_receivers(cfg, positions)?;
+        if positions.is_empty() {
+            return Err(Error::InvalidArgument {
+                name: "receivers",
+                expected: "at least one receiver",
+            });
+        }
         let grid = Grid::new(cfg)?;
         let inverse = inverse_spacing(cfg);
         let mut taps = [Tap::default(); CACHED_RECEIVERS];
-        for (tap, &p) in taps.iter_mut().zip(positions) {
+        for (j, &p) in positions.iter().enumerate() {
             let b = bilinear_on(&grid, inverse, p, "receivers")?;
-            *tap = Tap {
-                index: b.index[0],
-                weight: b.weight,
-                row: b.row[0],
-            };
+            if let Some(tap) = taps.get_mut(j) {
+                *tap = Tap {
+                    index: b.index[0],
+                    weight: b.weight,
+                    row: b.row[0],
+                };
+            }
         }
         Ok(Self {
             grid,
             inverse,
             positions,
             taps,
+            cached: positions.len().min(CACHED_RECEIVERS),
         })
     }
 
@@ -1131,17 +1142,15 @@ impl<'r> Receivers<'r> {
     /// None in practice (every position was checked by [`Receivers::new`]).
     #[inline(always)]
     pub(crate) fn get(&self, j: usize) -> Result<Bilinear, Error> {
-        match self.taps.get(j) {
-            Some(t) if j < self.positions.len() => {
-                let st = self.grid.stride;
-                Ok(Bilinear {
-                    index: [t.index, t.index + 1, t.index + st, t.index + st + 1],
-                    weight: t.weight,
-                    row: [t.row, t.row, t.row + 1, t.row + 1],
-                })
-            }
-            _ => bilinear_on(&self.grid, self.inverse, self.positions[j], "receivers"),
+        if j < self.cached {
+            let (t, st) = (&self.taps[j], self.grid.stride);
+            return Ok(Bilinear {
+                index: [t.index, t.index + 1, t.index + st, t.index + st + 1],
+                weight: t.weight,
+                row: [t.row, t.row, t.row + 1, t.row + 1],
+            });
         }
+        bilinear_on(&self.grid, self.inverse, self.positions[j], "receivers")
     }
 
     /// `out[j]` = `field` sampled at receiver `j`, for every receiver.
@@ -1441,20 +1450,6 @@ impl<'a> Propagator<'a> {
             mirror_top(&g, field);
         }
     }
-}
-
-/// Checks receiver positions and the shot buffer; returns the receiver count.
-pub(crate) fn check_receivers(cfg: &WaveConfig, receivers: &[[f32; 2]]) -> Result<usize, Error> {
-    if receivers.is_empty() {
-        return Err(Error::InvalidArgument {
-            name: "receivers",
-            expected: "at least one receiver",
-        });
-    }
-    for &r in receivers {
-        bilinear(cfg, r, "receivers")?;
-    }
-    Ok(receivers.len())
 }
 
 /// Forward-models one shot: a Ricker-like `wavelet` (`nt` samples, injected as
