@@ -137,14 +137,14 @@ impl RowKernel for Imaging {
         self.n
     }
     #[inline(always)]
-    unsafe fn at<L: Lane>(&self, i: usize) {
+    unsafe fn at<L: Lane>(&self, i: usize, m: L::Mask) {
         // SAFETY: views checked where the kernel is built; `i + LANES <= n`.
         unsafe {
-            let d2 = ld::<L>(self.next, i)
-                .add(ld::<L>(self.prev, i))
-                .sub(sp::<L>(2.0).mul(ld::<L>(self.cur, i)));
+            let d2 = ld::<L>(self.next, i, m)
+                .add(ld::<L>(self.prev, i, m))
+                .sub(sp::<L>(2.0).mul(ld::<L>(self.cur, i, m)));
             let p = self.image.add(i);
-            L::load(p).sub(d2.mul(ld::<L>(self.r, i))).store(p);
+            L::load(p, m).sub(d2.mul(ld::<L>(self.r, i, m))).store(p, m);
         }
     }
 }

@@ -1,4 +1,4 @@
-//! Row kernels of the time steps, written once over [`Lanes`] and run with the instruction
+//! Row kernels of the time steps, written once over [`Lane`] and run with the instruction
 //! set chosen at run time.
 //!
 //! ## Scheme
@@ -6,11 +6,12 @@
 //! pointers into its fields, checked once when it is built (every view is a slice taken
 //! with bounds checks, then only read or written inside its range). [`run`] computes
 //! points `i .. i + LANES` with the vector type of the chosen [`Isa`] while a whole vector
-//! fits, then narrower vectors (AVX-512: one 8-lane AVX2 vector, then one 4-lane SSE2
-//! vector; AVX2: the SSE2 one) where they fit, and the rest one at a time with [`Scalar`]. Every lane computes its
-//! point with exactly the scalar expression, operation for operation (no fused
-//! multiply-add exists in [`Lanes`]), so the bits do not depend on the instruction set or
-//! on where a row is split into vectors.
+//! fits, then the 1 to `LANES − 1` points left in one masked vector of the same width
+//! (AVX-512 and AVX2: [`Lane::Tail`], whose loads and stores touch only those points), or
+//! with SSE2 one at a time with [`Scalar`]. Every lane computes its point with exactly the
+//! scalar expression, operation for operation (no fused multiply-add exists in [`Lane`]),
+//! so the bits do not depend on the instruction set or on where a row is split into
+//! vectors.
 //!
 //! The time steps dispatch once per task of rows ([`dispatch`] of a [`WithLanes`] body): the
 //! whole block of rows, every segment and layer kernel in it, is compiled for the chosen lane
@@ -29,69 +30,282 @@ use crate::nn::simd::{Isa, Lanes, Scalar};
 
 use super::propagate::{flush, FLUSH_BELOW};
 
-/// Lane types with the flush-to-zero select of [`flush`].
-pub(crate) trait Lane: Lanes {
-    /// The lane type of half the width (itself for [`Scalar`]), for row tails.
-    type Half: Lane;
+/// Lane types of the row kernels: lane-wise `+`, `−`, `×`, the flush-to-zero select of
+/// [`flush`], and loads and stores restricted to the lanes of a [`Lane::Mask`].
+///
+/// The full-width types ([`Scalar`], `Sse2`, `Avx2`, `Avx512`) have the mask `()`: they
+/// always move all their lanes. `Avx512Tail` and `Avx2Tail` are the partial last vector of
+/// an AVX-512 or AVX2 row: a full vector of arithmetic of which only the masked lanes are
+/// loaded (the others are zero) and stored, so one instruction sequence covers the 1–15
+/// (1–7) points left at the end of a row without reading or writing past it.
+pub(crate) trait Lane: Copy {
+    /// Number of f32 lanes.
+    const LANES: usize;
+    /// Which lanes a load or store touches.
+    type Mask: Copy;
+    /// The mask of all lanes.
+    const FULL: Self::Mask;
+    /// The masked lane type of a row's last, partial vector (used if `MASKED_TAIL`).
+    type Tail: Lane;
+    /// Whether rows end with one [`Lane::Tail`] vector instead of scalar points.
+    const MASKED_TAIL: bool;
+    /// The tail mask of the first `rem` lanes, `1 <= rem < LANES` (if `MASKED_TAIL`).
+    fn tail_mask(rem: usize) -> <Self::Tail as Lane>::Mask;
+    /// All lanes equal to `v`.
+    fn splat(v: f32) -> Self;
+    /// Loads the lanes of `m` from `ptr` (no alignment needed), zero in the others.
+    ///
+    /// # Safety
+    /// `ptr` must be valid for reading the lanes of `m`, and the CPU must support the type.
+    unsafe fn load(ptr: *const f32, m: Self::Mask) -> Self;
+    /// Stores the lanes of `m` to `ptr` (no alignment needed), leaving the others alone.
+    ///
+    /// # Safety
+    /// `ptr` must be valid for writing the lanes of `m`, and the CPU must support the type.
+    unsafe fn store(self, ptr: *mut f32, m: Self::Mask);
+    /// Lane-wise `self + other`.
+    fn add(self, other: Self) -> Self;
+    /// Lane-wise `self − other`.
+    fn sub(self, other: Self) -> Self;
+    /// Lane-wise `self × other`.
+    fn mul(self, other: Self) -> Self;
     /// Lane-wise [`flush`]: zero (`+0.0`) where `|v| <` [`FLUSH_BELOW`], `v` elsewhere
     /// (NaN kept).
     fn flush(self) -> Self;
 }
 
-impl Lane for Scalar {
-    type Half = Scalar;
-    #[inline(always)]
-    fn flush(self) -> Self {
-        Scalar(flush(self.0))
+/// [`Lane`] for a full-width [`Lanes`] type: arithmetic, loads and stores forwarded,
+/// `flush` given.
+macro_rules! full_width_lane {
+    ($(#[$attr:meta])* $t:ty, tail: $tail:ty, masked: $masked:expr,
+     tail_mask: $tail_mask:expr, flush: $flush:expr) => {
+        $(#[$attr])*
+        impl Lane for $t {
+            const LANES: usize = <$t as Lanes>::LANES;
+            type Mask = ();
+            const FULL: () = ();
+            type Tail = $tail;
+            const MASKED_TAIL: bool = $masked;
+            #[inline(always)]
+            fn tail_mask(rem: usize) -> <$tail as Lane>::Mask {
+                $tail_mask(rem)
+            }
+            #[inline(always)]
+            fn splat(v: f32) -> Self {
+                <$t as Lanes>::splat(v)
+            }
+            #[inline(always)]
+            unsafe fn load(ptr: *const f32, _: ()) -> Self {
+                // SAFETY: forwarded.
+                unsafe { <$t as Lanes>::load(ptr) }
+            }
+            #[inline(always)]
+            unsafe fn store(self, ptr: *mut f32, _: ()) {
+                // SAFETY: forwarded.
+                unsafe { <$t as Lanes>::store(self, ptr) }
+            }
+            #[inline(always)]
+            fn add(self, o: Self) -> Self {
+                <$t as Lanes>::add(self, o)
+            }
+            #[inline(always)]
+            fn sub(self, o: Self) -> Self {
+                <$t as Lanes>::sub(self, o)
+            }
+            #[inline(always)]
+            fn mul(self, o: Self) -> Self {
+                <$t as Lanes>::mul(self, o)
+            }
+            #[inline(always)]
+            fn flush(self) -> Self {
+                $flush(self)
+            }
+        }
+    };
+}
+
+/// No masked tail: the unit mask.
+#[inline(always)]
+fn no_tail_mask(_: usize) {}
+
+full_width_lane!(Scalar, tail: Scalar, masked: false, tail_mask: no_tail_mask,
+    flush: |v: Scalar| Scalar(flush(v.0)));
+
+#[cfg(target_arch = "x86_64")]
+full_width_lane!(Sse2, tail: Sse2, masked: false, tail_mask: no_tail_mask,
+flush: |v: Sse2| {
+    use core::arch::x86_64::*;
+    // SAFETY: SSE is part of the x86-64 baseline.
+    unsafe {
+        let abs = _mm_andnot_ps(_mm_set1_ps(-0.0), v.0);
+        let small = _mm_cmplt_ps(abs, _mm_set1_ps(FLUSH_BELOW));
+        Sse2(_mm_andnot_ps(small, v.0))
+    }
+});
+
+#[cfg(target_arch = "x86_64")]
+full_width_lane!(Avx2, tail: Avx2Tail, masked: true, tail_mask: avx2_tail_mask,
+flush: |v: Avx2| {
+    use core::arch::x86_64::*;
+    // SAFETY: only reached from AVX-enabled code after detection (see `run`).
+    unsafe {
+        let abs = _mm256_andnot_ps(_mm256_set1_ps(-0.0), v.0);
+        let small = _mm256_cmp_ps::<_CMP_LT_OQ>(abs, _mm256_set1_ps(FLUSH_BELOW));
+        Avx2(_mm256_andnot_ps(small, v.0))
+    }
+});
+
+#[cfg(all(target_arch = "x86_64", powerpost_avx512))]
+full_width_lane!(#[allow(clippy::incompatible_msrv)] Avx512, tail: Avx512Tail,
+    masked: true, tail_mask: avx512_tail_mask,
+    flush: |v: Avx512| Avx512(flush512(v.0)));
+
+/// The AVX2 mask of lanes `0 .. rem` (`rem <= 8`): all bits set in those lanes.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn avx2_tail_mask(rem: usize) -> core::arch::x86_64::__m256i {
+    use core::arch::x86_64::*;
+    // SAFETY: only reached from AVX2-enabled code after detection (see `run`).
+    unsafe {
+        _mm256_cmpgt_epi32(
+            _mm256_set1_epi32(rem as i32),
+            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+        )
     }
 }
 
+/// The last, partial AVX2 vector of a row: lanes outside the mask are neither read (they
+/// hold zero) nor written (`vmaskmovps`). Same arithmetic as `Avx2`, lane for lane.
 #[cfg(target_arch = "x86_64")]
-impl Lane for Sse2 {
-    type Half = Scalar;
+#[derive(Clone, Copy)]
+pub(crate) struct Avx2Tail(core::arch::x86_64::__m256);
+
+#[cfg(target_arch = "x86_64")]
+impl Lane for Avx2Tail {
+    const LANES: usize = 8;
+    type Mask = core::arch::x86_64::__m256i;
+    // SAFETY: `__m256i` is 32 plain bytes; every bit pattern is valid.
+    const FULL: Self::Mask =
+        unsafe { core::mem::transmute::<[i32; 8], core::arch::x86_64::__m256i>([-1; 8]) };
+    type Tail = Self;
+    const MASKED_TAIL: bool = false;
+    #[inline(always)]
+    fn tail_mask(rem: usize) -> Self::Mask {
+        avx2_tail_mask(rem)
+    }
+    #[inline(always)]
+    fn splat(v: f32) -> Self {
+        Self(<Avx2 as Lane>::splat(v).0)
+    }
+    #[inline(always)]
+    unsafe fn load(ptr: *const f32, m: Self::Mask) -> Self {
+        // SAFETY: the caller guarantees the masked lanes are readable; the others are
+        // not accessed.
+        Self(unsafe { core::arch::x86_64::_mm256_maskload_ps(ptr, m) })
+    }
+    #[inline(always)]
+    unsafe fn store(self, ptr: *mut f32, m: Self::Mask) {
+        // SAFETY: the caller guarantees the masked lanes are writable; the others are
+        // not accessed.
+        unsafe { core::arch::x86_64::_mm256_maskstore_ps(ptr, m, self.0) }
+    }
+    #[inline(always)]
+    fn add(self, o: Self) -> Self {
+        Self(<Avx2 as Lane>::add(Avx2(self.0), Avx2(o.0)).0)
+    }
+    #[inline(always)]
+    fn sub(self, o: Self) -> Self {
+        Self(<Avx2 as Lane>::sub(Avx2(self.0), Avx2(o.0)).0)
+    }
+    #[inline(always)]
+    fn mul(self, o: Self) -> Self {
+        Self(<Avx2 as Lane>::mul(Avx2(self.0), Avx2(o.0)).0)
+    }
     #[inline(always)]
     fn flush(self) -> Self {
-        use core::arch::x86_64::*;
-        // SAFETY: SSE is part of the x86-64 baseline.
-        unsafe {
-            let abs = _mm_andnot_ps(_mm_set1_ps(-0.0), self.0);
-            let small = _mm_cmplt_ps(abs, _mm_set1_ps(FLUSH_BELOW));
-            Sse2(_mm_andnot_ps(small, self.0))
-        }
+        Self(<Avx2 as Lane>::flush(Avx2(self.0)).0)
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-impl Lane for Avx2 {
-    type Half = Sse2;
-    #[inline(always)]
-    fn flush(self) -> Self {
-        use core::arch::x86_64::*;
-        // SAFETY: only reached from AVX-enabled code after detection (see `run`).
-        unsafe {
-            let abs = _mm256_andnot_ps(_mm256_set1_ps(-0.0), self.0);
-            let small = _mm256_cmp_ps::<_CMP_LT_OQ>(abs, _mm256_set1_ps(FLUSH_BELOW));
-            Avx2(_mm256_andnot_ps(small, self.0))
-        }
+/// The AVX-512 mask of lanes `0 .. rem` (`rem <= 16`).
+#[cfg(all(target_arch = "x86_64", powerpost_avx512))]
+#[allow(clippy::incompatible_msrv)] // see `build.rs`
+#[inline(always)]
+fn avx512_tail_mask(rem: usize) -> core::arch::x86_64::__mmask16 {
+    ((1u32 << rem) - 1) as u16
+}
+
+/// Lane-wise [`flush`] of an AVX-512 vector.
+#[cfg(all(target_arch = "x86_64", powerpost_avx512))]
+#[allow(clippy::incompatible_msrv)] // see `build.rs`
+#[inline(always)]
+fn flush512(v: core::arch::x86_64::__m512) -> core::arch::x86_64::__m512 {
+    use core::arch::x86_64::*;
+    // SAFETY: only reached from AVX-512-enabled code after detection (see `run`).
+    unsafe {
+        let abs = _mm512_abs_ps(v);
+        // Lanes to keep: not `|v| < FLUSH_BELOW`, NaN included (unordered is true), so
+        // no mask inversion is needed.
+        let keep = _mm512_cmp_ps_mask::<_CMP_NLT_UQ>(abs, _mm512_set1_ps(FLUSH_BELOW));
+        // `+0.0` in the flushed lanes, `v` elsewhere.
+        _mm512_maskz_mov_ps(keep, v)
     }
 }
+
+/// The last, partial AVX-512 vector of a row: lanes outside the mask are neither read
+/// (they hold zero) nor written. Same arithmetic as `Avx512`, lane for lane.
+#[cfg(all(target_arch = "x86_64", powerpost_avx512))]
+#[allow(clippy::incompatible_msrv)] // see `build.rs`
+#[derive(Clone, Copy)]
+pub(crate) struct Avx512Tail(core::arch::x86_64::__m512);
 
 #[cfg(all(target_arch = "x86_64", powerpost_avx512))]
 #[allow(clippy::incompatible_msrv)] // see `build.rs`
-impl Lane for Avx512 {
-    type Half = Avx2;
+impl Lane for Avx512Tail {
+    const LANES: usize = 16;
+    type Mask = core::arch::x86_64::__mmask16;
+    const FULL: Self::Mask = 0xffff;
+    type Tail = Self;
+    const MASKED_TAIL: bool = false;
+    #[inline(always)]
+    fn tail_mask(rem: usize) -> Self::Mask {
+        avx512_tail_mask(rem)
+    }
+    #[inline(always)]
+    fn splat(v: f32) -> Self {
+        // SAFETY: only reached from AVX-512-enabled code after detection (see `run`).
+        Self(unsafe { core::arch::x86_64::_mm512_set1_ps(v) })
+    }
+    #[inline(always)]
+    unsafe fn load(ptr: *const f32, m: Self::Mask) -> Self {
+        // SAFETY: the caller guarantees the masked lanes are readable; the others are
+        // not accessed.
+        Self(unsafe { core::arch::x86_64::_mm512_maskz_loadu_ps(m, ptr) })
+    }
+    #[inline(always)]
+    unsafe fn store(self, ptr: *mut f32, m: Self::Mask) {
+        // SAFETY: the caller guarantees the masked lanes are writable; the others are
+        // not accessed.
+        unsafe { core::arch::x86_64::_mm512_mask_storeu_ps(ptr, m, self.0) }
+    }
+    #[inline(always)]
+    fn add(self, o: Self) -> Self {
+        // SAFETY: as `splat`.
+        Self(unsafe { core::arch::x86_64::_mm512_add_ps(self.0, o.0) })
+    }
+    #[inline(always)]
+    fn sub(self, o: Self) -> Self {
+        // SAFETY: as `splat`.
+        Self(unsafe { core::arch::x86_64::_mm512_sub_ps(self.0, o.0) })
+    }
+    #[inline(always)]
+    fn mul(self, o: Self) -> Self {
+        // SAFETY: as `splat`.
+        Self(unsafe { core::arch::x86_64::_mm512_mul_ps(self.0, o.0) })
+    }
     #[inline(always)]
     fn flush(self) -> Self {
-        use core::arch::x86_64::*;
-        // SAFETY: only reached from AVX-512-enabled code after detection (see `run`).
-        unsafe {
-            let abs = _mm512_abs_ps(self.0);
-            // Lanes to keep: not `|v| < FLUSH_BELOW`, NaN included (unordered is true), so
-            // no mask inversion is needed.
-            let keep = _mm512_cmp_ps_mask::<_CMP_NLT_UQ>(abs, _mm512_set1_ps(FLUSH_BELOW));
-            // `+0.0` in the flushed lanes, `v` elsewhere.
-            Avx512(_mm512_maskz_mov_ps(keep, self.0))
-        }
+        Self(flush512(self.0))
     }
 }
 
@@ -99,51 +313,42 @@ impl Lane for Avx512 {
 pub(crate) trait RowKernel {
     /// Number of points.
     fn len(&self) -> usize;
-    /// Computes points `i .. i + L::LANES`.
+    /// Computes points `i .. i + L::LANES` restricted to the lanes of `m` (all of them for
+    /// the full-width lane types).
     ///
     /// # Safety
-    /// `i + L::LANES <= self.len()`, and the CPU supports `L`.
-    unsafe fn at<L: Lane>(&self, i: usize);
+    /// The lanes of `m` lie below `self.len()` (for a full mask: `i + L::LANES <=
+    /// self.len()`), and the CPU supports `L`.
+    unsafe fn at<L: Lane>(&self, i: usize, m: L::Mask);
 }
 
-/// Whole vectors of `L`, then of each narrower lane type in turn (`L::Half`, its half, …:
-/// the 8- and 4-lane tails of an AVX-512 or AVX2 row, e.g. 12- or 20-point layers and the
-/// odd widths of the `edge` preset), then the rest with [`Scalar`].
+/// Whole vectors of `L`, then the rest of the row: with AVX2 and AVX-512 one masked
+/// vector ([`Lane::Tail`]), with SSE2 up to three points with [`Scalar`].
 ///
 /// # Safety
 /// The CPU supports `L`.
 #[inline(always)]
 pub(crate) unsafe fn drive<L: Lane, K: RowKernel>(k: &K) {
-    // SAFETY: forwarded.
-    let mut i = unsafe { drive_from::<L, K>(k, 0) };
-    while i < k.len() {
+    let n = k.len();
+    let mut i = 0;
+    if L::LANES > 1 {
+        while i + L::LANES <= n {
+            // SAFETY: `i + LANES <= n`; the caller guarantees CPU support.
+            unsafe { k.at::<L>(i, L::FULL) };
+            i += L::LANES;
+        }
+        if L::MASKED_TAIL && i < n {
+            // SAFETY: the mask holds lanes `0 .. n − i`, all below `n`; a CPU that
+            // supports `L` supports its tail type.
+            unsafe { k.at::<L::Tail>(i, L::tail_mask(n - i)) };
+            i = n;
+        }
+    }
+    while i < n {
         // SAFETY: `i < n`.
-        unsafe { k.at::<Scalar>(i) };
+        unsafe { k.at::<Scalar>(i, ()) };
         i += 1;
     }
-}
-
-/// Whole vectors of `L` from point `i`, then (recursively) of the narrower lane types
-/// down to 2 lanes; returns the first point not computed.
-///
-/// # Safety
-/// The CPU supports `L`.
-#[inline(always)]
-unsafe fn drive_from<L: Lane, K: RowKernel>(k: &K, mut i: usize) -> usize {
-    let n = k.len();
-    if L::LANES == 1 {
-        return i;
-    }
-    while i + L::LANES <= n {
-        // SAFETY: `i + LANES <= n`; the caller guarantees CPU support.
-        unsafe { k.at::<L>(i) };
-        i += L::LANES;
-    }
-    if <L::Half as Lanes>::LANES < L::LANES {
-        // SAFETY: a CPU that supports `L` supports its half.
-        i = unsafe { drive_from::<L::Half, K>(k, i) };
-    }
-    i
 }
 
 /// [`drive`] compiled with AVX2.
@@ -227,11 +432,11 @@ pub(crate) fn dispatch<T: WithLanes>(isa: Isa, t: &T) {
     }
 }
 
-/// `L::load(p + i)`.
+/// `L::load(p + i, m)`.
 #[inline(always)]
-pub(crate) unsafe fn ld<L: Lane>(p: *const f32, i: usize) -> L {
+pub(crate) unsafe fn ld<L: Lane>(p: *const f32, i: usize, m: L::Mask) -> L {
     // SAFETY: guaranteed by the caller.
-    unsafe { L::load(p.add(i)) }
+    unsafe { L::load(p.add(i), m) }
 }
 
 /// `L::splat(v)`.
@@ -246,15 +451,16 @@ pub(crate) fn sp<L: Lane>(v: f32) -> L {
 pub(crate) unsafe fn second_x<L: Lane, const R: usize>(
     p: *const f32,
     i: usize,
+    m: L::Mask,
     cx: &[f32; 4],
     cx0: f32,
 ) -> L {
     // SAFETY: the caller guarantees `p + i ± R` lie in one checked view.
     unsafe {
         let q = p.add(i);
-        let mut d = sp::<L>(cx0).mul(L::load(q));
+        let mut d = sp::<L>(cx0).mul(L::load(q, m));
         for j in 0..R {
-            d = d.add(sp::<L>(cx[j]).mul(L::load(q.sub(1 + j)).add(L::load(q.add(1 + j)))));
+            d = d.add(sp::<L>(cx[j]).mul(L::load(q.sub(1 + j), m).add(L::load(q.add(1 + j), m))));
         }
         d
     }
@@ -265,6 +471,7 @@ pub(crate) unsafe fn second_x<L: Lane, const R: usize>(
 pub(crate) unsafe fn second_z<L: Lane, const R: usize>(
     p: *const f32,
     i: usize,
+    m: L::Mask,
     st: usize,
     cz: &[f32; 4],
     cz0: f32,
@@ -272,10 +479,11 @@ pub(crate) unsafe fn second_z<L: Lane, const R: usize>(
     // SAFETY: the caller guarantees `p + i ± R·st` lie in one checked view.
     unsafe {
         let q = p.add(i);
-        let mut d = sp::<L>(cz0).mul(L::load(q));
+        let mut d = sp::<L>(cz0).mul(L::load(q, m));
         for j in 0..R {
             d = d.add(
-                sp::<L>(cz[j]).mul(L::load(q.sub((j + 1) * st)).add(L::load(q.add((j + 1) * st)))),
+                sp::<L>(cz[j])
+                    .mul(L::load(q.sub((j + 1) * st), m).add(L::load(q.add((j + 1) * st), m))),
             );
         }
         d
@@ -288,17 +496,18 @@ pub(crate) unsafe fn second_z<L: Lane, const R: usize>(
 pub(crate) unsafe fn first<L: Lane, const R: usize>(
     p: *const f32,
     i: usize,
+    m: L::Mask,
     step: usize,
     b: &[f32; 4],
 ) -> L {
     // SAFETY: the caller guarantees `p + i ± R·step` lie in one checked view.
     unsafe {
         let q = p.add(i);
-        let mut d = sp::<L>(b[0]).mul(L::load(q.add(step)).sub(L::load(q.sub(step))));
+        let mut d = sp::<L>(b[0]).mul(L::load(q.add(step), m).sub(L::load(q.sub(step), m)));
         for j in 1..R {
             d = d.add(
                 sp::<L>(b[j])
-                    .mul(L::load(q.add((j + 1) * step)).sub(L::load(q.sub((j + 1) * step)))),
+                    .mul(L::load(q.add((j + 1) * step), m).sub(L::load(q.sub((j + 1) * step), m))),
             );
         }
         d
@@ -344,7 +553,7 @@ mod tests {
             for chunk in self.0.chunks_exact(L::LANES) {
                 let ptr = chunk.as_ptr().cast::<f32>().cast_mut();
                 // SAFETY: `chunk` holds `LANES` values; `Cell` allows writing through it.
-                unsafe { L::load(ptr).flush().store(ptr) };
+                unsafe { L::load(ptr, L::FULL).flush().store(ptr, L::FULL) };
             }
         }
     }
@@ -383,6 +592,69 @@ mod tests {
             for (i, c) in cells.iter().enumerate() {
                 let (got, w) = (c.get().to_bits(), want[i]);
                 assert_eq!(got, w, "{isa:?} lane {i}: {:e}", values[i]);
+            }
+        }
+    }
+
+    /// `o ← flush((o + x₋₁·x₊₁) − 2x)` along a run: reads a neighbour on each side, writes in place.
+    struct Probe {
+        n: usize,
+        x: *const f32,
+        o: *mut f32,
+    }
+
+    impl RowKernel for Probe {
+        fn len(&self) -> usize {
+            self.n
+        }
+        #[inline(always)]
+        unsafe fn at<L: Lane>(&self, i: usize, m: L::Mask) {
+            // SAFETY: the views are checked where the probe is built.
+            unsafe {
+                let q = self.x.add(i);
+                let p = self.o.add(i);
+                let nb = L::load(q.sub(1), m).mul(L::load(q.add(1), m));
+                L::load(p, m)
+                    .add(nb)
+                    .sub(sp::<L>(2.0).mul(L::load(q, m)))
+                    .flush()
+                    .store(p, m);
+            }
+        }
+    }
+
+    /// Every row length from 0 to 40 (whole vectors, the AVX-512 masked tail of every
+    /// length 1–15, the AVX2/SSE2 halving tails and the scalar rest): every instruction
+    /// set gives the scalar bits, and nothing outside the run is written.
+    #[test]
+    fn every_row_length_gives_the_scalar_bits_and_stays_in_its_run() {
+        const GUARD: usize = 16;
+        let sentinel = 12345.0;
+        for n in 0..=40 {
+            let x: [f32; 64] = core::array::from_fn(|i| 0.37 * i as f32 - 5.0);
+            let fresh = || {
+                let mut o = [sentinel; 40 + 2 * GUARD];
+                for (i, v) in o[GUARD..GUARD + n].iter_mut().enumerate() {
+                    *v = 1.5 - 0.25 * i as f32;
+                }
+                o
+            };
+            let mut want = fresh();
+            for i in 0..n {
+                let w = &mut want[GUARD + i];
+                *w = flush((*w + x[i] * x[i + 2]) - 2.0 * x[i + 1]);
+            }
+            for isa in Isa::all_supported() {
+                let mut o = fresh();
+                let probe = Probe {
+                    n,
+                    x: window(&x, 1, n, 1, 1),
+                    o: window_mut(&mut o, GUARD, n),
+                };
+                run(isa, &probe);
+                for (i, (g, w)) in o.iter().zip(&want).enumerate() {
+                    assert_eq!(g.to_bits(), w.to_bits(), "{isa:?}, n = {n}, slot {i}");
+                }
             }
         }
     }

@@ -150,21 +150,28 @@ impl<const R: usize> RowKernel for WLapRow<R> {
         self.n
     }
     #[inline(always)]
-    unsafe fn at<L: Lane>(&self, i: usize) {
+    unsafe fn at<L: Lane>(&self, i: usize, m: L::Mask) {
         let (k, st) = (&self.k, self.st);
         // SAFETY: views checked in `Propagator::wlap_row`; `i + LANES <= n`.
         unsafe {
             let q = self.f.add(i);
-            let mut lap = sp::<L>(k.c0).mul(L::load(q));
+            let mut lap = sp::<L>(k.c0).mul(L::load(q, m));
             for j in 0..R {
                 lap = lap
-                    .add(sp::<L>(k.cx[j]).mul(L::load(q.sub(1 + j)).add(L::load(q.add(1 + j)))))
                     .add(
-                        sp::<L>(k.cz[j])
-                            .mul(L::load(q.sub((j + 1) * st)).add(L::load(q.add((j + 1) * st)))),
+                        sp::<L>(k.cx[j])
+                            .mul(L::load(q.sub(1 + j), m).add(L::load(q.add(1 + j), m))),
+                    )
+                    .add(
+                        sp::<L>(k.cz[j]).mul(
+                            L::load(q.sub((j + 1) * st), m).add(L::load(q.add((j + 1) * st), m)),
+                        ),
                     );
             }
-            ld::<L>(self.w, i).mul(lap).flush().store(self.o.add(i));
+            ld::<L>(self.w, i, m)
+                .mul(lap)
+                .flush()
+                .store(self.o.add(i), m);
         }
     }
 }
@@ -188,17 +195,17 @@ impl<const R: usize, const PER_POINT: bool> RowKernel for PsiUpdate<R, PER_POINT
         self.n
     }
     #[inline(always)]
-    unsafe fn at<L: Lane>(&self, i: usize) {
+    unsafe fn at<L: Lane>(&self, i: usize, m: L::Mask) {
         // SAFETY: views checked by the builders; `i + LANES <= n`.
         unsafe {
-            let d = first::<L, R>(self.f, i, self.step, &self.coef);
+            let d = first::<L, R>(self.f, i, m, self.step, &self.coef);
             let (a, b) = if PER_POINT {
-                (ld::<L>(self.a, i), ld::<L>(self.b, i))
+                (ld::<L>(self.a, i, m), ld::<L>(self.b, i, m))
             } else {
                 (sp(self.a1), sp(self.b1))
             };
             let p = self.psi.add(i);
-            b.mul(L::load(p)).add(a.mul(d)).flush().store(p);
+            b.mul(L::load(p, m)).add(a.mul(d)).flush().store(p, m);
         }
     }
 }
@@ -222,20 +229,20 @@ impl<const PER_POINT: bool> RowKernel for AdjointBeta<PER_POINT> {
         self.n
     }
     #[inline(always)]
-    unsafe fn at<L: Lane>(&self, i: usize) {
+    unsafe fn at<L: Lane>(&self, i: usize, m: L::Mask) {
         // SAFETY: views checked by the builder; `i + LANES <= n`.
         unsafe {
             let (a, b) = if PER_POINT {
-                (ld::<L>(self.a, i), ld::<L>(self.b, i))
+                (ld::<L>(self.a, i, m), ld::<L>(self.b, i, m))
             } else {
                 (sp(self.a1), sp(self.b1))
             };
-            let r = ld::<L>(self.r, i);
-            let beta = ld::<L>(self.beta, i).add(r);
+            let r = ld::<L>(self.r, i, m);
+            let beta = ld::<L>(self.beta, i, m).add(r);
             let e = a.mul(beta).flush();
-            e.store(self.e.add(i));
-            r.add(e).flush().store(self.f.add(i));
-            b.mul(beta).flush().store(self.beta.add(i));
+            e.store(self.e.add(i), m);
+            r.add(e).flush().store(self.f.add(i), m);
+            b.mul(beta).flush().store(self.beta.add(i), m);
         }
     }
 }
@@ -260,18 +267,18 @@ impl<const R: usize, const PER_POINT: bool> RowKernel for AdjointAlpha<R, PER_PO
         self.n
     }
     #[inline(always)]
-    unsafe fn at<L: Lane>(&self, i: usize) {
+    unsafe fn at<L: Lane>(&self, i: usize, m: L::Mask) {
         // SAFETY: views checked by the builder; `i + LANES <= n`.
         unsafe {
-            let d = first::<L, R>(self.f, i, self.step, &self.coef);
+            let d = first::<L, R>(self.f, i, m, self.step, &self.coef);
             let (a, b) = if PER_POINT {
-                (ld::<L>(self.a, i), ld::<L>(self.b, i))
+                (ld::<L>(self.a, i, m), ld::<L>(self.b, i, m))
             } else {
                 (sp(self.a1), sp(self.b1))
             };
-            let at = ld::<L>(self.alpha, i).sub(d);
-            a.mul(at).flush().store(self.y.add(i));
-            b.mul(at).flush().store(self.alpha.add(i));
+            let at = ld::<L>(self.alpha, i, m).sub(d);
+            a.mul(at).flush().store(self.y.add(i), m);
+            b.mul(at).flush().store(self.alpha.add(i), m);
         }
     }
 }
@@ -327,61 +334,61 @@ impl<const R: usize, const FOURTH: bool, const XP: bool, const ZP: bool> RowKern
         self.n
     }
     #[inline(always)]
-    unsafe fn at<L: Lane>(&self, i: usize) {
+    unsafe fn at<L: Lane>(&self, i: usize, m: L::Mask) {
         let (k, st) = (&self.k, self.st);
         // SAFETY: views checked in `RowStep::segment`; `i + LANES <= n`.
         unsafe {
-            let dxx = second_x::<L, R>(self.f, i, &k.cx, k.cx0);
-            let dzz = second_z::<L, R>(self.f, i, st, &k.cz, k.cz0);
+            let dxx = second_x::<L, R>(self.f, i, m, &k.cx, k.cx0);
+            let dzz = second_z::<L, R>(self.f, i, m, st, &k.cz, k.cz0);
             let lap = dxx.add(dzz);
-            let fc = ld::<L>(self.f, i);
-            let uc = if FOURTH { ld::<L>(self.u, i) } else { fc };
+            let fc = ld::<L>(self.f, i, m);
+            let uc = if FOURTH { ld::<L>(self.u, i, m) } else { fc };
             let mut corr = sp::<L>(0.0);
             if XP {
                 let uxx = if FOURTH {
-                    second_x::<L, R>(self.u, i, &k.cx, k.cx0)
+                    second_x::<L, R>(self.u, i, m, &k.cx, k.cx0)
                 } else {
                     dxx
                 };
-                let p1 = first::<L, R>(self.px, i, 1, &k.bx);
+                let p1 = first::<L, R>(self.px, i, m, 1, &k.bx);
                 let zp = self.zx.add(i);
-                let z = ld::<L>(self.bx, i)
-                    .mul(L::load(zp))
-                    .add(ld::<L>(self.ax, i).mul(uxx.add(p1)))
+                let z = ld::<L>(self.bx, i, m)
+                    .mul(L::load(zp, m))
+                    .add(ld::<L>(self.ax, i, m).mul(uxx.add(p1)))
                     .flush();
-                z.store(zp);
+                z.store(zp, m);
                 corr = p1.add(z);
             }
             if ZP {
                 let uzz = if FOURTH {
-                    second_z::<L, R>(self.u, i, st, &k.cz, k.cz0)
+                    second_z::<L, R>(self.u, i, m, st, &k.cz, k.cz0)
                 } else {
                     dzz
                 };
-                let p1 = first::<L, R>(self.psiz, i, st, &k.bz);
+                let p1 = first::<L, R>(self.psiz, i, m, st, &k.bz);
                 let zp = self.zz.add(i);
                 let z = sp::<L>(self.bz)
-                    .mul(L::load(zp))
+                    .mul(L::load(zp, m))
                     .add(sp::<L>(self.az).mul(uzz.add(p1)))
                     .flush();
-                z.store(zp);
+                z.store(zp, m);
                 corr = if XP { corr.add(p1.add(z)) } else { p1.add(z) };
             }
             let op = self.o.add(i);
-            let lead = sp::<L>(2.0).mul(uc).sub(L::load(op));
+            let lead = sp::<L>(2.0).mul(uc).sub(L::load(op, m));
             let v = if FOURTH {
-                let v = lead.add(fc).add(ld::<L>(self.w12, i).mul(lap));
+                let v = lead.add(fc).add(ld::<L>(self.w12, i, m).mul(lap));
                 if XP || ZP {
-                    v.add(ld::<L>(self.w, i).mul(corr))
+                    v.add(ld::<L>(self.w, i, m).mul(corr))
                 } else {
                     v
                 }
             } else if XP || ZP {
-                lead.add(ld::<L>(self.w, i).mul(lap.add(corr)))
+                lead.add(ld::<L>(self.w, i, m).mul(lap.add(corr)))
             } else {
-                lead.add(ld::<L>(self.w, i).mul(lap))
+                lead.add(ld::<L>(self.w, i, m).mul(lap))
             };
-            v.flush().store(op);
+            v.flush().store(op, m);
         }
     }
 }
@@ -508,26 +515,28 @@ impl<const R: usize, const XP: bool, const ZP: bool> RowKernel for AdjointSegmen
         self.n
     }
     #[inline(always)]
-    unsafe fn at<L: Lane>(&self, i: usize) {
+    unsafe fn at<L: Lane>(&self, i: usize, m: L::Mask) {
         let (k, st) = (&self.k, self.st);
         // SAFETY: views checked in `AdjointRow::segment`; `i + LANES <= n`.
         unsafe {
-            let dxx = second_x::<L, R>(self.r, i, &k.cx, k.cx0);
-            let dzz = second_z::<L, R>(self.r, i, st, &k.cz, k.cz0);
+            let dxx = second_x::<L, R>(self.r, i, m, &k.cx, k.cx0);
+            let dzz = second_z::<L, R>(self.r, i, m, st, &k.cz, k.cz0);
             let mut acc = dxx.add(dzz);
             if XP {
-                let d2 = second_x::<L, R>(self.ex, i, &k.cx, k.cx0);
-                let d1 = first::<L, R>(self.yx, i, 1, &k.bx);
+                let d2 = second_x::<L, R>(self.ex, i, m, &k.cx, k.cx0);
+                let d1 = first::<L, R>(self.yx, i, m, 1, &k.bx);
                 acc = acc.add(d2.sub(d1));
             }
             if ZP {
-                let d2 = second_z::<L, R>(self.ez, i, st, &k.cz, k.cz0);
-                let d1 = first::<L, R>(self.yz, i, st, &k.bz);
+                let d2 = second_z::<L, R>(self.ez, i, m, st, &k.cz, k.cz0);
+                let d1 = first::<L, R>(self.yz, i, m, st, &k.bz);
                 acc = acc.add(d2.sub(d1));
             }
             let op = self.o.add(i);
-            let lead = sp::<L>(2.0).mul(ld::<L>(self.r, i)).sub(L::load(op));
-            lead.add(ld::<L>(self.w, i).mul(acc)).flush().store(op);
+            let lead = sp::<L>(2.0).mul(ld::<L>(self.r, i, m)).sub(L::load(op, m));
+            lead.add(ld::<L>(self.w, i, m).mul(acc))
+                .flush()
+                .store(op, m);
         }
     }
 }
