@@ -206,8 +206,8 @@ fn stored_wavefield_rtm_equals_checkpointed_rtm() {
         let m = medium(&s.cfg, &s.vel);
         let d = gaussian(5, s.cfg.nt * s.recs.len());
         let np = s.cfg.nz * s.cfg.nx;
-        let run = |len: usize, exec: &dyn Executor| {
-            let mut scratch = vec![0.0; len];
+        let run_filled = |len: usize, exec: &dyn Executor, fill: f32| {
+            let mut scratch = vec![fill; len];
             let (mut image, mut illum) = (vec![0.0; np], vec![0.0; np]);
             wave::rtm_shot(
                 &s.cfg,
@@ -224,6 +224,7 @@ fn stored_wavefield_rtm_equals_checkpointed_rtm() {
             .unwrap();
             (image, illum)
         };
+        let run = |len: usize, exec: &dyn Executor| run_filled(len, exec, 0.0);
         let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         let stored_len = wave::rtm_scratch_len_stored(&s.cfg).unwrap();
         let cp_len = wave::rtm_scratch_len(&s.cfg).unwrap();
@@ -235,6 +236,13 @@ fn stored_wavefield_rtm_equals_checkpointed_rtm() {
             assert_eq!(bits(&il), bits(&il_cp), "illumination, {t} threads");
         }
         assert!(img_cp.iter().any(|&v| v != 0.0));
+        // Whatever the scratch held before (here NaN everywhere) does not matter: the
+        // state is zeroed, checkpoints and snapshots are written before they are read.
+        for len in [stored_len, cp_len] {
+            let (img, il) = run_filled(len, &Threads(2), f32::NAN);
+            assert_eq!(bits(&img), bits(&img_cp), "image, scratch of {len} NaNs");
+            assert_eq!(bits(&il), bits(&il_cp), "illumination, scratch of {len} NaNs");
+        }
         let mut scratch = vec![0.0; cp_len + 1];
         let mut image = vec![0.0; np];
         let err = wave::rtm_shot(
