@@ -241,7 +241,11 @@ fn stored_wavefield_rtm_equals_checkpointed_rtm() {
         for len in [stored_len, cp_len] {
             let (img, il) = run_filled(len, &Threads(2), f32::NAN);
             assert_eq!(bits(&img), bits(&img_cp), "image, scratch of {len} NaNs");
-            assert_eq!(bits(&il), bits(&il_cp), "illumination, scratch of {len} NaNs");
+            assert_eq!(
+                bits(&il),
+                bits(&il_cp),
+                "illumination, scratch of {len} NaNs"
+            );
         }
         let mut scratch = vec![0.0; cp_len + 1];
         let mut image = vec![0.0; np];

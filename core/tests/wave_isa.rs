@@ -1,8 +1,9 @@
 //! Every instruction set the CPU supports gives the same bits as the one-lane scalar
 //! kernels: forward shots (time order 2 and 4, space order 4 and 8, free surface on and
 //! off, rigid and C-PML boundaries), Born shots and RTM images with illumination, on grids
-//! whose rows are not a multiple of any vector width (so the scalar tails and the layer
-//! segments of every width are exercised), with one and two threads.
+//! whose rows are not a multiple of any vector width (so the masked AVX2/AVX-512 row tails,
+//! the SSE2 scalar tails and the layer segments of every width are exercised), with one
+//! and two threads.
 
 mod wave_common;
 
