@@ -154,12 +154,17 @@ impl RowKernel for Imaging {
     }
 }
 
-/// Copies the physical part of an extended field into `out` (`nz·nx`).
-fn physical(g: &Grid, field: &[f32], out: &mut [f32]) {
-    for iz in 0..g.nz {
+/// Copies the physical part of an extended field into `out` (`nz·nx`), rows split over
+/// `exec` (a stored-wavefield RTM copies a whole field every step).
+fn physical(g: &Grid, field: &[f32], out: &mut [f32], exec: &dyn Executor) {
+    let out = &mut out[..g.nz * g.nx];
+    let sh = SharedMut::new(out);
+    par_rows(exec, &[(0, g.nz)], &|iz| {
         let s = g.physical_index(iz, 0);
-        out[iz * g.nx..(iz + 1) * g.nx].copy_from_slice(&field[s..s + g.nx]);
-    }
+        // SAFETY: disjoint rows of `out`.
+        let row = unsafe { sh.slice(iz * g.nx, g.nx) };
+        row.copy_from_slice(&field[s..s + g.nx]);
+    });
 }
 
 /// Born-models one shot: `shot = J δm` for squared-slowness perturbation `dm` (`nz·nx`)
@@ -448,8 +453,8 @@ impl Propagator<'_> {
             {
                 f.copy_from_slice(&cp[i * fl..(i + 1) * fl]);
             }
-            physical(&g, nxt, &mut snaps[..np]);
-            physical(&g, cur, &mut snaps[np..2 * np]);
+            physical(&g, nxt, &mut snaps[..np], exec);
+            physical(&g, cur, &mut snaps[np..2 * np], exec);
             for n in start..end {
                 prop.step(cur, nxt, &mut baux, &mut [], exec);
                 prop.inject(nxt, &src, wavelet[n]);
@@ -459,15 +464,23 @@ impl Propagator<'_> {
                     &g,
                     cur,
                     &mut snaps[(n - start + 2) * np..(n - start + 3) * np],
+                    exec,
                 );
             }
             // Adjoint sweep over the segment.
             for n in (start..end).rev() {
                 let j = n - start + 1;
                 if let Some(il) = illumination.as_deref_mut() {
-                    for (a, &u) in il.iter_mut().zip(&snaps[j * np..(j + 1) * np]) {
-                        *a = *a + u * u;
-                    }
+                    let u = &snaps[j * np..(j + 1) * np];
+                    let sh = SharedMut::new(il);
+                    par_rows(exec, &[(0, g.nz)], &|iz| {
+                        let q = iz * g.nx;
+                        // SAFETY: disjoint rows of the illumination.
+                        let row = unsafe { sh.slice(q, g.nx) };
+                        for (a, &u) in row.iter_mut().zip(&u[q..q + g.nx]) {
+                            *a = *a + u * u;
+                        }
+                    });
                 }
                 {
                     let (sp, sc, sn) = (
