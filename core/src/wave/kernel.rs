@@ -6,9 +6,10 @@
 //! pointers into its fields, checked once when it is built (every view is a slice taken
 //! with bounds checks, then only read or written inside its range). [`run`] computes
 //! points `i .. i + LANES` with the vector type of the chosen [`Isa`] while a whole vector
-//! fits, then the 1 to `LANES − 1` points left in one masked vector of the same width
-//! (AVX-512 and AVX2: [`Lane::Tail`], whose loads and stores touch only those points), or
-//! with SSE2 one at a time with [`Scalar`]. Every lane computes its point with exactly the
+//! fits, then the 1 to `LANES − 1` points left as the lane type chooses ([`Lane::tail`]):
+//! AVX-512 and AVX2 use one masked vector (whose loads and stores touch only those points)
+//! or, for exactly 8 or 4 points, one full narrower vector; SSE2 computes them one at a
+//! time with [`Scalar`]. Every lane computes its point with exactly the
 //! scalar expression, operation for operation (no fused multiply-add exists in [`Lane`]),
 //! so the bits do not depend on the instruction set or on where a row is split into
 //! vectors.
@@ -34,10 +35,11 @@ use super::propagate::{flush, FLUSH_BELOW};
 /// [`flush`], and loads and stores restricted to the lanes of a [`Lane::Mask`].
 ///
 /// The full-width types ([`Scalar`], `Sse2`, `Avx2`, `Avx512`) have the mask `()`: they
-/// always move all their lanes. `Avx512Tail` and `Avx2Tail` are the partial last vector of
-/// an AVX-512 or AVX2 row: a full vector of arithmetic of which only the masked lanes are
-/// loaded (the others are zero) and stored, so one instruction sequence covers the 1–15
-/// (1–7) points left at the end of a row without reading or writing past it.
+/// always move all their lanes. `Avx512Tail` and `Avx2Tail` are partial vectors: a full
+/// vector of arithmetic of which only the masked lanes are loaded (the others are zero)
+/// and stored, so one instruction sequence covers up to 15 (7) points at the end of a row
+/// without reading or writing past it. Each full-width type chooses how its rows end
+/// ([`Lane::tail`]).
 pub(crate) trait Lane: Copy {
     /// Number of f32 lanes.
     const LANES: usize;
@@ -45,12 +47,11 @@ pub(crate) trait Lane: Copy {
     type Mask: Copy;
     /// The mask of all lanes.
     const FULL: Self::Mask;
-    /// The masked lane type of a row's last, partial vector (used if `MASKED_TAIL`).
-    type Tail: Lane;
-    /// Whether rows end with one [`Lane::Tail`] vector instead of scalar points.
-    const MASKED_TAIL: bool;
-    /// The tail mask of the first `rem` lanes, `1 <= rem < LANES` (if `MASKED_TAIL`).
-    fn tail_mask(rem: usize) -> <Self::Tail as Lane>::Mask;
+    /// Computes the last points `i .. k.len()` of a run, fewer than `LANES`.
+    ///
+    /// # Safety
+    /// `k.len() − LANES < i <= k.len()`, and the CPU supports the type.
+    unsafe fn tail<K: RowKernel>(k: &K, i: usize);
     /// All lanes equal to `v`.
     fn splat(v: f32) -> Self;
     /// Loads the lanes of `m` from `ptr` (no alignment needed), zero in the others.
@@ -77,18 +78,16 @@ pub(crate) trait Lane: Copy {
 /// [`Lane`] for a full-width [`Lanes`] type: arithmetic, loads and stores forwarded,
 /// `flush` given.
 macro_rules! full_width_lane {
-    ($(#[$attr:meta])* $t:ty, tail: $tail:ty, masked: $masked:expr,
-     tail_mask: $tail_mask:expr, flush: $flush:expr) => {
+    ($(#[$attr:meta])* $t:ty, tail: $tail:path, flush: $flush:expr) => {
         $(#[$attr])*
         impl Lane for $t {
             const LANES: usize = <$t as Lanes>::LANES;
             type Mask = ();
             const FULL: () = ();
-            type Tail = $tail;
-            const MASKED_TAIL: bool = $masked;
             #[inline(always)]
-            fn tail_mask(rem: usize) -> <$tail as Lane>::Mask {
-                $tail_mask(rem)
+            unsafe fn tail<K: RowKernel>(k: &K, i: usize) {
+                // SAFETY: forwarded.
+                unsafe { $tail(k, i) }
             }
             #[inline(always)]
             fn splat(v: f32) -> Self {
@@ -124,25 +123,72 @@ macro_rules! full_width_lane {
     };
 }
 
-/// No masked tail: the unit mask.
-#[inline(always)]
-fn no_tail_mask(_: usize) {}
-
-full_width_lane!(Scalar, tail: Scalar, masked: false, tail_mask: no_tail_mask,
-    flush: |v: Scalar| Scalar(flush(v.0)));
+full_width_lane!(Scalar, tail: scalar_tail, flush: |v: Scalar| Scalar(flush(v.0)));
 
 #[cfg(target_arch = "x86_64")]
-full_width_lane!(Sse2, tail: Sse2, masked: false, tail_mask: no_tail_mask,
-    flush: |v: Sse2| Sse2(flush128(v.0)));
+full_width_lane!(Sse2, tail: scalar_tail, flush: |v: Sse2| Sse2(flush128(v.0)));
 
 #[cfg(target_arch = "x86_64")]
-full_width_lane!(Avx2, tail: Avx2Tail, masked: true, tail_mask: avx2_tail_mask,
-    flush: |v: Avx2| Avx2(flush256(v.0)));
+full_width_lane!(Avx2, tail: avx2_tail, flush: |v: Avx2| Avx2(flush256(v.0)));
 
 #[cfg(all(target_arch = "x86_64", powerpost_avx512))]
-full_width_lane!(#[allow(clippy::incompatible_msrv)] Avx512, tail: Avx512Tail,
-    masked: true, tail_mask: avx512_tail_mask,
+full_width_lane!(#[allow(clippy::incompatible_msrv)] Avx512, tail: avx512_tail,
     flush: |v: Avx512| Avx512(flush512(v.0)));
+
+/// The last points from `i` one at a time (SSE2 rows, and the masked types, which never
+/// have a tail of their own).
+///
+/// # Safety
+/// `i <= k.len()`.
+#[inline(always)]
+unsafe fn scalar_tail<K: RowKernel>(k: &K, mut i: usize) {
+    while i < k.len() {
+        // SAFETY: `i < n`.
+        unsafe { k.at::<Scalar>(i, ()) };
+        i += 1;
+    }
+}
+
+/// The last 1–7 points of an AVX2 row: exactly 4 as one SSE2 vector, any other count as
+/// one masked AVX2 vector (instead of up to three scalar points).
+///
+/// # Safety
+/// `n − 8 < i <= n`; the CPU supports AVX2.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn avx2_tail<K: RowKernel>(k: &K, i: usize) {
+    let rem = k.len() - i;
+    // SAFETY: the vector or the mask's lanes lie below `n`; AVX2 implies SSE2.
+    unsafe {
+        if rem == 4 {
+            k.at::<Sse2>(i, ());
+        } else if rem > 0 {
+            k.at::<Avx2Tail>(i, avx2_tail_mask(rem));
+        }
+    }
+}
+
+/// The last 1–15 points of an AVX-512 row: more than 8 as one masked AVX-512 vector,
+/// exactly 8 as one AVX2 vector, fewer as [`avx2_tail`] (a full half- or quarter-width
+/// vector with foldable loads is cheaper than a masked wider one).
+///
+/// # Safety
+/// `n − 16 < i <= n`; the CPU supports AVX-512F.
+#[cfg(all(target_arch = "x86_64", powerpost_avx512))]
+#[inline(always)]
+unsafe fn avx512_tail<K: RowKernel>(k: &K, i: usize) {
+    let rem = k.len() - i;
+    // SAFETY: the vector or the mask's lanes lie below `n`; AVX-512F implies AVX2.
+    unsafe {
+        if rem > 8 {
+            k.at::<Avx512Tail>(i, avx512_tail_mask(rem));
+        } else if rem == 8 {
+            k.at::<Avx2>(i, ());
+        } else {
+            avx2_tail(k, i);
+        }
+    }
+}
 
 /// Lane-wise [`flush`] of an SSE vector.
 #[cfg(target_arch = "x86_64")]
@@ -197,11 +243,10 @@ impl Lane for Avx2Tail {
     // SAFETY: `__m256i` is 32 plain bytes; every bit pattern is valid.
     const FULL: Self::Mask =
         unsafe { core::mem::transmute::<[i32; 8], core::arch::x86_64::__m256i>([-1; 8]) };
-    type Tail = Self;
-    const MASKED_TAIL: bool = false;
     #[inline(always)]
-    fn tail_mask(rem: usize) -> Self::Mask {
-        avx2_tail_mask(rem)
+    unsafe fn tail<K: RowKernel>(k: &K, i: usize) {
+        // SAFETY: forwarded.
+        unsafe { scalar_tail(k, i) }
     }
     #[inline(always)]
     fn splat(v: f32) -> Self {
@@ -279,11 +324,10 @@ impl Lane for Avx512Tail {
     const LANES: usize = 16;
     type Mask = core::arch::x86_64::__mmask16;
     const FULL: Self::Mask = 0xffff;
-    type Tail = Self;
-    const MASKED_TAIL: bool = false;
     #[inline(always)]
-    fn tail_mask(rem: usize) -> Self::Mask {
-        avx512_tail_mask(rem)
+    unsafe fn tail<K: RowKernel>(k: &K, i: usize) {
+        // SAFETY: forwarded.
+        unsafe { scalar_tail(k, i) }
     }
     #[inline(always)]
     fn splat(v: f32) -> Self {
@@ -336,8 +380,8 @@ pub(crate) trait RowKernel {
     unsafe fn at<L: Lane>(&self, i: usize, m: L::Mask);
 }
 
-/// Whole vectors of `L`, then the rest of the row: with AVX2 and AVX-512 one masked
-/// vector ([`Lane::Tail`]), with SSE2 up to three points with [`Scalar`].
+/// Whole vectors of `L`, then the rest of the row as `L` chooses ([`Lane::tail`]: one
+/// masked or narrower vector with AVX2 and AVX-512, scalar points with SSE2).
 ///
 /// # Safety
 /// The CPU supports `L`.
@@ -345,24 +389,13 @@ pub(crate) trait RowKernel {
 pub(crate) unsafe fn drive<L: Lane, K: RowKernel>(k: &K) {
     let n = k.len();
     let mut i = 0;
-    if L::LANES > 1 {
-        while i + L::LANES <= n {
-            // SAFETY: `i + LANES <= n`; the caller guarantees CPU support.
-            unsafe { k.at::<L>(i, L::FULL) };
-            i += L::LANES;
-        }
-        if L::MASKED_TAIL && i < n {
-            // SAFETY: the mask holds lanes `0 .. n − i`, all below `n`; a CPU that
-            // supports `L` supports its tail type.
-            unsafe { k.at::<L::Tail>(i, L::tail_mask(n - i)) };
-            i = n;
-        }
+    while i + L::LANES <= n {
+        // SAFETY: `i + LANES <= n`; the caller guarantees CPU support.
+        unsafe { k.at::<L>(i, L::FULL) };
+        i += L::LANES;
     }
-    while i < n {
-        // SAFETY: `i < n`.
-        unsafe { k.at::<Scalar>(i, ()) };
-        i += 1;
-    }
+    // SAFETY: fewer than `LANES` points are left; forwarded CPU support.
+    unsafe { L::tail(k, i) };
 }
 
 /// [`drive`] compiled with AVX2.
