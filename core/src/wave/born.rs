@@ -143,7 +143,7 @@ impl RowKernel for Imaging {
     }
     #[inline(always)]
     unsafe fn at<L: Lane>(&self, i: usize, m: L::Mask) {
-        // SAFETY: views checked where the kernel is built; `i + LANES <= n`.
+        // SAFETY: views checked where the kernel is built; the lanes of `m` lie below `n`.
         unsafe {
             let d2 = ld::<L>(self.next, i, m)
                 .add(ld::<L>(self.prev, i, m))

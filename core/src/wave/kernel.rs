@@ -9,10 +9,9 @@
 //! fits, then the 1 to `LANES − 1` points left as the lane type chooses ([`Lane::tail`]):
 //! AVX-512 and AVX2 use one masked vector (whose loads and stores touch only those points)
 //! or, for exactly 8 or 4 points, one full narrower vector; SSE2 computes them one at a
-//! time with [`Scalar`]. Every lane computes its point with exactly the
-//! scalar expression, operation for operation (no fused multiply-add exists in [`Lane`]),
-//! so the bits do not depend on the instruction set or on where a row is split into
-//! vectors.
+//! time with [`Scalar`]. Every lane computes its point with exactly the scalar
+//! expression, operation for operation (no fused multiply-add exists in [`Lane`]), so the
+//! bits do not depend on the instruction set or on where a row is split into vectors.
 //!
 //! The time steps dispatch once per task of rows ([`dispatch`] of a [`WithLanes`] body): the
 //! whole block of rows, every segment and layer kernel in it, is compiled for the chosen lane
@@ -643,7 +642,8 @@ mod tests {
         }
     }
 
-    /// `o ← flush((o + x₋₁·x₊₁) − 2x)` along a run: reads a neighbour on each side, writes in place.
+    /// `o ← flush((o + x₋₁·x₊₁) − 2x)` along a run: reads a neighbour on each side,
+    /// writes in place.
     struct Probe {
         n: usize,
         x: *const f32,

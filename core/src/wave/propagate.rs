@@ -152,7 +152,7 @@ impl<const R: usize> RowKernel for WLapRow<R> {
     #[inline(always)]
     unsafe fn at<L: Lane>(&self, i: usize, m: L::Mask) {
         let (k, st) = (&self.k, self.st);
-        // SAFETY: views checked in `Propagator::wlap_row`; `i + LANES <= n`.
+        // SAFETY: views checked in `WLapRows::row`; the lanes of `m` lie below `n`.
         unsafe {
             let q = self.f.add(i);
             let mut lap = sp::<L>(k.c0).mul(L::load(q, m));
@@ -196,7 +196,7 @@ impl<const R: usize, const PER_POINT: bool> RowKernel for PsiUpdate<R, PER_POINT
     }
     #[inline(always)]
     unsafe fn at<L: Lane>(&self, i: usize, m: L::Mask) {
-        // SAFETY: views checked by the builders; `i + LANES <= n`.
+        // SAFETY: views checked by the builders; the lanes of `m` lie below `n`.
         unsafe {
             let d = first::<L, R>(self.f, i, m, self.step, &self.coef);
             let (a, b) = if PER_POINT {
@@ -230,7 +230,7 @@ impl<const PER_POINT: bool> RowKernel for AdjointBeta<PER_POINT> {
     }
     #[inline(always)]
     unsafe fn at<L: Lane>(&self, i: usize, m: L::Mask) {
-        // SAFETY: views checked by the builder; `i + LANES <= n`.
+        // SAFETY: views checked by the builder; the lanes of `m` lie below `n`.
         unsafe {
             let (a, b) = if PER_POINT {
                 (ld::<L>(self.a, i, m), ld::<L>(self.b, i, m))
@@ -268,7 +268,7 @@ impl<const R: usize, const PER_POINT: bool> RowKernel for AdjointAlpha<R, PER_PO
     }
     #[inline(always)]
     unsafe fn at<L: Lane>(&self, i: usize, m: L::Mask) {
-        // SAFETY: views checked by the builder; `i + LANES <= n`.
+        // SAFETY: views checked by the builder; the lanes of `m` lie below `n`.
         unsafe {
             let d = first::<L, R>(self.f, i, m, self.step, &self.coef);
             let (a, b) = if PER_POINT {
@@ -336,7 +336,7 @@ impl<const R: usize, const FOURTH: bool, const XP: bool, const ZP: bool> RowKern
     #[inline(always)]
     unsafe fn at<L: Lane>(&self, i: usize, m: L::Mask) {
         let (k, st) = (&self.k, self.st);
-        // SAFETY: views checked in `RowStep::segment`; `i + LANES <= n`.
+        // SAFETY: views checked in `RowStep::segment`; the lanes of `m` lie below `n`.
         unsafe {
             let dxx = second_x::<L, R>(self.f, i, m, &k.cx, k.cx0);
             let dzz = second_z::<L, R>(self.f, i, m, st, &k.cz, k.cz0);
@@ -517,7 +517,7 @@ impl<const R: usize, const XP: bool, const ZP: bool> RowKernel for AdjointSegmen
     #[inline(always)]
     unsafe fn at<L: Lane>(&self, i: usize, m: L::Mask) {
         let (k, st) = (&self.k, self.st);
-        // SAFETY: views checked in `AdjointRow::segment`; `i + LANES <= n`.
+        // SAFETY: views checked in `AdjointRow::segment`; the lanes of `m` lie below `n`.
         unsafe {
             let dxx = second_x::<L, R>(self.r, i, m, &k.cx, k.cx0);
             let dzz = second_z::<L, R>(self.r, i, m, st, &k.cz, k.cz0);
