@@ -291,7 +291,8 @@ impl Propagator<'_> {
 /// [`born_shot`]), written to `image` (`nz·nx`, squared-slowness units). If
 /// `illumination` is given (`nz·nx`), it receives the source illumination `Σₙ (u₀ⁿ)²`.
 /// `scratch` has [`rtm_scratch_len`] floats (checkpointing) or [`rtm_scratch_len_stored`]
-/// floats (whole background wavefield kept: faster, same image bits).
+/// floats (whole background wavefield kept: faster, same image bits); what it holds on
+/// entry does not matter, so one buffer serves shot after shot without clearing.
 ///
 /// # Errors
 /// [`Error::BufferLength`] for wrong sizes, [`Error::InvalidArgument`] for bad positions,
