@@ -104,6 +104,10 @@ fn every_instruction_set_gives_the_same_bits() {
         (8, 4, false, 9),
         (4, 2, true, 0),
         (8, 2, true, 5),
+        // Layer segments of exactly 8 and 4 points: the AVX-512 rows' full AVX2 and SSE2
+        // tails (and the AVX2 rows' SSE2 one).
+        (8, 2, false, 8),
+        (4, 4, false, 4),
     ] {
         let mut cfg = WaveConfig::new(29, 43, 10.0, 1.0e-3, 150, 20.0);
         cfg.space_order = so;
