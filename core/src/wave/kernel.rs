@@ -229,60 +229,88 @@ fn avx2_tail_mask(rem: usize) -> core::arch::x86_64::__m256i {
     }
 }
 
+/// [`Lane`] for a masked wrapper of a full-width [`Lanes`] type: the same arithmetic and
+/// flush, loads and stores only in the mask's lanes (given as functions); its own rows
+/// never have a tail.
+macro_rules! masked_lane {
+    ($(#[$attr:meta])* $t:ident($full:ty), mask: $mask:ty, full: $full_mask:expr,
+     load: $load:path, store: $store:path) => {
+        $(#[$attr])*
+        impl Lane for $t {
+            const LANES: usize = <$full as Lanes>::LANES;
+            type Mask = $mask;
+            const FULL: $mask = $full_mask;
+            #[inline(always)]
+            unsafe fn tail<K: RowKernel>(k: &K, i: usize) {
+                // SAFETY: forwarded.
+                unsafe { scalar_tail(k, i) }
+            }
+            #[inline(always)]
+            fn splat(v: f32) -> Self {
+                Self(<$full as Lanes>::splat(v))
+            }
+            #[inline(always)]
+            unsafe fn load(ptr: *const f32, m: $mask) -> Self {
+                // SAFETY: forwarded; lanes outside `m` are not accessed.
+                Self(unsafe { $load(ptr, m) })
+            }
+            #[inline(always)]
+            unsafe fn store(self, ptr: *mut f32, m: $mask) {
+                // SAFETY: forwarded; lanes outside `m` are not accessed.
+                unsafe { $store(self.0, ptr, m) }
+            }
+            #[inline(always)]
+            fn add(self, o: Self) -> Self {
+                Self(<$full as Lanes>::add(self.0, o.0))
+            }
+            #[inline(always)]
+            fn sub(self, o: Self) -> Self {
+                Self(<$full as Lanes>::sub(self.0, o.0))
+            }
+            #[inline(always)]
+            fn mul(self, o: Self) -> Self {
+                Self(<$full as Lanes>::mul(self.0, o.0))
+            }
+            #[inline(always)]
+            fn flush(self) -> Self {
+                Self(<$full as Lane>::flush(self.0))
+            }
+        }
+    };
+}
+
 /// The last, partial AVX2 vector of a row: lanes outside the mask are neither read (they
 /// hold zero) nor written (`vmaskmovps`). Same arithmetic as `Avx2`, lane for lane.
 #[cfg(target_arch = "x86_64")]
 #[derive(Clone, Copy)]
-pub(crate) struct Avx2Tail(core::arch::x86_64::__m256);
+pub(crate) struct Avx2Tail(Avx2);
 
 #[cfg(target_arch = "x86_64")]
-impl Lane for Avx2Tail {
-    const LANES: usize = 8;
-    type Mask = core::arch::x86_64::__m256i;
+masked_lane!(Avx2Tail(Avx2), mask: core::arch::x86_64::__m256i,
     // SAFETY: `__m256i` is 32 plain bytes; every bit pattern is valid.
-    const FULL: Self::Mask =
-        unsafe { core::mem::transmute::<[i32; 8], core::arch::x86_64::__m256i>([-1; 8]) };
-    #[inline(always)]
-    unsafe fn tail<K: RowKernel>(k: &K, i: usize) {
-        // SAFETY: forwarded.
-        unsafe { scalar_tail(k, i) }
-    }
-    #[inline(always)]
-    fn splat(v: f32) -> Self {
-        // SAFETY: only reached from AVX-enabled code after detection (see `run`).
-        Self(unsafe { core::arch::x86_64::_mm256_set1_ps(v) })
-    }
-    #[inline(always)]
-    unsafe fn load(ptr: *const f32, m: Self::Mask) -> Self {
-        // SAFETY: the caller guarantees the masked lanes are readable; the others are
-        // not accessed.
-        Self(unsafe { core::arch::x86_64::_mm256_maskload_ps(ptr, m) })
-    }
-    #[inline(always)]
-    unsafe fn store(self, ptr: *mut f32, m: Self::Mask) {
-        // SAFETY: the caller guarantees the masked lanes are writable; the others are
-        // not accessed.
-        unsafe { core::arch::x86_64::_mm256_maskstore_ps(ptr, m, self.0) }
-    }
-    #[inline(always)]
-    fn add(self, o: Self) -> Self {
-        // SAFETY: only reached from AVX-enabled code after detection (see `run`).
-        Self(unsafe { core::arch::x86_64::_mm256_add_ps(self.0, o.0) })
-    }
-    #[inline(always)]
-    fn sub(self, o: Self) -> Self {
-        // SAFETY: as `add`.
-        Self(unsafe { core::arch::x86_64::_mm256_sub_ps(self.0, o.0) })
-    }
-    #[inline(always)]
-    fn mul(self, o: Self) -> Self {
-        // SAFETY: as `add`.
-        Self(unsafe { core::arch::x86_64::_mm256_mul_ps(self.0, o.0) })
-    }
-    #[inline(always)]
-    fn flush(self) -> Self {
-        Self(flush256(self.0))
-    }
+    full: unsafe { core::mem::transmute::<[i32; 8], core::arch::x86_64::__m256i>([-1; 8]) },
+    load: load_masked256, store: store_masked256);
+
+/// `vmaskmovps` load: the lanes of `m` from `ptr`, zero elsewhere.
+///
+/// # Safety
+/// The lanes of `m` are readable; the CPU supports AVX.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn load_masked256(ptr: *const f32, m: core::arch::x86_64::__m256i) -> Avx2 {
+    // SAFETY: guaranteed by the caller; masked-out lanes are not accessed.
+    Avx2(unsafe { core::arch::x86_64::_mm256_maskload_ps(ptr, m) })
+}
+
+/// `vmaskmovps` store of the lanes of `m`.
+///
+/// # Safety
+/// The lanes of `m` are writable; the CPU supports AVX.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn store_masked256(v: Avx2, ptr: *mut f32, m: core::arch::x86_64::__m256i) {
+    // SAFETY: guaranteed by the caller; masked-out lanes are not accessed.
+    unsafe { core::arch::x86_64::_mm256_maskstore_ps(ptr, m, v.0) }
 }
 
 /// The AVX-512 mask of lanes `0 .. rem` (`rem <= 16`).
@@ -315,55 +343,35 @@ fn flush512(v: core::arch::x86_64::__m512) -> core::arch::x86_64::__m512 {
 #[cfg(all(target_arch = "x86_64", powerpost_avx512))]
 #[allow(clippy::incompatible_msrv)] // see `build.rs`
 #[derive(Clone, Copy)]
-pub(crate) struct Avx512Tail(core::arch::x86_64::__m512);
+pub(crate) struct Avx512Tail(Avx512);
 
 #[cfg(all(target_arch = "x86_64", powerpost_avx512))]
+masked_lane!(#[allow(clippy::incompatible_msrv)] Avx512Tail(Avx512),
+    mask: core::arch::x86_64::__mmask16, full: 0xffff,
+    load: load_masked512, store: store_masked512);
+
+/// Masked AVX-512 load: the lanes of `m` from `ptr`, zero elsewhere.
+///
+/// # Safety
+/// The lanes of `m` are readable; the CPU supports AVX-512F.
+#[cfg(all(target_arch = "x86_64", powerpost_avx512))]
 #[allow(clippy::incompatible_msrv)] // see `build.rs`
-impl Lane for Avx512Tail {
-    const LANES: usize = 16;
-    type Mask = core::arch::x86_64::__mmask16;
-    const FULL: Self::Mask = 0xffff;
-    #[inline(always)]
-    unsafe fn tail<K: RowKernel>(k: &K, i: usize) {
-        // SAFETY: forwarded.
-        unsafe { scalar_tail(k, i) }
-    }
-    #[inline(always)]
-    fn splat(v: f32) -> Self {
-        // SAFETY: only reached from AVX-512-enabled code after detection (see `run`).
-        Self(unsafe { core::arch::x86_64::_mm512_set1_ps(v) })
-    }
-    #[inline(always)]
-    unsafe fn load(ptr: *const f32, m: Self::Mask) -> Self {
-        // SAFETY: the caller guarantees the masked lanes are readable; the others are
-        // not accessed.
-        Self(unsafe { core::arch::x86_64::_mm512_maskz_loadu_ps(m, ptr) })
-    }
-    #[inline(always)]
-    unsafe fn store(self, ptr: *mut f32, m: Self::Mask) {
-        // SAFETY: the caller guarantees the masked lanes are writable; the others are
-        // not accessed.
-        unsafe { core::arch::x86_64::_mm512_mask_storeu_ps(ptr, m, self.0) }
-    }
-    #[inline(always)]
-    fn add(self, o: Self) -> Self {
-        // SAFETY: as `splat`.
-        Self(unsafe { core::arch::x86_64::_mm512_add_ps(self.0, o.0) })
-    }
-    #[inline(always)]
-    fn sub(self, o: Self) -> Self {
-        // SAFETY: as `splat`.
-        Self(unsafe { core::arch::x86_64::_mm512_sub_ps(self.0, o.0) })
-    }
-    #[inline(always)]
-    fn mul(self, o: Self) -> Self {
-        // SAFETY: as `splat`.
-        Self(unsafe { core::arch::x86_64::_mm512_mul_ps(self.0, o.0) })
-    }
-    #[inline(always)]
-    fn flush(self) -> Self {
-        Self(flush512(self.0))
-    }
+#[inline(always)]
+unsafe fn load_masked512(ptr: *const f32, m: core::arch::x86_64::__mmask16) -> Avx512 {
+    // SAFETY: guaranteed by the caller; masked-out lanes are not accessed.
+    Avx512(unsafe { core::arch::x86_64::_mm512_maskz_loadu_ps(m, ptr) })
+}
+
+/// Masked AVX-512 store of the lanes of `m`.
+///
+/// # Safety
+/// The lanes of `m` are writable; the CPU supports AVX-512F.
+#[cfg(all(target_arch = "x86_64", powerpost_avx512))]
+#[allow(clippy::incompatible_msrv)] // see `build.rs`
+#[inline(always)]
+unsafe fn store_masked512(v: Avx512, ptr: *mut f32, m: core::arch::x86_64::__mmask16) {
+    // SAFETY: guaranteed by the caller; masked-out lanes are not accessed.
+    unsafe { core::arch::x86_64::_mm512_mask_storeu_ps(ptr, m, v.0) }
 }
 
 /// A run of `len()` points of one row.
