@@ -14,6 +14,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+if [ $# -lt 2 ] || [ ! -x "$1" ] || [ ! -x "$2" ]; then
+    echo "usage: bench/wave_ab.sh OLD_BINARY NEW_BINARY [ROUNDS] (two executable powerpost builds)" >&2
+    exit 2
+fi
 OLD=$(realpath "$1")
 NEW=$(realpath "$2")
 ROUNDS=${3:-5}
