@@ -15,19 +15,32 @@
 //!   `p0 + j` into lane `j mod 8`, in increasing `p`), combined by [`super::combine8`];
 //!   the per-item totals are added in batch order.
 //!
-//!   Blocking (it changes no sum): one task per block of up to [`OUT_BLOCK`] output
-//!   channels × up to [`IN_BLOCK`] input channels. For one item and one input channel the
-//!   task walks the pixels in chunks of [`CHUNK`] (a multiple of 8, so lanes stay
-//!   `(p − p0) mod 8`) and, inside a chunk, one kernel row at a time: the register tile
-//!   is (output channels of the block) × (taps of the row), so every loaded `x` vector
-//!   serves up to three output channels and every `dy` vector three taps, and the chunk
-//!   stays in L1 for the three row passes. (3 × 3 accumulators plus 3 `x` vectors, a `dy`
-//!   vector and a product fit the 16 AVX2 registers; 4 × 3 spills.) A 1 × 1 kernel uses
-//!   the same tile with three input channels in place of the three taps of a row. Each
-//!   accumulator still takes its pixels in increasing `p`. The batch items run as one
-//!   parallel pass each, in order, so an item's planes stay in the shared cache while
-//!   every task reads them (≈ 2.5× faster for 1 × 1 kernels at batch 16 than item loops
-//!   inside the tasks, whose working set was the whole batch).
+//!   Blocking (it changes no sum): one task per block of up to [`out_block`] output
+//!   channels × up to [`IN_BLOCK`] input channels. A 1 × 1 kernel uses the same tiles as
+//!   a 3 × 3 one with up to three input channels in place of the nine taps of one
+//!   channel. Each accumulator still takes its pixels in increasing `p`.
+//!   - **AVX2 and portable loops** (three output channels per block): for one item and
+//!     one input channel the task walks the pixels in chunks of [`CHUNK`] (a multiple of
+//!     8, so lanes stay `(p − p0) mod 8`) and, inside a chunk, one kernel row at a time:
+//!     the register tile is (output channels of the block) × (taps of the row), so every
+//!     loaded `x` vector serves up to three output channels and every `dy` vector three
+//!     taps, and the chunk stays in L1 for the three row passes. (3 × 3 accumulators plus
+//!     3 `x` vectors, a `dy` vector and a product fit the 16 AVX2 registers; 4 × 3
+//!     spills.)
+//!   - **AVX-512 loop** (four output channels per block): one 16-lane register holds the
+//!     eight-lane accumulators of two output channels for one tap, so the tile is two
+//!     channel pairs × all nine taps (18 of the 32 registers) in one sweep over the
+//!     pixels. Each `x` vector is broadcast from memory to both halves (a load, no
+//!     shuffle port), each pair's `dy` vectors are joined once per eight pixels and serve
+//!     nine taps; the last `(p1 − p0) mod 8` pixels take masked loads and a masked add,
+//!     and the lanes are combined in registers in [`super::combine8`]'s tree. (The
+//!     previous AVX-512 tile, three channels × taps paired in one register, spent a
+//!     shuffle per `x` and per `dy` vector and finished its tails and lane sums in scalar
+//!     code: 1.1–1.4× slower per layer, `bench_weight_grad`.)
+//!
+//!   The batch items run as one parallel pass each, in order, so an item's planes stay in
+//!   the shared cache while every task reads them (≈ 2.5× faster for 1 × 1 kernels at
+//!   batch 16 than item loops inside the tasks, whose working set was the whole batch).
 
 use super::combine8;
 use powerpost_core::exec::{Executor, SharedMut};
@@ -98,8 +111,21 @@ pub fn conv_input_grad(
     )
 }
 
-/// Output channels per weight-gradient task (the register tile's height).
-pub const OUT_BLOCK: usize = 3;
+/// Most output channels per weight-gradient task (the register tile's height): four with
+/// the AVX-512 tile (two pairs of channels), three otherwise ([`out_block`]).
+pub const OUT_BLOCK: usize = 4;
+
+/// Output channels per weight-gradient task for the tile loop of `lanes` lanes: 4 for
+/// AVX-512 (two channel pairs × up to nine streams = 18 of its 32 registers), 3 for the
+/// AVX2 and portable loops (3 × 3 accumulators fill the 16 AVX2 registers; 4 × 3 spills).
+/// The blocking changes no sum.
+pub const fn out_block(lanes: usize) -> usize {
+    if lanes == 16 {
+        4
+    } else {
+        3
+    }
+}
 /// Input channels per weight-gradient task.
 pub const IN_BLOCK: usize = 8;
 /// Pixels per chunk of the weight-gradient loop (a multiple of 8).
@@ -107,6 +133,9 @@ pub const CHUNK: usize = 512;
 
 /// Lane accumulators of one task: `[output channel of the block][tap][lane]`.
 type Acc = [[[f32; 8]; 9]; OUT_BLOCK];
+
+/// The accumulators' totals (lanes combined by [`combine8`]): `[output channel][tap]`.
+type Sums = [[f32; 9]; OUT_BLOCK];
 
 /// Weight gradient `dw` (`out × in × kernel²`, written) and per-item bias gradient
 /// `db` (`batch × out`, written) of a convolution of `sources` (concatenated along
@@ -205,7 +234,8 @@ fn conv_weight_grad_with(
     let p1 = geometry.index(geometry.height - 1, geometry.width - 1) + 1;
     // Every tap of every pixel in p0..p1 stays inside the plane (the ring is one pixel).
     assert!(p0 as isize + offsets[0] >= 0 && (p1 as isize + offsets[k2 - 1]) as usize <= plane);
-    let out_blocks = out_channels.div_ceil(OUT_BLOCK);
+    let out_block = out_block(lanes);
+    let out_blocks = out_channels.div_ceil(out_block);
     let in_blocks = in_channels.div_ceil(IN_BLOCK);
     let wg = SharedMut::new(weight_grad);
     let bg = SharedMut::new(bias_grad);
@@ -224,7 +254,7 @@ fn conv_weight_grad_with(
     for b in 0..batch {
         exec.for_each(out_blocks * in_blocks, &|task| {
             let (ob, ib) = (task / in_blocks, task % in_blocks);
-            let o_range = ob * OUT_BLOCK..((ob + 1) * OUT_BLOCK).min(out_channels);
+            let o_range = ob * out_block..((ob + 1) * out_block).min(out_channels);
             let i_range = ib * IN_BLOCK..((ib + 1) * IN_BLOCK).min(in_channels);
             let (o_count, i_count) = (o_range.len(), i_range.len());
             // SAFETY: in this pass this task alone writes entries (o, i, ·) of the weight
@@ -247,7 +277,7 @@ fn conv_weight_grad_with(
                     d.fill(0.0);
                 }
             }
-            let mut acc: Acc = [[[0.0; 8]; 9]; OUT_BLOCK];
+            let mut sums: Sums = [[0.0; 9]; OUT_BLOCK];
             let dys: [&[f32]; OUT_BLOCK] = core::array::from_fn(|t| {
                 if t < o_count {
                     let o = o_range.start + t;
@@ -290,11 +320,11 @@ fn conv_weight_grad_with(
                     });
                     (n, Streams::planes(&planes[..n], p0, p1))
                 };
-                block_taps(lanes, o_count, &dys, &streams, p0, p1, &mut acc);
+                block_taps(lanes, o_count, &dys, &streams, p0, p1, &mut sums);
                 // Accumulator k of the group is entry local·k² + k of the block's row.
                 for (t, d) in dw.iter_mut().enumerate().take(o_count) {
                     for (k, v) in d[local * k2..(local + n) * k2].iter_mut().enumerate() {
-                        *v += combine8(&acc[t][k]);
+                        *v += sums[t][k];
                     }
                 }
                 local += n;
@@ -348,10 +378,11 @@ impl Streams {
     }
 }
 
-/// Writes into `acc[t][k]` (lane `(p − p0) mod 8`) the sums of `dys[t][p] · xₖ[p]` over
-/// `p` in `p0..p1`, in increasing `p`, for the first `o_count` output channels and the
-/// streams `xₖ` of `streams`; with the AVX2 (`lanes` 8) or AVX-512 (`lanes` 16) tile loop
-/// when asked (same operations, same bits).
+/// Writes into `sums[t][k]` the sums of `dys[t][p] · xₖ[p]` over `p` in `p0..p1`, for the
+/// first `o_count` output channels and the streams `xₖ` of `streams`: eight lane partial
+/// sums (lane `(p − p0) mod 8`, in increasing `p`) combined by [`combine8`]; with the
+/// AVX2 (`lanes` 8) or AVX-512 (`lanes` 16) tile loop when asked (same operations, same
+/// bits).
 ///
 /// # Panics
 /// If `o_count` is not 1..=3 or an output-gradient plane is shorter than `p1`.
@@ -362,7 +393,7 @@ fn block_taps(
     streams: &Streams,
     p0: usize,
     p1: usize,
-    acc: &mut Acc,
+    sums: &mut Sums,
 ) {
     assert!((1..=OUT_BLOCK).contains(&o_count) && p0 <= p1);
     for dy in &dys[..o_count] {
@@ -375,9 +406,6 @@ fn block_taps(
             dys[0].as_ptr()
         }
     });
-    for a in acc.iter_mut() {
-        *a = [[0.0; 8]; 9];
-    }
     #[cfg(target_arch = "x86_64")]
     if lanes == 16 {
         let x = &streams.ptrs;
@@ -385,45 +413,53 @@ fn block_taps(
         // and when the streams were built.
         unsafe {
             match (streams.rows * streams.per_row, o_count) {
-                (9, 3) => block_taps_avx512::<3, 9>(&dy_ptrs, x, p0, p1, acc),
-                (9, 2) => block_taps_avx512::<2, 9>(&dy_ptrs, x, p0, p1, acc),
-                (9, _) => block_taps_avx512::<1, 9>(&dy_ptrs, x, p0, p1, acc),
-                (3, 3) => block_taps_avx512::<3, 3>(&dy_ptrs, x, p0, p1, acc),
-                (3, 2) => block_taps_avx512::<2, 3>(&dy_ptrs, x, p0, p1, acc),
-                (3, _) => block_taps_avx512::<1, 3>(&dy_ptrs, x, p0, p1, acc),
-                (2, 3) => block_taps_avx512::<3, 2>(&dy_ptrs, x, p0, p1, acc),
-                (2, 2) => block_taps_avx512::<2, 2>(&dy_ptrs, x, p0, p1, acc),
-                (2, _) => block_taps_avx512::<1, 2>(&dy_ptrs, x, p0, p1, acc),
-                (_, 3) => block_taps_avx512::<3, 1>(&dy_ptrs, x, p0, p1, acc),
-                (_, 2) => block_taps_avx512::<2, 1>(&dy_ptrs, x, p0, p1, acc),
-                (_, _) => block_taps_avx512::<1, 1>(&dy_ptrs, x, p0, p1, acc),
+                (9, 3 | 4) => block_taps_avx512::<2, 9>(&dy_ptrs, x, p0, p1, sums),
+                (9, _) => block_taps_avx512::<1, 9>(&dy_ptrs, x, p0, p1, sums),
+                (3, 3 | 4) => block_taps_avx512::<2, 3>(&dy_ptrs, x, p0, p1, sums),
+                (3, _) => block_taps_avx512::<1, 3>(&dy_ptrs, x, p0, p1, sums),
+                (2, 3 | 4) => block_taps_avx512::<2, 2>(&dy_ptrs, x, p0, p1, sums),
+                (2, _) => block_taps_avx512::<1, 2>(&dy_ptrs, x, p0, p1, sums),
+                (_, 3 | 4) => block_taps_avx512::<2, 1>(&dy_ptrs, x, p0, p1, sums),
+                (_, _) => block_taps_avx512::<1, 1>(&dy_ptrs, x, p0, p1, sums),
             }
         }
         return;
     }
+    let mut acc: Acc = [[[0.0; 8]; 9]; OUT_BLOCK];
     #[cfg(target_arch = "x86_64")]
     if lanes == 8 {
+        assert!(o_count <= out_block(8));
         let (x, rows) = (&streams.ptrs, streams.rows);
         // SAFETY: AVX2 is available (caller's promise); bounds were asserted above and
         // when the streams were built.
         unsafe {
             match (streams.per_row, o_count) {
-                (3, 3) => block_taps_avx2::<3, 3>(&dy_ptrs, x, rows, p0, p1, acc),
-                (3, 2) => block_taps_avx2::<2, 3>(&dy_ptrs, x, rows, p0, p1, acc),
-                (3, _) => block_taps_avx2::<1, 3>(&dy_ptrs, x, rows, p0, p1, acc),
-                (2, 3) => block_taps_avx2::<3, 2>(&dy_ptrs, x, rows, p0, p1, acc),
-                (2, 2) => block_taps_avx2::<2, 2>(&dy_ptrs, x, rows, p0, p1, acc),
-                (2, _) => block_taps_avx2::<1, 2>(&dy_ptrs, x, rows, p0, p1, acc),
-                (_, 3) => block_taps_avx2::<3, 1>(&dy_ptrs, x, rows, p0, p1, acc),
-                (_, 2) => block_taps_avx2::<2, 1>(&dy_ptrs, x, rows, p0, p1, acc),
-                (_, _) => block_taps_avx2::<1, 1>(&dy_ptrs, x, rows, p0, p1, acc),
+                (3, 3) => block_taps_avx2::<3, 3>(&dy_ptrs, x, rows, p0, p1, &mut acc),
+                (3, 2) => block_taps_avx2::<2, 3>(&dy_ptrs, x, rows, p0, p1, &mut acc),
+                (3, _) => block_taps_avx2::<1, 3>(&dy_ptrs, x, rows, p0, p1, &mut acc),
+                (2, 3) => block_taps_avx2::<3, 2>(&dy_ptrs, x, rows, p0, p1, &mut acc),
+                (2, 2) => block_taps_avx2::<2, 2>(&dy_ptrs, x, rows, p0, p1, &mut acc),
+                (2, _) => block_taps_avx2::<1, 2>(&dy_ptrs, x, rows, p0, p1, &mut acc),
+                (_, 3) => block_taps_avx2::<3, 1>(&dy_ptrs, x, rows, p0, p1, &mut acc),
+                (_, 2) => block_taps_avx2::<2, 1>(&dy_ptrs, x, rows, p0, p1, &mut acc),
+                (_, _) => block_taps_avx2::<1, 1>(&dy_ptrs, x, rows, p0, p1, &mut acc),
             }
         }
-        return;
+    } else {
+        // SAFETY: bounds were asserted above and when the streams were built.
+        unsafe { block_taps_generic(o_count, &dy_ptrs, streams, p0, p1, &mut acc) }
     }
-    let _ = lanes;
-    // SAFETY: bounds were asserted above and when the streams were built.
-    unsafe { block_taps_generic(o_count, &dy_ptrs, streams, p0, p1, acc) }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = lanes;
+        // SAFETY: bounds were asserted above and when the streams were built.
+        unsafe { block_taps_generic(o_count, &dy_ptrs, streams, p0, p1, &mut acc) }
+    }
+    for (sum_t, acc_t) in sums.iter_mut().zip(&acc) {
+        for (sum, lanes) in sum_t.iter_mut().zip(acc_t) {
+            *sum = combine8(lanes);
+        }
+    }
 }
 
 /// Portable copy of the tile loop: chunk by chunk, row by row, eight pixels at a time,
@@ -549,84 +585,95 @@ unsafe fn block_taps_avx2<const OB: usize, const S: usize>(
     unsafe { tail_pixels(OB, rows * S, dys, x, full, p1, acc) }
 }
 
-/// AVX-512 tile loop: all `N` streams (every kernel row at once) × `OB` output channels
-/// in registers, the eight-lane accumulators of two consecutive streams `k`, `k + 1` side
-/// by side in one 16-lane register (`acc[t][k]` and `acc[t][k + 1]` are adjacent in
-/// memory); per eight pixels it broadcasts each `dy` vector to both halves, pairs the `x`
-/// vectors of two streams, and does one multiply and one add per pair (an odd last stream
-/// uses an 8-lane register). Every lane takes exactly the operations of
-/// [`block_taps_generic`], pixels in increasing `p`, so the bits are those of the other
-/// paths.
+/// AVX-512 tile loop: the output channels in pairs, one 16-lane register per (pair,
+/// stream) holding the eight-lane accumulators of both channels of the pair for that
+/// stream (lanes 0–7: channel `2u`, lanes 8–15: channel `2u + 1`); all `N` streams (every
+/// kernel row at once) × `PAIRS` pairs stay in registers. Per eight pixels it loads each
+/// pair's two `dy` vectors into one register, broadcasts each stream's `x` vector from
+/// memory to both halves (a load, no shuffle), and does one multiply and one add per
+/// (pair, stream). The last `(p1 − p0) mod 8` pixels go into lanes 0, 1, … with masked
+/// loads and a masked add (lanes outside the mask keep their sums untouched). The lanes
+/// are then combined in registers in [`combine8`]'s tree (adjacent lanes, then pairs,
+/// then the two halves of each eight). A pair whose second channel is missing (`o_count`
+/// odd) computes it from the first channel's `dy` and drops it. Every lane takes exactly
+/// the operations of [`block_taps_generic`], pixels in increasing `p`, so the bits are
+/// those of the other paths.
 ///
 /// # Safety
-/// AVX-512F must be available; as [`block_taps_generic`] with `o_count = OB` and `N`
-/// streams (`N` ≤ 9).
+/// AVX-512F must be available; as [`block_taps_generic`] with `o_count ≤ 2·PAIRS` (the
+/// pointers of missing channels may repeat the first) and `N` streams (`N` ≤ 9).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx,avx2,avx512f")]
-unsafe fn block_taps_avx512<const OB: usize, const N: usize>(
+unsafe fn block_taps_avx512<const PAIRS: usize, const N: usize>(
     dys: &[*const f32; OUT_BLOCK],
     x: &[*const f32; 9],
     p0: usize,
     p1: usize,
-    acc: &mut Acc,
+    sums: &mut Sums,
 ) {
     use std::arch::x86_64::*;
-    let pairs = N / 2;
-    let odd = N % 2 == 1;
     let full = p0 + (p1 - p0) / 8 * 8;
-    let mut a = [[_mm512_setzero_ps(); 4]; OB];
-    let mut single = [_mm256_setzero_ps(); OB];
-    // SAFETY (whole block): accumulators lie inside `acc`; the pointers are readable for
-    // `p` in `p0..p1` (caller's promise).
+    let mut a = [[_mm512_setzero_ps(); N]; PAIRS];
+    // SAFETY (whole block): the pointers are readable for `p` in `p0..p1` (caller's
+    // promise); masked loads touch only the lanes of their mask.
     unsafe {
-        for t in 0..OB {
-            for (i, v) in a[t].iter_mut().enumerate().take(pairs) {
-                *v = _mm512_loadu_ps(acc[t][2 * i].as_ptr());
-            }
-            if odd {
-                single[t] = _mm256_loadu_ps(acc[t][N - 1].as_ptr());
-            }
-        }
         let mut p = p0;
         while p < full {
-            let xv: [__m512; 4] = core::array::from_fn(|i| {
-                if i < pairs {
-                    let lo = _mm512_castps256_ps512(_mm256_loadu_ps(x[2 * i].wrapping_add(p)));
-                    let hi = _mm256_loadu_ps(x[2 * i + 1].wrapping_add(p));
-                    _mm512_castpd_ps(_mm512_insertf64x4::<1>(
-                        _mm512_castps_pd(lo),
-                        _mm256_castps_pd(hi),
-                    ))
-                } else {
-                    _mm512_setzero_ps()
-                }
+            let d: [__m512; PAIRS] = core::array::from_fn(|u| {
+                let lo = _mm512_castps256_ps512(_mm256_loadu_ps(dys[2 * u].add(p)));
+                let hi = _mm256_loadu_ps(dys[2 * u + 1].add(p));
+                _mm512_castpd_ps(_mm512_insertf64x4::<1>(
+                    _mm512_castps_pd(lo),
+                    _mm256_castps_pd(hi),
+                ))
             });
-            let xs = if odd {
-                _mm256_loadu_ps(x[N - 1].wrapping_add(p))
-            } else {
-                _mm256_setzero_ps()
-            };
-            for t in 0..OB {
-                let d8 = _mm256_loadu_ps(dys[t].add(p));
-                let d = _mm512_castpd_ps(_mm512_broadcast_f64x4(_mm256_castps_pd(d8)));
-                for i in 0..pairs {
-                    a[t][i] = _mm512_add_ps(a[t][i], _mm512_mul_ps(d, xv[i]));
-                }
-                if odd {
-                    single[t] = _mm256_add_ps(single[t], _mm256_mul_ps(d8, xs));
+            for k in 0..N {
+                let x8 = _mm256_loadu_ps(x[k].wrapping_add(p));
+                let xb = _mm512_castpd_ps(_mm512_broadcast_f64x4(_mm256_castps_pd(x8)));
+                for u in 0..PAIRS {
+                    a[u][k] = _mm512_add_ps(a[u][k], _mm512_mul_ps(d[u], xb));
                 }
             }
             p += 8;
         }
-        for t in 0..OB {
-            for (i, v) in a[t].iter().enumerate().take(pairs) {
-                _mm512_storeu_ps(acc[t][2 * i].as_mut_ptr(), *v);
-            }
-            if odd {
-                _mm256_storeu_ps(acc[t][N - 1].as_mut_ptr(), single[t]);
+        let rest = p1 - full;
+        if rest > 0 {
+            // Tail pixel `full + j` into lane `j` of both halves.
+            let m8: __mmask16 = (1u16 << rest) - 1;
+            let m16: __mmask16 = m8 | (m8 << 8);
+            let d: [__m512; PAIRS] = core::array::from_fn(|u| {
+                let lo = _mm512_maskz_loadu_ps(m8, dys[2 * u].add(full));
+                // Lanes 8.. of this load read pixels full.. (the address is 8 floats back,
+                // and lanes 0–7 are masked out).
+                let hi = _mm512_maskz_loadu_ps(
+                    m8 << 8,
+                    dys[2 * u + 1].wrapping_add(full).wrapping_sub(8),
+                );
+                _mm512_or_ps(lo, hi)
+            });
+            for k in 0..N {
+                let lo = _mm512_maskz_loadu_ps(m8, x[k].wrapping_add(full));
+                let hi = _mm512_maskz_loadu_ps(m8 << 8, x[k].wrapping_add(full).wrapping_sub(8));
+                let xb = _mm512_or_ps(lo, hi);
+                for u in 0..PAIRS {
+                    a[u][k] = _mm512_mask_add_ps(a[u][k], m16, a[u][k], _mm512_mul_ps(d[u], xb));
+                }
             }
         }
-        tail_pixels(OB, N, dys, x, full, p1, acc);
+        // combine8 per eight lanes: ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7)),
+        // the total landing in lanes 0 and 8 (IEEE addition commutes exactly).
+        let mut out = [0.0f32; 16];
+        for u in 0..PAIRS {
+            for k in 0..N {
+                let s = a[u][k];
+                let t = _mm512_add_ps(s, _mm512_permute_ps::<0b10_11_00_01>(s));
+                let q = _mm512_add_ps(t, _mm512_permute_ps::<0b01_00_11_10>(t));
+                let v = _mm512_add_ps(q, _mm512_shuffle_f32x4::<0b10_11_00_01>(q, q));
+                _mm512_storeu_ps(out.as_mut_ptr(), v);
+                sums[2 * u][k] = out[0];
+                sums[2 * u + 1][k] = out[8];
+            }
+        }
     }
 }
 
