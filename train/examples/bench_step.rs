@@ -1,7 +1,8 @@
 //! Times one training step of the DEFAULT network at 64×128 — forward, EDM loss,
 //! backward, AdamW update, as `powerpost train` runs them — and the main backward kernels
 //! alone; medians of `repeats` steps after one warm-up step; prints CPU seconds per step,
-//! a digest of the gradient bits, peak memory (VmHWM) and a JSON line for
+//! a digest of the gradient bits, peak memory (VmHWM), the step's convolution work
+//! (forward, input and weight gradients: 3 × batch × `conv_flops`) and a JSON line for
 //! `bench/train_step.sh`.
 //!
 //! `cargo run --release -p powerpost-train --example bench_step -- [batch] [threads] [repeats]`
@@ -215,6 +216,13 @@ fn main() {
         median(steps.clone()),
         median(cpu.clone()),
     );
+    // Forward, input-gradient and weight-gradient convolutions have the same flop count.
+    let conv_gflop =
+        3.0 * batch as f64 * powerpost_core::unet::plan::conv_flops(&config, h, w) as f64 * 1e-9;
+    println!(
+        "convolutions: {conv_gflop:.1} GFLOP per step, {:.1} GFLOP/s over the median step",
+        conv_gflop / m_step
+    );
     println!("batch {batch}, threads {threads}: forward {m_fwd:.3} s, loss+backward {m_bwd:.3} s, AdamW {m_upd:.3} s, step {m_step:.3} s, CPU {m_cpu:.2} s per step; first-step gradient digest {digest_first}");
     let (a, b, cc) = (median(t_wg), median(t_ig), median(t_gn));
     println!("level-0 32→32 3×3: weight grad {a:.3} s ({:.1} GFLOP/s), input grad {b:.3} s ({:.1} GFLOP/s); group-norm backward {cc:.3} s", flops / a * 1e-9, flops / b * 1e-9);
@@ -228,6 +236,6 @@ fn main() {
         .and_then(|v| v.parse::<f64>().ok())
         .map_or(f64::NAN, |kb| kb / 1024.0);
     println!(
-        r#"{{"peer":"powerpost","what":"train_step","threads":{threads},"batch":{batch},"height":{h},"width":{w},"median_step_s":{m_step:.4},"median_forward_s":{m_fwd:.4},"median_backward_s":{m_bwd:.4},"median_update_s":{m_upd:.4},"median_cpu_s":{m_cpu:.3},"peak_mib":{peak_mib:.0},"runs_s":{steps:?}}}"#
+        r#"{{"peer":"powerpost","what":"train_step","threads":{threads},"batch":{batch},"height":{h},"width":{w},"median_step_s":{m_step:.4},"median_forward_s":{m_fwd:.4},"median_backward_s":{m_bwd:.4},"median_update_s":{m_upd:.4},"median_cpu_s":{m_cpu:.3},"peak_mib":{peak_mib:.0},"conv_gflop":{conv_gflop:.2},"runs_s":{steps:?}}}"#
     );
 }
