@@ -62,7 +62,7 @@ use crate::kernels::resample::{avg_pool2_backward, upsample_nearest2_backward};
 use crate::kernels::silu_grad;
 use powerpost_core::detmath;
 use powerpost_core::error::check_len;
-use powerpost_core::exec::Executor;
+use powerpost_core::exec::{Executor, SharedMut};
 use powerpost_core::nn::conv::{conv2d, Conv, Source};
 use powerpost_core::nn::geometry::Geometry;
 use powerpost_core::nn::linear::{fourier_features, linear};
@@ -206,7 +206,7 @@ struct Contributions(Vec<(Vec<f32>, u32)>);
 impl Contributions {
     /// Adds the next contribution: two partial sums of the same height merge (the older
     /// one first).
-    fn push(&mut self, scratch: &Scratch, mut grad: Vec<f32>) {
+    fn push(&mut self, exec: &dyn Executor, scratch: &Scratch, mut grad: Vec<f32>) {
         let mut height = 0;
         while let Some((top, h)) = self.0.pop() {
             if h != height {
@@ -214,7 +214,7 @@ impl Contributions {
                 break;
             }
             let mut sum = top;
-            add_into(&mut sum, &grad);
+            par_add_into(exec, &mut sum, &grad);
             scratch.give(std::mem::replace(&mut grad, sum));
             height += 1;
         }
@@ -223,10 +223,10 @@ impl Contributions {
 
     /// The total gradient (`None` when nothing contributed): the remaining partial sums
     /// added from the newest into the older ones.
-    fn total(&mut self, scratch: &Scratch) -> Option<Vec<f32>> {
+    fn total(&mut self, exec: &dyn Executor, scratch: &Scratch) -> Option<Vec<f32>> {
         let (mut sum, _) = self.0.pop()?;
         while let Some((mut older, _)) = self.0.pop() {
-            add_into(&mut older, &sum);
+            par_add_into(exec, &mut older, &sum);
             scratch.give(std::mem::replace(&mut sum, older));
         }
         Some(sum)
@@ -238,6 +238,35 @@ fn add_into(acc: &mut [f32], other: &[f32]) {
     for (a, &b) in acc.iter_mut().zip(other) {
         *a += b;
     }
+}
+
+/// Values per task of the elementwise helpers on activation-sized tensors (256 KiB).
+const ELEMENTWISE_CHUNK: usize = 1 << 16;
+
+/// Runs `f(start, chunk)` on consecutive chunks of `values` of [`ELEMENTWISE_CHUNK`]
+/// values each, as tasks of `exec`: for elementwise work, whose bits do not depend on the
+/// split (these tensors are megabytes; serial loops over them left the other threads
+/// idle).
+fn par_chunks(exec: &dyn Executor, values: &mut [f32], f: &(dyn Fn(usize, &mut [f32]) + Sync)) {
+    let len = values.len();
+    let shared = SharedMut::new(values);
+    exec.for_each(len.div_ceil(ELEMENTWISE_CHUNK), &|t| {
+        let start = t * ELEMENTWISE_CHUNK;
+        // SAFETY: the tasks' chunks are disjoint and inside `values`.
+        let chunk = unsafe { shared.slice(start, ELEMENTWISE_CHUNK.min(len - start)) };
+        f(start, chunk);
+    });
+}
+
+/// `acc += other`, element by element, on the executor ([`par_chunks`]).
+///
+/// # Panics
+/// If the lengths differ.
+fn par_add_into(exec: &dyn Executor, acc: &mut [f32], other: &[f32]) {
+    assert_eq!(acc.len(), other.len());
+    par_chunks(exec, acc, &|start, chunk| {
+        add_into(chunk, &other[start..start + chunk.len()])
+    });
 }
 
 /// Two disjoint mutable tensors of the gradient buffer.
@@ -644,9 +673,9 @@ impl Network {
                 }
             }
         }
-        pending[self.steps.len()].push(scratch, g_raw);
+        pending[self.steps.len()].push(exec, scratch, g_raw);
         for (i, step) in self.steps.iter().enumerate().rev() {
-            let Some(g_out) = pending[i + 1].total(scratch) else {
+            let Some(g_out) = pending[i + 1].total(exec, scratch) else {
                 continue;
             };
             let back = Backward {
@@ -742,7 +771,7 @@ impl Backward<'_> {
         let reads = self.step.reads;
         if operands.len() == 1 {
             if reads[0] > 0 {
-                pending[reads[0]].push(scratch, grad);
+                pending[reads[0]].push(self.exec, scratch, grad);
             } else {
                 scratch.give(grad);
             }
@@ -755,12 +784,16 @@ impl Backward<'_> {
         for (k, o) in operands.iter().enumerate() {
             let len = o.channels * plane;
             if reads[k] > 0 {
-                let mut part = scratch.take(nb * len);
-                for (b, item) in part.chunks_exact_mut(len).enumerate() {
+                // Every value is copied, so the buffer needs no zeroing; one task per item.
+                let mut part = scratch.take_overwritten(nb * len);
+                let shared = SharedMut::new(&mut part);
+                self.exec.for_each(nb, &|b| {
                     let start = b * total * plane + first;
-                    item.copy_from_slice(&grad[start..start + len]);
-                }
-                pending[reads[k]].push(scratch, part);
+                    // SAFETY: each task writes its own item's values.
+                    unsafe { shared.slice(b * len, len) }
+                        .copy_from_slice(&grad[start..start + len]);
+                });
+                pending[reads[k]].push(self.exec, scratch, part);
             }
             first += len;
         }
@@ -784,9 +817,12 @@ impl Backward<'_> {
         // out = (conv + bias + residual) · scale: ∂conv = ∂residual = scale · ∂out.
         let mut g_pre = g_out;
         if conv.residual.is_some() || conv.residual_scale != 1.0 {
-            for v in g_pre.iter_mut() {
-                *v *= conv.residual_scale;
-            }
+            let scale = conv.residual_scale;
+            par_chunks(self.exec, &mut g_pre, &|_, chunk| {
+                for v in chunk {
+                    *v *= scale;
+                }
+            });
         }
         let sources = Network::sources(tape, self.step, conv.sources());
         let mut bias_items = vec![0.0; nb * oc];
@@ -847,7 +883,7 @@ impl Backward<'_> {
             self.to_sources(g, conv.sources(), g_in, pending);
         }
         match conv.residual {
-            Some(_) => pending[self.step.reads[2]].push(scratch, g_pre),
+            Some(_) => pending[self.step.reads[2]].push(self.exec, scratch, g_pre),
             None => scratch.give(g_pre),
         }
         Ok(())
@@ -899,7 +935,7 @@ impl Backward<'_> {
         let mut g = tape.scratch.take(tape.batch * fine.tensor_len(r.channels));
         avg_pool2_backward(self.exec, fine, tape.batch * r.channels, &g_out, &mut g);
         tape.scratch.give(g_out);
-        pending[self.step.reads[0]].push(&tape.scratch, g);
+        pending[self.step.reads[0]].push(self.exec, &tape.scratch, g);
     }
 
     /// Nearest up-sampling: its adjoint.
@@ -911,6 +947,6 @@ impl Backward<'_> {
             .take(tape.batch * coarse.tensor_len(r.channels));
         upsample_nearest2_backward(self.exec, coarse, tape.batch * r.channels, &g_out, &mut g);
         tape.scratch.give(g_out);
-        pending[self.step.reads[0]].push(&tape.scratch, g);
+        pending[self.step.reads[0]].push(self.exec, &tape.scratch, g);
     }
 }
