@@ -449,3 +449,35 @@ fn dataset_rejects_bad_shard_parts() {
     }
     drop(dir);
 }
+
+/// `train --decay-to` outside [0, 1], or a decay with no steps after the warm-up, is
+/// refused before the dataset is read or anything is written.
+#[test]
+fn train_rejects_bad_decay_settings() {
+    let (dir, p) = scratch();
+    let (data, run) = (p("no-such-dataset"), p("run"));
+    for (extra, expected) in [
+        (
+            &["--decay-to", "1.5"][..],
+            &["--decay-to", "[0, 1]", "1.5"][..],
+        ),
+        (&["--decay-to", "-0.1"][..], &["--decay-to", "[0, 1]"][..]),
+        (
+            &["--decay-to", "0.1", "--steps", "100", "--warmup", "100"][..],
+            &["--steps (100) must exceed --warmup (100)"][..],
+        ),
+    ] {
+        let mut args = vec![
+            "train",
+            "--data",
+            data.to_str().unwrap(),
+            "--out",
+            run.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let out = powerpost(&args);
+        assert_user_error(&out, expected);
+        assert!(!run.exists(), "{extra:?} created the output directory");
+    }
+    drop(dir);
+}

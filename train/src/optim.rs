@@ -1,11 +1,13 @@
-//! AdamW with linear learning-rate warm-up, global gradient-norm clipping and an
-//! exponential moving average (EMA) of the weights.
+//! AdamW with linear learning-rate warm-up, an optional linear decay, global
+//! gradient-norm clipping and an exponential moving average (EMA) of the weights.
 //!
 //! Per step `t` (1-based), with `g` the clipped gradient (`g · min(1, clip / ‖g‖₂)`,
 //! the norm summed in f64 in parameter order):
 //!
 //! ```text
-//! lr_t = lr · min(1, t / warmup)
+//! lr_t = lr · min(1, t / warmup)                                   (no decay: decay_end = 0)
+//! lr_t = lr · min(1, t / warmup) · (1 − (1 − f) · min(1, max(0, t − warmup) / (decay_end − warmup)))
+//!                                   (linear decay to f = final_lr_fraction at decay_end)
 //! m    = β1·m + (1 − β1)·g          v = β2·v + (1 − β2)·g²
 //! θ    = θ − lr_t · ( (m / (1 − β1^t)) / (√(v / (1 − β2^t)) + ε) + wd·θ )   (wd on weights only)
 //! ema  = d·ema + (1 − d)·θ,   d = min(ema_decay, (1 + t) / (10 + t))
@@ -32,6 +34,32 @@ pub struct AdamWConfig {
     pub clip_norm: f32,
     /// EMA decay.
     pub ema_decay: f32,
+    /// Learning rate reached at `decay_end`, as a fraction of `lr` (linear decay from the
+    /// end of the warm-up); 1 without decay.
+    #[serde(default = "no_decay")]
+    pub final_lr_fraction: f32,
+    /// Step at which the linear decay reaches `final_lr_fraction` (the run's total
+    /// steps); 0: no decay (the learning rate stays at `lr` after the warm-up).
+    #[serde(default)]
+    pub decay_end: u64,
+}
+
+/// `final_lr_fraction` of checkpoints written before the decay existed.
+fn no_decay() -> f32 {
+    1.0
+}
+
+impl AdamWConfig {
+    /// The learning rate of step `t` (1-based; see the module docs).
+    pub fn learning_rate(&self, t: u64) -> f32 {
+        let warm = self.lr * (t as f32 / self.warmup_steps.max(1) as f32).min(1.0);
+        if self.decay_end == 0 || self.decay_end <= self.warmup_steps {
+            return warm;
+        }
+        let span = (self.decay_end - self.warmup_steps) as f32;
+        let progress = (t.saturating_sub(self.warmup_steps) as f32 / span).min(1.0);
+        warm * (1.0 - (1.0 - self.final_lr_fraction) * progress)
+    }
 }
 
 impl Default for AdamWConfig {
@@ -45,6 +73,8 @@ impl Default for AdamWConfig {
             warmup_steps: 500,
             clip_norm: 1.0,
             ema_decay: 0.999,
+            final_lr_fraction: 1.0,
+            decay_end: 0,
         }
     }
 }
@@ -110,7 +140,7 @@ pub fn adamw_step(
     let t = state.step;
     state.beta1_power *= cfg.beta1 as f64;
     state.beta2_power *= cfg.beta2 as f64;
-    let lr = cfg.lr * (t as f32 / cfg.warmup_steps.max(1) as f32).min(1.0);
+    let lr = cfg.learning_rate(t);
     let c1 = (1.0 / (1.0 - state.beta1_power)) as f32;
     let c2 = (1.0 / (1.0 - state.beta2_power)) as f32;
     let (b1, b2) = (cfg.beta1, cfg.beta2);
@@ -131,5 +161,77 @@ pub fn adamw_step(
     UpdateInfo {
         lr,
         grad_norm: norm,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Without decay the schedule is the warm-up ramp and then `lr`, bit for bit the
+    /// expression the trainer used before the decay existed.
+    #[test]
+    fn without_decay_the_rate_is_the_warm_up_ramp() {
+        let cfg = AdamWConfig {
+            lr: 3e-4,
+            warmup_steps: 7,
+            ..AdamWConfig::default()
+        };
+        for t in 1..40 {
+            let old = cfg.lr * (t as f32 / cfg.warmup_steps.max(1) as f32).min(1.0);
+            assert_eq!(cfg.learning_rate(t).to_bits(), old.to_bits(), "step {t}");
+        }
+    }
+
+    /// With decay: the warm-up ramp, `lr` at its end, a straight line down to
+    /// `lr · final_lr_fraction` at `decay_end` (checked in f64 at every step), flat after.
+    #[test]
+    fn linear_decay_reaches_the_final_fraction_at_decay_end() {
+        let (lr, warmup, end, f) = (5e-4f32, 10u64, 110u64, 0.05f32);
+        let cfg = AdamWConfig {
+            lr,
+            warmup_steps: warmup,
+            final_lr_fraction: f,
+            decay_end: end,
+            ..AdamWConfig::default()
+        };
+        for t in 1..=150u64 {
+            let want = if t <= warmup {
+                lr as f64 * t as f64 / warmup as f64
+            } else {
+                let progress = ((t - warmup) as f64 / (end - warmup) as f64).min(1.0);
+                lr as f64 * (1.0 - (1.0 - f as f64) * progress)
+            };
+            let got = cfg.learning_rate(t) as f64;
+            assert!(
+                (got - want).abs() <= 1e-6 * lr as f64,
+                "step {t}: {got} vs {want}"
+            );
+            if t > warmup {
+                assert!(
+                    cfg.learning_rate(t) <= cfg.learning_rate(t - 1),
+                    "step {t} rose"
+                );
+            }
+        }
+        assert_eq!(cfg.learning_rate(warmup), lr);
+        assert!((cfg.learning_rate(end) - lr * f).abs() <= 1e-6 * lr);
+        assert_eq!(cfg.learning_rate(end), cfg.learning_rate(end + 100));
+        // Decay to zero ends at exactly zero.
+        let to_zero = AdamWConfig {
+            final_lr_fraction: 0.0,
+            ..cfg
+        };
+        assert_eq!(to_zero.learning_rate(end), 0.0);
+    }
+
+    /// A checkpoint header written before the decay fields existed reads as "no decay".
+    #[test]
+    fn settings_without_decay_fields_read_as_no_decay() {
+        let old = r#"{"lr":0.0005,"beta1":0.9,"beta2":0.999,"eps":1e-8,"weight_decay":0.01,"warmup_steps":200,"clip_norm":1.0,"ema_decay":0.999}"#;
+        let cfg: AdamWConfig = serde_json::from_str(old).unwrap();
+        assert_eq!(cfg.final_lr_fraction, 1.0);
+        assert_eq!(cfg.decay_end, 0);
+        assert_eq!(cfg.learning_rate(10_000), 0.0005);
     }
 }

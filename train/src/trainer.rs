@@ -156,6 +156,10 @@ pub fn train(
     if opts.batch == 0 {
         bail!("--batch: expected at least 1");
     }
+    let decay = opts.optimizer.final_lr_fraction;
+    if !(0.0..=1.0).contains(&decay) {
+        bail!("--decay-to: expected a fraction of --lr in [0, 1], got {decay}");
+    }
     let m = config.size_multiple();
     if !data.height.is_multiple_of(m) || !data.width.is_multiple_of(m) {
         bail!(
@@ -223,7 +227,15 @@ pub fn train(
             || h.optimizer != opts.optimizer
             || h.loss != opts.loss
         {
-            bail!("{}: seed, batch, dataset, optimiser or loss settings differ from the checkpoint's (resume needs the same ones)", ckpt_path.display());
+            let schedule = if h.optimizer.decay_end != opts.optimizer.decay_end {
+                format!(
+                    "; its learning rate decays until step {}, this run's until step {} (--steps of a decaying run cannot change)",
+                    h.optimizer.decay_end, opts.optimizer.decay_end
+                )
+            } else {
+                String::new()
+            };
+            bail!("{}: seed, batch, dataset, optimiser or loss settings differ from the checkpoint's (resume needs the same ones){schedule}", ckpt_path.display());
         }
         (p, s, h.elapsed_secs)
     } else if let Some((_, path, bytes)) = &init {

@@ -160,6 +160,93 @@ fn resumed_run_matches_uninterrupted_run_bit_for_bit() {
     assert_eq!(bits(&straight.state.ema), bits(&resumed.state.ema));
 }
 
+/// A run whose learning rate decays (`final_lr_fraction`, `decay_end`): the logged rates
+/// follow the schedule, a run stopped midway resumes to the uninterrupted bits, and a
+/// resume that would move the decay's end is refused with the reason.
+#[test]
+fn decaying_run_logs_its_schedule_and_resumes_exactly() {
+    let data = tiny_dataset(5, 8, 16);
+    let dir = tempfile::tempdir().unwrap();
+    let decaying = |out: std::path::PathBuf, steps: u64| {
+        let mut opts = options(out, steps);
+        opts.optimizer.final_lr_fraction = 0.25;
+        opts.optimizer.decay_end = steps;
+        opts
+    };
+    let straight = train(
+        &data,
+        &decaying(dir.path().join("a"), 9),
+        &Pool::new(1).unwrap(),
+        &mut |_| {},
+    )
+    .unwrap();
+    // The log's rates: warm-up over 3 steps to 1e-3, then down to 2.5e-4 at step 9.
+    let log = std::fs::read_to_string(dir.path().join("a/log.csv")).unwrap();
+    let rates: Vec<f64> = log
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(2).unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(rates.len(), 9);
+    for (i, r) in rates.iter().enumerate() {
+        let t = (i + 1) as f64;
+        let want = if t <= 3.0 {
+            1e-3 * t / 3.0
+        } else {
+            1e-3 * (1.0 - 0.75 * (t - 3.0) / 6.0)
+        };
+        assert!((r - want).abs() < 1e-8, "step {t}: lr {r}, expected {want}");
+    }
+    // Stopped after step 4 of 9, resumed on another thread count.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut opts = decaying(dir.path().join("b"), 9);
+    opts.checkpoint_every_secs = 1e9;
+    opts.stop = Some(stop.clone());
+    let stopped = train(&data, &opts, &Pool::new(2).unwrap(), &mut |s| {
+        if s.step == 4 {
+            stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    })
+    .unwrap();
+    assert!(stopped.interrupted);
+    // Extending a decaying run would change the rates of steps already taken.
+    let err = train(
+        &data,
+        &decaying(dir.path().join("b"), 12),
+        &Pool::new(1).unwrap(),
+        &mut |_| {},
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("decays until step 9") && err.contains("until step 12"),
+        "{err}"
+    );
+    let resumed = train(
+        &data,
+        &decaying(dir.path().join("b"), 9),
+        &Pool::new(1).unwrap(),
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(resumed.steps_run, 5);
+    assert_eq!(bits(&straight.params), bits(&resumed.params));
+    assert_eq!(bits(&straight.state.ema), bits(&resumed.state.ema));
+    assert_eq!(bits(&straight.state.m), bits(&resumed.state.m));
+    assert_eq!(bits(&straight.state.v), bits(&resumed.state.v));
+    // A fraction outside [0, 1] is refused before anything is written.
+    let mut bad = decaying(dir.path().join("c"), 9);
+    bad.optimizer.final_lr_fraction = 1.5;
+    let err = train(&data, &bad, &Pool::new(1).unwrap(), &mut |_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("--decay-to") && err.contains("[0, 1]"),
+        "{err}"
+    );
+    assert!(!dir.path().join("c").exists());
+}
+
 #[test]
 fn training_lowers_the_loss() {
     let data = tiny_dataset(9, 8, 16);

@@ -137,6 +137,8 @@ pub fn write_then_parse(data: &[u8]) {
             warmup_steps: b.uint(8),
             clip_norm: finite32(&mut b),
             ema_decay: finite32(&mut b),
+            final_lr_fraction: finite32(&mut b),
+            decay_end: b.uint(8),
         },
         loss: LossConfig {
             p_mean: finite32(&mut b),

@@ -70,6 +70,10 @@ pub struct TrainArgs {
     /// Warm-up steps.
     #[arg(long, default_value_t = 500)]
     pub warmup: u64,
+    /// Decay the learning rate linearly after the warm-up, down to this fraction of --lr
+    /// at --steps (1: no decay). A decaying run resumes only with the same --steps.
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+    pub decay_to: f32,
     /// AdamW weight decay (weights only).
     #[arg(long, default_value_t = 1e-2)]
     pub weight_decay: f32,
@@ -160,6 +164,21 @@ pub fn run_train(args: &TrainArgs) -> Result<()> {
         "tiny" => UNetConfig::TINY,
         other => bail!("--network: expected `default` or `tiny`, got `{other}`"),
     };
+    if !(0.0..=1.0).contains(&args.decay_to) {
+        bail!(
+            "--decay-to: expected a fraction of --lr in [0, 1], got {}",
+            args.decay_to
+        );
+    }
+    let decays = args.decay_to < 1.0;
+    if decays && args.steps <= args.warmup {
+        bail!(
+            "--decay-to {}: the decay runs from the end of the warm-up to --steps, so --steps ({}) must exceed --warmup ({})",
+            args.decay_to,
+            args.steps,
+            args.warmup
+        );
+    }
     let data = Dataset::load(&args.data)?;
     let exec = Pool::new(crate::exec::resolve_threads(args.run.threads))?;
     let opts = TrainOptions {
@@ -176,6 +195,8 @@ pub fn run_train(args: &TrainArgs) -> Result<()> {
             weight_decay: args.weight_decay,
             clip_norm: args.clip,
             ema_decay: args.ema,
+            final_lr_fraction: args.decay_to,
+            decay_end: if decays { args.steps } else { 0 },
             ..AdamWConfig::default()
         },
         loss: LossConfig {
