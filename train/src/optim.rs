@@ -39,7 +39,8 @@ pub struct AdamWConfig {
     #[serde(default = "no_decay")]
     pub final_lr_fraction: f32,
     /// Step at which the linear decay reaches `final_lr_fraction` (the run's total
-    /// steps); 0: no decay (the learning rate stays at `lr` after the warm-up).
+    /// steps); 0 (or a step not past the warm-up): no decay, the learning rate stays at
+    /// `lr` after the warm-up.
     #[serde(default)]
     pub decay_end: u64,
 }

@@ -6,7 +6,7 @@ use powerpost_train::dataset::{Dataset, Manifest};
 use powerpost_train::exec::Pool;
 use powerpost_train::loss::{edm_loss, edm_weight, epoch_permutation, sample_draw, LossConfig};
 use powerpost_train::optim::AdamWConfig;
-use powerpost_train::trainer::{train, TrainOptions};
+use powerpost_train::trainer::{train, TrainOptions, TrainSummary};
 
 fn tiny_dataset(pairs: usize, h: usize, w: usize) -> Dataset {
     let manifest = Manifest {
@@ -67,6 +67,14 @@ fn options(out: std::path::PathBuf, steps: u64) -> TrainOptions {
     }
 }
 
+/// Parameters, EMA and both AdamW moments of two runs are the same bits.
+fn assert_same_state(a: &TrainSummary, b: &TrainSummary) {
+    assert_eq!(bits(&a.params), bits(&b.params));
+    assert_eq!(bits(&a.state.ema), bits(&b.state.ema));
+    assert_eq!(bits(&a.state.m), bits(&b.state.m));
+    assert_eq!(bits(&a.state.v), bits(&b.state.v));
+}
+
 fn bits(v: &[f32]) -> Vec<u32> {
     v.iter().map(|x| x.to_bits()).collect()
 }
@@ -98,10 +106,7 @@ fn resumed_run_matches_uninterrupted_run_bit_for_bit() {
     );
     let resumed = train(&data, &options(dir.path().join("b"), 7), &two, &mut |_| {}).unwrap();
     assert_eq!(resumed.steps_run, 4);
-    assert_eq!(bits(&straight.params), bits(&resumed.params));
-    assert_eq!(bits(&straight.state.ema), bits(&resumed.state.ema));
-    assert_eq!(bits(&straight.state.m), bits(&resumed.state.m));
-    assert_eq!(bits(&straight.state.v), bits(&resumed.state.v));
+    assert_same_state(&straight, &resumed);
     // The log holds each step once.
     let log = std::fs::read_to_string(dir.path().join("b/log.csv")).unwrap();
     let steps: Vec<u64> = log
@@ -230,10 +235,7 @@ fn decaying_run_logs_its_schedule_and_resumes_exactly() {
     )
     .unwrap();
     assert_eq!(resumed.steps_run, 5);
-    assert_eq!(bits(&straight.params), bits(&resumed.params));
-    assert_eq!(bits(&straight.state.ema), bits(&resumed.state.ema));
-    assert_eq!(bits(&straight.state.m), bits(&resumed.state.m));
-    assert_eq!(bits(&straight.state.v), bits(&resumed.state.v));
+    assert_same_state(&straight, &resumed);
     // A fraction outside [0, 1] is refused before anything is written.
     let mut bad = decaying(dir.path().join("c"), 9);
     bad.optimizer.final_lr_fraction = 1.5;

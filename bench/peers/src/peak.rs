@@ -90,7 +90,7 @@ unsafe fn fma_loop(calls: u64, one: f32, zero: f32) -> f32 {
     checksum(&[a0, a1, a2, a3, a4, a5, a6, b0, b1, b2, b3, b4, b5, b6])
 }
 
-/// One 16-lane loop: `chains` mul chains (`a = a × 1`) and as many add chains
+/// One 16-lane loop: 12 mul chains (`a = a × 1`) and 12 add chains
 /// (`b = b + 0`) when `fma` is false (24 chains × 16 lanes = 384 flop per iteration), or
 /// 24 FMA chains (`a = a × 1 + 0`, 768 flop) when it is true. 24 chains of the 32 zmm
 /// registers cover 2 ports × 4 cycles of latency with room to spare.
