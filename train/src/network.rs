@@ -932,7 +932,10 @@ impl Backward<'_> {
     fn pool(&self, r: &ResampleOp, g_out: Vec<f32>, pending: &mut [Contributions]) {
         let tape = self.tape;
         let fine = level_geometry(self.geometry, r.level);
-        let mut g = tape.scratch.take(tape.batch * fine.tensor_len(r.channels));
+        // The kernel writes every value, ring included.
+        let mut g = tape
+            .scratch
+            .take_overwritten(tape.batch * fine.tensor_len(r.channels));
         avg_pool2_backward(self.exec, fine, tape.batch * r.channels, &g_out, &mut g);
         tape.scratch.give(g_out);
         pending[self.step.reads[0]].push(self.exec, &tape.scratch, g);
@@ -942,9 +945,10 @@ impl Backward<'_> {
     fn upsample(&self, r: &ResampleOp, g_out: Vec<f32>, pending: &mut [Contributions]) {
         let tape = self.tape;
         let coarse = level_geometry(self.geometry, r.level);
+        // The kernel writes every value, ring included.
         let mut g = tape
             .scratch
-            .take(tape.batch * coarse.tensor_len(r.channels));
+            .take_overwritten(tape.batch * coarse.tensor_len(r.channels));
         upsample_nearest2_backward(self.exec, coarse, tape.batch * r.channels, &g_out, &mut g);
         tape.scratch.give(g_out);
         pending[self.step.reads[0]].push(self.exec, &tape.scratch, g);

@@ -66,3 +66,49 @@ pub fn upsample_nearest2_backward(
         }
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use powerpost_core::exec::Serial;
+
+    /// Interior values `f(plane, y, x)`, zero ring.
+    fn padded(g: Geometry, planes: usize, f: impl Fn(usize, usize, usize) -> f32) -> Vec<f32> {
+        let mut v = vec![0.0; planes * g.plane_len()];
+        for p in 0..planes {
+            for y in 0..g.height {
+                for x in 0..g.width {
+                    v[p * g.plane_len() + g.index(y, x)] = f(p, y, x);
+                }
+            }
+        }
+        v
+    }
+
+    /// Both adjoints overwrite a NaN-filled output completely (zero ring included; the
+    /// trainer hands them reused buffers without zeroing) with the values of their
+    /// definitions.
+    #[test]
+    fn backward_passes_write_every_value_by_their_definitions() {
+        let (fine, planes) = (Geometry::new(6, 10), 3);
+        let coarse = fine.half();
+        let value = |p: usize, y: usize, x: usize| (p * 31 + y * 7 + x) as f32 * 0.125 - 2.0;
+
+        let d_coarse = padded(coarse, planes, value);
+        let mut d_fine = vec![f32::NAN; planes * fine.plane_len()];
+        avg_pool2_backward(&Serial, fine, planes, &d_coarse, &mut d_fine);
+        super::super::assert_overwritten_with_zero_ring(fine, &d_fine);
+        let want = padded(fine, planes, |p, y, x| value(p, y / 2, x / 2) * 0.25);
+        assert_eq!(d_fine, want);
+
+        let d_fine = padded(fine, planes, value);
+        let mut d_coarse = vec![f32::NAN; planes * coarse.plane_len()];
+        upsample_nearest2_backward(&Serial, coarse, planes, &d_fine, &mut d_coarse);
+        super::super::assert_overwritten_with_zero_ring(coarse, &d_coarse);
+        let want = padded(coarse, planes, |p, y, x| {
+            let v = |dy: usize, dx: usize| value(p, 2 * y + dy, 2 * x + dx);
+            (v(0, 0) + v(0, 1)) + (v(1, 0) + v(1, 1))
+        });
+        assert_eq!(d_coarse, want);
+    }
+}
