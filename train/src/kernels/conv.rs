@@ -36,7 +36,7 @@
 //!     and the lanes are combined in registers in [`super::combine8`]'s tree. (The
 //!     previous AVX-512 tile, three channels × taps paired in one register, spent a
 //!     shuffle per `x` and per `dy` vector and finished its tails and lane sums in scalar
-//!     code: 1.1–1.4× slower per layer, `bench_weight_grad`.)
+//!     code: 1.17–1.46× slower per layer, `bench_weight_grad`.)
 //!
 //!   The batch items run as one parallel pass each, in order, so an item's planes stay in
 //!   the shared cache while every task reads them (≈ 2.5× faster for 1 × 1 kernels at
