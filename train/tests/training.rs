@@ -67,6 +67,11 @@ fn options(out: std::path::PathBuf, steps: u64) -> TrainOptions {
     }
 }
 
+/// Trains to completion on `threads` threads, nothing per step.
+fn run(data: &Dataset, opts: &TrainOptions, threads: usize) -> TrainSummary {
+    train(data, opts, &Pool::new(threads).unwrap(), &mut |_| {}).unwrap()
+}
+
 /// Parameters, EMA and both AdamW moments of two runs are the same bits.
 fn assert_same_state(a: &TrainSummary, b: &TrainSummary) {
     assert_eq!(bits(&a.params), bits(&b.params));
@@ -83,13 +88,7 @@ fn bits(v: &[f32]) -> Vec<u32> {
 fn resumed_run_matches_uninterrupted_run_bit_for_bit() {
     let data = tiny_dataset(5, 8, 16);
     let dir = tempfile::tempdir().unwrap();
-    let straight = train(
-        &data,
-        &options(dir.path().join("a"), 7),
-        &Pool::new(1).unwrap(),
-        &mut |_| {},
-    )
-    .unwrap();
+    let straight = run(&data, &options(dir.path().join("a"), 7), 1);
     // Interrupted after 3 steps, resumed to 7, on another thread count.
     let two = Pool::new(2).unwrap();
     let partial = train(&data, &options(dir.path().join("b"), 3), &two, &mut |_| {}).unwrap();
@@ -153,13 +152,7 @@ fn resumed_run_matches_uninterrupted_run_bit_for_bit() {
     let (header, _, _) =
         powerpost_train::checkpoint::load(&dir.path().join("c/checkpoint.bin")).unwrap();
     assert_eq!(header.step, 2, "the checkpoint is written on stop");
-    let resumed = train(
-        &data,
-        &options(dir.path().join("c"), 7),
-        &Pool::new(1).unwrap(),
-        &mut |_| {},
-    )
-    .unwrap();
+    let resumed = run(&data, &options(dir.path().join("c"), 7), 1);
     assert!(!resumed.interrupted);
     assert_eq!(bits(&straight.params), bits(&resumed.params));
     assert_eq!(bits(&straight.state.ema), bits(&resumed.state.ema));
@@ -178,13 +171,7 @@ fn decaying_run_logs_its_schedule_and_resumes_exactly() {
         opts.optimizer.decay_end = steps;
         opts
     };
-    let straight = train(
-        &data,
-        &decaying(dir.path().join("a"), 9),
-        &Pool::new(1).unwrap(),
-        &mut |_| {},
-    )
-    .unwrap();
+    let straight = run(&data, &decaying(dir.path().join("a"), 9), 1);
     // The log's rates: warm-up over 3 steps to 1e-3, then down to 2.5e-4 at step 9.
     let log = std::fs::read_to_string(dir.path().join("a/log.csv")).unwrap();
     let rates: Vec<f64> = log
@@ -227,13 +214,7 @@ fn decaying_run_logs_its_schedule_and_resumes_exactly() {
         err.contains("decays until step 9") && err.contains("until step 12"),
         "{err}"
     );
-    let resumed = train(
-        &data,
-        &decaying(dir.path().join("b"), 9),
-        &Pool::new(1).unwrap(),
-        &mut |_| {},
-    )
-    .unwrap();
+    let resumed = run(&data, &decaying(dir.path().join("b"), 9), 1);
     assert_eq!(resumed.steps_run, 5);
     assert_same_state(&straight, &resumed);
     // A fraction outside [0, 1] is refused before anything is written.
