@@ -51,6 +51,27 @@ fn no_decay() -> f32 {
 }
 
 impl AdamWConfig {
+    /// Checks the learning-rate decay settings, naming the `powerpost train` flags:
+    /// `final_lr_fraction` in [0, 1], and a decay (fraction below 1) that ends after the
+    /// warm-up.
+    ///
+    /// # Errors
+    /// A message saying which setting is wrong and what was expected.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let f = self.final_lr_fraction;
+        if !(0.0..=1.0).contains(&f) {
+            anyhow::bail!("--decay-to: expected a fraction of --lr in [0, 1], got {f}");
+        }
+        if f < 1.0 && self.decay_end <= self.warmup_steps {
+            anyhow::bail!(
+                "--decay-to {f}: the decay runs from the end of the warm-up to --steps, so --steps ({}) must exceed --warmup ({})",
+                self.decay_end,
+                self.warmup_steps
+            );
+        }
+        Ok(())
+    }
+
     /// The learning rate of step `t` (1-based; see the module docs).
     pub fn learning_rate(&self, t: u64) -> f32 {
         let warm = self.lr * (t as f32 / self.warmup_steps.max(1) as f32).min(1.0);
@@ -224,6 +245,36 @@ mod tests {
             ..cfg
         };
         assert_eq!(to_zero.learning_rate(end), 0.0);
+    }
+
+    /// `validate` accepts no decay and decays in range, and refuses fractions outside
+    /// [0, 1] or a decay that would end inside the warm-up.
+    #[test]
+    fn validate_checks_the_decay_settings() {
+        let base = AdamWConfig {
+            warmup_steps: 10,
+            ..AdamWConfig::default()
+        };
+        assert!(base.validate().is_ok());
+        let decay = |f: f32, end: u64| AdamWConfig {
+            final_lr_fraction: f,
+            decay_end: end,
+            ..base
+        };
+        assert!(decay(0.0, 11).validate().is_ok());
+        assert!(decay(0.5, 100).validate().is_ok());
+        for bad in [
+            decay(1.5, 100),
+            decay(-0.1, 100),
+            decay(f32::NAN, 100),
+            decay(0.5, 10),
+        ] {
+            assert!(bad
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("--decay-to"));
+        }
     }
 
     /// A checkpoint header written before the decay fields existed reads as "no decay".

@@ -156,10 +156,7 @@ pub fn train(
     if opts.batch == 0 {
         bail!("--batch: expected at least 1");
     }
-    let decay = opts.optimizer.final_lr_fraction;
-    if !(0.0..=1.0).contains(&decay) {
-        bail!("--decay-to: expected a fraction of --lr in [0, 1], got {decay}");
-    }
+    opts.optimizer.validate()?;
     let m = config.size_multiple();
     if !data.height.is_multiple_of(m) || !data.width.is_multiple_of(m) {
         bail!(

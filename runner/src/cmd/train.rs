@@ -164,21 +164,18 @@ pub fn run_train(args: &TrainArgs) -> Result<()> {
         "tiny" => UNetConfig::TINY,
         other => bail!("--network: expected `default` or `tiny`, got `{other}`"),
     };
-    if !(0.0..=1.0).contains(&args.decay_to) {
-        bail!(
-            "--decay-to: expected a fraction of --lr in [0, 1], got {}",
-            args.decay_to
-        );
-    }
-    let decays = args.decay_to < 1.0;
-    if decays && args.steps <= args.warmup {
-        bail!(
-            "--decay-to {}: the decay runs from the end of the warm-up to --steps, so --steps ({}) must exceed --warmup ({})",
-            args.decay_to,
-            args.steps,
-            args.warmup
-        );
-    }
+    let optimizer = AdamWConfig {
+        lr: args.lr,
+        warmup_steps: args.warmup,
+        weight_decay: args.weight_decay,
+        clip_norm: args.clip,
+        ema_decay: args.ema,
+        final_lr_fraction: args.decay_to,
+        decay_end: if args.decay_to < 1.0 { args.steps } else { 0 },
+        ..AdamWConfig::default()
+    };
+    // Settings first, before any file is read.
+    optimizer.validate()?;
     let data = Dataset::load(&args.data)?;
     let exec = Pool::new(crate::exec::resolve_threads(args.run.threads))?;
     let opts = TrainOptions {
@@ -189,16 +186,7 @@ pub fn run_train(args: &TrainArgs) -> Result<()> {
         init_seed: args.init_seed,
         init_from: args.init_from.clone(),
         config,
-        optimizer: AdamWConfig {
-            lr: args.lr,
-            warmup_steps: args.warmup,
-            weight_decay: args.weight_decay,
-            clip_norm: args.clip,
-            ema_decay: args.ema,
-            final_lr_fraction: args.decay_to,
-            decay_end: if decays { args.steps } else { 0 },
-            ..AdamWConfig::default()
-        },
+        optimizer,
         loss: LossConfig {
             p_uncond: args.p_uncond,
             ..LossConfig::default()
