@@ -14,6 +14,7 @@ use std::process::Command;
 const SHADERS: &[&str] = &[
     "detmath_check",
     "conv2d",
+    "winograd3x3",
     "group_norm",
     "linear",
     "fourier_features",

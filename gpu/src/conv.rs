@@ -21,6 +21,7 @@ use vulkano::buffer::Subbuffer;
 
 use powerpost_core::nn::conv::{check_conv, Conv, Source};
 use powerpost_core::nn::geometry::Geometry;
+use powerpost_core::nn::winograd::{check_winograd, WinogradConv};
 use powerpost_core::unet::program::{operand_channels, ConvOp};
 
 use crate::{check_buffer, group_count, Gpu, GpuError, Kernel, Recorder};
@@ -166,6 +167,116 @@ impl Conv2d {
             geometry,
             batch,
             op.kernel,
+            op.out_channels,
+            channels,
+            op.residual.map(|_| op.residual_scale),
+        )?;
+        self.kernel.record(recorder, buffers, groups, shape)
+    }
+}
+
+/// The Winograd F(2×2, 3×3) convolution shader's pipeline (`shaders/winograd3x3.comp`):
+/// bit-identical to [`powerpost_core::nn::winograd::conv3x3_winograd`], whose contract it
+/// repeats with one invocation per 2 × 2 output tile and four output channels.
+pub struct Winograd3x3 {
+    kernel: Kernel,
+}
+
+/// The work-group grid and push constants of one Winograd convolution.
+fn winograd_launch(
+    geometry: Geometry,
+    batch: usize,
+    out_channels: usize,
+    channels: [usize; 2],
+    residual_scale: Option<f32>,
+) -> Result<([u32; 3], Shape), GpuError> {
+    let tiles = geometry.height.div_ceil(2) * geometry.width.div_ceil(2);
+    let (_, shape) = launch(geometry, batch, 3, out_channels, channels, residual_scale)?;
+    let groups = [
+        group_count("winograd tiles / 64", tiles.div_ceil(GROUP))?,
+        group_count("conv output channels / 4", out_channels.div_ceil(OUT_BLOCK))?,
+        group_count("conv batch", batch)?,
+    ];
+    Ok((groups, shape))
+}
+
+impl Winograd3x3 {
+    /// Builds the pipeline on `gpu`.
+    ///
+    /// # Errors
+    /// [`GpuError::ShadersNotBuilt`] if the crate was built without `glslc`;
+    /// [`GpuError::Vulkan`] if the driver rejects the shader.
+    pub fn new(gpu: &Gpu) -> Result<Self, GpuError> {
+        Ok(Self {
+            kernel: Kernel::new(gpu, spirv!("winograd3x3"))?,
+        })
+    }
+
+    /// Convolves `sources` into `out` on the device: the arguments and result of
+    /// [`powerpost_core::nn::winograd::conv3x3_winograd`] (without its executor,
+    /// instruction set and scratch), with the same bits in every value of `out`, ring
+    /// included.
+    ///
+    /// Uploads the inputs, runs one dispatch and reads `out` back.
+    ///
+    /// # Errors
+    /// The core's [`Error`](powerpost_core::Error)s for the same arguments, as [`GpuError::Core`]; as
+    /// [`Conv2d::run`] for sizes the device cannot address.
+    pub fn run(
+        &self,
+        geometry: Geometry,
+        batch: usize,
+        sources: &[Source<'_>],
+        conv: &WinogradConv<'_>,
+        out: &mut [f32],
+    ) -> Result<(), GpuError> {
+        check_winograd(geometry, batch, sources, conv, out.len())?;
+        if out.is_empty() {
+            return Ok(());
+        }
+        for (what, len) in [
+            ("conv input", sources[0].data.len()),
+            ("conv input", sources.get(1).map_or(0, |s| s.data.len())),
+            ("winograd transformed weight", conv.transformed_weight.len()),
+            ("conv output", out.len()),
+        ] {
+            check_buffer(what, len)?;
+        }
+        let channels = [
+            sources[0].channels,
+            sources.get(1).map_or(0, |s| s.channels),
+        ];
+        let (groups, shape) = winograd_launch(
+            geometry,
+            batch,
+            conv.out_channels,
+            channels,
+            conv.residual.map(|_| conv.residual_scale),
+        )?;
+        let inputs = [
+            sources[0].data,
+            sources.get(1).map_or(&[], |s| s.data),
+            conv.transformed_weight,
+            conv.bias,
+            conv.residual.unwrap_or(&[]),
+        ];
+        self.kernel.run_f32(&inputs, out, groups, shape)
+    }
+
+    /// Records the 3×3 convolution of `op` into `recorder`; `buffers` are the shader's
+    /// bindings: source 0, source 1, transformed weights, bias, residual, output.
+    pub(crate) fn record(
+        &self,
+        recorder: &mut Recorder,
+        geometry: Geometry,
+        batch: usize,
+        op: &ConvOp,
+        buffers: &[Subbuffer<[u32]>; 6],
+    ) -> Result<(), GpuError> {
+        let channels = operand_channels(op.sources());
+        let (groups, shape) = winograd_launch(
+            geometry,
+            batch,
             op.out_channels,
             channels,
             op.residual.map(|_| op.residual_scale),

@@ -15,9 +15,13 @@
 //!
 //! What runs on the device so far, each checked bit for bit against the core:
 //! - [`detmath::DetmathCheck`]: the deterministic math (`shaders/detmath.glsl`).
-//! - [`conv::Conv2d`]: the network's 1×1 and 3×3 convolutions (`shaders/conv2d.comp`),
+//! - [`conv::Conv2d`]: the direct 1×1 and 3×3 convolutions (`shaders/conv2d.comp`),
 //!   the contract of [`powerpost_core::nn::conv`]: one invocation per output value, taps
-//!   summed in the core's order, optional residual.
+//!   summed in the core's order, optional residual. The network runs its 1×1 layers here.
+//! - [`conv::Winograd3x3`]: the network's 3×3 convolutions by Winograd's F(2×2, 3×3)
+//!   (`shaders/winograd3x3.comp`), the contract of [`powerpost_core::nn::winograd`]: one
+//!   invocation per 2 × 2 output tile and four output channels, the weights transformed
+//!   on the host by the core's own [`transform_weights`](powerpost_core::nn::winograd::transform_weights).
 //! - [`norm::GroupNormPipeline`]: group normalisation with optional SiLU
 //!   (`shaders/group_norm.comp`), the contract of [`powerpost_core::nn::norm`]: one work
 //!   group per (batch item, group), its eight interleaved partial sums accumulated by eight

@@ -26,6 +26,7 @@ use vulkano::buffer::Subbuffer;
 use vulkano::command_buffer::PrimaryAutoCommandBuffer;
 
 use powerpost_core::nn::geometry::Geometry;
+use powerpost_core::nn::winograd::{transform_weights, transformed_weights_len};
 use powerpost_core::unet::forward::{
     combine_branches, conv_bias, embedding, embedding_scratch_len, level_geometry, network_input,
     slot_lens,
@@ -34,7 +35,7 @@ use powerpost_core::unet::params::for_each_tensor;
 use powerpost_core::unet::program::{for_each_op, Op, ParamRange, INPUT_SLOT, OUTPUT_SLOT, SLOTS};
 use powerpost_core::unet::{DenoiseInput, DenoiseOutput, Preconditioning, UNet, UNetConfig};
 
-use crate::conv::Conv2d;
+use crate::conv::{Conv2d, Winograd3x3};
 use crate::norm::GroupNormPipeline;
 use crate::resample::{AvgPool2, UpsampleNearest2};
 use crate::{check_buffer, read_f32, Gpu, GpuError};
@@ -49,7 +50,14 @@ pub struct GpuUNet {
     weights: Subbuffer<[u32]>,
     /// Offset in `weights` of the tensor at each offset of the flat parameter buffer.
     weight_offsets: HashMap<usize, usize>,
+    /// The 3×3 convolutions' weights transformed by the core
+    /// ([`transform_weights`]), each at a multiple of the offset alignment.
+    transformed: Subbuffer<[u32]>,
+    /// `(offset in transformed, length)` for the 3×3 weight tensor at each offset of the
+    /// flat parameter buffer.
+    transformed_offsets: HashMap<usize, (usize, usize)>,
     conv: Conv2d,
+    winograd: Winograd3x3,
     norm: GroupNormPipeline,
     pool: AvgPool2,
     upsample: UpsampleNearest2,
@@ -102,10 +110,39 @@ impl GpuUNet {
             );
         });
         check_buffer("network parameters", padded.len())?;
+        let mut transformed = Vec::new();
+        let mut transformed_offsets = HashMap::new();
+        let mut result = Ok(());
+        for_each_op(&config, |op| {
+            if let Op::Conv(conv) = op {
+                if conv.kernel != 3 || result.is_err() {
+                    return;
+                }
+                let in_channels = conv.sources().iter().map(|s| s.channels).sum();
+                let len = transformed_weights_len(conv.out_channels, in_channels);
+                let mut u = vec![0.0; len];
+                result = transform_weights(
+                    conv.weight.of(params),
+                    conv.out_channels,
+                    in_channels,
+                    &mut u,
+                );
+                let at = align_up(transformed.len(), align);
+                transformed.resize(at, 0u32);
+                transformed.extend(u.iter().map(|v| v.to_bits()));
+                transformed_offsets.insert(conv.weight.offset, (at, len));
+            }
+        });
+        result?;
+        check_buffer("transformed weights", transformed.len())?;
+        transformed.resize(transformed.len().max(1), 0);
         Ok(Self {
             weights: gpu.upload(&padded)?,
             weight_offsets,
+            transformed: gpu.upload(&transformed)?,
+            transformed_offsets,
             conv: Conv2d::new(gpu)?,
+            winograd: Winograd3x3::new(gpu)?,
             norm: GroupNormPipeline::new(gpu)?,
             pool: AvgPool2::new(gpu)?,
             upsample: UpsampleNearest2::new(gpu)?,
@@ -225,6 +262,22 @@ impl GpuUNet {
             .slice(at as u64..(at + range.len.max(1)) as u64))
     }
 
+    /// The transformed weights of the 3×3 convolution whose weights are `range`.
+    fn transformed_weight(&self, range: ParamRange) -> Result<Subbuffer<[u32]>, GpuError> {
+        let (at, len) =
+            self.transformed_offsets
+                .get(&range.offset)
+                .copied()
+                .ok_or(GpuError::Vulkan {
+                    what: "finding transformed weights",
+                    message: format!("no 3x3 convolution has weights at offset {}", range.offset),
+                })?;
+        Ok(self
+            .transformed
+            .clone()
+            .slice(at as u64..(at + len.max(1)) as u64))
+    }
+
     /// Allocates the slots and records the program for `height × width` and `batch`.
     fn prepare(&self, height: usize, width: usize, batch: usize) -> Result<Prepared, GpuError> {
         let c = &self.config;
@@ -312,16 +365,27 @@ impl GpuUNet {
                 } else {
                     unused.clone()
                 };
+                let weight = if conv.kernel == 3 {
+                    self.transformed_weight(conv.weight)?
+                } else {
+                    self.weight(conv.weight)?
+                };
                 let buffers = [
                     slot(conv.sources[0].slot),
                     second,
-                    self.weight(conv.weight)?,
+                    weight,
                     biases.clone().slice(at as u64..(at + len) as u64),
                     conv.residual.map_or_else(|| unused.clone(), slot),
                     slot(conv.dst),
                 ];
                 let g = level_geometry(geometry, conv.level);
-                self.conv.record(recorder, g, batch, conv, &buffers)
+                if conv.kernel == 3 {
+                    // The core's network convolution: Winograd for 3×3
+                    // (powerpost_core::nn::winograd::network_conv).
+                    self.winograd.record(recorder, g, batch, conv, &buffers)
+                } else {
+                    self.conv.record(recorder, g, batch, conv, &buffers)
+                }
             }
             Op::GroupNorm(norm) => {
                 let second = if norm.source_count > 1 {

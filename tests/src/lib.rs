@@ -2,12 +2,14 @@
 //!
 //! [`reference_denoise`] is an independent, plain implementation of the score network's
 //! forward pass: unpadded `Vec` tensors, the plain layers of
-//! `powerpost_core::nn::reference`, parameters looked up by name, one batch item at a time.
-//! The core's fast forward pass must match it bit for bit.
+//! `powerpost_core::nn::reference`, parameters looked up by name, one batch item at a time
+//! (3×3 convolutions by the reference loops of the Winograd contract, 1×1 ones by the
+//! direct reference). The core's fast forward pass must match it bit for bit.
 
 use powerpost_core::detmath;
 use powerpost_core::nn::linear::{fourier_features, linear};
 use powerpost_core::nn::reference;
+use powerpost_core::nn::winograd::{transform_weights, transformed_weights_len};
 use powerpost_core::unet::params::for_each_tensor;
 use powerpost_core::unet::plan::{Block, Plan, Stage};
 use powerpost_core::unet::{Preconditioning, UNetConfig};
@@ -99,14 +101,13 @@ pub fn reference_denoise(
     Plan::new(config).for_each(|block| match block {
         Block::ConvIn { channels } => {
             let mut out = vec![0.0; channels * hh * ww];
-            reference::conv2d(
+            conv3x3(
                 &cur,
                 ch,
                 hh,
                 ww,
                 get("conv_in.weight"),
                 get("conv_in.bias"),
-                3,
                 &mut out,
             );
             cur = out;
@@ -147,7 +148,7 @@ pub fn reference_denoise(
                 .map(|(a, b)| a + b)
                 .collect();
             let mut u = vec![0.0; cout * n];
-            reference::conv2d(&t, cin, hh, ww, q("conv0.weight"), &bias0, 3, &mut u);
+            conv3x3(&t, cin, hh, ww, q("conv0.weight"), &bias0, &mut u);
             let mut t2 = vec![0.0; cout * n];
             reference::group_norm(
                 &u,
@@ -178,14 +179,13 @@ pub fn reference_denoise(
                 xin.clone()
             };
             let mut out = vec![0.0; cout * n];
-            reference::conv2d(
+            conv3x3(
                 &t2,
                 cout,
                 hh,
                 ww,
                 q("conv1.weight"),
                 q("conv1.bias"),
-                3,
                 &mut out,
             );
             for (o, sv) in out.iter_mut().zip(&s) {
@@ -226,14 +226,13 @@ pub fn reference_denoise(
                 &mut t,
             );
             let mut f = vec![0.0; hh * ww];
-            reference::conv2d(
+            conv3x3(
                 &t,
                 channels,
                 hh,
                 ww,
                 get("out.conv.weight"),
                 get("out.conv.bias"),
-                3,
                 &mut f,
             );
             result = x
@@ -244,6 +243,23 @@ pub fn reference_denoise(
         }
     });
     result
+}
+
+/// The network's 3×3 convolution, plainly: the Winograd F(2×2, 3×3) contract of
+/// `powerpost_core::nn::winograd` by its reference loops on unpadded tensors.
+fn conv3x3(
+    input: &[f32],
+    cin: usize,
+    h: usize,
+    w: usize,
+    weight: &[f32],
+    bias: &[f32],
+    out: &mut [f32],
+) {
+    let cout = bias.len();
+    let mut transformed = vec![0.0; transformed_weights_len(cout, cin)];
+    transform_weights(weight, cout, cin, &mut transformed).expect("3×3 weights");
+    reference::conv3x3_winograd(input, cin, h, w, &transformed, bias, out);
 }
 
 /// Runs tasks on `n` scoped std threads pulling indices from a shared counter (so the

@@ -5,7 +5,8 @@
 
 use powerpost_core::nn::simd::Isa;
 use powerpost_core::unet::{
-    init_random, params_len, workspace_len, DenoiseInput, DenoiseOutput, UNet, UNetConfig,
+    init_random, params_len, prepare_transformed, transformed_len, workspace_len, DenoiseInput,
+    DenoiseOutput, UNet, UNetConfig,
 };
 use powerpost_tests::{digest, reference_denoise, seeded_image, Threads};
 
@@ -52,20 +53,26 @@ fn check_against_reference(config: UNetConfig, h: usize, w: usize, sigma: f32, s
     let want_c = reference_denoise(&config, &params, h, w, &x, sigma, &y, true);
     let want_u = reference_denoise(&config, &params, h, w, &x, sigma, &y, false);
     assert_ne!(bits(&want_c), bits(&want_u), "the branches must differ");
+    let mut transformed = vec![0.0; transformed_len(&config)];
+    prepare_transformed(&config, &params, &mut transformed).unwrap();
     for isa in Isa::all_supported() {
-        let net = UNet::new(config, &params).unwrap().with_isa(isa).unwrap();
-        for threads in [1, 2, 3] {
-            let (c, u) = fast_pair(&net, threads, h, w, &x, sigma, &y);
-            assert_eq!(
-                bits(&c),
-                bits(&want_c),
-                "conditional: {h}x{w} isa {isa:?} threads {threads}"
-            );
-            assert_eq!(
-                bits(&u),
-                bits(&want_u),
-                "unconditional: {h}x{w} isa {isa:?} threads {threads}"
-            );
+        let plain = UNet::new(config, &params).unwrap().with_isa(isa).unwrap();
+        // The 3×3 weights transformed in every call, or once beforehand: same bits.
+        let prepared = plain.with_transformed(&transformed).unwrap();
+        for (net, weights) in [(plain, "per call"), (prepared, "prepared")] {
+            for threads in [1, 2, 3] {
+                let (c, u) = fast_pair(&net, threads, h, w, &x, sigma, &y);
+                assert_eq!(
+                    bits(&c),
+                    bits(&want_c),
+                    "conditional: {h}x{w} isa {isa:?} threads {threads}, {weights}"
+                );
+                assert_eq!(
+                    bits(&u),
+                    bits(&want_u),
+                    "unconditional: {h}x{w} isa {isa:?} threads {threads}, {weights}"
+                );
+            }
         }
     }
 }
@@ -171,6 +178,16 @@ fn bad_input_is_a_typed_error() {
     );
     assert!(call(h, w, &x, 1.0, &mut ws).is_ok());
     assert!(UNet::new(config, &params[1..]).is_err(), "short params");
+    let transformed = vec![0.0; transformed_len(&config)];
+    assert!(
+        net.with_transformed(&transformed[1..]).is_err(),
+        "short transformed weights"
+    );
+    let mut out = vec![0.0; transformed_len(&config) + 1];
+    assert!(
+        prepare_transformed(&config, &params, &mut out).is_err(),
+        "long transformed buffer"
+    );
 }
 
 #[test]

@@ -12,7 +12,9 @@ use powerpost_core::nn::geometry::Geometry;
 use powerpost_core::nn::simd::Isa;
 use powerpost_core::unet::{init_random, params_len, UNetConfig};
 use powerpost_train::exec::Pool;
-use powerpost_train::kernels::conv::{conv_input_grad, conv_weight_grad};
+use powerpost_train::kernels::conv::{
+    conv_input_grad, conv_input_grad_scratch_len, conv_weight_grad,
+};
 use powerpost_train::kernels::norm::{group_norm_backward, NormSpec};
 use powerpost_train::loss::edm_loss;
 use powerpost_train::network::{Network, Tape, TrainBatch};
@@ -170,6 +172,7 @@ fn main() {
             c,
             c,
             &x,
+            &mut vec![0.0; conv_input_grad_scratch_len(g, 3, c, c)],
             &mut dx,
         )
         .unwrap();

@@ -17,6 +17,10 @@
 use powerpost_core::nn::conv::{conv2d, Conv, Source};
 use powerpost_core::nn::geometry::Geometry;
 use powerpost_core::nn::simd::Isa;
+use powerpost_core::nn::winograd::{
+    conv3x3_winograd, transform_weights, transformed_weights_len, winograd_scratch_len,
+    WinogradConv,
+};
 use powerpost_train::exec::Pool;
 use std::time::Instant;
 
@@ -27,35 +31,6 @@ use std::arch::x86_64::*;
 const BLOCK_TILES: usize = 64;
 /// Output channels per register tile of the product kernel.
 const TILE_OUT: usize = 8;
-
-/// `U[ξ][i][o] = (G g Gᵀ)[ξ]` for the `out × in × 3 × 3` weights `g`.
-fn transform_weights(weight: &[f32], cin: usize, cout: usize) -> Vec<f32> {
-    let gm = [
-        [1.0f32, 0.0, 0.0],
-        [0.5, 0.5, 0.5],
-        [0.5, -0.5, 0.5],
-        [0.0, 0.0, 1.0],
-    ];
-    let mut u = vec![0.0f32; 16 * cin * cout];
-    for o in 0..cout {
-        for i in 0..cin {
-            let g = &weight[(o * cin + i) * 9..][..9];
-            let mut t = [[0.0f32; 3]; 4]; // G g
-            for (r, row) in t.iter_mut().enumerate() {
-                for (c, v) in row.iter_mut().enumerate() {
-                    *v = gm[r][0] * g[c] + gm[r][1] * g[3 + c] + gm[r][2] * g[6 + c];
-                }
-            }
-            for r in 0..4 {
-                for c in 0..4 {
-                    let v = t[r][0] * gm[c][0] + t[r][1] * gm[c][1] + t[r][2] * gm[c][2];
-                    u[((r * 4 + c) * cin + i) * cout + o] = v;
-                }
-            }
-        }
-    }
-    u
-}
 
 /// Winograd convolution of `x` (`batch × cin` padded planes) into `out` (`batch × cout`
 /// padded planes, interior written), bias per output channel; returns the seconds spent in
@@ -220,6 +195,7 @@ fn main() {
     }
     let (h, w, cin, cout) = (args[0], args[1], args[2], args[3]);
     let batch = args.get(4).copied().unwrap_or(16);
+    let threads = args.get(5).copied().unwrap_or(1);
     let g = Geometry::new(h, w);
     let plane = g.plane_len();
     let mut x = vec![0.0f32; batch * cin * plane];
@@ -235,12 +211,50 @@ fn main() {
         .collect();
     let bias1: Vec<f32> = (0..cout).map(|o| o as f32 * 0.01).collect();
     let bias: Vec<f32> = (0..batch).flat_map(|_| bias1.iter().copied()).collect();
-    let pool = Pool::new(1).expect("one worker");
+    let pool = Pool::new(threads).expect("worker threads");
     let mut direct = vec![0.0f32; batch * cout * plane];
     let mut wino = vec![0.0f32; batch * cout * plane];
-    let (mut td, mut tw_) = (Vec::new(), Vec::new());
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (mut td, mut tw_, mut tc) = (Vec::new(), Vec::new(), Vec::new());
+    let mut core_out = vec![0.0f32; batch * cout * plane];
+    let slots: usize = std::env::var("SLOTS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(8);
+    let mut scratch = vec![0.0f32; winograd_scratch_len(g, cin, cout, slots)];
     let mut phases = Vec::new();
+    let only_core = std::env::var("ONLY_CORE").is_ok();
     for _ in 0..9 {
+        if only_core {
+            let start = Instant::now();
+            let mut u = vec![0.0f32; transformed_weights_len(cout, cin)];
+            transform_weights(&weight, cout, cin, &mut u).expect("sized");
+            conv3x3_winograd(
+                &pool,
+                Isa::detect(),
+                g,
+                batch,
+                &[Source {
+                    data: &x,
+                    channels: cin,
+                }],
+                &WinogradConv {
+                    out_channels: cout,
+                    transformed_weight: &u,
+                    bias: &bias,
+                    residual: None,
+                    residual_scale: 1.0,
+                },
+                &mut scratch,
+                &mut core_out,
+            )
+            .expect("sized buffers");
+            tc.push(start.elapsed().as_secs_f64());
+            continue;
+        }
         let start = Instant::now();
         conv2d(
             &pool,
@@ -264,15 +278,48 @@ fn main() {
         .expect("sized buffers");
         td.push(start.elapsed().as_secs_f64());
         let start = Instant::now();
-        let u = transform_weights(&weight, cin, cout);
+        let mut u = vec![0.0f32; transformed_weights_len(cout, cin)];
+        transform_weights(&weight, cout, cin, &mut u).expect("sized");
         // SAFETY: AVX-512 checked above.
         phases.push(unsafe { winograd(g, batch, &x, cin, &u, &bias1, cout, &mut wino) });
         tw_.push(start.elapsed().as_secs_f64());
+        let start = Instant::now();
+        let mut u = vec![0.0f32; transformed_weights_len(cout, cin)];
+        transform_weights(&weight, cout, cin, &mut u).expect("sized");
+        conv3x3_winograd(
+            &pool,
+            Isa::detect(),
+            g,
+            batch,
+            &[Source {
+                data: &x,
+                channels: cin,
+            }],
+            &WinogradConv {
+                out_channels: cout,
+                transformed_weight: &u,
+                bias: &bias,
+                residual: None,
+                residual_scale: 1.0,
+            },
+            &mut scratch,
+            &mut core_out,
+        )
+        .expect("sized buffers");
+        tc.push(start.elapsed().as_secs_f64());
     }
-    let median = |mut v: Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
+    if only_core {
+        eprintln!(
+            "{threads} threads: core winograd {:.2} ms",
+            median(tc) * 1e3
+        );
+        return;
+    }
+    eprintln!(
+        "{threads} threads: direct {:.2} ms, core winograd {:.2} ms",
+        median(td.clone()) * 1e3,
+        median(tc.clone()) * 1e3
+    );
     let (md, mw) = (median(td), median(tw_));
     let phase = |k: usize| median(phases.iter().map(|p| p[k]).collect()) * 1e3;
     let scale = direct.iter().fold(0.0f32, |a, v| a.max(v.abs()));

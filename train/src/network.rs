@@ -55,7 +55,7 @@
 //! kernels has its own documented order ([`crate::kernels`]), so the gradient bits do not
 //! depend on the thread count.
 
-use crate::kernels::conv::{conv_input_grad, conv_weight_grad};
+use crate::kernels::conv::{conv_input_grad, conv_input_grad_scratch_len, conv_weight_grad};
 use crate::kernels::linear::linear_backward;
 use crate::kernels::norm::{group_norm_backward, NormSpec};
 use crate::kernels::resample::{avg_pool2_backward, upsample_nearest2_backward};
@@ -63,14 +63,17 @@ use crate::kernels::silu_grad;
 use powerpost_core::detmath;
 use powerpost_core::error::check_len;
 use powerpost_core::exec::{Executor, SharedMut};
-use powerpost_core::nn::conv::{conv2d, Conv, Source};
+use powerpost_core::nn::conv::{Conv, Source};
 use powerpost_core::nn::geometry::Geometry;
 use powerpost_core::nn::linear::{fourier_features, linear};
 use powerpost_core::nn::norm::{group_norm, GroupNorm};
 use powerpost_core::nn::resample::{avg_pool2, upsample_nearest2};
 use powerpost_core::nn::simd::Isa;
+use powerpost_core::nn::winograd::{network_conv, network_conv_scratch_len};
 use powerpost_core::unet::config::FOURIER_FEATURES;
-use powerpost_core::unet::forward::{combine, conv_bias, level_geometry, network_input};
+use powerpost_core::unet::forward::{
+    combine, conv_bias, level_geometry, network_input, CONV_SLOTS,
+};
 use powerpost_core::unet::params::{for_each_tensor, params_len, ParamKind};
 use powerpost_core::unet::program::{
     embedding_params, for_each_op, Bias, ConvOp, EmbeddingParams, NormOp, Op, Operand, ParamRange,
@@ -573,9 +576,17 @@ impl Network {
                     &mut projection[..oc],
                     bias,
                 )?;
-                // conv2d writes every value of its output, ring included.
+                // network_conv writes every value of its output, ring included.
                 let mut out = tape.scratch.take_overwritten(nb * g.tensor_len(oc));
-                conv2d(
+                let in_channels = conv.sources().iter().map(|s| s.channels).sum();
+                let mut conv_scratch = tape.scratch.take_overwritten(network_conv_scratch_len(
+                    g,
+                    in_channels,
+                    oc,
+                    conv.kernel,
+                    CONV_SLOTS,
+                ));
+                network_conv(
                     exec,
                     self.isa,
                     g,
@@ -589,8 +600,10 @@ impl Network {
                         residual: conv.residual.map(|_| &tape.tensors[step.reads[2]][..]),
                         residual_scale: conv.residual_scale,
                     },
+                    &mut conv_scratch,
                     &mut out,
                 )?;
+                tape.scratch.give(conv_scratch);
                 Ok(out)
             }
             Op::GroupNorm(norm) => {
@@ -866,8 +879,10 @@ impl Backward<'_> {
         }
         if self.step.reads.iter().take(sources.len()).any(|&t| t > 0) {
             let total = sources.iter().map(|s| s.channels).sum();
-            // conv_input_grad (a conv2d) writes every value, ring included.
+            // conv_input_grad (a network_conv) writes every value, ring included.
             let mut g_in = scratch.take_overwritten(nb * g.tensor_len(total));
+            let mut conv_scratch =
+                scratch.take_overwritten(conv_input_grad_scratch_len(g, conv.kernel, oc, total));
             conv_input_grad(
                 self.exec,
                 self.net.isa,
@@ -878,8 +893,10 @@ impl Backward<'_> {
                 oc,
                 total,
                 &g_pre,
+                &mut conv_scratch,
                 &mut g_in,
             )?;
+            scratch.give(conv_scratch);
             self.to_sources(g, conv.sources(), g_in, pending);
         }
         match conv.residual {

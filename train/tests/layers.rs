@@ -7,7 +7,9 @@ use powerpost_core::nn::conv::Source;
 use powerpost_core::nn::geometry::{pad_into, Geometry};
 use powerpost_core::nn::simd::Isa;
 use powerpost_tests::{seeded_image, Threads};
-use powerpost_train::kernels::conv::{conv_input_grad, conv_weight_grad};
+use powerpost_train::kernels::conv::{
+    conv_input_grad, conv_input_grad_scratch_len, conv_weight_grad,
+};
 use powerpost_train::kernels::linear::linear_backward;
 use powerpost_train::kernels::norm::{group_norm_backward, NormSpec};
 use powerpost_train::kernels::resample::{avg_pool2_backward, upsample_nearest2_backward};
@@ -174,6 +176,7 @@ fn convolution_gradients() {
             cout,
             cin,
             &rp,
+            &mut vec![0.0; conv_input_grad_scratch_len(g, k, cout, cin)],
             &mut dx,
         )
         .unwrap();

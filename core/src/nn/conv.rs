@@ -1,5 +1,9 @@
 //! 2-D convolution (3×3 "same" with zero padding, and 1×1) on padded planar tensors.
 //!
+//! This is the direct convolution. The score network runs its 1×1 layers here and its
+//! 3×3 layers by Winograd's F(2×2, 3×3) ([`super::winograd`], 1.4–1.9× faster, its own
+//! documented order); [`super::winograd::network_conv`] picks between them.
+//!
 //! ## Arithmetic (the contract every backend repeats)
 //! For output channel `o` of batch item `b` at pixel `p`:
 //!

@@ -9,6 +9,7 @@ pub mod norm;
 pub mod reference;
 pub mod resample;
 pub mod simd;
+pub mod winograd;
 
 #[cfg(test)]
 mod tests;

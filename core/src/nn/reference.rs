@@ -116,3 +116,70 @@ pub fn upsample_nearest2(input: &[f32], planes: usize, h: usize, w: usize, out: 
         }
     }
 }
+
+/// Reference F(2×2, 3×3) Winograd convolution ([`super::winograd`]'s contract) of a
+/// `cin × h × w` input into a `cout × h × w` output, from weights transformed by
+/// [`super::winograd::transform_weights`] (`U[ξ][i][o]`); cells outside the map read as 0.
+#[allow(clippy::too_many_arguments)]
+pub fn conv3x3_winograd(
+    input: &[f32],
+    cin: usize,
+    h: usize,
+    w: usize,
+    transformed: &[f32],
+    bias: &[f32],
+    out: &mut [f32],
+) {
+    let cout = bias.len();
+    let cell = |i: usize, y: isize, x: isize| {
+        if y >= 0 && x >= 0 && (y as usize) < h && (x as usize) < w {
+            input[(i * h + y as usize) * w + x as usize]
+        } else {
+            0.0
+        }
+    };
+    for o in 0..cout {
+        for ty in 0..h.div_ceil(2) {
+            for tx in 0..w.div_ceil(2) {
+                let mut m = [0.0f32; 16];
+                for i in 0..cin {
+                    let mut d = [[0.0f32; 4]; 4];
+                    for (r, row) in d.iter_mut().enumerate() {
+                        for (c, value) in row.iter_mut().enumerate() {
+                            *value = cell(i, (2 * ty + r) as isize - 1, (2 * tx + c) as isize - 1);
+                        }
+                    }
+                    let hh: [[f32; 4]; 4] = core::array::from_fn(|r| {
+                        let d = d[r];
+                        [d[0] - d[2], d[1] + d[2], d[2] - d[1], d[1] - d[3]]
+                    });
+                    let mut v = [0.0f32; 16];
+                    for c in 0..4 {
+                        v[c] = hh[0][c] - hh[2][c];
+                        v[4 + c] = hh[1][c] + hh[2][c];
+                        v[8 + c] = hh[2][c] - hh[1][c];
+                        v[12 + c] = hh[1][c] - hh[3][c];
+                    }
+                    for (xi, mx) in m.iter_mut().enumerate() {
+                        let product = transformed[(xi * cin + i) * cout + o] * v[xi];
+                        *mx = if i == 0 { product } else { *mx + product };
+                    }
+                }
+                let s: [[f32; 4]; 2] = [
+                    core::array::from_fn(|c| m[c] + m[4 + c] + m[8 + c]),
+                    core::array::from_fn(|c| m[4 + c] - m[8 + c] - m[12 + c]),
+                ];
+                for (row, s) in s.iter().enumerate() {
+                    let y = 2 * ty + row;
+                    let pair = [s[0] + s[1] + s[2] + bias[o], s[1] - s[2] - s[3] + bias[o]];
+                    for (col, value) in pair.into_iter().enumerate() {
+                        let x = 2 * tx + col;
+                        if y < h && x < w {
+                            out[(o * h + y) * w + x] = value;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

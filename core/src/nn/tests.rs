@@ -385,3 +385,229 @@ fn linear_sums_in_the_documented_order() {
     assert!(linear(&w[1..], &b, &x, &mut vec![0.0; outs]).is_err());
     assert!(linear(&w, &b[1..], &x, &mut vec![0.0; outs]).is_err());
 }
+
+/// Batch of padded tensors from unpadded `batch × channels × h × w` data.
+fn pad_batch(g: Geometry, batch: usize, channels: usize, data: &[f32]) -> Vec<f32> {
+    let n = channels * g.pixels();
+    (0..batch)
+        .flat_map(|b| pad_tensor(g, channels, &data[b * n..(b + 1) * n]))
+        .collect()
+}
+
+/// Unpadded `batch × channels × h × w` data from a batch of padded tensors.
+fn unpad_batch(g: Geometry, batch: usize, channels: usize, data: &[f32]) -> Vec<f32> {
+    let n = g.tensor_len(channels);
+    (0..batch)
+        .flat_map(|b| unpad_tensor(g, channels, &data[b * n..(b + 1) * n]))
+        .collect()
+}
+
+#[test]
+fn winograd_matches_reference_bit_for_bit() {
+    use super::winograd::{
+        conv3x3_winograd, transform_weights, transformed_weights_len, winograd_scratch_len,
+        WinogradConv,
+    };
+    // (h, w, channels of source 0, channels of source 1, out channels, residual)
+    let cases = [
+        (8, 16, 5, 0, 9, false),
+        // Odd sizes: the last tile row and column are half outside the map.
+        (7, 11, 3, 4, 6, true),
+        (1, 1, 2, 0, 5, false),
+        (3, 33, 1, 0, 1, true),
+        // 16-lane tiles of 8, then 4, then 1 output channels (13 = 8 + 4 + 1).
+        (4, 40, 7, 0, 13, false),
+        // Two segments per tile row (75 tiles wide), the second one short.
+        (6, 150, 4, 2, 8, true),
+        (5, 131, 3, 0, 4, true),
+        (16, 24, 8, 8, 16, true),
+    ];
+    for (case, &(h, w, c0, c1, cout, residual)) in cases.iter().enumerate() {
+        let g = Geometry::new(h, w);
+        let batch = 2;
+        let cin = c0 + c1;
+        let x0 = gaussian(110 + case as u64, batch * c0 * g.pixels());
+        let x1 = gaussian(120 + case as u64, batch * c1 * g.pixels());
+        let weight = gaussian(130 + case as u64, cout * cin * 9);
+        let bias = gaussian(140 + case as u64, batch * cout);
+        let res = gaussian(150 + case as u64, batch * cout * g.pixels());
+        let scale = 0.625;
+        let mut u = vec![0.0; transformed_weights_len(cout, cin)];
+        transform_weights(&weight, cout, cin, &mut u).unwrap();
+        let mut expected = Vec::new();
+        for b in 0..batch {
+            let mut input = x0[b * c0 * g.pixels()..(b + 1) * c0 * g.pixels()].to_vec();
+            input.extend_from_slice(&x1[b * c1 * g.pixels()..(b + 1) * c1 * g.pixels()]);
+            let mut out = vec![0.0; cout * g.pixels()];
+            let bias_b = &bias[b * cout..(b + 1) * cout];
+            reference::conv3x3_winograd(&input, cin, h, w, &u, bias_b, &mut out);
+            if residual {
+                let res_b = &res[b * cout * g.pixels()..(b + 1) * cout * g.pixels()];
+                for (o, r) in out.iter_mut().zip(res_b) {
+                    *o = (*o + r) * scale;
+                }
+            }
+            expected.extend(out);
+        }
+        let (p0, p1) = (pad_batch(g, batch, c0, &x0), pad_batch(g, batch, c1, &x1));
+        let pres = pad_batch(g, batch, cout, &res);
+        let mut sources = vec![Source {
+            data: &p0,
+            channels: c0,
+        }];
+        if c1 > 0 {
+            sources.push(Source {
+                data: &p1,
+                channels: c1,
+            });
+        }
+        let conv = WinogradConv {
+            out_channels: cout,
+            transformed_weight: &u,
+            bias: &bias,
+            residual: residual.then_some(&pres[..]),
+            residual_scale: scale,
+        };
+        for isa in Isa::all_supported() {
+            for (threads, slots) in [(1, 1), (2, 2), (3, 5)] {
+                // NaN everywhere: a value read before it is written shows up.
+                let mut out = vec![f32::NAN; batch * g.tensor_len(cout)];
+                let mut scratch = vec![f32::NAN; winograd_scratch_len(g, cin, cout, slots)];
+                conv3x3_winograd(
+                    &Threads(threads),
+                    isa,
+                    g,
+                    batch,
+                    &sources,
+                    &conv,
+                    &mut scratch,
+                    &mut out,
+                )
+                .unwrap();
+                assert_ring_zero(g, batch * cout, &out);
+                assert_eq!(
+                    bits(&unpad_batch(g, batch, cout, &out)),
+                    bits(&expected),
+                    "case {case} isa {isa:?} threads {threads} slots {slots}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn winograd_is_the_direct_convolution_to_rounding() {
+    use super::winograd::{
+        conv3x3_winograd, transform_weights, transformed_weights_len, winograd_scratch_len,
+        WinogradConv,
+    };
+    // Against the direct sum in f64: F(2×2, 3×3) is exact in real arithmetic, so the
+    // difference is f32 rounding, bounded by a small multiple of ε × Σ|w·x| per output.
+    let (h, w, cin, cout, batch) = (9, 20, 24, 6, 1);
+    let g = Geometry::new(h, w);
+    let x = gaussian(201, cin * g.pixels());
+    let weight = gaussian(202, cout * cin * 9);
+    let bias = gaussian(203, cout);
+    let mut u = vec![0.0; transformed_weights_len(cout, cin)];
+    transform_weights(&weight, cout, cin, &mut u).unwrap();
+    let padded = pad_batch(g, batch, cin, &x);
+    let mut out = vec![0.0; g.tensor_len(cout)];
+    let mut scratch = vec![0.0; winograd_scratch_len(g, cin, cout, 1)];
+    conv3x3_winograd(
+        &Serial,
+        Isa::detect(),
+        g,
+        batch,
+        &[Source {
+            data: &padded,
+            channels: cin,
+        }],
+        &WinogradConv {
+            out_channels: cout,
+            transformed_weight: &u,
+            bias: &bias,
+            residual: None,
+            residual_scale: 1.0,
+        },
+        &mut scratch,
+        &mut out,
+    )
+    .unwrap();
+    let got = unpad_batch(g, batch, cout, &out);
+    let mut worst = 0.0f64;
+    for o in 0..cout {
+        for y in 0..h {
+            for xx in 0..w {
+                let (mut exact, mut magnitude) = (f64::from(bias[o]), f64::from(bias[o].abs()));
+                for i in 0..cin {
+                    for ky in 0..3 {
+                        for kx in 0..3 {
+                            let (yy, xs) = (y as isize + ky - 1, xx as isize + kx - 1);
+                            if yy < 0 || xs < 0 || yy >= h as isize || xs >= w as isize {
+                                continue;
+                            }
+                            let term = f64::from(
+                                weight[((o * cin + i) * 3 + ky as usize) * 3 + kx as usize],
+                            ) * f64::from(x[(i * h + yy as usize) * w + xs as usize]);
+                            exact += term;
+                            magnitude += term.abs();
+                        }
+                    }
+                }
+                let error = (f64::from(got[(o * h + y) * w + xx]) - exact).abs();
+                worst = worst.max(error / (magnitude * f64::from(f32::EPSILON)));
+            }
+        }
+    }
+    // Measured 0.76 (in units of ε·Σ|w·x|); a wrong transform or a dropped term is O(1/ε).
+    assert!(worst < 4.0, "error {worst} ε·Σ|w·x|");
+}
+
+#[test]
+fn winograd_rejects_bad_buffers() {
+    use super::winograd::{conv3x3_winograd, winograd_scratch_len, WinogradConv};
+    use crate::error::Error;
+    let g = Geometry::new(4, 6);
+    let x = vec![0.0; g.tensor_len(3)];
+    let u = vec![0.0; 16 * 3 * 2];
+    let bias = vec![0.0; 2];
+    let mut out = vec![0.0; g.tensor_len(2)];
+    let slot = winograd_scratch_len(g, 3, 2, 1);
+    let source = [Source {
+        data: &x,
+        channels: 3,
+    }];
+    let conv = WinogradConv {
+        out_channels: 2,
+        transformed_weight: &u,
+        bias: &bias,
+        residual: None,
+        residual_scale: 1.0,
+    };
+    let run = |scratch_len: usize, conv: &WinogradConv<'_>, out: &mut [f32]| {
+        let mut scratch = vec![0.0; scratch_len];
+        conv3x3_winograd(&Serial, Isa::Scalar, g, 1, &source, conv, &mut scratch, out)
+    };
+    assert!(run(2 * slot, &conv, &mut out).is_ok());
+    for bad in [0, slot - 1, slot + 1] {
+        assert!(matches!(
+            run(bad, &conv, &mut out),
+            Err(Error::InvalidArgument {
+                name: "scratch",
+                ..
+            })
+        ));
+    }
+    let short = WinogradConv {
+        transformed_weight: &u[1..],
+        ..conv
+    };
+    assert!(matches!(
+        run(slot, &short, &mut out),
+        Err(Error::BufferLength { .. })
+    ));
+    assert!(matches!(
+        run(slot, &conv, &mut out[1..]),
+        Err(Error::BufferLength { .. })
+    ));
+}

@@ -36,6 +36,9 @@ pub mod program;
 pub mod weights;
 
 pub use config::UNetConfig;
-pub use forward::{workspace_len, DenoiseInput, DenoiseOutput, Preconditioning, UNet};
+pub use forward::{
+    prepare_transformed, transformed_len, workspace_len, DenoiseInput, DenoiseOutput,
+    Preconditioning, UNet,
+};
 pub use params::{init_random, params_len};
 pub use weights::{load_params, ARCHITECTURE_KEY};

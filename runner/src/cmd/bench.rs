@@ -9,7 +9,9 @@ use powerpost_core::exec::Executor;
 use powerpost_core::posterior::{draw_sample, posterior_scratch_len, PosteriorRequest};
 use powerpost_core::sampler::network_evaluations;
 use powerpost_core::unet::plan::conv_flops;
-use powerpost_core::unet::{workspace_len, DenoiseInput, DenoiseOutput, UNet};
+use powerpost_core::unet::{
+    prepare_transformed, transformed_len, workspace_len, DenoiseInput, DenoiseOutput, UNet,
+};
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -67,7 +69,9 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     if args.repeats == 0 || args.threads.is_empty() || args.threads.contains(&0) {
         bail!("--repeats and every --threads value must be at least 1");
     }
-    let net = UNet::new(config, &params)?;
+    let mut transformed = vec![0.0f32; transformed_len(&config)];
+    prepare_transformed(&config, &params, &mut transformed)?;
+    let net = UNet::new(config, &params)?.with_transformed(&transformed)?;
     let flops = 2.0 * conv_flops(&config, h, w) as f64;
     let build = if cfg!(target_feature = "avx2") {
         "built for the native CPU (AVX2 in the baseline)"

@@ -21,7 +21,8 @@ use powerpost_core::posterior::{draw_sample_with, sampling_scratch_len};
 use powerpost_core::safetensors::SafeTensors;
 use powerpost_core::sampler::{network_evaluations, Predictor, SamplerConfig, SamplerKind};
 use powerpost_core::unet::{
-    init_random, load_params, params_len, UNet, UNetConfig, ARCHITECTURE_KEY,
+    init_random, load_params, params_len, prepare_transformed, transformed_len, UNet, UNetConfig,
+    ARCHITECTURE_KEY,
 };
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -935,7 +936,13 @@ impl Engine {
         progress: &SampleProgress,
     ) -> Result<Vec<f32>> {
         let w = s.weights;
-        let net = UNet::new(w.config, &w.params).map_err(|e| anyhow!("network: {e}"))?;
+        // The 3×3 weights Winograd-transformed once for every evaluation of this call.
+        let mut transformed = vec![0.0f32; transformed_len(&w.config)];
+        prepare_transformed(&w.config, &w.params, &mut transformed)
+            .map_err(|e| anyhow!("network: {e}"))?;
+        let net = UNet::new(w.config, &w.params)
+            .and_then(|net| net.with_transformed(&transformed))
+            .map_err(|e| anyhow!("network: {e}"))?;
         let len = s.height * s.width;
         let condition = match s.rtm {
             Some(raw) => {

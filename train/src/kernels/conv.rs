@@ -6,8 +6,9 @@
 //!
 //! - **Input gradient**: `dx[b][i][q] = Σ_o Σ_k w[o][i][k] · dy[b][o][q − off_k]`, which is
 //!   the forward convolution of `dy` (zero ring) with the transposed, tap-flipped weights
-//!   `wᵀ[i][o][k'] = w[o][i][K²−1−k]`; it runs on the core's fast [`conv2d`] kernel
-//!   ([`conv_input_grad`]).
+//!   `wᵀ[i][o][k'] = w[o][i][K²−1−k]`; it runs on the core's forward kernel
+//!   ([`network_conv`]: Winograd F(2×2, 3×3) for 3 × 3, direct for 1 × 1;
+//!   [`conv_input_grad`]).
 //! - **Weight gradient**: `dw[o][i][k] = Σ_b Σ_p dy[b][o][p] · x[b][i][p + off_k]`;
 //!   **bias gradient** `db[b][o] = Σ_p dy[b][o][p]` (per item, for the per-item biases).
 //!   For each batch item the pixel sum runs over the flattened interior range `p0..p1`
@@ -44,9 +45,11 @@
 
 use super::combine8;
 use powerpost_core::exec::{Executor, SharedMut};
-use powerpost_core::nn::conv::{conv2d, Conv, Source};
+use powerpost_core::nn::conv::{Conv, Source};
 use powerpost_core::nn::geometry::Geometry;
 use powerpost_core::nn::simd::Isa;
+use powerpost_core::nn::winograd::{network_conv, network_conv_scratch_len};
+use powerpost_core::unet::forward::CONV_SLOTS;
 use powerpost_core::Error;
 
 /// `wᵀ[i][o][k'] = w[o][i][K²−1−k']` (transposed and flipped): the weights whose forward
@@ -70,11 +73,26 @@ pub fn transpose_flip(
     t
 }
 
+/// Scratch values [`conv_input_grad`] needs: the network convolution's
+/// ([`network_conv_scratch_len`]) for `dy` (`out_channels`) into `dx` (`in_channels`),
+/// with [`CONV_SLOTS`] slots.
+pub fn conv_input_grad_scratch_len(
+    geometry: Geometry,
+    kernel: usize,
+    out_channels: usize,
+    in_channels: usize,
+) -> usize {
+    network_conv_scratch_len(geometry, out_channels, in_channels, kernel, CONV_SLOTS)
+}
+
 /// Input gradient of a convolution: `grad_in` (`batch × in_channels × plane`, written,
-/// zero ring) from `grad_out` (`batch × out_channels × plane`, zero ring).
+/// zero ring) from `grad_out` (`batch × out_channels × plane`, zero ring), run as the
+/// network's forward convolution ([`network_conv`]: Winograd for 3 × 3) of `grad_out`
+/// with the transposed, flipped weights; `scratch` holds
+/// [`conv_input_grad_scratch_len`] values (contents irrelevant).
 ///
 /// # Errors
-/// As [`conv2d`] for mis-sized buffers.
+/// As [`network_conv`] for mis-sized buffers.
 #[allow(clippy::too_many_arguments)]
 pub fn conv_input_grad(
     exec: &dyn Executor,
@@ -86,11 +104,12 @@ pub fn conv_input_grad(
     out_channels: usize,
     in_channels: usize,
     grad_out: &[f32],
+    scratch: &mut [f32],
     grad_in: &mut [f32],
 ) -> Result<(), Error> {
     let transposed = transpose_flip(weight, out_channels, in_channels, kernel);
     let zero_bias = vec![0.0; batch * in_channels];
-    conv2d(
+    network_conv(
         exec,
         isa,
         geometry,
@@ -107,6 +126,7 @@ pub fn conv_input_grad(
             residual: None,
             residual_scale: 1.0,
         },
+        scratch,
         grad_in,
     )
 }
@@ -837,6 +857,8 @@ mod tests {
                 cout,
                 cin,
                 &dy,
+                // NaN scratch too: nothing may be read before it is written.
+                &mut vec![f32::NAN; conv_input_grad_scratch_len(g, kernel, cout, cin)],
                 &mut dx,
             )
             .unwrap();
