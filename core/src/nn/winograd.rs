@@ -366,9 +366,9 @@ unsafe fn run_item<L: Lanes>(
     let tiles = ly.tiles;
     // SAFETY (whole body): scratch offsets stay inside the slot by the layout's sizes
     // (vector loads and stores cover `0..tiles` of `tiles`-long rows, and the even/odd
-    // rows are read at `k + 1 < tiles + 1 <= row`); input reads stay inside each plane
-    // (checked against `plane_rows` / `stride`); output writes stay inside this item's
-    // rows and columns.
+    // rows are read up to index `tiles < row`); input reads stay inside each plane
+    // (rows below `height + 2`, columns below `stride`); output writes stay inside this
+    // item's rows and columns.
     unsafe {
         let even_odd = scratch; // [row r][even, odd][ly.row]
         let v = scratch.add(8 * ly.row);
