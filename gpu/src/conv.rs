@@ -78,6 +78,44 @@ fn launch(
     Ok((groups, shape))
 }
 
+/// Runs a convolution shader on host slices (the arguments already checked by the core's
+/// `check_*`): the device's size limits, the grid and push constants from `grid` (given
+/// the two sources' channel counts), upload, one dispatch, and `out` read back.
+#[allow(clippy::too_many_arguments)]
+fn run_on_host(
+    kernel: &Kernel,
+    sources: &[Source<'_>],
+    (weight_name, weight): (&'static str, &[f32]),
+    bias: &[f32],
+    residual: Option<&[f32]>,
+    out: &mut [f32],
+    grid: impl FnOnce([usize; 2]) -> Result<([u32; 3], Shape), GpuError>,
+) -> Result<(), GpuError> {
+    if out.is_empty() {
+        return Ok(());
+    }
+    for (what, len) in [
+        ("conv input", sources[0].data.len()),
+        ("conv input", sources.get(1).map_or(0, |s| s.data.len())),
+        (weight_name, weight.len()),
+        ("conv output", out.len()),
+    ] {
+        check_buffer(what, len)?;
+    }
+    let (groups, shape) = grid([
+        sources[0].channels,
+        sources.get(1).map_or(0, |s| s.channels),
+    ])?;
+    let inputs = [
+        sources[0].data,
+        sources.get(1).map_or(&[], |s| s.data),
+        weight,
+        bias,
+        residual.unwrap_or(&[]),
+    ];
+    kernel.run_f32(&inputs, out, groups, shape)
+}
+
 /// The convolution shader's pipeline.
 pub struct Conv2d {
     kernel: Kernel,
@@ -117,38 +155,28 @@ impl Conv2d {
         out: &mut [f32],
     ) -> Result<(), GpuError> {
         let in_channels = check_conv(geometry, batch, sources, conv, out.len())?;
-        if out.is_empty() {
-            return Ok(());
-        }
-        for (what, len) in [
-            ("conv input", sources[0].data.len()),
-            ("conv input", sources.get(1).map_or(0, |s| s.data.len())),
-            ("conv weight", conv.weight.len()),
-            ("conv output", out.len()),
-        ] {
-            check_buffer(what, len)?;
-        }
-        let channels = [
-            sources[0].channels,
-            sources.get(1).map_or(0, |s| s.channels),
-        ];
-        let (groups, shape) = launch(
-            geometry,
-            batch,
-            conv.kernel,
-            conv.out_channels,
-            channels,
-            conv.residual.map(|_| conv.residual_scale),
-        )?;
-        debug_assert_eq!(in_channels, (shape.channels0 + shape.channels1) as usize);
-        let inputs = [
-            sources[0].data,
-            sources.get(1).map_or(&[], |s| s.data),
-            conv.weight,
+        let (kernel, out_channels) = (conv.kernel, conv.out_channels);
+        let residual_scale = conv.residual.map(|_| conv.residual_scale);
+        run_on_host(
+            &self.kernel,
+            sources,
+            ("conv weight", conv.weight),
             conv.bias,
-            conv.residual.unwrap_or(&[]),
-        ];
-        self.kernel.run_f32(&inputs, out, groups, shape)
+            conv.residual,
+            out,
+            |channels| {
+                let launched = launch(
+                    geometry,
+                    batch,
+                    kernel,
+                    out_channels,
+                    channels,
+                    residual_scale,
+                )?;
+                debug_assert_eq!(in_channels, channels[0] + channels[1]);
+                Ok(launched)
+            },
+        )
     }
 
     /// Records the convolution of `op` (the network program's operation, already
@@ -162,13 +190,12 @@ impl Conv2d {
         op: &ConvOp,
         buffers: &[Subbuffer<[u32]>; 6],
     ) -> Result<(), GpuError> {
-        let channels = operand_channels(op.sources());
         let (groups, shape) = launch(
             geometry,
             batch,
             op.kernel,
             op.out_channels,
-            channels,
+            operand_channels(op.sources()),
             op.residual.map(|_| op.residual_scale),
         )?;
         self.kernel.record(recorder, buffers, groups, shape)
@@ -231,36 +258,17 @@ impl Winograd3x3 {
         out: &mut [f32],
     ) -> Result<(), GpuError> {
         check_winograd(geometry, batch, sources, conv, out.len())?;
-        if out.is_empty() {
-            return Ok(());
-        }
-        for (what, len) in [
-            ("conv input", sources[0].data.len()),
-            ("conv input", sources.get(1).map_or(0, |s| s.data.len())),
-            ("winograd transformed weight", conv.transformed_weight.len()),
-            ("conv output", out.len()),
-        ] {
-            check_buffer(what, len)?;
-        }
-        let channels = [
-            sources[0].channels,
-            sources.get(1).map_or(0, |s| s.channels),
-        ];
-        let (groups, shape) = winograd_launch(
-            geometry,
-            batch,
-            conv.out_channels,
-            channels,
-            conv.residual.map(|_| conv.residual_scale),
-        )?;
-        let inputs = [
-            sources[0].data,
-            sources.get(1).map_or(&[], |s| s.data),
-            conv.transformed_weight,
+        let out_channels = conv.out_channels;
+        let residual_scale = conv.residual.map(|_| conv.residual_scale);
+        run_on_host(
+            &self.kernel,
+            sources,
+            ("winograd transformed weight", conv.transformed_weight),
             conv.bias,
-            conv.residual.unwrap_or(&[]),
-        ];
-        self.kernel.run_f32(&inputs, out, groups, shape)
+            conv.residual,
+            out,
+            |channels| winograd_launch(geometry, batch, out_channels, channels, residual_scale),
+        )
     }
 
     /// Records the 3×3 convolution of `op` into `recorder`; `buffers` are the shader's
@@ -273,12 +281,11 @@ impl Winograd3x3 {
         op: &ConvOp,
         buffers: &[Subbuffer<[u32]>; 6],
     ) -> Result<(), GpuError> {
-        let channels = operand_channels(op.sources());
         let (groups, shape) = winograd_launch(
             geometry,
             batch,
             op.out_channels,
-            channels,
+            operand_channels(op.sources()),
             op.residual.map(|_| op.residual_scale),
         )?;
         self.kernel.record(recorder, buffers, groups, shape)

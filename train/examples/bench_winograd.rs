@@ -228,7 +228,7 @@ fn main() {
     let mut phases = Vec::new();
     let only_core = std::env::var("ONLY_CORE").is_ok();
     for _ in 0..9 {
-        if only_core {
+        let mut core_winograd = || {
             let start = Instant::now();
             let mut u = vec![0.0f32; transformed_weights_len(cout, cin)];
             transform_weights(&weight, cout, cin, &mut u).expect("sized");
@@ -252,7 +252,10 @@ fn main() {
                 &mut core_out,
             )
             .expect("sized buffers");
-            tc.push(start.elapsed().as_secs_f64());
+            start.elapsed().as_secs_f64()
+        };
+        if only_core {
+            tc.push(core_winograd());
             continue;
         }
         let start = Instant::now();
@@ -283,30 +286,7 @@ fn main() {
         // SAFETY: AVX-512 checked above.
         phases.push(unsafe { winograd(g, batch, &x, cin, &u, &bias1, cout, &mut wino) });
         tw_.push(start.elapsed().as_secs_f64());
-        let start = Instant::now();
-        let mut u = vec![0.0f32; transformed_weights_len(cout, cin)];
-        transform_weights(&weight, cout, cin, &mut u).expect("sized");
-        conv3x3_winograd(
-            &pool,
-            Isa::detect(),
-            g,
-            batch,
-            &[Source {
-                data: &x,
-                channels: cin,
-            }],
-            &WinogradConv {
-                out_channels: cout,
-                transformed_weight: &u,
-                bias: &bias,
-                residual: None,
-                residual_scale: 1.0,
-            },
-            &mut scratch,
-            &mut core_out,
-        )
-        .expect("sized buffers");
-        tc.push(start.elapsed().as_secs_f64());
+        tc.push(core_winograd());
     }
     if only_core {
         eprintln!(

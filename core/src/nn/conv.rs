@@ -120,6 +120,32 @@ pub fn check_conv(
             expected: "1 or 3",
         });
     }
+    let in_channels = check_inputs(geometry, batch, sources)?;
+    let k2 = conv.kernel * conv.kernel;
+    crate::error::check_len(
+        "conv weight",
+        conv.weight.len(),
+        conv.out_channels * in_channels * k2,
+    )?;
+    check_outputs(
+        geometry,
+        batch,
+        conv.out_channels,
+        conv.bias.len(),
+        conv.residual.map(<[f32]>::len),
+        out_len,
+    )?;
+    Ok(in_channels)
+}
+
+/// The checks every convolution (direct or Winograd) runs first, in this order: one or
+/// two sources, a non-empty map and batch, each source's length. Returns the total input
+/// channel count.
+pub(crate) fn check_inputs(
+    geometry: Geometry,
+    batch: usize,
+    sources: &[Source<'_>],
+) -> Result<usize, Error> {
     if sources.is_empty() || sources.len() > 2 {
         return Err(Error::InvalidArgument {
             name: "sources",
@@ -142,18 +168,29 @@ pub fn check_conv(
         )?;
         in_channels += source.channels;
     }
-    let k2 = conv.kernel * conv.kernel;
-    crate::error::check_len(
-        "conv weight",
-        conv.weight.len(),
-        conv.out_channels * in_channels * k2,
-    )?;
-    crate::error::check_len("conv bias", conv.bias.len(), batch * conv.out_channels)?;
-    crate::error::check_len("conv output", out_len, batch * conv.out_channels * plane)?;
-    if let Some(residual) = conv.residual {
-        crate::error::check_len("conv residual", residual.len(), out_len)?;
-    }
     Ok(in_channels)
+}
+
+/// The checks every convolution runs after its weights, in this order: the per-item
+/// biases, the output, the optional residual (as long as the output).
+pub(crate) fn check_outputs(
+    geometry: Geometry,
+    batch: usize,
+    out_channels: usize,
+    bias_len: usize,
+    residual_len: Option<usize>,
+    out_len: usize,
+) -> Result<(), Error> {
+    crate::error::check_len("conv bias", bias_len, batch * out_channels)?;
+    crate::error::check_len(
+        "conv output",
+        out_len,
+        batch * out_channels * geometry.plane_len(),
+    )?;
+    if let Some(len) = residual_len {
+        crate::error::check_len("conv residual", len, out_len)?;
+    }
+    Ok(())
 }
 
 /// Convolves `sources` (concatenated along channels) into `out`.

@@ -43,7 +43,7 @@
 //! the output rows (copies). The caller's scratch buffer is cut into *slots*, one per
 //! concurrent task: slot `s` of `n` runs items `s·N/n .. (s+1)·N/n` in order.
 
-use super::conv::Source;
+use super::conv::{check_inputs, check_outputs, Source};
 use super::geometry::Geometry;
 use super::simd::{dispatch, Isa, Lanes, Scalar};
 use crate::error::{check_len, Error};
@@ -211,28 +211,7 @@ pub fn check_winograd(
     conv: &WinogradConv<'_>,
     out_len: usize,
 ) -> Result<usize, Error> {
-    if sources.is_empty() || sources.len() > 2 {
-        return Err(Error::InvalidArgument {
-            name: "sources",
-            expected: "one or two inputs",
-        });
-    }
-    if geometry.height == 0 || geometry.width == 0 || batch == 0 {
-        return Err(Error::InvalidArgument {
-            name: "geometry",
-            expected: "non-empty feature maps",
-        });
-    }
-    let plane = geometry.plane_len();
-    let mut in_channels = 0;
-    for source in sources {
-        check_len(
-            "conv input",
-            source.data.len(),
-            batch * source.channels * plane,
-        )?;
-        in_channels += source.channels;
-    }
+    let in_channels = check_inputs(geometry, batch, sources)?;
     if in_channels == 0 || conv.out_channels == 0 {
         return Err(Error::InvalidArgument {
             name: "channels",
@@ -244,11 +223,14 @@ pub fn check_winograd(
         conv.transformed_weight.len(),
         transformed_weights_len(conv.out_channels, in_channels),
     )?;
-    check_len("conv bias", conv.bias.len(), batch * conv.out_channels)?;
-    check_len("conv output", out_len, batch * conv.out_channels * plane)?;
-    if let Some(residual) = conv.residual {
-        check_len("conv residual", residual.len(), out_len)?;
-    }
+    check_outputs(
+        geometry,
+        batch,
+        conv.out_channels,
+        conv.bias.len(),
+        conv.residual.map(<[f32]>::len),
+        out_len,
+    )?;
     Ok(in_channels)
 }
 
