@@ -85,9 +85,10 @@ pub struct DenoiseOutput<'a> {
     pub unconditional: Option<&'a mut [f32]>,
 }
 
-/// Concurrent tasks the workspace has convolution scratch for (more tasks than threads
-/// balance the load; the bits do not depend on it).
-pub const CONV_SLOTS: usize = 8;
+/// Concurrent tasks the workspace has convolution scratch for: up to 16 threads stay busy
+/// in the 3×3 convolutions, and on fewer threads the extra tasks balance the load (the
+/// bits do not depend on it; each slot costs ≈ 0.47 MiB at 64 × 128).
+pub const CONV_SLOTS: usize = 16;
 
 /// Scratch values the program's convolutions need ([`network_conv_scratch_len`] of the
 /// largest, with [`CONV_SLOTS`] slots).
