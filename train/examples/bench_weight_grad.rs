@@ -1,6 +1,9 @@
-//! Times the convolution weight gradient (`conv_weight_grad`) on one layer
-//! shape: median of 15 calls, GFLOP/s (2 · batch · H · W · in · out · k² flops) and a
-//! digest of the gradient bits (equal digests: a change kept the bits).
+//! Times the convolution weight gradient on one layer shape: the direct kernel
+//! (`conv_weight_grad`) and, for K = 3, the Winograd one the network runs
+//! (`conv3x3_weight_grad`), alternated call by call; median of 15 calls each, GFLOP/s of
+//! direct work (2 · batch · H · W · in · out · k² flops) and a digest of the gradient bits
+//! (equal digests: a change kept the bits). `ONLY=direct` or `ONLY=winograd` runs one
+//! kernel (for profiling).
 //!
 //! `cargo run --release -p powerpost-train --example bench_weight_grad -- H W IN OUT K [BATCH] [THREADS]`
 //! (batch 16 and one thread by default), e.g. `64 128 32 32 3` (level 0 of the default network) or
@@ -11,6 +14,9 @@ use powerpost_core::nn::geometry::Geometry;
 use powerpost_core::nn::simd::Isa;
 use powerpost_train::exec::Pool;
 use powerpost_train::kernels::conv::conv_weight_grad;
+use powerpost_train::kernels::winograd_grad::{
+    conv3x3_weight_grad, conv3x3_weight_grad_scratch_len,
+};
 use std::time::Instant;
 
 fn main() {
@@ -49,35 +55,72 @@ fn main() {
     let dy = fill(batch * cout, 11, 7, 19);
     let mut dw = vec![0.0f32; cout * cin * k * k];
     let mut db = vec![0.0f32; batch * cout];
-    let mut times = Vec::new();
+    let only = std::env::var("ONLY").unwrap_or_default();
+    let run_direct = only != "winograd";
+    let run_winograd = k == 3 && only != "direct";
+    let mut scratch = vec![0.0f32; conv3x3_weight_grad_scratch_len(batch, cin, cout, threads)];
+    let sources = [Source {
+        data: &x,
+        channels: cin,
+    }];
+    let (mut direct, mut winograd) = (Vec::new(), Vec::new());
+    let digest = |dw: &[f32], db: &[f32]| {
+        dw.iter().chain(db).fold(0u64, |a, v| {
+            a.wrapping_mul(31).wrapping_add(v.to_bits() as u64)
+        })
+    };
+    let (mut digest_direct, mut digest_winograd) = (0, 0);
     for _ in 0..15 {
-        let start = Instant::now();
-        let sources = [Source {
-            data: &x,
-            channels: cin,
-        }];
-        conv_weight_grad(
-            &pool,
-            Isa::detect(),
-            g,
-            batch,
-            &sources,
-            k,
-            &dy,
-            &mut dw,
-            &mut db,
-        )
-        .expect("buffers sized for the shape");
-        times.push(start.elapsed().as_secs_f64());
+        if run_direct {
+            let start = Instant::now();
+            conv_weight_grad(
+                &pool,
+                Isa::detect(),
+                g,
+                batch,
+                &sources,
+                k,
+                &dy,
+                &mut dw,
+                &mut db,
+            )
+            .expect("buffers sized for the shape");
+            direct.push(start.elapsed().as_secs_f64());
+            digest_direct = digest(&dw, &db);
+        }
+        if run_winograd {
+            let start = Instant::now();
+            conv3x3_weight_grad(
+                &pool,
+                Isa::detect(),
+                g,
+                batch,
+                &sources,
+                &dy,
+                &mut scratch,
+                &mut dw,
+                &mut db,
+            )
+            .expect("buffers sized for the shape");
+            winograd.push(start.elapsed().as_secs_f64());
+            digest_winograd = digest(&dw, &db);
+        }
     }
-    times.sort_by(f64::total_cmp);
-    let median = times[times.len() / 2];
     let flops = 2.0 * (batch * h * w * cin * cout * k * k) as f64;
-    let digest = dw.iter().chain(&db).fold(0u64, |a, v| {
-        a.wrapping_mul(31).wrapping_add(v.to_bits() as u64)
-    });
+    let median = |mut times: Vec<f64>| {
+        times.sort_by(f64::total_cmp);
+        times.get(times.len() / 2).copied().unwrap_or(f64::NAN)
+    };
+    let (d, wg) = (median(direct), median(winograd));
     println!(
-        "{h}×{w} {cin}→{cout} k{k} batch {batch}, {threads} threads: median {median:.4} s, {:.1} GFLOP/s, digest {digest:016x}",
-        flops / median * 1e-9
+        "{h}×{w} {cin}→{cout} k{k} batch {batch}, {threads} threads: direct median {d:.4} s, {:.1} GFLOP/s, digest {digest_direct:016x}",
+        flops / d * 1e-9
     );
+    if k == 3 {
+        println!(
+            "  Winograd median {wg:.4} s, {:.1} GFLOP/s of direct work, digest {digest_winograd:016x}; direct ÷ Winograd {:.2}",
+            flops / wg * 1e-9,
+            d / wg
+        );
+    }
 }

@@ -60,6 +60,7 @@ use crate::kernels::linear::linear_backward;
 use crate::kernels::norm::{group_norm_backward, NormSpec};
 use crate::kernels::resample::{avg_pool2_backward, upsample_nearest2_backward};
 use crate::kernels::silu_grad;
+use crate::kernels::winograd_grad::{conv3x3_weight_grad, conv3x3_weight_grad_scratch_len};
 use powerpost_core::detmath;
 use powerpost_core::error::check_len;
 use powerpost_core::exec::{Executor, SharedMut};
@@ -839,17 +840,40 @@ impl Backward<'_> {
         }
         let sources = Network::sources(tape, self.step, conv.sources());
         let mut bias_items = vec![0.0; nb * oc];
-        conv_weight_grad(
-            self.exec,
-            self.net.isa,
-            g,
-            nb,
-            &sources,
-            conv.kernel,
-            &g_pre,
-            grad_of(grads, conv.weight),
-            &mut bias_items,
-        )?;
+        if conv.kernel == 3 {
+            // Through the transforms of the forward's Winograd convolution.
+            let in_channels = sources.iter().map(|s| s.channels).sum();
+            let mut wg_scratch = scratch.take_overwritten(conv3x3_weight_grad_scratch_len(
+                nb,
+                in_channels,
+                oc,
+                self.exec.threads(),
+            ));
+            conv3x3_weight_grad(
+                self.exec,
+                self.net.isa,
+                g,
+                nb,
+                &sources,
+                &g_pre,
+                &mut wg_scratch,
+                grad_of(grads, conv.weight),
+                &mut bias_items,
+            )?;
+            scratch.give(wg_scratch);
+        } else {
+            conv_weight_grad(
+                self.exec,
+                self.net.isa,
+                g,
+                nb,
+                &sources,
+                conv.kernel,
+                &g_pre,
+                grad_of(grads, conv.weight),
+                &mut bias_items,
+            )?;
+        }
         match conv.bias {
             Bias::Shared(bias) => sum_bias(&bias_items, bias, grads),
             Bias::Conditioned {

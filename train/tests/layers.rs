@@ -13,6 +13,9 @@ use powerpost_train::kernels::conv::{
 use powerpost_train::kernels::linear::linear_backward;
 use powerpost_train::kernels::norm::{group_norm_backward, NormSpec};
 use powerpost_train::kernels::resample::{avg_pool2_backward, upsample_nearest2_backward};
+use powerpost_train::kernels::winograd_grad::{
+    conv3x3_weight_grad, conv3x3_weight_grad_scratch_len,
+};
 
 /// Pads `planes` unpadded planes into the padded layout.
 fn pad(g: Geometry, planes: usize, data: &[f32]) -> Vec<f32> {
@@ -195,6 +198,41 @@ fn convolution_gradients() {
         check(&format!("conv{k} bias"), &bc, &db, cout, &|v| {
             loss(&xc, &wc, v)
         });
+        if k == 3 {
+            // The network's 3 × 3 weight gradient (Winograd transforms) as well.
+            let mut dw3 = vec![0.0; weight.len()];
+            let mut db3_items = vec![0.0; batch * cout];
+            conv3x3_weight_grad(
+                &exec,
+                Isa::detect(),
+                g,
+                batch,
+                &[
+                    Source {
+                        data: &xp0,
+                        channels: c0,
+                    },
+                    Source {
+                        data: &xp1,
+                        channels: c1,
+                    },
+                ],
+                &rp,
+                &mut vec![0.0; conv3x3_weight_grad_scratch_len(batch, c0 + c1, cout, 2)],
+                &mut dw3,
+                &mut db3_items,
+            )
+            .unwrap();
+            let db3: Vec<f32> = (0..cout)
+                .map(|o| db3_items[o] + db3_items[cout + o])
+                .collect();
+            check("conv3 weight (Winograd)", &wc, &dw3, 40, &|v| {
+                loss(&xc, v, &bc)
+            });
+            check("conv3 bias (Winograd)", &bc, &db3, cout, &|v| {
+                loss(&xc, &wc, v)
+            });
+        }
         check(&format!("conv{k} input"), &xc, &dx_un, 60, &|v| {
             loss(v, &wc, &bc)
         });

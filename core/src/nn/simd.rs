@@ -3,7 +3,8 @@
 //! Kernels are written once, generic over [`Lanes`], and instantiated for each instruction
 //! set: [`Scalar`] (1 lane, any CPU), [`Sse2`] (4 lanes, every x86-64), [`Avx2`] (8 lanes)
 //! and [`Avx512`] (16 lanes, AVX-512 Foundation).
-//! Only lane-wise `+`, `−`, `×`, loads, stores and broadcasts exist here: each lane computes
+//! Only lane-wise `+`, `−`, `×`, loads (also one that splits even and odd elements),
+//! stores and broadcasts exist here: each lane computes
 //! one output with exactly the operations, in exactly the order, of the scalar code, so the
 //! result bits do not depend on the lane count. There is deliberately no fused
 //! multiply-add.
@@ -28,6 +29,24 @@ pub trait Lanes: Copy {
     /// # Safety
     /// `ptr` must be valid for writing `LANES` f32 values.
     unsafe fn store(self, ptr: *mut f32);
+    /// Loads `2 × LANES` values from `ptr` and returns the even-indexed ones and the
+    /// odd-indexed ones, each in order (a copy, no arithmetic).
+    ///
+    /// # Safety
+    /// `ptr` must be valid for reading `2 × LANES` f32 values.
+    #[inline(always)]
+    unsafe fn load_deinterleaved(ptr: *const f32) -> (Self, Self) {
+        let (mut even, mut odd) = ([0.0f32; 16], [0.0f32; 16]);
+        for j in 0..Self::LANES.min(16) {
+            // SAFETY: guaranteed by the caller.
+            unsafe {
+                even[j] = *ptr.add(2 * j);
+                odd[j] = *ptr.add(2 * j + 1);
+            }
+        }
+        // SAFETY: the arrays hold 16 ≥ LANES values (every implementation has ≤ 16 lanes).
+        unsafe { (Self::load(even.as_ptr()), Self::load(odd.as_ptr())) }
+    }
     /// Lane-wise `self + other`.
     fn add(self, other: Self) -> Self;
     /// Lane-wise `self − other`.
@@ -92,6 +111,17 @@ mod x86 {
             Sse2(unsafe { _mm_loadu_ps(ptr) })
         }
         #[inline(always)]
+        unsafe fn load_deinterleaved(ptr: *const f32) -> (Self, Self) {
+            // SAFETY: guaranteed by the caller.
+            unsafe {
+                let (a, b) = (_mm_loadu_ps(ptr), _mm_loadu_ps(ptr.add(4)));
+                (
+                    Sse2(_mm_shuffle_ps::<0b10_00_10_00>(a, b)),
+                    Sse2(_mm_shuffle_ps::<0b11_01_11_01>(a, b)),
+                )
+            }
+        }
+        #[inline(always)]
         unsafe fn store(self, ptr: *mut f32) {
             // SAFETY: guaranteed by the caller.
             unsafe { _mm_storeu_ps(ptr, self.0) }
@@ -129,6 +159,25 @@ mod x86 {
         unsafe fn load(ptr: *const f32) -> Self {
             // SAFETY: guaranteed by the caller.
             Avx2(unsafe { _mm256_loadu_ps(ptr) })
+        }
+        #[inline(always)]
+        unsafe fn load_deinterleaved(ptr: *const f32) -> (Self, Self) {
+            // SAFETY: guaranteed by the caller. Within each 128-bit half the shuffles pick
+            // the even (odd) elements of a and b; the 64-bit permute puts the halves in
+            // order.
+            unsafe {
+                let (a, b) = (_mm256_loadu_ps(ptr), _mm256_loadu_ps(ptr.add(8)));
+                let even = _mm256_shuffle_ps::<0b10_00_10_00>(a, b);
+                let odd = _mm256_shuffle_ps::<0b11_01_11_01>(a, b);
+                (
+                    Avx2(_mm256_castpd_ps(_mm256_permute4x64_pd::<0b11_01_10_00>(
+                        _mm256_castps_pd(even),
+                    ))),
+                    Avx2(_mm256_castpd_ps(_mm256_permute4x64_pd::<0b11_01_10_00>(
+                        _mm256_castps_pd(odd),
+                    ))),
+                )
+            }
         }
         #[inline(always)]
         unsafe fn store(self, ptr: *mut f32) {
@@ -195,6 +244,21 @@ mod x86 {
         unsafe fn load(ptr: *const f32) -> Self {
             // SAFETY: guaranteed by the caller.
             Avx512(unsafe { _mm512_loadu_ps(ptr) })
+        }
+        #[inline(always)]
+        unsafe fn load_deinterleaved(ptr: *const f32) -> (Self, Self) {
+            // SAFETY: guaranteed by the caller. Indices 0..16 pick from a, 16..32 from b.
+            unsafe {
+                let (a, b) = (_mm512_loadu_ps(ptr), _mm512_loadu_ps(ptr.add(16)));
+                let even =
+                    _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+                let odd =
+                    _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+                (
+                    Avx512(_mm512_permutex2var_ps(a, even, b)),
+                    Avx512(_mm512_permutex2var_ps(a, odd, b)),
+                )
+            }
         }
         #[inline(always)]
         unsafe fn store(self, ptr: *mut f32) {
@@ -420,3 +484,55 @@ macro_rules! dispatch {
     }};
 }
 pub(crate) use dispatch;
+
+/// Work generic over the lane type, for [`run_with_lanes`]: how crates outside the core
+/// write kernels once over [`Lanes`] and run them with the instruction set chosen at run
+/// time.
+pub trait LanesTask {
+    /// Runs the work with lane type `L`.
+    ///
+    /// # Safety
+    /// The CPU supports `L` (guaranteed when called through [`run_with_lanes`]).
+    unsafe fn run<L: Lanes>(&self);
+}
+
+/// Runs `task` with the lane type of `isa`, compiled for that instruction set (its AVX2
+/// and AVX-512 bodies are `#[target_feature]` functions, so `#[inline(always)]` lane
+/// code inside them uses those instructions).
+///
+/// # Errors
+/// [`crate::Error::InvalidArgument`] if this CPU cannot run `isa`.
+pub fn run_with_lanes<T: LanesTask>(isa: Isa, task: &T) -> Result<(), crate::Error> {
+    if !isa.is_supported() {
+        return Err(crate::Error::InvalidArgument {
+            name: "isa",
+            expected: "an instruction set this CPU supports",
+        });
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx,avx2")]
+    unsafe fn avx2<T: LanesTask>(task: &T) {
+        // SAFETY: forwarded (the instruction set was checked).
+        unsafe { task.run::<Avx2>() }
+    }
+    #[cfg(all(target_arch = "x86_64", powerpost_avx512))]
+    #[target_feature(enable = "avx,avx2,avx512f")]
+    unsafe fn avx512<T: LanesTask>(task: &T) {
+        // SAFETY: forwarded (the instruction set was checked).
+        unsafe { task.run::<Avx512>() }
+    }
+    // SAFETY (every arm): `isa` is supported (checked above), so its lane type and its
+    // entry point's target features run on this CPU.
+    unsafe {
+        match isa {
+            Isa::Scalar => task.run::<Scalar>(),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Sse2 => task.run::<Sse2>(),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => avx2(task),
+            #[cfg(all(target_arch = "x86_64", powerpost_avx512))]
+            Isa::Avx512 => avx512(task),
+        }
+    }
+    Ok(())
+}

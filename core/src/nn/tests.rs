@@ -611,3 +611,50 @@ fn winograd_rejects_bad_buffers() {
         Err(Error::BufferLength { .. })
     ));
 }
+
+/// `load_deinterleaved` returns the even- and odd-indexed values in order on every
+/// instruction set (and `run_with_lanes` refuses one this CPU lacks).
+#[test]
+fn deinterleaving_load_splits_even_and_odd() {
+    use super::simd::{run_with_lanes, Lanes, LanesTask};
+    use core::cell::RefCell;
+    struct Split {
+        input: [f32; 32],
+        out: RefCell<(Vec<f32>, Vec<f32>)>,
+    }
+    impl LanesTask for Split {
+        #[inline(always)]
+        unsafe fn run<L: Lanes>(&self) {
+            let (mut even, mut odd) = ([f32::NAN; 16], [f32::NAN; 16]);
+            // SAFETY: 32 inputs ≥ 2 × LANES; 16 outputs ≥ LANES.
+            unsafe {
+                let (e, o) = L::load_deinterleaved(self.input.as_ptr());
+                e.store(even.as_mut_ptr());
+                o.store(odd.as_mut_ptr());
+            }
+            *self.out.borrow_mut() = (even[..L::LANES].to_vec(), odd[..L::LANES].to_vec());
+        }
+    }
+    for isa in Isa::all_supported() {
+        let task = Split {
+            input: core::array::from_fn(|j| j as f32 * 1.5 - 7.0),
+            out: RefCell::new((Vec::new(), Vec::new())),
+        };
+        run_with_lanes(isa, &task).unwrap();
+        let (even, odd) = task.out.into_inner();
+        assert_eq!(even.len(), isa.lanes(), "{isa:?}");
+        for (j, (e, o)) in even.iter().zip(&odd).enumerate() {
+            assert_eq!(*e, task.input[2 * j], "{isa:?} even {j}");
+            assert_eq!(*o, task.input[2 * j + 1], "{isa:?} odd {j}");
+        }
+    }
+    for name in ["avx512", "avx2"] {
+        if let Some(isa) = Isa::from_name(name).filter(|isa| !isa.is_supported()) {
+            let task = Split {
+                input: [0.0; 32],
+                out: RefCell::new((Vec::new(), Vec::new())),
+            };
+            assert!(run_with_lanes(isa, &task).is_err());
+        }
+    }
+}

@@ -363,55 +363,18 @@ unsafe fn run_item<L: Lanes>(
             let (data, channels) = plan.sources[s];
             for local in 0..channels {
                 let input = data.add((b * channels + local) * plane);
-                for r in 0..4 {
-                    let e = core::slice::from_raw_parts_mut(even_odd.add(2 * r * ly.row), ly.row);
-                    let o =
-                        core::slice::from_raw_parts_mut(even_odd.add((2 * r + 1) * ly.row), ly.row);
-                    let pr = 2 * ty + r;
-                    // Cells 2·tx0 .. 2·(tx0 + n) + 2 of the padded row (the last one may lie
-                    // past an odd-width plane), split into even and odd columns.
-                    let mut filled = 0;
-                    if pr < g.height + 2 {
-                        let c0 = 2 * tx0;
-                        let pairs = (n + 1).min((stride - c0) / 2);
-                        let row =
-                            core::slice::from_raw_parts(input.add(pr * stride + c0), 2 * pairs);
-                        for ((pair, ek), ok) in
-                            row.chunks_exact(2).zip(e.iter_mut()).zip(o.iter_mut())
-                        {
-                            *ek = pair[0];
-                            *ok = pair[1];
-                        }
-                        filled = pairs;
-                        if pairs == n {
-                            // Odd width: the even cell of the last pair is the ring column.
-                            e[n] = *input.add(pr * stride + c0 + 2 * n);
-                            o[n] = 0.0;
-                            filled = n + 1;
-                        }
-                    }
-                    e[filled..=tiles].fill(0.0);
-                    o[filled..=tiles].fill(0.0);
-                }
-                let mut k = 0;
-                while k < tiles {
-                    let mut h = [[L::splat(0.0); 4]; 4];
-                    for (r, hr) in h.iter_mut().enumerate() {
-                        let e = even_odd.add(2 * r * ly.row + k);
-                        let o = e.add(ly.row);
-                        let (d0, d1) = (L::load(e), L::load(o));
-                        let (d2, d3) = (L::load(e.add(1)), L::load(o.add(1)));
-                        *hr = [d0.sub(d2), d1.add(d2), d2.sub(d1), d1.sub(d3)];
-                    }
-                    let base = v.add(ic * tiles + k);
-                    for c in 0..4 {
-                        h[0][c].sub(h[2][c]).store(base.add(c * ly.v_plane));
-                        h[1][c].add(h[2][c]).store(base.add((4 + c) * ly.v_plane));
-                        h[2][c].sub(h[1][c]).store(base.add((8 + c) * ly.v_plane));
-                        h[1][c].sub(h[3][c]).store(base.add((12 + c) * ly.v_plane));
-                    }
-                    k += L::LANES;
-                }
+                transform_input::<L>(
+                    g,
+                    input,
+                    ty,
+                    tx0,
+                    n,
+                    tiles,
+                    even_odd,
+                    ly.row,
+                    v.add(ic * tiles),
+                    ly.v_plane,
+                );
                 ic += 1;
             }
         }
@@ -501,6 +464,92 @@ unsafe fn run_item<L: Lanes>(
             if tx0 == 0 && ty + 1 == plan.tile_rows {
                 out.slice(base + (g.height + 1) * stride, stride).fill(0.0);
             }
+        }
+    }
+}
+
+/// The input transform (`V = Bᵀ d B`, module docs) of one input channel for the tiles
+/// `tx0 .. tx0 + n` of tile row `ty`, lanes over tiles: writes `V[ξ][k]` to
+/// `v[ξ · v_plane + k]` for `k` in `0..tiles` (tiles past `n` get the transform of
+/// `+0.0` cells). The padded input row cells are first split into even and odd columns in
+/// `even_odd` (copies), so every step is a unit-stride vector load. Shared by the forward
+/// kernel and the trainer's weight gradient.
+///
+/// # Safety
+/// `input` points to one padded plane of `geometry`; `n >= 1`, `tx0 + n` at most the
+/// tiles across the map, `n <= tiles`, `tiles` a multiple of `L::LANES`; `even_odd` is
+/// valid for `8 × row` writes with `row >= tiles + 1`; `v` is valid for writes at
+/// `ξ · v_plane + k`, `ξ < 16`, `k < tiles`; the CPU runs `L`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+#[allow(clippy::needless_range_loop)] // index loops mirror the transforms' formulas
+pub unsafe fn transform_input<L: Lanes>(
+    g: Geometry,
+    input: *const f32,
+    ty: usize,
+    tx0: usize,
+    n: usize,
+    tiles: usize,
+    even_odd: *mut f32,
+    row: usize,
+    v: *mut f32,
+    v_plane: usize,
+) {
+    let stride = g.stride();
+    // SAFETY (whole body): by the preconditions; the even/odd rows are read up to index
+    // `tiles < row`, the input rows below `height + 2` and columns below `stride`.
+    unsafe {
+        for r in 0..4 {
+            let e = core::slice::from_raw_parts_mut(even_odd.add(2 * r * row), row);
+            let o = core::slice::from_raw_parts_mut(even_odd.add((2 * r + 1) * row), row);
+            let pr = 2 * ty + r;
+            // Cells 2·tx0 .. 2·(tx0 + n) + 2 of the padded row (the last one may lie
+            // past an odd-width plane), split into even and odd columns.
+            let mut filled = 0;
+            if pr < g.height + 2 {
+                let c0 = 2 * tx0;
+                let pairs = (n + 1).min((stride - c0) / 2);
+                let line = input.add(pr * stride + c0);
+                let mut j = 0;
+                while j + L::LANES <= pairs {
+                    let (even, odd) = L::load_deinterleaved(line.add(2 * j));
+                    even.store(e.as_mut_ptr().add(j));
+                    odd.store(o.as_mut_ptr().add(j));
+                    j += L::LANES;
+                }
+                for j in j..pairs {
+                    e[j] = *line.add(2 * j);
+                    o[j] = *line.add(2 * j + 1);
+                }
+                filled = pairs;
+                if pairs == n {
+                    // Odd width: the even cell of the last pair is the ring column.
+                    e[n] = *input.add(pr * stride + c0 + 2 * n);
+                    o[n] = 0.0;
+                    filled = n + 1;
+                }
+            }
+            e[filled..=tiles].fill(0.0);
+            o[filled..=tiles].fill(0.0);
+        }
+        let mut k = 0;
+        while k < tiles {
+            let mut h = [[L::splat(0.0); 4]; 4];
+            for (r, hr) in h.iter_mut().enumerate() {
+                let e = even_odd.add(2 * r * row + k);
+                let o = e.add(row);
+                let (d0, d1) = (L::load(e), L::load(o));
+                let (d2, d3) = (L::load(e.add(1)), L::load(o.add(1)));
+                *hr = [d0.sub(d2), d1.add(d2), d2.sub(d1), d1.sub(d3)];
+            }
+            let base = v.add(k);
+            for c in 0..4 {
+                h[0][c].sub(h[2][c]).store(base.add(c * v_plane));
+                h[1][c].add(h[2][c]).store(base.add((4 + c) * v_plane));
+                h[2][c].sub(h[1][c]).store(base.add((8 + c) * v_plane));
+                h[1][c].sub(h[3][c]).store(base.add((12 + c) * v_plane));
+            }
+            k += L::LANES;
         }
     }
 }

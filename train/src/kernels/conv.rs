@@ -9,7 +9,9 @@
 //!   `wᵀ[i][o][k'] = w[o][i][K²−1−k]`; it runs on the core's forward kernel
 //!   ([`network_conv`]: Winograd F(2×2, 3×3) for 3 × 3, direct for 1 × 1;
 //!   [`conv_input_grad`]).
-//! - **Weight gradient**: `dw[o][i][k] = Σ_b Σ_p dy[b][o][p] · x[b][i][p + off_k]`;
+//! - **Weight gradient** (the network's 1 × 1 layers; its 3 × 3 layers take theirs through
+//!   the Winograd transforms, [`super::winograd_grad`]):
+//!   `dw[o][i][k] = Σ_b Σ_p dy[b][o][p] · x[b][i][p + off_k]`;
 //!   **bias gradient** `db[b][o] = Σ_p dy[b][o][p]` (per item, for the per-item biases).
 //!   For each batch item the pixel sum runs over the flattened interior range `p0..p1`
 //!   (ring cells between rows carry `dy = 0`) with eight lane partial sums (pixel

@@ -18,6 +18,7 @@ pub mod conv;
 pub mod linear;
 pub mod norm;
 pub mod resample;
+pub mod winograd_grad;
 
 use powerpost_core::error::Error;
 use powerpost_core::nn::simd::Isa;
