@@ -3,8 +3,8 @@
 //! Kernels are written once, generic over [`Lanes`], and instantiated for each instruction
 //! set: [`Scalar`] (1 lane, any CPU), [`Sse2`] (4 lanes, every x86-64), [`Avx2`] (8 lanes)
 //! and [`Avx512`] (16 lanes, AVX-512 Foundation).
-//! Only lane-wise `+`, `−`, `×`, loads (also one that splits even and odd elements),
-//! stores and broadcasts exist here: each lane computes
+//! Only lane-wise `+`, `−`, `×`, loads and stores (also ones that split even and odd
+//! elements apart or weave them together) and broadcasts exist here: each lane computes
 //! one output with exactly the operations, in exactly the order, of the scalar code, so the
 //! result bits do not depend on the lane count. There is deliberately no fused
 //! multiply-add.
@@ -46,6 +46,24 @@ pub trait Lanes: Copy {
         }
         // SAFETY: the arrays hold 16 ≥ LANES values (every implementation has ≤ 16 lanes).
         unsafe { (Self::load(even.as_ptr()), Self::load(odd.as_ptr())) }
+    }
+    /// Stores `2 × LANES` values to `ptr`: `even[0], odd[0], even[1], odd[1], …` (the
+    /// inverse of [`Lanes::load_deinterleaved`], a copy).
+    ///
+    /// # Safety
+    /// `ptr` must be valid for writing `2 × LANES` f32 values.
+    #[inline(always)]
+    unsafe fn store_interleaved(even: Self, odd: Self, ptr: *mut f32) {
+        let (mut e, mut o) = ([0.0f32; 16], [0.0f32; 16]);
+        // SAFETY: the arrays hold 16 ≥ LANES values; `ptr` as guaranteed by the caller.
+        unsafe {
+            even.store(e.as_mut_ptr());
+            odd.store(o.as_mut_ptr());
+            for j in 0..Self::LANES.min(16) {
+                *ptr.add(2 * j) = e[j];
+                *ptr.add(2 * j + 1) = o[j];
+            }
+        }
     }
     /// Lane-wise `self + other`.
     fn add(self, other: Self) -> Self;
@@ -122,6 +140,14 @@ mod x86 {
             }
         }
         #[inline(always)]
+        unsafe fn store_interleaved(even: Self, odd: Self, ptr: *mut f32) {
+            // SAFETY: guaranteed by the caller.
+            unsafe {
+                _mm_storeu_ps(ptr, _mm_unpacklo_ps(even.0, odd.0));
+                _mm_storeu_ps(ptr.add(4), _mm_unpackhi_ps(even.0, odd.0));
+            }
+        }
+        #[inline(always)]
         unsafe fn store(self, ptr: *mut f32) {
             // SAFETY: guaranteed by the caller.
             unsafe { _mm_storeu_ps(ptr, self.0) }
@@ -177,6 +203,17 @@ mod x86 {
                         _mm256_castps_pd(odd),
                     ))),
                 )
+            }
+        }
+        #[inline(always)]
+        unsafe fn store_interleaved(even: Self, odd: Self, ptr: *mut f32) {
+            // SAFETY: guaranteed by the caller. The unpacks interleave within each 128-bit
+            // half; the lane permutes put the four pairs of each output in order.
+            unsafe {
+                let lo = _mm256_unpacklo_ps(even.0, odd.0);
+                let hi = _mm256_unpackhi_ps(even.0, odd.0);
+                _mm256_storeu_ps(ptr, _mm256_permute2f128_ps::<0x20>(lo, hi));
+                _mm256_storeu_ps(ptr.add(8), _mm256_permute2f128_ps::<0x31>(lo, hi));
             }
         }
         #[inline(always)]
@@ -258,6 +295,18 @@ mod x86 {
                     Avx512(_mm512_permutex2var_ps(a, even, b)),
                     Avx512(_mm512_permutex2var_ps(a, odd, b)),
                 )
+            }
+        }
+        #[inline(always)]
+        unsafe fn store_interleaved(even: Self, odd: Self, ptr: *mut f32) {
+            // SAFETY: guaranteed by the caller. Indices 0..16 pick from `even`, 16..32 from
+            // `odd`.
+            unsafe {
+                let lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+                let hi =
+                    _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+                _mm512_storeu_ps(ptr, _mm512_permutex2var_ps(even.0, lo, odd.0));
+                _mm512_storeu_ps(ptr.add(16), _mm512_permutex2var_ps(even.0, hi, odd.0));
             }
         }
         #[inline(always)]

@@ -613,9 +613,10 @@ fn winograd_rejects_bad_buffers() {
 }
 
 /// `load_deinterleaved` returns the even- and odd-indexed values in order on every
-/// instruction set (and `run_with_lanes` refuses one this CPU lacks).
+/// instruction set, `store_interleaved` weaves them back and writes nothing more (and
+/// `run_with_lanes` refuses an instruction set this CPU lacks).
 #[test]
-fn deinterleaving_load_splits_even_and_odd() {
+fn deinterleaving_load_and_interleaving_store_are_inverse_copies() {
     use super::simd::{run_with_lanes, Lanes, LanesTask};
     use core::cell::RefCell;
     struct Split {
@@ -632,6 +633,18 @@ fn deinterleaving_load_splits_even_and_odd() {
                 e.store(even.as_mut_ptr());
                 o.store(odd.as_mut_ptr());
             }
+            // Woven back together, the values come back in their order.
+            let mut woven = [f32::NAN; 32];
+            // SAFETY: 32 outputs ≥ 2 × LANES.
+            unsafe {
+                L::store_interleaved(
+                    L::load(even.as_ptr()),
+                    L::load(odd.as_ptr()),
+                    woven.as_mut_ptr(),
+                )
+            };
+            assert_eq!(woven[..2 * L::LANES], self.input[..2 * L::LANES]);
+            assert!(woven[2 * L::LANES..].iter().all(|v| v.is_nan()));
             *self.out.borrow_mut() = (even[..L::LANES].to_vec(), odd[..L::LANES].to_vec());
         }
     }

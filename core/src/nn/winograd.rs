@@ -435,14 +435,23 @@ unsafe fn run_item<L: Lanes>(
                 let line = out.slice(base + start + x0, x1 - x0);
                 let left = core::slice::from_raw_parts(y.add(2 * row * tiles), n);
                 let right = core::slice::from_raw_parts(y.add((2 * row + 1) * tiles), n);
-                let mut pairs = line.chunks_exact_mut(2);
-                for ((pair, l), r) in (&mut pairs).zip(left).zip(right) {
-                    pair[0] = *l;
-                    pair[1] = *r;
+                let whole = line.len() / 2;
+                let mut j = 0;
+                while j + L::LANES <= whole {
+                    L::store_interleaved(
+                        L::load(left.as_ptr().add(j)),
+                        L::load(right.as_ptr().add(j)),
+                        line.as_mut_ptr().add(2 * j),
+                    );
+                    j += L::LANES;
                 }
-                if let [last] = pairs.into_remainder() {
+                for j in j..whole {
+                    line[2 * j] = left[j];
+                    line[2 * j + 1] = right[j];
+                }
+                if line.len() % 2 == 1 {
                     // Odd width: the last tile's left column only.
-                    *last = left[n - 1];
+                    line[2 * whole] = left[n - 1];
                 }
                 if plan.has_residual {
                     let res = plan.residual.add(base + start + x0);
