@@ -102,105 +102,23 @@ pub fn group_norm_backward(
     let mut parts = vec![0.0f32; 2 * batch * channels];
     let parts_shared = SharedMut::new(&mut parts);
     let gi = SharedMut::new(grad_in);
-    let plane_of = |b: usize, c: usize| -> &[f32] {
-        let first = &sources[0];
-        let (s, local) = if c < first.channels {
-            (first, c)
-        } else {
-            (&sources[1], c - first.channels)
-        };
-        &s.data[(b * s.channels + local) * plane..(b * s.channels + local + 1) * plane]
+    let job = GroupTask {
+        geometry,
+        sources,
+        norm,
+        grad_out,
+        grad_in: &gi,
+        parts: &parts_shared,
+        lanes,
+        channels,
+        batch,
+        cpg,
+        n,
+        inv_n,
     };
-    let row = |b: usize, c: usize, y: usize| -> &[f32] {
-        let start = geometry.index(y, 0);
-        &plane_of(b, c)[start..start + geometry.width]
-    };
-    exec.for_each(batch * norm.groups, &|task| {
-        let (b, g) = (task / norm.groups, task % norm.groups);
-        let chans = g * cpg..(g + 1) * cpg;
-        // Forward statistics, exactly as the core computes them.
-        let mut sum = Sum8::new();
-        for c in chans.clone() {
-            for y in 0..geometry.height {
-                sum.extend(row(b, c, y));
-            }
-        }
-        let mean = sum.total() * inv_n;
-        let mut sq = Sum8::new();
-        for c in chans.clone() {
-            for y in 0..geometry.height {
-                sq.extend_squared_deviation(row(b, c, y), mean);
-            }
-        }
-        let var = sq.total() * inv_n;
-        let inv_std = detmath::rsqrt(var + norm.eps);
-        // Pass 1 (per channel): g = d_out · silu'(y) into the gradient plane, and the
-        // channel sums of g and g·x̂.
-        let mut dbeta = vec![0.0f64; cpg];
-        let mut dgamma = vec![0.0f64; cpg];
-        let (p0, p1) = (
-            geometry.index(0, 0),
-            geometry.index(geometry.height - 1, geometry.width - 1) + 1,
-        );
-        for (k, c) in chans.clone().enumerate() {
-            let scale = norm.gamma[c] * inv_std;
-            let shift = norm.beta[c] - mean * scale;
-            // SAFETY: this task owns plane (b, c) of the input gradient.
-            let dst = unsafe { gi.slice((b * channels + c) * plane, plane) };
-            let go = &grad_out[(b * channels + c) * plane..(b * channels + c + 1) * plane];
-            // g over the whole flattened interior range at once (the ring cells between
-            // rows are computed too, then zeroed): element-wise, so the same bits as row
-            // by row, with more independent values in flight.
-            gradient_plane(
-                lanes,
-                norm.silu,
-                &plane_of(b, c)[p0..p1],
-                &go[p0..p1],
-                &mut dst[p0..p1],
-                scale,
-                shift,
-            );
-            zero_ring_rows(geometry, dst, 0, geometry.height);
-            for y in 0..geometry.height {
-                let start = geometry.index(y, 0);
-                let (sb, sg) = row_sums(
-                    row(b, c, y),
-                    &dst[start..start + geometry.width],
-                    mean,
-                    inv_std,
-                );
-                dbeta[k] += sb;
-                dgamma[k] += sg;
-            }
-        }
-        let (mut a, mut bsum) = (0.0f64, 0.0f64);
-        for (k, c) in chans.clone().enumerate() {
-            a += norm.gamma[c] as f64 * dbeta[k];
-            bsum += norm.gamma[c] as f64 * dgamma[k];
-        }
-        let (a_n, b_n) = ((a / n as f64) as f32, (bsum / n as f64) as f32);
-        // Pass 2: d_e = inv_std · (γ_c·g − A/n − x̂·B/n).
-        for (k, c) in chans.enumerate() {
-            // SAFETY: as above; entries (b, c) of the parts belong to this task too.
-            let dst = unsafe { gi.slice((b * channels + c) * plane, plane) };
-            let gamma = norm.gamma[c];
-            for y in 0..geometry.height {
-                let start = geometry.index(y, 0);
-                for (o, &e) in dst[start..start + geometry.width]
-                    .iter_mut()
-                    .zip(row(b, c, y))
-                {
-                    let xhat = (e - mean) * inv_std;
-                    *o = inv_std * ((gamma * *o - a_n) - xhat * b_n);
-                }
-            }
-            // SAFETY: see above.
-            unsafe {
-                parts_shared.slice(b * channels + c, 1)[0] = dgamma[k] as f32;
-                parts_shared.slice((batch + b) * channels + c, 1)[0] = dbeta[k] as f32;
-            }
-        }
-    });
+    // The statistics, the row sums and pass 2 compiled for the instruction set too
+    // (element-wise or in fixed lanes, so the same bits on every one).
+    exec.for_each(batch * norm.groups, &|task| job.run_with_isa(task));
     gamma_grad.fill(0.0);
     beta_grad.fill(0.0);
     for b in 0..batch {
@@ -210,6 +128,163 @@ pub fn group_norm_backward(
         }
     }
     Ok(())
+}
+
+/// One (batch item, group) task of [`group_norm_backward`].
+struct GroupTask<'a> {
+    geometry: Geometry,
+    sources: &'a [Source<'a>],
+    norm: &'a NormSpec<'a>,
+    grad_out: &'a [f32],
+    grad_in: &'a SharedMut<f32>,
+    parts: &'a SharedMut<f32>,
+    lanes: usize,
+    channels: usize,
+    batch: usize,
+    cpg: usize,
+    n: usize,
+    inv_n: f32,
+}
+
+impl GroupTask<'_> {
+    /// Plane `c` of batch item `b` of the concatenated sources.
+    #[inline(always)]
+    fn plane_of(&self, b: usize, c: usize) -> &[f32] {
+        let plane = self.geometry.plane_len();
+        let first = &self.sources[0];
+        let (s, local) = if c < first.channels {
+            (first, c)
+        } else {
+            (&self.sources[1], c - first.channels)
+        };
+        &s.data[(b * s.channels + local) * plane..(b * s.channels + local + 1) * plane]
+    }
+
+    /// Row `y` (map pixels only) of plane `c` of item `b`.
+    #[inline(always)]
+    fn row(&self, b: usize, c: usize, y: usize) -> &[f32] {
+        let start = self.geometry.index(y, 0);
+        &self.plane_of(b, c)[start..start + self.geometry.width]
+    }
+
+    /// Runs task `task` in a function compiled for the instruction set of `lanes` (16:
+    /// AVX-512, 8: AVX2, otherwise the baseline), so that its inlined loops use those
+    /// instructions; every operation is element-wise or in fixed lanes, so the bits are
+    /// the same on each. The CPU runs `lanes` (checked by the caller).
+    fn run_with_isa(&self, task: usize) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            #[target_feature(enable = "avx,avx2,avx512f")]
+            unsafe fn avx512(t: &GroupTask<'_>, task: usize) {
+                t.run(task)
+            }
+            #[target_feature(enable = "avx,avx2")]
+            unsafe fn avx2(t: &GroupTask<'_>, task: usize) {
+                t.run(task)
+            }
+            match self.lanes {
+                // SAFETY: AVX-512F is available (checked by `group_norm_backward`).
+                16 => return unsafe { avx512(self, task) },
+                // SAFETY: AVX2 is available (checked by `group_norm_backward`).
+                8 => return unsafe { avx2(self, task) },
+                _ => {}
+            }
+        }
+        self.run(task)
+    }
+
+    /// The task: the forward's statistics, pass 1 and its sums, pass 2.
+    #[inline(always)]
+    fn run(&self, task: usize) {
+        let plane = self.geometry.plane_len();
+        let (b, g) = (task / self.norm.groups, task % self.norm.groups);
+        let chans = g * self.cpg..(g + 1) * self.cpg;
+        // Forward statistics, exactly as the core computes them.
+        let mut sum = Sum8::new();
+        for c in chans.clone() {
+            for y in 0..self.geometry.height {
+                sum.extend(self.row(b, c, y));
+            }
+        }
+        let mean = sum.total() * self.inv_n;
+        let mut sq = Sum8::new();
+        for c in chans.clone() {
+            for y in 0..self.geometry.height {
+                sq.extend_squared_deviation(self.row(b, c, y), mean);
+            }
+        }
+        let var = sq.total() * self.inv_n;
+        let inv_std = detmath::rsqrt(var + self.norm.eps);
+        // Pass 1 (per channel): g = d_out · silu'(y) into the gradient plane, and the
+        // channel sums of g and g·x̂.
+        let mut dbeta = vec![0.0f64; self.cpg];
+        let mut dgamma = vec![0.0f64; self.cpg];
+        let (p0, p1) = (
+            self.geometry.index(0, 0),
+            self.geometry
+                .index(self.geometry.height - 1, self.geometry.width - 1)
+                + 1,
+        );
+        for (k, c) in chans.clone().enumerate() {
+            let scale = self.norm.gamma[c] * inv_std;
+            let shift = self.norm.beta[c] - mean * scale;
+            // SAFETY: this task owns plane (b, c) of the input gradient.
+            let dst = unsafe { self.grad_in.slice((b * self.channels + c) * plane, plane) };
+            let go = &self.grad_out
+                [(b * self.channels + c) * plane..(b * self.channels + c + 1) * plane];
+            // g over the whole flattened interior range at once (the ring cells between
+            // rows are computed too, then zeroed): element-wise, so the same bits as row
+            // by row, with more independent values in flight.
+            gradient_plane(
+                self.lanes,
+                self.norm.silu,
+                &self.plane_of(b, c)[p0..p1],
+                &go[p0..p1],
+                &mut dst[p0..p1],
+                scale,
+                shift,
+            );
+            zero_ring_rows(self.geometry, dst, 0, self.geometry.height);
+            for y in 0..self.geometry.height {
+                let start = self.geometry.index(y, 0);
+                let (sb, sg) = row_sums(
+                    self.row(b, c, y),
+                    &dst[start..start + self.geometry.width],
+                    mean,
+                    inv_std,
+                );
+                dbeta[k] += sb;
+                dgamma[k] += sg;
+            }
+        }
+        let (mut a, mut bsum) = (0.0f64, 0.0f64);
+        for (k, c) in chans.clone().enumerate() {
+            a += self.norm.gamma[c] as f64 * dbeta[k];
+            bsum += self.norm.gamma[c] as f64 * dgamma[k];
+        }
+        let (a_n, b_n) = ((a / self.n as f64) as f32, (bsum / self.n as f64) as f32);
+        // Pass 2: d_e = inv_std · (γ_c·g − A/n − x̂·B/n).
+        for (k, c) in chans.enumerate() {
+            // SAFETY: as above; entries (b, c) of the parts belong to this task too.
+            let dst = unsafe { self.grad_in.slice((b * self.channels + c) * plane, plane) };
+            let gamma = self.norm.gamma[c];
+            for y in 0..self.geometry.height {
+                let start = self.geometry.index(y, 0);
+                for (o, &e) in dst[start..start + self.geometry.width]
+                    .iter_mut()
+                    .zip(self.row(b, c, y))
+                {
+                    let xhat = (e - mean) * inv_std;
+                    *o = inv_std * ((gamma * *o - a_n) - xhat * b_n);
+                }
+            }
+            // SAFETY: see above.
+            unsafe {
+                self.parts.slice(b * self.channels + c, 1)[0] = dgamma[k] as f32;
+                self.parts.slice((self.batch + b) * self.channels + c, 1)[0] = dbeta[k] as f32;
+            }
+        }
+    }
 }
 
 /// Pass 1, element-wise part: `dst = d_out · silu'(e·scale + shift)` (or `d_out` without
@@ -312,6 +387,7 @@ fn gradient_plane_generic(
 
 /// Pass 1, sums over one row: `(Σ g, Σ g·x̂)` with `x̂ = (e − mean)·inv_std`, element `j`
 /// into lane `j mod 8`, lanes combined by [`super::combine8`].
+#[inline(always)]
 fn row_sums(e: &[f32], g: &[f32], mean: f32, inv_std: f32) -> (f64, f64) {
     let (mut sb, mut sg) = ([0.0f32; 8], [0.0f32; 8]);
     let (mut e8, mut g8) = (e.chunks_exact(8), g.chunks_exact(8));
