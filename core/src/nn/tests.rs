@@ -671,3 +671,31 @@ fn deinterleaving_load_and_interleaving_store_are_inverse_copies() {
         }
     }
 }
+
+/// The weight transform split over input channels gives the serial transform's values
+/// for any task count (including more tasks than input channels), and both refuse
+/// mis-sized buffers.
+#[test]
+fn parallel_weight_transform_equals_the_serial_one() {
+    use super::winograd::{transform_weights, transform_weights_parallel, transformed_weights_len};
+    for (cout, cin) in [(5, 3), (1, 1), (8, 2), (3, 13)] {
+        let weight = gaussian(900 + (cout * cin) as u64, cout * cin * 9);
+        let mut serial = vec![f32::NAN; transformed_weights_len(cout, cin)];
+        transform_weights(&weight, cout, cin, &mut serial).unwrap();
+        assert!(serial.iter().all(|v| v.is_finite()));
+        for threads in [1, 2, 3, 7] {
+            let mut parallel = vec![f32::NAN; serial.len()];
+            transform_weights_parallel(&Threads(threads), &weight, cout, cin, &mut parallel)
+                .unwrap();
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(
+                bits(&parallel),
+                bits(&serial),
+                "{cout}x{cin}, {threads} threads"
+            );
+        }
+        let mut short = vec![0.0; serial.len() - 1];
+        assert!(transform_weights_parallel(&Threads(2), &weight, cout, cin, &mut short).is_err());
+        assert!(transform_weights(&weight[1..], cout, cin, &mut serial).is_err());
+    }
+}

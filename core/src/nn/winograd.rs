@@ -96,6 +96,54 @@ pub fn transform_weights(
     in_channels: usize,
     transformed: &mut [f32],
 ) -> Result<(), Error> {
+    transform_weights_parallel(
+        &crate::exec::Serial,
+        weight,
+        out_channels,
+        in_channels,
+        transformed,
+    )
+}
+
+/// One input channel `i` of [`transform_weights`]: `rows[ξ][o] = U[ξ][i][o]` for every
+/// output channel `o` (each row `out_channels` long).
+fn transform_channel(
+    weight: &[f32],
+    out_channels: usize,
+    in_channels: usize,
+    i: usize,
+    rows: &mut [&mut [f32]; 16],
+) {
+    for o in 0..out_channels {
+        let g = &weight[(o * in_channels + i) * 9..][..9];
+        // t = G g: the columns of g, each mapped by g_rows.
+        let mut t = [[0.0f32; 3]; 4];
+        for c in 0..3 {
+            let column = g_rows(g[c], g[3 + c], g[6 + c]);
+            for (row, value) in t.iter_mut().zip(column) {
+                row[c] = value;
+            }
+        }
+        for (r, row) in t.iter().enumerate() {
+            for (c, value) in g_rows(row[0], row[1], row[2]).into_iter().enumerate() {
+                rows[r * 4 + c][o] = value;
+            }
+        }
+    }
+}
+
+/// [`transform_weights`] split over the input channels on `exec` (the same values: each
+/// is a fixed function of its nine weights).
+///
+/// # Errors
+/// As [`transform_weights`].
+pub fn transform_weights_parallel(
+    exec: &dyn Executor,
+    weight: &[f32],
+    out_channels: usize,
+    in_channels: usize,
+    transformed: &mut [f32],
+) -> Result<(), Error> {
     check_len(
         "winograd weight",
         weight.len(),
@@ -106,26 +154,18 @@ pub fn transform_weights(
         transformed.len(),
         transformed_weights_len(out_channels, in_channels),
     )?;
-    // Input channel outer, output channel inner: each of the 16 planes is written in
-    // order (the kernels are read with a stride instead).
-    for i in 0..in_channels {
-        for o in 0..out_channels {
-            let g = &weight[(o * in_channels + i) * 9..][..9];
-            // t = G g: the columns of g, each mapped by g_rows.
-            let mut t = [[0.0f32; 3]; 4];
-            for c in 0..3 {
-                let column = g_rows(g[c], g[3 + c], g[6 + c]);
-                for (row, value) in t.iter_mut().zip(column) {
-                    row[c] = value;
-                }
-            }
-            for (r, row) in t.iter().enumerate() {
-                for (c, value) in g_rows(row[0], row[1], row[2]).into_iter().enumerate() {
-                    transformed[((r * 4 + c) * in_channels + i) * out_channels + o] = value;
-                }
-            }
+    let tasks = exec.threads().clamp(1, in_channels.max(1));
+    let shared = SharedMut::new(transformed);
+    exec.for_each(tasks, &|task| {
+        for i in task * in_channels / tasks..(task + 1) * in_channels / tasks {
+            // SAFETY: the rows (ξ, i) of input channel i are disjoint from each other and
+            // belong to this task alone (each task has its own input channels).
+            let mut rows: [&mut [f32]; 16] = core::array::from_fn(|xi| unsafe {
+                shared.slice((xi * in_channels + i) * out_channels, out_channels)
+            });
+            transform_channel(weight, out_channels, in_channels, i, &mut rows);
         }
-    }
+    });
     Ok(())
 }
 
@@ -714,7 +754,13 @@ pub fn network_conv(
     }
     let slots = (scratch.len() - weights) / slot;
     let (transformed, rest) = scratch.split_at_mut(weights);
-    transform_weights(conv.weight, conv.out_channels, in_channels, transformed)?;
+    transform_weights_parallel(
+        exec,
+        conv.weight,
+        conv.out_channels,
+        in_channels,
+        transformed,
+    )?;
     conv3x3_winograd(
         exec,
         isa,
