@@ -138,10 +138,14 @@ pub fn check_conv(
     Ok(in_channels)
 }
 
-/// The checks every convolution (direct or Winograd) runs first, in this order: one or
-/// two sources, a non-empty map and batch, each source's length. Returns the total input
-/// channel count.
-pub(crate) fn check_inputs(
+/// The checks every convolution (direct or Winograd, forward or gradient) runs first, in
+/// this order: one or two sources, a non-empty map and batch, each source's length.
+/// Returns the total input channel count.
+///
+/// # Errors
+/// [`Error::InvalidArgument`] for no or more than two sources or an empty map or batch;
+/// [`Error::BufferLength`] for a source of the wrong length.
+pub fn check_inputs(
     geometry: Geometry,
     batch: usize,
     sources: &[Source<'_>],

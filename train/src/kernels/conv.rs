@@ -47,7 +47,7 @@
 
 use super::combine8;
 use powerpost_core::exec::{Executor, SharedMut};
-use powerpost_core::nn::conv::{Conv, Source};
+use powerpost_core::nn::conv::{check_inputs, Conv, Source};
 use powerpost_core::nn::geometry::Geometry;
 use powerpost_core::nn::simd::Isa;
 use powerpost_core::nn::winograd::{network_conv, network_conv_scratch_len};
@@ -216,21 +216,8 @@ fn conv_weight_grad_with(
             expected: "1 or 3",
         });
     }
-    if sources.is_empty() || sources.len() > 2 || batch == 0 {
-        return Err(Error::InvalidArgument {
-            name: "sources",
-            expected: "one or two inputs",
-        });
-    }
+    let in_channels = check_inputs(geometry, batch, sources)?;
     let plane = geometry.plane_len();
-    let in_channels: usize = sources.iter().map(|s| s.channels).sum();
-    for s in sources {
-        powerpost_core::error::check_len(
-            "conv-grad input",
-            s.data.len(),
-            batch * s.channels * plane,
-        )?;
-    }
     let out_channels = grad_out.len() / (batch * plane).max(1);
     powerpost_core::error::check_len(
         "conv-grad output gradient",

@@ -43,7 +43,7 @@
 //! saved; bench/README.md "Session 14".)
 
 use powerpost_core::exec::{Executor, SharedMut};
-use powerpost_core::nn::conv::Source;
+use powerpost_core::nn::conv::{check_inputs, Source};
 use powerpost_core::nn::geometry::Geometry;
 use powerpost_core::nn::simd::{run_with_lanes, Isa, Lanes, LanesTask};
 use powerpost_core::nn::winograd::transform_input;
@@ -124,27 +124,8 @@ pub fn conv3x3_weight_grad(
     weight_grad: &mut [f32],
     bias_grad: &mut [f32],
 ) -> Result<(), Error> {
-    if sources.is_empty() || sources.len() > 2 || batch == 0 {
-        return Err(Error::InvalidArgument {
-            name: "sources",
-            expected: "one or two inputs and a non-empty batch",
-        });
-    }
-    if geometry.height == 0 || geometry.width == 0 {
-        return Err(Error::InvalidArgument {
-            name: "geometry",
-            expected: "non-empty feature maps",
-        });
-    }
+    let in_channels = check_inputs(geometry, batch, sources)?;
     let plane = geometry.plane_len();
-    let in_channels: usize = sources.iter().map(|s| s.channels).sum();
-    for s in sources {
-        powerpost_core::error::check_len(
-            "conv-grad input",
-            s.data.len(),
-            batch * s.channels * plane,
-        )?;
-    }
     let out_channels = bias_grad.len() / batch;
     powerpost_core::error::check_len("conv-grad bias", bias_grad.len(), batch * out_channels)?;
     powerpost_core::error::check_len(
