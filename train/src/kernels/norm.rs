@@ -22,7 +22,7 @@ use powerpost_core::exec::{Executor, SharedMut};
 use powerpost_core::nn::conv::Source;
 use powerpost_core::nn::geometry::{zero_ring_rows, Geometry};
 use powerpost_core::nn::norm::Sum8;
-use powerpost_core::nn::simd::Isa;
+use powerpost_core::nn::simd::{run_with_lanes, Isa, Lanes, LanesTask};
 use powerpost_core::Error;
 
 /// The forward's normalisation parameters.
@@ -74,7 +74,6 @@ pub fn group_norm_backward(
         });
     }
     super::check_isa(isa)?;
-    let lanes = super::tile_lanes(isa);
     let plane = geometry.plane_len();
     for s in sources {
         powerpost_core::error::check_len(
@@ -109,7 +108,6 @@ pub fn group_norm_backward(
         grad_out,
         grad_in: &gi,
         parts: &parts_shared,
-        lanes,
         channels,
         batch,
         cpg,
@@ -118,7 +116,10 @@ pub fn group_norm_backward(
     };
     // The statistics, the row sums and pass 2 compiled for the instruction set too
     // (element-wise or in fixed lanes, so the same bits on every one).
-    exec.for_each(batch * norm.groups, &|task| job.run_with_isa(task));
+    exec.for_each(batch * norm.groups, &|index| {
+        // The instruction set was checked above, so this cannot fail.
+        let _ = run_with_lanes(isa, &GroupJob { task: &job, index });
+    });
     gamma_grad.fill(0.0);
     beta_grad.fill(0.0);
     for b in 0..batch {
@@ -138,7 +139,6 @@ struct GroupTask<'a> {
     grad_out: &'a [f32],
     grad_in: &'a SharedMut<f32>,
     parts: &'a SharedMut<f32>,
-    lanes: usize,
     channels: usize,
     batch: usize,
     cpg: usize,
@@ -165,32 +165,6 @@ impl GroupTask<'_> {
     fn row(&self, b: usize, c: usize, y: usize) -> &[f32] {
         let start = self.geometry.index(y, 0);
         &self.plane_of(b, c)[start..start + self.geometry.width]
-    }
-
-    /// Runs task `task` in a function compiled for the instruction set of `lanes` (16:
-    /// AVX-512, 8: AVX2, otherwise the baseline), so that its inlined loops use those
-    /// instructions; every operation is element-wise or in fixed lanes, so the bits are
-    /// the same on each. The CPU runs `lanes` (checked by the caller).
-    fn run_with_isa(&self, task: usize) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            #[target_feature(enable = "avx,avx2,avx512f")]
-            unsafe fn avx512(t: &GroupTask<'_>, task: usize) {
-                t.run(task)
-            }
-            #[target_feature(enable = "avx,avx2")]
-            unsafe fn avx2(t: &GroupTask<'_>, task: usize) {
-                t.run(task)
-            }
-            match self.lanes {
-                // SAFETY: AVX-512F is available (checked by `group_norm_backward`).
-                16 => return unsafe { avx512(self, task) },
-                // SAFETY: AVX2 is available (checked by `group_norm_backward`).
-                8 => return unsafe { avx2(self, task) },
-                _ => {}
-            }
-        }
-        self.run(task)
     }
 
     /// The task: the forward's statistics, pass 1 and its sums, pass 2.
@@ -236,7 +210,6 @@ impl GroupTask<'_> {
             // rows are computed too, then zeroed): element-wise, so the same bits as row
             // by row, with more independent values in flight.
             gradient_plane(
-                self.lanes,
                 self.norm.silu,
                 &self.plane_of(b, c)[p0..p1],
                 &go[p0..p1],
@@ -287,81 +260,33 @@ impl GroupTask<'_> {
     }
 }
 
-/// Pass 1, element-wise part: `dst = d_out · silu'(e·scale + shift)` (or `d_out` without
-/// the activation) for equal-length slices; the AVX-512-compiled copy for `lanes` 16, the
-/// AVX2-compiled one for 8 (same operations, so the same bits). The CPU must run `lanes`
-/// ([`super::tile_lanes`] of a supported instruction set).
-fn gradient_plane(
-    lanes: usize,
-    silu: bool,
-    e: &[f32],
-    d_out: &[f32],
-    dst: &mut [f32],
-    scale: f32,
-    shift: f32,
-) {
-    #[cfg(target_arch = "x86_64")]
-    match lanes {
-        // SAFETY: AVX-512F is available (caller's promise).
-        16 => return unsafe { gradient_plane_avx512(silu, e, d_out, dst, scale, shift) },
-        // SAFETY: AVX2 is available (caller's promise).
-        8 => return unsafe { gradient_plane_avx2(silu, e, d_out, dst, scale, shift) },
-        _ => {}
+/// Task `index` of a [`GroupTask`], run by [`run_with_lanes`] inside a function compiled
+/// for the chosen instruction set, so that the statistics, both element passes and the
+/// row sums (all inlined) use its vectors; every operation is element-wise or in fixed
+/// lanes, so the bits are the same on each.
+struct GroupJob<'a, 'b> {
+    task: &'a GroupTask<'b>,
+    index: usize,
+}
+
+impl LanesTask for GroupJob<'_, '_> {
+    #[inline(always)]
+    unsafe fn run<L: Lanes>(&self) {
+        self.task.run(self.index)
     }
-    let _ = lanes;
-    gradient_plane_generic(silu, e, d_out, dst, scale, shift)
 }
 
-/// AVX2-compiled copy of [`gradient_plane_generic`].
-///
-/// # Safety
-/// AVX2 must be available.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn gradient_plane_avx2(
-    silu: bool,
-    e: &[f32],
-    d_out: &[f32],
-    dst: &mut [f32],
-    scale: f32,
-    shift: f32,
-) {
-    gradient_plane_generic(silu, e, d_out, dst, scale, shift)
-}
-
-/// AVX-512-compiled copy of [`gradient_plane_generic`].
-///
-/// # Safety
-/// AVX-512F must be available.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx,avx2,avx512f")]
-unsafe fn gradient_plane_avx512(
-    silu: bool,
-    e: &[f32],
-    d_out: &[f32],
-    dst: &mut [f32],
-    scale: f32,
-    shift: f32,
-) {
-    gradient_plane_generic(silu, e, d_out, dst, scale, shift)
-}
-
-/// Values per block of [`gradient_plane_generic`] (the block of
+/// Values per block of [`gradient_plane`] (the block of
 /// [`detmath::sigmoid_many`]: sixteen AVX2 vectors whose dependency chains overlap).
 const BLOCK: usize = 128;
 
-/// [`gradient_plane`] in blocks of [`BLOCK`]: `y = e·scale + shift`, `s = σ(y)` stage by
-/// stage ([`detmath::sigmoid_many`]), then `d_out · (s·(1 + y·(1 − s)))`, the operations
-/// of [`silu_grad`](super::silu_grad).
+/// Pass 1, element-wise part: `dst = d_out · silu'(e·scale + shift)` (or `d_out` without
+/// the activation) for equal-length slices, in blocks of [`BLOCK`]: `y = e·scale + shift`,
+/// `s = σ(y)` stage by stage ([`detmath::sigmoid_many`]), then `d_out · (s·(1 + y·(1 −
+/// s)))`, the operations of [`silu_grad`](super::silu_grad). Inlined into the task, which
+/// is compiled for the instruction set.
 #[inline(always)]
-fn gradient_plane_generic(
-    silu: bool,
-    e: &[f32],
-    d_out: &[f32],
-    dst: &mut [f32],
-    scale: f32,
-    shift: f32,
-) {
+fn gradient_plane(silu: bool, e: &[f32], d_out: &[f32], dst: &mut [f32], scale: f32, shift: f32) {
     let n = dst.len().min(e.len()).min(d_out.len());
     let (e, d_out, dst) = (&e[..n], &d_out[..n], &mut dst[..n]);
     if !silu {
@@ -484,8 +409,8 @@ mod tests {
         super::super::assert_overwritten_with_zero_ring(g, &grad_in);
     }
 
-    /// Pass 1 in its two blocked parts (the element-wise gradient, portable and every
-    /// vector copy this CPU runs, then the row sums) equals the element-by-element form bit for bit, on rows
+    /// Pass 1 in its two blocked parts (the element-wise gradient, portable and compiled
+    /// for every instruction set this CPU runs, then the row sums) equals the element-by-element form bit for bit, on rows
     /// with whole blocks and leftovers, with and without SiLU.
     #[test]
     fn blocked_pass_one_equals_reference() {
@@ -502,12 +427,36 @@ mod tests {
                 let sums = pass_one_reference(silu, &e, &d, &mut want, scale, shift, mean, inv_std);
                 let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                 let mut got = vec![f32::NAN; n];
-                gradient_plane_generic(silu, &e, &d, &mut got, scale, shift);
+                gradient_plane(silu, &e, &d, &mut got, scale, shift);
                 assert_eq!(bits(&got), bits(&want));
-                for lanes in Isa::all_supported().map(super::super::tile_lanes) {
-                    let mut got = vec![f32::NAN; n];
-                    gradient_plane(lanes, silu, &e, &d, &mut got, scale, shift);
-                    assert_eq!(bits(&got), bits(&want), "{lanes} lanes");
+                // Compiled for every instruction set this CPU runs, as the task runs it.
+                struct PassOne<'a> {
+                    silu: bool,
+                    e: &'a [f32],
+                    d: &'a [f32],
+                    scale: f32,
+                    shift: f32,
+                    got: std::cell::RefCell<Vec<f32>>,
+                }
+                impl LanesTask for PassOne<'_> {
+                    #[inline(always)]
+                    unsafe fn run<L: Lanes>(&self) {
+                        let mut got = self.got.borrow_mut();
+                        gradient_plane(self.silu, self.e, self.d, &mut got, self.scale, self.shift);
+                    }
+                }
+                for isa in Isa::all_supported() {
+                    let task = PassOne {
+                        silu,
+                        e: &e,
+                        d: &d,
+                        scale,
+                        shift,
+                        got: std::cell::RefCell::new(vec![f32::NAN; n]),
+                    };
+                    run_with_lanes(isa, &task).unwrap();
+                    let got = task.got.into_inner();
+                    assert_eq!(bits(&got), bits(&want), "{isa:?}");
                     assert_eq!(row_sums(&e, &got, mean, inv_std), sums);
                 }
             }
