@@ -857,20 +857,7 @@ mod tests {
 
     /// Deterministic pseudo-random values in [−1, 1) on the interior, zero ring.
     fn padded(g: Geometry, planes: usize, seed: u32) -> Vec<f32> {
-        let mut v = vec![0.0f32; planes * g.plane_len()];
-        let mut state = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
-        for p in 0..planes {
-            for y in 0..g.height {
-                for x in 0..g.width {
-                    state ^= state << 13;
-                    state ^= state >> 17;
-                    state ^= state << 5;
-                    v[p * g.plane_len() + g.index(y, x)] =
-                        (state >> 8) as f32 / (1u32 << 23) as f32 - 1.0;
-                }
-            }
-        }
-        v
+        super::super::padded_test_planes(g, planes, seed, 0.0)
     }
 
     /// Blocked kernel (AVX2 and portable copies) against the naive f64 sums, on shapes that

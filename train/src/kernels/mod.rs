@@ -62,6 +62,31 @@ pub(crate) fn check_isa(isa: Isa) -> Result<(), Error> {
     }
 }
 
+/// `planes` padded planes of `g` with deterministic pseudo-random values in [−1, 1) on
+/// the interior (xorshift from `seed`) and `ring` in the ring cells (test helper).
+#[cfg(test)]
+pub(crate) fn padded_test_planes(
+    g: powerpost_core::nn::geometry::Geometry,
+    planes: usize,
+    seed: u32,
+    ring: f32,
+) -> Vec<f32> {
+    let mut v = vec![ring; planes * g.plane_len()];
+    let mut state = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
+    for p in 0..planes {
+        for y in 0..g.height {
+            for x in 0..g.width {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                v[p * g.plane_len() + g.index(y, x)] =
+                    (state >> 8) as f32 / (1u32 << 23) as f32 - 1.0;
+            }
+        }
+    }
+    v
+}
+
 /// Asserts that every value of the planes in `values` is finite and every ring cell `+0`
 /// (test helper for kernels that must overwrite their whole output).
 #[cfg(test)]

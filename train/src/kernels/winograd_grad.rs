@@ -482,23 +482,7 @@ mod tests {
     use crate::exec::Pool;
     use powerpost_core::exec::Serial;
 
-    /// Deterministic values in [−1, 1) on the interior, `ring` in the ring cells.
-    fn padded(g: Geometry, planes: usize, seed: u32, ring: f32) -> Vec<f32> {
-        let mut v = vec![ring; planes * g.plane_len()];
-        let mut state = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
-        for p in 0..planes {
-            for yy in 0..g.height {
-                for xx in 0..g.width {
-                    state ^= state << 13;
-                    state ^= state >> 17;
-                    state ^= state << 5;
-                    v[p * g.plane_len() + g.index(yy, xx)] =
-                        (state >> 8) as f32 / (1u32 << 23) as f32 - 1.0;
-                }
-            }
-        }
-        v
-    }
+    use super::super::padded_test_planes as padded;
 
     /// The module docs' order, written plainly: one (b, t, ξ, o, i) at a time.
     fn reference(
