@@ -214,25 +214,32 @@ pub fn conv3x3_weight_grad(
             }
         });
     }
+    // dw = Gᵀ dU G, output channels split over the executor (each value a fixed function
+    // of its 16 sums).
     let du = &*first;
     let out_pad = layout.out_pad;
-    for o in 0..out_channels {
-        for i in 0..in_channels {
-            let at = |xi: usize| du[(xi * in_channels + i) * out_pad + o];
-            // Rows of dU (4 × 4) to 4 × 3, then columns to 3 × 3.
-            let mut t = [[0.0f32; 3]; 4];
-            for (r, row) in t.iter_mut().enumerate() {
-                *row = g_transpose(at(4 * r), at(4 * r + 1), at(4 * r + 2), at(4 * r + 3));
-            }
-            let out = &mut weight_grad[(o * in_channels + i) * 9..][..9];
-            for l in 0..3 {
-                let column = g_transpose(t[0][l], t[1][l], t[2][l], t[3][l]);
-                for (k, value) in column.into_iter().enumerate() {
-                    out[k * 3 + l] = value;
+    let tasks = exec.threads().clamp(1, out_channels);
+    let dw = SharedMut::new(weight_grad);
+    exec.for_each(tasks, &|task| {
+        for o in task * out_channels / tasks..(task + 1) * out_channels / tasks {
+            // SAFETY: row `o` of the weight gradient belongs to this task alone.
+            let row = unsafe { dw.slice(o * in_channels * 9, in_channels * 9) };
+            for (i, out) in row.chunks_exact_mut(9).enumerate() {
+                let at = |xi: usize| du[(xi * in_channels + i) * out_pad + o];
+                // Rows of dU (4 × 4) to 4 × 3, then columns to 3 × 3.
+                let mut t = [[0.0f32; 3]; 4];
+                for (r, row) in t.iter_mut().enumerate() {
+                    *row = g_transpose(at(4 * r), at(4 * r + 1), at(4 * r + 2), at(4 * r + 3));
+                }
+                for l in 0..3 {
+                    let column = g_transpose(t[0][l], t[1][l], t[2][l], t[3][l]);
+                    for (k, value) in column.into_iter().enumerate() {
+                        out[k * 3 + l] = value;
+                    }
                 }
             }
         }
-    }
+    });
     for b in 0..batch {
         bias_grad[b * out_channels..(b + 1) * out_channels]
             .copy_from_slice(&bias_pad[b * out_pad..b * out_pad + out_channels]);
