@@ -403,14 +403,25 @@ impl Isa {
     /// The fastest instruction set this CPU supports, at most the cap set with
     /// [`Isa::set_cap`] (none by default).
     pub fn detect() -> Isa {
+        let rank = Isa::fastest_supported_rank().min(CAP.load(Ordering::Relaxed));
+        Isa::ALL[usize::from(rank)]
+    }
+
+    /// [`Isa::rank`] of the fastest instruction set this CPU supports, detected once and
+    /// cached (kernels check support on every call, some once per task).
+    fn fastest_supported_rank() -> u8 {
         let mut best = DETECTED.load(Ordering::Relaxed);
         if best == 0 {
-            best = Isa::all_supported().map(Isa::rank).max().unwrap_or(0) + 1;
+            best = Isa::ALL
+                .into_iter()
+                .filter(|isa| isa.query_cpu())
+                .map(Isa::rank)
+                .max()
+                .unwrap_or(0)
+                + 1;
             DETECTED.store(best, Ordering::Relaxed);
         }
-        // The supported sets are a prefix of `ALL` (each one implies the narrower ones).
-        let rank = (best - 1).min(CAP.load(Ordering::Relaxed));
-        Isa::ALL[usize::from(rank)]
+        best - 1
     }
 
     /// Caps what [`Isa::detect`] returns at `cap` (`None` lifts the cap), for the whole
@@ -450,8 +461,15 @@ impl Isa {
         }
     }
 
-    /// Whether this CPU can run `self`.
+    /// Whether this CPU can run `self` (from the cached detection: the supported sets
+    /// are a prefix of [`Isa::ALL`], each one implying the narrower ones).
     pub fn is_supported(self) -> bool {
+        self.rank() <= Isa::fastest_supported_rank()
+    }
+
+    /// Asks the CPU (CPUID, XGETBV) whether it can run `self`. Slow under a hypervisor,
+    /// where CPUID exits to the host, so only [`Isa::fastest_supported_rank`] calls it.
+    fn query_cpu(self) -> bool {
         match self {
             Isa::Scalar => true,
             #[cfg(target_arch = "x86_64")]
@@ -584,4 +602,27 @@ pub fn run_with_lanes<T: LanesTask>(isa: Isa, task: &T) -> Result<(), crate::Err
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Isa;
+
+    /// The cached answer of `is_supported` is the CPU's own (CPUID, XGETBV) for every
+    /// instruction set, and the supported sets are a prefix of `Isa::ALL`, which the
+    /// cache relies on.
+    #[test]
+    fn cached_support_matches_the_cpu() {
+        let mut previous = true;
+        for isa in Isa::ALL {
+            let queried = isa.query_cpu();
+            assert_eq!(isa.is_supported(), queried, "{isa:?}");
+            assert!(
+                previous || !queried,
+                "{isa:?} supported after an unsupported one"
+            );
+            previous = queried;
+        }
+        assert!(Isa::Scalar.is_supported());
+    }
 }
