@@ -15,7 +15,7 @@ use powerpost_train::exec::Pool;
 use powerpost_train::kernels::conv::{
     conv_input_grad, conv_input_grad_scratch_len, conv_weight_grad,
 };
-use powerpost_train::kernels::norm::{group_norm_backward, NormSpec};
+use powerpost_train::kernels::norm::{forward_stats, group_norm_backward, NormSpec};
 use powerpost_train::kernels::winograd_grad::{
     conv3x3_weight_grad, conv3x3_weight_grad_scratch_len,
 };
@@ -200,23 +200,26 @@ fn main() {
         )
         .unwrap();
         t_ig.push(t.elapsed().as_secs_f64());
+        let sources = [Source {
+            data: &x,
+            channels: c,
+        }];
+        let spec = NormSpec {
+            groups: 8,
+            gamma: &gamma,
+            beta: &beta,
+            silu: true,
+        };
+        let stats = forward_stats(&exec, Isa::detect(), g, batch, &sources, &spec, 1e-5).unwrap();
         let t = Instant::now();
         group_norm_backward(
             &exec,
             Isa::detect(),
             g,
             batch,
-            &[Source {
-                data: &x,
-                channels: c,
-            }],
-            &NormSpec {
-                groups: 8,
-                gamma: &gamma,
-                beta: &beta,
-                eps: 1e-5,
-                silu: true,
-            },
+            &sources,
+            &spec,
+            &stats,
             &x,
             &mut dx,
             &mut dg,

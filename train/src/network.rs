@@ -67,7 +67,7 @@ use powerpost_core::exec::{Executor, SharedMut};
 use powerpost_core::nn::conv::{Conv, Source};
 use powerpost_core::nn::geometry::Geometry;
 use powerpost_core::nn::linear::{fourier_features, linear};
-use powerpost_core::nn::norm::{group_norm, GroupNorm};
+use powerpost_core::nn::norm::{group_norm_stats_len, group_norm_with_stats, GroupNorm};
 use powerpost_core::nn::resample::{avg_pool2, upsample_nearest2};
 use powerpost_core::nn::simd::Isa;
 use powerpost_core::nn::winograd::{network_conv, network_conv_scratch_len};
@@ -138,6 +138,9 @@ pub struct Tape {
     /// Tensor 0: the network input; tensor `i + 1`: operation `i`'s output (empty once
     /// dropped).
     tensors: Vec<Vec<f32>>,
+    /// Per operation: a group norm's per-(item, group) `mean` and `inv_std` from the
+    /// forward pass (empty for other operations), which its backward pass reads.
+    norm_stats: Vec<Vec<f32>>,
     /// The denoised estimates `D` of the last forward pass, `batch × height × width`.
     pub denoised: Vec<f32>,
     /// Buffers kept from earlier steps for reuse (stored activations and the backward
@@ -460,12 +463,14 @@ impl Network {
         let mut projection = vec![0.0; max_out];
         let mut bias = vec![0.0; nb * max_out];
         let mut in_slot = [0usize; SLOTS];
+        tape.norm_stats.resize_with(self.steps.len(), Vec::new);
         for (i, step) in self.steps.iter().enumerate() {
             let overwritten = std::mem::replace(&mut in_slot[step.op.dst()], i + 1);
             if !self.kept[overwritten] {
                 let dropped = std::mem::take(&mut tape.tensors[overwritten]);
                 tape.scratch.give(dropped);
             }
+            let mut stats = std::mem::take(&mut tape.norm_stats[i]);
             let out = self.run_op(
                 exec,
                 params,
@@ -474,7 +479,9 @@ impl Network {
                 step,
                 &mut projection,
                 &mut bias,
+                &mut stats,
             )?;
+            tape.norm_stats[i] = stats;
             tape.tensors.push(out);
         }
 
@@ -550,7 +557,8 @@ impl Network {
             .collect()
     }
 
-    /// Runs one operation forward; returns its output tensor.
+    /// Runs one operation forward; returns its output tensor (a group norm also fills
+    /// `stats` with its statistics).
     #[allow(clippy::too_many_arguments)]
     fn run_op(
         &self,
@@ -561,6 +569,7 @@ impl Network {
         step: &Step,
         projection: &mut [f32],
         bias: &mut [f32],
+        stats: &mut Vec<f32>,
     ) -> Result<Vec<f32>, Error> {
         let c = &self.config;
         let nb = tape.batch;
@@ -613,7 +622,8 @@ impl Network {
                 let mut out = tape
                     .scratch
                     .take_overwritten(nb * g.tensor_len(norm.channels()));
-                group_norm(
+                stats.resize(group_norm_stats_len(nb, norm.groups), 0.0);
+                group_norm_with_stats(
                     exec,
                     self.isa,
                     g,
@@ -627,6 +637,7 @@ impl Network {
                         silu: true,
                     },
                     &mut out,
+                    stats,
                 )?;
                 Ok(out)
             }
@@ -666,6 +677,7 @@ impl Network {
         let (h, w, nb) = (tape.height, tape.width, tape.batch);
         let n = h * w;
         check_len("tape", tape.tensors.len(), self.steps.len() + 1)?;
+        check_len("tape statistics", tape.norm_stats.len(), self.steps.len())?;
         check_len("params", params.len(), self.len)?;
         check_len("grad_denoised", grad_denoised.len(), nb * n)?;
         check_len("grads", grads.len(), self.len)?;
@@ -699,6 +711,7 @@ impl Network {
                 tape,
                 geometry,
                 step,
+                index: i,
             };
             match step.op {
                 Op::Conv(conv) => back.conv(&conv, g_out, grads, &mut g_emb, &mut pending)?,
@@ -768,6 +781,8 @@ struct Backward<'a> {
     tape: &'a Tape,
     geometry: Geometry,
     step: &'a Step,
+    /// The step's position in the program (its entry of the tape's statistics).
+    index: usize,
 }
 
 impl Backward<'_> {
@@ -948,7 +963,6 @@ impl Backward<'_> {
             groups: norm.groups,
             gamma: norm.gamma.of(self.params),
             beta: norm.beta.of(self.params),
-            eps: self.net.config.eps,
             silu: true,
         };
         let (gw, gb) = two_mut(grads, norm.gamma, norm.beta);
@@ -959,6 +973,7 @@ impl Backward<'_> {
             tape.batch,
             &Network::sources(tape, self.step, norm.sources()),
             &spec,
+            &tape.norm_stats[self.index],
             &g_out,
             &mut g_in,
             gw,

@@ -11,7 +11,7 @@ use powerpost_train::kernels::conv::{
     conv_input_grad, conv_input_grad_scratch_len, conv_weight_grad,
 };
 use powerpost_train::kernels::linear::linear_backward;
-use powerpost_train::kernels::norm::{group_norm_backward, NormSpec};
+use powerpost_train::kernels::norm::{forward_stats, group_norm_backward, NormSpec};
 use powerpost_train::kernels::resample::{avg_pool2_backward, upsample_nearest2_backward};
 use powerpost_train::kernels::winograd_grad::{
     conv3x3_weight_grad, conv3x3_weight_grad_scratch_len,
@@ -314,25 +314,37 @@ fn group_norm_gradients() {
             groups,
             gamma: &gamma,
             beta: &beta,
-            eps: eps as f32,
             silu,
         };
+        let sources = [
+            Source {
+                data: &xp0,
+                channels: c0,
+            },
+            Source {
+                data: &xp1,
+                channels: c1,
+            },
+        ];
+        // The forward's statistics, as the trainer keeps them.
+        let stats = forward_stats(
+            &Threads(2),
+            Isa::detect(),
+            g,
+            batch,
+            &sources,
+            &spec,
+            eps as f32,
+        )
+        .unwrap();
         group_norm_backward(
             &Threads(2),
             Isa::detect(),
             g,
             batch,
-            &[
-                Source {
-                    data: &xp0,
-                    channels: c0,
-                },
-                Source {
-                    data: &xp1,
-                    channels: c1,
-                },
-            ],
+            &sources,
             &spec,
+            &stats,
             &rp,
             &mut dx,
             &mut dg,

@@ -184,6 +184,53 @@ pub fn group_norm(
     norm: &GroupNorm<'_>,
     out: &mut [f32],
 ) -> Result<(), Error> {
+    run_group_norm(exec, isa, geometry, batch, sources, norm, out, None)
+}
+
+/// Length of the statistics [`group_norm_with_stats`] writes: `2 × batch × groups`.
+pub const fn group_norm_stats_len(batch: usize, groups: usize) -> usize {
+    2 * batch * groups
+}
+
+/// As [`group_norm`], and also writes each group's `mean` and `inv_std` (the contract's
+/// values, bit for bit) to `stats`: entry `2·(b·groups + g)` is the mean of group `g` of
+/// batch item `b`, the next one its `inv_std`. A backward pass reads them instead of
+/// recomputing them.
+///
+/// # Errors
+/// As [`group_norm`]; [`Error::BufferLength`] unless `stats` holds
+/// [`group_norm_stats_len`] values.
+#[allow(clippy::too_many_arguments)]
+pub fn group_norm_with_stats(
+    exec: &dyn Executor,
+    isa: Isa,
+    geometry: Geometry,
+    batch: usize,
+    sources: &[Source<'_>],
+    norm: &GroupNorm<'_>,
+    out: &mut [f32],
+    stats: &mut [f32],
+) -> Result<(), Error> {
+    check_len(
+        "group-norm statistics",
+        stats.len(),
+        group_norm_stats_len(batch, norm.groups),
+    )?;
+    run_group_norm(exec, isa, geometry, batch, sources, norm, out, Some(stats))
+}
+
+/// [`group_norm`] with optional statistics output.
+#[allow(clippy::too_many_arguments)]
+fn run_group_norm(
+    exec: &dyn Executor,
+    isa: Isa,
+    geometry: Geometry,
+    batch: usize,
+    sources: &[Source<'_>],
+    norm: &GroupNorm<'_>,
+    out: &mut [f32],
+    stats: Option<&mut [f32]>,
+) -> Result<(), Error> {
     let channels = check_group_norm(geometry, batch, sources, norm, out.len())?;
     if !isa.is_supported() {
         return Err(Error::InvalidArgument {
@@ -199,6 +246,7 @@ pub fn group_norm(
         cpg: channels / norm.groups,
         inv_n: detmath::recip(((channels / norm.groups) * geometry.pixels()) as f32),
         out: SharedMut::new(out),
+        stats: stats.map(SharedMut::new),
     };
     exec.for_each(batch * norm.groups, &|index| {
         let (b, g) = (index / norm.groups, index % norm.groups);
@@ -219,9 +267,10 @@ struct GroupTask<'a, 'b> {
     cpg: usize,
     inv_n: f32,
     out: SharedMut<f32>,
+    stats: Option<SharedMut<f32>>,
 }
 
-// SAFETY: `out` is only written through disjoint per-task regions (see `group_task`).
+// SAFETY: `out` and `stats` are only written through disjoint per-task regions (see `group_task`).
 unsafe impl Sync for GroupTask<'_, '_> {}
 
 impl GroupTask<'_, '_> {
@@ -281,6 +330,11 @@ unsafe fn group_task<L: Lanes>(task: &GroupTask<'_, '_>, b: usize, g: usize) {
     }
     let var = sq.total() * task.inv_n;
     let inv_std = detmath::rsqrt(var + task.norm.eps);
+    if let Some(stats) = &task.stats {
+        // SAFETY: entries 2·(b·groups + g) and the next belong to this task alone.
+        let own = unsafe { stats.slice(2 * (b * task.norm.groups + g), 2) };
+        own.copy_from_slice(&[mean, inv_std]);
+    }
     // All interior rows of a plane as one flattened run (the ring cells between rows are
     // computed too, then zeroed), so that SiLU runs on long blocks.
     let (first, last) = (

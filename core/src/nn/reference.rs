@@ -63,22 +63,8 @@ pub fn group_norm(
 ) {
     let cpg = c / groups;
     let n = cpg * h * w;
-    let inv_n = detmath::recip(n as f32);
     for g in 0..groups {
-        let values = &input[g * n..(g + 1) * n];
-        let mut partial = [0.0f32; 8];
-        for (k, &v) in values.iter().enumerate() {
-            partial[k % 8] += v;
-        }
-        let combine =
-            |s: [f32; 8]| ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
-        let mean = combine(partial) * inv_n;
-        let mut partial = [0.0f32; 8];
-        for (k, &v) in values.iter().enumerate() {
-            partial[k % 8] += (v - mean) * (v - mean);
-        }
-        let var = combine(partial) * inv_n;
-        let inv_std = detmath::rsqrt(var + eps);
+        let (mean, inv_std) = group_stats(&input[g * n..(g + 1) * n], eps);
         for ch in g * cpg..(g + 1) * cpg {
             let scale = gamma[ch] * inv_std;
             let shift = beta[ch] - mean * scale;
@@ -88,6 +74,24 @@ pub fn group_norm(
             }
         }
     }
+}
+
+/// Reference `(mean, inv_std)` of one group's values in the contract's order (value `k`
+/// into partial sum `k mod 8`).
+pub fn group_stats(values: &[f32], eps: f32) -> (f32, f32) {
+    let inv_n = detmath::recip(values.len() as f32);
+    let mut partial = [0.0f32; 8];
+    for (k, &v) in values.iter().enumerate() {
+        partial[k % 8] += v;
+    }
+    let combine = |s: [f32; 8]| ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+    let mean = combine(partial) * inv_n;
+    let mut partial = [0.0f32; 8];
+    for (k, &v) in values.iter().enumerate() {
+        partial[k % 8] += (v - mean) * (v - mean);
+    }
+    let var = combine(partial) * inv_n;
+    (mean, detmath::rsqrt(var + eps))
 }
 
 /// Reference 2×2 average pooling of `planes` planes of `h × w`.

@@ -8,7 +8,7 @@ use std::vec::Vec;
 use super::conv::{conv2d, Conv, Source};
 use super::geometry::{pad_into, unpad_from, Geometry};
 use super::linear::linear;
-use super::norm::{group_norm, GroupNorm};
+use super::norm::{group_norm, group_norm_stats_len, group_norm_with_stats, GroupNorm};
 use super::reference;
 use super::resample::{avg_pool2, upsample_nearest2};
 use super::simd::Isa;
@@ -196,12 +196,17 @@ fn group_norm_matches_reference_bit_for_bit() {
             .collect();
         for silu in [false, true] {
             let mut expected = Vec::new();
+            let mut expected_stats = Vec::new();
             for b in 0..batch {
                 let mut input = x0[b * c0 * g.pixels()..(b + 1) * c0 * g.pixels()].to_vec();
                 input.extend_from_slice(&x1[b * c1 * g.pixels()..(b + 1) * c1 * g.pixels()]);
                 let mut out = vec![0.0; c * g.pixels()];
                 reference::group_norm(&input, c, h, w, groups, &gamma, &beta, 1e-5, silu, &mut out);
                 expected.extend(out);
+                for group in input.chunks_exact(input.len() / groups) {
+                    let (mean, inv_std) = reference::group_stats(group, 1e-5);
+                    expected_stats.extend([mean, inv_std]);
+                }
             }
             let mut sources = vec![Source {
                 data: &p0,
@@ -236,6 +241,38 @@ fn group_norm_matches_reference_bit_for_bit() {
                         bits(&expected),
                         "case {case} silu {silu} isa {isa:?}"
                     );
+                    // With statistics: the same output, and the contract's mean and
+                    // inv_std of every (item, group).
+                    let mut with_stats = vec![f32::NAN; out.len()];
+                    let mut stats = vec![f32::NAN; group_norm_stats_len(batch, groups)];
+                    group_norm_with_stats(
+                        &Threads(threads),
+                        isa,
+                        g,
+                        batch,
+                        &sources,
+                        &norm,
+                        &mut with_stats,
+                        &mut stats,
+                    )
+                    .unwrap();
+                    assert_eq!(bits(&with_stats), bits(&out), "case {case} isa {isa:?}");
+                    assert_eq!(
+                        bits(&stats),
+                        bits(&expected_stats),
+                        "case {case} isa {isa:?}"
+                    );
+                    let short = group_norm_with_stats(
+                        &Threads(threads),
+                        isa,
+                        g,
+                        batch,
+                        &sources,
+                        &norm,
+                        &mut with_stats,
+                        &mut stats[1..],
+                    );
+                    assert!(matches!(short, Err(crate::Error::BufferLength { .. })));
                 }
             }
         }

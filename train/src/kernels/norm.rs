@@ -1,7 +1,8 @@
 //! Backward pass of the core's group normalisation + SiLU ([`powerpost_core::nn::norm`]).
 //!
-//! For one group of `n` values `e` with the forward's `mean`, `inv_std` (recomputed here
-//! with exactly the forward's operations), `y = e·scale_c + shift_c`, `out = silu(y)`:
+//! For one group of `n` values `e` with the forward's `mean`, `inv_std` (as the core's
+//! [`group_norm_with_stats`](powerpost_core::nn::norm::group_norm_with_stats) wrote them),
+//! `y = e·scale_c + shift_c`, `out = silu(y)`:
 //!
 //! ```text
 //! g      = d_out · silu'(y)                     (d_out itself without the activation)
@@ -21,7 +22,7 @@ use powerpost_core::detmath;
 use powerpost_core::exec::{Executor, SharedMut};
 use powerpost_core::nn::conv::Source;
 use powerpost_core::nn::geometry::{zero_ring_rows, Geometry};
-use powerpost_core::nn::norm::Sum8;
+use powerpost_core::nn::norm::{group_norm_stats_len, group_norm_with_stats, GroupNorm};
 use powerpost_core::nn::simd::{run_with_lanes, Isa, Lanes, LanesTask};
 use powerpost_core::Error;
 
@@ -34,15 +35,15 @@ pub struct NormSpec<'a> {
     pub gamma: &'a [f32],
     /// Per-channel shift β.
     pub beta: &'a [f32],
-    /// Variance epsilon.
-    pub eps: f32,
     /// Whether SiLU followed.
     pub silu: bool,
 }
 
 /// Gradients of group normalisation (+ SiLU) of `sources` (concatenated along channels):
 /// `grad_in` (`batch × channels × plane`, written, zero ring), `gamma_grad` and
-/// `beta_grad` (`channels`, written, summed over the batch).
+/// `beta_grad` (`channels`, written, summed over the batch). `stats` are the forward's
+/// per-(item, group) `mean` and `inv_std`, as
+/// [`group_norm_with_stats`](powerpost_core::nn::norm::group_norm_with_stats) writes them.
 ///
 /// The element-wise pass is compiled for `isa` (the same bits for every instruction set).
 ///
@@ -57,6 +58,7 @@ pub fn group_norm_backward(
     batch: usize,
     sources: &[Source<'_>],
     norm: &NormSpec<'_>,
+    stats: &[f32],
     grad_out: &[f32],
     grad_in: &mut [f32],
     gamma_grad: &mut [f32],
@@ -92,12 +94,16 @@ pub fn group_norm_backward(
         grad_in.len(),
         batch * channels * plane,
     )?;
+    powerpost_core::error::check_len(
+        "norm statistics",
+        stats.len(),
+        group_norm_stats_len(batch, norm.groups),
+    )?;
     powerpost_core::error::check_len("norm gamma", norm.gamma.len(), channels)?;
     powerpost_core::error::check_len("norm gamma gradient", gamma_grad.len(), channels)?;
     powerpost_core::error::check_len("norm beta gradient", beta_grad.len(), channels)?;
     let cpg = channels / norm.groups;
     let n = cpg * geometry.pixels();
-    let inv_n = detmath::recip(n as f32);
     let mut parts = vec![0.0f32; 2 * batch * channels];
     let parts_shared = SharedMut::new(&mut parts);
     let gi = SharedMut::new(grad_in);
@@ -105,6 +111,7 @@ pub fn group_norm_backward(
         geometry,
         sources,
         norm,
+        stats,
         grad_out,
         grad_in: &gi,
         parts: &parts_shared,
@@ -112,7 +119,6 @@ pub fn group_norm_backward(
         batch,
         cpg,
         n,
-        inv_n,
     };
     // The statistics, the row sums and pass 2 compiled for the instruction set too
     // (element-wise or in fixed lanes, so the same bits on every one).
@@ -131,11 +137,49 @@ pub fn group_norm_backward(
     Ok(())
 }
 
+/// The forward statistics [`group_norm_backward`] reads, from the core's forward
+/// ([`group_norm_with_stats`], whose output is dropped): for tests and benchmarks that run
+/// the backward pass on its own (the trainer keeps the forward's own statistics).
+///
+/// # Errors
+/// As [`group_norm_with_stats`].
+pub fn forward_stats(
+    exec: &dyn Executor,
+    isa: Isa,
+    geometry: Geometry,
+    batch: usize,
+    sources: &[Source<'_>],
+    norm: &NormSpec<'_>,
+    eps: f32,
+) -> Result<Vec<f32>, Error> {
+    let channels: usize = sources.iter().map(|s| s.channels).sum();
+    let mut out = vec![0.0; batch * channels * geometry.plane_len()];
+    let mut stats = vec![0.0; group_norm_stats_len(batch, norm.groups)];
+    group_norm_with_stats(
+        exec,
+        isa,
+        geometry,
+        batch,
+        sources,
+        &GroupNorm {
+            groups: norm.groups,
+            gamma: norm.gamma,
+            beta: norm.beta,
+            eps,
+            silu: norm.silu,
+        },
+        &mut out,
+        &mut stats,
+    )?;
+    Ok(stats)
+}
+
 /// One (batch item, group) task of [`group_norm_backward`].
 struct GroupTask<'a> {
     geometry: Geometry,
     sources: &'a [Source<'a>],
     norm: &'a NormSpec<'a>,
+    stats: &'a [f32],
     grad_out: &'a [f32],
     grad_in: &'a SharedMut<f32>,
     parts: &'a SharedMut<f32>,
@@ -143,7 +187,6 @@ struct GroupTask<'a> {
     batch: usize,
     cpg: usize,
     n: usize,
-    inv_n: f32,
 }
 
 impl GroupTask<'_> {
@@ -167,28 +210,14 @@ impl GroupTask<'_> {
         &self.plane_of(b, c)[start..start + self.geometry.width]
     }
 
-    /// The task: the forward's statistics, pass 1 and its sums, pass 2.
+    /// The task: pass 1 and its sums, pass 2, with the forward's statistics.
     #[inline(always)]
     fn run(&self, task: usize) {
         let plane = self.geometry.plane_len();
         let (b, g) = (task / self.norm.groups, task % self.norm.groups);
         let chans = g * self.cpg..(g + 1) * self.cpg;
-        // Forward statistics, exactly as the core computes them.
-        let mut sum = Sum8::new();
-        for c in chans.clone() {
-            for y in 0..self.geometry.height {
-                sum.extend(self.row(b, c, y));
-            }
-        }
-        let mean = sum.total() * self.inv_n;
-        let mut sq = Sum8::new();
-        for c in chans.clone() {
-            for y in 0..self.geometry.height {
-                sq.extend_squared_deviation(self.row(b, c, y), mean);
-            }
-        }
-        let var = sq.total() * self.inv_n;
-        let inv_std = detmath::rsqrt(var + self.norm.eps);
+        // Task index b·groups + g is the statistics' entry.
+        let (mean, inv_std) = (self.stats[2 * task], self.stats[2 * task + 1]);
         // Pass 1 (per channel): g = d_out · silu'(y) into the gradient plane, and the
         // channel sums of g and g·x̂.
         let mut dbeta = vec![0.0f64; self.cpg];
@@ -387,19 +416,22 @@ mod tests {
         let (gamma, beta) = (vec![1.2f32; channels], vec![0.1f32; channels]);
         let mut grad_in = vec![f32::NAN; x.len()];
         let (mut dg, mut db) = (vec![0.0; channels], vec![0.0; channels]);
+        let sources = [Source { data: &x, channels }];
+        let spec = NormSpec {
+            groups: 2,
+            gamma: &gamma,
+            beta: &beta,
+            silu: true,
+        };
+        let stats = forward_stats(&Serial, Isa::detect(), g, batch, &sources, &spec, 1e-5).unwrap();
         group_norm_backward(
             &Serial,
             Isa::detect(),
             g,
             batch,
-            &[Source { data: &x, channels }],
-            &NormSpec {
-                groups: 2,
-                gamma: &gamma,
-                beta: &beta,
-                eps: 1e-5,
-                silu: true,
-            },
+            &sources,
+            &spec,
+            &stats,
             &d_out,
             &mut grad_in,
             &mut dg,
