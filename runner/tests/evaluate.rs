@@ -167,6 +167,83 @@ fn evaluate_reports_the_samples_that_sample_draws() {
     assert!(!p("bad").exists());
 }
 
+/// `--split train` scores the last training pairs (as many as are held out) the same
+/// way, with the held-out models still the scale of the prior check.
+#[test]
+fn evaluate_split_train_scores_the_last_training_pairs() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n);
+    let s = |q: &Path| q.to_str().unwrap().to_string();
+    common::stand_in_dataset(&p("data"), 5, 3, 2, 2);
+    let out = ok(&[
+        "evaluate",
+        "--data",
+        &s(&p("data")),
+        "--weights",
+        "random:5",
+        "--out",
+        &s(&p("ev")),
+        "--split",
+        "train",
+        "--samples",
+        "2",
+        "--prior-samples",
+        "1",
+        "--steps",
+        "2",
+        "-q",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("training pairs: 2"), "{stdout}");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(p("ev/evaluate.json")).unwrap()).unwrap();
+    assert_eq!(report["split"], "train");
+    let pairs = report["pairs"].as_array().unwrap();
+    assert_eq!(
+        pairs
+            .iter()
+            .map(|r| r["pair"].as_u64().unwrap())
+            .collect::<Vec<_>>(),
+        [1, 2],
+        "the last two of the three training pairs"
+    );
+    // Pair 2 (the first of shard 1) through `powerpost sample`, its RMSE recomputed here.
+    let n = 64 * 128;
+    let (xs, ys) = (
+        read_npy(&p("data/x_0001.npy")),
+        read_npy(&p("data/y_0001.npy")),
+    );
+    write_npy(&p("y2.npy"), &[64, 128], &ys[..n]);
+    ok(&[
+        "sample",
+        "--rtm",
+        &s(&p("y2.npy")),
+        "--weights",
+        "random:5",
+        "--n",
+        "2",
+        "--steps",
+        "2",
+        "--out",
+        &s(&p("s2")),
+        "-q",
+    ]);
+    let expected = common::rmse(&read_npy(&p("s2/mean.npy")), &xs[..n]);
+    let reported = pairs[1]["rmse_mean"].as_f64().unwrap();
+    assert!(
+        (reported - expected).abs() <= 1e-12 * expected.max(1.0),
+        "reported {reported}, recomputed {expected}"
+    );
+    // The scale of the prior check stays the held-out models (not training models,
+    // whose nearest training model is themselves).
+    let scale = report["prior"]["held_out_nearest_rmse"].as_array().unwrap();
+    assert_eq!(scale.len(), 2);
+    assert!(
+        scale.iter().all(|d| d.as_f64().unwrap() > 0.01),
+        "{scale:?}"
+    );
+}
+
 #[test]
 fn evaluate_rejects_a_missing_dataset_cleanly() {
     let dir = tempfile::tempdir().unwrap();

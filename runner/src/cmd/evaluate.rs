@@ -13,6 +13,12 @@
 //! *beats the background* when the posterior mean has the higher SSIM **and** the lower
 //! RMSE.
 //!
+//! ### Generalisation gap (`--split train`)
+//! `--split train` evaluates the same way on the *last training* pairs instead (as many
+//! as there are held-out pairs, then `--pairs`): pairs the weights were trained on. Scores
+//! close to the held-out ones mean the weights are not overfitting, so more training data
+//! would not be the lever; much better scores on training pairs mean they are.
+//!
 //! ## Prior samples and memorisation
 //! `--prior-samples K` draws K prior samples (λ = 0). For each it reports the RMSE to its
 //! nearest training model, searching the training models and their horizontal mirrors
@@ -79,6 +85,10 @@ pub struct EvaluateArgs {
     /// Evaluate only the first N held-out pairs (default: all).
     #[arg(long)]
     pub pairs: Option<usize>,
+    /// Which pairs: the held-out ones, or as many of the last training pairs (the
+    /// generalisation gap).
+    #[arg(long, value_enum, default_value_t = Split::HeldOut)]
+    pub split: Split,
     /// Posterior samples per held-out pair (λ = α = 1).
     #[arg(long, default_value_t = 16)]
     pub samples: usize,
@@ -111,6 +121,36 @@ pub struct EvaluateArgs {
     pub run: RunArgs,
     #[command(flatten)]
     pub device: super::DeviceArgs,
+}
+
+/// The pairs `powerpost evaluate` scores.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Split {
+    /// The dataset's held-out pairs (never trained on).
+    HeldOut,
+    /// The last training pairs, as many as there are held-out ones.
+    Train,
+}
+
+impl Split {
+    /// The pair indices of `split` for a dataset of `pairs` pairs whose first
+    /// `train_pairs` are training pairs.
+    fn pairs(self, train_pairs: usize, pairs: usize) -> std::ops::Range<usize> {
+        let held_out = pairs - train_pairs;
+        match self {
+            Split::HeldOut => train_pairs..pairs,
+            Split::Train => train_pairs.saturating_sub(held_out)..train_pairs,
+        }
+    }
+
+    /// Its name in messages and figure titles.
+    fn label(self) -> &'static str {
+        match self {
+            Split::HeldOut => "held-out",
+            Split::Train => "training",
+        }
+    }
 }
 
 /// One held-out pair's figures.
@@ -212,7 +252,9 @@ pub struct Report {
     pub seed: u64,
     /// Threads used.
     pub threads: usize,
-    /// Held-out summary.
+    /// Which pairs were scored (`held-out`, or `train` for the generalisation gap).
+    pub split: Split,
+    /// Held-out summary (of the training pairs with `--split train`).
     pub held_out: HeldOutSummary,
     /// Per pair.
     pub pairs: Vec<PairResult>,
@@ -238,14 +280,18 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
             args.data.display()
         );
     }
-    let held: Vec<usize> = (m.train_pairs..m.pairs)
+    let held: Vec<usize> = args
+        .split
+        .pairs(m.train_pairs, m.pairs)
         .take(args.pairs.unwrap_or(usize::MAX))
         .collect();
     if held.is_empty() {
         bail!(
-            "--pairs: expected at least 1 held-out pair ({} has {})",
+            "--pairs/--split: expected at least 1 {} pair ({} has {} held-out and {} training pairs)",
+            args.split.label(),
             args.data.display(),
-            m.pairs - m.train_pairs
+            m.pairs - m.train_pairs,
+            m.train_pairs
         );
     }
     if args.samples == 0 {
@@ -368,9 +414,11 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
                 prior_figure_data.push((sample.to_vec(), model, k, d));
             }
         }
-        let held_out_nearest_rmse: Vec<f64> = held
-            .iter()
-            .map(|&i| nearest(data.pair(i).0, train, height, width).0)
+        // Fresh generator draws for scale: the held-out models whatever the split.
+        let held_out_nearest_rmse: Vec<f64> = Split::HeldOut
+            .pairs(m.train_pairs, m.pairs)
+            .take(held.len())
+            .map(|i| nearest(data.pair(i).0, train, height, width).0)
             .collect();
         Some(PriorSummary {
             samples: args.prior_samples,
@@ -469,6 +517,7 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
         sampler: SamplerRecord::of(&sampler),
         seed: args.seed,
         threads,
+        split: args.split,
         held_out,
         pairs: results,
         prior,
@@ -497,7 +546,8 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
         );
     }
     atomic::write_bytes(&temp.join("heldout.csv"), csv.as_bytes())?;
-    heldout_figure(&shown, height, width, &weights)?.save_png(&temp.join("heldout.png"))?;
+    heldout_figure(&shown, args.split, height, width, &weights)?
+        .save_png(&temp.join("heldout.png"))?;
     if !prior_figure_data.is_empty() {
         prior_figure(&prior_figure_data, height, width, &weights)?
             .save_png(&temp.join("prior.png"))?;
@@ -599,6 +649,7 @@ type Shown = (usize, Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>);
 /// posterior standard deviations below on their own scale.
 fn heldout_figure(
     shown: &[Shown],
+    split: Split,
     height: usize,
     width: usize,
     weights: &Weights,
@@ -619,7 +670,10 @@ fn heldout_figure(
         });
     }
     let mut top = GridFigure::new(shown.len(), 3, panels, velocity_scale(weights));
-    top.title = "Held-out pairs (λ = α = 1)".into();
+    top.title = match split {
+        Split::HeldOut => "Held-out pairs (λ = α = 1)".into(),
+        Split::Train => "Training pairs (λ = α = 1)".into(),
+    };
     let scale = ColorScale::deviation(shown.iter().flat_map(|s| s.4.iter().copied()));
     let std_panels = shown
         .iter()
@@ -665,8 +719,12 @@ fn prior_figure(
 fn print_summary(r: &Report) {
     let h = &r.held_out;
     println!(
-        "held-out pairs: {} ({} samples each, {:.2} s/sample on {} threads)",
-        h.pairs, h.samples, h.seconds_per_sample, r.threads
+        "{} pairs: {} ({} samples each, {:.2} s/sample on {} threads)",
+        r.split.label(),
+        h.pairs,
+        h.samples,
+        h.seconds_per_sample,
+        r.threads
     );
     println!(
         "  posterior mean: SSIM {:.4}  RMSE {:.4} km/s",
