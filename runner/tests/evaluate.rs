@@ -12,30 +12,69 @@ fn read_npy(path: &Path) -> Vec<f32> {
     common::read_npy(path).1
 }
 
+/// A stand-in dataset of 5 pairs (3 training, 2 held out, shards of 2) in `dir/data`.
+fn stand_in(dir: &Path) {
+    common::stand_in_dataset(&dir.join("data"), 5, 3, 2, 2);
+}
+
+/// `powerpost evaluate` of seeded random weights on [`stand_in`]'s dataset into
+/// `dir/out`, 2 posterior samples of 2 steps per pair, then `extra`.
+fn evaluate(dir: &Path, out: &str, extra: &[&str]) -> std::process::Output {
+    let s = |name: &str| dir.join(name).to_str().unwrap().to_string();
+    let mut args = vec![
+        "evaluate".to_string(),
+        "--data".into(),
+        s("data"),
+        "--weights".into(),
+        "random:5".into(),
+        "--out".into(),
+        s(out),
+        "--samples".into(),
+        "2".into(),
+        "--steps".into(),
+        "2".into(),
+        "-q".into(),
+    ];
+    args.extend(extra.iter().map(|a| a.to_string()));
+    ok(&args.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+/// RMSE against `truth` of the mean of the 2 samples (2 steps, seed 0) that `powerpost
+/// sample` draws from `rtm` with the same random weights as [`evaluate`].
+fn sample_mean_rmse(dir: &Path, name: &str, rtm: &[f32], truth: &[f32]) -> f64 {
+    let rtm_path = dir.join(format!("{name}.npy"));
+    write_npy(&rtm_path, &[64, 128], rtm);
+    let out = dir.join(name);
+    ok(&[
+        "sample",
+        "--rtm",
+        rtm_path.to_str().unwrap(),
+        "--weights",
+        "random:5",
+        "--n",
+        "2",
+        "--steps",
+        "2",
+        "--seed",
+        "0",
+        "--out",
+        out.to_str().unwrap(),
+        "-q",
+    ]);
+    common::rmse(&read_npy(&out.join("mean.npy")), truth)
+}
+
 #[test]
 fn evaluate_reports_the_samples_that_sample_draws() {
     let dir = tempfile::tempdir().unwrap();
     let p = |n: &str| dir.path().join(n);
     let s = |q: &Path| q.to_str().unwrap().to_string();
-    common::stand_in_dataset(&p("data"), 5, 3, 2, 2);
-    let out = ok(&[
-        "evaluate",
-        "--data",
-        &s(&p("data")),
-        "--weights",
-        "random:5",
-        "--out",
-        &s(&p("ev")),
-        "--samples",
-        "2",
-        "--prior-samples",
-        "2",
-        "--steps",
-        "2",
-        "--threads",
-        "2",
-        "-q",
-    ]);
+    stand_in(dir.path());
+    let out = evaluate(
+        dir.path(),
+        "ev",
+        &["--prior-samples", "2", "--threads", "2"],
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("held-out pairs: 2"), "{stdout}");
     for f in ["evaluate.json", "heldout.csv", "heldout.png", "prior.png"] {
@@ -57,26 +96,7 @@ fn evaluate_reports_the_samples_that_sample_draws() {
     let xs = read_npy(&p("data/x_0001.npy"));
     let ys = read_npy(&p("data/y_0001.npy"));
     let n = 64 * 128;
-    let (truth, rtm) = (&xs[n..2 * n], &ys[n..2 * n]);
-    write_npy(&p("y3.npy"), &[64, 128], rtm);
-    ok(&[
-        "sample",
-        "--rtm",
-        &s(&p("y3.npy")),
-        "--weights",
-        "random:5",
-        "--n",
-        "2",
-        "--steps",
-        "2",
-        "--seed",
-        "0",
-        "--out",
-        &s(&p("s3")),
-        "-q",
-    ]);
-    let mean = read_npy(&p("s3/mean.npy"));
-    let expected = common::rmse(&mean, truth);
+    let expected = sample_mean_rmse(dir.path(), "s3", &ys[n..2 * n], &xs[n..2 * n]);
     let reported = pairs[0]["rmse_mean"].as_f64().unwrap();
     assert!(
         (reported - expected).abs() <= 1e-12 * expected.max(1.0),
@@ -100,32 +120,24 @@ fn evaluate_reports_the_samples_that_sample_draws() {
 
     // Steps study: an entry equal to the reference schedule reproduces it exactly; another
     // sampler on the same schedule does not; the reference row carries the standard error.
-    ok(&[
-        "evaluate",
-        "--data",
-        &s(&p("data")),
-        "--weights",
-        "random:5",
-        "--out",
-        &s(&p("study")),
-        "--samples",
-        "2",
-        "--prior-samples",
-        "0",
-        "--steps",
-        "2",
-        "--sampler",
-        "heun",
-        "--steps-study",
-        "3,euler:3",
-        "--reference-steps",
-        "3",
-        "--study-pairs",
-        "1",
-        "--study-samples",
-        "2",
-        "-q",
-    ]);
+    evaluate(
+        dir.path(),
+        "study",
+        &[
+            "--prior-samples",
+            "0",
+            "--sampler",
+            "heun",
+            "--steps-study",
+            "3,euler:3",
+            "--reference-steps",
+            "3",
+            "--study-pairs",
+            "1",
+            "--study-samples",
+            "2",
+        ],
+    );
     let csv = std::fs::read_to_string(p("study/steps.csv")).unwrap();
     let rows: Vec<Vec<&str>> = csv.lines().map(|l| l.split(',').collect()).collect();
     assert_eq!(rows[0][..3], ["sampler", "steps", "evaluations"], "{csv}");
@@ -173,26 +185,12 @@ fn evaluate_reports_the_samples_that_sample_draws() {
 fn evaluate_split_train_scores_the_last_training_pairs() {
     let dir = tempfile::tempdir().unwrap();
     let p = |n: &str| dir.path().join(n);
-    let s = |q: &Path| q.to_str().unwrap().to_string();
-    common::stand_in_dataset(&p("data"), 5, 3, 2, 2);
-    let out = ok(&[
-        "evaluate",
-        "--data",
-        &s(&p("data")),
-        "--weights",
-        "random:5",
-        "--out",
-        &s(&p("ev")),
-        "--split",
-        "train",
-        "--samples",
-        "2",
-        "--prior-samples",
-        "1",
-        "--steps",
-        "2",
-        "-q",
-    ]);
+    stand_in(dir.path());
+    let out = evaluate(
+        dir.path(),
+        "ev",
+        &["--split", "train", "--prior-samples", "1"],
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("training pairs: 2"), "{stdout}");
     let report: serde_json::Value =
@@ -213,22 +211,7 @@ fn evaluate_split_train_scores_the_last_training_pairs() {
         read_npy(&p("data/x_0001.npy")),
         read_npy(&p("data/y_0001.npy")),
     );
-    write_npy(&p("y2.npy"), &[64, 128], &ys[..n]);
-    ok(&[
-        "sample",
-        "--rtm",
-        &s(&p("y2.npy")),
-        "--weights",
-        "random:5",
-        "--n",
-        "2",
-        "--steps",
-        "2",
-        "--out",
-        &s(&p("s2")),
-        "-q",
-    ]);
-    let expected = common::rmse(&read_npy(&p("s2/mean.npy")), &xs[..n]);
+    let expected = sample_mean_rmse(dir.path(), "s2", &ys[..n], &xs[..n]);
     let reported = pairs[1]["rmse_mean"].as_f64().unwrap();
     assert!(
         (reported - expected).abs() <= 1e-12 * expected.max(1.0),
