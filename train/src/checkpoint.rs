@@ -39,6 +39,10 @@ pub struct Header {
     pub params_len: usize,
     /// Wall-clock seconds of training so far.
     pub elapsed_secs: f64,
+    /// CPU seconds (all threads) of training so far, the unit of the training budget. 0 in
+    /// checkpoints written before this field (their runs count from their next resume).
+    #[serde(default)]
+    pub cpu_secs: f64,
     /// Where the initial weights came from: `random:SEED`, or `file:SHA256` of the
     /// `--init-from` file (fine-tuning). Empty in checkpoints written before this field.
     #[serde(default)]
@@ -133,11 +137,13 @@ pub fn parse(bytes: &[u8], what: &str) -> Result<(Header, Vec<f32>, OptimState)>
             bail!("{what}: header field `{field}` is {value}, expected a number from 0 to 1");
         }
     }
-    if !(header.elapsed_secs.is_finite() && header.elapsed_secs >= 0.0) {
-        bail!(
-            "{what}: header field `elapsed_secs` is {}, expected a finite number >= 0",
-            header.elapsed_secs
-        );
+    for (field, value) in [
+        ("elapsed_secs", header.elapsed_secs),
+        ("cpu_secs", header.cpu_secs),
+    ] {
+        if !(value.is_finite() && value >= 0.0) {
+            bail!("{what}: header field `{field}` is {value}, expected a finite number >= 0");
+        }
     }
     let body = &bytes[16 + json.len()..];
     let p = header.params_len;
@@ -185,6 +191,7 @@ mod tests {
             dataset: "d".into(),
             params_len: p,
             elapsed_secs: 0.5,
+            cpu_secs: 0.75,
             init: String::new(),
         }
     }
@@ -214,6 +221,17 @@ mod tests {
         let bytes = to_bytes(&header(2), &[0.5, -1.0], &state(2)).unwrap();
         let (h, p, s) = parse(&bytes, "c").unwrap();
         assert_eq!((h, p, s), (header(2), vec![0.5, -1.0], state(2)));
+        // Checkpoints written before `cpu_secs` existed load with 0 CPU seconds.
+        let json_len = u64::from_le_bytes(bytes[8..16].try_into().unwrap()) as usize;
+        let json = std::str::from_utf8(&bytes[16..16 + json_len]).unwrap();
+        assert!(json.contains("\"cpu_secs\":0.75,"), "{json}");
+        let old = with_json(
+            &json.replace("\"cpu_secs\":0.75,", ""),
+            &bytes[16 + json_len..],
+        );
+        let (h, _, _) = parse(&old, "c").unwrap();
+        assert_eq!(h.cpu_secs, 0.0);
+        assert_eq!(h.elapsed_secs, 0.5);
         let e = to_bytes(&header(3), &[0.5, -1.0], &state(2)).unwrap_err();
         assert_eq!(
             e.to_string(),
@@ -260,6 +278,13 @@ mod tests {
                     body,
                 ),
                 "`elapsed_secs` is -1",
+            ),
+            (
+                with_json(
+                    &json.replace("\"cpu_secs\":0.75", "\"cpu_secs\":-2.0"),
+                    body,
+                ),
+                "`cpu_secs` is -2",
             ),
             (with_json("{", body), "bad header"),
         ];

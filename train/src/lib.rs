@@ -17,6 +17,7 @@
 //! thread count.
 
 pub mod checkpoint;
+pub mod cputime;
 pub mod dataset;
 pub mod exec;
 pub mod export;

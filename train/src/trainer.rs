@@ -7,6 +7,7 @@
 //! (`step,loss,lr,grad_norm,steps_per_sec`), `loss.png`, `weights.safetensors`.
 
 use crate::checkpoint::{self, Header};
+use crate::cputime::process_cpu_seconds;
 use crate::dataset::Dataset;
 use crate::export::{
     safetensors_f16, DATASET_SHA256_KEY, RTM_SCALE_KEY, TRAIN_STEPS_KEY, VELOCITY_CENTER_KEY,
@@ -86,6 +87,11 @@ pub struct TrainSummary {
     pub steps_run: u64,
     /// Wall seconds of this call.
     pub seconds: f64,
+    /// CPU seconds (all threads) of this call; 0 where the platform does not say.
+    pub cpu_seconds: f64,
+    /// CPU seconds of the whole run so far, earlier calls (`--resume`) included, as the
+    /// checkpoint records them.
+    pub total_cpu_seconds: f64,
     /// Whether [`TrainOptions::stop`] ended the call before `steps` (the checkpoint is
     /// written either way).
     pub interrupted: bool,
@@ -197,7 +203,9 @@ pub fn train(
         || format!("random:{}", opts.init_seed),
         |(r, _, _)| r.clone(),
     );
-    let (mut params, mut state, mut elapsed_before) = if opts.resume && ckpt_path.exists() {
+    let (mut params, mut state, mut elapsed_before, mut cpu_before) = if opts.resume
+        && ckpt_path.exists()
+    {
         let (h, p, s) = checkpoint::load(&ckpt_path)?;
         if !h.init.is_empty() && h.init != init_record {
             bail!("{}: started from `{}`, this run asks for `{init_record}` (resume needs the same initial weights)", ckpt_path.display(), h.init);
@@ -234,17 +242,17 @@ pub fn train(
             };
             bail!("{}: seed, batch, dataset, optimiser or loss settings differ from the checkpoint's (resume needs the same ones){schedule}", ckpt_path.display());
         }
-        (p, s, h.elapsed_secs)
+        (p, s, h.elapsed_secs, h.cpu_secs)
     } else if let Some((_, path, bytes)) = &init {
         let (p, ema) = initial_weights(&config, path, bytes)?;
         let mut s = OptimState::new(&p);
         s.ema = ema;
-        (p, s, 0.0)
+        (p, s, 0.0, 0.0)
     } else {
         let mut p = vec![0.0; params_len(&config)];
         init_random(&config, opts.init_seed, &mut p).map_err(|e| anyhow::anyhow!("init: {e}"))?;
         let s = OptimState::new(&p);
-        (p, s, 0.0)
+        (p, s, 0.0, 0.0)
     };
     // The log up to the checkpoint's step.
     let mut history = read_log(&log_path, state.step);
@@ -264,12 +272,19 @@ pub fn train(
     let mut grads = vec![0.0; params.len()];
     let mut perm_cache = None;
     let start = Instant::now();
+    // CPU seconds of this call so far (the process's, from here; 0 where unknown).
+    let cpu_start = process_cpu_seconds();
+    let cpu_used = || match (cpu_start, process_cpu_seconds()) {
+        (Some(a), Some(b)) => (b - a).max(0.0),
+        _ => 0.0,
+    };
     let mut last_ckpt = Instant::now();
     let first_step = state.step;
     let save_all = |params: &[f32],
                     state: &OptimState,
                     history: &[(u64, f64, String)],
-                    elapsed: f64|
+                    elapsed: f64,
+                    cpu: f64|
      -> Result<()> {
         let header = Header {
             architecture: config.describe().to_string(),
@@ -283,6 +298,7 @@ pub fn train(
             dataset: data.digest.clone(),
             params_len: params.len(),
             elapsed_secs: elapsed,
+            cpu_secs: cpu,
             init: init_record.clone(),
         };
         checkpoint::save(&ckpt_path, &header, params, state)?;
@@ -372,18 +388,23 @@ pub fn train(
                 &state,
                 &history,
                 elapsed_before + start.elapsed().as_secs_f64(),
+                cpu_before + cpu_used(),
             )?;
             last_ckpt = Instant::now();
         }
     }
     let seconds = start.elapsed().as_secs_f64();
+    let cpu_seconds = cpu_used();
     elapsed_before += seconds;
-    save_all(&params, &state, &history, elapsed_before)?;
+    cpu_before += cpu_seconds;
+    save_all(&params, &state, &history, elapsed_before, cpu_before)?;
     Ok(TrainSummary {
         steps_run: state.step - first_step,
         params,
         state,
         seconds,
+        cpu_seconds,
+        total_cpu_seconds: cpu_before,
         interrupted,
     })
 }

@@ -106,6 +106,20 @@ fn resumed_run_matches_uninterrupted_run_bit_for_bit() {
     let resumed = train(&data, &options(dir.path().join("b"), 7), &two, &mut |_| {}).unwrap();
     assert_eq!(resumed.steps_run, 4);
     assert_same_state(&straight, &resumed);
+    // CPU time adds up across the resume, as the checkpoint records it (through its
+    // JSON header, so to within rounding).
+    let (header, _, _) =
+        powerpost_train::checkpoint::load(&dir.path().join("b/checkpoint.bin")).unwrap();
+    assert!(partial.cpu_seconds > 0.0 && resumed.cpu_seconds > 0.0);
+    assert_eq!(partial.total_cpu_seconds, partial.cpu_seconds);
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * b;
+    let total = partial.cpu_seconds + resumed.cpu_seconds;
+    assert!(
+        close(resumed.total_cpu_seconds, total),
+        "{} vs {total}",
+        resumed.total_cpu_seconds
+    );
+    assert!(close(header.cpu_secs, total), "{}", header.cpu_secs);
     // The log holds each step once.
     let log = std::fs::read_to_string(dir.path().join("b/log.csv")).unwrap();
     let steps: Vec<u64> = log

@@ -150,6 +150,7 @@ pub fn write_then_parse(data: &[u8]) {
         dataset: TEXTS[b.below(TEXTS.len())].to_string(),
         params_len: p,
         elapsed_secs: finite64(&mut b).abs(),
+        cpu_secs: finite64(&mut b).abs(),
         init: TEXTS[b.below(TEXTS.len())].to_string(),
     };
     let array = |b: &mut Bytes<'_>| (0..p).map(|_| b.f32()).collect::<Vec<f32>>();
@@ -184,6 +185,7 @@ pub fn seeds() -> Vec<(String, Vec<u8>)> {
         dataset: "0".repeat(64),
         params_len: p,
         elapsed_secs: 1.25,
+        cpu_secs: 2.5,
         init: "random:0".to_string(),
     };
     let state = |p: usize| OptimState {

@@ -202,11 +202,13 @@ pub fn run_train(args: &TrainArgs) -> Result<()> {
     })?;
     bar.finish();
     eprintln!(
-        "{} steps in {:.1} s ({:.3} s/step); peak memory {}",
+        "{} steps in {:.1} s ({:.3} s/step, {:.0} CPU-s); peak memory {}; the run so far: {:.2} CPU-hours",
         summary.steps_run,
         summary.seconds,
         summary.seconds / summary.steps_run.max(1) as f64,
-        peak_memory()
+        summary.cpu_seconds,
+        peak_memory(),
+        summary.total_cpu_seconds / 3600.0
     );
     if summary.interrupted {
         eprintln!(
