@@ -77,7 +77,13 @@ fn evaluate_reports_the_samples_that_sample_draws() {
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("held-out pairs: 2"), "{stdout}");
-    for f in ["evaluate.json", "heldout.csv", "heldout.png", "prior.png"] {
+    for f in [
+        "evaluate.json",
+        "heldout.csv",
+        "depth.csv",
+        "heldout.png",
+        "prior.png",
+    ] {
         assert!(p("ev").join(f).is_file(), "{f} missing");
     }
     let report: serde_json::Value =
@@ -91,6 +97,29 @@ fn evaluate_reports_the_samples_that_sample_draws() {
         [3, 4],
         "the held-out pairs are the last two"
     );
+    // By depth: every row of the 64 has its RMSEs, and since every row has the same
+    // width, the mean over rows of a squared row RMSE is the mean over pairs of the
+    // squared pair RMSE (for the posterior mean and for the background).
+    let csv = std::fs::read_to_string(p("ev/depth.csv")).unwrap();
+    let rows: Vec<Vec<f64>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(|v| v.parse().unwrap()).collect())
+        .collect();
+    assert_eq!(rows.len(), 64, "{csv}");
+    for (column, key) in [(1, "rmse_mean"), (2, "rmse_background")] {
+        let by_rows = rows.iter().map(|r| r[column] * r[column]).sum::<f64>() / 64.0;
+        let by_pairs = pairs
+            .iter()
+            .map(|r| r[key].as_f64().unwrap().powi(2))
+            .sum::<f64>()
+            / pairs.len() as f64;
+        assert!(
+            (by_rows - by_pairs).abs() <= 1e-5 * by_pairs,
+            "{key}: {by_rows} by rows, {by_pairs} by pairs"
+        );
+    }
+    assert!(rows.iter().all(|r| r[3] > 0.0), "posterior spread: {csv}");
 
     // Pair 3 again through `powerpost sample`, and its RMSE recomputed here.
     let xs = read_npy(&p("data/x_0001.npy"));

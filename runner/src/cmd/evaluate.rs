@@ -13,6 +13,13 @@
 //! *beats the background* when the posterior mean has the higher SSIM **and** the lower
 //! RMSE.
 //!
+//! ### By depth (`depth.csv`)
+//! Per grid row (depth), over all evaluated pairs and columns: the RMSE of the posterior
+//! mean and of the background against the true model, and the mean posterior standard
+//! deviation. It shows where the RTM image constrains the model (the mean beats the
+//! background) and where it does not (deep, weakly illuminated rows, where the background
+//! — the *true* model smoothed — keeps the true velocity trend).
+//!
 //! ### Generalisation gap (`--split train`)
 //! `--split train` evaluates the same way on the *last training* pairs instead (as many
 //! as there are held-out pairs, then `--pairs`): pairs the weights were trained on. Scores
@@ -42,7 +49,7 @@
 //!
 //! ## Output (`--out DIR`, written atomically as a whole directory)
 //! `evaluate.json` (everything, including the weights' digest and the command's options),
-//! `heldout.csv` (one row per pair), `heldout.png` (true model, background, posterior mean
+//! `heldout.csv` (one row per pair), `depth.csv` (one row per grid row), `heldout.png` (true model, background, posterior mean
 //! and standard deviation of up to 6 pairs), `prior.png` (prior samples over their nearest
 //! training models), `steps.csv` with `--steps-study`. A summary goes to stdout.
 
@@ -79,7 +86,8 @@ pub struct EvaluateArgs {
     /// Weights (default: the shipped ones; `random:SEED` for seeded random weights).
     #[arg(long)]
     pub weights: Option<String>,
-    /// Output directory (evaluate.json, heldout.csv, heldout.png, prior.png, steps.csv).
+    /// Output directory (evaluate.json, heldout.csv, depth.csv, heldout.png, prior.png,
+    /// steps.csv).
     #[arg(long)]
     pub out: PathBuf,
     /// Evaluate only the first N held-out pairs (default: all).
@@ -172,6 +180,57 @@ pub struct PairResult {
     pub beats_background: bool,
 }
 
+/// Errors by depth: entry `z` is grid row `z`, over every evaluated pair and column.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DepthProfile {
+    /// RMSE (km/s) of the posterior means.
+    pub rmse_mean: Vec<f64>,
+    /// RMSE (km/s) of the backgrounds.
+    pub rmse_background: Vec<f64>,
+    /// Mean posterior standard deviation (km/s).
+    pub mean_std: Vec<f64>,
+}
+
+impl DepthProfile {
+    /// Sums for `height` rows.
+    fn new(height: usize) -> Self {
+        let zeros = vec![0.0; height];
+        Self {
+            rmse_mean: zeros.clone(),
+            rmse_background: zeros.clone(),
+            mean_std: zeros,
+        }
+    }
+
+    /// Adds one pair's squared errors and standard deviations, row by row.
+    fn add(&mut self, width: usize, truth: &[f32], mean: &[f32], background: &[f32], std: &[f32]) {
+        let rows = truth
+            .chunks_exact(width)
+            .zip(mean.chunks_exact(width))
+            .zip(background.chunks_exact(width))
+            .zip(std.chunks_exact(width));
+        for (z, (((t, m), b), s)) in rows.enumerate() {
+            for x in 0..width {
+                let (t, m, b) = (t[x] as f64, m[x] as f64, b[x] as f64);
+                self.rmse_mean[z] += (m - t) * (m - t);
+                self.rmse_background[z] += (b - t) * (b - t);
+                self.mean_std[z] += s[x] as f64;
+            }
+        }
+    }
+
+    /// The sums of `pairs` pairs of `width` columns turned into RMSEs and means.
+    fn finish(mut self, pairs: usize, width: usize) -> Self {
+        let n = (pairs * width) as f64;
+        for z in 0..self.rmse_mean.len() {
+            self.rmse_mean[z] = (self.rmse_mean[z] / n).sqrt();
+            self.rmse_background[z] = (self.rmse_background[z] / n).sqrt();
+            self.mean_std[z] /= n;
+        }
+        self
+    }
+}
+
 /// Summary of the held-out pairs.
 #[derive(Debug, Clone, Serialize)]
 pub struct HeldOutSummary {
@@ -258,6 +317,8 @@ pub struct Report {
     pub held_out: HeldOutSummary,
     /// Per pair.
     pub pairs: Vec<PairResult>,
+    /// Per grid row, over the evaluated pairs.
+    pub depth: DepthProfile,
     /// Prior samples (absent with `--prior-samples 0`).
     pub prior: Option<PriorSummary>,
     /// Steps study (empty without `--steps-study`).
@@ -321,6 +382,7 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
     let mut results = Vec::new();
     let mut shown = Vec::new();
     let mut sample_seconds = 0.0;
+    let mut depth = DepthProfile::new(height);
     let progress = SampleProgress::new(
         (held.len() * args.samples) as u64,
         sampler.steps as u64,
@@ -343,6 +405,7 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
         sample_seconds += t.elapsed().as_secs_f64();
         let (mean, std) = mean_and_std(&samples, len);
         let background = smoothed(truth, height, width, m.smooth_sigma)?;
+        depth.add(width, truth, &mean, &background, &std);
         let r = PairResult {
             pair: i,
             ssim_mean: ssim(&mean, truth, height, width, range)?,
@@ -362,6 +425,7 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
         results.push(r);
     }
     progress.finish();
+    let depth = depth.finish(results.len(), width);
     let count = results.len() as f64;
     let avg = |f: &dyn Fn(&PairResult) -> f64| results.iter().map(f).sum::<f64>() / count;
     let held_out = HeldOutSummary {
@@ -520,6 +584,7 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
         split: args.split,
         held_out,
         pairs: results,
+        depth,
         prior,
         steps_study,
         reference_steps: args.reference_steps,
@@ -527,7 +592,7 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
 
     // Files.
     let temp = out_dir.temp.path();
-    let mut files = vec!["evaluate.json", "heldout.csv", "heldout.png"];
+    let mut files = vec!["evaluate.json", "heldout.csv", "depth.csv", "heldout.png"];
     atomic::write_bytes(
         &temp.join("evaluate.json"),
         (serde_json::to_string_pretty(&report)? + "\n").as_bytes(),
@@ -546,6 +611,15 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
         );
     }
     atomic::write_bytes(&temp.join("heldout.csv"), csv.as_bytes())?;
+    let mut csv = String::from("row,rmse_mean_km_s,rmse_background_km_s,mean_std_km_s\n");
+    let d = &report.depth;
+    for z in 0..d.rmse_mean.len() {
+        csv += &format!(
+            "{z},{:.6},{:.6},{:.6}\n",
+            d.rmse_mean[z], d.rmse_background[z], d.mean_std[z]
+        );
+    }
+    atomic::write_bytes(&temp.join("depth.csv"), csv.as_bytes())?;
     heldout_figure(&shown, args.split, height, width, &weights)?
         .save_png(&temp.join("heldout.png"))?;
     if !prior_figure_data.is_empty() {
