@@ -462,7 +462,7 @@ impl Isa {
     }
 
     /// Whether this CPU can run `self` (from the cached detection: the supported sets
-    /// are a prefix of [`Isa::ALL`], each one implying the narrower ones).
+    /// are a prefix of the list of all of them, each one implying the narrower ones).
     pub fn is_supported(self) -> bool {
         self.rank() <= Isa::fastest_supported_rank()
     }

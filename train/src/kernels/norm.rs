@@ -1,7 +1,7 @@
 //! Backward pass of the core's group normalisation + SiLU ([`powerpost_core::nn::norm`]).
 //!
 //! For one group of `n` values `e` with the forward's `mean`, `inv_std` (as the core's
-//! [`group_norm_with_stats`](powerpost_core::nn::norm::group_norm_with_stats) wrote them),
+//! [`group_norm_with_stats`] wrote them),
 //! `y = e·scale_c + shift_c`, `out = silu(y)`:
 //!
 //! ```text
@@ -43,7 +43,7 @@ pub struct NormSpec<'a> {
 /// `grad_in` (`batch × channels × plane`, written, zero ring), `gamma_grad` and
 /// `beta_grad` (`channels`, written, summed over the batch). `stats` are the forward's
 /// per-(item, group) `mean` and `inv_std`, as
-/// [`group_norm_with_stats`](powerpost_core::nn::norm::group_norm_with_stats) writes them.
+/// [`group_norm_with_stats`] writes them.
 ///
 /// The element-wise pass is compiled for `isa` (the same bits for every instruction set).
 ///
