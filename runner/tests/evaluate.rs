@@ -81,6 +81,7 @@ fn evaluate_reports_the_samples_that_sample_draws() {
         "evaluate.json",
         "heldout.csv",
         "depth.csv",
+        "depth.png",
         "heldout.png",
         "prior.png",
     ] {
@@ -107,7 +108,10 @@ fn evaluate_reports_the_samples_that_sample_draws() {
         .map(|l| l.split(',').map(|v| v.parse().unwrap()).collect())
         .collect();
     assert_eq!(rows.len(), 64, "{csv}");
-    for (column, key) in [(1, "rmse_mean"), (2, "rmse_background")] {
+    // The edge preset's 25 m rows.
+    assert!(rows.iter().all(|r| r[1] == r[0] * 25.0), "{csv}");
+    assert_eq!(report["depth"]["row_spacing_m"].as_f64(), Some(25.0));
+    for (column, key) in [(2, "rmse_mean"), (3, "rmse_background")] {
         let by_rows = rows.iter().map(|r| r[column] * r[column]).sum::<f64>() / 64.0;
         let by_pairs = pairs
             .iter()
@@ -119,7 +123,7 @@ fn evaluate_reports_the_samples_that_sample_draws() {
             "{key}: {by_rows} by rows, {by_pairs} by pairs"
         );
     }
-    assert!(rows.iter().all(|r| r[3] > 0.0), "posterior spread: {csv}");
+    assert!(rows.iter().all(|r| r[4] > 0.0), "posterior spread: {csv}");
 
     // Pair 3 again through `powerpost sample`, and its RMSE recomputed here.
     let xs = read_npy(&p("data/x_0001.npy"));

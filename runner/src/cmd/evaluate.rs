@@ -13,10 +13,11 @@
 //! *beats the background* when the posterior mean has the higher SSIM **and** the lower
 //! RMSE.
 //!
-//! ### By depth (`depth.csv`)
+//! ### By depth (`depth.csv`, `depth.png`)
 //! Per grid row (depth), over all evaluated pairs and columns: the RMSE of the posterior
 //! mean and of the background against the true model, and the mean posterior standard
-//! deviation. It shows where the RTM image constrains the model (the mean beats the
+//! deviation; depths in metres when the dataset's preset grid matches (its model
+//! spacing), otherwise in rows. It shows where the RTM image constrains the model (the mean beats the
 //! background) and where it does not (deep, weakly illuminated rows, where the background
 //! — the *true* model smoothed — keeps the true velocity trend).
 //!
@@ -49,7 +50,7 @@
 //!
 //! ## Output (`--out DIR`, written atomically as a whole directory)
 //! `evaluate.json` (everything, including the weights' digest and the command's options),
-//! `heldout.csv` (one row per pair), `depth.csv` (one row per grid row), `heldout.png` (true model, background, posterior mean
+//! `heldout.csv` (one row per pair), `depth.csv` (one row per grid row) and `depth.png`, `heldout.png` (true model, background, posterior mean
 //! and standard deviation of up to 6 pairs), `prior.png` (prior samples over their nearest
 //! training models), `steps.csv` with `--steps-study`. A summary goes to stdout.
 
@@ -61,7 +62,7 @@ use super::posterior_io::{
 use super::sample::{prepare_output, stack};
 use super::RunArgs;
 use crate::atomic;
-use crate::figures::{ColorScale, GridFigure, Image, Panel};
+use crate::figures::{ColorScale, GridFigure, Image, LinePlot, Panel, Series, SeriesKind};
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 use powerpost_core::exec::Executor;
@@ -86,8 +87,8 @@ pub struct EvaluateArgs {
     /// Weights (default: the shipped ones; `random:SEED` for seeded random weights).
     #[arg(long)]
     pub weights: Option<String>,
-    /// Output directory (evaluate.json, heldout.csv, depth.csv, heldout.png, prior.png,
-    /// steps.csv).
+    /// Output directory (evaluate.json, heldout.csv, depth.csv, depth.png, heldout.png,
+    /// prior.png, steps.csv).
     #[arg(long)]
     pub out: PathBuf,
     /// Evaluate only the first N held-out pairs (default: all).
@@ -183,6 +184,9 @@ pub struct PairResult {
 /// Errors by depth: entry `z` is grid row `z`, over every evaluated pair and column.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct DepthProfile {
+    /// Grid spacing (m) of the rows, from the dataset's preset (absent when its grid does
+    /// not match the images).
+    pub row_spacing_m: Option<f64>,
     /// RMSE (km/s) of the posterior means.
     pub rmse_mean: Vec<f64>,
     /// RMSE (km/s) of the backgrounds.
@@ -196,6 +200,7 @@ impl DepthProfile {
     fn new(height: usize) -> Self {
         let zeros = vec![0.0; height];
         Self {
+            row_spacing_m: None,
             rmse_mean: zeros.clone(),
             rmse_background: zeros.clone(),
             mean_std: zeros,
@@ -425,7 +430,11 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
         results.push(r);
     }
     progress.finish();
-    let depth = depth.finish(results.len(), width);
+    let mut depth = depth.finish(results.len(), width);
+    depth.row_spacing_m = wave::Acquisition::by_name(&m.preset)
+        .ok()
+        .filter(|a| a.model_nz == height && a.model_nx == width)
+        .map(|a| a.model_spacing as f64);
     let count = results.len() as f64;
     let avg = |f: &dyn Fn(&PairResult) -> f64| results.iter().map(f).sum::<f64>() / count;
     let held_out = HeldOutSummary {
@@ -592,7 +601,13 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
 
     // Files.
     let temp = out_dir.temp.path();
-    let mut files = vec!["evaluate.json", "heldout.csv", "depth.csv", "heldout.png"];
+    let mut files = vec![
+        "evaluate.json",
+        "heldout.csv",
+        "depth.csv",
+        "depth.png",
+        "heldout.png",
+    ];
     atomic::write_bytes(
         &temp.join("evaluate.json"),
         (serde_json::to_string_pretty(&report)? + "\n").as_bytes(),
@@ -611,15 +626,21 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
         );
     }
     atomic::write_bytes(&temp.join("heldout.csv"), csv.as_bytes())?;
-    let mut csv = String::from("row,rmse_mean_km_s,rmse_background_km_s,mean_std_km_s\n");
+    let mut csv = String::from("row,depth_m,rmse_mean_km_s,rmse_background_km_s,mean_std_km_s\n");
     let d = &report.depth;
     for z in 0..d.rmse_mean.len() {
+        let depth_m = d
+            .row_spacing_m
+            .map_or(String::new(), |h| format!("{}", z as f64 * h));
         csv += &format!(
-            "{z},{:.6},{:.6},{:.6}\n",
+            "{z},{depth_m},{:.6},{:.6},{:.6}\n",
             d.rmse_mean[z], d.rmse_background[z], d.mean_std[z]
         );
     }
     atomic::write_bytes(&temp.join("depth.csv"), csv.as_bytes())?;
+    depth_figure(d, results_label(args.split, report.held_out.pairs))
+        .render()?
+        .save_png(&temp.join("depth.png"))?;
     heldout_figure(&shown, args.split, height, width, &weights)?
         .save_png(&temp.join("heldout.png"))?;
     if !prior_figure_data.is_empty() {
@@ -718,6 +739,66 @@ fn velocity_scale(weights: &Weights) -> ColorScale {
 }
 
 type Shown = (usize, Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>);
+
+/// "32 held-out pairs" or "32 training pairs".
+fn results_label(split: Split, pairs: usize) -> String {
+    format!(
+        "{pairs} {} pair{}",
+        split.label(),
+        if pairs == 1 { "" } else { "s" }
+    )
+}
+
+/// RMSE of the posterior mean and of the background, and the posterior spread, against
+/// depth.
+fn depth_figure(d: &DepthProfile, pairs: String) -> LinePlot {
+    let depth = |z: usize| d.row_spacing_m.map_or(z as f64, |h| z as f64 * h);
+    let line = |values: &[f64]| -> Vec<(f64, f64)> {
+        values
+            .iter()
+            .enumerate()
+            .map(|(z, &v)| (depth(z), v))
+            .collect()
+    };
+    let series = |label: &str, color, values: &[f64], dashed| Series {
+        label: label.into(),
+        color,
+        kind: SeriesKind::Line {
+            points: line(values),
+            dashed,
+        },
+    };
+    LinePlot {
+        title: format!("Errors by depth over {pairs} (λ = α = 1)"),
+        x_label: match d.row_spacing_m {
+            Some(_) => "depth (m)".into(),
+            None => "depth (grid rows)".into(),
+        },
+        y_label: "km/s".into(),
+        x_ticks: Vec::new(),
+        series: vec![
+            series(
+                "RMSE of the background",
+                [230, 140, 20],
+                &d.rmse_background,
+                false,
+            ),
+            series(
+                "RMSE of the posterior mean",
+                [40, 90, 180],
+                &d.rmse_mean,
+                false,
+            ),
+            series("mean posterior std", [120, 160, 215], &d.mean_std, true),
+        ],
+        notes: vec![
+            "over every pair and column of each row".into(),
+            "background: the true model smoothed".into(),
+        ],
+        width: 640,
+        height: 320,
+    }
+}
 
 /// Rows of (true model, background, posterior mean) on the velocity scale, and the
 /// posterior standard deviations below on their own scale.
