@@ -124,6 +124,14 @@ fn evaluate_reports_the_samples_that_sample_draws() {
         );
     }
     assert!(rows.iter().all(|r| r[4] > 0.0), "posterior spread: {csv}");
+    // The summary counts the rows where the mean's RMSE is below the background's.
+    let count = rows.iter().filter(|r| r[2] < r[3]).count();
+    assert!(
+        stdout.contains(&format!(
+            "by depth: the mean's RMSE is below the background's in {count} of 64 rows"
+        )),
+        "{stdout}"
+    );
 
     // Pair 3 again through `powerpost sample`, and its RMSE recomputed here.
     let xs = read_npy(&p("data/x_0001.npy"));

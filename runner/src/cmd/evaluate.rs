@@ -224,6 +224,30 @@ impl DepthProfile {
         }
     }
 
+    /// One line: in how many rows the mean's RMSE is below the background's, and down to
+    /// which depth it is in every row.
+    fn summary(&self) -> String {
+        let beats: Vec<bool> = self
+            .rmse_mean
+            .iter()
+            .zip(&self.rmse_background)
+            .map(|(m, b)| m < b)
+            .collect();
+        let rows = beats.len();
+        let count = beats.iter().filter(|&&b| b).count();
+        let top = beats.iter().take_while(|&&b| b).count();
+        let depth = |z: usize| match self.row_spacing_m {
+            Some(h) => format!("{} m", z as f64 * h),
+            None => format!("row {z}"),
+        };
+        let reach = match top {
+            0 => "not in the top row".to_string(),
+            t if t == rows => "in every row".to_string(),
+            t => format!("in every row down to {}", depth(t - 1)),
+        };
+        format!("the mean's RMSE is below the background's in {count} of {rows} rows ({reach})")
+    }
+
     /// The sums of `pairs` pairs of `width` columns turned into RMSEs and means.
     fn finish(mut self, pairs: usize, width: usize) -> Self {
         let n = (pairs * width) as f64;
@@ -889,6 +913,7 @@ fn print_summary(r: &Report) {
         "  background:     SSIM {:.4}  RMSE {:.4} km/s",
         h.mean_ssim_background, h.mean_rmse_background
     );
+    println!("  by depth: {}", r.depth.summary());
     println!(
         "  mean beats background (SSIM and RMSE) on {}/{} pairs",
         h.pairs_beating_background, h.pairs
