@@ -18,8 +18,9 @@ fn stand_in(dir: &Path) {
 }
 
 /// `powerpost evaluate` of seeded random weights on [`stand_in`]'s dataset into
-/// `dir/out`, 2 posterior samples of 2 steps per pair, then `extra`.
-fn evaluate(dir: &Path, out: &str, extra: &[&str]) -> std::process::Output {
+/// `dir/out`, 2 posterior samples of 2 steps per pair, then `extra`: its stdout and
+/// `evaluate.json`.
+fn evaluate(dir: &Path, out: &str, extra: &[&str]) -> (String, serde_json::Value) {
     let s = |name: &str| dir.join(name).to_str().unwrap().to_string();
     let mut args = vec![
         "evaluate".to_string(),
@@ -36,7 +37,22 @@ fn evaluate(dir: &Path, out: &str, extra: &[&str]) -> std::process::Output {
         "-q".into(),
     ];
     args.extend(extra.iter().map(|a| a.to_string()));
-    ok(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    let output = ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let report = std::fs::read(dir.join(out).join("evaluate.json")).unwrap();
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        serde_json::from_slice(&report).unwrap(),
+    )
+}
+
+/// The dataset indices of the pairs a report scored.
+fn pair_indices(report: &serde_json::Value) -> Vec<u64> {
+    report["pairs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["pair"].as_u64().unwrap())
+        .collect()
 }
 
 /// RMSE against `truth` of the mean of the 2 samples (2 steps, seed 0) that `powerpost
@@ -70,12 +86,11 @@ fn evaluate_reports_the_samples_that_sample_draws() {
     let p = |n: &str| dir.path().join(n);
     let s = |q: &Path| q.to_str().unwrap().to_string();
     stand_in(dir.path());
-    let out = evaluate(
+    let (stdout, report) = evaluate(
         dir.path(),
         "ev",
         &["--prior-samples", "2", "--threads", "2"],
     );
-    let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("held-out pairs: 2"), "{stdout}");
     for f in [
         "evaluate.json",
@@ -87,14 +102,9 @@ fn evaluate_reports_the_samples_that_sample_draws() {
     ] {
         assert!(p("ev").join(f).is_file(), "{f} missing");
     }
-    let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(p("ev/evaluate.json")).unwrap()).unwrap();
     let pairs = report["pairs"].as_array().unwrap();
     assert_eq!(
-        pairs
-            .iter()
-            .map(|r| r["pair"].as_u64().unwrap())
-            .collect::<Vec<_>>(),
+        pair_indices(&report),
         [3, 4],
         "the held-out pairs are the last two"
     );
@@ -227,22 +237,16 @@ fn evaluate_split_train_scores_the_last_training_pairs() {
     let dir = tempfile::tempdir().unwrap();
     let p = |n: &str| dir.path().join(n);
     stand_in(dir.path());
-    let out = evaluate(
+    let (stdout, report) = evaluate(
         dir.path(),
         "ev",
         &["--split", "train", "--prior-samples", "1"],
     );
-    let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("training pairs: 2"), "{stdout}");
-    let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(p("ev/evaluate.json")).unwrap()).unwrap();
     assert_eq!(report["split"], "train");
     let pairs = report["pairs"].as_array().unwrap();
     assert_eq!(
-        pairs
-            .iter()
-            .map(|r| r["pair"].as_u64().unwrap())
-            .collect::<Vec<_>>(),
+        pair_indices(&report),
         [1, 2],
         "the last two of the three training pairs"
     );
