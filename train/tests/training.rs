@@ -110,7 +110,9 @@ fn resumed_run_matches_uninterrupted_run_bit_for_bit() {
     // JSON header, so to within rounding).
     let (header, _, _) =
         powerpost_train::checkpoint::load(&dir.path().join("b/checkpoint.bin")).unwrap();
-    assert!(partial.cpu_seconds > 0.0 && resumed.cpu_seconds > 0.0);
+    if cfg!(unix) {
+        assert!(partial.cpu_seconds > 0.0 && resumed.cpu_seconds > 0.0);
+    }
     assert_eq!(partial.total_cpu_seconds, partial.cpu_seconds);
     let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * b;
     let total = partial.cpu_seconds + resumed.cpu_seconds;
