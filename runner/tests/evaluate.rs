@@ -56,8 +56,9 @@ fn pair_indices(report: &serde_json::Value) -> Vec<u64> {
 }
 
 /// RMSE against `truth` of the mean of the 2 samples (2 steps, seed 0) that `powerpost
-/// sample` draws from `rtm` with the same random weights as [`evaluate`].
-fn sample_mean_rmse(dir: &Path, name: &str, rtm: &[f32], truth: &[f32]) -> f64 {
+/// sample` draws from `rtm` with the same random weights as [`evaluate`], and the
+/// fraction of pixels where `truth` lies between the two samples.
+fn sample_mean_rmse(dir: &Path, name: &str, rtm: &[f32], truth: &[f32]) -> (f64, f64) {
     let rtm_path = dir.join(format!("{name}.npy"));
     write_npy(&rtm_path, &[64, 128], rtm);
     let out = dir.join(name);
@@ -77,7 +78,17 @@ fn sample_mean_rmse(dir: &Path, name: &str, rtm: &[f32], truth: &[f32]) -> f64 {
         out.to_str().unwrap(),
         "-q",
     ]);
-    common::rmse(&read_npy(&out.join("mean.npy")), truth)
+    let samples = read_npy(&out.join("samples.npy"));
+    let (a, b) = samples.split_at(truth.len());
+    let inside = truth
+        .iter()
+        .zip(a.iter().zip(b))
+        .filter(|(&t, (&a, &b))| a.min(b) <= t && t <= a.max(b))
+        .count();
+    (
+        common::rmse(&read_npy(&out.join("mean.npy")), truth),
+        inside as f64 / truth.len() as f64,
+    )
 }
 
 #[test]
@@ -147,7 +158,13 @@ fn evaluate_reports_the_samples_that_sample_draws() {
     let xs = read_npy(&p("data/x_0001.npy"));
     let ys = read_npy(&p("data/y_0001.npy"));
     let n = 64 * 128;
-    let expected = sample_mean_rmse(dir.path(), "s3", &ys[n..2 * n], &xs[n..2 * n]);
+    let (expected, coverage) = sample_mean_rmse(dir.path(), "s3", &ys[n..2 * n], &xs[n..2 * n]);
+    assert_eq!(pairs[0]["range_coverage"].as_f64(), Some(coverage));
+    // Two samples: a calibrated posterior puts the truth between them a third of the time.
+    assert_eq!(
+        report["held_out"]["calibrated_range_coverage"].as_f64(),
+        Some(1.0 / 3.0)
+    );
     let reported = pairs[0]["rmse_mean"].as_f64().unwrap();
     assert!(
         (reported - expected).abs() <= 1e-12 * expected.max(1.0),
@@ -256,7 +273,7 @@ fn evaluate_split_train_scores_the_last_training_pairs() {
         read_npy(&p("data/x_0001.npy")),
         read_npy(&p("data/y_0001.npy")),
     );
-    let expected = sample_mean_rmse(dir.path(), "s2", &ys[..n], &xs[..n]);
+    let (expected, _) = sample_mean_rmse(dir.path(), "s2", &ys[..n], &xs[..n]);
     let reported = pairs[1]["rmse_mean"].as_f64().unwrap();
     assert!(
         (reported - expected).abs() <= 1e-12 * expected.max(1.0),

@@ -13,6 +13,12 @@
 //! *beats the background* when the posterior mean has the higher SSIM **and** the lower
 //! RMSE.
 //!
+//! ### Calibration
+//! Per pair and per depth row: the *range coverage*, the fraction of pixels whose true
+//! velocity lies inside the range of the pair's posterior samples; a calibrated posterior
+//! gives `(n − 1)/(n + 1)` with `n` samples (see [`super::metrics`]), less means samples
+//! too narrow or biased, more too wide.
+//!
 //! ### By depth (`depth.csv`, `depth.png`)
 //! Per grid row (depth), over all evaluated pairs and columns: the RMSE of the posterior
 //! mean and of the background against the true model, and the mean posterior standard
@@ -54,7 +60,7 @@
 //! and standard deviation of up to 6 pairs), `prior.png` (prior samples over their nearest
 //! training models), `steps.csv` with `--steps-study`. A summary goes to stdout.
 
-use super::metrics::{rmse, ssim};
+use super::metrics::{calibrated_range_coverage, inside_sample_range, rmse, ssim};
 use super::posterior_io::{
     load_weights, mean_and_std, sampler_from_options, Engine, SampleProgress, SamplerRecord,
     Sampling, Weights, WeightsRecord,
@@ -177,8 +183,21 @@ pub struct PairResult {
     pub rmse_background: f64,
     /// Mean pointwise posterior standard deviation (km/s).
     pub mean_std: f64,
+    /// Fraction of pixels whose true velocity lies inside the samples' range (calibrated:
+    /// `(n − 1)/(n + 1)`).
+    pub range_coverage: f64,
     /// Whether the mean beats the background on both SSIM and RMSE.
     pub beats_background: bool,
+}
+
+/// One pair's images, row-major: the true model, the posterior mean and standard
+/// deviation, the background, and whether each true value lies inside the samples' range.
+struct PairImages<'a> {
+    truth: &'a [f32],
+    mean: &'a [f32],
+    std: &'a [f32],
+    background: &'a [f32],
+    inside: &'a [bool],
 }
 
 /// Errors by depth: entry `z` is grid row `z`, over every evaluated pair and column.
@@ -193,6 +212,8 @@ pub struct DepthProfile {
     pub rmse_background: Vec<f64>,
     /// Mean posterior standard deviation (km/s).
     pub mean_std: Vec<f64>,
+    /// Fraction of pixels whose true velocity lies inside the samples' range.
+    pub range_coverage: Vec<f64>,
 }
 
 impl DepthProfile {
@@ -203,23 +224,27 @@ impl DepthProfile {
             row_spacing_m: None,
             rmse_mean: zeros.clone(),
             rmse_background: zeros.clone(),
-            mean_std: zeros,
+            mean_std: zeros.clone(),
+            range_coverage: zeros,
         }
     }
 
-    /// Adds one pair's squared errors and standard deviations, row by row.
-    fn add(&mut self, width: usize, truth: &[f32], mean: &[f32], background: &[f32], std: &[f32]) {
-        let rows = truth
+    /// Adds one pair's squared errors, standard deviations and range hits, row by row.
+    fn add(&mut self, width: usize, pair: &PairImages<'_>) {
+        let rows = pair
+            .truth
             .chunks_exact(width)
-            .zip(mean.chunks_exact(width))
-            .zip(background.chunks_exact(width))
-            .zip(std.chunks_exact(width));
-        for (z, (((t, m), b), s)) in rows.enumerate() {
+            .zip(pair.mean.chunks_exact(width))
+            .zip(pair.background.chunks_exact(width))
+            .zip(pair.std.chunks_exact(width))
+            .zip(pair.inside.chunks_exact(width));
+        for (z, ((((t, m), b), s), inside)) in rows.enumerate() {
             for x in 0..width {
                 let (t, m, b) = (t[x] as f64, m[x] as f64, b[x] as f64);
                 self.rmse_mean[z] += (m - t) * (m - t);
                 self.rmse_background[z] += (b - t) * (b - t);
                 self.mean_std[z] += s[x] as f64;
+                self.range_coverage[z] += f64::from(u8::from(inside[x]));
             }
         }
     }
@@ -255,6 +280,7 @@ impl DepthProfile {
             self.rmse_mean[z] = (self.rmse_mean[z] / n).sqrt();
             self.rmse_background[z] = (self.rmse_background[z] / n).sqrt();
             self.mean_std[z] /= n;
+            self.range_coverage[z] /= n;
         }
         self
     }
@@ -277,6 +303,10 @@ pub struct HeldOutSummary {
     pub mean_rmse_background: f64,
     /// Pairs whose mean beats the background on both metrics.
     pub pairs_beating_background: usize,
+    /// Mean over pairs of the range coverage of the samples.
+    pub mean_range_coverage: f64,
+    /// The range coverage of a calibrated posterior with this many samples.
+    pub calibrated_range_coverage: f64,
     /// Seconds per posterior sample (wall clock).
     pub seconds_per_sample: f64,
 }
@@ -434,7 +464,17 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
         sample_seconds += t.elapsed().as_secs_f64();
         let (mean, std) = mean_and_std(&samples, len);
         let background = smoothed(truth, height, width, m.smooth_sigma)?;
-        depth.add(width, truth, &mean, &background, &std);
+        let inside = inside_sample_range(&samples, truth)?;
+        depth.add(
+            width,
+            &PairImages {
+                truth,
+                mean: &mean,
+                std: &std,
+                background: &background,
+                inside: &inside,
+            },
+        );
         let r = PairResult {
             pair: i,
             ssim_mean: ssim(&mean, truth, height, width, range)?,
@@ -442,6 +482,7 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
             rmse_mean: rmse(&mean, truth)?,
             rmse_background: rmse(&background, truth)?,
             mean_std: std.iter().map(|&v| v as f64).sum::<f64>() / len as f64,
+            range_coverage: inside.iter().filter(|&&b| b).count() as f64 / len as f64,
             beats_background: false,
         };
         let r = PairResult {
@@ -469,6 +510,8 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
         mean_rmse: avg(&|r| r.rmse_mean),
         mean_rmse_background: avg(&|r| r.rmse_background),
         pairs_beating_background: results.iter().filter(|r| r.beats_background).count(),
+        mean_range_coverage: avg(&|r| r.range_coverage),
+        calibrated_range_coverage: calibrated_range_coverage(args.samples),
         seconds_per_sample: sample_seconds / (results.len() * args.samples) as f64,
     };
 
@@ -636,29 +679,32 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
         &temp.join("evaluate.json"),
         (serde_json::to_string_pretty(&report)? + "\n").as_bytes(),
     )?;
-    let mut csv = String::from("pair,ssim_mean,ssim_background,rmse_mean_km_s,rmse_background_km_s,mean_std_km_s,beats_background\n");
+    let mut csv = String::from("pair,ssim_mean,ssim_background,rmse_mean_km_s,rmse_background_km_s,mean_std_km_s,beats_background,range_coverage\n");
     for r in &report.pairs {
         csv += &format!(
-            "{},{:.6},{:.6},{:.6},{:.6},{:.6},{}\n",
+            "{},{:.6},{:.6},{:.6},{:.6},{:.6},{},{:.6}\n",
             r.pair,
             r.ssim_mean,
             r.ssim_background,
             r.rmse_mean,
             r.rmse_background,
             r.mean_std,
-            r.beats_background
+            r.beats_background,
+            r.range_coverage
         );
     }
     atomic::write_bytes(&temp.join("heldout.csv"), csv.as_bytes())?;
-    let mut csv = String::from("row,depth_m,rmse_mean_km_s,rmse_background_km_s,mean_std_km_s\n");
+    let mut csv = String::from(
+        "row,depth_m,rmse_mean_km_s,rmse_background_km_s,mean_std_km_s,range_coverage\n",
+    );
     let d = &report.depth;
     for z in 0..d.rmse_mean.len() {
         let depth_m = d
             .row_spacing_m
             .map_or(String::new(), |h| format!("{}", z as f64 * h));
         csv += &format!(
-            "{z},{depth_m},{:.6},{:.6},{:.6}\n",
-            d.rmse_mean[z], d.rmse_background[z], d.mean_std[z]
+            "{z},{depth_m},{:.6},{:.6},{:.6},{:.6}\n",
+            d.rmse_mean[z], d.rmse_background[z], d.mean_std[z], d.range_coverage[z]
         );
     }
     atomic::write_bytes(&temp.join("depth.csv"), csv.as_bytes())?;
@@ -914,6 +960,11 @@ fn print_summary(r: &Report) {
         h.mean_ssim_background, h.mean_rmse_background
     );
     println!("  by depth: {}", r.depth.summary());
+    println!(
+        "  calibration: the true velocity lies inside the samples' range at {:.1} % of the pixels (calibrated: {:.1} %)",
+        100.0 * h.mean_range_coverage,
+        100.0 * h.calibrated_range_coverage
+    );
     println!(
         "  mean beats background (SSIM and RMSE) on {}/{} pairs",
         h.pairs_beating_background, h.pairs
