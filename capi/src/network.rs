@@ -696,7 +696,7 @@ pub unsafe extern "C" fn powerpost_draw_sample(
             let core_request = PosteriorRequest {
                 height: request.height,
                 width: request.width,
-                rtm_image,
+                condition: rtm_image,
                 lambda: request.lambda,
                 alpha: request.alpha,
                 sampler,

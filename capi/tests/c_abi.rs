@@ -223,7 +223,7 @@ fn rust_sample(
     let request = PosteriorRequest {
         height,
         width,
-        rtm_image,
+        condition: rtm_image,
         lambda,
         alpha,
         sampler,

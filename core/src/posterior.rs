@@ -20,9 +20,11 @@ pub struct PosteriorRequest<'a> {
     pub height: usize,
     /// Image columns.
     pub width: usize,
-    /// The normalised RTM image y (`height × width`), or `None` to sample the power-scaled
-    /// prior (requires `lambda == 0`).
-    pub rtm_image: Option<&'a [f32]>,
+    /// The normalised condition y: the RTM image (`height × width`), followed by the
+    /// normalised background model when the network
+    /// [takes it](crate::unet::UNetConfig::takes_background); or `None` to sample the
+    /// power-scaled prior (requires `lambda == 0`).
+    pub condition: Option<&'a [f32]>,
     /// Likelihood power λ ≥ 0.
     pub lambda: f32,
     /// Prior power α > 0.
@@ -60,7 +62,7 @@ pub fn sampling_scratch_len(height: usize, width: usize, sampler: &SamplerConfig
 ///
 /// # Errors
 /// [`Error::InvalidArgument`] for an invalid λ, α or sampler configuration, or λ > 0
-/// without an RTM image; [`Error::BufferLength`] for mis-sized buffers; errors of the
+/// without a condition; [`Error::BufferLength`] for mis-sized buffers; errors of the
 /// network; [`Error::NonFinite`] if the sample diverged.
 pub fn draw_sample(
     net: &UNet<'_>,
@@ -78,7 +80,7 @@ pub fn draw_sample(
     )?;
     let (workspace, rest) = scratch.split_at_mut(network_denoiser_workspace_len(net, h, w));
     let network =
-        NetworkDenoiser::new(net, exec, h, w, request.rtm_image.unwrap_or(&[]), workspace)?;
+        NetworkDenoiser::new(net, exec, h, w, request.condition.unwrap_or(&[]), workspace)?;
     draw_sample_with(network, request, out, rest, progress)
 }
 
@@ -105,10 +107,10 @@ pub fn draw_sample_with<D: ConditionalDenoiser>(
         scratch.len(),
         sampling_scratch_len(h, w, &request.sampler),
     )?;
-    if request.rtm_image.is_none() && request.lambda != 0.0 {
+    if request.condition.is_none() && request.lambda != 0.0 {
         return Err(Error::InvalidArgument {
             name: "lambda",
-            expected: "0 when no RTM image is given (prior sampling)",
+            expected: "0 when no condition is given (prior sampling)",
         });
     }
     let (power_scratch, sampler_scratch) = scratch.split_at_mut(power_scaled_scratch_len(h * w));

@@ -195,9 +195,10 @@ impl GpuUNet {
         let c = &self.config;
         let pre = Preconditioning::new(input.sigma, c.sigma_data);
         let plane = geometry.plane_len();
-        let mut tensor = vec![0.0f32; batch * 2 * plane];
+        let mut tensor = vec![0.0f32; batch * c.in_channels * plane];
         network_input(
             geometry,
+            c.in_channels,
             pre.c_in,
             input.x,
             want_cond.then_some(input.condition),
@@ -289,7 +290,7 @@ impl GpuUNet {
             slots.push(self.gpu.device_buffer(len)?);
         }
         let plane = geometry.plane_len();
-        let input = self.gpu.host_buffer(batch * 2 * plane)?;
+        let input = self.gpu.host_buffer(batch * c.in_channels * plane)?;
         let output = self.gpu.host_buffer(batch * plane)?;
         let align = self.gpu.offset_alignment();
         let mut bias_segments = Vec::new();
@@ -449,7 +450,9 @@ pub struct GpuDenoiser<'a> {
 
 impl<'a> GpuDenoiser<'a> {
     /// Binds `net` to `height × width` images and a condition (the normalised RTM image,
-    /// or an empty slice when only the unconditional branch will be asked for).
+    /// followed by the normalised background model when the network
+    /// [takes it](UNetConfig::takes_background); or an empty slice when only the
+    /// unconditional branch will be asked for).
     ///
     /// # Errors
     /// [`Error::BufferLength`](powerpost_core::Error::BufferLength) for a mis-sized
@@ -461,7 +464,11 @@ impl<'a> GpuDenoiser<'a> {
         condition: &'a [f32],
     ) -> Result<Self, powerpost_core::Error> {
         if !condition.is_empty() {
-            powerpost_core::error::check_len("condition", condition.len(), height * width)?;
+            powerpost_core::error::check_len(
+                "condition",
+                condition.len(),
+                net.config.condition_channels() * height * width,
+            )?;
         }
         Ok(Self {
             net,

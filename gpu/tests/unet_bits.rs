@@ -55,7 +55,7 @@ fn check(
 ) {
     let n = height * width;
     let x: Vec<f32> = rng.values(n).iter().map(|v| v * 4.0).collect();
-    let condition = rng.values(n);
+    let condition = rng.values(config.condition_channels() * n);
     let input = DenoiseInput {
         height,
         width,
@@ -112,6 +112,24 @@ fn tiny_network_matches_the_core_for_every_branch_size_and_noise_level() {
                 check(&mut net, config, &params, h, w, sigma, branches, &mut rng);
             }
         }
+    }
+}
+
+#[test]
+fn background_conditioned_network_matches_the_core() {
+    // Three input planes (x, RTM, background) through the same shaders.
+    let config = UNetConfig::TINY.with_background();
+    let params = random_params(&config, 17);
+    let Some(mut net) = pipeline_or_skip(|gpu| GpuUNet::new(gpu, config, &params)) else {
+        return;
+    };
+    let mut rng = Rng::new(21);
+    for (h, w, sigma, branches) in [
+        (16, 24, 0.5, Branches::Both),
+        (8, 12, 3.0, Branches::Conditional),
+        (8, 12, 0.01, Branches::Unconditional),
+    ] {
+        check(&mut net, config, &params, h, w, sigma, branches, &mut rng);
     }
 }
 
@@ -263,7 +281,7 @@ fn samples_drawn_on_the_device_equal_the_cpu_samples() {
         let request = PosteriorRequest {
             height: h,
             width: w,
-            rtm_image: with_rtm.then_some(&rtm[..]),
+            condition: with_rtm.then_some(&rtm[..]),
             lambda,
             alpha,
             sampler,

@@ -46,7 +46,8 @@ pub fn seeded_image(seed: u64, stream: u64, n: usize, scale: f32) -> Vec<f32> {
     v
 }
 
-/// The plain reference forward pass: D(x; σ, y) if `conditional`, else D(x; σ, ∅).
+/// The plain reference forward pass: D(x; σ, y) if `conditional`, else D(x; σ, ∅); `y`
+/// holds `config.condition_channels()` planes.
 #[allow(clippy::too_many_arguments)]
 pub fn reference_denoise(
     config: &UNetConfig,
@@ -93,7 +94,10 @@ pub fn reference_denoise(
     if conditional {
         cur.extend_from_slice(y);
     } else {
-        cur.extend(std::iter::repeat_n(0.0, h * w));
+        cur.extend(std::iter::repeat_n(
+            0.0,
+            config.condition_channels() * h * w,
+        ));
     }
     let (mut ch, mut hh, mut ww) = (config.in_channels, h, w);
     let mut skips: HashMap<usize, (Vec<f32>, usize)> = HashMap::new();

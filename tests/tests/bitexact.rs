@@ -8,6 +8,7 @@ use powerpost_core::unet::{
     init_random, params_len, prepare_transformed, transformed_len, workspace_len, DenoiseInput,
     DenoiseOutput, UNet, UNetConfig,
 };
+use powerpost_core::Error;
 use powerpost_tests::{digest, reference_denoise, seeded_image, Threads};
 
 fn bits(v: &[f32]) -> Vec<u32> {
@@ -49,7 +50,7 @@ fn check_against_reference(config: UNetConfig, h: usize, w: usize, sigma: f32, s
     let mut params = vec![0.0; params_len(&config)];
     init_random(&config, seed, &mut params).unwrap();
     let x = seeded_image(seed, 1, h * w, 1.0 + sigma);
-    let y = seeded_image(seed, 2, h * w, 1.0);
+    let y = seeded_image(seed, 2, config.condition_channels() * h * w, 1.0);
     let want_c = reference_denoise(&config, &params, h, w, &x, sigma, &y, true);
     let want_u = reference_denoise(&config, &params, h, w, &x, sigma, &y, false);
     assert_ne!(bits(&want_c), bits(&want_u), "the branches must differ");
@@ -88,6 +89,63 @@ fn tiny_network_matches_reference_at_odd_sizes() {
 #[test]
 fn default_network_matches_reference() {
     check_against_reference(UNetConfig::DEFAULT, 16, 24, 0.8, 11);
+}
+
+#[test]
+fn background_conditioned_networks_match_reference() {
+    // The third input plane (the background model) through the same contract.
+    check_against_reference(UNetConfig::TINY.with_background(), 6, 10, 0.3, 5);
+    check_against_reference(UNetConfig::DEFAULT.with_background(), 8, 12, 2.0, 13);
+}
+
+#[test]
+fn the_background_plane_reaches_the_conditional_branch_only() {
+    let config = UNetConfig::TINY.with_background();
+    let (h, w) = (8, 12);
+    let n = h * w;
+    let mut params = vec![0.0; params_len(&config)];
+    init_random(&config, 4, &mut params).unwrap();
+    let net = UNet::new(config, &params).unwrap();
+    let x = seeded_image(4, 1, n, 1.5);
+    let mut y = seeded_image(4, 2, 2 * n, 1.0);
+    let (c1, u1) = fast_pair(&net, 1, h, w, &x, 0.7, &y);
+    // A different background, the same RTM image.
+    y[n..].iter_mut().for_each(|v| *v = -*v);
+    let (c2, u2) = fast_pair(&net, 1, h, w, &x, 0.7, &y);
+    assert_ne!(
+        bits(&c1),
+        bits(&c2),
+        "the background must change D(x; σ, y)"
+    );
+    assert_eq!(
+        bits(&u1),
+        bits(&u2),
+        "D(x; σ, ∅) must not see the condition"
+    );
+    // A condition of one plane is refused, not misread.
+    let mut out = vec![0.0; n];
+    let mut workspace = vec![0.0; workspace_len(&config, h, w, 1)];
+    let err = net
+        .denoise(
+            &Threads(1),
+            DenoiseInput {
+                height: h,
+                width: w,
+                x: &x,
+                sigma: 0.7,
+                condition: &y[..n],
+            },
+            DenoiseOutput {
+                conditional: Some(&mut out),
+                unconditional: None,
+            },
+            &mut workspace,
+        )
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::BufferLength { buffer: "condition", expected, actual } if expected == 2 * n && actual == n),
+        "{err:?}"
+    );
 }
 
 #[test]

@@ -29,7 +29,7 @@ fn draw(
     let request = PosteriorRequest {
         height: H,
         width: W,
-        rtm_image: rtm,
+        condition: rtm,
         lambda,
         alpha,
         sampler,
@@ -96,7 +96,7 @@ fn prior_needs_no_rtm_and_ignores_it() {
     let request = PosteriorRequest {
         height: H,
         width: W,
-        rtm_image: None,
+        condition: None,
         lambda: 1.0,
         alpha: 1.0,
         sampler,
@@ -115,7 +115,7 @@ fn prior_needs_no_rtm_and_ignores_it() {
     )
     .is_err());
     let bad = PosteriorRequest {
-        rtm_image: Some(&rtm),
+        condition: Some(&rtm),
         alpha: -1.0,
         ..request
     };

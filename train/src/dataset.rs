@@ -26,6 +26,7 @@ use crate::npy::{self, Dtypes};
 use anyhow::{bail, Context, Result};
 use powerpost_core::exec::Serial;
 use powerpost_core::geology::{self, GeologyParams};
+use powerpost_core::normalize::Normalization;
 use powerpost_core::wave::{self, Acquisition};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -199,6 +200,13 @@ impl Manifest {
                 "pairs",
                 &self.pairs,
                 &format!("{next} (the pairs the shards hold)"),
+            ));
+        }
+        if wave::smooth_scratch_len(1, 1, self.smooth_sigma).is_err() {
+            return Err(field(
+                "smooth_sigma",
+                &self.smooth_sigma,
+                "a background smoothing of 0 to 1000 grid points",
             ));
         }
         if !(self.velocity_half_range.is_finite() && self.velocity_half_range > 0.0) {
@@ -571,6 +579,10 @@ pub struct Dataset {
     pub velocity: Vec<f32>,
     /// Normalised RTM images, `pairs × height × width`.
     pub rtm: Vec<f32>,
+    /// Normalised background models ([`background_model`] of each velocity, with the
+    /// manifest's `smooth_sigma`: the model its RTM image was migrated in), `pairs ×
+    /// height × width`.
+    pub background: Vec<f32>,
     /// Training pairs (the first ones).
     pub train_pairs: usize,
     /// The manifest (constants for export).
@@ -589,21 +601,71 @@ impl Dataset {
         )
     }
 
+    /// The network conditions of every pair, `pairs × channels × height × width`: per
+    /// pair the normalised RTM image, then (for `channels == 2`) the normalised
+    /// background model.
+    ///
+    /// # Errors
+    /// For `channels` other than 1 or 2.
+    pub fn conditions(&self, channels: usize) -> Result<Vec<f32>> {
+        let n = self.height * self.width;
+        match channels {
+            1 => Ok(self.rtm.clone()),
+            2 => Ok(self
+                .rtm
+                .chunks_exact(n)
+                .zip(self.background.chunks_exact(n))
+                .flat_map(|(rtm, background)| rtm.iter().chain(background))
+                .copied()
+                .collect()),
+            _ => anyhow::bail!(
+                "the network takes {channels} condition planes; the dataset gives 1 (RTM) or 2 (RTM, background)"
+            ),
+        }
+    }
+
     /// A dataset from raw arrays (velocity in km/s, raw RTM), normalised with `manifest`.
-    pub fn from_raw(manifest: Manifest, velocity_kms: &[f32], rtm: &[f32]) -> Self {
+    ///
+    /// # Errors
+    /// A `smooth_sigma` or image size the background smoothing refuses.
+    pub fn from_raw(manifest: Manifest, velocity_kms: &[f32], rtm: &[f32]) -> Result<Self> {
+        let (height, width) = (manifest.height, manifest.width);
+        let n = height * width;
+        let mut background = Vec::with_capacity(velocity_kms.len());
+        if n > 0 {
+            for model in velocity_kms.chunks_exact(n) {
+                background.extend(background_model(
+                    model,
+                    height,
+                    width,
+                    manifest.smooth_sigma,
+                )?);
+            }
+        }
+        // The background as the runner hands it to the network (the core's normalisation).
+        let normalization = Normalization {
+            velocity_center_km_s: manifest.velocity_center,
+            velocity_half_range_km_s: manifest.velocity_half_range,
+            rtm_scale: manifest.rtm_scale,
+        };
+        let mut background_net = vec![0.0; background.len()];
+        normalization
+            .velocity_to_network(&background, &mut background_net)
+            .map_err(|e| anyhow::anyhow!("background normalisation: {e}"))?;
         let inv = 1.0 / manifest.velocity_half_range;
-        Self {
-            height: manifest.height,
-            width: manifest.width,
+        Ok(Self {
+            height,
+            width,
             velocity: velocity_kms
                 .iter()
                 .map(|v| (v - manifest.velocity_center) * inv)
                 .collect(),
+            background: background_net,
             rtm: rtm.iter().map(|v| v * manifest.rtm_scale).collect(),
             train_pairs: manifest.train_pairs,
             digest: sha256_hex(&serde_json::to_vec(&manifest).unwrap_or_default()),
             manifest,
-        }
+        })
     }
 
     /// Loads `dir/manifest.json` and its shards, verifying every digest.
@@ -612,10 +674,42 @@ impl Dataset {
     /// Missing or corrupt files, named.
     pub fn load(dir: &Path) -> Result<Self> {
         let raw = RawDataset::load(dir)?;
-        let mut d = Self::from_raw(raw.manifest, &raw.velocity_kms, &raw.rtm);
+        let mut d = Self::from_raw(raw.manifest, &raw.velocity_kms, &raw.rtm)
+            .with_context(|| format!("{}: background models", dir.display()))?;
         d.digest = raw.digest;
         Ok(d)
     }
+}
+
+/// The background model of a `height × width` velocity model (km/s): the model
+/// Gaussian-smoothed with σ = `smooth_sigma` grid points, as the dataset's RTM images
+/// were migrated in (smoothed in km/s; the builder smooths m/s, which differs only in
+/// rounding). `powerpost evaluate` compares posterior means against it, and a network
+/// that [takes the background](powerpost_core::unet::UNetConfig::takes_background) is
+/// conditioned on it.
+///
+/// # Errors
+/// A σ or size the core's smoothing refuses.
+pub fn background_model(
+    velocity_kms: &[f32],
+    height: usize,
+    width: usize,
+    smooth_sigma: f32,
+) -> Result<Vec<f32>> {
+    let what = || "background smoothing".to_string();
+    let mut scratch =
+        vec![0.0; wave::smooth_scratch_len(height, width, smooth_sigma).map_err(core_err(what()))?];
+    let mut out = vec![0.0; height * width];
+    wave::gaussian_smooth(
+        velocity_kms,
+        height,
+        width,
+        smooth_sigma,
+        &mut scratch,
+        &mut out,
+    )
+    .map_err(core_err(what()))?;
+    Ok(out)
 }
 
 /// Reads a shard file by name: how to name it in errors, and its bytes.
@@ -768,6 +862,7 @@ mod manifest_tests {
             ),
             (|m| m.shards[0].y_file = "..".into(), "shards[0].y_file"),
             (|m| m.velocity_half_range = 0.0, "velocity_half_range"),
+            (|m| m.smooth_sigma = f32::NAN, "field `smooth_sigma` is NaN"),
             (|m| m.rtm_scale = f32::INFINITY, "rtm_scale"),
         ];
         for (corrupt, expected) in cases {

@@ -15,6 +15,9 @@ pub const RTM_SCALE_KEY: &str = "powerpost.rtm_scale";
 /// Metadata key: the steps of the training run that wrote the file (a fine-tuning run counts
 /// its own).
 pub const TRAIN_STEPS_KEY: &str = "powerpost.train_steps";
+/// Metadata key (networks that take the background model): the Gaussian σ, in grid
+/// points, of the background models the network was trained with.
+pub const BACKGROUND_SIGMA_KEY: &str = "powerpost.background_smooth_sigma";
 /// Metadata key: the digest of the training dataset's manifest and shards.
 pub const DATASET_SHA256_KEY: &str = "powerpost.dataset_sha256";
 

@@ -5,8 +5,8 @@
 //! ```text
 //! ln σ ~ N(P_mean = −1.2, P_std = 1.2²)        σ = exp(ln σ)
 //! x    = x0 + σ · n,  n ~ N(0, I)
-//! drop the condition with probability p_uncond (zero condition channel + null embedding)
-//! flip x0 and y left–right together with probability ½
+//! drop the condition with probability p_uncond (zero condition planes + null embedding)
+//! flip x0 and y (every plane) left–right together with probability ½
 //! L    = mean over items and pixels of λ(σ) · (D(x; σ, y) − x0)²,
 //! λ(σ) = (σ² + σd²) / (σ · σd)²
 //! ```
@@ -70,7 +70,8 @@ pub fn epoch_permutation(seed: u64, epoch: u64, n: usize) -> Vec<u32> {
     perm
 }
 
-/// One assembled training batch (all `batch × height × width` row-major).
+/// One assembled training batch (all `batch × height × width` row-major; the conditions
+/// `batch × planes × height × width`).
 #[derive(Debug, Clone, Default)]
 pub struct PreparedBatch {
     /// Clean targets x0 (after the flip).
@@ -109,8 +110,9 @@ pub fn sample_draw(seed: u64, k: u64, cfg: &LossConfig) -> SampleDraw {
     }
 }
 
-/// Assembles the batch of `step`: pairs come from `pair_of(index)` as (velocity, RTM)
-/// normalised images of `height × width`.
+/// Assembles the batch of `step`: pairs come from `pair_of(index)` as (velocity,
+/// condition): a normalised `height × width` velocity and its condition planes (the RTM
+/// image, then the background model for a network that takes it), flipped together.
 #[allow(clippy::too_many_arguments)]
 pub fn assemble<'d>(
     seed: u64,
@@ -138,11 +140,18 @@ pub fn assemble<'d>(
         let draw = sample_draw(seed, k, cfg);
         let (x0, y) = pair_of(pair);
         let start = out.clean.len();
+        let flipped =
+            |row: usize, col: usize| row * width + if draw.flip { width - 1 - col } else { col };
         for row in 0..height {
             for col in 0..width {
-                let src = row * width + if draw.flip { width - 1 - col } else { col };
-                out.clean.push(x0[src]);
-                out.condition.push(y[src]);
+                out.clean.push(x0[flipped(row, col)]);
+            }
+        }
+        for plane in y.chunks_exact(n) {
+            for row in 0..height {
+                for col in 0..width {
+                    out.condition.push(plane[flipped(row, col)]);
+                }
             }
         }
         let mut noise = vec![0.0; n];

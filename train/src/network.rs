@@ -94,8 +94,9 @@ pub struct TrainBatch<'a> {
     pub noisy: &'a [f32],
     /// Noise level of every item.
     pub sigma: &'a [f32],
-    /// Conditions (normalised RTM images), `batch × height × width`; ignored for
-    /// unconditional items.
+    /// Conditions, `batch × condition_channels × height × width` (per item the normalised
+    /// RTM image, then the normalised background model for a network that takes it);
+    /// ignored for unconditional items.
     pub condition: &'a [f32],
     /// Whether each item runs the conditional branch (else: zero condition + null
     /// embedding).
@@ -418,7 +419,11 @@ impl Network {
         check_len("params", params.len(), self.len)?;
         let n = h * w;
         check_len("noisy", batch.noisy.len(), nb * n)?;
-        check_len("condition", batch.condition.len(), nb * n)?;
+        check_len(
+            "condition",
+            batch.condition.len(),
+            nb * c.condition_channels() * n,
+        )?;
         check_len("conditional", batch.conditional.len(), nb)?;
         if batch.sigma.iter().any(|s| !(*s > 0.0 && s.is_finite())) {
             return Err(Error::InvalidArgument {
@@ -441,12 +446,15 @@ impl Network {
         let geometry = Geometry::new(h, w);
         let plane = geometry.plane_len();
 
-        // Tensor 0: [c_in · x, y or 0] per item.
-        let mut input = tape.scratch.take(nb * 2 * plane);
-        for (b, item) in input.chunks_exact_mut(2 * plane).enumerate() {
-            let condition = &batch.condition[b * n..(b + 1) * n];
+        // Tensor 0: [c_in · x, y or 0] per item (y: the condition planes).
+        let cin = c.in_channels;
+        let cond_len = c.condition_channels() * n;
+        let mut input = tape.scratch.take(nb * cin * plane);
+        for (b, item) in input.chunks_exact_mut(cin * plane).enumerate() {
+            let condition = &batch.condition[b * cond_len..(b + 1) * cond_len];
             network_input(
                 geometry,
+                cin,
                 tape.pre[b].c_in,
                 &batch.noisy[b * n..(b + 1) * n],
                 batch.conditional[b].then_some(condition),

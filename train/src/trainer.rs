@@ -10,8 +10,8 @@ use crate::checkpoint::{self, Header};
 use crate::cputime::process_cpu_seconds;
 use crate::dataset::Dataset;
 use crate::export::{
-    safetensors_f16, DATASET_SHA256_KEY, RTM_SCALE_KEY, TRAIN_STEPS_KEY, VELOCITY_CENTER_KEY,
-    VELOCITY_HALF_RANGE_KEY,
+    safetensors_f16, BACKGROUND_SIGMA_KEY, DATASET_SHA256_KEY, RTM_SCALE_KEY, TRAIN_STEPS_KEY,
+    VELOCITY_CENTER_KEY, VELOCITY_HALF_RANGE_KEY,
 };
 use crate::files::write_atomic;
 use crate::loss::{assemble, edm_loss, LossConfig};
@@ -307,7 +307,7 @@ pub fn train(
             &opts.out.join("loss.png"),
             &crate::plot::loss_curve_png(&points)?,
         )?;
-        let meta = [
+        let mut meta = vec![
             (
                 VELOCITY_CENTER_KEY,
                 format!("{}", data.manifest.velocity_center),
@@ -320,11 +320,20 @@ pub fn train(
             (TRAIN_STEPS_KEY, state.step.to_string()),
             (DATASET_SHA256_KEY, data.digest.clone()),
         ];
+        if config.takes_background() {
+            meta.push((
+                BACKGROUND_SIGMA_KEY,
+                format!("{}", data.manifest.smooth_sigma),
+            ));
+        }
         write_atomic(
             &opts.out.join("weights.safetensors"),
             &safetensors_f16(&config, &state.ema, &meta),
         )
     };
+    // Per pair the network's condition planes (the RTM image, then the background model).
+    let condition_len = config.condition_channels() * data.height * data.width;
+    let conditions = data.conditions(config.condition_channels())?;
     let mut interrupted = false;
     while state.step < opts.steps {
         if opts.stop.as_ref().is_some_and(|f| f.load(Ordering::SeqCst)) {
@@ -341,7 +350,13 @@ pub fn train(
             data.width,
             &opts.loss,
             &mut perm_cache,
-            &|i| data.pair(i),
+            &|i| {
+                let (velocity, _) = data.pair(i);
+                (
+                    velocity,
+                    &conditions[i * condition_len..(i + 1) * condition_len],
+                )
+            },
         );
         let batch = TrainBatch {
             height: data.height,

@@ -8,8 +8,9 @@ use powerpost_core::unet::{
 use powerpost_tests::{digest, seeded_image, Threads};
 use powerpost_train::network::{Network, Tape, TrainBatch};
 
-/// A seeded batch of `h × w` items: noisy images (stream 0 of `seed`), conditions
-/// (stream 1, scaled by `condition_scale`) and loss weights `r = ∂L/∂D` (stream 2).
+/// A seeded batch of `h × w` items: noisy images (stream 0 of `seed`), conditions of
+/// `planes` planes per item (stream 1, scaled by `condition_scale`) and loss weights
+/// `r = ∂L/∂D` (stream 2).
 struct Seeded {
     h: usize,
     w: usize,
@@ -28,6 +29,7 @@ impl Seeded {
         sigmas: &[f32],
         conditional: &[bool],
         condition_scale: f32,
+        planes: usize,
     ) -> Self {
         let len = sigmas.len() * h * w;
         Self {
@@ -36,7 +38,7 @@ impl Seeded {
             sigmas: sigmas.to_vec(),
             conditional: conditional.to_vec(),
             noisy: seeded_image(seed, 0, len, 1.0),
-            condition: seeded_image(seed, 1, len, condition_scale),
+            condition: seeded_image(seed, 1, planes * len, condition_scale),
             r: seeded_image(seed, 2, len, 1.0),
         }
     }
@@ -81,6 +83,7 @@ fn check_forward(config: UNetConfig, h: usize, w: usize) {
         &[0.3, 0.3, 2.5, 0.01],
         &[true, false, true, false],
         0.5,
+        config.condition_channels(),
     );
     s.noisy.copy_within(0..n, n); // items 0 and 1: same x (the core's batch of 2)
     let (sigmas, conditional, noisy, condition) =
@@ -90,6 +93,7 @@ fn check_forward(config: UNetConfig, h: usize, w: usize) {
     net.forward(&Threads(3), &params, &s.batch(), &mut tape)
         .unwrap();
     let unet = UNet::new(config, &params).unwrap();
+    let cn = config.condition_channels() * n;
     for b in 0..4 {
         let mut ws = vec![0.0; workspace_len(&config, h, w, 1)];
         let mut out = vec![0.0; n];
@@ -98,7 +102,7 @@ fn check_forward(config: UNetConfig, h: usize, w: usize) {
             width: w,
             x: &noisy[b * n..(b + 1) * n],
             sigma: sigmas[b],
-            condition: &condition[b * n..(b + 1) * n],
+            condition: &condition[b * cn..(b + 1) * cn],
         };
         let output = if conditional[b] {
             DenoiseOutput {
@@ -128,7 +132,7 @@ fn check_forward(config: UNetConfig, h: usize, w: usize) {
         width: w,
         x: &noisy[..n],
         sigma: sigmas[0],
-        condition: &condition[..n],
+        condition: &condition[..cn],
     };
     unet.denoise(
         &Serial,
@@ -160,6 +164,8 @@ fn check_forward(config: UNetConfig, h: usize, w: usize) {
 fn forward_matches_core_bit_for_bit() {
     check_forward(UNetConfig::TINY, 8, 12);
     check_forward(UNetConfig::DEFAULT, 8, 16);
+    check_forward(UNetConfig::TINY.with_background(), 8, 12);
+    check_forward(UNetConfig::DEFAULT.with_background(), 8, 8);
 }
 
 /// `L = Σ r · D` in f64.
@@ -169,11 +175,29 @@ fn weighted_sum(d: &[f32], r: &[f32]) -> f64 {
 
 #[test]
 fn whole_network_gradient_matches_finite_differences() {
-    let config = UNetConfig::TINY;
+    check_gradient(UNetConfig::TINY);
+}
+
+#[test]
+fn background_conditioned_gradient_matches_finite_differences() {
+    check_gradient(UNetConfig::TINY.with_background());
+}
+
+/// The gradient of `L = Σ r · D` for `config` against central differences, one random
+/// direction per parameter tensor.
+fn check_gradient(config: UNetConfig) {
     let (h, w) = (8, 8);
     let mut params = vec![0.0; params_len(&config)];
     init_random(&config, 3, &mut params).unwrap();
-    let s = Seeded::new(5, h, w, &[0.4, 1.3, 0.08], &[true, false, true], 0.7);
+    let s = Seeded::new(
+        5,
+        h,
+        w,
+        &[0.4, 1.3, 0.08],
+        &[true, false, true],
+        0.7,
+        config.condition_channels(),
+    );
     let net = Network::new(config).unwrap();
     let (_, grads) = s.forward_backward(&net, &Threads(2), &params);
     let loss_at = |p: &[f32]| {
@@ -201,8 +225,8 @@ fn whole_network_gradient_matches_finite_differences() {
             .sum();
         let dir_norm2: f64 = dir.iter().map(|&d| d as f64 * d as f64).sum();
         // f32 forward passes: the difference quotient carries rounding noise (small steps)
-        // and curvature (large steps); the better of two steps must agree.
-        let err = [2e-2, 5e-3]
+        // and curvature (large steps); the best of three steps must agree.
+        let err = [8e-2, 2e-2, 5e-3]
             .iter()
             .map(|&rel| {
                 let step = rel * rms.max(0.1);
@@ -242,7 +266,7 @@ fn gradient_is_bit_identical_for_any_thread_count() {
     let (h, w) = (8, 16);
     let mut params = vec![0.0; params_len(&config)];
     init_random(&config, 9, &mut params).unwrap();
-    let s = Seeded::new(6, h, w, &[0.4, 1.3], &[true, false], 0.7);
+    let s = Seeded::new(6, h, w, &[0.4, 1.3], &[true, false], 0.7, 1);
     let net = Network::new(config).unwrap();
     let run = |exec: &dyn Executor| {
         let (_, grads) = s.forward_backward(&net, exec, &params);
@@ -266,6 +290,7 @@ fn training_bits(config: UNetConfig, h: usize, w: usize) -> String {
         &[0.02, 0.5, 1.7, 12.0],
         &[true, false, false, true],
         0.6,
+        config.condition_channels(),
     );
     let (denoised, grads) =
         s.forward_backward(&Network::new(config).unwrap(), &Threads(2), &params);
@@ -286,5 +311,13 @@ fn forward_and_gradient_bits_are_pinned() {
             training_bits(UNetConfig::TINY, 8, 16),
             training_bits(UNetConfig::DEFAULT, 16, 32)
         )
+    );
+}
+
+#[test]
+fn background_conditioned_training_bits_are_pinned() {
+    insta::assert_snapshot!(
+        "training_bits_background",
+        training_bits(UNetConfig::TINY.with_background(), 8, 16)
     );
 }

@@ -43,7 +43,7 @@ fn tiny_dataset(pairs: usize, h: usize, w: usize) -> Dataset {
     let rtm: Vec<f32> = (0..pairs * n)
         .map(|i| if i % n >= w { v[i] - v[i - w] } else { 0.0 })
         .collect();
-    Dataset::from_raw(manifest, &v, &rtm)
+    Dataset::from_raw(manifest, &v, &rtm).unwrap()
 }
 
 fn options(out: std::path::PathBuf, steps: u64) -> TrainOptions {
@@ -381,4 +381,129 @@ fn fine_tuning_starts_from_given_weights_and_resumes_exactly() {
     o.init_from = Some(dir.path().join("junk.bin"));
     let err = train(&data, &o, &exec, &mut |_| {}).unwrap_err();
     assert!(format!("{err:#}").contains("junk.bin"), "{err:#}");
+}
+
+/// A naive Gaussian smoothing (f64, clamped edges) of a `h × w` model: the test's own
+/// reference for the background models the dataset derives.
+fn naive_smooth(v: &[f32], h: usize, w: usize, sigma: f64) -> Vec<f64> {
+    let r = (3.0 * sigma).ceil() as i64;
+    let kernel: Vec<f64> = (-r..=r)
+        .map(|k| (-(k * k) as f64 / (2.0 * sigma * sigma)).exp())
+        .collect();
+    let total: f64 = kernel.iter().sum();
+    let at = |y: i64, x: i64| {
+        v[y.clamp(0, h as i64 - 1) as usize * w + x.clamp(0, w as i64 - 1) as usize] as f64
+    };
+    let mut rows = vec![0.0; h * w];
+    for y in 0..h as i64 {
+        for x in 0..w as i64 {
+            rows[(y as usize) * w + x as usize] = (-r..=r)
+                .map(|k| kernel[(k + r) as usize] * at(y, x + k))
+                .sum::<f64>()
+                / total;
+        }
+    }
+    let mut out = vec![0.0; h * w];
+    for y in 0..h as i64 {
+        for x in 0..w as i64 {
+            out[(y as usize) * w + x as usize] = (-r..=r)
+                .map(|k| {
+                    kernel[(k + r) as usize]
+                        * rows[(y + k).clamp(0, h as i64 - 1) as usize * w + x as usize]
+                })
+                .sum::<f64>()
+                / total;
+        }
+    }
+    out
+}
+
+#[test]
+fn dataset_conditions_stack_the_rtm_image_and_the_normalised_background() {
+    let (h, w) = (8, 16);
+    let data = tiny_dataset(4, h, w);
+    let n = h * w;
+    assert_eq!(data.conditions(1).unwrap(), data.rtm);
+    let stacked = data.conditions(2).unwrap();
+    assert_eq!(stacked.len(), 4 * 2 * n);
+    for p in 0..4 {
+        let (velocity, rtm) = data.pair(p);
+        assert_eq!(bits(&stacked[2 * p * n..(2 * p + 1) * n]), bits(rtm));
+        // The background: the km/s model smoothed (σ = 10 points), normalised as the
+        // velocity is; against a naive f64 smoothing of the same model.
+        let kms: Vec<f32> = velocity.iter().map(|x| x * 1.5 + 3.0).collect();
+        let want = naive_smooth(&kms, h, w, 10.0);
+        for (got, want) in stacked[(2 * p + 1) * n..(2 * p + 2) * n].iter().zip(&want) {
+            let want = (want - 3.0) / 1.5;
+            assert!((*got as f64 - want).abs() < 1e-5, "{got} vs {want}");
+        }
+    }
+    assert!(data.conditions(3).is_err());
+}
+
+#[test]
+fn flips_mirror_every_condition_plane_with_the_velocity() {
+    let (h, w) = (2, 4);
+    let n = h * w;
+    let velocity: Vec<f32> = (0..n).map(|i| i as f32).collect();
+    let condition: Vec<f32> = (0..2 * n).map(|i| 100.0 + i as f32).collect();
+    let cfg = LossConfig::default();
+    let mut cache = None;
+    let batch = powerpost_train::loss::assemble(7, 0, 64, 1, h, w, &cfg, &mut cache, &|_| {
+        (&velocity[..], &condition[..])
+    });
+    let mut seen = [false; 2];
+    for j in 0..64 {
+        let flip = sample_draw(7, j as u64, &cfg).flip;
+        seen[usize::from(flip)] = true;
+        let clean = &batch.clean[j * n..(j + 1) * n];
+        let planes = &batch.condition[j * 2 * n..(j + 1) * 2 * n];
+        for row in 0..h {
+            for col in 0..w {
+                let src = row * w + if flip { w - 1 - col } else { col };
+                assert_eq!(clean[row * w + col], velocity[src]);
+                assert_eq!(planes[row * w + col], condition[src]);
+                assert_eq!(planes[n + row * w + col], condition[n + src]);
+            }
+        }
+    }
+    assert_eq!(seen, [true, true], "both flipped and plain items drawn");
+}
+
+#[test]
+fn background_conditioned_run_resumes_exactly_and_records_its_smoothing() {
+    let data = tiny_dataset(5, 8, 16);
+    let dir = tempfile::tempdir().unwrap();
+    let config = UNetConfig::TINY.with_background();
+    let opts = |name: &str, steps| TrainOptions {
+        config,
+        ..options(dir.path().join(name), steps)
+    };
+    let straight = run(&data, &opts("a", 5), 1);
+    let two = Pool::new(2).unwrap();
+    train(&data, &opts("b", 2), &two, &mut |_| {}).unwrap();
+    let resumed = train(&data, &opts("b", 5), &two, &mut |_| {}).unwrap();
+    assert_eq!(resumed.steps_run, 3);
+    assert_same_state(&straight, &resumed);
+    // Not the RTM-only network's run.
+    let plain = run(&data, &options(dir.path().join("plain"), 5), 1);
+    assert_ne!(plain.params.len(), straight.params.len());
+    // The weights load as the background architecture and say how backgrounds were made.
+    let bytes = std::fs::read(dir.path().join("b/weights.safetensors")).unwrap();
+    let mut loaded = vec![0.0; params_len(&config)];
+    load_params(&config, &bytes, &mut loaded).unwrap();
+    let file = powerpost_core::safetensors::SafeTensors::parse(&bytes).unwrap();
+    assert_eq!(
+        file.metadata(powerpost_train::export::BACKGROUND_SIGMA_KEY),
+        Some("10")
+    );
+    let plain_bytes = std::fs::read(dir.path().join("plain/weights.safetensors")).unwrap();
+    let plain_file = powerpost_core::safetensors::SafeTensors::parse(&plain_bytes).unwrap();
+    assert_eq!(
+        plain_file.metadata(powerpost_train::export::BACKGROUND_SIGMA_KEY),
+        None
+    );
+    // A checkpoint of one architecture does not resume as the other.
+    let err = train(&data, &options(dir.path().join("b"), 6), &two, &mut |_| {}).unwrap_err();
+    assert!(err.to_string().contains("architecture"), "{err}");
 }

@@ -10,7 +10,9 @@ pub const MAX_LEVELS: usize = 4;
 /// from these numbers; a smaller or larger preset is a one-line change.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct UNetConfig {
-    /// Input channels of the raw network: the scaled noisy velocity and the condition.
+    /// Input channels of the raw network: the scaled noisy velocity, then the condition
+    /// planes ([`condition_channels`](Self::condition_channels) of them: the RTM image,
+    /// and with [`with_background`](Self::with_background) the background velocity).
     pub in_channels: usize,
     /// Output channels (the denoised velocity).
     pub out_channels: usize,
@@ -39,6 +41,9 @@ pub struct UNetConfig {
     /// EDM's σ_data (standard deviation of the normalised training data).
     pub sigma_data: f32,
 }
+
+/// Most condition planes a network may take: the RTM image and the background model.
+pub const MAX_CONDITION_CHANNELS: usize = 2;
 
 /// Number of Fourier features of the noise level (cos and sin of 32 frequencies).
 pub const FOURIER_FEATURES: usize = 2 * crate::nn::linear::FREQUENCIES.len();
@@ -80,6 +85,27 @@ impl UNetConfig {
         sigma_data: 0.5,
     };
 
+    /// The same network conditioned on the background velocity model as well: a third
+    /// input plane holding the normalised background (the smooth model the RTM image was
+    /// migrated in), after the RTM image.
+    pub const fn with_background(self) -> UNetConfig {
+        UNetConfig {
+            in_channels: 3,
+            ..self
+        }
+    }
+
+    /// Condition planes the network takes (`in_channels − 1`): 1 for the RTM image alone,
+    /// 2 for the RTM image and the background model.
+    pub const fn condition_channels(&self) -> usize {
+        self.in_channels.saturating_sub(1)
+    }
+
+    /// Whether the network takes the background model as its second condition plane.
+    pub const fn takes_background(&self) -> bool {
+        self.condition_channels() >= 2
+    }
+
     /// Channels at `level`.
     pub fn channels(&self, level: usize) -> usize {
         self.base_channels * self.channel_mult[level]
@@ -100,8 +126,11 @@ impl UNetConfig {
         if self.levels == 0 || self.levels > MAX_LEVELS {
             return bad("levels", "1 to 4");
         }
-        if self.in_channels != 2 || self.out_channels != 1 {
-            return bad("in_channels/out_channels", "2 inputs (x, y) and 1 output");
+        if !(2..=1 + MAX_CONDITION_CHANNELS).contains(&self.in_channels) || self.out_channels != 1 {
+            return bad(
+                "in_channels/out_channels",
+                "2 inputs (x, RTM) or 3 (x, RTM, background) and 1 output",
+            );
         }
         if self.base_channels == 0
             || self.embedding_channels == 0

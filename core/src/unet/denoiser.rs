@@ -22,8 +22,10 @@ pub fn network_denoiser_workspace_len(net: &UNet<'_>, height: usize, width: usiz
 }
 
 impl<'a, 'p> NetworkDenoiser<'a, 'p> {
-    /// Binds `net` to an image size, a condition (the normalised RTM image, or an empty
-    /// slice when only the unconditional branch will be asked for) and a workspace of
+    /// Binds `net` to an image size, a condition (the normalised RTM image, followed by
+    /// the normalised background model when the network
+    /// [takes it](crate::unet::UNetConfig::takes_background); or an empty slice when only
+    /// the unconditional branch will be asked for) and a workspace of
     /// [`network_denoiser_workspace_len`] values.
     ///
     /// # Errors
@@ -37,7 +39,11 @@ impl<'a, 'p> NetworkDenoiser<'a, 'p> {
         workspace: &'a mut [f32],
     ) -> Result<Self, Error> {
         if !condition.is_empty() {
-            check_len("condition", condition.len(), height * width)?;
+            check_len(
+                "condition",
+                condition.len(),
+                net.config().condition_channels() * height * width,
+            )?;
         }
         check_len(
             "workspace",

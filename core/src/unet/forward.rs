@@ -71,8 +71,9 @@ pub struct DenoiseInput<'a> {
     pub x: &'a [f32],
     /// Noise level σ > 0.
     pub sigma: f32,
-    /// The condition y (normalised RTM image), `height × width`; used by the conditional
-    /// branch only.
+    /// The condition y: the normalised RTM image, then (for a network that
+    /// [takes the background](UNetConfig::takes_background)) the normalised background
+    /// velocity, each `height × width`; used by the conditional branch only.
     pub condition: &'a [f32],
 }
 
@@ -379,41 +380,55 @@ pub fn conv_bias(
     Ok(())
 }
 
-/// Writes the network input of every batch item into `out` (`batch × 2` planes of
-/// `geometry`): channel 0 = `c_in · x`, channel 1 = the condition for item 0 when
-/// `condition` is given, else zeros.
+/// Writes the network input of every batch item into `out` (`batch × in_channels` planes
+/// of `geometry`): channel 0 = `c_in · x`, channels 1.. = the `in_channels − 1` condition
+/// planes for item 0 when `condition` is given, else zeros.
 ///
 /// # Errors
-/// [`Error::BufferLength`] for mis-sized buffers.
+/// [`Error::InvalidArgument`] for `in_channels < 2`; [`Error::BufferLength`] for
+/// mis-sized buffers (`condition` must hold `in_channels − 1` images).
 pub fn network_input(
     geometry: Geometry,
+    in_channels: usize,
     c_in: f32,
     x: &[f32],
     condition: Option<&[f32]>,
     out: &mut [f32],
 ) -> Result<(), Error> {
-    let plane = geometry.plane_len();
-    check_len("x", x.len(), geometry.pixels())?;
-    if let Some(y) = condition {
-        check_len("condition", y.len(), geometry.pixels())?;
+    if in_channels < 2 {
+        return Err(Error::InvalidArgument {
+            name: "in_channels",
+            expected: "at least 2 (x and a condition plane)",
+        });
     }
+    let plane = geometry.plane_len();
+    let pixels = geometry.pixels();
+    check_len("x", x.len(), pixels)?;
+    if let Some(y) = condition {
+        check_len("condition", y.len(), (in_channels - 1) * pixels)?;
+    }
+    let item_len = in_channels * plane;
     // `checked_rem` refuses a zero divisor (a wrapped plane length) rather than panicking.
-    if out.is_empty() || out.len().checked_rem(2 * plane) != Some(0) {
+    if out.is_empty() || out.len().checked_rem(item_len) != Some(0) {
         return Err(Error::BufferLength {
             buffer: "network input",
-            expected: 2 * plane,
+            expected: item_len,
             actual: out.len(),
         });
     }
-    for (b, item) in out.chunks_exact_mut(2 * plane).enumerate() {
-        let (ch0, ch1) = item.split_at_mut(plane);
+    for (b, item) in out.chunks_exact_mut(item_len).enumerate() {
+        let (ch0, rest) = item.split_at_mut(plane);
         pad_into(geometry, x, ch0);
         for value in ch0.iter_mut() {
             *value *= c_in;
         }
         match condition {
-            Some(y) if b == 0 => pad_into(geometry, y, ch1),
-            _ => ch1.fill(0.0),
+            Some(y) if b == 0 => {
+                for (dst, src) in rest.chunks_exact_mut(plane).zip(y.chunks_exact(pixels)) {
+                    pad_into(geometry, src, dst);
+                }
+            }
+            _ => rest.fill(0.0),
         }
     }
     Ok(())
@@ -576,7 +591,11 @@ impl<'p> UNet<'p> {
             });
         }
         if want_cond {
-            check_len("condition", input.condition.len(), n)?;
+            check_len(
+                "condition",
+                input.condition.len(),
+                c.condition_channels() * n,
+            )?;
             if !input.condition.iter().all(|v| v.is_finite()) {
                 return Err(Error::InvalidArgument {
                     name: "condition",
@@ -650,10 +669,11 @@ impl<'p> UNet<'p> {
         let plane = geometry.plane_len();
         network_input(
             geometry,
+            c.in_channels,
             pre.c_in,
             input.x,
             want_cond.then_some(input.condition),
-            &mut bufs[INPUT_SLOT][..batch * 2 * plane],
+            &mut bufs[INPUT_SLOT][..batch * c.in_channels * plane],
         )?;
         embedding(c, self.params, pre.c_noise, want_cond, scratch, v.emb)?;
 
@@ -811,6 +831,99 @@ impl<'p> UNet<'p> {
                     &src[..batch * coarse.tensor_len(r.channels)],
                     &mut out[..batch * coarse.double().tensor_len(r.channels)],
                 )
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nn::geometry::unpad_from;
+
+    /// The interior of plane `k` of `item`.
+    fn plane(geometry: Geometry, item: &[f32], k: usize) -> [f32; 6] {
+        let len = geometry.plane_len();
+        let mut out = [0.0; 6];
+        unpad_from(geometry, &item[k * len..(k + 1) * len], &mut out);
+        out
+    }
+
+    #[test]
+    fn network_input_stacks_every_condition_plane_for_the_conditional_item() {
+        let g = Geometry::new(2, 3);
+        let x = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+        let rtm = [0.5; 6];
+        let background = [-0.25, 0.0, 0.25, 0.5, 0.75, 1.0];
+        let condition: [f32; 12] =
+            core::array::from_fn(|i| if i < 6 { rtm[i] } else { background[i - 6] });
+        let item = 3 * g.plane_len();
+        let mut out = [f32::NAN; 2 * 3 * 64];
+        let out = &mut out[..2 * item];
+        network_input(g, 3, 2.0, &x, Some(&condition), out).unwrap();
+        let (conditional, unconditional) = out.split_at(item);
+        assert_eq!(plane(g, conditional, 0), x.map(|v| 2.0 * v));
+        assert_eq!(plane(g, conditional, 1), rtm);
+        assert_eq!(plane(g, conditional, 2), background);
+        assert_eq!(plane(g, unconditional, 0), x.map(|v| 2.0 * v));
+        assert!(unconditional[g.plane_len()..].iter().all(|&v| v == 0.0));
+        // Every padding ring is zero too (no NaN left from the buffer).
+        assert!(out.iter().all(|v| v.is_finite()));
+    }
+
+    #[test]
+    fn network_input_refuses_a_condition_of_the_wrong_plane_count() {
+        let g = Geometry::new(2, 3);
+        let x = [0.0; 6];
+        let mut out = [0.0; 3 * 64];
+        let out = &mut out[..3 * g.plane_len()];
+        assert_eq!(
+            network_input(g, 3, 1.0, &x, Some(&[0.0; 6]), out),
+            Err(Error::BufferLength {
+                buffer: "condition",
+                expected: 12,
+                actual: 6
+            })
+        );
+        assert!(matches!(
+            network_input(g, 1, 1.0, &x, None, out),
+            Err(Error::InvalidArgument {
+                name: "in_channels",
+                ..
+            })
+        ));
+        // A buffer sized for two planes per item is not one for three.
+        assert!(matches!(
+            network_input(g, 3, 1.0, &x, None, &mut out[..2 * g.plane_len()]),
+            Err(Error::BufferLength {
+                buffer: "network input",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn configurations_take_one_or_two_condition_planes() {
+        for config in [UNetConfig::DEFAULT, UNetConfig::TINY] {
+            assert_eq!(config.condition_channels(), 1);
+            assert!(!config.takes_background());
+            let with = config.with_background();
+            assert_eq!((with.in_channels, with.condition_channels()), (3, 2));
+            assert!(with.takes_background());
+            with.validate().unwrap();
+            assert_ne!(with.describe(), config.describe());
+            for in_channels in [0, 1, 4] {
+                let bad = UNetConfig {
+                    in_channels,
+                    ..config
+                };
+                assert!(matches!(
+                    bad.validate(),
+                    Err(Error::InvalidArgument {
+                        name: "in_channels/out_channels",
+                        ..
+                    })
+                ));
             }
         }
     }

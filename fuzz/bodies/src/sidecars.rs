@@ -168,6 +168,7 @@ fn plan(shard: Option<Shard>) -> SweepPlan {
         weights,
         rtm,
         rtm_gain: None,
+        background: None,
         truth: None,
         shots: None,
         shard,
@@ -195,6 +196,7 @@ pub fn seeds() -> Vec<(String, Vec<u8>)> {
         weights: weights.clone(),
         rtm: (!prior).then(|| rtm.clone()),
         rtm_gain: (!prior).then_some(ExactF32(0.5)),
+        background: None,
         outputs: [("samples.npy".to_string(), "ef".repeat(32))].into(),
     };
     let with = |selector: u8, json: String| {

@@ -89,7 +89,8 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let x: Vec<f32> = (0..h * w)
         .map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0)
         .collect();
-    let y: Vec<f32> = (0..h * w)
+    // The condition planes (RTM image, and background for weights that take one).
+    let y: Vec<f32> = (0..config.condition_channels() * h * w)
         .map(|i| ((i * 104_729) % 1000) as f32 / 500.0 - 1.0)
         .collect();
     let mut workspace = vec![0.0; workspace_len(&config, h, w, 2)];
@@ -189,7 +190,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             let request = PosteriorRequest {
                 height: h,
                 width: w,
-                rtm_image: Some(&y),
+                condition: Some(&y),
                 lambda,
                 alpha,
                 sampler,

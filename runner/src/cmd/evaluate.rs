@@ -11,7 +11,10 @@
 //! manifest's Gaussian σ. Both are compared with the true model by SSIM (data range =
 //! twice the normalisation half-range, see [`super::metrics`]) and RMSE (km/s). A pair
 //! *beats the background* when the posterior mean has the higher SSIM **and** the lower
-//! RMSE.
+//! RMSE. Weights that [take the background](powerpost_core::unet::UNetConfig::takes_background)
+//! are given this same background model as their second condition plane, as a user
+//! gives the model the image was migrated in: the comparison then says how much the
+//! network adds to what it was told.
 //!
 //! ### Calibration
 //! Per pair and per depth row: the *range coverage*, the fraction of pixels whose true
@@ -74,7 +77,7 @@ use clap::Args;
 use powerpost_core::exec::Executor;
 use powerpost_core::sampler::SamplerConfig;
 use powerpost_core::wave;
-use powerpost_train::dataset::RawDataset;
+use powerpost_train::dataset::{background_model, RawDataset};
 use serde::Serialize;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -447,13 +450,17 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
         sampler.steps as u64,
         args.run.quiet,
     );
+    // The network's background condition, where it takes one: the baseline model itself.
+    let takes_background = weights.config.takes_background();
     for &i in &held {
         let (truth, rtm) = data.pair(i);
+        let background = background_model(truth, height, width, m.smooth_sigma)?;
         let s = Sampling {
             weights: &weights,
             height,
             width,
             rtm: Some(rtm),
+            background: takes_background.then_some(&background[..]),
             lambda: 1.0,
             alpha: 1.0,
             sampler,
@@ -463,7 +470,6 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
         let samples = engine.draw(&s, 0, args.samples, &progress)?;
         sample_seconds += t.elapsed().as_secs_f64();
         let (mean, std) = mean_and_std(&samples, len);
-        let background = smoothed(truth, height, width, m.smooth_sigma)?;
         let inside = inside_sample_range(&samples, truth)?;
         depth.add(
             width,
@@ -523,6 +529,7 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
             height,
             width,
             rtm: None,
+            background: None,
             lambda: 0.0,
             alpha: 1.0,
             sampler,
@@ -586,11 +593,14 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
             let t = Instant::now();
             let mut all = Vec::new();
             for &i in &study {
+                let (truth, rtm) = data.pair(i);
+                let background = background_model(truth, height, width, m.smooth_sigma)?;
                 let s = Sampling {
                     weights: &weights,
                     height,
                     width,
-                    rtm: Some(data.pair(i).1),
+                    rtm: Some(rtm),
+                    background: takes_background.then_some(&background[..]),
                     lambda: 1.0,
                     alpha: 1.0,
                     sampler: config,
@@ -738,19 +748,6 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
     out_dir.finish(&files)?;
     print_summary(&report);
     Ok(())
-}
-
-/// The true model smoothed with the dataset's background σ (km/s).
-fn smoothed(truth: &[f32], height: usize, width: usize, sigma: f32) -> Result<Vec<f32>> {
-    let mut scratch = vec![
-        0.0;
-        wave::smooth_scratch_len(height, width, sigma)
-            .map_err(|e| anyhow!("background smoothing: {e}"))?
-    ];
-    let mut out = vec![0.0; height * width];
-    wave::gaussian_smooth(truth, height, width, sigma, &mut scratch, &mut out)
-        .map_err(|e| anyhow!("background smoothing: {e}"))?;
-    Ok(out)
 }
 
 /// `model` mirrored left–right.

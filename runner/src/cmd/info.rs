@@ -84,6 +84,14 @@ fn describe_weights(w: &Weights) {
         powerpost_core::unet::params::tensor_count(&w.config)
     );
     println!(
+        "  conditioned on: {}",
+        if w.config.takes_background() {
+            "the RTM image and the background model (sample/sweep --background MODEL.npy)"
+        } else {
+            "the RTM image"
+        }
+    );
+    println!(
         "  velocity normalisation: (v − {} km/s) / {} km/s",
         n.velocity_center_km_s, n.velocity_half_range_km_s
     );

@@ -53,8 +53,8 @@
 //! rerun without `--shard` to draw them.
 
 use super::posterior_io::{
-    resolve_example, sampler_label, sha256_hex, Engine, ExactF32, FileRecord, SamplerRecord,
-    WeightsRecord,
+    load_weights, resolve_example, sampler_label, sha256_hex, Engine, ExactF32, FileRecord,
+    SamplerRecord, WeightsRecord,
 };
 use super::sweep::{
     self, cell_dir, check_grid, csv_value, data_residual, execute, lambda_alpha_figure, load_cells,
@@ -112,6 +112,10 @@ pub struct PaperArgs {
     /// True velocity model (km/s), 2-D .npy [default: velocity.npy of --example].
     #[arg(long)]
     pub truth: Option<PathBuf>,
+    /// Background model the RTM image was migrated in (km/s), 2-D .npy, for weights
+    /// conditioned on it [default for such weights: background.npy of --example].
+    #[arg(long)]
+    pub background: Option<PathBuf>,
     /// Observed shots of --preset (.npy [shots, nt, receivers] or SEG-Y .sgy/.segy)
     /// [default: simulated from the true model with --snr-db noise].
     #[arg(long)]
@@ -365,10 +369,21 @@ pub fn run(args: &PaperArgs) -> Result<()> {
         from_example(&args.rtm, "rtm.npy"),
         from_example(&args.truth, "velocity.npy"),
     );
+    // The network's background condition, for weights that take one (the file is read
+    // twice: its architecture decides whether the example's background.npy applies).
+    let takes_background = load_weights(args.sampling.weights.as_deref())?
+        .config
+        .takes_background();
+    let background_path = match &args.background {
+        Some(path) => Some(path.clone()),
+        None if takes_background => Some(from_example(&None, "background.npy")),
+        None => None,
+    };
     let mut inputs = SweepInputs::load(
         args.sampling.weights.as_deref(),
         &rtm_path,
         args.rtm_normalize,
+        background_path.as_deref(),
         Some(&truth_path),
         args.shots.as_deref(),
         &args.preset,

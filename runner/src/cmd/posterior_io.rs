@@ -35,9 +35,15 @@ use std::time::Instant;
 /// File name of the default weights, under `weights/` of the repository.
 pub const DEFAULT_WEIGHTS: &str = "weights/powerpost-edge.safetensors";
 
-/// Architectures this build can load, matched by their `powerpost.architecture` string.
-pub const KNOWN_ARCHITECTURES: [(&str, UNetConfig); 2] =
-    [("default", UNetConfig::DEFAULT), ("tiny", UNetConfig::TINY)];
+/// Architectures this build can load, matched by their `powerpost.architecture` string,
+/// with the names `powerpost train --network` knows them by (`-background`: conditioned
+/// on the background model as well as the RTM image).
+pub const KNOWN_ARCHITECTURES: [(&str, UNetConfig); 4] = [
+    ("default", UNetConfig::DEFAULT),
+    ("default-background", UNetConfig::DEFAULT.with_background()),
+    ("tiny", UNetConfig::TINY),
+    ("tiny-background", UNetConfig::TINY.with_background()),
+];
 
 /// Lowercase hexadecimal SHA-256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -362,7 +368,7 @@ pub struct Weights {
 
 /// Metadata the trainer writes about the training run, `(key, label)` (the labels are
 /// what `powerpost info` prints).
-pub const TRAINING_METADATA: [(&str, &str); 2] = [
+pub const TRAINING_METADATA: [(&str, &str); 3] = [
     (
         powerpost_train::export::TRAIN_STEPS_KEY,
         "steps of the training run that wrote it (a fine-tuning run counts its own)",
@@ -370,6 +376,10 @@ pub const TRAINING_METADATA: [(&str, &str); 2] = [
     (
         powerpost_train::export::DATASET_SHA256_KEY,
         "training dataset sha256",
+    ),
+    (
+        powerpost_train::export::BACKGROUND_SIGMA_KEY,
+        "background models of training: the velocity smoothed with σ (grid points)",
     ),
 ];
 
@@ -639,6 +649,58 @@ pub fn read_rtm(path: &Path, multiple: usize) -> Result<RtmInput> {
     })
 }
 
+/// A background velocity model read from `.npy` (`--background`).
+pub struct BackgroundInput {
+    /// The model in km/s, `height × width` row-major.
+    pub velocity_km_s: Vec<f32>,
+    /// Path and digest (of the file as read).
+    pub record: FileRecord,
+}
+
+/// Reads `--background`: the smooth velocity model the RTM image was migrated in, a 2-D
+/// `[height, width]` (or `[1, height, width]`) float32 `.npy` of the RTM image's size, in
+/// km/s, or in m/s when its largest value is 100 or more (then divided by 1000).
+///
+/// # Errors
+/// Wrong rank, dtype or shape (naming the expected one), and values that are not finite
+/// positive velocities (naming the first one's row and column).
+pub fn read_background(path: &Path, height: usize, width: usize) -> Result<BackgroundInput> {
+    let name = path.display();
+    let array = npy::read_f32_ranks(path, &[2, 3]).context("--background")?;
+    let shape = match array.shape[..] {
+        [1, h, w] => [h, w],
+        [h, w] => [h, w],
+        _ => [0, 0],
+    };
+    if shape != [height, width] {
+        bail!(
+            "{name}: shape {:?}; expected [{height}, {width}] (the RTM image's size) or [1, {height}, {width}]",
+            array.shape
+        );
+    }
+    let mut velocity = array.data;
+    if let Some(k) = velocity.iter().position(|v| !(v.is_finite() && *v > 0.0)) {
+        bail!(
+            "{name}: value at row {}, column {} is {}; expected finite positive velocities (km/s or m/s)",
+            k / width,
+            k % width,
+            velocity[k]
+        );
+    }
+    if velocity.iter().copied().fold(0.0f32, f32::max) >= 100.0 {
+        for v in &mut velocity {
+            *v /= 1000.0;
+        }
+    }
+    Ok(BackgroundInput {
+        velocity_km_s: velocity,
+        record: FileRecord {
+            path: absolute(path),
+            sha256: sha256_file(path)?,
+        },
+    })
+}
+
 /// Checks an image size for the network.
 ///
 /// # Errors
@@ -824,6 +886,9 @@ pub struct Sampling<'a> {
     pub width: usize,
     /// The raw RTM image (`None`: prior).
     pub rtm: Option<&'a [f32]>,
+    /// The background model (km/s) for weights that
+    /// [take it](UNetConfig::takes_background); ignored for the prior.
+    pub background: Option<&'a [f32]>,
     /// λ.
     pub lambda: f32,
     /// α.
@@ -832,6 +897,51 @@ pub struct Sampling<'a> {
     pub sampler: SamplerConfig,
     /// Run seed.
     pub seed: u64,
+}
+
+/// Checks, before anything is drawn or written, that a background model is given exactly
+/// when the weights [take one](UNetConfig::takes_background) (`posterior`: whether an
+/// RTM image is given; the prior takes no condition at all).
+///
+/// # Errors
+/// A missing or superfluous `--background`, naming the weights.
+pub fn check_background(weights: &Weights, posterior: bool, background: bool) -> Result<()> {
+    let name = &weights.record.path;
+    match (posterior, weights.config.takes_background(), background) {
+        (false, _, true) => bail!("--background: the prior takes no condition; leave --background out (or give --rtm)"),
+        (true, true, false) => bail!("{name}: these weights are conditioned on the background model as well as the RTM image; give --background MODEL.npy (the smooth velocity model the RTM image was migrated in, km/s)"),
+        (true, false, true) => bail!("--background: {name} are conditioned on the RTM image alone; leave --background out"),
+        _ => Ok(()),
+    }
+}
+
+/// The network's condition: the RTM image `rtm` (raw) normalised, followed by the
+/// background model `background` (km/s) normalised when the weights
+/// [take it](UNetConfig::takes_background).
+///
+/// # Errors
+/// A background given to weights that do not take one or missing for weights that do,
+/// or a mis-sized one.
+pub fn network_condition(
+    weights: &Weights,
+    rtm: &[f32],
+    background: Option<&[f32]>,
+) -> Result<Vec<f32>> {
+    let n = rtm.len();
+    let mut condition = vec![0.0f32; weights.config.condition_channels() * n];
+    let (rtm_plane, rest) = condition.split_at_mut(n);
+    weights
+        .normalization
+        .rtm_to_network(rtm, rtm_plane)
+        .map_err(|e| anyhow!("RTM normalisation: {e}"))?;
+    check_background(weights, true, background.is_some())?;
+    if let Some(bg) = background {
+        weights
+            .normalization
+            .velocity_to_network(bg, rest)
+            .map_err(|e| anyhow!("background normalisation: {e}"))?;
+    }
+    Ok(condition)
 }
 
 /// A thread pool (and, with `--backend vulkan`, a Vulkan device), ready to draw samples.
@@ -945,19 +1055,13 @@ impl Engine {
             .map_err(|e| anyhow!("network: {e}"))?;
         let len = s.height * s.width;
         let condition = match s.rtm {
-            Some(raw) => {
-                let mut c = vec![0.0f32; len];
-                w.normalization
-                    .rtm_to_network(raw, &mut c)
-                    .map_err(|e| anyhow!("RTM normalisation: {e}"))?;
-                Some(c)
-            }
+            Some(raw) => Some(network_condition(w, raw, s.background)?),
             None => None,
         };
         let request_of = |index: u64| PosteriorRequest {
             height: s.height,
             width: s.width,
-            rtm_image: condition.as_deref(),
+            condition: condition.as_deref(),
             lambda: s.lambda,
             alpha: s.alpha,
             sampler: s.sampler,

@@ -11,21 +11,27 @@
 //!   of the normalisation, km/s), and the standard deviation on its own scale;
 //! - `sample.json`: every parameter (λ, α, N, first, seed, all sampler fields, image size,
 //!   normalisation, weights path + SHA-256, RTM path + SHA-256, the `--rtm-normalize` gain
-//!   if any, version) and the SHA-256 of the three `.npy` files.
+//!   if any, the `--background` model's path + SHA-256 if any, version) and the SHA-256 of
+//!   the three `.npy` files.
 //!
 //! Everything is written into a temporary directory beside DIR first; a new DIR then
 //! appears whole by one rename, an existing DIR has each file replaced atomically. Bad
 //! input is refused before anything is written.
 //!
 //! `powerpost sample --from DIR/sample.json --out DIR2` redraws the same bits: it reads
-//! every parameter from the sidecar, checks the digests of the weights and the RTM image
-//! (which may be given again with `--weights`/`--rtm` if they moved) and warns if the
-//! powerpost version differs.
+//! every parameter from the sidecar, checks the digests of the weights, the RTM image and
+//! the background model (which may be given again with `--weights`/`--rtm`/`--background`
+//! if they moved) and warns if the powerpost version differs.
+//!
+//! ## Background model
+//! Weights trained with `--network default-background` are conditioned on the background
+//! velocity model as well as the RTM image (`powerpost info` says which): give it with
+//! `--background` (km/s; the model the image was migrated in). Other weights refuse it.
 
 use super::posterior_io::{
-    check_power, check_size, check_weights, evaluations, load_weights, mean_and_std, read_rtm,
-    sha256_file, Engine, ExactF32, FileRecord, NormalizationRecord, SampleProgress, SamplerRecord,
-    Sampling, WeightsRecord,
+    check_background, check_power, check_size, check_weights, evaluations, load_weights,
+    mean_and_std, read_background, read_rtm, sha256_file, Engine, ExactF32, FileRecord,
+    NormalizationRecord, SampleProgress, SamplerRecord, Sampling, WeightsRecord,
 };
 use super::RunArgs;
 use crate::atomic;
@@ -52,6 +58,11 @@ pub struct SampleArgs {
     /// acquisition or unit. The gain is recorded in sample.json.
     #[arg(long, conflicts_with_all = ["prior", "from"])]
     pub rtm_normalize: bool,
+    /// Background model: the smooth velocity model the RTM image was migrated in, 2-D
+    /// [H, W] float32 .npy in km/s (m/s if its largest value is 100 or more). Required by
+    /// weights conditioned on it (`powerpost info` says), refused by the others.
+    #[arg(long, conflicts_with = "prior")]
+    pub background: Option<PathBuf>,
     /// Sample the power-scaled prior p(x)^α instead (no RTM; λ = 0).
     #[arg(long)]
     pub prior: bool,
@@ -127,6 +138,10 @@ pub struct SampleSidecar {
     /// Gain applied to the RTM image's values (`--rtm-normalize`; absent: none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rtm_gain: Option<ExactF32>,
+    /// Background model (`--background`; absent: weights conditioned on the RTM image
+    /// alone, or the prior).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub background: Option<FileRecord>,
     /// SHA-256 of each output `.npy`.
     pub outputs: BTreeMap<String, String>,
 }
@@ -217,6 +232,40 @@ pub fn run(args: &SampleArgs) -> Result<()> {
             rtm = Some(input);
         }
     }
+    // The background model: given again or found at its recorded path, or from --background.
+    let background_path = match (&recorded, &args.from) {
+        (Some(r), Some(from)) => match (&r.background, &args.background) {
+            (Some(rec), given) => Some((
+                given.clone().unwrap_or_else(|| PathBuf::from(&rec.path)),
+                Some((from, rec)),
+            )),
+            (None, Some(_)) => bail!(
+                "{}: the recorded run used no background model; --background does not apply",
+                from.display()
+            ),
+            (None, None) => None,
+        },
+        _ => args.background.clone().map(|p| (p, None)),
+    };
+    check_background(&weights, rtm.is_some(), background_path.is_some())?;
+    let background = match &background_path {
+        Some((path, recorded)) => {
+            let input = read_background(path, height, width)?;
+            if let Some((from, rec)) = recorded {
+                if input.record.sha256 != rec.sha256 {
+                    bail!(
+                        "{}: field `background.sha256` is {}, but {} has SHA-256 {}: not the background model this run was made with",
+                        from.display(),
+                        rec.sha256,
+                        path.display(),
+                        input.record.sha256
+                    );
+                }
+            }
+            Some(input)
+        }
+        None => None,
+    };
     check_power(lambda, alpha)?;
     if rtm.is_none() && lambda != 0.0 {
         bail!("--lambda: the prior has no likelihood; expected 0 with --prior, got {lambda}");
@@ -255,6 +304,7 @@ pub fn run(args: &SampleArgs) -> Result<()> {
         height,
         width,
         rtm: rtm.as_ref().map(|r| r.raw.as_slice()),
+        background: background.as_ref().map(|b| b.velocity_km_s.as_slice()),
         lambda,
         alpha,
         sampler,
@@ -305,6 +355,7 @@ pub fn run(args: &SampleArgs) -> Result<()> {
         normalization: weights.normalization.into(),
         weights: weights.record.clone(),
         rtm_gain: rtm.as_ref().and_then(|r| r.gain).map(ExactF32),
+        background: background.as_ref().map(|b| b.record.clone()),
         rtm: rtm.map(|r| r.record),
         outputs,
     };

@@ -9,7 +9,7 @@
 //!
 //! ## Output directory
 //! - `sweep.json`: the plan (lists, n, seed, sampler, weights, RTM and its
-//!   `--rtm-normalize` gain, truth, shots, shard);
+//!   `--rtm-normalize` gain, the `--background` model if any, truth, shots, shard);
 //! - `cells/l{λ}_a{α}/`: `samples.npy` (n × H × W, km/s), `mean.npy`, `std.npy`, and
 //!   `cell.json` (the cell's parameters, with digests instead of paths, its metrics and
 //!   the SHA-256 of its files). A cell directory appears whole (written beside, then
@@ -51,8 +51,9 @@
 
 use super::metrics::{rmse, ssim};
 use super::posterior_io::{
-    check_size, load_weights, mean_and_std, read_rtm, sha256_file, Engine, ExactF32, FileRecord,
-    NormalizationRecord, RtmInput, SampleProgress, SamplerRecord, Sampling, Weights, WeightsRecord,
+    check_background, check_size, load_weights, mean_and_std, read_background, read_rtm,
+    sha256_file, BackgroundInput, Engine, ExactF32, FileRecord, NormalizationRecord, RtmInput,
+    SampleProgress, SamplerRecord, Sampling, Weights, WeightsRecord,
 };
 use super::RunArgs;
 use crate::atomic;
@@ -96,6 +97,10 @@ pub struct SweepArgs {
     /// recorded in sweep.json and every cell.json.
     #[arg(long)]
     pub rtm_normalize: bool,
+    /// Background model (km/s), 2-D [H, W] .npy: the model the RTM image was migrated in,
+    /// for weights conditioned on it (as `sample --background`).
+    #[arg(long)]
+    pub background: Option<PathBuf>,
     /// Ground-truth velocity (km/s), 2-D [H, W] .npy: adds RMSE and SSIM of each mean.
     #[arg(long)]
     pub truth: Option<PathBuf>,
@@ -184,6 +189,10 @@ pub struct SweepPlan {
     /// Gain applied to the RTM image's values (`--rtm-normalize`; absent: none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rtm_gain: Option<ExactF32>,
+    /// Background model (`--background`; absent: weights conditioned on the RTM image
+    /// alone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub background: Option<FileRecord>,
     /// Ground truth, if any.
     pub truth: Option<FileRecord>,
     /// Observed shots, if any.
@@ -211,6 +220,7 @@ impl SweepPlan {
             weights: inputs.weights.record.clone(),
             rtm: inputs.rtm.record.clone(),
             rtm_gain: inputs.rtm.gain.map(ExactF32),
+            background: inputs.background.as_ref().map(|b| b.record.clone()),
             truth: inputs.truth.as_ref().map(|t| t.1.clone()),
             shots: inputs.shots.as_ref().map(|s| s.record.clone()),
             shard: spec.shard,
@@ -292,6 +302,9 @@ impl SweepPlan {
         p.powerpost_version.clear();
         p.weights.path.clear();
         p.rtm.path.clear();
+        if let Some(b) = &mut p.background {
+            b.path.clear();
+        }
         if let Some(t) = &mut p.truth {
             t.path.clear();
         }
@@ -336,6 +349,7 @@ impl SweepPlan {
             normalization: self.weights.normalization,
             rtm_sha256: self.rtm.sha256.clone(),
             rtm_gain: self.rtm_gain,
+            background_sha256: self.background.as_ref().map(|b| b.sha256.clone()),
         }
     }
 
@@ -418,6 +432,9 @@ pub struct CellParams {
     /// Gain applied to the RTM image (absent: none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rtm_gain: Option<ExactF32>,
+    /// SHA-256 of the background model (absent: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub background_sha256: Option<String>,
 }
 
 /// What the metrics depend on besides the mean.
@@ -569,6 +586,8 @@ pub struct SweepInputs {
     pub weights: Weights,
     /// The RTM image (its size is the sweep's).
     pub rtm: RtmInput,
+    /// The background model, for weights conditioned on it.
+    pub background: Option<BackgroundInput>,
     /// Ground truth (km/s) and its record.
     pub truth: Option<(Vec<f32>, FileRecord)>,
     /// Observed shots.
@@ -577,7 +596,8 @@ pub struct SweepInputs {
 
 impl SweepInputs {
     /// Loads `--weights`, `--rtm` (normalised if `rtm_normalize`, else its amplitude
-    /// checked), `--truth` and `--shots` (of `--preset`).
+    /// checked), `--background` (given exactly when the weights take one), `--truth` and
+    /// `--shots` (of `--preset`).
     ///
     /// # Errors
     /// Unreadable or malformed files, sizes that do not match the RTM image or the preset,
@@ -587,6 +607,7 @@ impl SweepInputs {
         weights: Option<&str>,
         rtm: &Path,
         rtm_normalize: bool,
+        background: Option<&Path>,
         truth: Option<&Path>,
         shots: Option<&Path>,
         preset: &str,
@@ -596,6 +617,11 @@ impl SweepInputs {
         if rtm_normalize {
             rtm.normalize(weights.normalization.rtm_scale)?;
         }
+        check_background(&weights, true, background.is_some())?;
+        let background = match background {
+            Some(path) => Some(read_background(path, rtm.height, rtm.width)?),
+            None => None,
+        };
         let truth = match truth {
             Some(path) => Some(read_truth(path, rtm.height, rtm.width)?),
             None => None,
@@ -609,6 +635,7 @@ impl SweepInputs {
         Ok(Self {
             weights,
             rtm,
+            background,
             truth,
             shots,
         })
@@ -760,6 +787,7 @@ pub fn run(args: &SweepArgs) -> Result<()> {
         args.sampling.weights.as_deref(),
         &args.rtm,
         args.rtm_normalize,
+        args.background.as_deref(),
         args.truth.as_deref(),
         args.shots.as_deref(),
         &args.preset,
@@ -944,6 +972,7 @@ pub fn execute(
                 height: plan.height,
                 width: plan.width,
                 rtm: Some(&inputs.rtm.raw),
+                background: inputs.background.as_ref().map(|b| &b.velocity_km_s[..]),
                 lambda,
                 alpha,
                 sampler,

@@ -4,7 +4,6 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use powerpost_core::unet::UNetConfig;
 use powerpost_train::dataset::{build, BuildOptions, Dataset};
 use powerpost_train::exec::Pool;
 use powerpost_train::loss::LossConfig;
@@ -102,7 +101,10 @@ pub struct TrainArgs {
     /// Continue from OUT/checkpoint.bin.
     #[arg(long)]
     pub resume: bool,
-    /// Network preset: `default` or `tiny`.
+    /// Network preset: `default` or `tiny`, conditioned on the RTM image; with
+    /// `-background` (`default-background`, `tiny-background`) conditioned on the
+    /// background model as well (the dataset's velocity smoothed with its `smooth_sigma`,
+    /// as the RTM image was migrated in; sampling then needs `--background`).
     #[arg(long, default_value = "default")]
     pub network: String,
     #[command(flatten)]
@@ -159,11 +161,21 @@ pub fn dataset(args: &DatasetArgs) -> Result<()> {
 
 /// Runs `powerpost train`.
 pub fn run_train(args: &TrainArgs) -> Result<()> {
-    let config = match args.network.as_str() {
-        "default" => UNetConfig::DEFAULT,
-        "tiny" => UNetConfig::TINY,
-        other => bail!("--network: expected `default` or `tiny`, got `{other}`"),
+    let Some((_, config)) = crate::cmd::posterior_io::KNOWN_ARCHITECTURES
+        .iter()
+        .find(|(name, _)| *name == args.network)
+    else {
+        let names: Vec<&str> = crate::cmd::posterior_io::KNOWN_ARCHITECTURES
+            .iter()
+            .map(|(name, _)| *name)
+            .collect();
+        bail!(
+            "--network: expected one of {}, got `{}`",
+            names.join(", "),
+            args.network
+        );
     };
+    let config = *config;
     let optimizer = AdamWConfig {
         lr: args.lr,
         warmup_steps: args.warmup,

@@ -1,0 +1,369 @@
+//! Weights conditioned on the background model as well as the RTM image
+//! (`--network default-background`): `sample`, `sweep`, `evaluate` and `info` hand the
+//! background to the network, record it, refuse it where it does not belong, and give the
+//! same bits for the same model in km/s or m/s.
+
+use std::path::{Path, PathBuf};
+
+mod common;
+use common::{assert_user_error, ok, powerpost, read_npy, write_npy};
+use powerpost_core::unet::{init_random, params_len, UNetConfig};
+use powerpost_train::export::{
+    safetensors_f16, BACKGROUND_SIGMA_KEY, RTM_SCALE_KEY, VELOCITY_CENTER_KEY,
+    VELOCITY_HALF_RANGE_KEY,
+};
+
+const H: usize = 16;
+const W: usize = 32;
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// Seeded random weights of the default network with the background plane, as the
+/// trainer exports them.
+fn background_weights(path: &Path) {
+    let config = UNetConfig::DEFAULT.with_background();
+    let mut params = vec![0.0; params_len(&config)];
+    init_random(&config, 5, &mut params).unwrap();
+    let meta = [
+        (VELOCITY_CENTER_KEY, "3".to_string()),
+        (VELOCITY_HALF_RANGE_KEY, "1.5".to_string()),
+        (RTM_SCALE_KEY, "1".to_string()),
+        (BACKGROUND_SIGMA_KEY, "10".to_string()),
+    ];
+    std::fs::write(path, safetensors_f16(&config, &params, &meta)).unwrap();
+}
+
+/// A smooth background (km/s, multiples of 1/8 so that ×1000 and ÷1000 are exact) and
+/// an RTM-like image.
+fn inputs(dir: &Path) -> (PathBuf, PathBuf, Vec<f32>) {
+    let background: Vec<f32> = (0..H * W)
+        .map(|k| 1.5 + (k / W) as f32 * 0.125 + ((k % W) / 8) as f32 * 0.25)
+        .collect();
+    let rtm: Vec<f32> = (0..H * W)
+        .map(|k| if (k / W) % 5 == 2 { 1.0 } else { -0.2 })
+        .collect();
+    let (b, r) = (dir.join("background.npy"), dir.join("rtm.npy"));
+    write_npy(&b, &[H, W], &background);
+    write_npy(&r, &[H, W], &rtm);
+    (b, r, background)
+}
+
+/// `sample` of `weights` with 2 samples of 2 steps, then `extra`.
+fn sample(weights: &Path, rtm: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "sample",
+        "--rtm",
+        s(rtm),
+        "--weights",
+        s(weights),
+        "--n",
+        "2",
+        "--steps",
+        "2",
+        "--out",
+        s(out),
+        "-q",
+    ];
+    args.extend_from_slice(extra);
+    powerpost(&args)
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn samples(out: &Path) -> Vec<u32> {
+    read_npy(&out.join("samples.npy"))
+        .1
+        .iter()
+        .map(|v| v.to_bits())
+        .collect()
+}
+
+#[test]
+fn sample_hands_the_background_to_weights_that_take_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n);
+    background_weights(&p("bg.safetensors"));
+    let (background, rtm, values) = inputs(dir.path());
+    let weights = p("bg.safetensors");
+
+    // Missing: refused before anything is written, naming the option.
+    let out = sample(&weights, &rtm, &p("none"), &[]);
+    assert_user_error(&out, &["--background", "bg.safetensors"]);
+    assert!(!p("none").exists());
+
+    let first = sample(&weights, &rtm, &p("a"), &["--background", s(&background)]);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let sidecar: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(p("a/sample.json")).unwrap()).unwrap();
+    assert_eq!(
+        sidecar["background"]["sha256"].as_str().unwrap(),
+        sha256_hex(&std::fs::read(&background).unwrap())
+    );
+
+    // The same model in m/s: the same network input, so the same bits.
+    let mps: Vec<f32> = values.iter().map(|v| v * 1000.0).collect();
+    write_npy(&p("background_mps.npy"), &[1, H, W], &mps);
+    ok(&[
+        "sample",
+        "--rtm",
+        s(&rtm),
+        "--weights",
+        s(&weights),
+        "--n",
+        "2",
+        "--steps",
+        "2",
+        "--background",
+        s(&p("background_mps.npy")),
+        "--out",
+        s(&p("mps")),
+        "-q",
+    ]);
+    assert_eq!(samples(&p("a")), samples(&p("mps")));
+
+    // Another background changes the posterior.
+    let other: Vec<f32> = values.iter().map(|v| v + 0.5).collect();
+    write_npy(&p("other.npy"), &[H, W], &other);
+    ok(&[
+        "sample",
+        "--rtm",
+        s(&rtm),
+        "--weights",
+        s(&weights),
+        "--n",
+        "2",
+        "--steps",
+        "2",
+        "--background",
+        s(&p("other.npy")),
+        "--out",
+        s(&p("other")),
+        "-q",
+    ]);
+    assert_ne!(samples(&p("a")), samples(&p("other")));
+
+    // Redrawn from the sidecar: the same bits; another file under the recorded name is
+    // refused.
+    ok(&[
+        "sample",
+        "--from",
+        s(&p("a/sample.json")),
+        "--out",
+        s(&p("again")),
+        "-q",
+    ]);
+    assert_eq!(samples(&p("a")), samples(&p("again")));
+    let out = powerpost(&[
+        "sample",
+        "--from",
+        s(&p("a/sample.json")),
+        "--background",
+        s(&p("other.npy")),
+        "--out",
+        s(&p("wrong")),
+        "-q",
+    ]);
+    assert_user_error(&out, &["background.sha256", "other.npy"]);
+    assert!(!p("wrong").exists());
+
+    // Bad background files name the file and what was expected.
+    write_npy(&p("small.npy"), &[H, W / 2], &values[..H * W / 2]);
+    let mut negative = values.clone();
+    negative[W + 3] = -1.0;
+    write_npy(&p("negative.npy"), &[H, W], &negative);
+    for (file, needles) in [
+        ("small.npy", vec!["small.npy", "expected [16, 32]"]),
+        ("negative.npy", vec!["negative.npy", "row 1, column 3"]),
+        ("missing.npy", vec!["missing.npy"]),
+    ] {
+        let out = sample(&weights, &rtm, &p("bad"), &["--background", s(&p(file))]);
+        assert_user_error(&out, &needles);
+        assert!(!p("bad").exists(), "{file}");
+    }
+
+    // Weights of the RTM image alone refuse a background; the prior takes none.
+    let out = powerpost(&[
+        "sample",
+        "--rtm",
+        s(&rtm),
+        "--weights",
+        "random:5",
+        "--background",
+        s(&background),
+        "--out",
+        s(&p("plain")),
+        "-q",
+    ]);
+    assert_user_error(&out, &["--background", "RTM image alone"]);
+    let out = powerpost(&[
+        "sample",
+        "--prior",
+        "--weights",
+        s(&weights),
+        "--background",
+        s(&background),
+        "--out",
+        s(&p("prior")),
+        "-q",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!p("plain").exists() && !p("prior").exists());
+    // The prior of background weights needs no background.
+    ok(&[
+        "sample",
+        "--prior",
+        "--height",
+        "16",
+        "--width",
+        "32",
+        "--weights",
+        s(&weights),
+        "--n",
+        "1",
+        "--steps",
+        "2",
+        "--out",
+        s(&p("prior")),
+        "-q",
+    ]);
+
+    let info = ok(&["info", "--weights", s(&weights)]);
+    let text = String::from_utf8_lossy(&info.stdout);
+    assert!(
+        text.contains("conditioned on: the RTM image and the background model"),
+        "{text}"
+    );
+    assert!(text.contains("smoothed with σ (grid points): 10"), "{text}");
+}
+
+#[test]
+fn sweep_cells_are_the_samples_with_the_background() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n);
+    background_weights(&p("bg.safetensors"));
+    let (background, rtm, _) = inputs(dir.path());
+    let weights = p("bg.safetensors");
+    let sweep = |out: &str, extra: &[&str]| {
+        let out = p(out);
+        let mut args = vec![
+            "sweep",
+            "--rtm",
+            s(&rtm),
+            "--weights",
+            s(&weights),
+            "--lambda",
+            "1",
+            "--alpha",
+            "1",
+            "--n",
+            "2",
+            "--steps",
+            "2",
+            "--out",
+            s(&out),
+            "-q",
+        ];
+        args.extend_from_slice(extra);
+        powerpost(&args)
+    };
+    assert_user_error(&sweep("none", &[]), &["--background"]);
+    assert!(!p("none").exists());
+    let out = sweep("grid", &["--background", s(&background)]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let plan: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(p("grid/sweep.json")).unwrap()).unwrap();
+    assert!(plan["background"]["sha256"].is_string(), "{plan}");
+    ok(&[
+        "sample",
+        "--rtm",
+        s(&rtm),
+        "--weights",
+        s(&weights),
+        "--n",
+        "2",
+        "--steps",
+        "2",
+        "--background",
+        s(&background),
+        "--out",
+        s(&p("one")),
+        "-q",
+    ]);
+    assert_eq!(samples(&p("grid/cells/l1_a1")), samples(&p("one")));
+}
+
+#[test]
+fn evaluate_conditions_background_weights_on_the_pair_s_background() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n);
+    common::stand_in_dataset(&p("data"), 4, 3, 2, 1);
+    background_weights(&p("bg.safetensors"));
+    ok(&[
+        "evaluate",
+        "--data",
+        s(&p("data")),
+        "--weights",
+        s(&p("bg.safetensors")),
+        "--out",
+        s(&p("ev")),
+        "--samples",
+        "2",
+        "--steps",
+        "2",
+        "--prior-samples",
+        "0",
+        "-q",
+    ]);
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(p("ev/evaluate.json")).unwrap()).unwrap();
+    let pair = &report["pairs"][0];
+    assert_eq!(pair["pair"], 3);
+    // The same pair by hand: its RTM image and its background model (the true model
+    // smoothed with the manifest's σ), through `sample`.
+    let data = powerpost_train::dataset::RawDataset::load(&p("data")).unwrap();
+    let (truth, rtm) = data.pair(3);
+    let background = powerpost_train::dataset::background_model(truth, 64, 128, 10.0).unwrap();
+    write_npy(&p("rtm3.npy"), &[64, 128], rtm);
+    write_npy(&p("bg3.npy"), &[64, 128], &background);
+    ok(&[
+        "sample",
+        "--rtm",
+        s(&p("rtm3.npy")),
+        "--background",
+        s(&p("bg3.npy")),
+        "--weights",
+        s(&p("bg.safetensors")),
+        "--n",
+        "2",
+        "--steps",
+        "2",
+        "--seed",
+        "0",
+        "--out",
+        s(&p("by_hand")),
+        "-q",
+    ]);
+    let mean = read_npy(&p("by_hand/mean.npy")).1;
+    let by_hand = common::rmse(&mean, truth);
+    let reported = pair["rmse_mean"].as_f64().unwrap();
+    assert!(
+        (by_hand - reported).abs() <= 1e-9 * by_hand,
+        "{by_hand} vs {reported}"
+    );
+}
