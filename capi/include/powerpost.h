@@ -21,7 +21,7 @@
  * Version of this C ABI: incremented whenever a function, struct or enum changes
  * incompatibly (additions keep it).
  */
-#define POWERPOST_ABI_VERSION 1
+#define POWERPOST_ABI_VERSION 2
 
 /**
  * Capacity of [`powerpost_error::name`], NUL included.
@@ -124,6 +124,16 @@ enum powerpost_network_preset
    * A small architecture for tests: base 8 channels, 2 levels; sides multiples of 2.
    */
   POWERPOST_NETWORK_TINY = 1,
+  /**
+   * The default architecture conditioned on the background model as well as the RTM
+   * image (`powerpost train --network default-background`): a sample request gives
+   * `background` too.
+   */
+  POWERPOST_NETWORK_DEFAULT_BACKGROUND = 2,
+  /**
+   * The tiny architecture conditioned on the background model as well.
+   */
+  POWERPOST_NETWORK_TINY_BACKGROUND = 3,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -407,6 +417,16 @@ typedef struct powerpost_sample_request {
    * Passed to `progress` unchanged.
    */
   void *progress_context;
+  /**
+   * The background model in network units (`powerpost_velocity_to_network` of the smooth
+   * velocity model the RTM image was migrated in), `height × width`: required with an
+   * RTM image by the `*_BACKGROUND` presets, NULL otherwise.
+   */
+  const float *background;
+  /**
+   * Values at `background` (`height × width`; ignored when it is NULL).
+   */
+  size_t background_len;
 } powerpost_sample_request;
 
 /**
@@ -799,15 +819,17 @@ size_t powerpost_sample_scratch_len(int32_t preset,
  * # Errors
  * `POWERPOST_INVALID_ARGUMENT` for an unknown preset, sampler kind or predictor, an
  * invalid size, λ, α or schedule field (NaN included), λ ≠ 0 without an RTM image,
- * non-finite RTM values, or overlapping buffers; `POWERPOST_BUFFER_LENGTH` for a
- * mis-sized `params`, `rtm_image`, `sample` or `scratch`
+ * an RTM image without the `background` a `*_BACKGROUND` preset needs, a `background`
+ * for any other preset or for the prior, non-finite condition values, or overlapping
+ * buffers; `POWERPOST_BUFFER_LENGTH` for a mis-sized `params`, `rtm_image`,
+ * `background`, `sample` or `scratch`
  * (`powerpost_sample_scratch_len`); `POWERPOST_NON_FINITE` if the sample diverged
  * (`sample` then holds the diverged values); `POWERPOST_NULL_POINTER`.
  *
  * # Safety
  * `params` points to `params_len` readable floats, `request` to a
- * `powerpost_sample_request` whose `rtm_image` is NULL or points to `rtm_image_len`
- * readable floats, `sample` to `sample_len` and `scratch` to `scratch_len` writable
+ * `powerpost_sample_request` whose `rtm_image` and `background` are each NULL or point
+ * to `rtm_image_len` / `background_len` readable floats, `sample` to `sample_len` and `scratch` to `scratch_len` writable
  * floats (each buffer may be NULL with length 0); no other thread writes the inputs
  * during the call; `progress`, if set, is safe to call with `progress_context`; `error`
  * is NULL or writable.

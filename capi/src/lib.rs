@@ -50,7 +50,7 @@ pub use status::{powerpost_error, powerpost_status, powerpost_status_message};
 
 /// Version of this C ABI: incremented whenever a function, struct or enum changes
 /// incompatibly (additions keep it).
-pub const POWERPOST_ABI_VERSION: u32 = 1;
+pub const POWERPOST_ABI_VERSION: u32 = 2;
 
 /// The ABI version the library was built with ([`POWERPOST_ABI_VERSION`]); compare with
 /// the header's `POWERPOST_ABI_VERSION` at start-up.

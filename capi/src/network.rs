@@ -40,10 +40,16 @@ pub enum powerpost_network_preset {
     POWERPOST_NETWORK_DEFAULT = 0,
     /// A small architecture for tests: base 8 channels, 2 levels; sides multiples of 2.
     POWERPOST_NETWORK_TINY = 1,
+    /// The default architecture conditioned on the background model as well as the RTM
+    /// image (`powerpost train --network default-background`): a sample request gives
+    /// `background` too.
+    POWERPOST_NETWORK_DEFAULT_BACKGROUND = 2,
+    /// The tiny architecture conditioned on the background model as well.
+    POWERPOST_NETWORK_TINY_BACKGROUND = 3,
 }
 
 /// Presets and their configurations, in code order.
-const PRESETS: [(powerpost_network_preset, UNetConfig); 2] = [
+const PRESETS: [(powerpost_network_preset, UNetConfig); 4] = [
     (
         powerpost_network_preset::POWERPOST_NETWORK_DEFAULT,
         UNetConfig::DEFAULT,
@@ -51,6 +57,14 @@ const PRESETS: [(powerpost_network_preset, UNetConfig); 2] = [
     (
         powerpost_network_preset::POWERPOST_NETWORK_TINY,
         UNetConfig::TINY,
+    ),
+    (
+        powerpost_network_preset::POWERPOST_NETWORK_DEFAULT_BACKGROUND,
+        UNetConfig::DEFAULT.with_background(),
+    ),
+    (
+        powerpost_network_preset::POWERPOST_NETWORK_TINY_BACKGROUND,
+        UNetConfig::TINY.with_background(),
     ),
 ];
 
@@ -68,7 +82,7 @@ pub fn network_config(preset: i32) -> Result<UNetConfig, Failure> {
         .map(|(_, c)| *c)
         .ok_or(Failure::Core(Error::InvalidArgument {
             name: "preset",
-            expected: "POWERPOST_NETWORK_DEFAULT or POWERPOST_NETWORK_TINY",
+            expected: "a powerpost_network_preset (POWERPOST_NETWORK_DEFAULT, _TINY, _DEFAULT_BACKGROUND or _TINY_BACKGROUND)",
         }))
 }
 
@@ -598,6 +612,12 @@ pub struct powerpost_sample_request {
     pub progress: powerpost_progress_fn,
     /// Passed to `progress` unchanged.
     pub progress_context: *mut c_void,
+    /// The background model in network units (`powerpost_velocity_to_network` of the smooth
+    /// velocity model the RTM image was migrated in), `height × width`: required with an
+    /// RTM image by the `*_BACKGROUND` presets, NULL otherwise.
+    pub background: *const f32,
+    /// Values at `background` (`height × width`; ignored when it is NULL).
+    pub background_len: usize,
 }
 
 /// Scratch floats [`powerpost_draw_sample`] needs for `preset`, a `height × width` image
@@ -623,10 +643,25 @@ pub extern "C" fn powerpost_sample_scratch_len(
 
 /// The core's `posterior_scratch_len`, from the configuration alone (the core's function
 /// takes a network, which needs parameters): the denoiser workspace (both branches) and
-/// the sampling scratch.
+/// the sampling scratch; for a network that takes the background, then room for the
+/// stacked condition (RTM image and background, `2 × height × width`).
 fn scratch_len(config: &UNetConfig, height: usize, width: usize, kind: SamplerKind) -> usize {
+    core_scratch_len(config, height, width, kind) + condition_scratch_len(config, height, width)
+}
+
+/// The part of [`scratch_len`] that the core's `draw_sample` takes.
+fn core_scratch_len(config: &UNetConfig, height: usize, width: usize, kind: SamplerKind) -> usize {
     workspace_len(config, height, width, 2)
         + sampling_scratch_len(height, width, &SamplerConfig::with_kind(kind))
+}
+
+/// Scratch for the stacked condition: none for a network of the RTM image alone.
+fn condition_scratch_len(config: &UNetConfig, height: usize, width: usize) -> usize {
+    if config.takes_background() {
+        config.condition_channels() * height * width
+    } else {
+        0
+    }
 }
 
 /// Draws one sample of the power-scaled posterior p(y|x)^λ·p(x)^α (or of the power-scaled
@@ -643,15 +678,17 @@ fn scratch_len(config: &UNetConfig, height: usize, width: usize, kind: SamplerKi
 /// # Errors
 /// `POWERPOST_INVALID_ARGUMENT` for an unknown preset, sampler kind or predictor, an
 /// invalid size, λ, α or schedule field (NaN included), λ ≠ 0 without an RTM image,
-/// non-finite RTM values, or overlapping buffers; `POWERPOST_BUFFER_LENGTH` for a
-/// mis-sized `params`, `rtm_image`, `sample` or `scratch`
+/// an RTM image without the `background` a `*_BACKGROUND` preset needs, a `background`
+/// for any other preset or for the prior, non-finite condition values, or overlapping
+/// buffers; `POWERPOST_BUFFER_LENGTH` for a mis-sized `params`, `rtm_image`,
+/// `background`, `sample` or `scratch`
 /// (`powerpost_sample_scratch_len`); `POWERPOST_NON_FINITE` if the sample diverged
 /// (`sample` then holds the diverged values); `POWERPOST_NULL_POINTER`.
 ///
 /// # Safety
 /// `params` points to `params_len` readable floats, `request` to a
-/// `powerpost_sample_request` whose `rtm_image` is NULL or points to `rtm_image_len`
-/// readable floats, `sample` to `sample_len` and `scratch` to `scratch_len` writable
+/// `powerpost_sample_request` whose `rtm_image` and `background` are each NULL or point
+/// to `rtm_image_len` / `background_len` readable floats, `sample` to `sample_len` and `scratch` to `scratch_len` writable
 /// floats (each buffer may be NULL with length 0); no other thread writes the inputs
 /// during the call; `progress`, if set, is safe to call with `progress_context`; `error`
 /// is NULL or writable.
@@ -681,22 +718,72 @@ pub unsafe extern "C" fn powerpost_draw_sample(
                 check_len("request.rtm_image", request.rtm_image_len, n)?;
                 request.rtm_image_len
             };
+            let background_len = if request.background.is_null() {
+                0
+            } else {
+                check_len("request.background", request.background_len, n)?;
+                request.background_len
+            };
+            match (
+                config.takes_background(),
+                request.rtm_image.is_null(),
+                request.background.is_null(),
+            ) {
+                (true, false, true) => {
+                    return Err(Failure::Core(Error::InvalidArgument {
+                        name: "request.background",
+                        expected: "the background model (network units) with the RTM image: the preset is conditioned on both",
+                    }))
+                }
+                (false, _, false) | (_, true, false) => {
+                    return Err(Failure::Core(Error::InvalidArgument {
+                        name: "request.background",
+                        expected: "NULL: only a *_BACKGROUND preset with an RTM image takes one",
+                    }))
+                }
+                _ => {}
+            }
             disjoint(&[
                 Span::input("params", params, params_len),
                 Span::input("request.rtm_image", request.rtm_image, rtm_len),
+                Span::input("request.background", request.background, background_len),
                 Span::output("sample", sample, sample_len),
                 Span::output("scratch", scratch, scratch_len),
             ])?;
             let params = buffers::input("params", params, params_len)?;
             let rtm_image =
                 buffers::optional_input("request.rtm_image", request.rtm_image, rtm_len)?;
+            let background =
+                buffers::optional_input("request.background", request.background, background_len)?;
             let sample = buffers::output("sample", sample, sample_len)?;
             let scratch = buffers::output("scratch", scratch, scratch_len)?;
+            let kind = sampler.kind;
+            check_len(
+                "scratch",
+                scratch.len(),
+                self::scratch_len(&config, request.height, request.width, kind),
+            )?;
+            // The stacked condition (RTM image, then background) in the scratch's tail.
+            let (scratch, condition_buf) = scratch.split_at_mut(core_scratch_len(
+                &config,
+                request.height,
+                request.width,
+                kind,
+            ));
+            let condition = match (rtm_image, background) {
+                (Some(rtm), Some(background)) => {
+                    let (first, second) = condition_buf.split_at_mut(n);
+                    first.copy_from_slice(rtm);
+                    second.copy_from_slice(background);
+                    Some(&condition_buf[..])
+                }
+                (rtm, _) => rtm,
+            };
             let net = UNet::new(config, params)?;
             let core_request = PosteriorRequest {
                 height: request.height,
                 width: request.width,
-                condition: rtm_image,
+                condition,
                 lambda: request.lambda,
                 alpha: request.alpha,
                 sampler,
@@ -731,9 +818,16 @@ mod tests {
             for (h, w) in [(4, 4), (64, 128), (32, 8)] {
                 for (code, kind) in KINDS {
                     let sampler = SamplerConfig::with_kind(kind);
+                    // The core's scratch, then the stacked condition where there are
+                    // two planes.
+                    let condition = if config.takes_background() {
+                        2 * h * w
+                    } else {
+                        0
+                    };
                     assert_eq!(
                         powerpost_sample_scratch_len(preset as i32, h, w, code as i32),
-                        posterior_scratch_len(&net, h, w, &sampler),
+                        posterior_scratch_len(&net, h, w, &sampler) + condition,
                         "{preset:?} {h}x{w} {kind:?}"
                     );
                 }
@@ -748,7 +842,7 @@ mod tests {
         assert_eq!(powerpost_sample_scratch_len(0, 0, 8, 0), 0);
         assert_eq!(powerpost_sample_scratch_len(0, 8, 8, 7), 0, "unknown kind");
         assert_eq!(
-            powerpost_sample_scratch_len(2, 8, 8, 0),
+            powerpost_sample_scratch_len(4, 8, 8, 0),
             0,
             "unknown preset"
         );
@@ -794,5 +888,132 @@ mod tests {
             unsafe { powerpost_network_evaluations(core::ptr::null()) },
             0
         );
+    }
+
+    /// DPM-Solver++(2M) with 2 steps.
+    fn two_step_sampler() -> SamplerConfig {
+        let mut sampler = SamplerConfig::with_kind(SamplerKind::DpmSolverPp2M);
+        sampler.steps = 2;
+        sampler
+    }
+
+    /// `powerpost_draw_sample` of `preset` with `rtm`/`background` (NULL when `None`):
+    /// the sample, or the error's status and field name.
+    fn c_draw(
+        preset: powerpost_network_preset,
+        params: &[f32],
+        (h, w): (usize, usize),
+        rtm: Option<&[f32]>,
+        background: Option<&[f32]>,
+    ) -> Result<Vec<f32>, (powerpost_status, String)> {
+        let config = network_config(preset as i32).unwrap();
+        let sampler: powerpost_sampler = two_step_sampler().into();
+        let request = powerpost_sample_request {
+            height: h,
+            width: w,
+            rtm_image: rtm.map_or(core::ptr::null(), <[f32]>::as_ptr),
+            rtm_image_len: rtm.map_or(0, <[f32]>::len),
+            lambda: if rtm.is_some() { 1.5 } else { 0.0 },
+            alpha: 1.0,
+            sampler,
+            seed: 3,
+            sample_index: 2,
+            progress: None,
+            progress_context: core::ptr::null_mut(),
+            background: background.map_or(core::ptr::null(), <[f32]>::as_ptr),
+            background_len: background.map_or(0, <[f32]>::len),
+        };
+        let mut sample = vec![0.0f32; h * w];
+        let mut scratch = vec![0.0f32; scratch_len(&config, h, w, SamplerKind::DpmSolverPp2M)];
+        let mut error = crate::status::powerpost_error::empty(powerpost_status::POWERPOST_OK);
+        // SAFETY: every buffer is a live, correctly sized Rust allocation.
+        let status = unsafe {
+            powerpost_draw_sample(
+                preset as i32,
+                params.as_ptr(),
+                params.len(),
+                &request,
+                sample.as_mut_ptr(),
+                sample.len(),
+                scratch.as_mut_ptr(),
+                scratch.len(),
+                &mut error,
+            )
+        };
+        if status == powerpost_status::POWERPOST_OK {
+            Ok(sample)
+        } else {
+            // SAFETY: the library writes a NUL-terminated name.
+            let name = unsafe { core::ffi::CStr::from_ptr(error.name.as_ptr()) };
+            Err((status, name.to_string_lossy().into_owned()))
+        }
+    }
+
+    #[test]
+    fn background_presets_sample_the_stacked_condition() {
+        use powerpost_core::posterior::draw_sample;
+        let preset = powerpost_network_preset::POWERPOST_NETWORK_TINY_BACKGROUND;
+        let config = network_config(preset as i32).unwrap();
+        assert!(config.takes_background());
+        let mut params = vec![0.0f32; params_len(&config)];
+        init_random(&config, 4, &mut params).unwrap();
+        let (h, w) = (8, 12);
+        let n = h * w;
+        let rtm: Vec<f32> = (0..n).map(|k| ((k * 37) % 11) as f32 / 5.0 - 1.0).collect();
+        let background: Vec<f32> = (0..n).map(|k| (k / w) as f32 / 8.0 - 0.5).collect();
+        let c = c_draw(preset, &params, (h, w), Some(&rtm), Some(&background)).unwrap();
+        // The Rust API with the stacked condition.
+        let stacked: Vec<f32> = rtm.iter().chain(&background).copied().collect();
+        let sampler = two_step_sampler();
+        let request = PosteriorRequest {
+            height: h,
+            width: w,
+            condition: Some(&stacked),
+            lambda: 1.5,
+            alpha: 1.0,
+            sampler,
+            seed: 3,
+            sample_index: 2,
+        };
+        let net = UNet::new(config, &params).unwrap();
+        let mut rust = vec![0.0f32; n];
+        let mut scratch = vec![0.0f32; posterior_scratch_len(&net, h, w, &sampler)];
+        draw_sample(
+            &net,
+            &Serial,
+            &request,
+            &mut rust,
+            &mut scratch,
+            &mut |_, _| {},
+        )
+        .unwrap();
+        assert_eq!(
+            c.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            rust.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+        );
+        // The prior needs no background.
+        c_draw(preset, &params, (h, w), None, None).unwrap();
+        // Refusals, naming the field.
+        let invalid = |r: Result<Vec<f32>, (powerpost_status, String)>| {
+            let (status, name) = r.unwrap_err();
+            assert_eq!(status, powerpost_status::POWERPOST_INVALID_ARGUMENT);
+            assert_eq!(name, "request.background");
+        };
+        invalid(c_draw(preset, &params, (h, w), Some(&rtm), None));
+        invalid(c_draw(preset, &params, (h, w), None, Some(&background)));
+        let tiny = powerpost_network_preset::POWERPOST_NETWORK_TINY;
+        let mut tiny_params = vec![0.0f32; params_len(&UNetConfig::TINY)];
+        init_random(&UNetConfig::TINY, 4, &mut tiny_params).unwrap();
+        invalid(c_draw(
+            tiny,
+            &tiny_params,
+            (h, w),
+            Some(&rtm),
+            Some(&background),
+        ));
+        let (status, name) =
+            c_draw(preset, &params, (h, w), Some(&rtm), Some(&background[1..])).unwrap_err();
+        assert_eq!(status, powerpost_status::POWERPOST_BUFFER_LENGTH);
+        assert_eq!(name, "request.background");
     }
 }
