@@ -36,6 +36,9 @@ enum Command {
     Migrate(cmd::wave::MigrateArgs),
     /// Relative shot-data residual ‖F(model) − d_obs‖ / ‖d_obs‖ (JSON on stdout).
     Residual(cmd::wave::ResidualArgs),
+    /// The background model of a velocity model (Gaussian-smoothed): for `migrate
+    /// --background` and `sample --background`.
+    Smooth(cmd::wave::SmoothArgs),
     /// Draw velocity models from the power-scaled posterior p(y|x)^λ·p(x)^α (or prior).
     Sample(Box<cmd::sample::SampleArgs>),
     /// Sample a λ × α grid (the paper's Fig. 4) with per-cell statistics; sharding, resume.
@@ -75,6 +78,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Simulate(a) => cmd::wave::simulate(a),
         Command::Migrate(a) => cmd::wave::migrate(a),
         Command::Residual(a) => cmd::wave::residual(a),
+        Command::Smooth(a) => cmd::wave::smooth(a),
         Command::BenchWave(a) => cmd::wave::bench(a),
         Command::Sample(a) => cmd::sample::run(&a),
         Command::Sweep(a) => cmd::sweep::run(&a),

@@ -367,3 +367,78 @@ fn evaluate_conditions_background_weights_on_the_pair_s_background() {
         "{by_hand} vs {reported}"
     );
 }
+
+/// A naive f64 Gaussian smoothing with clamped edges and radius ⌈3σ⌉: the test's own
+/// reference.
+fn naive_smooth(v: &[f32], h: usize, w: usize, sigma: f64) -> Vec<f64> {
+    let r = (3.0 * sigma).ceil() as i64;
+    let g: Vec<f64> = (-r..=r)
+        .map(|k| (-((k * k) as f64) / (2.0 * sigma * sigma)).exp())
+        .collect();
+    let total: f64 = g.iter().sum();
+    let clamp = |i: i64, n: usize| i.clamp(0, n as i64 - 1) as usize;
+    let mut rows = vec![0.0; h * w];
+    for y in 0..h {
+        for x in 0..w as i64 {
+            rows[y * w + x as usize] = (-r..=r)
+                .map(|k| g[(k + r) as usize] * v[y * w + clamp(x + k, w)] as f64)
+                .sum::<f64>()
+                / total;
+        }
+    }
+    let mut out = vec![0.0; h * w];
+    for y in 0..h as i64 {
+        for x in 0..w {
+            out[y as usize * w + x] = (-r..=r)
+                .map(|k| g[(k + r) as usize] * rows[clamp(y + k, h) * w + x])
+                .sum::<f64>()
+                / total;
+        }
+    }
+    out
+}
+
+#[test]
+fn smooth_writes_the_background_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n);
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let example = repo.join("examples/edge-2016");
+    let (shape, velocity) = read_npy(&example.join("velocity.npy"));
+    assert_eq!(shape, "64, 128");
+    ok(&[
+        "smooth",
+        "--model",
+        s(&example.join("velocity.npy")),
+        "--out",
+        s(&p("bg.npy")),
+    ]);
+    let (shape, background) = read_npy(&p("bg.npy"));
+    assert_eq!(shape, "64, 128");
+    for (got, want) in background.iter().zip(naive_smooth(&velocity, 64, 128, 10.0)) {
+        assert!((*got as f64 - want).abs() < 1e-5 * want, "{got} vs {want}");
+    }
+    // The shipped example's background model is exactly this file.
+    assert_eq!(
+        std::fs::read(p("bg.npy")).unwrap(),
+        std::fs::read(example.join("background.npy")).unwrap()
+    );
+    // Bad input: named, exit 2, no output.
+    let mut bad = velocity.clone();
+    bad[130] = f32::NAN;
+    write_npy(&p("nan.npy"), &[64, 128], &bad);
+    write_npy(&p("stack.npy"), &[2, 8, 8], &[2.0; 128]);
+    for (file, needles) in [
+        ("nan.npy", vec!["nan.npy", "row 1, column 2"]),
+        ("stack.npy", vec!["stack.npy", "[2, 8, 8]"]),
+    ] {
+        let out = powerpost(&["smooth", "--model", s(&p(file)), "--out", s(&p("out.npy"))]);
+        assert_user_error(&out, &needles);
+        assert!(!p("out.npy").exists(), "{file}");
+    }
+    let out = powerpost(&[
+        "smooth", "--model", s(&p("bg.npy")), "--sigma=-1", "--out", s(&p("out.npy")),
+    ]);
+    assert_user_error(&out, &["sigma"]);
+    assert!(!p("out.npy").exists());
+}

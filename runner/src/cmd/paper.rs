@@ -395,7 +395,7 @@ pub fn run(args: &PaperArgs) -> Result<()> {
         .context("--truth: the paper's figures need the true model")?;
     let acquisition = sweep::acquisition_for(&args.preset, height, width)?;
     let background =
-        super::wave::smooth_background(&truth.0, height, width, args.background_sigma)?;
+        powerpost_train::dataset::background_model(&truth.0, height, width, args.background_sigma)?;
     let engine = Engine::new(args.run.threads, &args.device)?;
     let quiet = args.run.quiet;
 

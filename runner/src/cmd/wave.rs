@@ -19,6 +19,7 @@ use anyhow::{bail, Result};
 use clap::Args;
 use powerpost_core::exec::{Executor, Serial};
 use powerpost_core::wave::{self, Acquisition, WaveConfig};
+use powerpost_train::dataset::background_model;
 
 use super::RunArgs;
 use crate::atomic::write_bytes;
@@ -107,6 +108,21 @@ pub struct MigrateArgs {
     /// Apply the Laplacian filter to the image.
     #[arg(long)]
     pub laplacian: bool,
+}
+
+/// `powerpost smooth`.
+#[derive(Args, Debug)]
+pub struct SmoothArgs {
+    /// Velocity model `.npy` [nz, nx] or [1, nz, nx] (any unit; the output keeps it).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Gaussian smoothing σ in grid points (as `migrate --model --sigma` and `dataset
+    /// --smooth-sigma`).
+    #[arg(long, default_value_t = 10.0)]
+    pub sigma: f32,
+    /// Output `.npy` [nz, nx]: the background model.
+    #[arg(long)]
+    pub out: PathBuf,
 }
 
 /// `powerpost residual`.
@@ -359,20 +375,6 @@ pub fn add_noise(a: &Acquisition, shots: &mut [f32], snr_db: f32, seed: u64) -> 
     Ok(())
 }
 
-/// The Gaussian-smoothed (σ in grid points) copy of a `nz × nx` model: the migration
-/// background of `migrate --model` (any units: the filter is linear).
-///
-/// # Errors
-/// A σ or size the core refuses.
-pub fn smooth_background(model: &[f32], nz: usize, nx: usize, sigma: f32) -> Result<Vec<f32>> {
-    let mut scratch =
-        vec![0.0; wave::smooth_scratch_len(nz, nx, sigma).map_err(core_err("--sigma"))?];
-    let mut bg = vec![0.0; nz * nx];
-    wave::gaussian_smooth(model, nz, nx, sigma, &mut scratch, &mut bg)
-        .map_err(core_err("smoothing"))?;
-    Ok(bg)
-}
-
 fn refine(a: &Acquisition, model: &[f32]) -> Result<Vec<f32>> {
     let mut fine = vec![0.0; a.cfg.nz * a.cfg.nx];
     a.refine_model(model, &mut fine)
@@ -437,6 +439,36 @@ fn file_name(path: &Path) -> String {
         .unwrap_or_default()
 }
 
+/// Runs `powerpost smooth`: the background model of a velocity model, the input of
+/// `migrate --background` and of `sample --background` for weights conditioned on it.
+/// Smoothing a km/s model gives the bits `evaluate` and the trainer use for a dataset's
+/// backgrounds.
+///
+/// # Errors
+/// An unreadable file, a shape that is not one 2-D model, values that are not finite
+/// positive velocities, a σ outside 0–1000 grid points.
+pub fn smooth(args: SmoothArgs) -> Result<()> {
+    let name = args.model.display();
+    let m = read_f32_ranks(&args.model, &[2, 3])?;
+    let (nz, nx) = match m.shape[..] {
+        [1, nz, nx] | [nz, nx] => (nz, nx),
+        _ => bail!(
+            "{name}: shape {:?}; expected one model [nz, nx] or [1, nz, nx]",
+            m.shape
+        ),
+    };
+    if let Some(k) = m.data.iter().position(|v| !(v.is_finite() && *v > 0.0)) {
+        bail!(
+            "{name}: value at row {}, column {} is {}; expected finite positive velocities",
+            k / nx.max(1),
+            k % nx.max(1),
+            m.data[k]
+        );
+    }
+    let background = background_model(&m.data, nz, nx, args.sigma)?;
+    write_f32(&args.out, &[nz, nx], &background)
+}
+
 /// Runs `powerpost migrate`.
 pub fn migrate(args: MigrateArgs) -> Result<()> {
     let mut a = preset(&args.preset)?;
@@ -450,7 +482,7 @@ pub fn migrate(args: MigrateArgs) -> Result<()> {
         }
         (None, Some(m)) => {
             let model = read_model(m, &a)?;
-            let bg = smooth_background(&model, a.model_nz, a.model_nx, args.sigma)?;
+            let bg = background_model(&model, a.model_nz, a.model_nx, args.sigma)?;
             (bg, model)
         }
         _ => bail!("give exactly one of --background or --model"),
