@@ -70,6 +70,16 @@ fn sample(weights: &Path, rtm: &Path, out: &Path, extra: &[&str]) -> std::proces
     powerpost(&args)
 }
 
+/// [`sample`], asserting success.
+fn sample_ok(weights: &Path, rtm: &Path, out: &Path, extra: &[&str]) {
+    let output = sample(weights, rtm, out, extra);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     sha2::Sha256::digest(bytes)
@@ -99,12 +109,7 @@ fn sample_hands_the_background_to_weights_that_take_it() {
     assert_user_error(&out, &["--background", "bg.safetensors"]);
     assert!(!p("none").exists());
 
-    let first = sample(&weights, &rtm, &p("a"), &["--background", s(&background)]);
-    assert!(
-        first.status.success(),
-        "{}",
-        String::from_utf8_lossy(&first.stderr)
-    );
+    sample_ok(&weights, &rtm, &p("a"), &["--background", s(&background)]);
     let sidecar: serde_json::Value =
         serde_json::from_slice(&std::fs::read(p("a/sample.json")).unwrap()).unwrap();
     assert_eq!(
@@ -115,43 +120,23 @@ fn sample_hands_the_background_to_weights_that_take_it() {
     // The same model in m/s: the same network input, so the same bits.
     let mps: Vec<f32> = values.iter().map(|v| v * 1000.0).collect();
     write_npy(&p("background_mps.npy"), &[1, H, W], &mps);
-    ok(&[
-        "sample",
-        "--rtm",
-        s(&rtm),
-        "--weights",
-        s(&weights),
-        "--n",
-        "2",
-        "--steps",
-        "2",
-        "--background",
-        s(&p("background_mps.npy")),
-        "--out",
-        s(&p("mps")),
-        "-q",
-    ]);
+    sample_ok(
+        &weights,
+        &rtm,
+        &p("mps"),
+        &["--background", s(&p("background_mps.npy"))],
+    );
     assert_eq!(samples(&p("a")), samples(&p("mps")));
 
     // Another background changes the posterior.
     let other: Vec<f32> = values.iter().map(|v| v + 0.5).collect();
     write_npy(&p("other.npy"), &[H, W], &other);
-    ok(&[
-        "sample",
-        "--rtm",
-        s(&rtm),
-        "--weights",
-        s(&weights),
-        "--n",
-        "2",
-        "--steps",
-        "2",
-        "--background",
-        s(&p("other.npy")),
-        "--out",
-        s(&p("other")),
-        "-q",
-    ]);
+    sample_ok(
+        &weights,
+        &rtm,
+        &p("other"),
+        &["--background", s(&p("other.npy"))],
+    );
     assert_ne!(samples(&p("a")), samples(&p("other")));
 
     // Redrawn from the sidecar: the same bits; another file under the recorded name is
@@ -289,22 +274,7 @@ fn sweep_cells_are_the_samples_with_the_background() {
     let plan: serde_json::Value =
         serde_json::from_slice(&std::fs::read(p("grid/sweep.json")).unwrap()).unwrap();
     assert!(plan["background"]["sha256"].is_string(), "{plan}");
-    ok(&[
-        "sample",
-        "--rtm",
-        s(&rtm),
-        "--weights",
-        s(&weights),
-        "--n",
-        "2",
-        "--steps",
-        "2",
-        "--background",
-        s(&background),
-        "--out",
-        s(&p("one")),
-        "-q",
-    ]);
+    sample_ok(&weights, &rtm, &p("one"), &["--background", s(&background)]);
     assert_eq!(samples(&p("grid/cells/l1_a1")), samples(&p("one")));
 }
 
@@ -341,24 +311,12 @@ fn evaluate_conditions_background_weights_on_the_pair_s_background() {
     let background = powerpost_train::dataset::background_model(truth, 64, 128, 10.0).unwrap();
     write_npy(&p("rtm3.npy"), &[64, 128], rtm);
     write_npy(&p("bg3.npy"), &[64, 128], &background);
-    ok(&[
-        "sample",
-        "--rtm",
-        s(&p("rtm3.npy")),
-        "--background",
-        s(&p("bg3.npy")),
-        "--weights",
-        s(&p("bg.safetensors")),
-        "--n",
-        "2",
-        "--steps",
-        "2",
-        "--seed",
-        "0",
-        "--out",
-        s(&p("by_hand")),
-        "-q",
-    ]);
+    sample_ok(
+        &p("bg.safetensors"),
+        &p("rtm3.npy"),
+        &p("by_hand"),
+        &["--background", s(&p("bg3.npy")), "--seed", "0"],
+    );
     let mean = read_npy(&p("by_hand/mean.npy")).1;
     let by_hand = common::rmse(&mean, truth);
     let reported = pair["rmse_mean"].as_f64().unwrap();
@@ -366,36 +324,6 @@ fn evaluate_conditions_background_weights_on_the_pair_s_background() {
         (by_hand - reported).abs() <= 1e-9 * by_hand,
         "{by_hand} vs {reported}"
     );
-}
-
-/// A naive f64 Gaussian smoothing with clamped edges and radius ⌈3σ⌉: the test's own
-/// reference.
-fn naive_smooth(v: &[f32], h: usize, w: usize, sigma: f64) -> Vec<f64> {
-    let r = (3.0 * sigma).ceil() as i64;
-    let g: Vec<f64> = (-r..=r)
-        .map(|k| (-((k * k) as f64) / (2.0 * sigma * sigma)).exp())
-        .collect();
-    let total: f64 = g.iter().sum();
-    let clamp = |i: i64, n: usize| i.clamp(0, n as i64 - 1) as usize;
-    let mut rows = vec![0.0; h * w];
-    for y in 0..h {
-        for x in 0..w as i64 {
-            rows[y * w + x as usize] = (-r..=r)
-                .map(|k| g[(k + r) as usize] * v[y * w + clamp(x + k, w)] as f64)
-                .sum::<f64>()
-                / total;
-        }
-    }
-    let mut out = vec![0.0; h * w];
-    for y in 0..h as i64 {
-        for x in 0..w {
-            out[y as usize * w + x] = (-r..=r)
-                .map(|k| g[(k + r) as usize] * rows[clamp(y + k, h) * w + x])
-                .sum::<f64>()
-                / total;
-        }
-    }
-    out
 }
 
 #[test]
@@ -415,7 +343,12 @@ fn smooth_writes_the_background_model() {
     ]);
     let (shape, background) = read_npy(&p("bg.npy"));
     assert_eq!(shape, "64, 128");
-    for (got, want) in background.iter().zip(naive_smooth(&velocity, 64, 128, 10.0)) {
+    for (got, want) in background
+        .iter()
+        .zip(powerpost_tests::reference_gaussian_smooth(
+            &velocity, 64, 128, 10.0,
+        ))
+    {
         assert!((*got as f64 - want).abs() < 1e-5 * want, "{got} vs {want}");
     }
     // The shipped example's background model is exactly this file.
@@ -437,7 +370,12 @@ fn smooth_writes_the_background_model() {
         assert!(!p("out.npy").exists(), "{file}");
     }
     let out = powerpost(&[
-        "smooth", "--model", s(&p("bg.npy")), "--sigma=-1", "--out", s(&p("out.npy")),
+        "smooth",
+        "--model",
+        s(&p("bg.npy")),
+        "--sigma=-1",
+        "--out",
+        s(&p("out.npy")),
     ]);
     assert_user_error(&out, &["sigma"]);
     assert!(!p("out.npy").exists());

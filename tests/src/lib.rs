@@ -290,3 +290,35 @@ impl powerpost_core::exec::Executor for Threads {
         self.0
     }
 }
+
+/// A naive Gaussian smoothing in f64 of an `h × w` image: weights `e^{−k²/(2σ²)}` for
+/// `|k| ≤ ⌈3σ⌉` normalised to sum 1, edges clamped, along rows then columns. The tests'
+/// own reference for the background models (the core's `wave::gaussian_smooth` is f32
+/// with a fixed order).
+pub fn reference_gaussian_smooth(v: &[f32], h: usize, w: usize, sigma: f64) -> Vec<f64> {
+    let r = (3.0 * sigma).ceil() as i64;
+    let g: Vec<f64> = (-r..=r)
+        .map(|k| (-((k * k) as f64) / (2.0 * sigma * sigma)).exp())
+        .collect();
+    let total: f64 = g.iter().sum();
+    let clamp = |i: i64, n: usize| i.clamp(0, n as i64 - 1) as usize;
+    let mut rows = vec![0.0; h * w];
+    for y in 0..h {
+        for x in 0..w as i64 {
+            rows[y * w + x as usize] = (-r..=r)
+                .map(|k| g[(k + r) as usize] * v[y * w + clamp(x + k, w)] as f64)
+                .sum::<f64>()
+                / total;
+        }
+    }
+    let mut out = vec![0.0; h * w];
+    for y in 0..h as i64 {
+        for x in 0..w {
+            out[y as usize * w + x] = (-r..=r)
+                .map(|k| g[(k + r) as usize] * rows[clamp(y + k, h) * w + x])
+                .sum::<f64>()
+                / total;
+        }
+    }
+    out
+}

@@ -383,41 +383,6 @@ fn fine_tuning_starts_from_given_weights_and_resumes_exactly() {
     assert!(format!("{err:#}").contains("junk.bin"), "{err:#}");
 }
 
-/// A naive Gaussian smoothing (f64, clamped edges) of a `h × w` model: the test's own
-/// reference for the background models the dataset derives.
-fn naive_smooth(v: &[f32], h: usize, w: usize, sigma: f64) -> Vec<f64> {
-    let r = (3.0 * sigma).ceil() as i64;
-    let kernel: Vec<f64> = (-r..=r)
-        .map(|k| (-(k * k) as f64 / (2.0 * sigma * sigma)).exp())
-        .collect();
-    let total: f64 = kernel.iter().sum();
-    let at = |y: i64, x: i64| {
-        v[y.clamp(0, h as i64 - 1) as usize * w + x.clamp(0, w as i64 - 1) as usize] as f64
-    };
-    let mut rows = vec![0.0; h * w];
-    for y in 0..h as i64 {
-        for x in 0..w as i64 {
-            rows[(y as usize) * w + x as usize] = (-r..=r)
-                .map(|k| kernel[(k + r) as usize] * at(y, x + k))
-                .sum::<f64>()
-                / total;
-        }
-    }
-    let mut out = vec![0.0; h * w];
-    for y in 0..h as i64 {
-        for x in 0..w as i64 {
-            out[(y as usize) * w + x as usize] = (-r..=r)
-                .map(|k| {
-                    kernel[(k + r) as usize]
-                        * rows[(y + k).clamp(0, h as i64 - 1) as usize * w + x as usize]
-                })
-                .sum::<f64>()
-                / total;
-        }
-    }
-    out
-}
-
 #[test]
 fn dataset_conditions_stack_the_rtm_image_and_the_normalised_background() {
     let (h, w) = (8, 16);
@@ -432,7 +397,7 @@ fn dataset_conditions_stack_the_rtm_image_and_the_normalised_background() {
         // The background: the km/s model smoothed (σ = 10 points), normalised as the
         // velocity is; against a naive f64 smoothing of the same model.
         let kms: Vec<f32> = velocity.iter().map(|x| x * 1.5 + 3.0).collect();
-        let want = naive_smooth(&kms, h, w, 10.0);
+        let want = powerpost_tests::reference_gaussian_smooth(&kms, h, w, 10.0);
         for (got, want) in stacked[(2 * p + 1) * n..(2 * p + 2) * n].iter().zip(&want) {
             let want = (want - 3.0) / 1.5;
             assert!((*got as f64 - want).abs() < 1e-5, "{got} vs {want}");
