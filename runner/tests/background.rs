@@ -7,32 +7,12 @@ use std::path::{Path, PathBuf};
 
 mod common;
 use common::{assert_user_error, ok, powerpost, read_npy, write_npy};
-use powerpost_core::unet::{init_random, params_len, UNetConfig};
-use powerpost_train::export::{
-    safetensors_f16, BACKGROUND_SIGMA_KEY, RTM_SCALE_KEY, VELOCITY_CENTER_KEY,
-    VELOCITY_HALF_RANGE_KEY,
-};
 
 const H: usize = 16;
 const W: usize = 32;
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
-}
-
-/// Seeded random weights of the default network with the background plane, as the
-/// trainer exports them.
-fn background_weights(path: &Path) {
-    let config = UNetConfig::DEFAULT.with_background();
-    let mut params = vec![0.0; params_len(&config)];
-    init_random(&config, 5, &mut params).unwrap();
-    let meta = [
-        (VELOCITY_CENTER_KEY, "3".to_string()),
-        (VELOCITY_HALF_RANGE_KEY, "1.5".to_string()),
-        (RTM_SCALE_KEY, "1".to_string()),
-        (BACKGROUND_SIGMA_KEY, "10".to_string()),
-    ];
-    std::fs::write(path, safetensors_f16(&config, &params, &meta)).unwrap();
 }
 
 /// A smooth background (km/s, multiples of 1/8 so that ×1000 and ÷1000 are exact) and
@@ -100,7 +80,7 @@ fn samples(out: &Path) -> Vec<u32> {
 fn sample_hands_the_background_to_weights_that_take_it() {
     let dir = tempfile::tempdir().unwrap();
     let p = |n: &str| dir.path().join(n);
-    background_weights(&p("bg.safetensors"));
+    common::background_weights(&p("bg.safetensors"));
     let (background, rtm, values) = inputs(dir.path());
     let weights = p("bg.safetensors");
 
@@ -237,7 +217,7 @@ fn sample_hands_the_background_to_weights_that_take_it() {
 fn sweep_cells_are_the_samples_with_the_background() {
     let dir = tempfile::tempdir().unwrap();
     let p = |n: &str| dir.path().join(n);
-    background_weights(&p("bg.safetensors"));
+    common::background_weights(&p("bg.safetensors"));
     let (background, rtm, _) = inputs(dir.path());
     let weights = p("bg.safetensors");
     let sweep = |out: &str, extra: &[&str]| {
@@ -283,7 +263,7 @@ fn evaluate_conditions_background_weights_on_the_pair_s_background() {
     let dir = tempfile::tempdir().unwrap();
     let p = |n: &str| dir.path().join(n);
     common::stand_in_dataset(&p("data"), 4, 3, 2, 1);
-    background_weights(&p("bg.safetensors"));
+    common::background_weights(&p("bg.safetensors"));
     ok(&[
         "evaluate",
         "--data",

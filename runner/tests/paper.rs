@@ -419,7 +419,17 @@ fn bad_paper_input_is_refused_without_output() {
         (vec!["--preset", "edge"], vec!["--preset edge", "64 × 128"]),
         (vec!["--sampler", "rk4"], vec!["--sampler", "rk4"]),
         (vec!["--weights", "random:x"], vec!["random:SEED"]),
+        // A background for weights of the RTM image alone; none for weights that need one.
+        (
+            vec!["--background", leak(truth.clone())],
+            vec!["--background", "RTM image alone"],
+        ),
+        (
+            vec!["--weights", leak(p("bg.safetensors"))],
+            vec!["--background", "conditioned on the background model"],
+        ),
     ];
+    common::background_weights(&p("bg.safetensors"));
     for (k, (extra, needles)) in cases.iter().enumerate() {
         let out_dir = p(&format!("out{k}"));
         let args = paper_args(&rtm, &truth, &out_dir, extra);

@@ -2,11 +2,12 @@
 //!
 //! ## Contract (followed by inference here, the trainer and the GPU backend)
 //! - **Inputs**: the noisy normalised velocity `x` (1 channel), the condition `y` (the
-//!   normalised RTM image, 1 channel), the noise level σ, and whether the condition is
-//!   present. **Output**: the denoised estimate `D(x; σ, y)`.
+//!   normalised RTM image, 1 channel; with [`UNetConfig::with_background`] followed by the
+//!   normalised background velocity model, a second channel), the noise level σ, and
+//!   whether the condition is present. **Output**: the denoised estimate `D(x; σ, y)`.
 //! - **Preconditioning** (Karras et al. 2022, σ_data = 0.5), see
 //!   [`forward::Preconditioning`]: `D = c_skip·x + c_out·F(c_in·x, y; c_noise)`.
-//! - **Unconditional branch**: the condition channel is zero *and* a learned null
+//! - **Unconditional branch**: the condition channels are zero *and* a learned null
 //!   embedding (`emb.null`) is added to the noise embedding before its final SiLU, so the
 //!   prior branch is unambiguous even for an all-zero RTM image.
 //! - **Noise embedding**: 64 Fourier features of `c_noise` (cos and sin of 32 fixed

@@ -374,10 +374,11 @@ pub fn run(args: &PaperArgs) -> Result<()> {
     let takes_background = load_weights(args.sampling.weights.as_deref())?
         .config
         .takes_background();
-    let background_path = match &args.background {
-        Some(path) => Some(path.clone()),
-        None if takes_background => Some(from_example(&None, "background.npy")),
-        None => None,
+    let background_path = match (&args.background, &example) {
+        (Some(path), _) => Some(path.clone()),
+        (None, Some(dir)) if takes_background => Some(dir.join("background.npy")),
+        (None, None) if takes_background => bail!("--background: these weights are conditioned on the background model as well as the RTM image; give --background MODEL.npy (km/s) with --rtm and --truth"),
+        (None, _) => None,
     };
     let mut inputs = SweepInputs::load(
         args.sampling.weights.as_deref(),

@@ -196,3 +196,23 @@ pub fn rmse(a: &[f32], b: &[f32]) -> f64 {
         / a.len() as f64)
         .sqrt()
 }
+
+/// Seeded random weights of the default network with the background plane, as the
+/// trainer exports them.
+pub fn background_weights(path: &Path) {
+    use powerpost_core::unet::{init_random, params_len, UNetConfig};
+    use powerpost_train::export::{
+        safetensors_f16, BACKGROUND_SIGMA_KEY, RTM_SCALE_KEY, VELOCITY_CENTER_KEY,
+        VELOCITY_HALF_RANGE_KEY,
+    };
+    let config = UNetConfig::DEFAULT.with_background();
+    let mut params = vec![0.0; params_len(&config)];
+    init_random(&config, 5, &mut params).unwrap();
+    let meta = [
+        (VELOCITY_CENTER_KEY, "3".to_string()),
+        (VELOCITY_HALF_RANGE_KEY, "1.5".to_string()),
+        (RTM_SCALE_KEY, "1".to_string()),
+        (BACKGROUND_SIGMA_KEY, "10".to_string()),
+    ];
+    std::fs::write(path, safetensors_f16(&config, &params, &meta)).unwrap();
+}
