@@ -209,11 +209,18 @@ impl Manifest {
                 "a background smoothing of 0 to 1000 grid points",
             ));
         }
-        if !(self.velocity_half_range.is_finite() && self.velocity_half_range > 0.0) {
+        // The range the core's normalisation accepts (it maps the background models).
+        let half_range_ok = Normalization {
+            velocity_half_range_km_s: self.velocity_half_range,
+            ..Normalization::default()
+        }
+        .validate()
+        .is_ok();
+        if !half_range_ok {
             return Err(field(
                 "velocity_half_range",
                 &self.velocity_half_range,
-                "a finite number > 0",
+                "a finite number > 0 (2^-126 to 1e30)",
             ));
         }
         if !self.velocity_center.is_finite() {
@@ -862,6 +869,7 @@ mod manifest_tests {
             ),
             (|m| m.shards[0].y_file = "..".into(), "shards[0].y_file"),
             (|m| m.velocity_half_range = 0.0, "velocity_half_range"),
+            (|m| m.velocity_half_range = 1e-40, "velocity_half_range"),
             (|m| m.smooth_sigma = f32::NAN, "field `smooth_sigma` is NaN"),
             (|m| m.rtm_scale = f32::INFINITY, "rtm_scale"),
         ];
