@@ -575,7 +575,7 @@ pub fn build_with(
     Ok(report)
 }
 
-/// A loaded, normalised dataset.
+/// A loaded, normalised dataset, with the network's condition planes of every pair.
 #[derive(Debug, Clone)]
 pub struct Dataset {
     /// Image rows.
@@ -584,12 +584,13 @@ pub struct Dataset {
     pub width: usize,
     /// Normalised velocities, `pairs × height × width`.
     pub velocity: Vec<f32>,
-    /// Normalised RTM images, `pairs × height × width`.
-    pub rtm: Vec<f32>,
-    /// Normalised background models ([`background_model`] of each velocity, with the
-    /// manifest's `smooth_sigma`: the model its RTM image was migrated in), `pairs ×
-    /// height × width`.
-    pub background: Vec<f32>,
+    /// Condition planes per pair: 1 (the RTM image) or 2 (then the background model).
+    pub condition_planes: usize,
+    /// Per pair its condition planes, `pairs × condition_planes × height × width`: the
+    /// normalised RTM image, then (2 planes) the normalised background model
+    /// ([`background_model`] of the velocity with the manifest's `smooth_sigma`: the model
+    /// its RTM image was migrated in).
+    pub condition: Vec<f32>,
     /// Training pairs (the first ones).
     pub train_pairs: usize,
     /// The manifest (constants for export).
@@ -599,66 +600,59 @@ pub struct Dataset {
 }
 
 impl Dataset {
-    /// Normalised pair `i`: (velocity, RTM).
+    /// Normalised pair `i`: (velocity, its condition planes).
     pub fn pair(&self, i: usize) -> (&[f32], &[f32]) {
         let n = self.height * self.width;
+        let c = self.condition_planes * n;
         (
             &self.velocity[i * n..(i + 1) * n],
-            &self.rtm[i * n..(i + 1) * n],
+            &self.condition[i * c..(i + 1) * c],
         )
     }
 
-    /// The network conditions of every pair, `pairs × channels × height × width`: per
-    /// pair the normalised RTM image, then (for `channels == 2`) the normalised
-    /// background model.
+    /// A dataset from raw arrays (velocity in km/s, raw RTM), normalised with `manifest`,
+    /// with `condition_planes` condition planes per pair (the background models are
+    /// computed only for 2).
     ///
     /// # Errors
-    /// For `channels` other than 1 or 2.
-    pub fn conditions(&self, channels: usize) -> Result<Vec<f32>> {
-        let n = self.height * self.width;
-        match channels {
-            1 => Ok(self.rtm.clone()),
-            2 => Ok(self
-                .rtm
-                .chunks_exact(n)
-                .zip(self.background.chunks_exact(n))
-                .flat_map(|(rtm, background)| rtm.iter().chain(background))
-                .copied()
-                .collect()),
-            _ => anyhow::bail!(
-                "the network takes {channels} condition planes; the dataset gives 1 (RTM) or 2 (RTM, background)"
-            ),
-        }
-    }
-
-    /// A dataset from raw arrays (velocity in km/s, raw RTM), normalised with `manifest`.
-    ///
-    /// # Errors
-    /// A `smooth_sigma` or image size the background smoothing refuses.
-    pub fn from_raw(manifest: Manifest, velocity_kms: &[f32], rtm: &[f32]) -> Result<Self> {
+    /// `condition_planes` other than 1 or 2; a `smooth_sigma` or image size the
+    /// background smoothing refuses.
+    pub fn from_raw(
+        manifest: Manifest,
+        velocity_kms: &[f32],
+        rtm: &[f32],
+        condition_planes: usize,
+    ) -> Result<Self> {
         let (height, width) = (manifest.height, manifest.width);
         let n = height * width;
-        let mut background = Vec::with_capacity(velocity_kms.len());
-        if n > 0 {
-            for model in velocity_kms.chunks_exact(n) {
-                background.extend(background_model(
-                    model,
-                    height,
-                    width,
-                    manifest.smooth_sigma,
-                )?);
+        let rtm_plane =
+            |r: &[f32]| -> Vec<f32> { r.iter().map(|v| v * manifest.rtm_scale).collect() };
+        let condition = match condition_planes {
+            1 => rtm_plane(rtm),
+            2 => {
+                // The background as the runner hands it to the network (the core's
+                // normalisation).
+                let normalization = Normalization {
+                    velocity_center_km_s: manifest.velocity_center,
+                    velocity_half_range_km_s: manifest.velocity_half_range,
+                    rtm_scale: manifest.rtm_scale,
+                };
+                let mut condition = Vec::with_capacity(2 * rtm.len());
+                let mut plane = vec![0.0; n];
+                for (model, r) in velocity_kms.chunks_exact(n.max(1)).zip(rtm.chunks_exact(n.max(1))) {
+                    condition.extend(rtm_plane(r));
+                    let background = background_model(model, height, width, manifest.smooth_sigma)?;
+                    normalization
+                        .velocity_to_network(&background, &mut plane)
+                        .map_err(|e| anyhow::anyhow!("background normalisation: {e}"))?;
+                    condition.extend_from_slice(&plane);
+                }
+                condition
             }
-        }
-        // The background as the runner hands it to the network (the core's normalisation).
-        let normalization = Normalization {
-            velocity_center_km_s: manifest.velocity_center,
-            velocity_half_range_km_s: manifest.velocity_half_range,
-            rtm_scale: manifest.rtm_scale,
+            _ => bail!(
+                "the network takes {condition_planes} condition planes; a dataset gives 1 (RTM) or 2 (RTM, background)"
+            ),
         };
-        let mut background_net = vec![0.0; background.len()];
-        normalization
-            .velocity_to_network(&background, &mut background_net)
-            .map_err(|e| anyhow::anyhow!("background normalisation: {e}"))?;
         let inv = 1.0 / manifest.velocity_half_range;
         Ok(Self {
             height,
@@ -667,22 +661,23 @@ impl Dataset {
                 .iter()
                 .map(|v| (v - manifest.velocity_center) * inv)
                 .collect(),
-            background: background_net,
-            rtm: rtm.iter().map(|v| v * manifest.rtm_scale).collect(),
+            condition_planes,
+            condition,
             train_pairs: manifest.train_pairs,
             digest: sha256_hex(&serde_json::to_vec(&manifest).unwrap_or_default()),
             manifest,
         })
     }
 
-    /// Loads `dir/manifest.json` and its shards, verifying every digest.
+    /// Loads `dir/manifest.json` and its shards, verifying every digest, with
+    /// `condition_planes` condition planes per pair (as [`from_raw`](Self::from_raw)).
     ///
     /// # Errors
-    /// Missing or corrupt files, named.
-    pub fn load(dir: &Path) -> Result<Self> {
+    /// Missing or corrupt files, named; as [`from_raw`](Self::from_raw).
+    pub fn load(dir: &Path, condition_planes: usize) -> Result<Self> {
         let raw = RawDataset::load(dir)?;
-        let mut d = Self::from_raw(raw.manifest, &raw.velocity_kms, &raw.rtm)
-            .with_context(|| format!("{}: background models", dir.display()))?;
+        let mut d = Self::from_raw(raw.manifest, &raw.velocity_kms, &raw.rtm, condition_planes)
+            .with_context(|| format!("{}", dir.display()))?;
         d.digest = raw.digest;
         Ok(d)
     }

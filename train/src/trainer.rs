@@ -156,6 +156,13 @@ pub fn train(
 ) -> Result<TrainSummary> {
     let config = opts.config;
     let net = Network::new(config).map_err(|e| anyhow::anyhow!("network: {e}"))?;
+    if data.condition_planes != config.condition_channels() {
+        bail!(
+            "the dataset was loaded with {} condition plane(s), the network takes {}",
+            data.condition_planes,
+            config.condition_channels()
+        );
+    }
     if data.train_pairs == 0 {
         bail!("the dataset has no training pairs");
     }
@@ -331,9 +338,6 @@ pub fn train(
             &safetensors_f16(&config, &state.ema, &meta),
         )
     };
-    // Per pair the network's condition planes (the RTM image, then the background model).
-    let condition_len = config.condition_channels() * data.height * data.width;
-    let conditions = data.conditions(config.condition_channels())?;
     let mut interrupted = false;
     while state.step < opts.steps {
         if opts.stop.as_ref().is_some_and(|f| f.load(Ordering::SeqCst)) {
@@ -350,13 +354,7 @@ pub fn train(
             data.width,
             &opts.loss,
             &mut perm_cache,
-            &|i| {
-                let (velocity, _) = data.pair(i);
-                (
-                    velocity,
-                    &conditions[i * condition_len..(i + 1) * condition_len],
-                )
-            },
+            &|i| data.pair(i),
         );
         let batch = TrainBatch {
             height: data.height,

@@ -38,7 +38,7 @@ fn shards_resume_split_and_verify() {
     let whole = dir.path().join("whole");
     let r = build_with(&opts(whole.clone(), 10), &|_| {}, &fake).unwrap();
     assert_eq!((r.built, r.pairs_built, r.manifest_written), (3, 10, true));
-    let data = Dataset::load(&whole).unwrap();
+    let data = Dataset::load(&whole, 1).unwrap();
     assert_eq!(
         (
             data.manifest.pairs,
@@ -71,7 +71,7 @@ fn shards_resume_split_and_verify() {
     assert_eq!((r.built, r.skipped), (0, 3));
     let before = std::fs::read(whole.join("x_0001.npy")).unwrap();
     std::fs::write(whole.join("x_0001.npy"), b"garbage").unwrap();
-    assert!(Dataset::load(&whole)
+    assert!(Dataset::load(&whole, 1)
         .unwrap_err()
         .to_string()
         .contains("x_0001.npy"));
@@ -128,7 +128,7 @@ fn user_models_are_the_prior_source_and_bad_ones_are_named() {
         &fake,
     )
     .unwrap();
-    let data = Dataset::load(&out).unwrap();
+    let data = Dataset::load(&out, 1).unwrap();
     assert_eq!(
         (data.manifest.pairs, data.manifest.prior.as_str()),
         (3, "stack.npy")
@@ -171,7 +171,7 @@ fn real_pair_has_a_muted_water_layer_and_reflectivity_below() {
         &|_| {},
     )
     .unwrap();
-    let data = Dataset::load(&dir.path().join("real")).unwrap();
+    let data = Dataset::load(&dir.path().join("real"), 1).unwrap();
     let (x, y) = data.pair(0);
     // Water (v ≤ 1.51 km/s) is muted; the image below has energy.
     let water: Vec<usize> = (0..x.len()).filter(|&k| x[k] * 1.5 + 3.0 <= 1.51).collect();

@@ -8,7 +8,13 @@ use powerpost_train::loss::{edm_loss, edm_weight, epoch_permutation, sample_draw
 use powerpost_train::optim::AdamWConfig;
 use powerpost_train::trainer::{train, TrainOptions, TrainSummary};
 
+/// The stand-in dataset with one condition plane (the RTM image).
 fn tiny_dataset(pairs: usize, h: usize, w: usize) -> Dataset {
+    tiny_dataset_planes(pairs, h, w, 1)
+}
+
+/// The stand-in dataset with `planes` condition planes per pair.
+fn tiny_dataset_planes(pairs: usize, h: usize, w: usize, planes: usize) -> Dataset {
     let manifest = Manifest {
         format: "test".into(),
         seed: 0,
@@ -43,7 +49,7 @@ fn tiny_dataset(pairs: usize, h: usize, w: usize) -> Dataset {
     let rtm: Vec<f32> = (0..pairs * n)
         .map(|i| if i % n >= w { v[i] - v[i - w] } else { 0.0 })
         .collect();
-    Dataset::from_raw(manifest, &v, &rtm).unwrap()
+    Dataset::from_raw(manifest, &v, &rtm, planes).unwrap()
 }
 
 fn options(out: std::path::PathBuf, steps: u64) -> TrainOptions {
@@ -386,24 +392,28 @@ fn fine_tuning_starts_from_given_weights_and_resumes_exactly() {
 #[test]
 fn dataset_conditions_stack_the_rtm_image_and_the_normalised_background() {
     let (h, w) = (8, 16);
-    let data = tiny_dataset(4, h, w);
     let n = h * w;
-    assert_eq!(data.conditions(1).unwrap(), data.rtm);
-    let stacked = data.conditions(2).unwrap();
-    assert_eq!(stacked.len(), 4 * 2 * n);
+    let plain = tiny_dataset(4, h, w);
+    let stacked = tiny_dataset_planes(4, h, w, 2);
+    assert_eq!((plain.condition_planes, stacked.condition_planes), (1, 2));
+    assert_eq!(stacked.condition.len(), 4 * 2 * n);
     for p in 0..4 {
-        let (velocity, rtm) = data.pair(p);
-        assert_eq!(bits(&stacked[2 * p * n..(2 * p + 1) * n]), bits(rtm));
+        let (velocity, rtm) = plain.pair(p);
+        let (same_velocity, planes) = stacked.pair(p);
+        assert_eq!(bits(velocity), bits(same_velocity));
+        assert_eq!(bits(&planes[..n]), bits(rtm));
         // The background: the km/s model smoothed (σ = 10 points), normalised as the
         // velocity is; against a naive f64 smoothing of the same model.
         let kms: Vec<f32> = velocity.iter().map(|x| x * 1.5 + 3.0).collect();
         let want = powerpost_tests::reference_gaussian_smooth(&kms, h, w, 10.0);
-        for (got, want) in stacked[(2 * p + 1) * n..(2 * p + 2) * n].iter().zip(&want) {
+        for (got, want) in planes[n..].iter().zip(&want) {
             let want = (want - 3.0) / 1.5;
             assert!((*got as f64 - want).abs() < 1e-5, "{got} vs {want}");
         }
     }
-    assert!(data.conditions(3).is_err());
+    let manifest = plain.manifest.clone();
+    let velocity = vec![2.0; n];
+    assert!(Dataset::from_raw(manifest, &velocity, &velocity, 3).is_err());
 }
 
 #[test]
@@ -437,7 +447,7 @@ fn flips_mirror_every_condition_plane_with_the_velocity() {
 
 #[test]
 fn background_conditioned_run_resumes_exactly_and_records_its_smoothing() {
-    let data = tiny_dataset(5, 8, 16);
+    let data = tiny_dataset_planes(5, 8, 16, 2);
     let dir = tempfile::tempdir().unwrap();
     let config = UNetConfig::TINY.with_background();
     let opts = |name: &str, steps| TrainOptions {
@@ -451,7 +461,8 @@ fn background_conditioned_run_resumes_exactly_and_records_its_smoothing() {
     assert_eq!(resumed.steps_run, 3);
     assert_same_state(&straight, &resumed);
     // Not the RTM-only network's run.
-    let plain = run(&data, &options(dir.path().join("plain"), 5), 1);
+    let plain_data = tiny_dataset(5, 8, 16);
+    let plain = run(&plain_data, &options(dir.path().join("plain"), 5), 1);
     assert_ne!(plain.params.len(), straight.params.len());
     // The weights load as the background architecture and say how backgrounds were made.
     let bytes = std::fs::read(dir.path().join("b/weights.safetensors")).unwrap();
@@ -469,6 +480,15 @@ fn background_conditioned_run_resumes_exactly_and_records_its_smoothing() {
         None
     );
     // A checkpoint of one architecture does not resume as the other.
-    let err = train(&data, &options(dir.path().join("b"), 6), &two, &mut |_| {}).unwrap_err();
+    let err = train(
+        &plain_data,
+        &options(dir.path().join("b"), 6),
+        &two,
+        &mut |_| {},
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("architecture"), "{err}");
+    // A dataset loaded with one plane does not feed the background network.
+    let err = train(&plain_data, &opts("c", 2), &two, &mut |_| {}).unwrap_err();
+    assert!(err.to_string().contains("condition plane"), "{err}");
 }

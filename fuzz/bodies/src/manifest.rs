@@ -70,13 +70,15 @@ pub fn fuzz(data: &[u8]) {
         let (v, y) = raw.pair(i);
         assert_eq!((v.len(), y.len()), (len, len));
     }
-    // A validated manifest's smoothing is always accepted.
-    let data = Dataset::from_raw(m.clone(), &raw.velocity_kms, &raw.rtm)
+    // A validated manifest's smoothing and normalisation are always accepted (two planes:
+    // the RTM image, then the background model).
+    let data = Dataset::from_raw(m.clone(), &raw.velocity_kms, &raw.rtm, 2)
         .expect("background models of a validated manifest");
     let inv = 1.0 / m.velocity_half_range;
     for i in 0..m.pairs {
         let (x, y) = data.pair(i);
         let (v, r) = raw.pair(i);
+        assert_eq!(y.len(), 2 * len);
         for k in 0..len {
             assert_eq!(x[k].to_bits(), ((v[k] - m.velocity_center) * inv).to_bits());
             assert_eq!(y[k].to_bits(), (r[k] * m.rtm_scale).to_bits());

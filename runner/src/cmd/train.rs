@@ -188,7 +188,7 @@ pub fn run_train(args: &TrainArgs) -> Result<()> {
     };
     // Settings first, before any file is read.
     optimizer.validate()?;
-    let data = Dataset::load(&args.data)?;
+    let data = Dataset::load(&args.data, config.condition_channels())?;
     let exec = Pool::new(crate::exec::resolve_threads(args.run.threads))?;
     let opts = TrainOptions {
         out: args.out.clone(),
