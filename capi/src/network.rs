@@ -658,7 +658,7 @@ fn core_scratch_len(config: &UNetConfig, height: usize, width: usize, kind: Samp
 /// Scratch for the stacked condition: none for a network of the RTM image alone.
 fn condition_scratch_len(config: &UNetConfig, height: usize, width: usize) -> usize {
     if config.takes_background() {
-        config.condition_channels() * height * width
+        config.condition_len(height, width)
     } else {
         0
     }

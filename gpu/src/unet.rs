@@ -467,7 +467,7 @@ impl<'a> GpuDenoiser<'a> {
             powerpost_core::error::check_len(
                 "condition",
                 condition.len(),
-                net.config.condition_channels() * height * width,
+                net.config.condition_len(height, width),
             )?;
         }
         Ok(Self {

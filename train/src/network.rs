@@ -422,7 +422,7 @@ impl Network {
         check_len(
             "condition",
             batch.condition.len(),
-            nb * c.condition_channels() * n,
+            nb * c.condition_len(h, w),
         )?;
         check_len("conditional", batch.conditional.len(), nb)?;
         if batch.sigma.iter().any(|s| !(*s > 0.0 && s.is_finite())) {
@@ -448,7 +448,7 @@ impl Network {
 
         // Tensor 0: [c_in · x, y or 0] per item (y: the condition planes).
         let cin = c.in_channels;
-        let cond_len = c.condition_channels() * n;
+        let cond_len = c.condition_len(h, w);
         let mut input = tape.scratch.take(nb * cin * plane);
         for (b, item) in input.chunks_exact_mut(cin * plane).enumerate() {
             let condition = &batch.condition[b * cond_len..(b + 1) * cond_len];

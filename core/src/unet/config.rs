@@ -101,6 +101,14 @@ impl UNetConfig {
         self.in_channels.saturating_sub(1)
     }
 
+    /// Values of a condition for `height × width` images: `condition_channels()` planes
+    /// (saturating, so an absurd size cannot wrap to a small one).
+    pub const fn condition_len(&self, height: usize, width: usize) -> usize {
+        self.condition_channels()
+            .saturating_mul(height)
+            .saturating_mul(width)
+    }
+
     /// Whether the network takes the background model as its second condition plane.
     pub const fn takes_background(&self) -> bool {
         self.condition_channels() >= 2

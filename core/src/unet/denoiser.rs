@@ -42,7 +42,7 @@ impl<'a, 'p> NetworkDenoiser<'a, 'p> {
             check_len(
                 "condition",
                 condition.len(),
-                net.config().condition_channels() * height * width,
+                net.config().condition_len(height, width),
             )?;
         }
         check_len(

@@ -591,11 +591,7 @@ impl<'p> UNet<'p> {
             });
         }
         if want_cond {
-            check_len(
-                "condition",
-                input.condition.len(),
-                c.condition_channels() * n,
-            )?;
+            check_len("condition", input.condition.len(), c.condition_len(h, w))?;
             if !input.condition.iter().all(|v| v.is_finite()) {
                 return Err(Error::InvalidArgument {
                     name: "condition",

@@ -90,7 +90,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         .map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0)
         .collect();
     // The condition planes (RTM image, and background for weights that take one).
-    let y: Vec<f32> = (0..config.condition_channels() * h * w)
+    let y: Vec<f32> = (0..config.condition_len(h, w))
         .map(|i| ((i * 104_729) % 1000) as f32 / 500.0 - 1.0)
         .collect();
     let mut workspace = vec![0.0; workspace_len(&config, h, w, 2)];
