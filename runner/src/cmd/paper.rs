@@ -369,19 +369,18 @@ pub fn run(args: &PaperArgs) -> Result<()> {
         from_example(&args.rtm, "rtm.npy"),
         from_example(&args.truth, "velocity.npy"),
     );
-    // The network's background condition, for weights that take one (the file is read
-    // twice: its architecture decides whether the example's background.npy applies).
-    let takes_background = load_weights(args.sampling.weights.as_deref())?
-        .config
-        .takes_background();
+    // The network's background condition, for weights that take one (their architecture
+    // decides whether the example's background.npy applies).
+    let weights = load_weights(args.sampling.weights.as_deref())?;
+    let takes_background = weights.config.takes_background();
     let background_path = match (&args.background, &example) {
         (Some(path), _) => Some(path.clone()),
         (None, Some(dir)) if takes_background => Some(dir.join("background.npy")),
         (None, None) if takes_background => bail!("--background: these weights are conditioned on the background model as well as the RTM image; give --background MODEL.npy (km/s) with --rtm and --truth"),
         (None, _) => None,
     };
-    let mut inputs = SweepInputs::load(
-        args.sampling.weights.as_deref(),
+    let mut inputs = SweepInputs::load_with(
+        weights,
         &rtm_path,
         args.rtm_normalize,
         background_path.as_deref(),

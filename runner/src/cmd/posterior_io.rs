@@ -657,34 +657,46 @@ pub struct BackgroundInput {
     pub record: FileRecord,
 }
 
+/// One velocity model from `.npy`: `[nz, nx]` or `[1, nz, nx]` float32, every value
+/// finite and positive (any unit); returns `(nz, nx, values)`.
+///
+/// # Errors
+/// An unreadable file, another rank, dtype or shape, and a value that is not a finite
+/// positive velocity (naming its row and column); `option` names the option in the
+/// read error.
+pub fn read_velocity_model(path: &Path, option: &str) -> Result<(usize, usize, Vec<f32>)> {
+    let name = path.display();
+    let array = npy::read_f32_ranks(path, &[2, 3]).context(option.to_string())?;
+    let (nz, nx) = match array.shape[..] {
+        [1, nz, nx] | [nz, nx] => (nz, nx),
+        _ => bail!(
+            "{name}: shape {:?}; expected one model [nz, nx] or [1, nz, nx]",
+            array.shape
+        ),
+    };
+    if let Some(k) = array.data.iter().position(|v| !(v.is_finite() && *v > 0.0)) {
+        bail!(
+            "{name}: value at row {}, column {} is {}; expected finite positive velocities",
+            k / nx.max(1),
+            k % nx.max(1),
+            array.data[k]
+        );
+    }
+    Ok((nz, nx, array.data))
+}
+
 /// Reads `--background`: the smooth velocity model the RTM image was migrated in, a 2-D
 /// `[height, width]` (or `[1, height, width]`) float32 `.npy` of the RTM image's size, in
 /// km/s, or in m/s when its largest value is 100 or more (then divided by 1000).
 ///
 /// # Errors
-/// Wrong rank, dtype or shape (naming the expected one), and values that are not finite
-/// positive velocities (naming the first one's row and column).
+/// As [`read_velocity_model`], and a size other than the RTM image's.
 pub fn read_background(path: &Path, height: usize, width: usize) -> Result<BackgroundInput> {
-    let name = path.display();
-    let array = npy::read_f32_ranks(path, &[2, 3]).context("--background")?;
-    let shape = match array.shape[..] {
-        [1, h, w] => [h, w],
-        [h, w] => [h, w],
-        _ => [0, 0],
-    };
-    if shape != [height, width] {
+    let (nz, nx, mut velocity) = read_velocity_model(path, "--background")?;
+    if (nz, nx) != (height, width) {
         bail!(
-            "{name}: shape {:?}; expected [{height}, {width}] (the RTM image's size) or [1, {height}, {width}]",
-            array.shape
-        );
-    }
-    let mut velocity = array.data;
-    if let Some(k) = velocity.iter().position(|v| !(v.is_finite() && *v > 0.0)) {
-        bail!(
-            "{name}: value at row {}, column {} is {}; expected finite positive velocities (km/s or m/s)",
-            k / width,
-            k % width,
-            velocity[k]
+            "{}: shape [{nz}, {nx}]; expected [{height}, {width}] (the RTM image's size) or [1, {height}, {width}]",
+            path.display()
         );
     }
     if velocity.iter().copied().fold(0.0f32, f32::max) >= 100.0 {

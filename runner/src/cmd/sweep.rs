@@ -613,6 +613,30 @@ impl SweepInputs {
         preset: &str,
     ) -> Result<Self> {
         let weights = load_weights(weights)?;
+        Self::load_with(
+            weights,
+            rtm,
+            rtm_normalize,
+            background,
+            truth,
+            shots,
+            preset,
+        )
+    }
+
+    /// [`load`](Self::load) with weights already loaded.
+    ///
+    /// # Errors
+    /// As [`load`](Self::load).
+    pub fn load_with(
+        weights: Weights,
+        rtm: &Path,
+        rtm_normalize: bool,
+        background: Option<&Path>,
+        truth: Option<&Path>,
+        shots: Option<&Path>,
+        preset: &str,
+    ) -> Result<Self> {
         let mut rtm = read_rtm(rtm, weights.config.size_multiple())?;
         if rtm_normalize {
             rtm.normalize(weights.normalization.rtm_scale)?;

@@ -448,24 +448,8 @@ fn file_name(path: &Path) -> String {
 /// An unreadable file, a shape that is not one 2-D model, values that are not finite
 /// positive velocities, a σ outside 0–1000 grid points.
 pub fn smooth(args: SmoothArgs) -> Result<()> {
-    let name = args.model.display();
-    let m = read_f32_ranks(&args.model, &[2, 3])?;
-    let (nz, nx) = match m.shape[..] {
-        [1, nz, nx] | [nz, nx] => (nz, nx),
-        _ => bail!(
-            "{name}: shape {:?}; expected one model [nz, nx] or [1, nz, nx]",
-            m.shape
-        ),
-    };
-    if let Some(k) = m.data.iter().position(|v| !(v.is_finite() && *v > 0.0)) {
-        bail!(
-            "{name}: value at row {}, column {} is {}; expected finite positive velocities",
-            k / nx.max(1),
-            k % nx.max(1),
-            m.data[k]
-        );
-    }
-    let background = background_model(&m.data, nz, nx, args.sigma)?;
+    let (nz, nx, model) = super::posterior_io::read_velocity_model(&args.model, "--model")?;
+    let background = background_model(&model, nz, nx, args.sigma)?;
     write_f32(&args.out, &[nz, nx], &background)
 }
 
