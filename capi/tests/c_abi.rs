@@ -34,7 +34,7 @@ use powerpost_core::normalize::Normalization;
 use powerpost_core::posterior::{draw_sample, posterior_scratch_len, PosteriorRequest};
 use powerpost_core::safetensors::SafeTensors;
 use powerpost_core::sampler::{SamplerConfig, SamplerKind};
-use powerpost_core::unet::{load_params, params_len, UNet, UNetConfig};
+use powerpost_core::unet::{architecture_of, load_params, params_len, UNet, UNetConfig};
 use powerpost_core::wave::{self, Acquisition};
 
 const HEIGHT: usize = 64;
@@ -205,7 +205,7 @@ fn rust_network() -> (UNetConfig, Vec<f32>, Normalization) {
     let bytes = std::fs::read(weights_path()).unwrap();
     let file = SafeTensors::parse(&bytes).unwrap();
     let normalization = Normalization::from_safetensors(&file).unwrap();
-    let config = UNetConfig::DEFAULT;
+    let config = architecture_of(&bytes).unwrap();
     let mut params = vec![0.0; params_len(&config)];
     load_params(&config, &bytes, &mut params).unwrap();
     (config, params, normalization)
@@ -240,21 +240,36 @@ fn rust_sample(
 fn c_samples_have_the_rust_bits() {
     let dir = scratch_dir("sample");
     let rtm = read_npy(&repo().join("examples/edge-2016/rtm.npy"), "(64, 128)");
-    let rtm_path = dir.join("rtm.bin");
+    let background = read_npy(
+        &repo().join("examples/edge-2016/background.npy"),
+        "(64, 128)",
+    );
+    let (rtm_path, background_path) = (dir.join("rtm.bin"), dir.join("background.bin"));
     write_f32(&rtm_path, &rtm);
+    write_f32(&background_path, &background);
     let weights = weights_path();
     let args = [
         "sample".as_ref(),
         weights.as_os_str(),
         rtm_path.as_os_str(),
+        background_path.as_os_str(),
         dir.as_os_str(),
     ];
     let child = spawn_smoke(&args);
 
+    // The condition: the RTM image, then (for weights that take it) the background model.
     let (config, params, normalization) = rust_network();
     let net = UNet::new(config, &params).unwrap();
-    let mut condition = vec![0.0; HEIGHT * WIDTH];
-    normalization.rtm_to_network(&rtm, &mut condition).unwrap();
+    let n = HEIGHT * WIDTH;
+    let mut condition = vec![0.0; config.condition_len(HEIGHT, WIDTH)];
+    normalization
+        .rtm_to_network(&rtm, &mut condition[..n])
+        .unwrap();
+    if config.takes_background() {
+        normalization
+            .velocity_to_network(&background, &mut condition[n..])
+            .unwrap();
+    }
     let posterior = rust_sample(
         &net,
         (HEIGHT, WIDTH),

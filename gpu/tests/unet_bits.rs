@@ -9,8 +9,8 @@ use common::{assert_same_bits, garbage, pipeline_or_skip, Rng};
 use powerpost_core::exec::Serial;
 use powerpost_core::nn::geometry::Geometry;
 use powerpost_core::unet::{
-    init_random, load_params, params_len, workspace_len, DenoiseInput, DenoiseOutput, UNet,
-    UNetConfig,
+    architecture_of, init_random, load_params, params_len, workspace_len, DenoiseInput,
+    DenoiseOutput, UNet, UNetConfig,
 };
 use powerpost_gpu::{GpuError, GpuUNet};
 
@@ -154,12 +154,12 @@ fn default_network_matches_the_core() {
 /// 64 × 128 grid (lavapipe is slow: the full grid takes ≈ 40 s here).
 #[test]
 fn shipped_weights_match_the_core() {
-    let config = UNetConfig::DEFAULT;
     let bytes = std::fs::read(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../weights/powerpost-edge.safetensors"
     ))
     .unwrap();
+    let config = architecture_of(&bytes).unwrap();
     let mut params = vec![0.0; params_len(&config)];
     load_params(&config, &bytes, &mut params).unwrap();
     let Some(mut net) = pipeline_or_skip(|gpu| GpuUNet::new(gpu, config, &params)) else {

@@ -479,6 +479,24 @@ fn background_conditioned_run_resumes_exactly_and_records_its_smoothing() {
         plain_file.metadata(powerpost_train::export::BACKGROUND_SIGMA_KEY),
         None
     );
+    // Each file names its own preset.
+    use powerpost_core::unet::architecture_of;
+    assert_eq!(architecture_of(&bytes).unwrap(), config);
+    assert_eq!(architecture_of(&plain_bytes).unwrap(), UNetConfig::TINY);
+    assert!(matches!(
+        architecture_of(b"not a weights file"),
+        Err(powerpost_core::Error::Weights(_))
+    ));
+    let unnamed = UNetConfig {
+        base_channels: 16,
+        ..UNetConfig::TINY
+    };
+    let unnamed_bytes =
+        powerpost_train::export::safetensors_f16(&unnamed, &vec![0.0; params_len(&unnamed)], &[]);
+    assert_eq!(
+        architecture_of(&unnamed_bytes),
+        Err(powerpost_core::Error::ArchitectureMismatch)
+    );
     // A checkpoint of one architecture does not resume as the other.
     let err = train(
         &plain_data,

@@ -1,5 +1,7 @@
 /* Posterior samples for an RTM image with the shipped weights, from C.
- * usage: minimal weights/powerpost-edge.safetensors rtm.f32 (64 x 128 raw float32) */
+ * usage: minimal weights/powerpost-edge.safetensors rtm.f32 background.f32
+ * (64 x 128 raw float32 each; the background model, in km/s, is the smooth velocity
+ * model the RTM image was migrated in) */
 #include "powerpost.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,15 +25,16 @@ int main(int argc, char **argv) {
   powerpost_error err;
   powerpost_weights_info info;
   powerpost_sample_request req = {0};
-  static float condition[N], sample[N], velocity[N];
-  size_t bytes_len, rtm_len, params_len, scratch_len, i;
+  static float condition[N], background[N], sample[N], velocity[N];
+  size_t bytes_len, rtm_len, background_len, params_len, scratch_len, i;
   uint8_t *bytes;
-  float *rtm, *params, *scratch;
+  float *rtm, *background_km_s, *params, *scratch;
   uint64_t k;
 
-  if (argc != 3) { fprintf(stderr, "usage: minimal WEIGHTS RTM_F32\n"); return 2; }
+  if (argc != 4) { fprintf(stderr, "usage: minimal WEIGHTS RTM_F32 BACKGROUND_F32\n"); return 2; }
   bytes = slurp(argv[1], &bytes_len);
   rtm = slurp(argv[2], &rtm_len);
+  background_km_s = slurp(argv[3], &background_len);
 
   /* 1. Weights: which network, its normalisation, the parameters (f16 -> f32). */
   if (powerpost_weights_inspect(bytes, bytes_len, &info, &err) != POWERPOST_OK) goto fail;
@@ -40,9 +43,11 @@ int main(int argc, char **argv) {
   if (powerpost_network_load_weights(info.preset, bytes, bytes_len, params, params_len, &err))
     goto fail;
 
-  /* 2. The RTM image in network units. */
+  /* 2. The RTM image and the background model in network units. */
   if (powerpost_rtm_to_network(&info.normalization, rtm, rtm_len / sizeof(float), condition, N,
-                               &err))
+                               &err) ||
+      powerpost_velocity_to_network(&info.normalization, background_km_s,
+                                    background_len / sizeof(float), background, N, &err))
     goto fail;
 
   /* 3. The request: lambda = alpha = 1, DPM-Solver++(2M) with 16 steps, seed 0. */
@@ -50,6 +55,11 @@ int main(int argc, char **argv) {
   req.width = W;
   req.rtm_image = condition;
   req.rtm_image_len = N;
+  if (info.preset == POWERPOST_NETWORK_DEFAULT_BACKGROUND ||
+      info.preset == POWERPOST_NETWORK_TINY_BACKGROUND) { /* networks that take one */
+    req.background = background;
+    req.background_len = N;
+  }
   req.lambda = 1.0f;
   req.alpha = 1.0f;
   req.sampler = powerpost_sampler_default();
@@ -74,6 +84,7 @@ int main(int argc, char **argv) {
   }
   free(scratch);
   free(params);
+  free(background_km_s);
   free(rtm);
   free(bytes);
   return 0;

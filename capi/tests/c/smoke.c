@@ -3,7 +3,10 @@
  * which compiles this file against the static library and compares what it writes with
  * the Rust core's bits.
  *
- *   smoke sample   WEIGHTS RTM_BIN OUT_DIR      a posterior sample (64x128) and a prior one
+ *   smoke sample   WEIGHTS RTM_BIN BG_BIN OUT_DIR
+ *                                               a posterior sample (64x128) and a prior one
+ *                                               (BG_BIN: the background model in km/s, used
+ *                                               by weights conditioned on it)
  *   smoke geology  OUT_DIR                      geology model 2016 of seed 0, 64x128 at 25 m
  *   smoke wave     VELOCITY_BIN SHOTS OUT_DIR   the training-pair pipeline for that model,
  *                                               first SHOTS shots
@@ -119,7 +122,8 @@ static struct network load_network(const char *weights_path) {
   size_t bytes_len;
   uint8_t *bytes = (uint8_t *)read_file(weights_path, &bytes_len);
   OK(powerpost_weights_inspect(bytes, bytes_len, &net.info, &err));
-  REQUIRE(net.info.preset == POWERPOST_NETWORK_DEFAULT);
+  REQUIRE(net.info.preset == POWERPOST_NETWORK_DEFAULT ||
+          net.info.preset == POWERPOST_NETWORK_DEFAULT_BACKGROUND);
   net.params_len = powerpost_network_params_len(net.info.preset);
   REQUIRE(net.params_len > 0);
   net.params = floats(net.params_len);
@@ -129,17 +133,28 @@ static struct network load_network(const char *weights_path) {
   return net;
 }
 
-static int run_sample(const char *weights_path, const char *rtm_path, const char *out_dir) {
+/* Whether `preset` is conditioned on the background model as well as the RTM image. */
+static int takes_background(int32_t preset) {
+  return preset == POWERPOST_NETWORK_DEFAULT_BACKGROUND ||
+         preset == POWERPOST_NETWORK_TINY_BACKGROUND;
+}
+
+static int run_sample(const char *weights_path, const char *rtm_path,
+                      const char *background_path, const char *out_dir) {
   const size_t height = 64, width = 128, n = 64 * 128;
   struct network net = load_network(weights_path);
   float *rtm_raw = read_floats(rtm_path, n);
-  float *condition = floats(n), *sample = floats(n), *velocity = floats(n);
+  float *background_km_s = read_floats(background_path, n);
+  float *condition = floats(n), *background = floats(n), *sample = floats(n),
+        *velocity = floats(n);
   powerpost_sample_request request;
   struct progress_count progress = {0, 0, 0};
   size_t scratch_len;
   float *scratch;
 
   OK(powerpost_rtm_to_network(&net.info.normalization, rtm_raw, n, condition, n, &err));
+  OK(powerpost_velocity_to_network(&net.info.normalization, background_km_s, n, background, n,
+                                   &err));
 
   /* Posterior: lambda 1.5, alpha 1 (both branches), DPM-Solver++(2M), 2 steps. */
   memset(&request, 0, sizeof request);
@@ -147,6 +162,10 @@ static int run_sample(const char *weights_path, const char *rtm_path, const char
   request.width = width;
   request.rtm_image = condition;
   request.rtm_image_len = n;
+  if (takes_background(net.info.preset)) {
+    request.background = background;
+    request.background_len = n;
+  }
   request.lambda = 1.5f;
   request.alpha = 1.0f;
   request.sampler = powerpost_sampler_default();
@@ -174,6 +193,8 @@ static int run_sample(const char *weights_path, const char *rtm_path, const char
   request.width = 64;
   request.rtm_image = NULL;
   request.rtm_image_len = 0;
+  request.background = NULL;
+  request.background_len = 0;
   request.lambda = 0.0f;
   request.alpha = 1.25f;
   request.sampler.kind = POWERPOST_SAMPLER_EULER;
@@ -192,7 +213,9 @@ static int run_sample(const char *weights_path, const char *rtm_path, const char
   free(scratch);
   free(net.params);
   free(rtm_raw);
+  free(background_km_s);
   free(condition);
+  free(background);
   free(sample);
   free(velocity);
   return 0;
@@ -323,7 +346,7 @@ static int run_errors(const char *weights_path) {
   powerpost_geology_params geo = powerpost_geology_params_default(64, 128, 25.0f);
   powerpost_normalization norm = powerpost_normalization_default();
   size_t scratch_len, bytes_len, i, medium_len;
-  float *scratch, *sample, *condition, *medium, *velocity;
+  float *scratch, *sample, *condition, *background, *medium, *velocity;
   uint8_t *bytes = (uint8_t *)read_file(weights_path, &bytes_len);
   uint8_t garbage[64];
   int32_t code;
@@ -344,17 +367,22 @@ static int run_errors(const char *weights_path) {
   request.sampler = powerpost_sampler_default();
   request.sampler.kind = POWERPOST_SAMPLER_EULER;
   request.sampler.steps = 1;
-  scratch_len = powerpost_sample_scratch_len(POWERPOST_NETWORK_DEFAULT, height, width,
+  scratch_len = powerpost_sample_scratch_len(net.info.preset, height, width,
                                              request.sampler.kind);
   scratch = floats(scratch_len);
   sample = floats(n);
   condition = floats(n);
-  for (i = 0; i < n; i++) condition[i] = 0.0f;
+  background = floats(n);
+  for (i = 0; i < n; i++) condition[i] = background[i] = 0.0f;
   request.rtm_image = condition;
   request.rtm_image_len = n;
+  if (takes_background(net.info.preset)) {
+    request.background = background;
+    request.background_len = n;
+  }
 
 #define DRAW(req, out, out_len, scr, scr_len)                                          \
-  powerpost_draw_sample(POWERPOST_NETWORK_DEFAULT, net.params, net.params_len, (req), \
+  powerpost_draw_sample(net.info.preset, net.params, net.params_len, (req), \
                         (out), (out_len), (scr), (scr_len), &err)
 
   /* NULL pointers. */
@@ -364,7 +392,7 @@ static int run_errors(const char *weights_path) {
   REQUIRE(strcmp(err.name, "sample") == 0);
   EXPECT(DRAW(&request, sample, n, NULL, scratch_len), POWERPOST_NULL_POINTER);
   REQUIRE(strcmp(err.name, "scratch") == 0);
-  EXPECT(powerpost_draw_sample(POWERPOST_NETWORK_DEFAULT, NULL, net.params_len, &request, sample,
+  EXPECT(powerpost_draw_sample(net.info.preset, NULL, net.params_len, &request, sample,
                                n, scratch, scratch_len, &err),
          POWERPOST_NULL_POINTER);
   REQUIRE(strcmp(err.name, "params") == 0);
@@ -383,7 +411,7 @@ static int run_errors(const char *weights_path) {
   EXPECT(DRAW(&request, sample, n, scratch, scratch_len), POWERPOST_BUFFER_LENGTH);
   REQUIRE(strcmp(err.name, "request.rtm_image") == 0 && err.expected == n && err.actual == n - 1);
   request.rtm_image_len = n;
-  EXPECT(powerpost_network_load_weights(POWERPOST_NETWORK_DEFAULT, bytes, bytes_len, scratch,
+  EXPECT(powerpost_network_load_weights(net.info.preset, bytes, bytes_len, scratch,
                                         net.params_len - 1, &err),
          POWERPOST_BUFFER_LENGTH);
   REQUIRE(strcmp(err.name, "params") == 0 && err.expected == net.params_len);
@@ -409,9 +437,16 @@ static int run_errors(const char *weights_path) {
   request.sampler.kind = POWERPOST_SAMPLER_EULER;
   request.sampler.steps = 1;
   request.rtm_image = NULL; /* lambda 1 without an RTM image */
+  request.background = NULL;
   EXPECT(DRAW(&request, sample, n, scratch, scratch_len), POWERPOST_INVALID_ARGUMENT);
   REQUIRE(strcmp(err.name, "lambda") == 0);
   request.rtm_image = condition;
+  if (takes_background(net.info.preset)) {
+    /* An RTM image without the background model these weights need. */
+    EXPECT(DRAW(&request, sample, n, scratch, scratch_len), POWERPOST_INVALID_ARGUMENT);
+    REQUIRE(strcmp(err.name, "request.background") == 0);
+    request.background = background;
+  }
   condition[17] = INFINITY;
   EXPECT(DRAW(&request, sample, n, scratch, scratch_len), POWERPOST_INVALID_ARGUMENT);
   REQUIRE(strcmp(err.name, "condition") == 0);
@@ -437,20 +472,20 @@ static int run_errors(const char *weights_path) {
   EXPECT(powerpost_velocity_to_network(&norm, condition, n, sample, n, &err),
          POWERPOST_INVALID_ARGUMENT);
   /* Lengths are 0 for invalid arguments. */
-  REQUIRE(powerpost_sample_scratch_len(POWERPOST_NETWORK_DEFAULT, 6, 8, 0) == 0);
+  REQUIRE(powerpost_sample_scratch_len(net.info.preset, 6, 8, 0) == 0);
   REQUIRE(powerpost_network_params_len(99) == 0);
   REQUIRE(powerpost_wave_shot_scratch_len(POWERPOST_ACQUISITION_EDGE, 3) == 0);
 
   /* Wrong weights bytes. */
   for (i = 0; i < sizeof garbage; i++) garbage[i] = (uint8_t)(i * 37u + 1u);
   EXPECT(powerpost_weights_inspect(garbage, sizeof garbage, &info, &err), POWERPOST_WEIGHTS);
-  EXPECT(powerpost_network_load_weights(POWERPOST_NETWORK_DEFAULT, garbage, sizeof garbage,
+  EXPECT(powerpost_network_load_weights(net.info.preset, garbage, sizeof garbage,
                                         scratch, net.params_len, &err),
          POWERPOST_WEIGHTS);
-  EXPECT(powerpost_network_load_weights(POWERPOST_NETWORK_DEFAULT, bytes, 100, scratch,
+  EXPECT(powerpost_network_load_weights(net.info.preset, bytes, 100, scratch,
                                         net.params_len, &err),
          POWERPOST_WEIGHTS);
-  /* The shipped (default) weights loaded as the tiny network. */
+  /* The shipped weights loaded as the tiny network. */
   EXPECT(powerpost_network_load_weights(POWERPOST_NETWORK_TINY, bytes, bytes_len, scratch,
                                         powerpost_network_params_len(POWERPOST_NETWORK_TINY),
                                         &err),
@@ -486,13 +521,14 @@ static int run_errors(const char *weights_path) {
 
   /* A NULL error record is allowed: only the status comes back. */
   REQUIRE(DRAW(NULL, sample, n, scratch, scratch_len) == POWERPOST_NULL_POINTER);
-  REQUIRE(powerpost_draw_sample(POWERPOST_NETWORK_DEFAULT, net.params, net.params_len, NULL,
+  REQUIRE(powerpost_draw_sample(net.info.preset, net.params, net.params_len, NULL,
                                 sample, n, scratch, scratch_len, NULL) == POWERPOST_NULL_POINTER);
 
   free(bytes);
   free(scratch);
   free(sample);
   free(condition);
+  free(background);
   free(medium);
   free(velocity);
   free(net.params);
@@ -501,7 +537,8 @@ static int run_errors(const char *weights_path) {
 }
 
 int main(int argc, char **argv) {
-  if (argc == 5 && strcmp(argv[1], "sample") == 0) return run_sample(argv[2], argv[3], argv[4]);
+  if (argc == 6 && strcmp(argv[1], "sample") == 0)
+    return run_sample(argv[2], argv[3], argv[4], argv[5]);
   if (argc == 3 && strcmp(argv[1], "geology") == 0) return run_geology(argv[2]);
   if (argc == 5 && strcmp(argv[1], "wave") == 0)
     return run_wave(argv[2], (size_t)strtoul(argv[3], NULL, 10), argv[4]);

@@ -85,6 +85,16 @@ impl UNetConfig {
         sigma_data: 0.5,
     };
 
+    /// The named architectures this build runs, as `powerpost train --network` and
+    /// weights files know them (`-background`: conditioned on the background model as
+    /// well as the RTM image).
+    pub const PRESETS: [(&'static str, UNetConfig); 4] = [
+        ("default", UNetConfig::DEFAULT),
+        ("default-background", UNetConfig::DEFAULT.with_background()),
+        ("tiny", UNetConfig::TINY),
+        ("tiny-background", UNetConfig::TINY.with_background()),
+    ];
+
     /// The same network conditioned on the background velocity model as well: a third
     /// input plane holding the normalised background (the smooth model the RTM image was
     /// migrated in), after the RTM image.

@@ -42,4 +42,4 @@ pub use forward::{
     Preconditioning, UNet,
 };
 pub use params::{init_random, params_len};
-pub use weights::{load_params, ARCHITECTURE_KEY};
+pub use weights::{architecture_of, load_params, ARCHITECTURE_KEY};

@@ -54,6 +54,24 @@ impl UNetConfig {
     }
 }
 
+/// The preset ([`UNetConfig::PRESETS`]) whose description a weights file's
+/// [`ARCHITECTURE_KEY`] metadata holds.
+///
+/// # Errors
+/// [`Error::Weights`] for a malformed file; [`Error::ArchitectureMismatch`]
+/// if the metadata is missing or names no preset.
+pub fn architecture_of(bytes: &[u8]) -> Result<UNetConfig, Error> {
+    let file = SafeTensors::parse(bytes)?;
+    let recorded = file
+        .metadata(ARCHITECTURE_KEY)
+        .ok_or(Error::ArchitectureMismatch)?;
+    UNetConfig::PRESETS
+        .iter()
+        .find(|(_, c)| c.describe().as_str() == recorded)
+        .map(|&(_, c)| c)
+        .ok_or(Error::ArchitectureMismatch)
+}
+
 /// Validates a safetensors buffer against `config` and widens its f16 tensors into
 /// `params` (which must hold [`params_len`]`(config)` values).
 ///

@@ -32,7 +32,8 @@ pub fn run(args: &InfoArgs) -> Result<()> {
         }
         None => None,
     };
-    let c = UNetConfig::DEFAULT;
+    // The network of the weights described (the default architecture without any).
+    let c = weights.as_ref().map_or(UNetConfig::DEFAULT, |w| w.config);
     println!("powerpost {}", env!("CARGO_PKG_VERSION"));
     println!("architecture: {}", c.describe());
     println!(

@@ -35,16 +35,6 @@ use std::time::Instant;
 /// File name of the default weights, under `weights/` of the repository.
 pub const DEFAULT_WEIGHTS: &str = "weights/powerpost-edge.safetensors";
 
-/// Architectures this build can load, matched by their `powerpost.architecture` string,
-/// with the names `powerpost train --network` knows them by (`-background`: conditioned
-/// on the background model as well as the RTM image).
-pub const KNOWN_ARCHITECTURES: [(&str, UNetConfig); 4] = [
-    ("default", UNetConfig::DEFAULT),
-    ("default-background", UNetConfig::DEFAULT.with_background()),
-    ("tiny", UNetConfig::TINY),
-    ("tiny-background", UNetConfig::TINY.with_background()),
-];
-
 /// Lowercase hexadecimal SHA-256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
@@ -450,11 +440,11 @@ pub fn load_weights(spec: Option<&str>) -> Result<Weights> {
     let file = SafeTensors::parse(&bytes)
         .map_err(|e| anyhow!("{name}: not a valid safetensors weights file: {e}"))?;
     let arch = file.metadata(ARCHITECTURE_KEY).ok_or_else(|| anyhow!("{name}: metadata `{ARCHITECTURE_KEY}` is missing; expected the architecture description written by the trainer"))?;
-    let Some((_, config)) = KNOWN_ARCHITECTURES
+    let Some((_, config)) = UNetConfig::PRESETS
         .iter()
         .find(|(_, c)| c.describe().as_str() == arch)
     else {
-        let known: Vec<String> = KNOWN_ARCHITECTURES
+        let known: Vec<String> = UNetConfig::PRESETS
             .iter()
             .map(|(n, c)| format!("{n}: `{}`", c.describe()))
             .collect();

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
+use powerpost_core::unet::UNetConfig;
 use powerpost_train::dataset::{build, BuildOptions, Dataset};
 use powerpost_train::exec::Pool;
 use powerpost_train::loss::LossConfig;
@@ -161,14 +162,11 @@ pub fn dataset(args: &DatasetArgs) -> Result<()> {
 
 /// Runs `powerpost train`.
 pub fn run_train(args: &TrainArgs) -> Result<()> {
-    let Some((_, config)) = crate::cmd::posterior_io::KNOWN_ARCHITECTURES
+    let Some((_, config)) = UNetConfig::PRESETS
         .iter()
         .find(|(name, _)| *name == args.network)
     else {
-        let names: Vec<&str> = crate::cmd::posterior_io::KNOWN_ARCHITECTURES
-            .iter()
-            .map(|(name, _)| *name)
-            .collect();
+        let names: Vec<&str> = UNetConfig::PRESETS.iter().map(|(name, _)| *name).collect();
         bail!(
             "--network: expected one of {}, got `{}`",
             names.join(", "),
