@@ -25,7 +25,9 @@ fn s(p: &Path) -> &str {
 }
 
 /// A layered true model (km/s: water, two sediments, a dipping faster layer) and, as its
-/// RTM stand-in, the vertical velocity contrasts (a reflectivity image).
+/// RTM stand-in, the vertical velocity contrasts (a reflectivity image); also writes its
+/// background model, `background.npy` next to them (each row's mean: a depth trend), for
+/// weights conditioned on one.
 fn inputs(dir: &Path) -> (PathBuf, PathBuf) {
     let mut v = vec![0.0f32; H * W];
     for iz in 0..H {
@@ -44,11 +46,20 @@ fn inputs(dir: &Path) -> (PathBuf, PathBuf) {
     let (r, t) = (dir.join("rtm.npy"), dir.join("truth.npy"));
     write_npy(&r, &[H, W], &rtm);
     write_npy(&t, &[H, W], &v);
+    let background: Vec<f32> = v
+        .chunks_exact(W)
+        .flat_map(|row| {
+            let mean = row.iter().map(|&x| x as f64).sum::<f64>() / W as f64;
+            std::iter::repeat_n(mean as f32, W)
+        })
+        .collect();
+    write_npy(&dir.join("background.npy"), &[H, W], &background);
     (r, t)
 }
 
-/// The arguments of a small paper run into `out`; `extra` options replace the defaults
-/// of the same name or are appended.
+/// The arguments of a small paper run into `out` (with the background model [`inputs`]
+/// wrote next to `truth`); `extra` options replace the defaults of the same name or are
+/// appended, and an empty value drops the option.
 fn paper_args<'a>(
     rtm: &'a Path,
     truth: &'a Path,
@@ -58,6 +69,7 @@ fn paper_args<'a>(
     let mut options: Vec<(&str, Option<&str>)> = vec![
         ("--rtm", Some(s(rtm))),
         ("--truth", Some(s(truth))),
+        ("--background", Some(background_of(truth))),
         ("--preset", Some("tiny")),
         ("--fig1-alpha", Some("0.5,1")),
         ("--fig2-lambda", Some("2,0,1")),
@@ -72,6 +84,7 @@ fn paper_args<'a>(
     ];
     for pair in extra.chunks(2) {
         match options.iter_mut().find(|(name, _)| *name == pair[0]) {
+            Some(_) if pair[1].is_empty() => options.retain(|(name, _)| *name != pair[0]),
             Some(slot) => slot.1 = Some(pair[1]),
             None => options.push((pair[0], Some(pair[1]))),
         }
@@ -82,6 +95,12 @@ fn paper_args<'a>(
         args.extend(value);
     }
     args
+}
+
+/// The background model [`inputs`] wrote next to `truth`.
+fn background_of(truth: &Path) -> &'static str {
+    let path = truth.with_file_name("background.npy");
+    Box::leak(path.to_str().unwrap().to_string().into_boxed_str())
 }
 
 /// `paper.json` without what may differ between runs of the same inputs: this
@@ -421,11 +440,11 @@ fn bad_paper_input_is_refused_without_output() {
         (vec!["--weights", "random:x"], vec!["random:SEED"]),
         // A background for weights of the RTM image alone; none for weights that need one.
         (
-            vec!["--background", leak(truth.clone())],
+            vec!["--weights", "random:0"],
             vec!["--background", "RTM image alone"],
         ),
         (
-            vec!["--weights", leak(p("bg.safetensors"))],
+            vec!["--weights", leak(p("bg.safetensors")), "--background", ""],
             vec!["--background", "conditioned on the background model"],
         ),
     ];

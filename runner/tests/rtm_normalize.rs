@@ -254,6 +254,7 @@ fn amplitude_warning_with_the_shipped_weights() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let weights = root.join("weights/powerpost-edge.safetensors");
     let example = root.join("examples/edge-2016/rtm.npy");
+    let background = root.join("examples/edge-2016/background.npy");
     let dir = tempfile::tempdir().unwrap();
     let (shape, values) = read_npy(&example);
     assert!(shape.contains("64, 128"), "{shape}");
@@ -272,6 +273,8 @@ fn amplitude_warning_with_the_shipped_weights() {
             "2",
             "--weights",
             s(&weights),
+            "--background",
+            s(&background),
             "-q",
             "--out",
             s(&out),

@@ -1,12 +1,12 @@
-//! The shipped weights (`weights/powerpost-edge.safetensors`) on the shipped example
-//! (`examples/edge-2016`, a held-out pair no shipped weights were trained on): plain
-//! `powerpost sample` uses them and records their digest, and what they draw has the
-//! properties trained weights must have and random weights lack — a water layer on top,
-//! velocities inside the generator's range, and a posterior whose reflectors follow the
-//! true model's: the vertical velocity contrasts of the posterior mean (what an RTM image
-//! images) correlate with the truth's far better than the prior mean's do. (RMSE does not
-//! separate the two on this pair yet: the velocities between the reflectors are still
-//! biased, see weights/MODEL_CARD.md.)
+//! The shipped weights (`weights/powerpost-edge.safetensors`, conditioned on the RTM image
+//! and the background model) on the shipped example (`examples/edge-2016`, a held-out pair
+//! no shipped weights were trained on): plain `powerpost sample` uses them and records
+//! their digest, and what they draw has the properties trained weights must have and
+//! random weights lack — a water layer on top, velocities inside the generator's range, a
+//! posterior whose reflectors follow the true model's (the vertical velocity contrasts of
+//! the posterior mean, what an RTM image images, correlate with the truth's far better than
+//! the prior mean's do), and a posterior mean closer to the truth than the background model
+//! the network was handed.
 
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -70,8 +70,17 @@ fn shipped_weights_draw_plausible_models_that_the_rtm_image_informs() {
     let len = h * w;
     let dir = tempfile::tempdir().unwrap();
     let rtm = example.join("rtm.npy");
+    let background = example.join("background.npy");
     let posterior = sample(
-        &["sample", "--rtm", rtm.to_str().unwrap(), "--n", "4"],
+        &[
+            "sample",
+            "--rtm",
+            rtm.to_str().unwrap(),
+            "--background",
+            background.to_str().unwrap(),
+            "--n",
+            "4",
+        ],
         &dir.path().join("post"),
     );
     let prior = sample(
@@ -114,8 +123,8 @@ fn shipped_weights_draw_plausible_models_that_the_rtm_image_informs() {
             );
         }
     }
-    // The RTM image places the reflectors: measured 0.50 for the posterior mean against
-    // 0.11 for the prior mean with the v1 weights (0.45 / 0.13 with v0; 4 samples, 10 steps).
+    // The RTM image places the reflectors: measured 0.66 for the posterior mean against
+    // 0.10 for the prior mean with the v5 weights (v1: 0.50 / 0.11; 4 samples, 10 steps).
     let post = contrast_correlation(&mean_of(&posterior, len), &truth, w);
     let prior_corr = contrast_correlation(&mean_of(&prior, len), &truth, w);
     println!(
@@ -133,4 +142,17 @@ fn shipped_weights_draw_plausible_models_that_the_rtm_image_informs() {
         let e = common::rmse(&m, &truth);
         assert!(e < 0.6, "{name} mean RMSE {e} km/s");
     }
+    // The network is handed the background model: its posterior mean must add to it, i.e.
+    // be closer to the truth than the background it was given (measured with the v5
+    // weights: RMSE 0.086 against the background's 0.171 km/s; 4 samples, 10 steps).
+    let background = common::read_npy(&example.join("background.npy")).1;
+    let (post_rmse, background_rmse) = (
+        common::rmse(&mean_of(&posterior, len), &truth),
+        common::rmse(&background, &truth),
+    );
+    println!("RMSE against the truth: posterior mean {post_rmse:.4}, background {background_rmse:.4} km/s");
+    assert!(
+        post_rmse < background_rmse,
+        "posterior mean RMSE {post_rmse} vs background {background_rmse} km/s"
+    );
 }

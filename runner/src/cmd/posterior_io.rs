@@ -911,7 +911,7 @@ pub fn check_background(weights: &Weights, posterior: bool, background: bool) ->
     let name = &weights.record.path;
     match (posterior, weights.config.takes_background(), background) {
         (false, _, true) => bail!("--background: the prior takes no condition; leave --background out (or give --rtm)"),
-        (true, true, false) => bail!("{name}: these weights are conditioned on the background model as well as the RTM image; give --background MODEL.npy (the smooth velocity model the RTM image was migrated in, km/s)"),
+        (true, true, false) => bail!("{name}: these weights are conditioned on the background model as well as the RTM image; give --background MODEL.npy (the smooth velocity model the RTM image was migrated in, km/s; `powerpost smooth --model VELOCITY.npy --out MODEL.npy` smooths a model into one)"),
         (true, false, true) => bail!("--background: {name} are conditioned on the RTM image alone; leave --background out"),
         _ => Ok(()),
     }
