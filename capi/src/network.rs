@@ -23,7 +23,7 @@ use powerpost_core::normalize::Normalization;
 use powerpost_core::posterior::{draw_sample, sampling_scratch_len, PosteriorRequest};
 use powerpost_core::safetensors::SafeTensors;
 use powerpost_core::sampler::{network_evaluations, Predictor, SamplerConfig, SamplerKind};
-use powerpost_core::unet::ARCHITECTURE_KEY;
+use powerpost_core::unet::architecture_of;
 use powerpost_core::unet::{load_params, params_len, workspace_len, UNet, UNetConfig};
 use powerpost_core::Error;
 
@@ -190,10 +190,10 @@ pub unsafe extern "C" fn powerpost_weights_inspect(
             ])?;
             let bytes = buffers::input("bytes", bytes, bytes_len)?;
             let file = SafeTensors::parse(bytes).map_err(Error::from)?;
-            let architecture = file.metadata(ARCHITECTURE_KEY);
+            let config = architecture_of(bytes)?;
             let preset = PRESETS
                 .iter()
-                .find(|(_, c)| Some(c.describe().as_str()) == architecture)
+                .find(|(_, c)| *c == config)
                 .map(|(p, _)| *p as i32)
                 .ok_or(Error::ArchitectureMismatch)?;
             let normalization = Normalization::from_safetensors(&file)?.into();

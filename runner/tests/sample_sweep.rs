@@ -440,11 +440,11 @@ fn weights_file_with_normalisation_metadata() {
                 )
             })
             .collect();
-        let mut metadata: std::collections::HashMap<String, String> = meta
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        metadata.insert(ARCHITECTURE_KEY.to_string(), config.describe().to_string());
+        let mut metadata = std::collections::HashMap::from([(
+            ARCHITECTURE_KEY.to_string(),
+            config.describe().to_string(),
+        )]);
+        metadata.extend(meta.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let path = dir.path().join(name);
         std::fs::write(&path, serialize(views, Some(metadata)).unwrap()).unwrap();
         path
@@ -506,6 +506,29 @@ fn weights_file_with_normalisation_metadata() {
         ]),
         &["malformed.safetensors", "powerpost.rtm_scale"],
     );
+    // An architecture this build does not know: named, with the ones it does.
+    let alien = write(
+        "alien.safetensors",
+        &[(ARCHITECTURE_KEY, "powerpost-unet-v9 in=5 out=1")],
+    );
+    assert_user_error(
+        &powerpost(&[
+            "sample",
+            "--rtm",
+            s(&rtm),
+            "--weights",
+            s(&alien),
+            "--out",
+            s(&out),
+        ]),
+        &[
+            "alien.safetensors",
+            "powerpost-unet-v9 in=5 out=1",
+            "cannot run",
+            "default-background",
+        ],
+    );
+    assert!(!out.exists());
 }
 
 #[test]

@@ -21,8 +21,8 @@ use powerpost_core::posterior::{draw_sample_with, sampling_scratch_len};
 use powerpost_core::safetensors::SafeTensors;
 use powerpost_core::sampler::{network_evaluations, Predictor, SamplerConfig, SamplerKind};
 use powerpost_core::unet::{
-    init_random, load_params, params_len, prepare_transformed, transformed_len, UNet, UNetConfig,
-    ARCHITECTURE_KEY,
+    architecture_of, init_random, load_params, params_len, prepare_transformed, transformed_len,
+    UNet, UNetConfig, ARCHITECTURE_KEY,
 };
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -440,10 +440,7 @@ pub fn load_weights(spec: Option<&str>) -> Result<Weights> {
     let file = SafeTensors::parse(&bytes)
         .map_err(|e| anyhow!("{name}: not a valid safetensors weights file: {e}"))?;
     let arch = file.metadata(ARCHITECTURE_KEY).ok_or_else(|| anyhow!("{name}: metadata `{ARCHITECTURE_KEY}` is missing; expected the architecture description written by the trainer"))?;
-    let Some((_, config)) = UNetConfig::PRESETS
-        .iter()
-        .find(|(_, c)| c.describe().as_str() == arch)
-    else {
+    let Ok(config) = architecture_of(&bytes) else {
         let known: Vec<String> = UNetConfig::PRESETS
             .iter()
             .map(|(n, c)| format!("{n}: `{}`", c.describe()))
@@ -452,14 +449,14 @@ pub fn load_weights(spec: Option<&str>) -> Result<Weights> {
     };
     let normalization =
         Normalization::from_safetensors(&file).map_err(|e| anyhow!("{name}: metadata: {e}"))?;
-    let mut params = vec![0.0f32; params_len(config)];
-    load_params(config, &bytes, &mut params).map_err(|e| anyhow!("{name}: {e}"))?;
+    let mut params = vec![0.0f32; params_len(&config)];
+    load_params(&config, &bytes, &mut params).map_err(|e| anyhow!("{name}: {e}"))?;
     let training = TRAINING_METADATA
         .iter()
         .filter_map(|&(key, label)| Some((label, file.metadata(key)?.to_string())))
         .collect();
     Ok(Weights {
-        config: *config,
+        config,
         params,
         normalization,
         record: WeightsRecord {
