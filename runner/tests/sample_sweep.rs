@@ -493,34 +493,32 @@ fn weights_file_with_normalisation_metadata() {
         json.contains("\"velocity_center_km_s\": 2.0") && json.contains("shifted.safetensors"),
         "{json}"
     );
+    // Refused (exit 2, the file named, no output): a malformed normalisation, and an
+    // architecture this build does not know (named, with the ones it does).
     let out = dir.path().join("m");
-    assert_user_error(
-        &powerpost(&[
+    let refused = |weights: &Path, needles: &[&str]| {
+        let args = [
             "sample",
             "--rtm",
             s(&rtm),
             "--weights",
-            s(&malformed),
+            s(weights),
             "--out",
             s(&out),
-        ]),
+        ];
+        assert_user_error(&powerpost(&args), needles);
+        assert!(!out.exists());
+    };
+    refused(
+        &malformed,
         &["malformed.safetensors", "powerpost.rtm_scale"],
     );
-    // An architecture this build does not know: named, with the ones it does.
     let alien = write(
         "alien.safetensors",
         &[(ARCHITECTURE_KEY, "powerpost-unet-v9 in=5 out=1")],
     );
-    assert_user_error(
-        &powerpost(&[
-            "sample",
-            "--rtm",
-            s(&rtm),
-            "--weights",
-            s(&alien),
-            "--out",
-            s(&out),
-        ]),
+    refused(
+        &alien,
         &[
             "alien.safetensors",
             "powerpost-unet-v9 in=5 out=1",
@@ -528,7 +526,6 @@ fn weights_file_with_normalisation_metadata() {
             "default-background",
         ],
     );
-    assert!(!out.exists());
 }
 
 #[test]
