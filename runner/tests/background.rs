@@ -360,3 +360,60 @@ fn smooth_writes_the_background_model() {
     assert_user_error(&out, &["sigma"]);
     assert!(!p("out.npy").exists());
 }
+
+/// `train --init-from` without `--network` trains the initial weights' own architecture
+/// (so fine-tuning the shipped, background-conditioned weights needs nothing more), from
+/// a weights file or a checkpoint; a `--network` that disagrees with them is refused,
+/// naming the file and the architectures.
+#[test]
+fn fine_tuning_takes_the_architecture_of_its_initial_weights() {
+    use powerpost_core::unet::{architecture_of, UNetConfig};
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n);
+    common::stand_in_dataset(&p("data"), 4, 3, 2, 1);
+    let data = p("data");
+    let train = |out: &str, extra: &[&str]| {
+        let out = p(out);
+        let mut args = vec![
+            "train",
+            "--data",
+            s(&data),
+            "--batch",
+            "2",
+            "--steps",
+            "1",
+            "--warmup",
+            "1",
+            "--threads",
+            "1",
+            "-q",
+            "--out",
+            s(&out),
+        ];
+        args.extend_from_slice(extra);
+        powerpost(&args)
+    };
+    let architecture = |out: &str| {
+        architecture_of(&std::fs::read(p(out).join("weights.safetensors")).unwrap()).unwrap()
+    };
+    assert!(train("base", &["--network", "tiny-background"])
+        .status
+        .success());
+    let base_weights = p("base/weights.safetensors");
+    let base_checkpoint = p("base/checkpoint.bin");
+    for (out, init) in [("ft", &base_weights), ("ftc", &base_checkpoint)] {
+        let o = train(out, &["--init-from", s(init)]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(architecture(out), UNetConfig::TINY.with_background());
+    }
+    // Without either, the default network.
+    assert!(train("plain", &[]).status.success());
+    assert_eq!(architecture("plain"), UNetConfig::DEFAULT);
+    assert_user_error(
+        &train(
+            "bad",
+            &["--init-from", s(&base_weights), "--network", "tiny"],
+        ),
+        &["--init-from", "weights.safetensors", "architecture"],
+    );
+}

@@ -114,6 +114,36 @@ fn read_log(path: &std::path::Path, up_to: u64) -> Vec<(u64, f64, String)> {
         .collect()
 }
 
+/// The architecture of initial weights for fine-tuning (`init_from`): a checkpoint's or a
+/// safetensors weights file's, one of [`UNetConfig::PRESETS`].
+///
+/// # Errors
+/// A file that cannot be read, is neither kind, or names no preset (the error names it).
+pub fn init_architecture(path: &std::path::Path) -> Result<UNetConfig> {
+    let name = path.display();
+    let bytes = std::fs::read(path).with_context(|| format!("--init-from {name}: cannot read"))?;
+    let recorded = if bytes.starts_with(b"PPCKPT01") {
+        checkpoint::load(path)?.0.architecture
+    } else {
+        let file = powerpost_core::safetensors::SafeTensors::parse(&bytes).map_err(|e| {
+            anyhow::anyhow!(
+                "--init-from {name}: neither a checkpoint.bin nor safetensors weights: {e}"
+            )
+        })?;
+        file.metadata(powerpost_core::unet::ARCHITECTURE_KEY)
+            .with_context(|| {
+                format!(
+                    "--init-from {name}: no `{}` metadata",
+                    powerpost_core::unet::ARCHITECTURE_KEY
+                )
+            })?
+            .to_string()
+    };
+    UNetConfig::from_description(&recorded).with_context(|| {
+        format!("--init-from {name}: architecture `{recorded}` is none this build trains")
+    })
+}
+
 /// Parameters and EMA to start from: a checkpoint's, or a safetensors file's (both).
 fn initial_weights(
     config: &UNetConfig,

@@ -387,6 +387,14 @@ fn fine_tuning_starts_from_given_weights_and_resumes_exactly() {
     o.init_from = Some(dir.path().join("junk.bin"));
     let err = train(&data, &o, &exec, &mut |_| {}).unwrap_err();
     assert!(format!("{err:#}").contains("junk.bin"), "{err:#}");
+    // The initial weights' architecture (what `train --init-from` uses without --network):
+    // from the weights file and from the checkpoint alike; a junk file is named.
+    use powerpost_train::trainer::init_architecture;
+    assert_eq!(init_architecture(&weights).unwrap(), UNetConfig::TINY);
+    let checkpoint = dir.path().join("base/checkpoint.bin");
+    assert_eq!(init_architecture(&checkpoint).unwrap(), UNetConfig::TINY);
+    let err = init_architecture(&dir.path().join("junk.bin")).unwrap_err();
+    assert!(format!("{err:#}").contains("junk.bin"), "{err:#}");
 }
 
 #[test]
@@ -479,7 +487,11 @@ fn background_conditioned_run_resumes_exactly_and_records_its_smoothing() {
         plain_file.metadata(powerpost_train::export::BACKGROUND_SIGMA_KEY),
         None
     );
-    // Each file names its own preset.
+    // Each file names its own preset, and so does the checkpoint.
+    assert_eq!(
+        powerpost_train::trainer::init_architecture(&dir.path().join("b/checkpoint.bin")).unwrap(),
+        config
+    );
     use powerpost_core::unet::architecture_of;
     assert_eq!(architecture_of(&bytes).unwrap(), config);
     assert_eq!(architecture_of(&plain_bytes).unwrap(), UNetConfig::TINY);

@@ -20,6 +20,15 @@ pub const ARCHITECTURE_KEY: &str = "powerpost.architecture";
 pub const DESCRIBE_LEN: usize = 192;
 
 impl UNetConfig {
+    /// The preset ([`UNetConfig::PRESETS`]) whose [`describe`](Self::describe) is
+    /// `description`, if any.
+    pub fn from_description(description: &str) -> Option<UNetConfig> {
+        UNetConfig::PRESETS
+            .iter()
+            .find(|(_, c)| c.describe().as_str() == description)
+            .map(|&(_, c)| c)
+    }
+
     /// A one-line description of every hyper-parameter, stored in weights files and
     /// compared on loading.
     pub fn describe(&self) -> heapless::String<DESCRIBE_LEN> {
@@ -62,13 +71,8 @@ impl UNetConfig {
 /// if the metadata is missing or names no preset.
 pub fn architecture_of(bytes: &[u8]) -> Result<UNetConfig, Error> {
     let file = SafeTensors::parse(bytes)?;
-    let recorded = file
-        .metadata(ARCHITECTURE_KEY)
-        .ok_or(Error::ArchitectureMismatch)?;
-    UNetConfig::PRESETS
-        .iter()
-        .find(|(_, c)| c.describe().as_str() == recorded)
-        .map(|&(_, c)| c)
+    file.metadata(ARCHITECTURE_KEY)
+        .and_then(UNetConfig::from_description)
         .ok_or(Error::ArchitectureMismatch)
 }
 

@@ -105,9 +105,10 @@ pub struct TrainArgs {
     /// Network preset: `default` or `tiny`, conditioned on the RTM image; with
     /// `-background` (`default-background`, `tiny-background`) conditioned on the
     /// background model as well (the dataset's velocity smoothed with its `smooth_sigma`,
-    /// as the RTM image was migrated in; sampling then needs `--background`).
-    #[arg(long, default_value = "default")]
-    pub network: String,
+    /// as the RTM image was migrated in; sampling then needs `--background`)
+    /// [default: the architecture of --init-from, else `default`].
+    #[arg(long)]
+    pub network: Option<String>,
     #[command(flatten)]
     pub run: RunArgs,
 }
@@ -162,18 +163,22 @@ pub fn dataset(args: &DatasetArgs) -> Result<()> {
 
 /// Runs `powerpost train`.
 pub fn run_train(args: &TrainArgs) -> Result<()> {
-    let Some((_, config)) = UNetConfig::PRESETS
-        .iter()
-        .find(|(name, _)| *name == args.network)
-    else {
-        let names: Vec<&str> = UNetConfig::PRESETS.iter().map(|(name, _)| *name).collect();
-        bail!(
-            "--network: expected one of {}, got `{}`",
-            names.join(", "),
-            args.network
-        );
+    // The named preset, else (fine-tuning) the initial weights' own, else the default.
+    let config = match (&args.network, &args.init_from) {
+        (Some(network), _) => {
+            let Some((_, config)) = UNetConfig::PRESETS.iter().find(|(name, _)| name == network)
+            else {
+                let names: Vec<&str> = UNetConfig::PRESETS.iter().map(|(name, _)| *name).collect();
+                bail!(
+                    "--network: expected one of {}, got `{network}`",
+                    names.join(", ")
+                );
+            };
+            *config
+        }
+        (None, Some(init)) => powerpost_train::trainer::init_architecture(init)?,
+        (None, None) => UNetConfig::DEFAULT,
     };
-    let config = *config;
     let optimizer = AdamWConfig {
         lr: args.lr,
         warmup_steps: args.warmup,
