@@ -417,3 +417,70 @@ fn fine_tuning_takes_the_architecture_of_its_initial_weights() {
         &["--init-from", "weights.safetensors", "architecture"],
     );
 }
+
+/// `migrate --background B --mute-model M` is `migrate --model M` when B is M smoothed (the
+/// training images' pipeline: migrated in the smooth model, muted by the true water
+/// layer), byte for byte; with `--background` alone a smoothed background has no water
+/// at the surface, so nothing is muted and a warning says so.
+#[test]
+fn migrate_mutes_by_the_mute_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n);
+    // The tiny preset's 16 × 32 grid in m/s: three rows of water over two sediments.
+    let model: Vec<f32> = (0..16 * 32)
+        .map(|k| match k / 32 {
+            0..=2 => 1500.0,
+            3..=8 => 2000.0,
+            _ => 2600.0,
+        })
+        .collect();
+    write_npy(&p("model.npy"), &[16, 32], &model);
+    let (model_path, shots, bg) = (p("model.npy"), p("shots.npy"), p("bg.npy"));
+    // `command` on the tiny preset with one thread, quietly.
+    let run = |command: &str, args: &[&str]| {
+        let mut all = vec![command, "--preset", "tiny", "--threads", "1", "-q"];
+        all.extend_from_slice(args);
+        ok(&all)
+    };
+    run("simulate", &["--model", s(&model_path), "--out", s(&shots)]);
+    ok(&["smooth", "--model", s(&model_path), "--out", s(&bg)]);
+    let migrate = |out: &str, extra: &[&str]| {
+        let out = p(out);
+        let mut args = vec!["--shots", s(&shots), "--out", s(&out)];
+        args.extend_from_slice(extra);
+        run("migrate", &args)
+    };
+    migrate("by_model.npy", &["--model", s(&p("model.npy"))]);
+    migrate(
+        "by_mute_model.npy",
+        &[
+            "--background",
+            s(&p("bg.npy")),
+            "--mute-model",
+            s(&p("model.npy")),
+        ],
+    );
+    let by_model = std::fs::read(p("by_model.npy")).unwrap();
+    assert_eq!(by_model, std::fs::read(p("by_mute_model.npy")).unwrap());
+    let muted = read_npy(&p("by_model.npy")).1;
+    assert!(
+        muted[..3 * 32].iter().all(|&v| v == 0.0),
+        "water rows muted"
+    );
+    assert!(muted[3 * 32..].iter().any(|&v| v != 0.0));
+    // Background alone: the smoothed top rows are faster than water; not muted, warned.
+    let smooth = read_npy(&bg).1;
+    assert!(
+        smooth[..32].iter().all(|&v| v > 1510.0),
+        "{:?}",
+        &smooth[..4]
+    );
+    let out = migrate("by_background.npy", &["--background", s(&bg)]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("warning") && stderr.contains("bg.npy") && stderr.contains("--mute-model"),
+        "{stderr}"
+    );
+    let unmuted = read_npy(&p("by_background.npy")).1;
+    assert!(unmuted[..3 * 32].iter().any(|&v| v != 0.0));
+}

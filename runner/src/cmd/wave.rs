@@ -102,6 +102,14 @@ pub struct MigrateArgs {
     /// Mute the image where the velocity is at most this (the water layer), m/s.
     #[arg(long, default_value_t = 1510.0)]
     pub water_velocity: f32,
+    /// Velocity model `.npy` whose water layer (from the top of each column, velocities
+    /// at most `--water-velocity`) sets the mute [default: `--model`, else
+    /// `--background`]. A smoothed background is usually faster than water all the way
+    /// up, so with `--background` alone nothing is muted, while the training images of
+    /// the shipped weights were muted by the true water layer: give a model with the
+    /// right seabed here.
+    #[arg(long)]
+    pub mute_model: Option<PathBuf>,
     /// Divide by the source illumination with this stabilising fraction (e.g. 0.01).
     #[arg(long)]
     pub illumination_eps: Option<f32>,
@@ -471,6 +479,26 @@ pub fn migrate(args: MigrateArgs) -> Result<()> {
         }
         _ => bail!("give exactly one of --background or --model"),
     };
+    let (mute_velocity, mute_source) = match &args.mute_model {
+        Some(m) => (read_model(m, &a)?, m),
+        None => (
+            mute_velocity,
+            args.model.as_ref().or(args.background.as_ref()).unwrap(),
+        ),
+    };
+    // Nothing to mute when no column starts in water (every value of the top row is
+    // faster): say so, since the training images were muted.
+    let water = f64::from(args.water_velocity);
+    if mute_velocity[..a.model_nx]
+        .iter()
+        .all(|&v| f64::from(v) > water)
+    {
+        eprintln!(
+            "warning: {}: no water at the surface (every top-row velocity exceeds --water-velocity {} m/s), so the image is not muted; the training images of the shipped weights were muted by the true water layer (give --mute-model with the right seabed)",
+            mute_source.display(),
+            args.water_velocity
+        );
+    }
     let fine_bg = refine(&a, &background)?;
     let cfg = a.cfg;
     let mut medium = vec![0.0; wave::medium_len(&cfg).map_err(core_err("config"))?];
