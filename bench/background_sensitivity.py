@@ -9,16 +9,20 @@ script measures what that costs on the shipped example pair (examples/edge-2016)
 1. observed shots from the true model (`powerpost simulate`, edge preset, 10 dB noise);
 2. for each background (the training kind, 5 % too slow, 5 % too fast, smoothed twice as
    much, laterally invariant), the RTM image of those shots migrated in it
-   (`powerpost migrate`), as a user would have it;
+   (`powerpost migrate`), as a user would have it, muted by the true water layer as the
+   training images were (`--mute-model`: a user knows the seabed);
 3. 16 posterior samples (lambda = alpha = 1) given that RTM image and background
    (`powerpost sweep --lambda 1 --alpha 1 --n 16`, which scores the posterior mean
    against the true model and forward-models it against the observed shots).
 
 Prints a markdown table: the background's RMSE to the truth, the posterior mean's RMSE
-and SSIM, its relative data residual, and the mean posterior std.
+and SSIM, its relative data residual, and the mean posterior std; with RTM_ONLY_WEIGHTS
+(weights conditioned on the RTM image alone, e.g. the superseded v3), also their
+posterior mean's RMSE and SSIM given the same RTM image.
 
 usage: bench/.venv/bin/python bench/background_sensitivity.py [POWERPOST] [OUT_DIR]
-(defaults: target/release/powerpost, bench/out/background-sensitivity; run from the
+    [RTM_ONLY_WEIGHTS]
+(defaults: target/release/powerpost, bench/out/background-sensitivity, none; run from the
 repository root).
 """
 import csv
@@ -30,6 +34,7 @@ import numpy as np
 
 powerpost = sys.argv[1] if len(sys.argv) > 1 else "target/release/powerpost"
 out = sys.argv[2] if len(sys.argv) > 2 else "bench/out/background-sensitivity"
+rtm_only = sys.argv[3] if len(sys.argv) > 3 else None
 example = "examples/edge-2016"
 os.makedirs(out, exist_ok=True)
 
@@ -57,12 +62,16 @@ backgrounds = {
     ).astype(np.float32),
 }
 
-print("| background | its RMSE (km/s) | posterior mean RMSE (km/s) | SSIM | data residual | mean std (km/s) |")
-print("|---|---|---|---|---|---|")
+extra = " RTM-only weights: RMSE (km/s) | SSIM |" if rtm_only else ""
+print("| background | its RMSE (km/s) | posterior mean RMSE (km/s) | SSIM | data residual | mean std (km/s) |" + extra)
+print("|---|---|---|---|---|---|" + ("---|---|" if rtm_only else ""))
 for k, (name, bg) in enumerate(backgrounds.items()):
     bg_path, rtm_path, sweep = f"{out}/bg{k}.npy", f"{out}/rtm{k}.npy", f"{out}/sweep{k}"
     np.save(bg_path, bg)
-    run("migrate", "--shots", shots, "--background", bg_path, "--preset", "edge", "--out", rtm_path)
+    run(
+        "migrate", "--shots", shots, "--background", bg_path,
+        "--mute-model", f"{example}/velocity.npy", "--preset", "edge", "--out", rtm_path,
+    )
     run(
         "sweep", "--rtm", rtm_path, "--background", bg_path, "--lambda", "1", "--alpha", "1",
         "--n", "16", "--truth", f"{example}/velocity.npy", "--shots", shots,
@@ -70,8 +79,19 @@ for k, (name, bg) in enumerate(backgrounds.items()):
     )
     with open(f"{sweep}/sweep.csv") as f:
         row = next(csv.DictReader(f))
+    compared = ""
+    if rtm_only:
+        run(
+            "sweep", "--rtm", rtm_path, "--weights", rtm_only, "--lambda", "1", "--alpha", "1",
+            "--n", "16", "--truth", f"{example}/velocity.npy", "--preset", "edge",
+            "--out", f"{sweep}-rtm-only",
+        )
+        with open(f"{sweep}-rtm-only/sweep.csv") as f:
+            other = next(csv.DictReader(f))
+        compared = f" {float(other['rmse']):.3f} | {float(other['ssim']):.3f} |"
     bg_rmse = float(np.sqrt(np.mean((bg.astype(np.float64) - truth) ** 2)))
+    residual = f"{float(row['residual']):.3f}" if row["residual"] else "– (not modelled)"
     print(
         f"| {name} | {bg_rmse:.3f} | {float(row['rmse']):.3f} | {float(row['ssim']):.3f} | "
-        f"{float(row['residual']):.3f} | {float(row['mean_std']):.3f} |"
+        f"{residual} | {float(row['mean_std']):.3f} |{compared}"
     )
