@@ -467,24 +467,21 @@ pub fn migrate(args: MigrateArgs) -> Result<()> {
     a.cfg.time_order = 2;
     let segy_format = segy_io::output_format(&args.out, args.segy_format)?;
     let shots = read_shots(&args.shots, &a, &args.preset.preset)?;
-    let (background, mute_velocity) = match (&args.background, &args.model) {
+    let (background, mute_velocity, mute_source) = match (&args.background, &args.model) {
         (Some(b), None) => {
             let bg = read_model(b, &a)?;
-            (bg.clone(), bg)
+            (bg.clone(), bg, b)
         }
         (None, Some(m)) => {
             let model = read_model(m, &a)?;
             let bg = background_model(&model, a.model_nz, a.model_nx, args.sigma)?;
-            (bg, model)
+            (bg, model, m)
         }
         _ => bail!("give exactly one of --background or --model"),
     };
     let (mute_velocity, mute_source) = match &args.mute_model {
         Some(m) => (read_model(m, &a)?, m),
-        None => (
-            mute_velocity,
-            args.model.as_ref().or(args.background.as_ref()).unwrap(),
-        ),
+        None => (mute_velocity, mute_source),
     };
     // Nothing to mute when no column starts in water (every value of the top row is
     // faster): say so, since the training images were muted.
