@@ -293,6 +293,28 @@ fn amplitude_warning_with_the_shipped_weights() {
     );
     let stderr = run(&loud_path, "loud-normalised", &["--rtm-normalize"]);
     assert!(!stderr.contains("warning"), "{stderr}");
+    // The training images are zero above the seabed: an unmuted image (here, the example
+    // with its top row filled in from the row below the water) draws a warning that names
+    // the file and the mute, normalised or not.
+    let mut unmuted = values.clone();
+    let deepest_muted = (0..64)
+        .take_while(|&r| values[r * 128..(r + 1) * 128].iter().all(|&v| v == 0.0))
+        .count();
+    assert!(deepest_muted >= 4, "{deepest_muted} muted rows");
+    let source = deepest_muted * 128;
+    unmuted.copy_within(source..source + 128, 0);
+    let unmuted_path = dir.path().join("unmuted.npy");
+    write_npy(&unmuted_path, &[64, 128], &unmuted);
+    for extra in [&[][..], &["--rtm-normalize"][..]] {
+        let stderr = run(&unmuted_path, &format!("unmuted{}", extra.len()), extra);
+        assert!(
+            stderr.contains("warning: --rtm")
+                && stderr.contains("unmuted.npy")
+                && stderr.contains("top row is not zero")
+                && stderr.contains("--mute-model"),
+            "{stderr}"
+        );
+    }
 }
 
 /// `powerpost info` describes the shipped weights: the SHA-256 it prints is the file's

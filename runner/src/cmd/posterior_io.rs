@@ -587,10 +587,20 @@ impl RtmInput {
     }
 
     /// Prints a warning when the image's amplitude after the scale of `weights` lies
-    /// outside [`RTM_AMPLITUDE_WARN`] (only for images that were not normalised, and only
-    /// for trained weights: `random:SEED` weights have no training amplitude).
+    /// outside [`RTM_AMPLITUDE_WARN`] (only for images that were not normalised), and one
+    /// when its top row is not zero (training images are muted above the seabed); only
+    /// for trained weights: `random:SEED` weights have no training images.
     pub fn warn_amplitude(&self, weights: &Weights) {
-        if self.gain.is_some() || weights.is_random() {
+        if weights.is_random() {
+            return;
+        }
+        if self.raw[..self.width].iter().any(|&v| v != 0.0) {
+            eprintln!(
+                "warning: --rtm {}: its top row is not zero, while `powerpost dataset` mutes its images above the seabed (the shipped weights never saw the water layer's artefacts); mute it (`migrate --model`, or `migrate --background B --mute-model M` with M's water layer) unless these weights were trained on unmuted images",
+                self.record.path
+            );
+        }
+        if self.gain.is_some() {
             return;
         }
         let amplitude = rtm_amplitude(&self.raw, weights.normalization.rtm_scale);
