@@ -379,7 +379,7 @@ pub fn run(args: &PaperArgs) -> Result<()> {
         (None, None) if takes_background => bail!("--background: these weights are conditioned on the background model as well as the RTM image; give --background MODEL.npy (km/s) with --rtm and --truth"),
         (None, _) => None,
     };
-    let mut inputs = SweepInputs::load_with(
+    let mut inputs = SweepInputs::load(
         weights,
         &rtm_path,
         args.rtm_normalize,

@@ -595,7 +595,8 @@ pub struct SweepInputs {
 }
 
 impl SweepInputs {
-    /// Loads `--weights`, `--rtm` (normalised if `rtm_normalize`, else its amplitude
+    /// Checks the inputs against the loaded `weights` (`--weights`, see
+    /// [`load_weights`]): `--rtm` (normalised if `rtm_normalize`, else its amplitude
     /// checked), `--background` (given exactly when the weights take one), `--truth` and
     /// `--shots` (of `--preset`).
     ///
@@ -604,31 +605,6 @@ impl SweepInputs {
     /// values that are not velocities or finite shots, an RTM image that cannot be
     /// normalised; the message names the file.
     pub fn load(
-        weights: Option<&str>,
-        rtm: &Path,
-        rtm_normalize: bool,
-        background: Option<&Path>,
-        truth: Option<&Path>,
-        shots: Option<&Path>,
-        preset: &str,
-    ) -> Result<Self> {
-        let weights = load_weights(weights)?;
-        Self::load_with(
-            weights,
-            rtm,
-            rtm_normalize,
-            background,
-            truth,
-            shots,
-            preset,
-        )
-    }
-
-    /// [`load`](Self::load) with weights already loaded.
-    ///
-    /// # Errors
-    /// As [`load`](Self::load).
-    pub fn load_with(
         weights: Weights,
         rtm: &Path,
         rtm_normalize: bool,
@@ -808,7 +784,7 @@ pub fn run(args: &SweepArgs) -> Result<()> {
     }
     let sampler = args.sampling.config(&args.alpha)?;
     let inputs = SweepInputs::load(
-        args.sampling.weights.as_deref(),
+        load_weights(args.sampling.weights.as_deref())?,
         &args.rtm,
         args.rtm_normalize,
         args.background.as_deref(),
