@@ -485,10 +485,9 @@ pub fn migrate(args: MigrateArgs) -> Result<()> {
     };
     // Nothing to mute when no column starts in water (every value of the top row is
     // faster): say so, since the training images were muted.
-    let water = f64::from(args.water_velocity);
     if mute_velocity[..a.model_nx]
         .iter()
-        .all(|&v| f64::from(v) > water)
+        .all(|&v| v > args.water_velocity)
     {
         eprintln!(
             "warning: {}: no water at the surface (every top-row velocity exceeds --water-velocity {} m/s), so the image is not muted; the training images of the shipped weights were muted by the true water layer (give --mute-model with the right seabed)",
