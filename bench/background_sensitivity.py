@@ -15,26 +15,31 @@ script measures what that costs on the shipped example pair (examples/edge-2016)
    (`powerpost sweep --lambda 1 --alpha 1 --n 16`, which scores the posterior mean
    against the true model and forward-models it against the observed shots).
 
-Prints a markdown table: the background's RMSE to the truth, the posterior mean's RMSE
-and SSIM, its relative data residual, and the mean posterior std; with RTM_ONLY_WEIGHTS
-(weights conditioned on the RTM image alone, e.g. the superseded v3), also their
-posterior mean's RMSE and SSIM given the same RTM image.
+Prints a markdown table per set of weights: the background's RMSE to the truth, the
+posterior mean's RMSE and SSIM, its relative data residual, the mean posterior std and the
+fraction of the true model inside the samples' range; with --rtm-only WEIGHTS (weights
+conditioned on the RTM image alone, e.g. the superseded v3), also their posterior mean's
+RMSE and SSIM given the same RTM image.
 
-usage: bench/.venv/bin/python bench/background_sensitivity.py [POWERPOST] [OUT_DIR]
-    [RTM_ONLY_WEIGHTS]
-(defaults: target/release/powerpost, bench/out/background-sensitivity, none; run from the
-repository root).
+usage: bench/.venv/bin/python bench/background_sensitivity.py [--powerpost BIN]
+    [--out DIR] [--weights W [W ...]] [--rtm-only WEIGHTS]
+(defaults: target/release/powerpost, bench/out/background-sensitivity, the shipped
+weights, none; run from the repository root).
 """
+import argparse
 import csv
 import os
 import subprocess
-import sys
 
 import numpy as np
 
-powerpost = sys.argv[1] if len(sys.argv) > 1 else "target/release/powerpost"
-out = sys.argv[2] if len(sys.argv) > 2 else "bench/out/background-sensitivity"
-rtm_only = sys.argv[3] if len(sys.argv) > 3 else None
+ap = argparse.ArgumentParser()
+ap.add_argument("--powerpost", default="target/release/powerpost")
+ap.add_argument("--out", default="bench/out/background-sensitivity")
+ap.add_argument("--weights", nargs="+", default=["weights/powerpost-edge.safetensors"])
+ap.add_argument("--rtm-only", default=None)
+args = ap.parse_args()
+powerpost, out, rtm_only = args.powerpost, args.out, args.rtm_only
 example = "examples/edge-2016"
 os.makedirs(out, exist_ok=True)
 
@@ -62,36 +67,48 @@ backgrounds = {
     ).astype(np.float32),
 }
 
-extra = " RTM-only weights: RMSE (km/s) | SSIM |" if rtm_only else ""
-print("| background | its RMSE (km/s) | posterior mean RMSE (km/s) | SSIM | data residual | mean std (km/s) |" + extra)
-print("|---|---|---|---|---|---|" + ("---|---|" if rtm_only else ""))
+rows = {w: [] for w in args.weights}
 for k, (name, bg) in enumerate(backgrounds.items()):
-    bg_path, rtm_path, sweep = f"{out}/bg{k}.npy", f"{out}/rtm{k}.npy", f"{out}/sweep{k}"
+    bg_path, rtm_path = f"{out}/bg{k}.npy", f"{out}/rtm{k}.npy"
     np.save(bg_path, bg)
-    run(
-        "migrate", "--shots", shots, "--background", bg_path,
-        "--mute-model", f"{example}/velocity.npy", "--preset", "edge", "--out", rtm_path,
-    )
-    run(
-        "sweep", "--rtm", rtm_path, "--background", bg_path, "--lambda", "1", "--alpha", "1",
-        "--n", "16", "--truth", f"{example}/velocity.npy", "--shots", shots,
-        "--preset", "edge", "--out", sweep,
-    )
-    with open(f"{sweep}/sweep.csv") as f:
-        row = next(csv.DictReader(f))
+    if not os.path.exists(rtm_path):
+        run(
+            "migrate", "--shots", shots, "--background", bg_path,
+            "--mute-model", f"{example}/velocity.npy", "--preset", "edge", "--out", rtm_path,
+        )
     compared = ""
     if rtm_only:
+        sweep = f"{out}/sweep{k}-rtm-only"
         run(
             "sweep", "--rtm", rtm_path, "--weights", rtm_only, "--lambda", "1", "--alpha", "1",
             "--n", "16", "--truth", f"{example}/velocity.npy", "--preset", "edge",
-            "--out", f"{sweep}-rtm-only",
+            "--out", sweep,
         )
-        with open(f"{sweep}-rtm-only/sweep.csv") as f:
+        with open(f"{sweep}/sweep.csv") as f:
             other = next(csv.DictReader(f))
         compared = f" {float(other['rmse']):.3f} | {float(other['ssim']):.3f} |"
     bg_rmse = float(np.sqrt(np.mean((bg.astype(np.float64) - truth) ** 2)))
-    residual = f"{float(row['residual']):.3f}" if row["residual"] else "– (not modelled)"
-    print(
-        f"| {name} | {bg_rmse:.3f} | {float(row['rmse']):.3f} | {float(row['ssim']):.3f} | "
-        f"{residual} | {float(row['mean_std']):.3f} |{compared}"
-    )
+    for j, weights in enumerate(args.weights):
+        sweep = f"{out}/sweep{k}-w{j}"
+        run(
+            "sweep", "--rtm", rtm_path, "--background", bg_path, "--weights", weights,
+            "--lambda", "1", "--alpha", "1", "--n", "16", "--truth", f"{example}/velocity.npy",
+            "--shots", shots, "--preset", "edge", "--out", sweep,
+        )
+        with open(f"{sweep}/sweep.csv") as f:
+            row = next(csv.DictReader(f))
+        samples = np.load(f"{sweep}/cells/l1_a1/samples.npy")
+        inside = float(np.mean((samples.min(axis=0) <= truth) & (truth <= samples.max(axis=0))))
+        residual = f"{float(row['residual']):.3f}" if row["residual"] else "– (not modelled)"
+        rows[weights].append(
+            f"| {name} | {bg_rmse:.3f} | {float(row['rmse']):.3f} | {float(row['ssim']):.3f} | "
+            f"{residual} | {float(row['mean_std']):.3f} | {inside:.2f} |{compared}"
+        )
+
+extra = " RTM-only weights: RMSE (km/s) | SSIM |" if rtm_only else ""
+for weights, lines in rows.items():
+    print(f"\n{weights}\n")
+    print("| background | its RMSE (km/s) | posterior mean RMSE (km/s) | SSIM | data residual | mean std (km/s) | truth inside the samples' range |" + extra)
+    print("|---|---|---|---|---|---|---|" + ("---|---|" if rtm_only else ""))
+    for line in lines:
+        print(line)

@@ -450,6 +450,30 @@ fn dataset_rejects_bad_shard_parts() {
     drop(dir);
 }
 
+/// `dataset --background-error` outside 0 to 0.5 (or not a number) is refused before
+/// anything is written.
+#[test]
+fn dataset_rejects_bad_background_errors() {
+    let (dir, p) = scratch();
+    for bad in ["-0.1", "0.7", "NaN"] {
+        let out = powerpost(&[
+            "dataset",
+            "--out",
+            p("d").to_str().unwrap(),
+            "--pairs",
+            "4",
+            "--background-error",
+            bad,
+        ]);
+        assert_user_error(&out, &["--background-error", "fraction from 0 to 0.5"]);
+        assert!(
+            !p("d").exists(),
+            "--background-error {bad} created the output directory"
+        );
+    }
+    drop(dir);
+}
+
 /// `train --decay-to` outside [0, 1], or a decay with no steps after the warm-up, is
 /// refused before the dataset is read or anything is written.
 #[test]

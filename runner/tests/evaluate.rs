@@ -247,6 +247,43 @@ fn evaluate_reports_the_samples_that_sample_draws() {
     assert!(!p("bad").exists());
 }
 
+/// On a dataset with background errors, `evaluate` scores against (and conditions on)
+/// each pair's own erroneous background, the one its image was migrated in: the reported
+/// background RMSE is that of `pair_background`, not of the smoothed true model.
+#[test]
+fn evaluate_uses_each_pairs_erroneous_background() {
+    let dir = tempfile::tempdir().unwrap();
+    common::stand_in_dataset_with_error(&dir.path().join("data"), 5, 3, 2, 2, 0.2);
+    let (_, report) = evaluate(dir.path(), "ev", &["--prior-samples", "0"]);
+    let raw = powerpost_train::dataset::RawDataset::load(&dir.path().join("data")).unwrap();
+    assert_eq!(raw.manifest.background_error, 0.2);
+    let rmse = |a: &[f32], b: &[f32]| {
+        (a.iter()
+            .zip(b)
+            .map(|(x, y)| ((x - y) as f64).powi(2))
+            .sum::<f64>()
+            / a.len() as f64)
+            .sqrt()
+    };
+    for pair in report["pairs"].as_array().unwrap() {
+        let i = pair["pair"].as_u64().unwrap() as usize;
+        let (truth, _) = raw.pair(i);
+        let with_error =
+            powerpost_train::dataset::pair_background(&raw.manifest, i, truth).unwrap();
+        let exact = powerpost_train::dataset::background_model(truth, 64, 128, 10.0).unwrap();
+        let reported = pair["rmse_background"].as_f64().unwrap();
+        let expected = rmse(&with_error, truth);
+        assert!(
+            (reported - expected).abs() <= 1e-9 * expected,
+            "pair {i}: {reported} vs {expected}"
+        );
+        assert!(
+            (reported - rmse(&exact, truth)).abs() > 1e-4,
+            "pair {i}: the exact background's RMSE"
+        );
+    }
+}
+
 /// `--split train` scores the last training pairs (as many as are held out) the same
 /// way, with the held-out models still the scale of the prior check.
 #[test]

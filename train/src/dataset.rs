@@ -10,6 +10,22 @@
 //! shot images summed in shot order, taken back to the model grid and muted in the water
 //! (velocity ≤ 1510 m/s). Every pair is a pure function of `(seed, i)`.
 //!
+//! ## Background errors (`background_error` e > 0)
+//! A real migration velocity model is never the smoothed true model. With e > 0 each
+//! pair is migrated in, and its network is conditioned on, the smoothed model times a
+//! smooth error field ([`background_error_field`]): below the seabed of each column (the
+//! rows under the water layer, velocity ≤ 1510 m/s, found from the top as the mute does)
+//! `f = 1 + a·τ·(0.5·u₁ + 0.3·u₂·(2ζ − 1) + 0.2·u₃·cos(2π·k·x/width + φ))`, with `a = e·u₀`
+//! the pair's error size (uniform in 0..e, so near-exact backgrounds are drawn too),
+//! `u₁, u₂, u₃` uniform in −1..1 (a bulk shift, a depth trend, a lateral swing of `k` =
+//! 1 or 2 cycles at phase φ), `ζ` the depth below the seabed as a fraction of the rows
+//! there, and `τ` a ramp over the first 4 rows below the seabed; `f = 1` in the water
+//! (its velocity is known). So `|f − 1| ≤ e`. The draws are uniform numbers 0..5 of the
+//! Philox stream `(seed, 2⁶² + i)` (the shot noise uses streams `16·i + shot`); the cosine
+//! is `detmath::cos`, every product in a fixed order, so the field is the same on any
+//! machine. With e = 0 (the default) pairs are exactly as before, and the manifest has no
+//! `background_error` field.
+//!
 //! ## Files
 //! `x_KKKK.npy` / `y_KKKK.npy` (`[count, 64, 128]` f32: velocity in km/s, raw RTM image) per
 //! shard of `shard_size` pairs, `shard_KKKK.json` (written last: its presence marks the
@@ -24,9 +40,11 @@
 use crate::files::{remove_stale_temporaries, sha256_hex, write_atomic};
 use crate::npy::{self, Dtypes};
 use anyhow::{bail, Context, Result};
+use powerpost_core::detmath;
 use powerpost_core::exec::Serial;
 use powerpost_core::geology::{self, GeologyParams};
 use powerpost_core::normalize::Normalization;
+use powerpost_core::rng::NoiseStream;
 use powerpost_core::wave::{self, Acquisition};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -38,6 +56,17 @@ pub const VELOCITY_CENTER: f32 = 3.0;
 pub const VELOCITY_HALF_RANGE: f32 = 1.5;
 /// Water-mute threshold (m/s).
 pub const WATER_VELOCITY: f32 = 1510.0;
+/// Largest accepted `background_error` (a relative error of 50 %).
+pub const MAX_BACKGROUND_ERROR: f32 = 0.5;
+/// Philox stream offset of the background-error draws (pair `i` uses `2⁶² + i`).
+const BACKGROUND_ERROR_STREAM: u64 = 1 << 62;
+/// Rows below the seabed over which the background error ramps in.
+const BACKGROUND_ERROR_RAMP_ROWS: f32 = 4.0;
+
+fn is_zero(v: &f32) -> bool {
+    *v == 0.0
+}
+
 /// The manifest's `format` tag.
 pub const MANIFEST_FORMAT: &str = "powerpost-dataset-v1";
 
@@ -63,6 +92,9 @@ pub struct BuildOptions {
     pub snr_db: f32,
     /// Background smoothing σ (model grid points).
     pub smooth_sigma: f32,
+    /// Largest relative error of the migration background (0: the smoothed true model;
+    /// see the module docs).
+    pub background_error: f32,
     /// Worker threads (pairs run in parallel, each pair serially).
     pub threads: usize,
 }
@@ -111,6 +143,10 @@ pub struct Manifest {
     pub snr_db: f32,
     /// Background smoothing σ (grid points).
     pub smooth_sigma: f32,
+    /// Largest relative error of the migration backgrounds (absent: 0, the smoothed true
+    /// models; see the module docs).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub background_error: f32,
     /// Velocity normalisation centre (km/s).
     pub velocity_center: f32,
     /// Velocity normalisation half-range (km/s).
@@ -209,6 +245,13 @@ impl Manifest {
                 "a background smoothing of 0 to 1000 grid points",
             ));
         }
+        if !(self.background_error >= 0.0 && self.background_error <= MAX_BACKGROUND_ERROR) {
+            return Err(field(
+                "background_error",
+                &self.background_error,
+                &format!("a fraction from 0 to {MAX_BACKGROUND_ERROR}"),
+            ));
+        }
         // The range the core's normalisation accepts (it maps the background models).
         let half_range_ok = Normalization {
             velocity_half_range_km_s: self.velocity_half_range,
@@ -256,7 +299,8 @@ fn core_err(what: String) -> impl Fn(powerpost_core::Error) -> anyhow::Error {
     move |e| anyhow::anyhow!("{what}: {e}")
 }
 
-/// The RTM image (model grid, raw units) of velocity model `velocity_kms` as pair `index`.
+/// The RTM image (model grid, raw units) of velocity model `velocity_kms` as pair `index`,
+/// migrated in its smoothed model with `background_error` (module docs).
 ///
 /// # Errors
 /// Physics errors (e.g. an unstable velocity), naming the pair.
@@ -267,6 +311,7 @@ pub fn rtm_image(
     index: usize,
     snr_db: f32,
     smooth_sigma: f32,
+    background_error: f32,
 ) -> Result<Vec<f32>> {
     let what = || format!("pair {index}");
     let (nz, nx) = (acq.model_nz, acq.model_nx);
@@ -303,6 +348,20 @@ pub fn rtm_image(
         &mut background,
     )
     .map_err(core_err(what()))?;
+    if background_error > 0.0 {
+        let field = background_error_field(
+            &velocity,
+            nz,
+            nx,
+            WATER_VELOCITY,
+            background_error,
+            seed,
+            index,
+        );
+        for (b, f) in background.iter_mut().zip(&field) {
+            *b *= f;
+        }
+    }
     let bg_medium = medium_of(&background)?;
     let per = cfg.nt * acq.n_receivers;
     let np = cfg.nz * cfg.nx;
@@ -388,7 +447,15 @@ fn verified_shard(dir: &Path, k: usize) -> Option<ShardRecord> {
 pub fn build(opts: &BuildOptions, progress: &(dyn Fn(usize) + Sync)) -> Result<BuildReport> {
     let acq = Acquisition::edge();
     build_with(opts, progress, &|v, i| {
-        rtm_image(&acq, v, opts.seed, i, opts.snr_db, opts.smooth_sigma)
+        rtm_image(
+            &acq,
+            v,
+            opts.seed,
+            i,
+            opts.snr_db,
+            opts.smooth_sigma,
+            opts.background_error,
+        )
     })
 }
 
@@ -413,6 +480,12 @@ pub fn build_with(
     }
     if opts.shard_size == 0 {
         bail!("--shard-size: expected at least 1");
+    }
+    if !(opts.background_error >= 0.0 && opts.background_error <= MAX_BACKGROUND_ERROR) {
+        bail!(
+            "--background-error {}: expected a fraction from 0 to {MAX_BACKGROUND_ERROR}",
+            opts.background_error
+        );
     }
     let models = match &opts.models {
         Some(path) => {
@@ -561,6 +634,7 @@ pub fn build_with(
             held_out_pairs: held_out,
             snr_db: opts.snr_db,
             smooth_sigma: opts.smooth_sigma,
+            background_error: opts.background_error,
             velocity_center: VELOCITY_CENTER,
             velocity_half_range: VELOCITY_HALF_RANGE,
             rtm_scale: (1.0 / var.sqrt()) as f32,
@@ -588,8 +662,7 @@ pub struct Dataset {
     pub condition_planes: usize,
     /// Per pair its condition planes, `pairs × condition_planes × height × width`: the
     /// normalised RTM image, then (2 planes) the normalised background model
-    /// ([`background_model`] of the velocity with the manifest's `smooth_sigma`: the model
-    /// its RTM image was migrated in).
+    /// ([`pair_background`]: the model its RTM image was migrated in).
     pub condition: Vec<f32>,
     /// Training pairs (the first ones).
     pub train_pairs: usize,
@@ -639,9 +712,10 @@ impl Dataset {
                 };
                 let mut condition = Vec::with_capacity(2 * rtm.len());
                 let mut plane = vec![0.0; n];
-                for (model, r) in velocity_kms.chunks_exact(n.max(1)).zip(rtm.chunks_exact(n.max(1))) {
+                let pairs = velocity_kms.chunks_exact(n.max(1)).zip(rtm.chunks_exact(n.max(1)));
+                for (index, (model, r)) in pairs.enumerate() {
                     condition.extend(rtm_plane(r));
-                    let background = background_model(model, height, width, manifest.smooth_sigma)?;
+                    let background = pair_background(&manifest, index, model)?;
                     normalization
                         .velocity_to_network(&background, &mut plane)
                         .map_err(|e| anyhow::anyhow!("background normalisation: {e}"))?;
@@ -712,6 +786,75 @@ pub fn background_model(
     )
     .map_err(core_err(what()))?;
     Ok(out)
+}
+
+/// The background model pair `index` of the dataset of `manifest` was migrated in (km/s):
+/// [`background_model`] of its velocity model with the manifest's `smooth_sigma`, times
+/// its [`background_error_field`] when the manifest has a `background_error`.
+///
+/// # Errors
+/// As [`background_model`].
+pub fn pair_background(
+    manifest: &Manifest,
+    index: usize,
+    velocity_kms: &[f32],
+) -> Result<Vec<f32>> {
+    let (height, width) = (manifest.height, manifest.width);
+    let mut background = background_model(velocity_kms, height, width, manifest.smooth_sigma)?;
+    if manifest.background_error > 0.0 {
+        let field = background_error_field(
+            velocity_kms,
+            height,
+            width,
+            WATER_VELOCITY * 1e-3,
+            manifest.background_error,
+            manifest.seed,
+            index,
+        );
+        for (b, f) in background.iter_mut().zip(&field) {
+            *b *= f;
+        }
+    }
+    Ok(background)
+}
+
+/// The multiplicative error field of pair `index`'s migration background (module docs,
+/// "Background errors"): 1 in the water layer of `velocity` (values ≤ `water_velocity`,
+/// in the same unit, from the top of each column), within `1 ± error` below it.
+/// `velocity` is `height × width`, row-major.
+pub fn background_error_field(
+    velocity: &[f32],
+    height: usize,
+    width: usize,
+    water_velocity: f32,
+    error: f32,
+    seed: u64,
+    index: usize,
+) -> Vec<f32> {
+    let stream = NoiseStream::new(seed, BACKGROUND_ERROR_STREAM + index as u64);
+    let signed = |k: u64| 2.0 * stream.uniform(k) - 1.0;
+    let size = error * stream.uniform(0);
+    let (bulk, trend, swing) = (signed(1), signed(2), signed(3));
+    let cycles = if stream.uniform(4) < 0.5 { 1.0 } else { 2.0 };
+    let phase = stream.uniform(5);
+    let mut field = vec![1.0; height * width];
+    for x in 0..width {
+        let seabed = (0..height)
+            .position(|z| velocity[z * width + x] > water_velocity)
+            .unwrap_or(height);
+        // cos(2π·(k·x/width + φ)) through the core's portable cosine.
+        let turn = cycles * x as f32 / width as f32 + phase;
+        let lateral = 0.2 * swing * detmath::cos(core::f32::consts::TAU * turn);
+        let rows = (height - seabed) as f32;
+        for z in seabed..height {
+            let below = (z - seabed) as f32;
+            let zeta = below / rows;
+            let ramp = ((below + 1.0) / BACKGROUND_ERROR_RAMP_ROWS).min(1.0);
+            let shape = 0.5 * bulk + 0.3 * trend * (2.0 * zeta - 1.0) + lateral;
+            field[z * width + x] = 1.0 + size * ramp * shape;
+        }
+    }
+    field
 }
 
 /// Reads a shard file by name: how to name it in errors, and its bytes.
@@ -830,6 +973,7 @@ mod manifest_tests {
             held_out_pairs: 1,
             snr_db: 10.0,
             smooth_sigma: 10.0,
+            background_error: 0.0,
             velocity_center: 3.0,
             velocity_half_range: 1.5,
             rtm_scale: 1.0,
@@ -867,6 +1011,18 @@ mod manifest_tests {
             (|m| m.velocity_half_range = 1e-40, "velocity_half_range"),
             (|m| m.smooth_sigma = f32::NAN, "field `smooth_sigma` is NaN"),
             (|m| m.rtm_scale = f32::INFINITY, "rtm_scale"),
+            (
+                |m| m.background_error = -0.1,
+                "field `background_error` is -0.1, expected a fraction from 0 to 0.5",
+            ),
+            (
+                |m| m.background_error = 0.6,
+                "field `background_error` is 0.6",
+            ),
+            (
+                |m| m.background_error = f32::NAN,
+                "field `background_error` is NaN",
+            ),
         ];
         for (corrupt, expected) in cases {
             let mut m = manifest();
@@ -879,6 +1035,22 @@ mod manifest_tests {
         }
     }
 
+    /// Datasets without background errors keep their manifests byte for byte (the field is
+    /// left out, so their digests, which trained weights record, do not change), and
+    /// manifests written before the field existed read as error 0.
+    #[test]
+    fn background_error_field_is_optional_in_the_manifest() {
+        let exact = serde_json::to_string(&manifest()).unwrap();
+        assert!(!exact.contains("background_error"), "{exact}");
+        let back: Manifest = serde_json::from_str(&exact).unwrap();
+        assert_eq!(back, manifest());
+        let mut m = manifest();
+        m.background_error = 0.08;
+        let text = serde_json::to_string(&m).unwrap();
+        assert!(text.contains("\"background_error\":0.08"), "{text}");
+        assert_eq!(serde_json::from_str::<Manifest>(&text).unwrap(), m);
+    }
+
     #[test]
     fn from_manifest_checks_before_reading_shards() {
         let mut m = manifest();
@@ -887,5 +1059,145 @@ mod manifest_tests {
         let read = |_: &str| -> Result<(String, Vec<u8>)> { panic!("no shard is read") };
         let e = RawDataset::from_manifest(&bytes, "m.json", &read).unwrap_err();
         assert!(e.to_string().contains("train_pairs"), "{e}");
+    }
+}
+
+#[cfg(test)]
+mod background_error_tests {
+    use super::*;
+
+    const H: usize = 64;
+    const W: usize = 128;
+
+    /// A geology model of the edge grid (km/s) and its seabed row per column.
+    fn model(index: u64) -> (Vec<f32>, Vec<usize>) {
+        let params = GeologyParams::new(H, W, 25.0);
+        let mut v = vec![0.0; H * W];
+        geology::generate(&params, 0, index, &mut v).unwrap();
+        let seabed = (0..W)
+            .map(|x| (0..H).position(|z| v[z * W + x] > 1.51).unwrap())
+            .collect();
+        (v, seabed)
+    }
+
+    /// The field is 1 in the water, within `1 ± e` below it, reaches a sizeable part of
+    /// `e` somewhere for most pairs, is smooth (no step larger than a small part of `e`
+    /// between neighbours below the ramp), and is a pure function of (seed, pair).
+    #[test]
+    fn error_field_is_bounded_smooth_and_zero_in_the_water() {
+        let e = 0.08;
+        let mut largest = Vec::new();
+        for index in 0..16 {
+            let (v, seabed) = model(index);
+            let f = background_error_field(&v, H, W, 1.51, e, 7, index as usize);
+            assert_eq!(
+                f,
+                background_error_field(&v, H, W, 1.51, e, 7, index as usize)
+            );
+            let mut worst: f32 = 0.0;
+            for x in 0..W {
+                for z in 0..H {
+                    let d = f[z * W + x] - 1.0;
+                    if z < seabed[x] {
+                        assert_eq!(d, 0.0, "pair {index}: water at ({z}, {x}) perturbed");
+                    }
+                    assert!(
+                        d.abs() <= e * (1.0 + 1e-5),
+                        "pair {index}: {d} at ({z}, {x})"
+                    );
+                    worst = worst.max(d.abs());
+                    // Lateral neighbours: at most the swing's slope, 0.2·e·2π·2/W per column
+                    // (×1.5 for seabed-depth changes between the columns' depth fractions).
+                    if x + 1 < W && z >= seabed[x] + 4 && z >= seabed[x + 1] + 4 {
+                        let step = (f[z * W + x + 1] - f[z * W + x]).abs();
+                        assert!(step < 0.02 * e + 0.3 * e * 2.0 / (H - seabed[x]) as f32 * 4.0);
+                    }
+                }
+            }
+            largest.push(worst);
+        }
+        // Sizes are uniform in 0..e and the three terms rarely add up to their full 1:
+        // a spread of largest errors, some near-exact backgrounds, some well off.
+        assert!(
+            largest.iter().filter(|&&w| w > 0.25 * e).count() >= 4,
+            "{largest:?}"
+        );
+        assert!(
+            largest.iter().filter(|&&w| w < 0.1 * e).count() >= 2,
+            "{largest:?}"
+        );
+        assert!(largest.iter().any(|&w| w > 0.5 * e), "{largest:?}");
+        // Another pair or seed: another field.
+        let (v, _) = model(0);
+        let a = background_error_field(&v, H, W, 1.51, e, 7, 0);
+        assert_ne!(a, background_error_field(&v, H, W, 1.51, e, 7, 1));
+        assert_ne!(a, background_error_field(&v, H, W, 1.51, e, 8, 0));
+        // No error, no field.
+        assert!(background_error_field(&v, H, W, 1.51, 0.0, 7, 0)
+            .iter()
+            .all(|&f| f == 1.0));
+    }
+
+    /// `pair_background` is the smoothed model where the manifest has no error, and that
+    /// model times the pair's field where it has one; the condition planes of a
+    /// background-conditioned dataset hold exactly that background, pair by pair.
+    #[test]
+    fn pair_background_and_condition_planes_carry_the_error() {
+        let shard = ShardRecord {
+            shard: 0,
+            first: 0,
+            count: 3,
+            x_file: "x_0000.npy".into(),
+            y_file: "y_0000.npy".into(),
+            x_sha256: String::new(),
+            y_sha256: String::new(),
+        };
+        let mut manifest = Manifest {
+            format: MANIFEST_FORMAT.into(),
+            seed: 5,
+            preset: "edge".into(),
+            prior: "geology".into(),
+            height: H,
+            width: W,
+            pairs: 3,
+            train_pairs: 2,
+            held_out_pairs: 1,
+            snr_db: 10.0,
+            smooth_sigma: 10.0,
+            background_error: 0.0,
+            velocity_center: VELOCITY_CENTER,
+            velocity_half_range: VELOCITY_HALF_RANGE,
+            rtm_scale: 1.0,
+            shards: vec![shard],
+        };
+        let velocity: Vec<f32> = (0..3).flat_map(|i| model(i).0).collect();
+        let rtm = vec![0.5; velocity.len()];
+        let n = H * W;
+        let exact: Vec<Vec<f32>> = (0..3)
+            .map(|i| background_model(&velocity[i * n..(i + 1) * n], H, W, 10.0).unwrap())
+            .collect();
+        for i in 0..3 {
+            let got = pair_background(&manifest, i, &velocity[i * n..(i + 1) * n]).unwrap();
+            assert_eq!(got, exact[i]);
+        }
+        manifest.background_error = 0.1;
+        let data = Dataset::from_raw(manifest.clone(), &velocity, &rtm, 2).unwrap();
+        for (i, exact) in exact.iter().enumerate() {
+            let v = &velocity[i * n..(i + 1) * n];
+            let got = pair_background(&manifest, i, v).unwrap();
+            let field = background_error_field(v, H, W, 1.51, 0.1, 5, i);
+            for k in 0..n {
+                assert_eq!(got[k].to_bits(), (exact[k] * field[k]).to_bits());
+            }
+            assert_ne!(&got, exact, "pair {i}: no error applied");
+            let (_, condition) = data.pair(i);
+            for k in 0..n {
+                let want = (got[k] - VELOCITY_CENTER) / VELOCITY_HALF_RANGE;
+                assert!(
+                    (condition[n + k] - want).abs() < 1e-6,
+                    "pair {i}, point {k}"
+                );
+            }
+        }
     }
 }

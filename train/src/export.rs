@@ -18,6 +18,9 @@ pub const TRAIN_STEPS_KEY: &str = "powerpost.train_steps";
 /// Metadata key (networks that take the background model): the Gaussian σ, in grid
 /// points, of the background models the network was trained with.
 pub const BACKGROUND_SIGMA_KEY: &str = "powerpost.background_smooth_sigma";
+/// Metadata key (networks that take the background model, trained on a dataset with
+/// background errors): the dataset's largest relative background error.
+pub const BACKGROUND_ERROR_KEY: &str = "powerpost.background_error";
 /// Metadata key: the digest of the training dataset's manifest and shards.
 pub const DATASET_SHA256_KEY: &str = "powerpost.dataset_sha256";
 

@@ -10,8 +10,8 @@ use crate::checkpoint::{self, Header};
 use crate::cputime::process_cpu_seconds;
 use crate::dataset::Dataset;
 use crate::export::{
-    safetensors_f16, BACKGROUND_SIGMA_KEY, DATASET_SHA256_KEY, RTM_SCALE_KEY, TRAIN_STEPS_KEY,
-    VELOCITY_CENTER_KEY, VELOCITY_HALF_RANGE_KEY,
+    safetensors_f16, BACKGROUND_ERROR_KEY, BACKGROUND_SIGMA_KEY, DATASET_SHA256_KEY, RTM_SCALE_KEY,
+    TRAIN_STEPS_KEY, VELOCITY_CENTER_KEY, VELOCITY_HALF_RANGE_KEY,
 };
 use crate::files::write_atomic;
 use crate::loss::{assemble, edm_loss, LossConfig};
@@ -362,6 +362,12 @@ pub fn train(
                 BACKGROUND_SIGMA_KEY,
                 format!("{}", data.manifest.smooth_sigma),
             ));
+            if data.manifest.background_error > 0.0 {
+                meta.push((
+                    BACKGROUND_ERROR_KEY,
+                    format!("{}", data.manifest.background_error),
+                ));
+            }
         }
         write_atomic(
             &opts.out.join("weights.safetensors"),

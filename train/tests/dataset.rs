@@ -15,6 +15,7 @@ fn opts(out: std::path::PathBuf, pairs: usize) -> BuildOptions {
         models: None,
         snr_db: 10.0,
         smooth_sigma: 10.0,
+        background_error: 0.0,
         threads: 2,
     }
 }

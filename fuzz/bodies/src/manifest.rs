@@ -121,6 +121,7 @@ pub fn manifest() -> Manifest {
         held_out_pairs: 1,
         snr_db: 10.0,
         smooth_sigma: 10.0,
+        background_error: 0.0,
         velocity_center: 3.0,
         velocity_half_range: 1.5,
         rtm_scale: 0.75,

@@ -77,7 +77,7 @@ use clap::Args;
 use powerpost_core::exec::Executor;
 use powerpost_core::sampler::SamplerConfig;
 use powerpost_core::wave;
-use powerpost_train::dataset::{background_model, RawDataset};
+use powerpost_train::dataset::{pair_background, RawDataset};
 use serde::Serialize;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -454,7 +454,7 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
     let takes_background = weights.config.takes_background();
     for &i in &held {
         let (truth, rtm) = data.pair(i);
-        let background = background_model(truth, height, width, m.smooth_sigma)?;
+        let background = pair_background(m, i, truth)?;
         let s = Sampling {
             weights: &weights,
             height,
@@ -594,7 +594,7 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
             let mut all = Vec::new();
             for &i in &study {
                 let (truth, rtm) = data.pair(i);
-                let background = background_model(truth, height, width, m.smooth_sigma)?;
+                let background = pair_background(m, i, truth)?;
                 let s = Sampling {
                     weights: &weights,
                     height,

@@ -358,7 +358,7 @@ pub struct Weights {
 
 /// Metadata the trainer writes about the training run, `(key, label)` (the labels are
 /// what `powerpost info` prints).
-pub const TRAINING_METADATA: [(&str, &str); 3] = [
+pub const TRAINING_METADATA: [(&str, &str); 4] = [
     (
         powerpost_train::export::TRAIN_STEPS_KEY,
         "steps of the training run that wrote it (a fine-tuning run counts its own)",
@@ -370,6 +370,10 @@ pub const TRAINING_METADATA: [(&str, &str); 3] = [
     (
         powerpost_train::export::BACKGROUND_SIGMA_KEY,
         "background models of training: the velocity smoothed with σ (grid points)",
+    ),
+    (
+        powerpost_train::export::BACKGROUND_ERROR_KEY,
+        "background models of training: relative errors up to",
     ),
 ];
 

@@ -45,6 +45,12 @@ pub struct DatasetArgs {
     /// Background smoothing σ (grid points).
     #[arg(long, default_value_t = 10.0)]
     pub smooth_sigma: f32,
+    /// Migrate each pair in a background with a relative error of up to this fraction
+    /// (e.g. 0.08): a smooth bulk, depth-trend and lateral error below the seabed, drawn
+    /// per pair; 0 = the smoothed true model. Background-conditioned networks see the
+    /// same erroneous background.
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    pub background_error: f32,
     #[command(flatten)]
     pub run: RunArgs,
 }
@@ -139,6 +145,7 @@ pub fn dataset(args: &DatasetArgs) -> Result<()> {
         models: args.models.clone(),
         snr_db: args.snr_db,
         smooth_sigma: args.smooth_sigma,
+        background_error: args.background_error,
         threads,
     };
     let progress = Progress::new(args.pairs as u64, "pairs", args.run.quiet);

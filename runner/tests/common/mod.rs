@@ -167,6 +167,19 @@ pub fn read_npy(path: &Path) -> (String, Vec<f32>) {
 /// cheap stand-in for the RTM images — the velocity's vertical difference (deterministic,
 /// structured, no wave physics) — in shards of `shard_size`, the last `held_out` held out.
 pub fn stand_in_dataset(out: &Path, pairs: usize, seed: u64, shard_size: usize, held_out: usize) {
+    stand_in_dataset_with_error(out, pairs, seed, shard_size, held_out, 0.0);
+}
+
+/// [`stand_in_dataset`] whose manifest records migration backgrounds with relative errors
+/// up to `background_error` (the stand-in images do not depend on them).
+pub fn stand_in_dataset_with_error(
+    out: &Path,
+    pairs: usize,
+    seed: u64,
+    shard_size: usize,
+    held_out: usize,
+    background_error: f32,
+) {
     let opts = powerpost_train::dataset::BuildOptions {
         out: out.to_path_buf(),
         pairs,
@@ -177,6 +190,7 @@ pub fn stand_in_dataset(out: &Path, pairs: usize, seed: u64, shard_size: usize, 
         models: None,
         snr_db: 10.0,
         smooth_sigma: 10.0,
+        background_error,
         threads: 1,
     };
     powerpost_train::dataset::build_with(&opts, &|_| {}, &|v, _| {
