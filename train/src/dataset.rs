@@ -36,6 +36,9 @@
 //! Normalised data: `x = (v − center) / half_range`, `y = rtm · rtm_scale`.
 //!
 //! A rerun skips shards whose digests verify; `--shard k/n` builds shards `j ≡ k (mod n)`.
+//! `build.json`, written when a build starts, records what the pairs are a function of
+//! (seed, prior, counts, shard size, noise, smoothing, background error): a rerun with
+//! other options is refused, naming the option, instead of mixing two recipes.
 
 use crate::files::{remove_stale_temporaries, sha256_hex, write_atomic};
 use crate::npy::{self, Dtypes};
@@ -524,6 +527,17 @@ pub fn build_with(
     }
     std::fs::create_dir_all(&opts.out)
         .with_context(|| format!("{}: cannot create directory", opts.out.display()))?;
+    let recipe = BuildRecipe {
+        seed: opts.seed,
+        prior: prior_name(opts),
+        pairs,
+        held_out,
+        shard_size: opts.shard_size,
+        snr_db: opts.snr_db,
+        smooth_sigma: opts.smooth_sigma,
+        background_error: opts.background_error,
+    };
+    recipe.check_or_record(&opts.out)?;
     let params = GeologyParams::new(nz, nx, acq.model_spacing);
     let velocity_of = |i: usize| -> Result<Vec<f32>> {
         match &models {
@@ -623,10 +637,7 @@ pub fn build_with(
             format: MANIFEST_FORMAT.into(),
             seed: opts.seed,
             preset: "edge".into(),
-            prior: opts.models.as_ref().map_or("geology".into(), |p| {
-                p.file_name()
-                    .map_or(String::new(), |n| n.to_string_lossy().into_owned())
-            }),
+            prior: prior_name(opts),
             height: nz,
             width: nx,
             pairs,
@@ -647,6 +658,78 @@ pub fn build_with(
         report.manifest_written = true;
     }
     Ok(report)
+}
+
+/// The manifest's `prior`: `"geology"` or the user's models file name.
+fn prior_name(opts: &BuildOptions) -> String {
+    opts.models.as_ref().map_or("geology".into(), |p| {
+        p.file_name()
+            .map_or(String::new(), |n| n.to_string_lossy().into_owned())
+    })
+}
+
+/// What a dataset directory's pairs are a function of (`build.json`, written when the
+/// build starts): a rerun with other options would mix pairs of two recipes under one
+/// manifest, so it is refused, naming the option.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct BuildRecipe {
+    seed: u64,
+    prior: String,
+    pairs: usize,
+    held_out: usize,
+    shard_size: usize,
+    snr_db: f32,
+    smooth_sigma: f32,
+    background_error: f32,
+}
+
+impl BuildRecipe {
+    /// Compares with `dir/build.json` if there is one, else writes it (directories built
+    /// before the file existed get it on their next run).
+    fn check_or_record(&self, dir: &Path) -> Result<()> {
+        let path = dir.join("build.json");
+        let Ok(bytes) = std::fs::read(&path) else {
+            return write_atomic(&path, &serde_json::to_vec_pretty(self)?);
+        };
+        let old: Self = serde_json::from_slice(&bytes)
+            .with_context(|| format!("{}: malformed build record", path.display()))?;
+        let pairs: [(&str, String, String); 8] = [
+            ("--seed", old.seed.to_string(), self.seed.to_string()),
+            ("--models", old.prior.clone(), self.prior.clone()),
+            ("--pairs", old.pairs.to_string(), self.pairs.to_string()),
+            (
+                "--held-out",
+                old.held_out.to_string(),
+                self.held_out.to_string(),
+            ),
+            (
+                "--shard-size",
+                old.shard_size.to_string(),
+                self.shard_size.to_string(),
+            ),
+            ("--snr-db", old.snr_db.to_string(), self.snr_db.to_string()),
+            (
+                "--smooth-sigma",
+                old.smooth_sigma.to_string(),
+                self.smooth_sigma.to_string(),
+            ),
+            (
+                "--background-error",
+                old.background_error.to_string(),
+                self.background_error.to_string(),
+            ),
+        ];
+        for (option, was, now) in pairs {
+            if was != now {
+                bail!(
+                    "{}: this dataset was started with {option} {was}, not {now}; rerun with \
+                     the same options to continue it, or build into another --out",
+                    path.display()
+                );
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A loaded, normalised dataset, with the network's condition planes of every pair.

@@ -79,6 +79,39 @@ fn shards_resume_split_and_verify() {
     let r = build_with(&opts(whole.clone(), 10), &|_| {}, &fake).unwrap();
     assert_eq!((r.built, r.skipped), (1, 2));
     assert_eq!(std::fs::read(whole.join("x_0001.npy")).unwrap(), before);
+    // A rerun with another recipe would mix pairs under one manifest: refused, by name,
+    // and nothing is rebuilt.
+    for (other, option) in [
+        (
+            BuildOptions {
+                background_error: 0.1,
+                ..opts(whole.clone(), 10)
+            },
+            "--background-error 0, not 0.1",
+        ),
+        (
+            BuildOptions {
+                seed: 4,
+                ..opts(whole.clone(), 10)
+            },
+            "--seed 3, not 4",
+        ),
+        (
+            BuildOptions {
+                snr_db: 5.0,
+                ..opts(whole.clone(), 10)
+            },
+            "--snr-db 10, not 5",
+        ),
+        (opts(whole.clone(), 12), "--pairs 10, not 12"),
+    ] {
+        let err = build_with(&other, &|_| {}, &fake).unwrap_err().to_string();
+        assert!(
+            err.contains("build.json") && err.contains(option),
+            "{err}"
+        );
+    }
+    assert_eq!(std::fs::read(whole.join("x_0001.npy")).unwrap(), before);
     // Two machines (`--shard 0/2`, `--shard 1/2`) give the same files.
     let split = dir.path().join("split");
     let r0 = build_with(
