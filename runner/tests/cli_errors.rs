@@ -427,49 +427,36 @@ fn wave_commands_accept_km_per_s_stacks_like_m_per_s_grids() {
     );
 }
 
-/// `dataset --shard` is 1-based like `sweep --shard`; a bad part writes nothing.
+/// Bad `dataset` options write nothing: `--shard` is 1-based like `sweep --shard`, and
+/// `--background-error` is a fraction from 0 to 0.5 (a number).
 #[test]
-fn dataset_rejects_bad_shard_parts() {
+fn dataset_rejects_bad_options_before_writing() {
     let (dir, p) = scratch();
-    for bad in ["0/4", "5/4", "1/0", "x/2", "2"] {
-        let out = powerpost(&[
-            "dataset",
-            "--out",
-            p("d").to_str().unwrap(),
-            "--pairs",
-            "4",
-            "--shard",
-            bad,
-        ]);
-        assert_user_error(&out, &["--shard", bad, "1 <= k <= n"]);
-        assert!(
-            !p("d").exists(),
-            "--shard {bad} created the output directory"
-        );
-    }
-    drop(dir);
-}
-
-/// `dataset --background-error` outside 0 to 0.5 (or not a number) is refused before
-/// anything is written.
-#[test]
-fn dataset_rejects_bad_background_errors() {
-    let (dir, p) = scratch();
-    for bad in ["-0.1", "0.7", "NaN"] {
-        let out = powerpost(&[
-            "dataset",
-            "--out",
-            p("d").to_str().unwrap(),
-            "--pairs",
-            "4",
+    let cases: [(&str, &[&str], &str); 2] = [
+        ("--shard", &["0/4", "5/4", "1/0", "x/2", "2"], "1 <= k <= n"),
+        (
             "--background-error",
-            bad,
-        ]);
-        assert_user_error(&out, &["--background-error", "fraction from 0 to 0.5"]);
-        assert!(
-            !p("d").exists(),
-            "--background-error {bad} created the output directory"
-        );
+            &["-0.1", "0.7", "NaN"],
+            "fraction from 0 to 0.5",
+        ),
+    ];
+    for (option, bad_values, expected) in cases {
+        for bad in bad_values {
+            let out = powerpost(&[
+                "dataset",
+                "--out",
+                p("d").to_str().unwrap(),
+                "--pairs",
+                "4",
+                option,
+                bad,
+            ]);
+            assert_user_error(&out, &[option, bad, expected]);
+            assert!(
+                !p("d").exists(),
+                "{option} {bad} created the output directory"
+            );
+        }
     }
     drop(dir);
 }

@@ -684,6 +684,20 @@ struct BuildRecipe {
 }
 
 impl BuildRecipe {
+    /// Each field as the `dataset` option that sets it and its value.
+    fn options(&self) -> [(&'static str, String); 8] {
+        [
+            ("--seed", self.seed.to_string()),
+            ("--models", self.prior.clone()),
+            ("--pairs", self.pairs.to_string()),
+            ("--held-out", self.held_out.to_string()),
+            ("--shard-size", self.shard_size.to_string()),
+            ("--snr-db", self.snr_db.to_string()),
+            ("--smooth-sigma", self.smooth_sigma.to_string()),
+            ("--background-error", self.background_error.to_string()),
+        ]
+    }
+
     /// Compares with `dir/build.json` if there is one, else writes it (directories built
     /// before the file existed get it on their next run).
     fn check_or_record(&self, dir: &Path) -> Result<()> {
@@ -693,33 +707,8 @@ impl BuildRecipe {
         };
         let old: Self = serde_json::from_slice(&bytes)
             .with_context(|| format!("{}: malformed build record", path.display()))?;
-        let pairs: [(&str, String, String); 8] = [
-            ("--seed", old.seed.to_string(), self.seed.to_string()),
-            ("--models", old.prior.clone(), self.prior.clone()),
-            ("--pairs", old.pairs.to_string(), self.pairs.to_string()),
-            (
-                "--held-out",
-                old.held_out.to_string(),
-                self.held_out.to_string(),
-            ),
-            (
-                "--shard-size",
-                old.shard_size.to_string(),
-                self.shard_size.to_string(),
-            ),
-            ("--snr-db", old.snr_db.to_string(), self.snr_db.to_string()),
-            (
-                "--smooth-sigma",
-                old.smooth_sigma.to_string(),
-                self.smooth_sigma.to_string(),
-            ),
-            (
-                "--background-error",
-                old.background_error.to_string(),
-                self.background_error.to_string(),
-            ),
-        ];
-        for (option, was, now) in pairs {
+        let pairs = old.options().into_iter().zip(self.options());
+        for ((option, was), (_, now)) in pairs {
             if was != now {
                 bail!(
                     "{}: this dataset was started with {option} {was}, not {now}; rerun with \
@@ -1034,7 +1023,7 @@ mod manifest_tests {
     use super::*;
 
     /// A valid manifest of 3 pairs in shards of 2 and 1.
-    fn manifest() -> Manifest {
+    pub(super) fn manifest() -> Manifest {
         let shard = |k: usize, first: usize, count: usize| ShardRecord {
             shard: k,
             first,
@@ -1226,32 +1215,12 @@ mod background_error_tests {
     /// background-conditioned dataset hold exactly that background, pair by pair.
     #[test]
     fn pair_background_and_condition_planes_carry_the_error() {
-        let shard = ShardRecord {
-            shard: 0,
-            first: 0,
-            count: 3,
-            x_file: "x_0000.npy".into(),
-            y_file: "y_0000.npy".into(),
-            x_sha256: String::new(),
-            y_sha256: String::new(),
-        };
+        // Three pairs of the edge grid.
         let mut manifest = Manifest {
-            format: MANIFEST_FORMAT.into(),
             seed: 5,
-            preset: "edge".into(),
-            prior: "geology".into(),
             height: H,
             width: W,
-            pairs: 3,
-            train_pairs: 2,
-            held_out_pairs: 1,
-            snr_db: 10.0,
-            smooth_sigma: 10.0,
-            background_error: 0.0,
-            velocity_center: VELOCITY_CENTER,
-            velocity_half_range: VELOCITY_HALF_RANGE,
-            rtm_scale: 1.0,
-            shards: vec![shard],
+            ..super::manifest_tests::manifest()
         };
         let velocity: Vec<f32> = (0..3).flat_map(|i| model(i).0).collect();
         let rtm = vec![0.5; velocity.len()];

@@ -106,10 +106,7 @@ fn shards_resume_split_and_verify() {
         (opts(whole.clone(), 12), "--pairs 10, not 12"),
     ] {
         let err = build_with(&other, &|_| {}, &fake).unwrap_err().to_string();
-        assert!(
-            err.contains("build.json") && err.contains(option),
-            "{err}"
-        );
+        assert!(err.contains("build.json") && err.contains(option), "{err}");
     }
     assert_eq!(std::fs::read(whole.join("x_0001.npy")).unwrap(), before);
     // Two machines (`--shard 0/2`, `--shard 1/2`) give the same files.
