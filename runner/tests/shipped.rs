@@ -1,5 +1,6 @@
 //! The shipped weights (`weights/powerpost-edge.safetensors`, conditioned on the RTM image
-//! and the background model) on the shipped example (`examples/edge-2016`, a held-out pair
+//! and the background model, and `weights/powerpost-edge-bgerr.safetensors`, the same
+//! fine-tuned on backgrounds with errors) on the shipped example (`examples/edge-2016`, a held-out pair
 //! no shipped weights were trained on): plain `powerpost sample` uses them and records
 //! their digest, and what they draw has the properties trained weights must have and
 //! random weights lack — a water layer on top, velocities inside the generator's range, a
@@ -63,7 +64,32 @@ fn mean_of(samples: &[f32], len: usize) -> Vec<f32> {
 
 #[test]
 fn shipped_weights_draw_plausible_models_that_the_rtm_image_informs() {
-    let weights = repo().join("weights/powerpost-edge.safetensors");
+    plausible_and_informed("weights/powerpost-edge.safetensors", true);
+}
+
+/// The same properties for the weights fine-tuned on erroneous backgrounds (given the
+/// example's exact one here); they also say so in their metadata.
+#[test]
+fn background_error_weights_draw_plausible_models_that_the_rtm_image_informs() {
+    let weights = "weights/powerpost-edge-bgerr.safetensors";
+    plausible_and_informed(weights, false);
+    let info = Command::new(env!("CARGO_BIN_EXE_powerpost"))
+        .args(["info", "--weights", repo().join(weights).to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&info.stdout);
+    assert!(
+        stdout.contains("relative errors up to: 0.1") && stdout.contains("in=3"),
+        "{stdout}"
+    );
+}
+
+/// Samples of the weights at `relative` (the default of `sample` when `default`) on the
+/// example pair, checked as the module docs say.
+fn plausible_and_informed(relative: &str, default: bool) {
+    let weights = repo().join(relative);
+    let named = ["--weights", weights.to_str().unwrap()];
+    let named: &[&str] = if default { &[] } else { &named };
     let example = repo().join("examples/edge-2016");
     let truth = common::read_npy(&example.join("velocity.npy")).1;
     let (h, w) = (64, 128);
@@ -73,24 +99,32 @@ fn shipped_weights_draw_plausible_models_that_the_rtm_image_informs() {
     let background = example.join("background.npy");
     let posterior = sample(
         &[
-            "sample",
-            "--rtm",
-            rtm.to_str().unwrap(),
-            "--background",
-            background.to_str().unwrap(),
-            "--n",
-            "4",
-        ],
+            &[
+                "sample",
+                "--rtm",
+                rtm.to_str().unwrap(),
+                "--background",
+                background.to_str().unwrap(),
+                "--n",
+                "4",
+            ],
+            named,
+        ]
+        .concat(),
         &dir.path().join("post"),
     );
     let prior = sample(
         &[
-            "sample", "--prior", "--height", "64", "--width", "128", "--n", "4",
-        ],
+            &[
+                "sample", "--prior", "--height", "64", "--width", "128", "--n", "4",
+            ],
+            named,
+        ]
+        .concat(),
         &dir.path().join("prior"),
     );
 
-    // The sidecar names the shipped file and its digest.
+    // The sidecar names the file and its digest.
     let sidecar: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("post/sample.json")).unwrap())
             .unwrap();
