@@ -70,6 +70,11 @@ fn is_zero(v: &f32) -> bool {
     *v == 0.0
 }
 
+/// Whether `e` is an accepted `background_error`: 0 to [`MAX_BACKGROUND_ERROR`] (not NaN).
+fn background_error_is_valid(e: f32) -> bool {
+    (0.0..=MAX_BACKGROUND_ERROR).contains(&e)
+}
+
 /// The manifest's `format` tag.
 pub const MANIFEST_FORMAT: &str = "powerpost-dataset-v1";
 
@@ -248,7 +253,7 @@ impl Manifest {
                 "a background smoothing of 0 to 1000 grid points",
             ));
         }
-        if !(self.background_error >= 0.0 && self.background_error <= MAX_BACKGROUND_ERROR) {
+        if !background_error_is_valid(self.background_error) {
             return Err(field(
                 "background_error",
                 &self.background_error,
@@ -484,7 +489,7 @@ pub fn build_with(
     if opts.shard_size == 0 {
         bail!("--shard-size: expected at least 1");
     }
-    if !(opts.background_error >= 0.0 && opts.background_error <= MAX_BACKGROUND_ERROR) {
+    if !background_error_is_valid(opts.background_error) {
         bail!(
             "--background-error {}: expected a fraction from 0 to {MAX_BACKGROUND_ERROR}",
             opts.background_error
